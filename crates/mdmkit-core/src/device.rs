@@ -1,0 +1,286 @@
+//! Normalised devices and groups, serial numbers, and the display-name rule of R4.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Serial numbers that firmware reports when it has none. Matching on them would join unrelated devices,
+/// so they are rejected (compared after trimming, case-insensitively).
+const PLACEHOLDER_SERIALS: &[&str] = &[
+    "",
+    "0",
+    "none",
+    "null",
+    "n/a",
+    "na",
+    "unknown",
+    "to be filled by o.e.m.",
+    "to be filled by oem",
+    "default string",
+    "system serial number",
+    "not specified",
+    "not applicable",
+    "not available",
+    "chassis serial number",
+    "0123456789",
+    "123456789",
+    "00000000",
+    "serial number",
+    "invalid",
+];
+
+/// A normalised hardware serial number: trimmed, inner whitespace removed, upper-cased, and never a
+/// placeholder such as `To Be Filled By O.E.M.`.
+///
+/// Upper-casing makes `c02zc2qylvdl` and `C02ZC2QYLVDL` the same device; MDM filters are compared against
+/// this form on our side because several providers' serial filters are fuzzy.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SerialNumber(String);
+
+impl SerialNumber {
+    /// Normalises `raw`, or explains why it is not a usable serial.
+    pub fn parse(raw: &str) -> Result<SerialNumber> {
+        let trimmed = raw.trim();
+        if PLACEHOLDER_SERIALS
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(trimmed))
+            || trimmed.chars().all(|c| c == '0' || c == '-' || c == ' ')
+        {
+            return Err(Error::config(format!(
+                "{trimmed:?} is a placeholder, not a serial number"
+            )));
+        }
+        // VMware and some OEMs put spaces inside serials ("VMware-56 4d ..."); lookups fail with them.
+        let normalised: String = trimmed
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .flat_map(char::to_uppercase)
+            .collect();
+        if normalised.chars().any(char::is_control) {
+            return Err(Error::config(
+                "a serial number cannot contain control characters",
+            ));
+        }
+        Ok(SerialNumber(normalised))
+    }
+
+    /// Normalises `raw`, returning `None` for placeholders: for wire data where a missing serial is normal.
+    pub fn parse_opt(raw: Option<&str>) -> Option<SerialNumber> {
+        raw.and_then(|r| SerialNumber::parse(r).ok())
+    }
+
+    /// The normalised text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether a serial reported by an MDM is exactly this one once normalised. Providers call this on
+    /// every lookup result, because MDM serial filters may match substrings or other fields.
+    pub fn matches(&self, reported: &str) -> bool {
+        SerialNumber::parse(reported).is_ok_and(|s| s == *self)
+    }
+}
+
+impl TryFrom<String> for SerialNumber {
+    type Error = Error;
+    fn try_from(value: String) -> Result<Self> {
+        SerialNumber::parse(&value)
+    }
+}
+
+impl From<SerialNumber> for String {
+    fn from(value: SerialNumber) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for SerialNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for SerialNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SerialNumber({:?})", self.0)
+    }
+}
+
+impl std::str::FromStr for SerialNumber {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        SerialNumber::parse(s)
+    }
+}
+
+/// The MDM display name of R4: the assigned user's name, else the device's name.
+///
+/// Blank names count as missing, and surrounding whitespace is dropped. This is the only place the rule is
+/// written; every provider calls it.
+pub fn display_name(user_name: Option<&str>, device_name: Option<&str>) -> Option<String> {
+    [user_name, device_name]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .find(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// A device as the MDM knows it, normalised across providers (R4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct MdmDevice {
+    /// The normalised serial number; `None` when the MDM reports none or a placeholder (such a device
+    /// cannot be matched, but is still listed so counts add up).
+    pub serial_number: Option<SerialNumber>,
+    /// The device's identifier in the MDM (the id its console links use).
+    pub device_id: String,
+    /// The assigned user's identifier in the MDM, if a user is assigned.
+    pub user_id: Option<String>,
+    /// The MDM display name of R4, derived from `user_name` and `device_name` by [`display_name`].
+    pub display_name: Option<String>,
+    /// The device's own name in the MDM.
+    pub device_name: Option<String>,
+    /// The assigned user's name the display name was derived from.
+    pub user_name: Option<String>,
+}
+
+impl MdmDevice {
+    /// Builds a device, deriving the display name by the R4 rule.
+    pub fn new(
+        device_id: impl Into<String>,
+        serial_number: Option<SerialNumber>,
+        device_name: Option<String>,
+        user_id: Option<String>,
+        user_name: Option<String>,
+    ) -> MdmDevice {
+        let clean = |s: Option<String>| s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let device_name = clean(device_name);
+        let user_name = clean(user_name);
+        let user_id = clean(user_id);
+        MdmDevice {
+            display_name: display_name(user_name.as_deref(), device_name.as_deref()),
+            serial_number,
+            device_id: device_id.into(),
+            user_id,
+            device_name,
+            user_name,
+        }
+    }
+}
+
+/// A device group in the MDM (R11), with its members as MDM device IDs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct MdmGroup {
+    /// The group's identifier in the MDM.
+    pub id: String,
+    /// The group's name in the MDM.
+    pub name: String,
+    /// MDM device IDs of the members, sorted and without duplicates.
+    pub member_device_ids: Vec<String>,
+}
+
+impl MdmGroup {
+    /// Builds a group; member IDs are sorted and de-duplicated so groups compare by content.
+    pub fn new(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        members: impl IntoIterator<Item = String>,
+    ) -> MdmGroup {
+        let mut member_device_ids: Vec<String> = members.into_iter().collect();
+        member_device_ids.sort();
+        member_device_ids.dedup();
+        MdmGroup {
+            id: id.into(),
+            name: name.into(),
+            member_device_ids,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serials_are_trimmed_and_upper_cased() {
+        assert_eq!(
+            SerialNumber::parse("  c02zc2qylvdl \n").unwrap().as_str(),
+            "C02ZC2QYLVDL"
+        );
+        assert_eq!(
+            SerialNumber::parse("VMware-56 4d 9b").unwrap().as_str(),
+            "VMWARE-564D9B"
+        );
+        assert!(SerialNumber::parse("C02ZC2QYLVDL")
+            .unwrap()
+            .matches(" c02zc2qylvdl"));
+        assert!(!SerialNumber::parse("C02ZC2QYLVDL")
+            .unwrap()
+            .matches("C02ZC2QYLVDLX"));
+    }
+
+    #[test]
+    fn placeholder_serials_are_rejected() {
+        for p in [
+            "",
+            "   ",
+            "0",
+            "000000",
+            "To Be Filled By O.E.M.",
+            "to be filled by o.e.m.",
+            "Default string",
+            "System Serial Number",
+            "Not Specified",
+            "N/A",
+        ] {
+            assert!(SerialNumber::parse(p).is_err(), "{p:?} accepted");
+        }
+        assert_eq!(SerialNumber::parse_opt(Some("Default string")), None);
+        assert_eq!(SerialNumber::parse_opt(None), None);
+    }
+
+    #[test]
+    fn serial_serde_normalises_and_rejects() {
+        let s: SerialNumber = serde_json::from_str("\" abc123 \"").unwrap();
+        assert_eq!(s.as_str(), "ABC123");
+        assert!(serde_json::from_str::<SerialNumber>("\"0\"").is_err());
+    }
+
+    #[test]
+    fn display_name_prefers_user_then_device() {
+        assert_eq!(
+            display_name(Some("Ada Lovelace"), Some("Ada's Mac")).as_deref(),
+            Some("Ada Lovelace")
+        );
+        assert_eq!(
+            display_name(Some("  "), Some("Ada's Mac")).as_deref(),
+            Some("Ada's Mac")
+        );
+        assert_eq!(
+            display_name(None, Some(" Büro-Mac ")).as_deref(),
+            Some("Büro-Mac")
+        );
+        assert_eq!(display_name(None, None), None);
+        assert_eq!(display_name(Some(""), Some("")), None);
+    }
+
+    #[test]
+    fn device_new_applies_r4_and_drops_blank_user() {
+        let d = MdmDevice::new(
+            "42",
+            SerialNumber::parse_opt(Some("abc")),
+            Some("Mac".into()),
+            Some(" ".into()),
+            Some("".into()),
+        );
+        assert_eq!(d.user_id, None);
+        assert_eq!(d.display_name.as_deref(), Some("Mac"));
+        let g = MdmGroup::new("1", "G", ["b".to_owned(), "a".to_owned(), "b".to_owned()]);
+        assert_eq!(g.member_device_ids, ["a", "b"]);
+    }
+}

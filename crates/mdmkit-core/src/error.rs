@@ -1,0 +1,393 @@
+//! One error type for every provider, with a kind for code and a user-facing category (R8) for people.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+use crate::kind::ProviderKind;
+
+/// Result alias used across mdmkit.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, precisely enough for code to act on it.
+///
+/// Every kind maps onto exactly one of the six user-facing [`Category`] values of R8 through
+/// [`ErrorKind::category`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The credentials are invalid or expired (HTTP 401, or a refused token request).
+    Unauthorized,
+    /// The credentials lack a permission (HTTP 403).
+    Forbidden,
+    /// The host or API endpoint does not exist (HTTP 404 on an API route).
+    NotFound,
+    /// The network or DNS failed: refused, reset, unresolvable.
+    ConnectionFailed,
+    /// TLS failed: an untrusted certificate or a failed handshake.
+    Ssl,
+    /// The provider answered with a server-side error (5xx).
+    Server,
+    /// The provider asked us to slow down (HTTP 429) and the retry budget ran out.
+    RateLimited,
+    /// The request or connection took longer than allowed.
+    Timeout,
+    /// The provider answered, but not with what its API documents (bad JSON, an HTML page, a body too large,
+    /// paging that never ends).
+    InvalidResponse,
+    /// The configuration cannot work: a host that does not parse, a host refused by the host policy, a
+    /// request the provider rejects as malformed.
+    InvalidConfiguration,
+}
+
+impl ErrorKind {
+    /// The user-facing category of R8. This is the one place where kinds meet categories.
+    pub fn category(self) -> Category {
+        match self {
+            ErrorKind::Unauthorized => Category::Unauthorized,
+            ErrorKind::Forbidden => Category::Forbidden,
+            // A host that does not parse or is refused cannot be reached: the user fixes the host.
+            ErrorKind::NotFound | ErrorKind::InvalidConfiguration => Category::NotFound,
+            ErrorKind::ConnectionFailed | ErrorKind::Timeout => Category::ConnectionFailed,
+            ErrorKind::Ssl => Category::Ssl,
+            // Throttling and unusable answers are the provider's side of the conversation.
+            ErrorKind::Server | ErrorKind::RateLimited | ErrorKind::InvalidResponse => {
+                Category::Server
+            }
+        }
+    }
+
+    /// Whether a request that failed this way may succeed if repeated (for an idempotent request).
+    pub fn is_transient(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::ConnectionFailed
+                | ErrorKind::Server
+                | ErrorKind::RateLimited
+                | ErrorKind::Timeout
+        )
+    }
+
+    /// A short name for logs and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::NotFound => "not found",
+            ErrorKind::ConnectionFailed => "connection failed",
+            ErrorKind::Ssl => "TLS error",
+            ErrorKind::Server => "server error",
+            ErrorKind::RateLimited => "rate limited",
+            ErrorKind::Timeout => "timed out",
+            ErrorKind::InvalidResponse => "invalid response",
+            ErrorKind::InvalidConfiguration => "invalid configuration",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The six user-facing error categories of R8, shown when saving credentials fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Category {
+    /// The API token or credentials are invalid or expired.
+    Unauthorized,
+    /// The credentials lack the required permissions.
+    Forbidden,
+    /// The MDM host or API endpoint could not be reached.
+    NotFound,
+    /// A network or DNS error prevented the connection.
+    ConnectionFailed,
+    /// TLS certificate validation failed.
+    Ssl,
+    /// The MDM provider returned a server-side error.
+    Server,
+}
+
+impl Category {
+    /// Every category, in R8 order.
+    pub const ALL: [Category; 6] = [
+        Category::Unauthorized,
+        Category::Forbidden,
+        Category::NotFound,
+        Category::ConnectionFailed,
+        Category::Ssl,
+        Category::Server,
+    ];
+
+    /// The category's name exactly as R8 gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::Unauthorized => "Unauthorized",
+            Category::Forbidden => "Forbidden",
+            Category::NotFound => "Not found",
+            Category::ConnectionFailed => "Connection failed",
+            Category::Ssl => "SSL error",
+            Category::Server => "Server error",
+        }
+    }
+
+    /// The meaning R8 gives the category.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Category::Unauthorized => "the API token or credentials are invalid or expired",
+            Category::Forbidden => "the credentials lack the required permissions",
+            Category::NotFound => "the MDM host or API endpoint could not be reached",
+            Category::ConnectionFailed => "a network or DNS error prevented the connection",
+            Category::Ssl => "TLS certificate validation failed",
+            Category::Server => "the MDM provider returned a server-side error",
+        }
+    }
+}
+
+impl fmt::Display for Category {
+    /// `<name>: <meaning>`, e.g. `Unauthorized: the API token or credentials are invalid or expired`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.name(), self.meaning())
+    }
+}
+
+/// An mdmkit error: a kind, where it happened (provider and operation), the HTTP status if there was one,
+/// a readable message (the provider's own detail where it gave one) and the chained source.
+///
+/// Messages never contain secrets: providers build them from error bodies and status lines, and the HTTP
+/// layer never puts request headers or bodies into them.
+pub struct Error {
+    kind: ErrorKind,
+    provider: Option<ProviderKind>,
+    operation: Option<&'static str>,
+    status: Option<u16>,
+    retry_after: Option<Duration>,
+    retryable: Option<bool>,
+    message: String,
+    source: Option<Box<dyn StdError + Send + Sync + 'static>>,
+}
+
+impl Error {
+    /// A new error of `kind` with a message.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            provider: None,
+            operation: None,
+            status: None,
+            retry_after: None,
+            retryable: None,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// Shorthand for an [`ErrorKind::InvalidConfiguration`] error.
+    pub fn config(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::InvalidConfiguration, message)
+    }
+
+    /// Shorthand for an [`ErrorKind::InvalidResponse`] error.
+    pub fn invalid_response(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::InvalidResponse, message)
+    }
+
+    /// The kind, for code.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The user-facing R8 category.
+    pub fn category(&self) -> Category {
+        self.kind.category()
+    }
+
+    /// Whether repeating the same (idempotent) request may succeed. Errors whose retries already ran out
+    /// report `false`, so an outer layer does not retry a second time.
+    pub fn is_retryable(&self) -> bool {
+        self.retryable.unwrap_or_else(|| self.kind.is_transient())
+    }
+
+    /// How long the provider asked us to wait (`Retry-After`, `X-RateLimit-Reset`), if it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    /// The provider the error came from, if known.
+    pub fn provider(&self) -> Option<ProviderKind> {
+        self.provider
+    }
+
+    /// The operation that failed (`validate`, `list_devices`, `token`, …), if known.
+    pub fn operation(&self) -> Option<&'static str> {
+        self.operation
+    }
+
+    /// The HTTP status of the response that caused the error, if there was a response.
+    pub fn status(&self) -> Option<u16> {
+        self.status
+    }
+
+    /// The message without the provider and operation prefix.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Sets the provider unless one is already set.
+    pub fn with_provider(mut self, provider: ProviderKind) -> Self {
+        self.provider.get_or_insert(provider);
+        self
+    }
+
+    /// Sets the operation unless one is already set (the innermost operation is the most precise).
+    pub fn with_operation(mut self, operation: &'static str) -> Self {
+        self.operation.get_or_insert(operation);
+        self
+    }
+
+    /// Records the HTTP status.
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Records how long the provider asked us to wait.
+    pub fn with_retry_after(mut self, after: Option<Duration>) -> Self {
+        self.retry_after = after;
+        self
+    }
+
+    /// Chains the underlying cause.
+    pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// Changes the kind (used by per-provider refinements of the shared mapping).
+    pub fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Replaces the message.
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
+
+    /// Marks the error as final: retries ran out or must not happen, so [`Error::is_retryable`] is false.
+    pub fn into_persistent(mut self) -> Self {
+        self.retryable = Some(false);
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    /// `<Provider> <operation>: <message>`, e.g. `Jamf validate: HTTP 401: INVALID_TOKEN: Unauthorized`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.provider, self.operation) {
+            (Some(p), Some(op)) => write!(f, "{} {op}: {}", p.display_name(), self.message),
+            (Some(p), None) => write!(f, "{}: {}", p.display_name(), self.message),
+            (None, Some(op)) => write!(f, "{op}: {}", self.message),
+            (None, None) => f.write_str(&self.message),
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.kind)
+            .field("provider", &self.provider)
+            .field("operation", &self.operation)
+            .field("status", &self.status)
+            .field("retry_after", &self.retry_after)
+            .field("message", &self.message)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn StdError + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_maps_to_one_of_the_six_categories() {
+        let cases = [
+            (ErrorKind::Unauthorized, Category::Unauthorized),
+            (ErrorKind::Forbidden, Category::Forbidden),
+            (ErrorKind::NotFound, Category::NotFound),
+            (ErrorKind::InvalidConfiguration, Category::NotFound),
+            (ErrorKind::ConnectionFailed, Category::ConnectionFailed),
+            (ErrorKind::Timeout, Category::ConnectionFailed),
+            (ErrorKind::Ssl, Category::Ssl),
+            (ErrorKind::Server, Category::Server),
+            (ErrorKind::RateLimited, Category::Server),
+            (ErrorKind::InvalidResponse, Category::Server),
+        ];
+        for (kind, category) in cases {
+            assert_eq!(kind.category(), category, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn category_display_is_name_and_meaning() {
+        assert_eq!(
+            Category::Unauthorized.to_string(),
+            "Unauthorized: the API token or credentials are invalid or expired"
+        );
+        assert_eq!(
+            Category::NotFound.to_string(),
+            "Not found: the MDM host or API endpoint could not be reached"
+        );
+        assert_eq!(
+            Category::Ssl.to_string(),
+            "SSL error: TLS certificate validation failed"
+        );
+        assert_eq!(
+            Category::ConnectionFailed.to_string(),
+            "Connection failed: a network or DNS error prevented the connection"
+        );
+        assert_eq!(
+            Category::Server.to_string(),
+            "Server error: the MDM provider returned a server-side error"
+        );
+        assert_eq!(
+            Category::Forbidden.to_string(),
+            "Forbidden: the credentials lack the required permissions"
+        );
+    }
+
+    #[test]
+    fn retryability_follows_kind_until_persistent() {
+        let e = Error::new(ErrorKind::Server, "boom");
+        assert!(e.is_retryable());
+        assert!(!e.into_persistent().is_retryable());
+        assert!(!Error::new(ErrorKind::Unauthorized, "no").is_retryable());
+        assert!(!Error::new(ErrorKind::Ssl, "no").is_retryable());
+    }
+
+    #[test]
+    fn display_names_provider_and_operation_and_keeps_source() {
+        let io = std::io::Error::other("inner");
+        let e = Error::invalid_response("not JSON")
+            .with_provider(ProviderKind::Fleet)
+            .with_operation("list_devices")
+            .with_source(io);
+        assert_eq!(e.to_string(), "Fleet list_devices: not JSON");
+        assert_eq!(e.source().unwrap().to_string(), "inner");
+        // The innermost operation wins.
+        let e = e.with_operation("outer");
+        assert_eq!(e.operation(), Some("list_devices"));
+    }
+}

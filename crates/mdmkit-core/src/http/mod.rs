@@ -1,0 +1,588 @@
+//! The HTTP machinery every provider shares: one client with timeouts, TLS (rustls, plus an optional
+//! extra root CA), the host policy, retries with backoff, concurrency and rate limits, a response size cap,
+//! authentication (including the OAuth token cache) and the status-to-kind mapping.
+//!
+//! Providers build one [`HttpClient`] and send every request through it; nothing here is provider-specific
+//! except what providers plug in: an [`Authenticator`] and an [`ErrorClassifier`].
+
+mod auth;
+mod classify;
+mod options;
+mod policy;
+mod retry;
+mod token;
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, LOCATION};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use url::Url;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::kind::ProviderKind;
+use crate::paging::{Pager, PagingStyle};
+
+pub use auth::{Authenticator, BasicAuth, BearerToken, HeaderAuth, NoAuth, OAuthBearer};
+pub use classify::{
+    classify_transport, generic_message, kind_for_status, looks_like_html, shorten,
+    DefaultClassifier, ErrorClassifier, ErrorDetail,
+};
+pub use options::{ClientOptions, ProviderLimits, RateLimit};
+pub use policy::{is_internal, HostPolicy, HostPolicyViolation};
+pub use retry::{retry_after, RetryConfig};
+pub use token::{
+    AccessToken, ClientCredentials, DefaultTokenErrors, TokenCache, TokenErrorBody,
+    TokenErrorMapper, TokenSource,
+};
+
+/// Characters left as they are in query values: RFC 3986 unreserved. Spaces become `%20` (OData filters
+/// want that, not `+`).
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+/// Query keys also keep `$` (OData's `$filter`, `$select`, `$top`).
+const QUERY_KEY: &AsciiSet = &QUERY_VALUE.remove(b'$');
+
+/// What all clients cloned from one [`HttpClient::new`] share: connections, limits and counters.
+struct Transport {
+    client: reqwest::Client,
+    policy: HostPolicy,
+    retry: RetryConfig,
+    max_body_bytes: usize,
+    max_pages: u32,
+    in_flight: Semaphore,
+    rate: Option<DefaultDirectRateLimiter>,
+    requests: AtomicU64,
+}
+
+/// A provider's HTTP client. Cheap to clone; clones share connections, limits and the request counter.
+#[derive(Clone)]
+pub struct HttpClient {
+    transport: Arc<Transport>,
+    provider: ProviderKind,
+    base_url: Url,
+    auth: Arc<dyn Authenticator>,
+    classifier: Arc<dyn ErrorClassifier>,
+}
+
+impl fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("provider", &self.provider)
+            .field("base_url", &self.base_url.as_str())
+            .field("auth", &self.auth)
+            .field("policy", &self.transport.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpClient {
+    /// A client for `provider` whose relative paths resolve below `base_url`, with no authenticator and
+    /// the default error classifier.
+    pub fn new(provider: ProviderKind, base_url: Url, options: &ClientOptions) -> Result<Self> {
+        let limits = options.limits_for(provider);
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .connect_timeout(options.connect_timeout)
+            .timeout(options.request_timeout)
+            .user_agent(options.user_agent.clone())
+            // Proxies would resolve names themselves and bypass the host policy.
+            .no_proxy()
+            // A redirect could lead to a host the policy never saw; redirects are reported instead.
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(policy::PolicyResolver {
+                policy: options.host_policy,
+            }));
+        if let Some(pem) = &options.extra_root_ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| {
+                Error::config(format!("the extra root certificate is not valid PEM: {e}"))
+            })?;
+            if certs.is_empty() {
+                return Err(Error::config(
+                    "the extra root certificate file holds no certificate",
+                ));
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let client = builder.build().map_err(|e| {
+            Error::config(format!("could not build the HTTP client: {e}")).with_source(e)
+        })?;
+        let rate = limits.rate_limit.and_then(|r| {
+            let period = r.per / r.requests.get();
+            Quota::with_period(period).map(|q| RateLimiter::direct(q.allow_burst(r.requests)))
+        });
+        Ok(HttpClient {
+            transport: Arc::new(Transport {
+                client,
+                policy: options.host_policy,
+                retry: options.retry,
+                max_body_bytes: options.max_body_bytes,
+                max_pages: options.max_pages,
+                in_flight: Semaphore::new(limits.max_concurrency),
+                rate,
+                requests: AtomicU64::new(0),
+            }),
+            provider,
+            base_url,
+            auth: Arc::new(NoAuth),
+            classifier: Arc::new(DefaultClassifier),
+        })
+    }
+
+    /// This client with another authenticator (same connections and limits).
+    pub fn with_auth(&self, auth: Arc<dyn Authenticator>) -> Self {
+        HttpClient {
+            auth,
+            ..self.clone()
+        }
+    }
+
+    /// This client with the provider's error classifier.
+    pub fn with_classifier(&self, classifier: Arc<dyn ErrorClassifier>) -> Self {
+        HttpClient {
+            classifier,
+            ..self.clone()
+        }
+    }
+
+    /// This client rooted at another base URL (e.g. Intune's login host beside its Graph root).
+    pub fn with_base_url(&self, base_url: Url) -> Self {
+        HttpClient {
+            base_url,
+            ..self.clone()
+        }
+    }
+
+    /// The provider this client serves.
+    pub fn provider(&self) -> ProviderKind {
+        self.provider
+    }
+
+    /// The base URL relative paths resolve against.
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+
+    /// Requests sent so far by this client and its clones, retries included.
+    pub fn request_count(&self) -> u64 {
+        self.transport.requests.load(Ordering::Relaxed)
+    }
+
+    /// A [`Pager`] with this client's page ceiling.
+    pub fn pager(&self, style: PagingStyle) -> Pager {
+        Pager::with_max_pages(style, self.transport.max_pages)
+    }
+
+    /// A `GET` of `path` relative to the base URL (a leading `/` is ignored).
+    pub fn get(&self, path: &str) -> RequestBuilder<'_> {
+        self.request(Method::GET, path)
+    }
+
+    /// A request of `path` relative to the base URL.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder<'_> {
+        let url = self
+            .base_url
+            .join(path.trim_start_matches('/'))
+            .map_err(|e| Error::config(format!("cannot build a URL from {path:?}: {e}")));
+        RequestBuilder::new(self, method, url)
+    }
+
+    /// A `GET` of an absolute URL the server gave (a next link). It must be on the base URL's origin:
+    /// credentials are never sent to a host the configuration did not name.
+    pub fn get_absolute(&self, url: &str) -> RequestBuilder<'_> {
+        let parsed = Url::parse(url)
+            .map_err(|e| Error::invalid_response(format!("the server gave an invalid link {url:?}: {e}")))
+            .and_then(|u| {
+                if u.origin() == self.base_url.origin() {
+                    Ok(u)
+                } else {
+                    Err(Error::invalid_response(format!(
+                        "the server's link points to another host ({}); credentials are not sent there",
+                        u.host_str().unwrap_or_default()
+                    )))
+                }
+            });
+        RequestBuilder::new(self, Method::GET, parsed)
+    }
+
+    /// Sends an `oauth2` crate request through this client: retried like any idempotent request, with
+    /// 400 and 401 answers handed back to `oauth2` to parse as token errors.
+    pub(crate) async fn send_oauth(
+        &self,
+        request: oauth2::HttpRequest,
+    ) -> Result<oauth2::HttpResponse> {
+        let (parts, body) = request.into_parts();
+        let url = Url::parse(&parts.uri.to_string())
+            .map_err(|e| Error::config(format!("invalid token URL: {e}")));
+        let mut builder = RequestBuilder::new(self, parts.method, url)
+            .operation("token")
+            .idempotent(true)
+            .without_auth();
+        builder.headers = parts.headers;
+        builder.body = Some(Bytes::from(body));
+        builder.pass_through_client_errors = true;
+        let response = builder.send().await?;
+        let mut out = http::Response::new(response.body.to_vec());
+        *out.status_mut() = response.status;
+        *out.headers_mut() = response.headers;
+        Ok(out)
+    }
+
+    fn status_error(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
+        let detail = self.classifier.classify(status, headers, body);
+        let kind = detail.kind.unwrap_or_else(|| kind_for_status(status));
+        let mut message = format!("HTTP {status}");
+        if status.is_redirection() {
+            let to = headers
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("elsewhere");
+            message.push_str(&format!(
+                ": the server redirected to {to}; use that address as the host"
+            ));
+        } else if let Some(detail) = detail.message.or_else(|| generic_message(body)) {
+            message.push_str(": ");
+            message.push_str(&detail);
+        }
+        Error::new(kind, message)
+            .with_status(status.as_u16())
+            .with_retry_after(retry_after(headers))
+    }
+
+    async fn execute(&self, request: RequestBuilder<'_>) -> Result<Response> {
+        let operation = request.operation;
+        let url = request.url?;
+        self.transport.policy.check_url(&url)?;
+        let idempotent = request.idempotent.unwrap_or(matches!(
+            request.method,
+            Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
+        ));
+        let retry = self.transport.retry;
+        let started = Instant::now();
+        let mut attempt = 0u32;
+        let mut refreshed = false;
+        loop {
+            attempt += 1;
+            let mut headers = request.headers.clone();
+            let stamp = match request.with_auth {
+                true => Some(self.auth.apply(&mut headers).await?),
+                false => None,
+            };
+            let err = match self
+                .attempt(
+                    &request.method,
+                    &url,
+                    headers,
+                    request.body.clone(),
+                    operation,
+                )
+                .await
+            {
+                Ok(resp) if resp.status.is_success() => return Ok(resp),
+                Ok(resp)
+                    if request.pass_through_client_errors
+                        && matches!(resp.status.as_u16(), 400 | 401) =>
+                {
+                    return Ok(resp)
+                }
+                Ok(resp) if resp.status == StatusCode::UNAUTHORIZED && !refreshed => {
+                    refreshed = true;
+                    if let Some(stamp) = stamp {
+                        if self.auth.refresh_after_unauthorized(stamp).await {
+                            tracing::debug!(provider = %self.provider, operation, "401: retrying once with fresh credentials");
+                            attempt -= 1;
+                            continue;
+                        }
+                    }
+                    self.status_error(resp.status, &resp.headers, &resp.body)
+                }
+                Ok(resp) => self.status_error(resp.status, &resp.headers, &resp.body),
+                Err(e) => e,
+            };
+            if idempotent && err.is_retryable() && attempt < retry.max_attempts {
+                let wait = err.retry_after().unwrap_or_else(|| retry.backoff(attempt));
+                if started.elapsed() + wait <= retry.budget {
+                    tracing::debug!(provider = %self.provider, operation, attempt, ?wait, error = %err, "retrying");
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+            }
+            let err = if err.is_retryable() {
+                err.into_persistent()
+            } else {
+                err
+            };
+            return Err(err);
+        }
+    }
+
+    async fn attempt(
+        &self,
+        method: &Method,
+        url: &Url,
+        headers: HeaderMap,
+        body: Option<Bytes>,
+        operation: &'static str,
+    ) -> Result<Response> {
+        let t = &self.transport;
+        if let Some(rate) = &t.rate {
+            rate.until_ready().await;
+        }
+        let _permit = t
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| Error::config("the HTTP client was shut down"))?;
+        t.requests.fetch_add(1, Ordering::Relaxed);
+        let mut builder = t
+            .client
+            .request(method.clone(), url.clone())
+            .headers(headers);
+        if let Some(body) = body {
+            builder = builder.body(body);
+        }
+        let transport_error = |e: reqwest::Error| {
+            let (kind, message) = classify_transport(&e);
+            Error::new(kind, message).with_source(e.without_url())
+        };
+        let mut response = builder.send().await.map_err(transport_error)?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let limit = t.max_body_bytes;
+        let too_large = || {
+            Error::invalid_response(format!(
+                "the response body is larger than the {limit}-byte limit"
+            ))
+        };
+        if response
+            .content_length()
+            .is_some_and(|len| len > limit as u64)
+        {
+            return Err(too_large());
+        }
+        let mut body = BytesMut::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Response {
+            status,
+            headers,
+            body: body.freeze(),
+            provider: self.provider,
+            operation,
+        })
+    }
+}
+
+/// A request being built. Send it with [`RequestBuilder::send`] or [`RequestBuilder::json`].
+#[must_use = "a request does nothing until it is sent"]
+pub struct RequestBuilder<'a> {
+    client: &'a HttpClient,
+    method: Method,
+    url: Result<Url>,
+    headers: HeaderMap,
+    body: Option<Bytes>,
+    operation: &'static str,
+    idempotent: Option<bool>,
+    with_auth: bool,
+    pass_through_client_errors: bool,
+}
+
+impl fmt::Debug for RequestBuilder<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestBuilder")
+            .field("method", &self.method)
+            .field("url", &self.url.as_ref().map(Url::as_str).ok())
+            .field("operation", &self.operation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> RequestBuilder<'a> {
+    fn new(client: &'a HttpClient, method: Method, url: Result<Url>) -> Self {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            reqwest::header::ACCEPT,
+            HeaderValue::from_static("application/json"),
+        );
+        RequestBuilder {
+            client,
+            method,
+            url,
+            headers,
+            body: None,
+            operation: "request",
+            idempotent: None,
+            with_auth: true,
+            pass_through_client_errors: false,
+        }
+    }
+
+    /// Names the operation for errors and logs (`validate`, `list_devices`, …).
+    pub fn operation(mut self, operation: &'static str) -> Self {
+        self.operation = operation;
+        self
+    }
+
+    /// Appends a query parameter, percent-encoded (spaces as `%20`). Repeat a key to send it twice.
+    pub fn query(mut self, key: &str, value: impl AsRef<str>) -> Self {
+        if let Ok(url) = self.url.as_mut() {
+            let pair = format!(
+                "{}={}",
+                utf8_percent_encode(key, QUERY_KEY),
+                utf8_percent_encode(value.as_ref(), QUERY_VALUE)
+            );
+            let query = match url.query() {
+                Some(q) if !q.is_empty() => format!("{q}&{pair}"),
+                _ => pair,
+            };
+            url.set_query(Some(&query));
+        }
+        self
+    }
+
+    /// Sets a header.
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.insert(name, value);
+        self
+    }
+
+    /// Sends a form-encoded body.
+    pub fn form(mut self, pairs: &[(&str, &str)]) -> Self {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        self.headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        self.body = Some(Bytes::from(body));
+        self
+    }
+
+    /// Sends a JSON body.
+    pub fn json_body<T: Serialize + ?Sized>(mut self, value: &T) -> Self {
+        match serde_json::to_vec(value) {
+            Ok(body) => {
+                self.headers
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                self.body = Some(Bytes::from(body));
+            }
+            Err(e) => self.url = Err(Error::config(format!("could not encode the request: {e}"))),
+        }
+        self
+    }
+
+    /// Declares whether repeating the request is safe. By default GET, HEAD, OPTIONS, PUT and DELETE are,
+    /// POST and PATCH are not; only idempotent requests are retried.
+    pub fn idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = Some(idempotent);
+        self
+    }
+
+    /// Sends the request without the client's credentials.
+    pub fn without_auth(mut self) -> Self {
+        self.with_auth = false;
+        self
+    }
+
+    /// Sends the request (with retries) and returns a successful response; any other status is an error
+    /// mapped by the shared status mapping and the provider's classifier.
+    pub async fn send(self) -> Result<Response> {
+        let client = self.client;
+        let operation = self.operation;
+        client
+            .execute(self)
+            .await
+            .map_err(|e| e.with_provider(client.provider).with_operation(operation))
+    }
+
+    /// Sends the request and decodes a JSON response.
+    pub async fn json<T: DeserializeOwned>(self) -> Result<T> {
+        self.send().await?.json()
+    }
+}
+
+/// A successful response, its body read in full (within the size cap).
+pub struct Response {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+    provider: ProviderKind,
+    operation: &'static str,
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("body_bytes", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Response {
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The raw body.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// A header as text.
+    pub fn header_str(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// A header as a number (e.g. JumpCloud's `x-total-count`).
+    pub fn header_u64(&self, name: &str) -> Option<u64> {
+        self.header_str(name).and_then(|v| v.trim().parse().ok())
+    }
+
+    /// Decodes the body as JSON. A body that is not the documented JSON (malformed, truncated, an HTML
+    /// page) is an [`ErrorKind::InvalidResponse`] error naming the provider and operation.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            let text = String::from_utf8_lossy(&self.body);
+            let what = if self.body.is_empty() {
+                "an empty body".to_owned()
+            } else if looks_like_html(&text) {
+                generic_message(&self.body).unwrap_or_else(|| "an HTML page".to_owned())
+            } else {
+                format!("a body starting {:?}", shorten(&text, 80))
+            };
+            Error::new(
+                ErrorKind::InvalidResponse,
+                format!("expected JSON but got {what} ({e})"),
+            )
+            .with_status(self.status.as_u16())
+            .with_provider(self.provider)
+            .with_operation(self.operation)
+            .with_source(e)
+        })
+    }
+}

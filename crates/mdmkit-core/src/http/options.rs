@@ -1,0 +1,144 @@
+//! Client options shared by every provider, and each provider's default limits.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use crate::kind::ProviderKind;
+use crate::paging::DEFAULT_MAX_PAGES;
+
+use super::policy::HostPolicy;
+use super::retry::RetryConfig;
+
+/// A request-rate limit: at most `requests` per `per`, with bursts of up to `requests`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests allowed per period.
+    pub requests: NonZeroU32,
+    /// The period.
+    pub per: Duration,
+}
+
+impl RateLimit {
+    /// `requests` per `per`; `None` if `requests` is zero.
+    pub fn new(requests: u32, per: Duration) -> Option<Self> {
+        Some(RateLimit {
+            requests: NonZeroU32::new(requests)?,
+            per,
+        })
+    }
+}
+
+/// The per-provider defaults for concurrency and request rate, chosen below each vendor's stated limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProviderLimits {
+    /// Requests in flight at once per client.
+    pub max_concurrency: usize,
+    /// Request-rate limit per client, if the vendor states one.
+    pub rate_limit: Option<RateLimit>,
+}
+
+impl ProviderLimits {
+    /// The defaults for a provider:
+    /// - Jamf asks for at most 5 concurrent connections per server;
+    /// - Iru allows 10,000 requests an hour per tenant, shared by all its tokens: we take 4,000 so other
+    ///   integrations keep headroom;
+    /// - SimpleMDM documents no limit but throttles: 2 at a time, about 1 request a second;
+    /// - Intune allows 2,000 device requests per 20 s per app and tenant: we take 1,000;
+    /// - Fleet and JumpCloud document none: 6 at a time.
+    pub fn for_provider(kind: ProviderKind) -> Self {
+        let rate = |n, secs| RateLimit::new(n, Duration::from_secs(secs));
+        match kind {
+            ProviderKind::Jamf => ProviderLimits {
+                max_concurrency: 5,
+                rate_limit: None,
+            },
+            ProviderKind::Iru => ProviderLimits {
+                max_concurrency: 4,
+                rate_limit: rate(4_000, 3_600),
+            },
+            ProviderKind::SimpleMdm => ProviderLimits {
+                max_concurrency: 2,
+                rate_limit: rate(60, 60),
+            },
+            ProviderKind::Intune => ProviderLimits {
+                max_concurrency: 8,
+                rate_limit: rate(1_000, 20),
+            },
+            ProviderKind::Fleet | ProviderKind::JumpCloud => ProviderLimits {
+                max_concurrency: 6,
+                rate_limit: None,
+            },
+        }
+    }
+}
+
+/// Options every provider's HTTP client takes. `Default` is the production setting.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Time allowed to establish a connection (TCP and TLS).
+    pub connect_timeout: Duration,
+    /// Time allowed for one whole request, body included.
+    pub request_timeout: Duration,
+    /// The `User-Agent` sent.
+    pub user_agent: String,
+    /// An extra trusted root certificate (PEM), e.g. the private CA of an on-premises Jamf or Fleet.
+    pub extra_root_ca_pem: Option<String>,
+    /// Retry behaviour.
+    pub retry: RetryConfig,
+    /// Overrides the provider's default concurrency ([`ProviderLimits`]).
+    pub max_concurrency: Option<usize>,
+    /// Overrides the provider's default rate limit; `Some(None)` turns rate limiting off.
+    pub rate_limit: Option<Option<RateLimit>>,
+    /// Largest response body accepted; a larger one is an error, never an out-of-memory.
+    pub max_body_bytes: usize,
+    /// Which hosts may be reached.
+    pub host_policy: HostPolicy,
+    /// Ceiling on pages per listing.
+    pub max_pages: u32,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            user_agent: concat!("mdmkit/", env!("CARGO_PKG_VERSION")).to_owned(),
+            extra_root_ca_pem: None,
+            retry: RetryConfig::default(),
+            max_concurrency: None,
+            rate_limit: None,
+            max_body_bytes: 64 * 1024 * 1024,
+            host_policy: HostPolicy::strict(),
+            max_pages: DEFAULT_MAX_PAGES,
+        }
+    }
+}
+
+impl ClientOptions {
+    /// Options for sandboxes and tests: loopback and `http://` allowed, short timeouts and backoff.
+    pub fn for_local_testing() -> Self {
+        ClientOptions {
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(20),
+            retry: RetryConfig {
+                initial_backoff: Duration::from_millis(10),
+                max_backoff: Duration::from_millis(200),
+                ..RetryConfig::default()
+            },
+            host_policy: HostPolicy::allow_all(),
+            ..ClientOptions::default()
+        }
+    }
+
+    /// The limits in force for `kind`: the provider's defaults with these options' overrides.
+    pub fn limits_for(&self, kind: ProviderKind) -> ProviderLimits {
+        let defaults = ProviderLimits::for_provider(kind);
+        ProviderLimits {
+            max_concurrency: self
+                .max_concurrency
+                .unwrap_or(defaults.max_concurrency)
+                .max(1),
+            rate_limit: self.rate_limit.unwrap_or(defaults.rate_limit),
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! The provider contract ([`MdmProvider`]) and the conveniences built on it ([`MdmProviderExt`]).
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use url::Url;
+
+use crate::device::{MdmDevice, MdmGroup, SerialNumber};
+use crate::error::{Error, ErrorKind, Result};
+use crate::kind::ProviderKind;
+use crate::paging::{Page, PageRequest, Pager, PagingStyle, DEFAULT_MAX_PAGES};
+
+/// What every MDM provider implements. Small and object-safe: use it as `Arc<dyn MdmProvider>`.
+///
+/// Implementations send every request through [`crate::http::HttpClient`], so retries, limits, status
+/// mapping and the host policy are the same everywhere. Conveniences live in [`MdmProviderExt`]; do not
+/// add default methods here.
+#[async_trait]
+pub trait MdmProvider: Debug + Send + Sync + 'static {
+    /// Which provider this is.
+    fn kind(&self) -> ProviderKind;
+
+    /// The test call of R8: proves that the host answers, the credentials are accepted and they may read
+    /// devices. Errors carry the R8 category through [`Error::category`].
+    async fn validate(&self) -> Result<()>;
+
+    /// Every device whose serial number is exactly `serial` once normalised (the MDM's own filter may be
+    /// fuzzy; implementations re-check). Usually zero or one; more means the MDM holds duplicates.
+    async fn devices_by_serial(&self, serial: &SerialNumber) -> Result<Vec<MdmDevice>>;
+
+    /// How [`MdmProvider::list_devices_page`] is paged (style and the largest page the API serves).
+    fn device_paging(&self) -> PagingStyle;
+
+    /// One page of the bulk device listing. Callers drive it with a [`Pager`] (or use
+    /// [`MdmProviderExt::device_stream`]), which decides when the listing ends.
+    async fn list_devices_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>>;
+
+    /// Every device group (R11) with its members as MDM device IDs.
+    async fn groups(&self) -> Result<Vec<MdmGroup>>;
+
+    /// The link to a device's record in the provider's console (R7). Never does I/O.
+    fn device_url(&self, device_id: &str) -> Option<Url>;
+}
+
+macro_rules! forward_provider {
+    ($ty:ty) => {
+        #[async_trait]
+        #[deny(clippy::missing_trait_methods)]
+        impl<P: MdmProvider + ?Sized> MdmProvider for $ty {
+            fn kind(&self) -> ProviderKind {
+                (**self).kind()
+            }
+            async fn validate(&self) -> Result<()> {
+                (**self).validate().await
+            }
+            async fn devices_by_serial(&self, serial: &SerialNumber) -> Result<Vec<MdmDevice>> {
+                (**self).devices_by_serial(serial).await
+            }
+            fn device_paging(&self) -> PagingStyle {
+                (**self).device_paging()
+            }
+            async fn list_devices_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {
+                (**self).list_devices_page(request).await
+            }
+            async fn groups(&self) -> Result<Vec<MdmGroup>> {
+                (**self).groups().await
+            }
+            fn device_url(&self, device_id: &str) -> Option<Url> {
+                (**self).device_url(device_id)
+            }
+        }
+    };
+}
+
+forward_provider!(Arc<P>);
+forward_provider!(Box<P>);
+
+/// Conveniences over [`MdmProvider`], implemented for every provider (do not implement it yourself).
+#[async_trait]
+pub trait MdmProviderExt: MdmProvider {
+    /// The one device with this serial, `None` if the MDM has none. Duplicates in the MDM are an
+    /// [`ErrorKind::InvalidResponse`] error naming the device IDs, never a silent pick.
+    async fn device_by_serial(&self, serial: &SerialNumber) -> Result<Option<MdmDevice>> {
+        let mut found = self.devices_by_serial(serial).await?;
+        match found.len() {
+            0 | 1 => Ok(found.pop()),
+            n => {
+                let ids: Vec<_> = found.iter().map(|d| d.device_id.as_str()).collect();
+                Err(Error::new(
+                    ErrorKind::InvalidResponse,
+                    format!("{n} devices share serial {serial}: {}", ids.join(", ")),
+                )
+                .with_provider(self.kind())
+                .with_operation("device_by_serial"))
+            }
+        }
+    }
+
+    /// Every device, page by page, as a stream. Ends by the [`Pager`] rules; a failing page ends the
+    /// stream with that error after the rows already read.
+    fn device_stream(&self) -> BoxStream<'_, Result<MdmDevice>> {
+        device_stream_with_limit(self, DEFAULT_MAX_PAGES)
+    }
+
+    /// Every device, collected.
+    async fn all_devices(&self) -> Result<Vec<MdmDevice>> {
+        self.device_stream().try_collect().await
+    }
+
+    /// The console link with its label (`View on <provider>`), if the device has one.
+    fn device_link(&self, device_id: &str) -> Option<(String, Url)> {
+        self.device_url(device_id)
+            .map(|url| (self.kind().link_label(), url))
+    }
+}
+
+impl<P: MdmProvider + ?Sized> MdmProviderExt for P {}
+
+/// Streams every device of `provider`, failing after `max_pages` pages. Works on `&dyn MdmProvider`.
+pub fn device_stream_with_limit<P: MdmProvider + ?Sized>(
+    provider: &P,
+    max_pages: u32,
+) -> BoxStream<'_, Result<MdmDevice>> {
+    let pager = Pager::with_max_pages(provider.device_paging(), max_pages);
+    stream::try_unfold(pager, move |mut pager| async move {
+        let Some(request) = pager.next_request().cloned() else {
+            return Ok::<_, Error>(None);
+        };
+        let page = provider.list_devices_page(&request).await?;
+        pager.record(page.items.len(), &page.info).map_err(|e| {
+            e.with_provider(provider.kind())
+                .with_operation("list_devices")
+        })?;
+        Ok(Some((stream::iter(page.items.into_iter().map(Ok)), pager)))
+    })
+    .try_flatten()
+    .boxed()
+}

@@ -1,0 +1,2 @@
+//! mdmkit provider for Fleet (work in progress).
+#![deny(missing_docs)]

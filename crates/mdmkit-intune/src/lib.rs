@@ -1,0 +1,2 @@
+//! mdmkit provider for Microsoft Intune (work in progress).
+#![deny(missing_docs)]

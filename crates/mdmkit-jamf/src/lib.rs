@@ -1,0 +1,2 @@
+//! mdmkit provider for Jamf (work in progress).
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! mdmkit provider for JumpCloud (work in progress).
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! mdmkit provider for SimpleMDM (work in progress).
+#![deny(missing_docs)]
