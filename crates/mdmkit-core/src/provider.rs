@@ -42,6 +42,11 @@ pub trait MdmProvider: Debug + Send + Sync + 'static {
 
     /// The link to a device's record in the provider's console (R7). Never does I/O.
     fn device_url(&self, device_id: &str) -> Option<Url>;
+
+    /// HTTP requests this provider has sent so far, retries and token requests included (for run
+    /// reports and for checking request budgets). Implementations return their
+    /// [`crate::http::HttpClient::request_count`].
+    fn request_count(&self) -> u64;
 }
 
 macro_rules! forward_provider {
@@ -69,6 +74,9 @@ macro_rules! forward_provider {
             }
             fn device_url(&self, device_id: &str) -> Option<Url> {
                 (**self).device_url(device_id)
+            }
+            fn request_count(&self) -> u64 {
+                (**self).request_count()
             }
         }
     };
