@@ -1,0 +1,154 @@
+//! The provider contract: object safety and the extension trait's conveniences.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+use mdmkit_core::{
+    async_trait, device_stream_with_limit, ErrorKind, MdmDevice, MdmGroup, MdmProvider,
+    MdmProviderExt, Page, PageInfo, PageRequest, PagingStyle, ProviderKind, Result, SerialNumber,
+    Url,
+};
+
+/// An in-memory provider paged by offset, whose total can be made to lie.
+#[derive(Debug)]
+struct Fake {
+    devices: Vec<MdmDevice>,
+    claimed_total: Option<u64>,
+    requests: AtomicU64,
+}
+
+fn device(id: usize, serial: &str) -> MdmDevice {
+    MdmDevice::new(
+        id.to_string(),
+        SerialNumber::parse_opt(Some(serial)),
+        Some(format!("Mac {id}")),
+        None,
+        None,
+    )
+}
+
+#[async_trait]
+impl MdmProvider for Fake {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Iru
+    }
+    async fn validate(&self) -> Result<()> {
+        Ok(())
+    }
+    async fn devices_by_serial(&self, serial: &SerialNumber) -> Result<Vec<MdmDevice>> {
+        Ok(self
+            .devices
+            .iter()
+            .filter(|d| d.serial_number.as_ref() == Some(serial))
+            .cloned()
+            .collect())
+    }
+    fn device_paging(&self) -> PagingStyle {
+        PagingStyle::Offset { limit: 3 }
+    }
+    async fn list_devices_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        let PageRequest::Offset { offset, limit } = request else {
+            panic!("unexpected request {request:?}")
+        };
+        let rows = self
+            .devices
+            .iter()
+            .skip(*offset as usize)
+            .take(*limit as usize)
+            .cloned()
+            .collect();
+        Ok(Page::new(
+            rows,
+            PageInfo {
+                total: self.claimed_total,
+                ..PageInfo::default()
+            },
+        ))
+    }
+    async fn groups(&self) -> Result<Vec<MdmGroup>> {
+        Ok(vec![])
+    }
+    fn device_url(&self, device_id: &str) -> Option<Url> {
+        Url::parse(&format!("https://acme.kandji.io/devices/{device_id}")).ok()
+    }
+    fn request_count(&self) -> u64 {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
+fn fake(n: usize, claimed_total: Option<u64>) -> Arc<dyn MdmProvider> {
+    Arc::new(Fake {
+        devices: (0..n).map(|i| device(i, &format!("SER{i}"))).collect(),
+        claimed_total,
+        requests: AtomicU64::new(0),
+    })
+}
+
+#[tokio::test]
+async fn streams_every_device_once_through_a_dyn_provider() {
+    let provider = fake(10, Some(10));
+    let all = provider.all_devices().await.unwrap();
+    let ids: Vec<_> = all.iter().map(|d| d.device_id.as_str()).collect();
+    assert_eq!(ids, ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
+    assert_eq!(provider.request_count(), 4, "ceil(10 / 3) pages");
+}
+
+#[tokio::test]
+async fn a_short_page_ends_a_listing_without_a_total() {
+    let provider = fake(9, None);
+    assert_eq!(provider.all_devices().await.unwrap().len(), 9);
+    // 3 full pages, then an empty one confirms the end.
+    assert_eq!(provider.request_count(), 4);
+}
+
+#[tokio::test]
+async fn a_lying_total_is_bounded_by_the_page_ceiling() {
+    // The server claims far more than it has; pages past the end are empty, which ends the listing.
+    let provider = fake(5, Some(1_000_000));
+    assert_eq!(provider.all_devices().await.unwrap().len(), 5);
+    assert_eq!(provider.request_count(), 3);
+
+    let rows: Result<Vec<_>> = device_stream_with_limit(&*fake(30, Some(1_000)), 4)
+        .try_collect()
+        .await;
+    assert_eq!(rows.unwrap_err().kind(), ErrorKind::InvalidResponse);
+}
+
+#[tokio::test]
+async fn device_by_serial_reports_duplicates_instead_of_picking_one() {
+    let provider: Arc<dyn MdmProvider> = Arc::new(Fake {
+        devices: vec![device(1, "DUP1"), device(2, "dup1"), device(3, "ONE")],
+        claimed_total: None,
+        requests: AtomicU64::new(0),
+    });
+    let one = SerialNumber::parse("one").unwrap();
+    assert_eq!(
+        provider
+            .device_by_serial(&one)
+            .await
+            .unwrap()
+            .unwrap()
+            .device_id,
+        "3"
+    );
+    let none = SerialNumber::parse("nope").unwrap();
+    assert_eq!(provider.device_by_serial(&none).await.unwrap(), None);
+    let dup = SerialNumber::parse("DUP1").unwrap();
+    let err = provider.device_by_serial(&dup).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+    assert!(
+        err.to_string()
+            .contains("2 devices share serial DUP1: 1, 2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn device_links_carry_the_view_on_label() {
+    let provider = fake(1, None);
+    let (label, url) = provider.device_link("abc").unwrap();
+    assert_eq!(label, "View on Iru (formerly Kandji)");
+    assert_eq!(url.as_str(), "https://acme.kandji.io/devices/abc");
+}
