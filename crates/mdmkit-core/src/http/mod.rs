@@ -20,8 +20,7 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, LOCATION};
-use reqwest::{Method, StatusCode};
+use reqwest::header::{CONTENT_TYPE, LOCATION};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::Semaphore;
@@ -30,6 +29,10 @@ use url::Url;
 use crate::error::{Error, ErrorKind, Result};
 use crate::kind::ProviderKind;
 use crate::paging::{Pager, PagingStyle};
+
+/// HTTP types used in the machinery's signatures (from `reqwest`, which re-exports the `http` crate).
+pub use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
+pub use reqwest::{Method, StatusCode};
 
 pub use auth::{Authenticator, BasicAuth, BearerToken, HeaderAuth, NoAuth, OAuthBearer};
 pub use classify::{
