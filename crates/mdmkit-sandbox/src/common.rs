@@ -1,0 +1,217 @@
+//! State shared by the simulated providers, and small helpers their handlers use.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::time::{Duration, Instant};
+
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use mdmkit_core::{ProviderConfig, ProviderKind};
+use url::Url;
+
+use crate::faults::{FaultPlan, Faults};
+use crate::model::{Fleet, SimDevice};
+use crate::{Access, ExpectedDevice, ExpectedGroup};
+
+/// Everything the servers share.
+pub(crate) struct Shared {
+    pub(crate) fleet: RwLock<Fleet>,
+    pub(crate) token_lifetime: Mutex<Duration>,
+    pub(crate) providers: BTreeMap<ProviderKind, ProviderState>,
+}
+
+impl Shared {
+    pub(crate) fn provider(&self, kind: ProviderKind) -> &ProviderState {
+        &self.providers[&kind]
+    }
+}
+
+/// One token issued by a simulated token endpoint.
+#[derive(Debug, Clone)]
+pub(crate) struct Grant {
+    /// The client (or app) the token was issued to.
+    pub(crate) client: String,
+    pub(crate) expires: Instant,
+}
+
+/// What a presented bearer token turned out to be.
+#[derive(Debug, Clone)]
+pub(crate) enum TokenCheck {
+    Valid(Grant),
+    Expired,
+    Unknown,
+}
+
+/// Per-provider counters, faults and issued tokens.
+pub(crate) struct ProviderState {
+    requests: AtomicU64,
+    pub(crate) faults: Mutex<FaultPlan>,
+    tokens: Mutex<HashMap<String, Grant>>,
+    issued: AtomicU64,
+}
+
+impl ProviderState {
+    pub(crate) fn new(faults: Faults) -> Self {
+        ProviderState {
+            requests: AtomicU64::new(0),
+            faults: Mutex::new(FaultPlan::new(faults)),
+            tokens: Mutex::new(HashMap::new()),
+            issued: AtomicU64::new(0),
+        }
+    }
+    pub(crate) fn count_request(&self) {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+    }
+    pub(crate) fn request_count(&self) -> u64 {
+        self.requests.load(Ordering::SeqCst)
+    }
+    pub(crate) fn reset_count(&self) {
+        self.requests.store(0, Ordering::SeqCst);
+    }
+    pub(crate) fn set_faults(&self, faults: Faults) {
+        *self.faults.lock().unwrap() = FaultPlan::new(faults);
+    }
+    pub(crate) fn expire_tokens(&self) {
+        let mut tokens = self.tokens.lock().unwrap();
+        let past = Instant::now() - Duration::from_millis(1);
+        for grant in tokens.values_mut() {
+            grant.expires = past;
+        }
+    }
+}
+
+/// The state handed to every handler: the shared world plus which provider is answering.
+#[derive(Clone)]
+pub(crate) struct Ctx {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) kind: ProviderKind,
+}
+
+impl Ctx {
+    pub(crate) fn provider(&self) -> &ProviderState {
+        self.shared.provider(self.kind)
+    }
+
+    pub(crate) fn sim(&self) -> &'static dyn ProviderSim {
+        sim(self.kind)
+    }
+
+    pub(crate) fn fleet(&self) -> RwLockReadGuard<'_, Fleet> {
+        self.shared.fleet.read().unwrap()
+    }
+
+    /// Issues a token to `client` with the configured lifetime; returns it and its lifetime in seconds.
+    pub(crate) fn issue_token(&self, client: &str) -> (String, u64) {
+        let lifetime = *self.shared.token_lifetime.lock().unwrap();
+        let n = self.provider().issued.fetch_add(1, Ordering::SeqCst);
+        let token = format!(
+            "sbx-{}-{}-{}",
+            self.kind.id(),
+            n,
+            crate::model::ids::uuid(200, n as u32)
+        );
+        self.provider().tokens.lock().unwrap().insert(
+            token.clone(),
+            Grant {
+                client: client.to_owned(),
+                expires: Instant::now() + lifetime,
+            },
+        );
+        (token, lifetime.as_secs())
+    }
+
+    /// Checks a presented bearer token.
+    pub(crate) fn check_token(&self, token: &str) -> TokenCheck {
+        match self.provider().tokens.lock().unwrap().get(token) {
+            Some(grant) if grant.expires > Instant::now() => TokenCheck::Valid(grant.clone()),
+            Some(_) => TokenCheck::Expired,
+            None => TokenCheck::Unknown,
+        }
+    }
+}
+
+/// What each simulated provider implements.
+pub(crate) trait ProviderSim: Send + Sync {
+    /// The routes, relative to the provider's base URL.
+    fn router(&self) -> Router<Ctx>;
+    /// A configuration pointing at `base` with credentials of the given access.
+    fn config(&self, base: &Url, access: Access) -> ProviderConfig;
+    /// What a correct connector reports for one device.
+    fn expected_device(&self, fleet: &Fleet, device: &SimDevice) -> ExpectedDevice;
+    /// What a correct connector reports for the groups.
+    fn expected_groups(&self, fleet: &Fleet) -> Vec<ExpectedGroup>;
+    /// The vendor's error response for a status and message.
+    fn error(&self, status: StatusCode, message: &str) -> Response;
+    /// The largest page the device listing serves.
+    fn max_page_size(&self) -> usize;
+}
+
+/// The simulator of a provider.
+pub(crate) fn sim(kind: ProviderKind) -> &'static dyn ProviderSim {
+    match kind {
+        ProviderKind::Jamf => &crate::jamf::JamfSim,
+        ProviderKind::Iru => &crate::iru::IruSim,
+        ProviderKind::SimpleMdm => &crate::simplemdm::SimpleMdmSim,
+        ProviderKind::Fleet => &crate::fleet_api::FleetSim,
+        ProviderKind::JumpCloud => &crate::jumpcloud::JumpCloudSim,
+        ProviderKind::Intune => &crate::intune::IntuneSim,
+        _ => unreachable!("every provider has a simulator"),
+    }
+}
+
+/// The bearer token of a request, if it carries one.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+/// The user name and password of an HTTP Basic `Authorization` header.
+pub(crate) fn basic(headers: &HeaderMap) -> Option<(String, String)> {
+    use base64::Engine as _;
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
+/// A header's value as text.
+pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Query pairs in order, repeated keys kept (Jamf repeats `section`).
+pub(crate) fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// The first value of a query key.
+pub(crate) fn query_get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A JSON response.
+pub(crate) fn json(status: StatusCode, value: serde_json::Value) -> Response {
+    (status, axum::Json(value)).into_response()
+}
+
+/// A slice of `items` from `offset`, at most `limit` long.
+pub(crate) fn window<T>(items: &[T], offset: usize, limit: usize) -> &[T] {
+    let start = offset.min(items.len());
+    let end = start.saturating_add(limit).min(items.len());
+    &items[start..end]
+}

@@ -1,0 +1,282 @@
+//! # mdmkit-sandbox
+//!
+//! A local MDM that speaks the six real APIs (Jamf Pro, Iru/Kandji, SimpleMDM, Fleet, JumpCloud and
+//! Microsoft Graph with Entra ID tokens) over one deterministic, seeded fleet, so examples, tests and
+//! benchmarks run offline. Each provider listens on its own port and follows the vendor's documented wire
+//! shapes: paths, query parameters, auth schemes, paging styles and caps, error bodies and quirks.
+//!
+//! - Real auth behaviour: Jamf and Entra issue tokens that expire (configurable lifetime); wrong credentials
+//!   get the vendor's error; credentials without device access get the vendor's 403.
+//! - Fault injection per provider ([`Faults`]): latency, 429 with `Retry-After`, 5xx, malformed and
+//!   truncated bodies, HTML error pages; [`Sandbox::expire_tokens`]; an HTTPS mode with a generated CA.
+//! - A mutation API ([`Sandbox::mutate`]) and per-provider request counters.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use mdmkit_core::ProviderKind;
+//! use mdmkit_sandbox::{Access, Sandbox, SandboxConfig};
+//!
+//! let sandbox = Sandbox::start(SandboxConfig { devices: 200, ..SandboxConfig::default() }).await?;
+//! let jamf = sandbox.config(ProviderKind::Jamf, Access::Full); // points at the sandbox
+//! println!("Jamf listens at {}", sandbox.url(ProviderKind::Jamf));
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod common;
+mod faults;
+mod fleet_api;
+mod intune;
+mod iru;
+mod jamf;
+mod jumpcloud;
+pub mod model;
+mod server;
+mod simplemdm;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use mdmkit_core::http::ClientOptions;
+use mdmkit_core::{ProviderConfig, ProviderKind};
+use url::Url;
+
+pub use faults::Faults;
+pub use model::{Fleet, SimDevice, SimGroup, SimUser};
+
+use common::{ProviderState, Shared};
+
+/// Which credentials [`Sandbox::config`] hands out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Access {
+    /// Valid credentials with every permission the connector needs.
+    Full,
+    /// A wrong secret or token: the vendor's Unauthorized answer.
+    WrongSecret,
+    /// Valid credentials lacking device read access: the vendor's 403.
+    NoDeviceRead,
+    /// Intune only: Graph access without `Device.Read.All`, so group members come back without `deviceId`.
+    /// Other providers treat it like [`Access::Full`].
+    NoDirectoryDeviceRead,
+}
+
+/// How to start the sandbox.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Devices in the seeded fleet (a handful to 100,000).
+    pub devices: usize,
+    /// Seed for the fleet: same seed, same fleet.
+    pub seed: u64,
+    /// Serve HTTPS with a certificate signed by a generated CA ([`Sandbox::ca_pem`]).
+    pub tls: bool,
+    /// Lifetime of tokens issued by the Jamf and Entra token endpoints.
+    pub token_lifetime: Duration,
+    /// Faults per provider.
+    pub faults: BTreeMap<ProviderKind, Faults>,
+    /// Address to listen on.
+    pub host: IpAddr,
+    /// First port; providers take consecutive ports in [`ProviderKind::ALL`] order. `None`: any free port.
+    pub base_port: Option<u16>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            devices: 50,
+            seed: 1,
+            tls: false,
+            token_lifetime: Duration::from_secs(300),
+            faults: BTreeMap::new(),
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            base_port: None,
+        }
+    }
+}
+
+/// What a correct connector should report for one device, in the provider's own identifiers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectedDevice {
+    /// Index in the fleet.
+    pub index: u32,
+    /// Serial number as served.
+    pub serial: String,
+    /// The provider's device id.
+    pub device_id: String,
+    /// The provider's user id, if the provider exposes the assignment.
+    pub user_id: Option<String>,
+    /// The R4 display name: the user's name, else the device name.
+    pub display_name: String,
+}
+
+/// What a correct connector should report for one group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectedGroup {
+    /// The provider's group id.
+    pub id: String,
+    /// The group's name.
+    pub name: String,
+    /// Member device ids, sorted.
+    pub members: Vec<String>,
+}
+
+/// A running sandbox. Dropping it stops its servers.
+pub struct Sandbox {
+    shared: Arc<Shared>,
+    urls: BTreeMap<ProviderKind, Url>,
+    ca_pem: Option<String>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("urls", &self.urls)
+            .field("tls", &self.ca_pem.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sandbox {
+    /// Seeds the fleet and starts one server per provider. Must be called inside a Tokio runtime.
+    pub async fn start(config: SandboxConfig) -> std::io::Result<Sandbox> {
+        let fleet = Fleet::seeded(config.devices, config.seed);
+        let providers = ProviderKind::ALL
+            .into_iter()
+            .map(|kind| {
+                let faults = config.faults.get(&kind).cloned().unwrap_or_default();
+                (kind, ProviderState::new(faults))
+            })
+            .collect();
+        let shared = Arc::new(Shared {
+            fleet: RwLock::new(fleet),
+            token_lifetime: Mutex::new(config.token_lifetime),
+            providers,
+        });
+        let tls = if config.tls {
+            Some(server::generate_tls().map_err(std::io::Error::other)?)
+        } else {
+            None
+        };
+        let mut urls = BTreeMap::new();
+        let mut tasks = Vec::new();
+        for (i, kind) in ProviderKind::ALL.into_iter().enumerate() {
+            let port = config.base_port.map(|p| p + i as u16).unwrap_or(0);
+            let (url, task) = server::serve(
+                kind,
+                shared.clone(),
+                config.host,
+                port,
+                tls.as_ref().map(|t| t.acceptor.clone()),
+            )
+            .await?;
+            urls.insert(kind, url);
+            tasks.push(task);
+        }
+        Ok(Sandbox {
+            shared,
+            urls,
+            ca_pem: tls.map(|t| t.ca_pem),
+            tasks,
+        })
+    }
+
+    /// The base URL of a provider's API (for Intune, both the Graph root and the Entra login host).
+    pub fn url(&self, kind: ProviderKind) -> &Url {
+        &self.urls[&kind]
+    }
+
+    /// Every provider's base URL.
+    pub fn urls(&self) -> impl Iterator<Item = (ProviderKind, &Url)> {
+        self.urls.iter().map(|(k, u)| (*k, u))
+    }
+
+    /// The CA certificate (PEM) that signed the HTTPS certificate, in TLS mode.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// A provider configuration pointing at this sandbox with the given credentials.
+    pub fn config(&self, kind: ProviderKind, access: Access) -> ProviderConfig {
+        common::sim(kind).config(self.url(kind), access)
+    }
+
+    /// Client options suited to the sandbox: loopback and plain HTTP allowed, fast backoff, and the
+    /// sandbox's CA trusted in TLS mode.
+    pub fn client_options(&self) -> ClientOptions {
+        ClientOptions {
+            extra_root_ca_pem: self.ca_pem.clone(),
+            ..ClientOptions::for_local_testing()
+        }
+    }
+
+    /// Requests a provider has received (token requests included).
+    pub fn request_count(&self, kind: ProviderKind) -> u64 {
+        self.shared.provider(kind).request_count()
+    }
+
+    /// Resets every provider's request counter.
+    pub fn reset_request_counts(&self) {
+        for kind in ProviderKind::ALL {
+            self.shared.provider(kind).reset_count();
+        }
+    }
+
+    /// Replaces a provider's faults.
+    pub fn set_faults(&self, kind: ProviderKind, faults: Faults) {
+        self.shared.provider(kind).set_faults(faults);
+    }
+
+    /// Sets the lifetime of tokens issued from now on.
+    pub fn set_token_lifetime(&self, lifetime: Duration) {
+        *self.shared.token_lifetime.lock().unwrap() = lifetime;
+    }
+
+    /// Expires every token a provider has issued: the next request with one gets the vendor's 401.
+    pub fn expire_tokens(&self, kind: ProviderKind) {
+        self.shared.provider(kind).expire_tokens();
+    }
+
+    /// Changes the fleet (add or remove devices, reassign users, change groups); every provider sees the
+    /// change at once.
+    pub fn mutate<R>(&self, change: impl FnOnce(&mut Fleet) -> R) -> R {
+        change(&mut self.shared.fleet.write().unwrap())
+    }
+
+    /// A snapshot of the fleet.
+    pub fn fleet(&self) -> Fleet {
+        self.shared.fleet.read().unwrap().clone()
+    }
+
+    /// What a correct connector reports for every device, in `kind`'s identifiers.
+    pub fn expected_devices(&self, kind: ProviderKind) -> Vec<ExpectedDevice> {
+        let fleet = self.shared.fleet.read().unwrap();
+        let sim = common::sim(kind);
+        fleet
+            .devices
+            .values()
+            .map(|d| sim.expected_device(&fleet, d))
+            .collect()
+    }
+
+    /// What a correct connector reports for every group, in `kind`'s identifiers.
+    pub fn expected_groups(&self, kind: ProviderKind) -> Vec<ExpectedGroup> {
+        let fleet = self.shared.fleet.read().unwrap();
+        common::sim(kind).expected_groups(&fleet)
+    }
+
+    /// The largest page the provider's device listing serves (what a connector should ask for).
+    pub fn max_page_size(&self, kind: ProviderKind) -> usize {
+        common::sim(kind).max_page_size()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
