@@ -1,2 +1,246 @@
-//! mdmkit provider for SimpleMDM (work in progress).
+//! # mdmkit-simplemdm
+//!
+//! The [SimpleMDM](https://simplemdm.com) provider for mdmkit: [`SimpleMdmProvider`] implements
+//! [`MdmProvider`] on the shared HTTP machinery of `mdmkit-core`.
+//!
+//! ```no_run
+//! use mdmkit_core::http::ClientOptions;
+//! use mdmkit_core::{MdmProvider, MdmProviderExt, SerialNumber};
+//! use mdmkit_simplemdm::{SimpleMdmConfig, SimpleMdmProvider};
+//!
+//! # async fn run() -> mdmkit_core::Result<()> {
+//! let mut config = SimpleMdmConfig::new("your-api-secret-access-key")?;
+//! // Optional: read the assigned user from a custom attribute (off by default).
+//! config.user_attribute = Some("email".into());
+//! let provider = SimpleMdmProvider::new(config, &ClientOptions::default())?;
+//!
+//! provider.validate().await?; // the test call made before credentials are saved
+//! let serial = SerialNumber::parse("dnfje9dng5mg")?;
+//! if let Some(device) = provider.device_by_serial(&serial).await? {
+//!     println!("{:?} -> {:?}", device.display_name, provider.device_url(&device.device_id));
+//! }
+//! for group in provider.groups().await? {
+//!     println!("{}: {} devices", group.name, group.member_device_ids.len());
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## What it sends
+//!
+//! | operation | request |
+//! |---|---|
+//! | [`validate`](MdmProvider::validate) | `GET /api/v1/account`, then `GET /api/v1/devices?limit=1` |
+//! | [`devices_by_serial`](MdmProvider::devices_by_serial) | `GET /api/v1/devices?limit=100&search=SERIAL&include_awaiting_enrollment=true` (cursor-paged) |
+//! | [`list_devices_page`](MdmProvider::list_devices_page) | `GET /api/v1/devices?limit=100[&starting_after=ID]&include_awaiting_enrollment=true` |
+//! | [`groups`](MdmProvider::groups) | `GET /api/v1/assignment_groups?limit=100[&starting_after=ID]` |
+//!
+//! Every request carries HTTP Basic credentials: the API key as user name and an empty password. The
+//! endpoint is `https://a.simplemdm.com`; [`SimpleMdmConfig::base_url`] overrides it (sandboxes, tests).
+//! Lists are cursor-paged ([`PagingStyle::Cursor`]): 100 rows a page (SimpleMDM's maximum), the next page
+//! starting after the last row's id, while the server says `has_more`. A listing of N devices therefore
+//! takes `max(1, ceil(N / 100))` requests, plus one when N is a multiple of 100 and the server says
+//! `has_more` on the last full page.
+//!
+//! ## Mapping
+//!
+//! - Device ID: the integer `id`, as text. Serial: `attributes.serial_number`, normalised; records still
+//!   awaiting enrollment have none and are listed without one.
+//! - Device name: `attributes.name` (the name set in SimpleMDM, as its console shows it), else
+//!   `attributes.device_name` (the name the device reports).
+//! - User: SimpleMDM has no assigned-user field. When [`SimpleMdmConfig::user_attribute`] names a custom
+//!   attribute, its non-blank value on the device is both the MDM user ID and the user's name (the value
+//!   is the only handle SimpleMDM has on the user). Off by default: devices then have no user and the
+//!   display name is the device name (R4).
+//! - Groups (R11): assignment groups, with their members from the embedded
+//!   `relationships.devices.data` (duplicates, which live data contains, are removed). Legacy device
+//!   groups (`/api/v1/device_groups`, deprecated by SimpleMDM) are never read.
+//! - Console link (R7): `https://a.simplemdm.com/admin/devices/ID`, on the overriding base when one is set.
+//!
+//! ## Decisions where the reference was ambiguous
+//!
+//! - **Custom attribute values come from the device rows.** The current API embeds them in each row
+//!   (`relationships.custom_attribute_values.data[]`, `id` = attribute name, `attributes.value`), as the
+//!   SDK models validated against API 1.51 and tools such as simplemdm2snipe read them, so the user
+//!   costs no extra request, never one per device. Older documentation (API 1.39) shows rows without
+//!   that relationship; such a row simply has no user. Attribute names are compared case-insensitively
+//!   (SimpleMDM treats them so); an empty value (`""`, what SimpleMDM returns for an unset attribute) or
+//!   `null` means no user.
+//! - **Secret custom attributes are not requested** (`include_secret_custom_attributes` stays false), so
+//!   secret values never pass through mdmkit. A user attribute marked secret in SimpleMDM therefore
+//!   yields no user. If a custom attribute has a default value, SimpleMDM may report that default for
+//!   devices without their own value; mdmkit cannot tell the two apart (UNCONFIRMED in the API docs).
+//! - **Awaiting-enrollment records are included in both the lookup and the bulk listing**, so the two
+//!   strategies of a refresh see the same devices.
+//! - **The serial lookup pages through the search results.** `search` is fuzzy over name, UDID, serial,
+//!   IMEI, MAC and phone number, so it may return more than a page; the exact match is checked on our
+//!   side on every row (`SerialNumber::matches` on `attributes.serial_number`).
+//! - **Validation proves device access.** `GET /api/v1/account` is the test call; the one-row device read
+//!   that follows makes a key without device permission fail at save time (Forbidden) rather than at the
+//!   first refresh. SimpleMDM keys can be restricted per permission domain, so a key refused the account
+//!   (403) but allowed to read devices still validates: it can do everything mdmkit needs. Assignment
+//!   group access is not probed, because group sync is optional (plan-dependent).
+//! - **An assignment group without a name** is named `Assignment group ID`, so it can still be shown.
+//! - **Rate limits:** SimpleMDM documents none but answers 429. The shared client retries a 429 after
+//!   `Retry-After`, else `X-RateLimit-Reset` (epoch seconds, or a delay when small), else backoff, and the
+//!   SimpleMDM defaults keep 2 requests in flight and about one a second.
+//! - **Errors:** the titles (and details) of `{"errors":[{"title": …}]}` are the message; the status
+//!   decides the kind and the R8 category.
 #![deny(missing_docs)]
+
+mod client;
+mod convert;
+mod error;
+mod wire;
+
+use async_trait::async_trait;
+use mdmkit_core::http::{ClientOptions, HttpClient};
+use mdmkit_core::paging::collect_all;
+use mdmkit_core::{
+    links, ErrorKind, MdmDevice, MdmGroup, MdmProvider, Page, PageRequest, PagingStyle,
+    ProviderKind, Result, SerialNumber, Url,
+};
+
+pub use mdmkit_core::SimpleMdmConfig;
+
+/// The largest page SimpleMDM serves (`limit` takes 1 to 100); every listing asks for it.
+pub const PAGE_SIZE: u32 = client::MAX_PAGE_SIZE;
+
+/// A connection to one SimpleMDM account.
+///
+/// Cheap to share (`Arc<dyn MdmProvider>`); `Debug` shows the endpoint and the user attribute, never the
+/// API key.
+#[derive(Debug)]
+pub struct SimpleMdmProvider {
+    http: HttpClient,
+    base_url: Url,
+    user_attribute: Option<String>,
+}
+
+impl SimpleMdmProvider {
+    /// A provider for `config`, with the HTTP `options` (timeouts, retries, limits, host policy).
+    ///
+    /// No request is sent; call [`MdmProvider::validate`] to test the credentials.
+    pub fn new(config: SimpleMdmConfig, options: &ClientOptions) -> Result<Self> {
+        Ok(SimpleMdmProvider {
+            http: client::http_client(&config, options)?,
+            base_url: client::api_base(&config),
+            user_attribute: convert::user_attribute_name(config.user_attribute.as_deref()),
+        })
+    }
+
+    /// The custom attribute the assigned user is read from, if one is configured.
+    pub fn user_attribute(&self) -> Option<&str> {
+        self.user_attribute.as_deref()
+    }
+
+    /// The API base requests go to (`https://a.simplemdm.com/` unless overridden).
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+
+    /// One page of device rows, with the cursor for the next.
+    async fn device_rows(
+        &self,
+        search: Option<&str>,
+        request: &PageRequest,
+        operation: &'static str,
+    ) -> Result<Page<wire::Device>> {
+        let (after, limit) = client::cursor(request, operation)?;
+        let page =
+            client::devices_page(&self.http, search, after.as_deref(), limit, operation).await?;
+        let info = convert::page_info(page.has_more, page.data.last().map(|d| d.id.as_str()));
+        Ok(Page::new(page.data, info))
+    }
+
+    fn to_device(&self, row: wire::Device) -> MdmDevice {
+        convert::device(row, self.user_attribute.as_deref())
+    }
+
+    fn cursor_style() -> PagingStyle {
+        PagingStyle::Cursor { limit: PAGE_SIZE }
+    }
+}
+
+#[async_trait]
+impl MdmProvider for SimpleMdmProvider {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::SimpleMdm
+    }
+
+    async fn validate(&self) -> Result<()> {
+        let probe = PageRequest::Cursor {
+            after: None,
+            limit: 1,
+        };
+        match client::account(&self.http).await {
+            Ok(account) => {
+                tracing::debug!(account = account.name(), "SimpleMDM key accepted");
+            }
+            // A key may be restricted per permission domain: without the account domain it can still
+            // do all mdmkit needs, so the device read decides.
+            Err(e) if e.kind() == ErrorKind::Forbidden => {
+                tracing::debug!(error = %e, "SimpleMDM key may not read the account; probing devices");
+            }
+            Err(e) => return Err(e),
+        }
+        self.device_rows(None, &probe, "validate").await.map(|_| ())
+    }
+
+    async fn devices_by_serial(&self, serial: &SerialNumber) -> Result<Vec<MdmDevice>> {
+        let pager = self.http.pager(Self::cursor_style());
+        let rows = collect_all(pager, |request| async move {
+            self.device_rows(Some(serial.as_str()), &request, "device_by_serial")
+                .await
+        })
+        .await
+        .map_err(|e| {
+            e.with_provider(ProviderKind::SimpleMdm)
+                .with_operation("device_by_serial")
+        })?;
+        // `search` is fuzzy (name, UDID, serial, IMEI, MAC, phone): keep exact serial matches only.
+        Ok(rows
+            .into_iter()
+            .filter(|row| {
+                row.attributes
+                    .serial_number
+                    .as_deref()
+                    .is_some_and(|reported| serial.matches(reported))
+            })
+            .map(|row| self.to_device(row))
+            .collect())
+    }
+
+    fn device_paging(&self) -> PagingStyle {
+        Self::cursor_style()
+    }
+
+    async fn list_devices_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {
+        let page = self.device_rows(None, request, "list_devices").await?;
+        Ok(page.map(|row| self.to_device(row)))
+    }
+
+    async fn groups(&self) -> Result<Vec<MdmGroup>> {
+        let pager = self.http.pager(Self::cursor_style());
+        let rows = collect_all(pager, |request| async move {
+            let (after, limit) = client::cursor(&request, "groups")?;
+            let page = client::assignment_groups_page(&self.http, after.as_deref(), limit).await?;
+            let info = convert::page_info(page.has_more, page.data.last().map(|g| g.id.as_str()));
+            Ok(Page::new(page.data, info))
+        })
+        .await
+        .map_err(|e| {
+            e.with_provider(ProviderKind::SimpleMdm)
+                .with_operation("groups")
+        })?;
+        Ok(rows.into_iter().map(convert::group).collect())
+    }
+
+    fn device_url(&self, device_id: &str) -> Option<Url> {
+        links::simplemdm_device(&self.base_url, device_id)
+    }
+
+    fn request_count(&self) -> u64 {
+        self.http.request_count()
+    }
+}
