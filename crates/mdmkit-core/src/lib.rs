@@ -46,4 +46,4 @@ pub use provider::{device_stream_with_limit, MdmProvider, MdmProviderExt};
 /// Re-exported so provider crates and embedders use the same versions.
 pub use async_trait::async_trait;
 pub use secrecy::{self, ExposeSecret, SecretString};
-pub use url::Url;
+pub use url::{self, Url};

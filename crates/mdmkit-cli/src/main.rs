@@ -1,0 +1,432 @@
+//! `mdmkit`: validate MDM credentials, look up and list devices and groups, and run the sandbox MDM.
+//!
+//! Exit codes: 0 success; 2 an MDM error (the first line on stderr is `error: <Category>: <meaning>`, the
+//! R8 category, then the provider's own detail); 3 `lookup` found no device; 64 a usage error.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use futures::StreamExt;
+use mdmkit::http::{ClientOptions, HostPolicy};
+use mdmkit::{
+    parse_base_url, Error, FleetConfig, IntuneCloud, IntuneConfig, IruConfig, JamfConfig,
+    JumpCloudConfig, JumpCloudRegion, MdmDevice, MdmProvider, MdmProviderExt, ProviderConfig,
+    ProviderKind, SerialNumber, SimpleMdmConfig,
+};
+
+const EXIT_MDM_ERROR: u8 = 2;
+const EXIT_NOT_FOUND: u8 = 3;
+const EXIT_USAGE: u8 = 64;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mdmkit",
+    version,
+    about = "Talk to Jamf, Iru (Kandji), SimpleMDM, Fleet, JumpCloud and Microsoft Intune",
+    after_help = "Secrets can be given as flags, but prefer the environment variables \
+                  (MDMKIT_CLIENT_SECRET, MDMKIT_API_TOKEN): flags end up in shell history and process lists."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the provider's test call (R8); prints "OK: <provider>".
+    Validate(Connection),
+    /// Print the device with this serial number; exit 3 if the MDM has none.
+    Lookup {
+        /// The serial number.
+        serial: String,
+        #[command(flatten)]
+        connection: Connection,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List every device.
+    Devices {
+        #[command(flatten)]
+        connection: Connection,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List every group with its members.
+    Groups {
+        #[command(flatten)]
+        connection: Connection,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the local sandbox MDM; prints "<provider> <url>" for each provider.
+    Sandbox {
+        /// First port (providers take consecutive ports); any free port if omitted.
+        #[arg(long)]
+        port: Option<u16>,
+        /// Devices in the seeded fleet.
+        #[arg(long, default_value_t = 50)]
+        devices: usize,
+        /// Serve HTTPS with a generated CA (its certificate is written to a file named on stderr).
+        #[arg(long)]
+        tls: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Provider {
+    Jamf,
+    Iru,
+    Simplemdm,
+    Fleet,
+    Jumpcloud,
+    Intune,
+}
+
+impl Provider {
+    fn kind(self) -> ProviderKind {
+        match self {
+            Provider::Jamf => ProviderKind::Jamf,
+            Provider::Iru => ProviderKind::Iru,
+            Provider::Simplemdm => ProviderKind::SimpleMdm,
+            Provider::Fleet => ProviderKind::Fleet,
+            Provider::Jumpcloud => ProviderKind::JumpCloud,
+            Provider::Intune => ProviderKind::Intune,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+struct Connection {
+    /// The MDM provider.
+    #[arg(long, value_enum)]
+    provider: Provider,
+    /// API base (scheme://host[:port]); for simplemdm, jumpcloud and intune it overrides the fixed endpoint
+    /// (intune: the Graph root).
+    #[arg(long, env = "MDMKIT_HOST")]
+    host: Option<String>,
+    /// intune only: overrides the Entra login host.
+    #[arg(long)]
+    login_host: Option<String>,
+    /// jumpcloud: us|eu|in; intune: global|usgov|dod|china.
+    #[arg(long)]
+    region: Option<String>,
+    /// jamf, intune.
+    #[arg(long, env = "MDMKIT_CLIENT_ID")]
+    client_id: Option<String>,
+    /// jamf, intune (prefer the environment variable).
+    #[arg(long, env = "MDMKIT_CLIENT_SECRET", hide_env_values = true)]
+    client_secret: Option<String>,
+    /// iru, fleet, jumpcloud, and simplemdm's API Secret Access Key (prefer the environment variable).
+    #[arg(long, env = "MDMKIT_API_TOKEN", hide_env_values = true)]
+    api_token: Option<String>,
+    /// intune.
+    #[arg(long, env = "MDMKIT_TENANT_ID")]
+    tenant_id: Option<String>,
+    /// jumpcloud, optional: the organisation for multi-tenant administrators.
+    #[arg(long, env = "MDMKIT_ORG_ID")]
+    org_id: Option<String>,
+    /// Extra trusted root certificate, PEM.
+    #[arg(long, env = "MDMKIT_CA_CERT")]
+    ca_cert: Option<std::path::PathBuf>,
+}
+
+/// Why the command failed, and so how it exits.
+enum Failure {
+    Usage(String),
+    Mdm(Error),
+    NotFound(String),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Mdm(e)
+    }
+}
+
+fn need(value: &Option<String>, flag: &str, env: &str, provider: ProviderKind) -> Result<String, Failure> {
+    match value.as_deref().map(str::trim) {
+        Some(v) if !v.is_empty() => Ok(v.to_owned()),
+        _ => Err(Failure::Usage(format!(
+            "{} needs {flag} (or {env})",
+            provider.display_name()
+        ))),
+    }
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    parse_base_url(host, &[]).is_ok_and(|url| match url.host() {
+        Some(mdmkit::url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(mdmkit::url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(mdmkit::url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    })
+}
+
+impl Connection {
+    fn config(&self) -> Result<ProviderConfig, Failure> {
+        let kind = self.provider.kind();
+        let host = || need(&self.host, "--host", "MDMKIT_HOST", kind);
+        let token = || need(&self.api_token, "--api-token", "MDMKIT_API_TOKEN", kind);
+        let client_id = || need(&self.client_id, "--client-id", "MDMKIT_CLIENT_ID", kind);
+        let secret = || need(&self.client_secret, "--client-secret", "MDMKIT_CLIENT_SECRET", kind);
+        let override_url = |value: &Option<String>| -> Result<Option<mdmkit::Url>, Failure> {
+            value
+                .as_deref()
+                .map(|h| parse_base_url(h, &[]).map_err(Failure::Mdm))
+                .transpose()
+        };
+        if self.login_host.is_some() && kind != ProviderKind::Intune {
+            return Err(Failure::Usage("--login-host is for intune only".into()));
+        }
+        if self.region.is_some() && !matches!(kind, ProviderKind::JumpCloud | ProviderKind::Intune) {
+            return Err(Failure::Usage("--region is for jumpcloud and intune only".into()));
+        }
+        Ok(match kind {
+            ProviderKind::Jamf => ProviderConfig::Jamf(JamfConfig::new(&host()?, &client_id()?, secret()?)?),
+            ProviderKind::Iru => {
+                let host = host()?;
+                match IruConfig::new(&host, token()?) {
+                    Ok(c) => ProviderConfig::Iru(c),
+                    // The CLI serves operators: a loopback sandbox stands in for a tenant host.
+                    Err(_) if is_loopback_host(&host) => ProviderConfig::Iru(IruConfig::with_base_url(&host, token()?)?),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            ProviderKind::SimpleMdm => {
+                let mut c = SimpleMdmConfig::new(token()?)?;
+                c.base_url = override_url(&self.host)?;
+                ProviderConfig::SimpleMdm(c)
+            }
+            ProviderKind::Fleet => ProviderConfig::Fleet(FleetConfig::new(&host()?, token()?)?),
+            ProviderKind::JumpCloud => {
+                let mut c = JumpCloudConfig::new(token()?)?;
+                if let Some(region) = &self.region {
+                    c.region = region.parse::<JumpCloudRegion>().map_err(Failure::Usage)?;
+                }
+                c.org_id = self.org_id.clone().filter(|o| !o.trim().is_empty());
+                c.base_url = override_url(&self.host)?;
+                ProviderConfig::JumpCloud(c)
+            }
+            ProviderKind::Intune => {
+                let tenant = need(&self.tenant_id, "--tenant-id", "MDMKIT_TENANT_ID", kind)?;
+                let mut c = IntuneConfig::new(&tenant, &client_id()?, secret()?)?;
+                if let Some(region) = &self.region {
+                    c.cloud = region.parse::<IntuneCloud>().map_err(Failure::Usage)?;
+                }
+                c.graph_url = override_url(&self.host)?;
+                c.login_url = override_url(&self.login_host)?;
+                ProviderConfig::Intune(c)
+            }
+            _ => return Err(Failure::Usage(format!("{} is not supported", kind.display_name()))),
+        })
+    }
+
+    fn provider(&self) -> Result<Arc<dyn MdmProvider>, Failure> {
+        let config = self.config()?;
+        let extra_root_ca_pem = match &self.ca_cert {
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                Failure::Usage(format!("cannot read --ca-cert {}: {e}", path.display()))
+            })?),
+            None => None,
+        };
+        let options = ClientOptions {
+            extra_root_ca_pem,
+            // An operator's own tool: loopback sandboxes and plain http are theirs to use.
+            host_policy: HostPolicy::allow_all(),
+            ..ClientOptions::default()
+        };
+        Ok(mdmkit::connect(config, &options)?)
+    }
+}
+
+fn device_json(provider: &dyn MdmProvider, d: &MdmDevice) -> serde_json::Value {
+    serde_json::json!({
+        "serial_number": d.serial_number.as_ref().map(SerialNumber::as_str),
+        "device_id": d.device_id,
+        "user_id": d.user_id,
+        "display_name": d.display_name,
+        "url": provider.device_url(&d.device_id).map(|u| u.to_string()),
+    })
+}
+
+fn print_device_text(out: &mut impl Write, provider: &dyn MdmProvider, d: &MdmDevice) -> std::io::Result<()> {
+    let kind = provider.kind();
+    writeln!(out, "Serial number:    {}", d.serial_number.as_ref().map(SerialNumber::as_str).unwrap_or("-"))?;
+    writeln!(out, "MDM device ID:    {}", d.device_id)?;
+    writeln!(out, "MDM user ID:      {}", d.user_id.as_deref().unwrap_or("- (unassigned)"))?;
+    writeln!(out, "MDM display name: {}", d.display_name.as_deref().unwrap_or("-"))?;
+    if let Some(url) = provider.device_url(&d.device_id) {
+        writeln!(out, "{}: {url}", kind.link_label())?;
+    }
+    Ok(())
+}
+
+async fn run(command: Command) -> Result<(), Failure> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let io = |e: std::io::Error| Failure::Usage(format!("cannot write output: {e}"));
+    match command {
+        Command::Validate(connection) => {
+            let provider = connection.provider()?;
+            provider.validate().await?;
+            writeln!(out, "OK: {}", provider.kind().display_name()).map_err(io)?;
+        }
+        Command::Lookup { serial, connection, json } => {
+            let provider = connection.provider()?;
+            let serial = SerialNumber::parse(&serial).map_err(|e| Failure::Usage(e.message().to_owned()))?;
+            match provider.device_by_serial(&serial).await? {
+                Some(device) if json => {
+                    writeln!(out, "{}", device_json(provider.as_ref(), &device)).map_err(io)?
+                }
+                Some(device) => print_device_text(&mut out, provider.as_ref(), &device).map_err(io)?,
+                None => {
+                    return Err(Failure::NotFound(format!(
+                        "{} has no device with serial number {serial}",
+                        provider.kind().display_name()
+                    )))
+                }
+            }
+        }
+        Command::Devices { connection, json } => {
+            let provider = connection.provider()?;
+            let progress = std::io::stderr().is_terminal().then(|| {
+                let bar = indicatif::ProgressBar::new_spinner();
+                bar.set_message(format!("listing {} devices", provider.kind().display_name()));
+                bar.enable_steady_tick(Duration::from_millis(120));
+                bar
+            });
+            let mut stream = provider.device_stream();
+            let mut count = 0u64;
+            if !json {
+                writeln!(out, "{:<16} {:<38} {:<32} {}", "SERIAL", "MDM DEVICE ID", "MDM DISPLAY NAME", "LINK").map_err(io)?;
+            }
+            while let Some(device) = stream.next().await {
+                let device = device?;
+                count += 1;
+                if let Some(bar) = &progress {
+                    bar.set_position(count);
+                }
+                if json {
+                    writeln!(out, "{}", device_json(provider.as_ref(), &device)).map_err(io)?;
+                } else {
+                    writeln!(
+                        out,
+                        "{:<16} {:<38} {:<32} {}",
+                        device.serial_number.as_ref().map(SerialNumber::as_str).unwrap_or("-"),
+                        device.device_id,
+                        device.display_name.as_deref().unwrap_or("-"),
+                        provider.device_url(&device.device_id).map(|u| u.to_string()).unwrap_or_default()
+                    )
+                    .map_err(io)?;
+                }
+            }
+            if let Some(bar) = progress {
+                bar.finish_and_clear();
+            }
+        }
+        Command::Groups { connection, json } => {
+            let provider = connection.provider()?;
+            for group in provider.groups().await? {
+                if json {
+                    let line = serde_json::json!({"id": group.id, "name": group.name, "members": group.member_device_ids});
+                    writeln!(out, "{line}").map_err(io)?;
+                } else {
+                    writeln!(out, "{} (id {}, {} members)", group.name, group.id, group.member_device_ids.len()).map_err(io)?;
+                    if !group.member_device_ids.is_empty() {
+                        writeln!(out, "  {}", group.member_device_ids.join(", ")).map_err(io)?;
+                    }
+                }
+            }
+        }
+        Command::Sandbox { port, devices, tls } => {
+            let config = mdmkit_sandbox::SandboxConfig {
+                devices,
+                tls,
+                base_port: port,
+                ..mdmkit_sandbox::SandboxConfig::default()
+            };
+            let sandbox = mdmkit_sandbox::Sandbox::start(config)
+                .await
+                .map_err(|e| Failure::Usage(format!("cannot start the sandbox: {e}")))?;
+            for (kind, url) in sandbox.urls() {
+                writeln!(out, "{} {url}", kind.id()).map_err(io)?;
+            }
+            out.flush().map_err(io)?;
+            drop(out);
+            if let Some(pem) = sandbox.ca_pem() {
+                let path = std::env::temp_dir().join(format!("mdmkit-sandbox-ca-{}.pem", std::process::id()));
+                std::fs::write(&path, pem).map_err(|e| Failure::Usage(format!("cannot write the CA: {e}")))?;
+                eprintln!("CA certificate: {} (pass it with --ca-cert)", path.display());
+            }
+            eprintln!("sandbox credentials (not secrets: they only open this sandbox):");
+            for kind in ProviderKind::ALL {
+                eprintln!("  {}", sandbox_hint(&sandbox, kind));
+            }
+            eprintln!("press Ctrl-C to stop");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    Ok(())
+}
+
+/// The CLI flags that reach a provider of the running sandbox.
+fn sandbox_hint(sandbox: &mdmkit_sandbox::Sandbox, kind: ProviderKind) -> String {
+    use mdmkit::ExposeSecret;
+    let url = sandbox.url(kind);
+    let flags = match sandbox.config(kind, mdmkit_sandbox::Access::Full) {
+        ProviderConfig::Jamf(c) => format!("--client-id {} --client-secret {}", c.client_id, c.client_secret.expose_secret()),
+        ProviderConfig::Iru(c) => format!("--api-token {}", c.api_token.expose_secret()),
+        ProviderConfig::SimpleMdm(c) => format!("--api-token {}", c.api_key.expose_secret()),
+        ProviderConfig::Fleet(c) => format!("--api-token {}", c.api_token.expose_secret()),
+        ProviderConfig::JumpCloud(c) => format!("--api-token {}", c.api_token.expose_secret()),
+        ProviderConfig::Intune(c) => format!(
+            "--tenant-id {} --client-id {} --client-secret {} --login-host {url}",
+            c.tenant_id,
+            c.client_id,
+            c.client_secret.expose_secret()
+        ),
+        _ => String::new(),
+    };
+    format!("mdmkit validate --provider {} --host {url} {flags}", kind.id())
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(message)) => {
+            eprintln!("error: {message}");
+            eprintln!("Run `mdmkit --help` for usage.");
+            ExitCode::from(EXIT_USAGE)
+        }
+        Err(Failure::NotFound(message)) => {
+            eprintln!("{message}");
+            ExitCode::from(EXIT_NOT_FOUND)
+        }
+        Err(Failure::Mdm(e)) => {
+            eprintln!("error: {}", e.category());
+            eprintln!("{e}");
+            ExitCode::from(EXIT_MDM_ERROR)
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! The `mdmkit` binary end to end against the sandbox, for all six providers: every command, the JSON
+//! shapes, each error category and the exit codes.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use mdmkit::{ExposeSecret, ProviderConfig, ProviderKind};
+use mdmkit_sandbox::{Access, Faults, Sandbox, SandboxConfig};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_mdmkit");
+
+struct Output {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs the binary off the async runtime so the in-process sandbox keeps serving.
+async fn mdmkit(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new(BIN)
+            .args(&args)
+            .env_remove("MDMKIT_HOST")
+            .env_remove("MDMKIT_API_TOKEN")
+            .env_remove("MDMKIT_CLIENT_ID")
+            .env_remove("MDMKIT_CLIENT_SECRET")
+            .env_remove("MDMKIT_TENANT_ID")
+            .env_remove("MDMKIT_ORG_ID")
+            .env_remove("MDMKIT_CA_CERT")
+            .output()
+            .expect("the binary runs");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    })
+    .await
+    .unwrap()
+}
+
+/// The connection flags for a sandbox configuration.
+fn flags(config: &ProviderConfig, url: &str) -> Vec<String> {
+    let kind = config.kind();
+    let mut f = vec!["--provider".to_owned(), kind.id().to_owned(), "--host".to_owned(), url.to_owned()];
+    let mut push = |k: &str, v: &str| {
+        f.push(k.to_owned());
+        f.push(v.to_owned());
+    };
+    match config {
+        ProviderConfig::Jamf(c) => {
+            push("--client-id", &c.client_id);
+            push("--client-secret", c.client_secret.expose_secret());
+        }
+        ProviderConfig::Iru(c) => push("--api-token", c.api_token.expose_secret()),
+        ProviderConfig::SimpleMdm(c) => push("--api-token", c.api_key.expose_secret()),
+        ProviderConfig::Fleet(c) => push("--api-token", c.api_token.expose_secret()),
+        ProviderConfig::JumpCloud(c) => push("--api-token", c.api_token.expose_secret()),
+        ProviderConfig::Intune(c) => {
+            push("--tenant-id", &c.tenant_id);
+            push("--client-id", &c.client_id);
+            push("--client-secret", c.client_secret.expose_secret());
+            push("--login-host", url);
+        }
+        _ => unreachable!(),
+    }
+    f
+}
+
+fn args(command: &[&str], flags: &[String]) -> Vec<String> {
+    command.iter().map(|s| s.to_string()).chain(flags.iter().cloned()).collect()
+}
+
+fn secret_of(config: &ProviderConfig) -> String {
+    match config {
+        ProviderConfig::Jamf(c) => c.client_secret.expose_secret().to_owned(),
+        ProviderConfig::Iru(c) => c.api_token.expose_secret().to_owned(),
+        ProviderConfig::SimpleMdm(c) => c.api_key.expose_secret().to_owned(),
+        ProviderConfig::Fleet(c) => c.api_token.expose_secret().to_owned(),
+        ProviderConfig::JumpCloud(c) => c.api_token.expose_secret().to_owned(),
+        ProviderConfig::Intune(c) => c.client_secret.expose_secret().to_owned(),
+        _ => unreachable!(),
+    }
+}
+
+async fn every_command_works(kind: ProviderKind) {
+    let sandbox = Sandbox::start(SandboxConfig { devices: 12, ..SandboxConfig::default() }).await.unwrap();
+    let url = sandbox.url(kind).to_string();
+    let config = sandbox.config(kind, Access::Full);
+    let f = flags(&config, &url);
+
+    let out = mdmkit(args(&["validate"], &f)).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), format!("OK: {}", kind.display_name()));
+
+    let expected = sandbox.expected_devices(kind);
+    let first = &expected[0];
+    let out = mdmkit(args(&["lookup", &first.serial.to_lowercase()], &f)).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains(&first.device_id), "{}", out.stdout);
+    assert!(out.stdout.contains(&kind.link_label()), "{}", out.stdout);
+
+    let out = mdmkit(args(&["lookup", &first.serial, "--json"], &f)).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let device: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    let keys: Vec<&str> = device.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys.len(), 5, "{keys:?}");
+    for key in ["serial_number", "device_id", "user_id", "display_name", "url"] {
+        assert!(device.get(key).is_some(), "{key} in {device}");
+    }
+    assert_eq!(device["device_id"], first.device_id.as_str());
+    assert_eq!(device["display_name"], first.display_name.as_str());
+    assert_eq!(device["user_id"].as_str(), first.user_id.as_deref());
+
+    let out = mdmkit(args(&["lookup", "NOSUCHSERIAL42"], &f)).await;
+    assert_eq!(out.code, 3, "{} {}", out.stdout, out.stderr);
+
+    let out = mdmkit(args(&["devices", "--json"], &f)).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines: Vec<Value> = out.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), expected.len());
+    let unassigned = expected.iter().find(|e| e.user_id.is_none()).expect("an unassigned device");
+    let row = lines.iter().find(|l| l["device_id"] == unassigned.device_id.as_str()).unwrap();
+    assert!(row["user_id"].is_null(), "{row}");
+
+    let out = mdmkit(args(&["devices"], &f)).await;
+    assert_eq!(out.code, 0);
+    assert_eq!(out.stdout.lines().count(), expected.len() + 1, "a header and one row per device");
+
+    let out = mdmkit(args(&["groups", "--json"], &f)).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let groups: Vec<Value> = out.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(groups.len(), sandbox.expected_groups(kind).len());
+    for g in &groups {
+        assert!(g["id"].is_string() && g["name"].is_string() && g["members"].is_array(), "{g}");
+        assert_eq!(g.as_object().unwrap().len(), 3);
+    }
+    let out = mdmkit(args(&["groups"], &f)).await;
+    assert_eq!(out.code, 0);
+}
+
+async fn first_stderr_line(out: &Output) -> &str {
+    out.stderr.lines().next().unwrap_or_default()
+}
+
+async fn each_error_category(kind: ProviderKind) {
+    let sandbox = Sandbox::start(SandboxConfig { devices: 3, ..SandboxConfig::default() }).await.unwrap();
+    let url = sandbox.url(kind).to_string();
+
+    let wrong = sandbox.config(kind, Access::WrongSecret);
+    let out = mdmkit(args(&["validate"], &flags(&wrong, &url))).await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(
+        first_stderr_line(&out).await,
+        "error: Unauthorized: the API token or credentials are invalid or expired"
+    );
+    assert!(!out.stderr.contains(&secret_of(&wrong)) || secret_of(&wrong).len() < 4);
+    assert!(out.stderr.lines().count() >= 2, "the provider's detail follows: {}", out.stderr);
+
+    let forbidden = sandbox.config(kind, Access::NoDeviceRead);
+    let out = mdmkit(args(&["validate"], &flags(&forbidden, &url))).await;
+    assert_eq!(out.code, 2);
+    assert_eq!(
+        first_stderr_line(&out).await,
+        "error: Forbidden: the credentials lack the required permissions",
+        "{}",
+        out.stderr
+    );
+
+    let full = sandbox.config(kind, Access::Full);
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let out = mdmkit(args(&["validate"], &flags(&full, &format!("http://127.0.0.1:{closed}/")))).await;
+    assert_eq!(out.code, 2);
+    assert_eq!(
+        first_stderr_line(&out).await,
+        "error: Connection failed: a network or DNS error prevented the connection",
+        "{}",
+        out.stderr
+    );
+
+    sandbox.set_faults(kind, Faults { server_errors: 1.0, ..Faults::default() });
+    let out = mdmkit(args(&["validate"], &flags(&full, &url))).await;
+    assert_eq!(out.code, 2);
+    assert_eq!(
+        first_stderr_line(&out).await,
+        "error: Server error: the MDM provider returned a server-side error",
+        "{}",
+        out.stderr
+    );
+}
+
+macro_rules! per_provider {
+    ($($name:ident => $kind:expr),* $(,)?) => {
+        $(
+            mod $name {
+                use super::*;
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn every_command_works() {
+                    super::every_command_works($kind).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn each_error_category() {
+                    super::each_error_category($kind).await
+                }
+            }
+        )*
+    };
+}
+
+per_provider! {
+    jamf => ProviderKind::Jamf,
+    iru => ProviderKind::Iru,
+    simplemdm => ProviderKind::SimpleMdm,
+    fleet => ProviderKind::Fleet,
+    jumpcloud => ProviderKind::JumpCloud,
+    intune => ProviderKind::Intune,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_without_the_ca_is_an_ssl_error_and_with_it_succeeds() {
+    let sandbox = Sandbox::start(SandboxConfig { devices: 2, tls: true, ..SandboxConfig::default() }).await.unwrap();
+    let kind = ProviderKind::Fleet;
+    let url = sandbox.url(kind).to_string();
+    let f = flags(&sandbox.config(kind, Access::Full), &url);
+    let out = mdmkit(args(&["validate"], &f)).await;
+    assert_eq!(out.code, 2);
+    assert_eq!(out.stderr.lines().next().unwrap(), "error: SSL error: TLS certificate validation failed");
+    let ca = std::env::temp_dir().join(format!("mdmkit-cli-test-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca, sandbox.ca_pem().unwrap()).unwrap();
+    let mut with_ca = f.clone();
+    with_ca.extend(["--ca-cert".to_owned(), ca.display().to_string()]);
+    let out = mdmkit(args(&["validate"], &with_ca)).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_that_is_not_the_api_is_not_found() {
+    // Jamf's paths on the Fleet simulator: every route is unknown there.
+    let sandbox = Sandbox::start(SandboxConfig { devices: 2, ..SandboxConfig::default() }).await.unwrap();
+    let jamf = sandbox.config(ProviderKind::Jamf, Access::Full);
+    let out = mdmkit(args(&["validate"], &flags(&jamf, sandbox.url(ProviderKind::Fleet).as_str()))).await;
+    assert_eq!(out.code, 2);
+    assert_eq!(
+        out.stderr.lines().next().unwrap(),
+        "error: Not found: the MDM host or API endpoint could not be reached",
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test]
+async fn usage_errors_exit_64() {
+    let out = mdmkit(vec!["validate".into()]).await;
+    assert_eq!(out.code, 64, "missing --provider: {}", out.stderr);
+    let out = mdmkit(vec!["validate".into(), "--provider".into(), "jamf".into()]).await;
+    assert_eq!(out.code, 64, "missing --host: {}", out.stderr);
+    assert!(out.stderr.contains("--host"));
+    let out = mdmkit(vec!["frobnicate".into()]).await;
+    assert_eq!(out.code, 64);
+    let out = mdmkit(vec!["validate".into(), "--provider".into(), "okta".into()]).await;
+    assert_eq!(out.code, 64);
+    let out = mdmkit(vec!["--help".into()]).await;
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("prefer the environment variables"), "{}", out.stdout);
+}
+
+#[tokio::test]
+async fn secrets_come_from_the_environment_too() {
+    let sandbox = Sandbox::start(SandboxConfig { devices: 2, ..SandboxConfig::default() }).await.unwrap();
+    let config = sandbox.config(ProviderKind::Fleet, Access::Full);
+    let url = sandbox.url(ProviderKind::Fleet).to_string();
+    let token = secret_of(&config);
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(BIN)
+            .args(["validate", "--provider", "fleet"])
+            .env("MDMKIT_HOST", url)
+            .env("MDMKIT_API_TOKEN", token)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn the_sandbox_command_prints_each_providers_url() {
+    let mut child = Command::new(BIN)
+        .args(["sandbox", "--devices", "5"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = Vec::new();
+    let mut reader = BufReader::new(stdout);
+    for _ in 0..6 {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        lines.push(line.trim().to_owned());
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    let names: Vec<&str> = lines.iter().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(names, ["jamf", "iru", "simplemdm", "fleet", "jumpcloud", "intune"]);
+    for line in &lines {
+        let url = line.split(' ').nth(1).unwrap();
+        assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    }
+    let _ = Duration::ZERO;
+}

@@ -1,0 +1,563 @@
+//! # mdmkit-testkit
+//!
+//! One set of behaviour checks that every provider crate runs against the sandbox MDM, so the six
+//! connectors are held to the same contract: validation and its R8 categories, exact serial lookup, a
+//! complete and duplicate-free bulk listing, groups, R4 display names, deep links, resilience to token
+//! expiry, 429s and 5xx, and a request count near the bulk lower bound.
+//!
+//! A provider crate runs the whole suite with one macro call in `tests/conformance.rs`:
+//!
+//! ```ignore
+//! mdmkit_testkit::conformance_suite!(mdmkit_core::ProviderKind::Fleet, |config, options| {
+//!     match config {
+//!         mdmkit_core::ProviderConfig::Fleet(c) => Ok(std::sync::Arc::new(
+//!             mdmkit_fleet::FleetProvider::new(c, options)?,
+//!         ) as std::sync::Arc<dyn mdmkit_core::MdmProvider>),
+//!         other => panic!("unexpected config {other:?}"),
+//!     }
+//! });
+//! ```
+//!
+//! The same suite runs against a live tenant when `MDMKIT_TEST_<PROVIDER>_*` variables are set (see
+//! [`live_config`]); otherwise the live check says it is skipping and passes.
+#![deny(missing_docs)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use mdmkit_core::http::{ClientOptions, RetryConfig};
+use mdmkit_core::{
+    Category, ErrorKind, FleetConfig, IntuneConfig, IruConfig, JamfConfig, JumpCloudConfig,
+    MdmDevice, MdmProvider, MdmProviderExt, Pager, ProviderConfig, ProviderKind, SerialNumber,
+    SimpleMdmConfig, Url,
+};
+pub use mdmkit_sandbox::{Access, ExpectedDevice, Faults, Sandbox, SandboxConfig};
+
+/// Builds a provider from a configuration: the provider crate's constructor, or `mdmkit::connect`.
+pub type Factory = Arc<
+    dyn Fn(ProviderConfig, &ClientOptions) -> mdmkit_core::Result<Arc<dyn MdmProvider>>
+        + Send
+        + Sync,
+>;
+
+/// What the checks need: which provider, and how to build it.
+#[derive(Clone)]
+pub struct Harness {
+    /// The provider under test.
+    pub kind: ProviderKind,
+    factory: Factory,
+}
+
+impl std::fmt::Debug for Harness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Harness").field("kind", &self.kind).finish()
+    }
+}
+
+impl Harness {
+    /// A harness for `kind` built with `factory`.
+    pub fn new(kind: ProviderKind, factory: Factory) -> Self {
+        Harness { kind, factory }
+    }
+
+    /// Starts a sandbox with `devices` devices.
+    pub async fn sandbox(&self, devices: usize) -> Sandbox {
+        self.sandbox_with(SandboxConfig {
+            devices,
+            ..SandboxConfig::default()
+        })
+        .await
+    }
+
+    /// Starts a sandbox with a full configuration.
+    pub async fn sandbox_with(&self, config: SandboxConfig) -> Sandbox {
+        Sandbox::start(config).await.expect("the sandbox starts")
+    }
+
+    /// Builds the provider against `sandbox` with the given access and options.
+    pub fn provider_with(
+        &self,
+        sandbox: &Sandbox,
+        access: Access,
+        options: &ClientOptions,
+    ) -> Arc<dyn MdmProvider> {
+        (self.factory)(sandbox.config(self.kind, access), options).expect("the provider builds")
+    }
+
+    /// Builds the provider against `sandbox` with the sandbox's client options.
+    pub fn provider(&self, sandbox: &Sandbox, access: Access) -> Arc<dyn MdmProvider> {
+        self.provider_with(sandbox, access, &sandbox.client_options())
+    }
+
+    /// Builds the provider from an explicit configuration.
+    pub fn build(
+        &self,
+        config: ProviderConfig,
+        options: &ClientOptions,
+    ) -> mdmkit_core::Result<Arc<dyn MdmProvider>> {
+        (self.factory)(config, options)
+    }
+}
+
+/// Options with quick, bounded retries, so failure checks finish fast.
+pub fn quick_options(sandbox: &Sandbox) -> ClientOptions {
+    ClientOptions {
+        retry: RetryConfig {
+            max_attempts: 2,
+            initial_backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(20),
+            ..RetryConfig::default()
+        },
+        ..sandbox.client_options()
+    }
+}
+
+/// The same configuration with every endpoint moved to `base` (for unreachable-host checks).
+pub fn with_base_url(config: ProviderConfig, base: &Url) -> ProviderConfig {
+    match config {
+        ProviderConfig::Jamf(c) => ProviderConfig::Jamf(JamfConfig {
+            base_url: base.clone(),
+            ..c
+        }),
+        ProviderConfig::Iru(c) => ProviderConfig::Iru(IruConfig {
+            base_url: base.clone(),
+            ..c
+        }),
+        ProviderConfig::SimpleMdm(c) => ProviderConfig::SimpleMdm(SimpleMdmConfig {
+            base_url: Some(base.clone()),
+            ..c
+        }),
+        ProviderConfig::Fleet(c) => ProviderConfig::Fleet(FleetConfig {
+            base_url: base.clone(),
+            ..c
+        }),
+        ProviderConfig::JumpCloud(c) => ProviderConfig::JumpCloud(JumpCloudConfig {
+            base_url: Some(base.clone()),
+            ..c
+        }),
+        ProviderConfig::Intune(c) => ProviderConfig::Intune(IntuneConfig {
+            graph_url: Some(base.clone()),
+            login_url: Some(base.clone()),
+            ..c
+        }),
+        other => other,
+    }
+}
+
+fn expected_by_id(sandbox: &Sandbox, kind: ProviderKind) -> BTreeMap<String, ExpectedDevice> {
+    sandbox
+        .expected_devices(kind)
+        .into_iter()
+        .map(|d| (d.device_id.clone(), d))
+        .collect()
+}
+
+fn assert_matches_expected(device: &MdmDevice, expected: &ExpectedDevice, context: &str) {
+    assert_eq!(device.device_id, expected.device_id, "{context}: device id");
+    assert_eq!(
+        device.serial_number.as_ref().map(SerialNumber::as_str),
+        Some(SerialNumber::parse(&expected.serial).unwrap().as_str()),
+        "{context}: serial of {}",
+        expected.device_id
+    );
+    assert_eq!(
+        device.user_id, expected.user_id,
+        "{context}: user id of {}",
+        expected.device_id
+    );
+    assert_eq!(
+        device.display_name.as_deref(),
+        Some(expected.display_name.as_str()),
+        "{context}: R4 display name of {}",
+        expected.device_id
+    );
+}
+
+/// The individual checks. Each starts its own sandbox, so they run in parallel.
+pub mod checks {
+    use super::*;
+
+    /// Valid credentials pass the test call.
+    pub async fn validate_succeeds(h: &Harness) {
+        let sandbox = h.sandbox(5).await;
+        h.provider(&sandbox, Access::Full)
+            .validate()
+            .await
+            .expect("valid credentials validate");
+    }
+
+    /// Wrong credentials give Unauthorized.
+    pub async fn validate_bad_credentials_is_unauthorized(h: &Harness) {
+        let sandbox = h.sandbox(5).await;
+        let err = h
+            .provider_with(&sandbox, Access::WrongSecret, &quick_options(&sandbox))
+            .validate()
+            .await
+            .expect_err("wrong credentials must fail");
+        assert_eq!(err.category(), Category::Unauthorized, "{err}");
+    }
+
+    /// Credentials without device access give Forbidden at validation time, not later.
+    pub async fn validate_missing_permission_is_forbidden(h: &Harness) {
+        let sandbox = h.sandbox(5).await;
+        let err = h
+            .provider_with(&sandbox, Access::NoDeviceRead, &quick_options(&sandbox))
+            .validate()
+            .await
+            .expect_err("missing device access must fail validation");
+        assert_eq!(err.category(), Category::Forbidden, "{err}");
+    }
+
+    /// A host nobody listens on gives Connection failed.
+    pub async fn validate_unreachable_host_is_connection_failed(h: &Harness) {
+        let sandbox = h.sandbox(1).await;
+        let closed = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let base = Url::parse(&format!("http://127.0.0.1:{closed}/")).unwrap();
+        let config = with_base_url(sandbox.config(h.kind, Access::Full), &base);
+        let err = h
+            .build(config, &quick_options(&sandbox))
+            .unwrap()
+            .validate()
+            .await
+            .expect_err("nothing listens there");
+        assert_eq!(err.category(), Category::ConnectionFailed, "{err}");
+    }
+
+    /// A server whose certificate is not trusted gives SSL error.
+    pub async fn validate_untrusted_tls_is_ssl_error(h: &Harness) {
+        let sandbox = h
+            .sandbox_with(SandboxConfig {
+                devices: 1,
+                tls: true,
+                ..SandboxConfig::default()
+            })
+            .await;
+        let untrusting = ClientOptions {
+            extra_root_ca_pem: None,
+            ..quick_options(&sandbox)
+        };
+        let err = h
+            .provider_with(&sandbox, Access::Full, &untrusting)
+            .validate()
+            .await
+            .expect_err("an untrusted certificate must fail");
+        assert_eq!(err.category(), Category::Ssl, "{err}");
+        // And the same server is fine once its CA is trusted.
+        h.provider(&sandbox, Access::Full).validate().await.unwrap();
+    }
+
+    /// A provider that only answers 5xx gives Server error.
+    pub async fn validate_server_errors_are_server_error(h: &Harness) {
+        let mut config = SandboxConfig {
+            devices: 1,
+            ..SandboxConfig::default()
+        };
+        config.faults.insert(
+            h.kind,
+            Faults {
+                server_errors: 1.0,
+                ..Faults::default()
+            },
+        );
+        let sandbox = h.sandbox_with(config).await;
+        let err = h
+            .provider_with(&sandbox, Access::Full, &quick_options(&sandbox))
+            .validate()
+            .await
+            .expect_err("a failing server must fail validation");
+        assert_eq!(err.category(), Category::Server, "{err}");
+    }
+
+    /// Lookup by serial finds exactly the right device, whatever the input's case, and never the device
+    /// whose serial merely contains the one asked for.
+    pub async fn lookup_finds_exactly_the_right_device(h: &Harness) {
+        let sandbox = h.sandbox(20).await;
+        let provider = h.provider(&sandbox, Access::Full);
+        let expected = sandbox.expected_devices(h.kind);
+        for wanted in expected.iter().take(4) {
+            let serial = SerialNumber::parse(&wanted.serial.to_lowercase()).unwrap();
+            let found = provider.devices_by_serial(&serial).await.unwrap();
+            assert_eq!(found.len(), 1, "exactly one device for {serial}: {found:?}");
+            assert_matches_expected(&found[0], wanted, "lookup");
+        }
+    }
+
+    /// A serial the MDM does not know gives no device (not an error).
+    pub async fn lookup_unknown_serial_is_none(h: &Harness) {
+        let sandbox = h.sandbox(5).await;
+        let provider = h.provider(&sandbox, Access::Full);
+        let serial = SerialNumber::parse("NOSUCHSERIAL9").unwrap();
+        assert_eq!(provider.device_by_serial(&serial).await.unwrap(), None);
+    }
+
+    /// The bulk listing returns every device exactly once, across several pages, with R4 metadata.
+    pub async fn listing_returns_every_device_once(h: &Harness) {
+        let probe = h.sandbox(1).await;
+        let page = probe.max_page_size(h.kind);
+        drop(probe);
+        let sandbox = h.sandbox(page * 2 + 3).await;
+        let provider = h.provider(&sandbox, Access::Full);
+        let listed = provider.all_devices().await.unwrap();
+        let expected = expected_by_id(&sandbox, h.kind);
+        let ids: Vec<&str> = listed.iter().map(|d| d.device_id.as_str()).collect();
+        let unique: BTreeSet<&str> = ids.iter().copied().collect();
+        assert_eq!(ids.len(), unique.len(), "no device listed twice");
+        assert_eq!(
+            unique,
+            expected.keys().map(String::as_str).collect::<BTreeSet<_>>(),
+            "every device listed"
+        );
+        for device in &listed {
+            assert_matches_expected(device, &expected[&device.device_id], "listing");
+        }
+    }
+
+    /// Groups and their members match the seeded fleet.
+    pub async fn groups_match_the_fleet(h: &Harness) {
+        let sandbox = h.sandbox(60).await;
+        let provider = h.provider(&sandbox, Access::Full);
+        let mut got: Vec<(String, String, Vec<String>)> = provider
+            .groups()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|g| (g.id, g.name, g.member_device_ids))
+            .collect();
+        let mut want: Vec<(String, String, Vec<String>)> = sandbox
+            .expected_groups(h.kind)
+            .into_iter()
+            .map(|g| (g.id, g.name, g.members))
+            .collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want);
+        // A change in the MDM shows on the next read.
+        let group = sandbox.mutate(|f| f.add_group("Freshly made", [0, 1]));
+        sandbox.mutate(|f| f.rename_group(0, "Renamed in the MDM"));
+        let names: Vec<String> = provider.groups().await.unwrap().into_iter().map(|g| g.name).collect();
+        assert!(names.contains(&"Freshly made".to_owned()), "{names:?}");
+        assert!(names.contains(&"Renamed in the MDM".to_owned()), "{names:?}");
+        let _ = group;
+    }
+
+    /// Display names follow R4: the assigned user's name, else the device name; unassigned devices have no
+    /// user id.
+    pub async fn display_names_follow_r4(h: &Harness) {
+        let sandbox = h.sandbox(30).await;
+        let provider = h.provider(&sandbox, Access::Full);
+        let fleet = sandbox.fleet();
+        let expected = expected_by_id(&sandbox, h.kind);
+        let listed = provider.all_devices().await.unwrap();
+        let mut saw_unassigned = false;
+        let mut saw_assigned = false;
+        for device in &listed {
+            let want = &expected[&device.device_id];
+            let sim = &fleet.devices[&want.index];
+            match fleet.user_of(sim) {
+                Some(_) if want.user_id.is_some() => saw_assigned = true,
+                None => {
+                    saw_unassigned = true;
+                    assert_eq!(device.user_id, None, "unassigned device has no user id");
+                    assert_eq!(device.display_name.as_deref(), Some(sim.name.as_str()));
+                }
+                _ => {}
+            }
+            assert_matches_expected(device, want, "R4");
+        }
+        assert!(saw_unassigned, "the fleet has unassigned devices");
+        assert!(
+            saw_assigned || expected.values().all(|e| e.user_id.is_none()),
+            "the fleet has assigned devices"
+        );
+    }
+
+    /// Every listed device has a well-formed https link that names its id.
+    pub async fn deep_links_are_well_formed(h: &Harness) {
+        let sandbox = h.sandbox(5).await;
+        let provider = h.provider(&sandbox, Access::Full);
+        for device in provider.all_devices().await.unwrap() {
+            let (label, url) = provider.device_link(&device.device_id).expect("a link");
+            assert_eq!(label, format!("View on {}", h.kind.display_name()));
+            assert!(
+                url.as_str().contains(&device.device_id),
+                "{url} names {}",
+                device.device_id
+            );
+            assert!(matches!(url.scheme(), "https" | "http"));
+        }
+        assert_eq!(provider.device_url(""), None);
+    }
+
+    /// A listing survives token expiry between pages, 429s and 5xx, without losing or repeating devices.
+    pub async fn listing_survives_expiry_429_and_5xx(h: &Harness) {
+        let probe = h.sandbox(1).await;
+        let page = probe.max_page_size(h.kind);
+        drop(probe);
+        let sandbox = h.sandbox(page * 3 + 1).await;
+        let provider = h.provider(&sandbox, Access::Full);
+        let expected = expected_by_id(&sandbox, h.kind);
+        provider.validate().await.unwrap();
+        sandbox.set_faults(
+            h.kind,
+            Faults {
+                rate_limited: 0.2,
+                retry_after: Duration::from_secs(1),
+                server_errors: 0.25,
+                ..Faults::default()
+            },
+        );
+        let mut pager = Pager::new(provider.device_paging());
+        let mut listed = Vec::new();
+        while let Some(request) = pager.next_request().cloned() {
+            if pager.pages() == 1 {
+                // Tokens issued so far die between pages (a no-op for static-token providers).
+                sandbox.expire_tokens(h.kind);
+            }
+            let page = provider.list_devices_page(&request).await.unwrap();
+            pager.record(page.items.len(), &page.info).unwrap();
+            listed.extend(page.items);
+        }
+        let ids: BTreeSet<String> = listed.iter().map(|d| d.device_id.clone()).collect();
+        assert_eq!(ids.len(), listed.len(), "no duplicates");
+        assert_eq!(ids, expected.keys().cloned().collect::<BTreeSet<_>>(), "no loss");
+    }
+
+    /// A bulk listing costs close to ceil(devices / page size) requests.
+    pub async fn request_counts_stay_near_the_bulk_lower_bound(h: &Harness) {
+        let probe = h.sandbox(1).await;
+        let page = probe.max_page_size(h.kind);
+        drop(probe);
+        let devices = page * 3 + 5;
+        let sandbox = h.sandbox(devices).await;
+        let provider = h.provider(&sandbox, Access::Full);
+        let page_size = provider.device_paging().page_size().unwrap_or(page as u32) as usize;
+        let before = sandbox.request_count(h.kind);
+        let listed: Vec<MdmDevice> = provider.device_stream().try_collect().await.unwrap();
+        let used = sandbox.request_count(h.kind) - before;
+        let lower_bound = devices.div_ceil(page_size);
+        println!(
+            "{}: {} devices listed with {used} requests (page size {page_size}, lower bound {lower_bound})",
+            h.kind.display_name(),
+            listed.len()
+        );
+        assert_eq!(listed.len(), devices);
+        assert!(
+            used as usize <= lower_bound * 2 + 4,
+            "{used} requests for {devices} devices; the lower bound is {lower_bound}"
+        );
+        assert_eq!(provider.request_count(), sandbox.request_count(h.kind));
+    }
+
+    /// Against a live tenant when `MDMKIT_TEST_<PROVIDER>_*` is set: validate, list, look up the first
+    /// listed device, read groups. Skips, saying so, otherwise.
+    pub async fn live_tenant(h: &Harness) {
+        let Some(config) = live_config(h.kind) else {
+            eprintln!(
+                "skipping the live {} check: set {} to run it",
+                h.kind.display_name(),
+                live_variables(h.kind).join(", ")
+            );
+            return;
+        };
+        let provider = h.build(config, &ClientOptions::default()).unwrap();
+        provider.validate().await.unwrap();
+        let devices = provider.all_devices().await.unwrap();
+        let unique: BTreeSet<&str> = devices.iter().map(|d| d.device_id.as_str()).collect();
+        assert_eq!(unique.len(), devices.len(), "no duplicates in the live listing");
+        if let Some(first) = devices.iter().find(|d| d.serial_number.is_some()) {
+            let serial = first.serial_number.clone().unwrap();
+            let found = provider.devices_by_serial(&serial).await.unwrap();
+            assert!(found.iter().any(|d| d.device_id == first.device_id));
+        }
+        provider.groups().await.unwrap();
+        let unknown = SerialNumber::parse("MDMKITNOSUCH1").unwrap();
+        match provider.device_by_serial(&unknown).await {
+            Ok(None) => {}
+            other => panic!("an unknown serial gives no device, got {other:?}"),
+        }
+        let _ = ErrorKind::NotFound;
+    }
+}
+
+/// The environment variables that configure the live check of `kind`.
+pub fn live_variables(kind: ProviderKind) -> Vec<String> {
+    let prefix = format!("MDMKIT_TEST_{}_", kind.id().to_uppercase());
+    let names: &[&str] = match kind {
+        ProviderKind::Jamf => &["HOST", "CLIENT_ID", "CLIENT_SECRET"],
+        ProviderKind::Iru | ProviderKind::Fleet => &["HOST", "API_TOKEN"],
+        ProviderKind::SimpleMdm => &["API_KEY"],
+        ProviderKind::JumpCloud => &["API_TOKEN"],
+        ProviderKind::Intune => &["TENANT_ID", "CLIENT_ID", "CLIENT_SECRET"],
+        _ => &[],
+    };
+    names.iter().map(|n| format!("{prefix}{n}")).collect()
+}
+
+/// The live tenant configuration from `MDMKIT_TEST_<PROVIDER>_*`, if every variable is set.
+pub fn live_config(kind: ProviderKind) -> Option<ProviderConfig> {
+    let values: Option<Vec<String>> = live_variables(kind)
+        .iter()
+        .map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+        .collect();
+    let v = values?;
+    let config = match kind {
+        ProviderKind::Jamf => ProviderConfig::Jamf(JamfConfig::new(&v[0], &v[1], v[2].clone()).ok()?),
+        ProviderKind::Iru => ProviderConfig::Iru(IruConfig::new(&v[0], v[1].clone()).ok()?),
+        ProviderKind::Fleet => ProviderConfig::Fleet(FleetConfig::new(&v[0], v[1].clone()).ok()?),
+        ProviderKind::SimpleMdm => ProviderConfig::SimpleMdm(SimpleMdmConfig::new(v[0].clone()).ok()?),
+        ProviderKind::JumpCloud => ProviderConfig::JumpCloud(JumpCloudConfig::new(v[0].clone()).ok()?),
+        ProviderKind::Intune => {
+            ProviderConfig::Intune(IntuneConfig::new(&v[0], &v[1], v[2].clone()).ok()?)
+        }
+        _ => return None,
+    };
+    Some(config)
+}
+
+/// Generates one `#[tokio::test]` per conformance check for a provider.
+///
+/// `$factory` is a closure `|ProviderConfig, &ClientOptions| -> mdmkit_core::Result<Arc<dyn MdmProvider>>`.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($kind:expr, $factory:expr) => {
+        mod conformance {
+            #[allow(unused_imports)]
+            use super::*;
+
+            fn harness() -> $crate::Harness {
+                $crate::Harness::new($kind, ::std::sync::Arc::new($factory))
+            }
+
+            $crate::conformance_suite!(@checks
+                validate_succeeds,
+                validate_bad_credentials_is_unauthorized,
+                validate_missing_permission_is_forbidden,
+                validate_unreachable_host_is_connection_failed,
+                validate_untrusted_tls_is_ssl_error,
+                validate_server_errors_are_server_error,
+                lookup_finds_exactly_the_right_device,
+                lookup_unknown_serial_is_none,
+                listing_returns_every_device_once,
+                groups_match_the_fleet,
+                display_names_follow_r4,
+                deep_links_are_well_formed,
+                listing_survives_expiry_429_and_5xx,
+                request_counts_stay_near_the_bulk_lower_bound,
+                live_tenant
+            );
+        }
+    };
+    (@checks $($check:ident),*) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                $crate::checks::$check(&harness()).await
+            }
+        )*
+    };
+}
