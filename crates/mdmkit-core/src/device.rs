@@ -31,8 +31,11 @@ const PLACEHOLDER_SERIALS: &[&str] = &[
     "invalid",
 ];
 
-/// A normalised hardware serial number: trimmed, inner whitespace removed, upper-cased, and never a
-/// placeholder such as `To Be Filled By O.E.M.`.
+/// A normalised hardware serial number: trimmed, runs of inner whitespace folded to one space,
+/// upper-cased, and never a placeholder such as `To Be Filled By O.E.M.`.
+///
+/// Inner spaces are kept (VMware reports `VMware-56 4d 9b …`): the MDM stores the serial with them, so a
+/// lookup must send them, and matching compares like with like.
 ///
 /// Upper-casing makes `c02zc2qylvdl` and `C02ZC2QYLVDL` the same device; MDM filters are compared against
 /// this form on our side because several providers' serial filters are fuzzy.
@@ -53,10 +56,11 @@ impl SerialNumber {
                 "{trimmed:?} is a placeholder, not a serial number"
             )));
         }
-        // VMware and some OEMs put spaces inside serials ("VMware-56 4d ..."); lookups fail with them.
         let normalised: String = trimmed
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
             .chars()
-            .filter(|c| !c.is_whitespace())
             .flat_map(char::to_uppercase)
             .collect();
         if normalised.chars().any(char::is_control) {
@@ -213,8 +217,8 @@ mod tests {
             "C02ZC2QYLVDL"
         );
         assert_eq!(
-            SerialNumber::parse("VMware-56 4d 9b").unwrap().as_str(),
-            "VMWARE-564D9B"
+            SerialNumber::parse(" VMware-56 4d\t 9b ").unwrap().as_str(),
+            "VMWARE-56 4D 9B"
         );
         assert!(SerialNumber::parse("C02ZC2QYLVDL")
             .unwrap()

@@ -134,13 +134,19 @@ async fn me(headers: HeaderMap) -> Response {
     if let Err(e) = authorize(&headers, false) {
         return e;
     }
-    let role = if bearer(&headers) == Some(TOKEN) { "admin" } else { "observer" };
+    // The no-hosts user has neither a global role nor a team: Fleet shows it no hosts at all.
+    let (role, teams) = if bearer(&headers) == Some(TOKEN) {
+        (json!("admin"), json!([{"id": 2, "name": "Workstations"}]))
+    } else {
+        (Value::Null, json!([]))
+    };
     json(
         StatusCode::OK,
         json!({
-            "user": {"id": 1, "name": "API user", "email": "api@example.com", "global_role": role, "api_only": true},
-            "available_teams": [{"id": 2, "name": "Workstations"}],
-            "available_fleets": [{"id": 2, "name": "Workstations"}],
+            "user": {"id": 1, "name": "API user", "email": "api@example.com", "global_role": role,
+                     "api_only": true, "teams": teams, "fleets": teams},
+            "available_teams": teams,
+            "available_fleets": teams,
         }),
     )
 }
@@ -297,21 +303,27 @@ impl ProviderSim for FleetSim {
             display_name: user
                 .map(|u| u.full_name.clone())
                 .unwrap_or_else(|| device.name.clone()),
+            // The host list carries only device_mapping e-mails, not the IdP full name.
+            list_display_name: device.name.clone(),
         }
     }
 
     fn expected_groups(&self, fleet: &Fleet) -> Vec<ExpectedGroup> {
-        let mut all = vec![ExpectedGroup {
-            id: ALL_HOSTS_LABEL.to_string(),
-            name: "All Hosts".to_owned(),
-            members: sorted(fleet.devices.keys().map(|i| host_id(*i))),
-        }];
-        all.extend(fleet.groups.values().map(|g| ExpectedGroup {
+        // Builtin labels ("All Hosts") describe platforms, not groups a person made: not synced.
+        fleet
+            .groups
+            .values()
+            .map(|g| ExpectedGroup {
             id: (LABEL_BASE + g.index).to_string(),
             name: g.name.clone(),
-            members: sorted(g.members.iter().filter(|i| fleet.devices.contains_key(i)).map(|i| host_id(*i))),
-        }));
-        all
+                members: sorted(
+                    g.members
+                        .iter()
+                        .filter(|i| fleet.devices.contains_key(i))
+                        .map(|i| host_id(*i)),
+                ),
+            })
+            .collect()
     }
 
     fn error(&self, status: StatusCode, message: &str) -> Response {

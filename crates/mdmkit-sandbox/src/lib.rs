@@ -107,8 +107,11 @@ pub struct ExpectedDevice {
     pub device_id: String,
     /// The provider's user id, if the provider exposes the assignment.
     pub user_id: Option<String>,
-    /// The R4 display name: the user's name, else the device name.
+    /// The R4 display name a lookup by serial gives: the user's name, else the device name.
     pub display_name: String,
+    /// The display name the bulk listing gives. The same as `display_name` except where the vendor's list
+    /// endpoint omits the user's name (Fleet's host list carries only e-mails).
+    pub list_display_name: String,
 }
 
 /// What a correct connector should report for one group.

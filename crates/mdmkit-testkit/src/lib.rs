@@ -155,6 +155,11 @@ fn expected_by_id(sandbox: &Sandbox, kind: ProviderKind) -> BTreeMap<String, Exp
 }
 
 fn assert_matches_expected(device: &MdmDevice, expected: &ExpectedDevice, context: &str) {
+    let display_name = if context == "lookup" {
+        &expected.display_name
+    } else {
+        &expected.list_display_name
+    };
     assert_eq!(device.device_id, expected.device_id, "{context}: device id");
     assert_eq!(
         device.serial_number.as_ref().map(SerialNumber::as_str),
@@ -169,7 +174,7 @@ fn assert_matches_expected(device: &MdmDevice, expected: &ExpectedDevice, contex
     );
     assert_eq!(
         device.display_name.as_deref(),
-        Some(expected.display_name.as_str()),
+        Some(display_name.as_str()),
         "{context}: R4 display name of {}",
         expected.device_id
     );

@@ -1,0 +1,255 @@
+//! The requests mdmkit sends to JumpCloud, each on the shared [`HttpClient`].
+//!
+//! Every request carries `x-api-key`; requests scoped to an organisation also carry `x-org-id` when one
+//! is configured. `/api/organizations` never does: JumpCloud does not accept the header there (JumpCloud's
+//! own PowerShell module strips it on that route).
+
+use std::sync::Arc;
+
+use http::{HeaderName, HeaderValue};
+use mdmkit_core::http::{ClientOptions, HeaderAuth, HttpClient, RequestBuilder};
+use mdmkit_core::paging::collect_all;
+use mdmkit_core::{
+    Error, ErrorKind, JumpCloudConfig, Page, PageInfo, PageRequest, PagingStyle, ProviderKind,
+    Result,
+};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde::de::DeserializeOwned;
+
+use crate::error::JumpCloudErrors;
+use crate::wire::{GraphObject, System, SystemGroup, SystemUser, V1List, V2List};
+
+/// The largest page JumpCloud serves (`limit`, V1 and V2: "Limited to 100").
+pub const PAGE_LIMIT: u32 = 100;
+
+/// Path segments keep RFC 3986 unreserved characters only.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+const X_ORG_ID: HeaderName = HeaderName::from_static("x-org-id");
+const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+const X_TOTAL_COUNT: &str = "x-total-count";
+
+fn segment(id: &str) -> String {
+    utf8_percent_encode(id, SEGMENT).to_string()
+}
+
+/// JumpCloud's HTTP client: the shared [`HttpClient`] plus the organisation header.
+#[derive(Debug, Clone)]
+pub(crate) struct JumpCloudClient {
+    http: HttpClient,
+    org_id: Option<HeaderValue>,
+}
+
+impl JumpCloudClient {
+    /// A client for `base` (the console root, ending in `/`).
+    pub(crate) fn new(
+        config: &JumpCloudConfig,
+        base: url::Url,
+        org_id: Option<String>,
+        options: &ClientOptions,
+    ) -> Result<Self> {
+        let org_header = org_id
+            .as_deref()
+            .map(|id| {
+                HeaderValue::from_str(id).map_err(|_| {
+                    Error::config(
+                        "the organisation ID contains characters not allowed in an HTTP header",
+                    )
+                })
+            })
+            .transpose()?;
+        let http = HttpClient::new(ProviderKind::JumpCloud, base, options)?
+            .with_auth(Arc::new(HeaderAuth::new(
+                X_API_KEY,
+                config.api_token.clone(),
+            )))
+            .with_classifier(Arc::new(JumpCloudErrors::new(org_id)));
+        Ok(JumpCloudClient {
+            http,
+            org_id: org_header,
+        })
+    }
+
+    pub(crate) fn request_count(&self) -> u64 {
+        self.http.request_count()
+    }
+
+    /// A GET in the configured organisation (with `x-org-id` when one is set).
+    fn get(&self, path: &str, operation: &'static str) -> RequestBuilder<'_> {
+        let request = self.http.get(path).operation(operation);
+        match &self.org_id {
+            Some(org) => request.header(X_ORG_ID, org.clone()),
+            None => request,
+        }
+    }
+
+    /// `GET /api/organizations?limit=1`, without `x-org-id`: proves the key and the host. Returns the
+    /// number of organisations the key can see.
+    pub(crate) async fn organizations(&self) -> Result<Option<u64>> {
+        let list: V1List<serde_json::Value> = self
+            .http
+            .get("api/organizations")
+            .operation("validate")
+            .query("limit", "1")
+            .json()
+            .await?;
+        Ok(list.total_count)
+    }
+
+    /// One page of `GET /api/systems`, sorted by `_id` so `skip` neither skips nor repeats rows while
+    /// the inventory changes. `filter` is a V1 filter such as `serialNumber:$eq:C02…`.
+    pub(crate) async fn systems_page(
+        &self,
+        operation: &'static str,
+        offset: u64,
+        limit: u32,
+        filter: Option<&str>,
+    ) -> Result<Page<System>> {
+        let mut request = self
+            .get("api/systems", operation)
+            .query("limit", limit.to_string())
+            .query("skip", offset.to_string())
+            .query("sort", "_id");
+        if let Some(filter) = filter {
+            request = request.query("filter", filter);
+        }
+        let list: V1List<System> = request.json().await?;
+        Ok(Page::new(
+            list.results,
+            PageInfo {
+                total: list.total_count,
+                ..PageInfo::default()
+            },
+        ))
+    }
+
+    /// Every system whose serial JumpCloud's filter matches (exact on JumpCloud's side, but re-checked
+    /// by the caller), over as many pages as it takes.
+    pub(crate) async fn systems_by_serial(
+        &self,
+        operation: &'static str,
+        serial: &str,
+    ) -> Result<Vec<System>> {
+        let filter = format!("serialNumber:$eq:{serial}");
+        let pager = self.http.pager(PagingStyle::Offset { limit: PAGE_LIMIT });
+        collect_all(pager, |request| {
+            let filter = filter.as_str();
+            async move {
+                let (offset, limit) = offset_of(&request)?;
+                self.systems_page(operation, offset, limit, Some(filter))
+                    .await
+            }
+        })
+        .await
+    }
+
+    /// The whole user directory, `GET /api/systemusers` page by page.
+    pub(crate) async fn user_directory(&self, operation: &'static str) -> Result<Vec<SystemUser>> {
+        let pager = self.http.pager(PagingStyle::Offset { limit: PAGE_LIMIT });
+        collect_all(pager, |request| async move {
+            let (offset, limit) = offset_of(&request)?;
+            let list: V1List<SystemUser> = self
+                .get("api/systemusers", operation)
+                .query("limit", limit.to_string())
+                .query("skip", offset.to_string())
+                .query("sort", "_id")
+                .json()
+                .await?;
+            Ok(Page::new(
+                list.results,
+                PageInfo {
+                    total: list.total_count,
+                    ..PageInfo::default()
+                },
+            ))
+        })
+        .await
+    }
+
+    /// `GET /api/systemusers/{id}`; `None` when the user does not exist (any other failure is an error).
+    pub(crate) async fn system_user(
+        &self,
+        operation: &'static str,
+        id: &str,
+    ) -> Result<Option<SystemUser>> {
+        let path = format!("api/systemusers/{}", segment(id));
+        match self.get(&path, operation).json::<SystemUser>().await {
+            Ok(user) => Ok(Some(user)),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                tracing::debug!(
+                    user_id = id,
+                    "JumpCloud user not found; treated as unassigned"
+                );
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The users bound to a system, directly or through user groups:
+    /// `GET /api/v2/systems/{id}/users`.
+    pub(crate) async fn bound_users(
+        &self,
+        operation: &'static str,
+        system_id: &str,
+    ) -> Result<Vec<GraphObject>> {
+        let path = format!("api/v2/systems/{}/users", segment(system_id));
+        self.v2_all(operation, &path).await
+    }
+
+    /// Every system group: `GET /api/v2/systemgroups`.
+    pub(crate) async fn system_groups(&self) -> Result<Vec<SystemGroup>> {
+        self.v2_all("groups", "api/v2/systemgroups").await
+    }
+
+    /// Every system in a group, through nested groups and dynamic membership too:
+    /// `GET /api/v2/systemgroups/{id}/membership` (not `/members`, which lists direct members only).
+    pub(crate) async fn group_membership(&self, group_id: &str) -> Result<Vec<GraphObject>> {
+        let path = format!("api/v2/systemgroups/{}/membership", segment(group_id));
+        self.v2_all("groups", &path).await
+    }
+
+    /// Every row of a V2 list, paged with `limit`/`skip`; the total comes from `x-total-count` (or the
+    /// body, if JumpCloud wraps the list).
+    async fn v2_all<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        path: &str,
+    ) -> Result<Vec<T>> {
+        let pager = self.http.pager(PagingStyle::Offset { limit: PAGE_LIMIT });
+        collect_all(pager, |request| async move {
+            let (offset, limit) = offset_of(&request)?;
+            let response = self
+                .get(path, operation)
+                .query("limit", limit.to_string())
+                .query("skip", offset.to_string())
+                .send()
+                .await?;
+            let header_total = response.header_u64(X_TOTAL_COUNT);
+            let (items, body_total) = response.json::<V2List<T>>()?.into_parts();
+            Ok(Page::new(
+                items,
+                PageInfo {
+                    total: header_total.or(body_total),
+                    ..PageInfo::default()
+                },
+            ))
+        })
+        .await
+    }
+}
+
+/// The offset and limit of an offset-paged request; anything else is a programming error.
+pub(crate) fn offset_of(request: &PageRequest) -> Result<(u64, u32)> {
+    match request {
+        PageRequest::Offset { offset, limit } => Ok((*offset, (*limit).clamp(1, PAGE_LIMIT))),
+        other => Err(Error::config(format!(
+            "JumpCloud pages by offset (limit/skip), not {other:?}"
+        ))
+        .with_provider(ProviderKind::JumpCloud)),
+    }
+}
