@@ -1,0 +1,249 @@
+//! The Graph requests the connector makes, all through one [`HttpClient`] transport (Graph and the Entra
+//! login host share connections, limits and the request counter).
+
+use std::sync::Arc;
+
+use http::{HeaderName, HeaderValue};
+use mdmkit_core::http::{
+    ClientCredentials, ClientOptions, HttpClient, OAuthBearer, RequestBuilder, TokenCache,
+};
+use mdmkit_core::paging::collect_all;
+use mdmkit_core::{
+    Error, IntuneConfig, Page, PageInfo, PageRequest, PagingStyle, ProviderKind, Result,
+    SerialNumber, Url,
+};
+use serde::de::DeserializeOwned;
+
+use crate::auth::{graph_scope, token_endpoint, EntraTokenErrors};
+use crate::error::{GraphClassifier, Needs};
+use crate::wire::{Collection, DeviceMember, Group, ManagedDevice};
+
+const MANAGED_DEVICES: &str = "v1.0/deviceManagement/managedDevices";
+/// What R4 and the group join need, nothing more (`$select` also lowers Graph's cost per request).
+const DEVICE_FIELDS: &str = "id,deviceName,serialNumber,userId,userDisplayName,azureADDeviceId";
+const JOIN_FIELDS: &str = "id,azureADDeviceId";
+/// Directory listings allow at most 999 rows a page (1000 is refused).
+const DIRECTORY_PAGE: &str = "999";
+
+/// The Graph client: one authenticated transport, with per-area error classifiers so a refusal names the
+/// permission that area needs.
+#[derive(Debug, Clone)]
+pub(crate) struct GraphClient {
+    devices: HttpClient,
+    directory: HttpClient,
+    tokens: Arc<TokenCache>,
+}
+
+impl GraphClient {
+    pub(crate) fn new(config: &IntuneConfig, options: &ClientOptions) -> Result<Self> {
+        let transport = HttpClient::new(ProviderKind::Intune, config.graph_base(), options)?;
+        let login = transport
+            .with_base_url(config.login_base())
+            .with_classifier(Arc::new(GraphClassifier::new(Needs::Nothing)));
+        let credentials = ClientCredentials::new(
+            login,
+            vec![token_endpoint(config)?],
+            config.client_id.clone(),
+            config.client_secret.clone(),
+        )
+        .with_scopes([graph_scope(config)])
+        .with_error_mapper(Arc::new(EntraTokenErrors::new(config)));
+        let tokens = Arc::new(TokenCache::new(Arc::new(credentials)));
+        let graph = transport.with_auth(Arc::new(OAuthBearer::new(Arc::clone(&tokens))));
+        Ok(GraphClient {
+            devices: graph.with_classifier(Arc::new(GraphClassifier::new(Needs::ManagedDevices))),
+            directory: graph.with_classifier(Arc::new(GraphClassifier::new(Needs::GroupMembers))),
+            tokens,
+        })
+    }
+
+    /// Requests sent so far, token requests and retries included.
+    pub(crate) fn request_count(&self) -> u64 {
+        self.devices.request_count()
+    }
+
+    /// Tokens requested from Entra so far.
+    pub(crate) fn token_requests(&self) -> u64 {
+        self.tokens.fetch_count()
+    }
+
+    /// The R8 test call: a token, then one managed device's id.
+    pub(crate) async fn validate(&self) -> Result<()> {
+        self.devices
+            .get(MANAGED_DEVICES)
+            .query("$top", "1")
+            .query("$select", "id")
+            .operation("validate")
+            .json::<Collection<serde::de::IgnoredAny>>()
+            .await
+            .map(drop)
+    }
+
+    /// Every managed device Graph returns for `serialNumber eq '<serial>'`, all pages. The caller checks
+    /// the serials: Graph may ignore a filter and return every device.
+    pub(crate) async fn devices_by_serial(
+        &self,
+        serial: &SerialNumber,
+    ) -> Result<Vec<ManagedDevice>> {
+        let filter = format!("serialNumber eq '{}'", odata_string(serial.as_str()));
+        let http = &self.devices;
+        collect_all(http.pager(PagingStyle::NextLink), |request| {
+            let filter = filter.clone();
+            async move {
+                let first = || {
+                    http.get(MANAGED_DEVICES)
+                        .query("$filter", &filter)
+                        .query("$select", DEVICE_FIELDS)
+                };
+                fetch_page(http, &request, first, "device_by_serial").await
+            }
+        })
+        .await
+    }
+
+    /// One page of the bulk listing.
+    pub(crate) async fn device_page(&self, request: &PageRequest) -> Result<Page<ManagedDevice>> {
+        let http = &self.devices;
+        let first = || http.get(MANAGED_DEVICES).query("$select", DEVICE_FIELDS);
+        fetch_page(http, request, first, "list_devices").await
+    }
+
+    /// Every managed device's id and Entra device id, for the group join.
+    pub(crate) async fn devices_for_join(&self) -> Result<Vec<ManagedDevice>> {
+        let http = &self.devices;
+        collect_all(http.pager(PagingStyle::NextLink), |request| async move {
+            let first = || http.get(MANAGED_DEVICES).query("$select", JOIN_FIELDS);
+            fetch_page(http, &request, first, "groups").await
+        })
+        .await
+    }
+
+    /// Every security group.
+    pub(crate) async fn security_groups(&self) -> Result<Vec<Group>> {
+        let http = &self.directory;
+        collect_all(http.pager(PagingStyle::NextLink), |request| async move {
+            let first = || {
+                http.get("v1.0/groups")
+                    .query("$filter", "securityEnabled eq true")
+                    .query("$select", "id,displayName,securityEnabled")
+                    .query("$top", DIRECTORY_PAGE)
+            };
+            fetch_page(http, &request, first, "groups").await
+        })
+        .await
+    }
+
+    /// The device members of a group, nested groups included (`transitiveMembers`, cast to devices).
+    ///
+    /// Graph documents an OData cast on `transitiveMembers` as an advanced query: `ConsistencyLevel:
+    /// eventual` (on every page) and `$count=true`. The index behind it may lag recent changes slightly.
+    pub(crate) async fn group_devices(&self, group_id: &str) -> Result<Vec<DeviceMember>> {
+        let http = &self.directory;
+        let path = format!(
+            "v1.0/groups/{}/transitiveMembers/microsoft.graph.device",
+            path_segment(group_id)
+        );
+        let headers = [(
+            HeaderName::from_static("consistencylevel"),
+            HeaderValue::from_static("eventual"),
+        )];
+        collect_all(http.pager(PagingStyle::NextLink), |request| {
+            let path = path.clone();
+            let headers = headers.clone();
+            async move {
+                let first = || {
+                    http.get(&path)
+                        .query("$select", "id,deviceId")
+                        .query("$top", DIRECTORY_PAGE)
+                        .query("$count", "true")
+                };
+                fetch_page_with(http, &request, first, &headers, "groups").await
+            }
+        })
+        .await
+    }
+}
+
+/// Fetches one page of a next-link listing: `first` builds the first request, later pages are the
+/// server's `@odata.nextLink` followed exactly as given (same origin only).
+async fn fetch_page<'a, T: DeserializeOwned>(
+    http: &'a HttpClient,
+    request: &PageRequest,
+    first: impl FnOnce() -> RequestBuilder<'a>,
+    operation: &'static str,
+) -> Result<Page<T>> {
+    fetch_page_with(http, request, first, &[], operation).await
+}
+
+/// [`fetch_page`] with headers sent on every page, the first and the followed links alike.
+async fn fetch_page_with<'a, T: DeserializeOwned>(
+    http: &'a HttpClient,
+    request: &PageRequest,
+    first: impl FnOnce() -> RequestBuilder<'a>,
+    headers: &[(HeaderName, HeaderValue)],
+    operation: &'static str,
+) -> Result<Page<T>> {
+    let mut builder = match request {
+        PageRequest::NextLink { url: None } => first(),
+        PageRequest::NextLink { url: Some(link) } => http.get_absolute(link),
+        other => {
+            return Err(Error::config(format!(
+                "Microsoft Graph listings are paged by next link, not by {other:?}"
+            ))
+            .with_provider(ProviderKind::Intune)
+            .with_operation(operation))
+        }
+    };
+    for (name, value) in headers {
+        builder = builder.header(name.clone(), value.clone());
+    }
+    let page: Collection<T> = builder.operation(operation).json().await?;
+    let info = PageInfo {
+        total: page.count,
+        next_link: page.next_link.filter(|l| !l.trim().is_empty()),
+        ..PageInfo::default()
+    };
+    Ok(Page::new(page.value, info))
+}
+
+/// A value inside an OData string literal: single quotes are doubled.
+pub(crate) fn odata_string(value: &str) -> String {
+    value.replace('\'', "''")
+}
+
+/// One path segment, percent-encoded so an id cannot add segments or a query.
+fn path_segment(value: &str) -> String {
+    match value {
+        "." => "%2E".to_owned(),
+        ".." => "%2E%2E".to_owned(),
+        _ => {
+            let mut url = Url::parse("http://segment.invalid/").expect("a valid static URL");
+            url.path_segments_mut()
+                .expect("http URLs have paths")
+                .push(value);
+            url.path()[1..].to_owned()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn odata_strings_double_single_quotes() {
+        assert_eq!(odata_string("C02X'Y''Z"), "C02X''Y''''Z");
+        assert_eq!(odata_string("PLAIN"), "PLAIN");
+    }
+
+    #[test]
+    fn path_segments_cannot_escape() {
+        assert_eq!(path_segment("a/b?c#d"), "a%2Fb%3Fc%23d");
+        assert_eq!(path_segment(".."), "%2E%2E");
+        assert_eq!(
+            path_segment("4f5e-11aa"),
+            "4f5e-11aa",
+            "GUIDs are unchanged"
+        );
+    }
+}
