@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use mdmkit_core::http::{
     BearerToken, ClientCredentials, ClientOptions, HostPolicy, HttpClient, OAuthBearer, RateLimit,
-    RetryConfig, TokenCache,
+    RetryConfig, TokenCache, TokenSource,
 };
 use mdmkit_core::{Category, ErrorKind, ProviderKind, SecretString, Url};
 use support::{Reply, Server};
@@ -582,10 +582,15 @@ async fn the_token_url_falls_back_on_404() {
         base.join("api/oauth/token").unwrap(),
     ];
     let cc = ClientCredentials::new(http, urls, "client", SecretString::from("right".to_owned()));
-    let cache = TokenCache::new(Arc::new(cc));
-    cache.token().await.unwrap();
+    let cc = Arc::new(cc);
+    cc.fetch_token().await.unwrap();
     let targets: Vec<_> = server.requests().into_iter().map(|r| r.target).collect();
     assert_eq!(targets, ["/api/v1/oauth/token", "/api/oauth/token"]);
+    // The URL that worked is remembered: a renewal costs no second 404.
+    cc.fetch_token().await.unwrap();
+    let targets: Vec<_> = server.requests().into_iter().map(|r| r.target).collect();
+    assert_eq!(targets.len(), 3);
+    assert_eq!(targets[2], "/api/oauth/token");
 }
 
 #[tokio::test]

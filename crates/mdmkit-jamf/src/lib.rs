@@ -1,2 +1,156 @@
-//! mdmkit provider for Jamf (work in progress).
+//! # mdmkit-jamf
+//!
+//! The Jamf Pro provider for mdmkit: computers (serial lookups and the bulk listing), their assigned
+//! users, computer groups with their members, and console links, over the Jamf Pro API (plus the Classic
+//! API where the Jamf Pro API has no equivalent).
+//!
+//! ```no_run
+//! use mdmkit_core::http::ClientOptions;
+//! use mdmkit_core::{JamfConfig, MdmProvider, MdmProviderExt, SerialNumber};
+//! use mdmkit_jamf::JamfProvider;
+//!
+//! # async fn run() -> mdmkit_core::Result<()> {
+//! let config = JamfConfig::new("https://acme.jamfcloud.com", "client-id", "client-secret")?;
+//! let jamf = JamfProvider::new(config, &ClientOptions::default())?;
+//! jamf.validate().await?; // R8: before the credentials are saved
+//! if let Some(mac) = jamf.device_by_serial(&SerialNumber::parse("C02ZC2QYLVDL")?).await? {
+//!     println!("{} -> {:?}", mac.device_id, jamf.device_url(&mac.device_id));
+//! }
+//! let everything = jamf.all_devices().await?; // 2000 computers a request
+//! let groups = jamf.groups().await?;
+//! # let _ = (everything, groups);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## How it talks to Jamf Pro
+//!
+//! | What | Request |
+//! |---|---|
+//! | Token | `POST /api/v1/oauth/token` (form fields `grant_type`, `client_id`, `client_secret`), `/api/oauth/token` if that is 404; cached, renewed before `expires_in` runs out and once after a 401 |
+//! | Validate | a token, `GET /api/v1/jamf-pro-version`, then one inventory row (`page-size=1`), which needs "Read Computers" |
+//! | Serial lookup | `GET /api/vN/computers-inventory?section=GENERAL&section=HARDWARE&section=USER_AND_LOCATION&filter=hardware.serialNumber=="…"&sort=id:asc`, then an exact match here |
+//! | Bulk listing | the same collection with `page`/`page-size=2000`, ended by `totalCount` |
+//! | Users | `GET /api/v1/users` (1000 a page) once per listing; `filter=username=="…"` for lookups |
+//! | Groups | `GET /api/v1/computer-groups`; smart members from `/api/v{3,2}/computer-groups/smart-group-membership/{id}`; static members from Classic `/JSSResource/computergroups/id/{id}` or one `GROUP_MEMBERSHIPS` inventory pass |
+//! | Link | `https://HOST/computers.html?id=ID&o=r` |
+//!
+//! Requests go through [`mdmkit_core::http::HttpClient`], which keeps at most 5 in flight per server
+//! (Jamf's own guidance), retries 5xx and connection failures, and maps statuses to error kinds. The
+//! [`JamfErrorClassifier`] puts the `ApiError` codes (`INVALID_TOKEN`, `INVALID_PRIVILEGE`, …) into the
+//! messages.
+//!
+//! ## Decisions where the documentation leaves room
+//!
+//! - **Endpoint versions.** The server version (`11.30.1-t…`, only `major.minor.patch` read) picks the
+//!   newest collection it has: computers inventory v4 from 11.30, else v3, else v1; smart-group
+//!   membership v3 from 11.28, else v2, else the Classic group record. Each candidate that answers 404
+//!   moves on to the next (so an unreadable version still works), and the one that answered is kept. A
+//!   kept inventory version that later answers 404 (the server was upgraded) is chosen again.
+//! - **Computers only.** Groups are computer groups (R11), so the listing is of computers; mobile devices
+//!   are not read.
+//! - **Page size.** 2000 rows, Jamf's silent cap. A listing ends when `totalCount` rows have been read (a
+//!   server capping pages lower still yields every row, since it caps the offset the same way), or at an
+//!   empty page.
+//! - **Serial lookups** send the normalised serial (upper case, no inner spaces), quoted for RSQL with `"`
+//!   and `\` escaped. Jamf's `==` may match wildcards (`*`) or ignore case, so only exact matches after
+//!   normalising both sides are kept. A serial stored with inner spaces (some virtual machines) is found
+//!   by the bulk listing, not by a lookup.
+//! - **User IDs.** With `/api/v1/users` (Jamf Pro 11.26 and later) the MDM user ID is the user record's
+//!   id, looked up by the computer's `userAndLocation.username` (exact match, else the only match
+//!   ignoring case). A username without a record gets no user ID (its name still counts for R4). Without
+//!   that API (older servers, or a 404) the username is the user ID. A client without the "Read User"
+//!   privilege (403) also falls back to usernames, with a warning in the log, rather than failing the
+//!   sync: validation does not ask for that privilege.
+//! - **Display name (R4).** The computer's `userAndLocation.realname`, else the user record's `realname`,
+//!   else the username, else the computer's name.
+//! - **Static group members.** The Jamf Pro API cannot list them. With one static group the Classic
+//!   record is read; with more, one request learns the computer count and the cheaper of "one Classic
+//!   request per group" and "ceil(computers / 2000) inventory pages with `GROUP_MEMBERSHIPS`" is used. A
+//!   server that refuses that section (HTTP 400) gets the Classic requests. A group listed without its
+//!   `smartGroup` flag is read like a static group (both ways list the members of either kind).
+//! - **Groups deleted mid-sync.** A group whose members answer 404 was deleted after the list was read
+//!   and is left out. If *every* group of a kind answers 404 the endpoint is missing, and `groups()`
+//!   fails with Not found instead of reporting empty groups (a sync would detach them all).
+//! - **Token endpoint.** Both token URLs are tried in order on every renewal (the core's
+//!   `ClientCredentials`), so servers older than `/api/v1/oauth/token` spend one extra 404 per renewal.
+//!   A refused token request (400 or 401 with an RFC 6749 body) is Unauthorized; `invalid_scope` is
+//!   Forbidden.
 #![deny(missing_docs)]
+
+mod client;
+mod convert;
+mod error;
+mod version;
+mod wire;
+
+use async_trait::async_trait;
+use mdmkit_core::http::ClientOptions;
+use mdmkit_core::{
+    links, JamfConfig, MdmDevice, MdmGroup, MdmProvider, Page, PageRequest, PagingStyle,
+    ProviderKind, Result, SerialNumber, Url,
+};
+
+use crate::client::{JamfClient, MAX_PAGE_SIZE};
+
+pub use crate::error::JamfErrorClassifier;
+pub use crate::version::JamfProVersion;
+
+/// A Jamf Pro server, read through an API client's credentials (API Roles and Clients, Jamf Pro 10.49
+/// and later).
+///
+/// Cheap to share behind an `Arc`; it remembers what it learnt about the server (its version, which
+/// endpoint versions answer) for its lifetime. `Debug` never shows the client secret or tokens.
+#[derive(Debug)]
+pub struct JamfProvider {
+    client: JamfClient,
+    base_url: Url,
+}
+
+impl JamfProvider {
+    /// A provider for the server and API client in `config`. Makes no request.
+    pub fn new(config: JamfConfig, options: &ClientOptions) -> Result<Self> {
+        Ok(JamfProvider {
+            client: JamfClient::new(&config, options)?,
+            base_url: config.base_url,
+        })
+    }
+}
+
+#[async_trait]
+impl MdmProvider for JamfProvider {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Jamf
+    }
+
+    async fn validate(&self) -> Result<()> {
+        self.client.validate().await
+    }
+
+    async fn devices_by_serial(&self, serial: &SerialNumber) -> Result<Vec<MdmDevice>> {
+        self.client.by_serial(serial).await
+    }
+
+    fn device_paging(&self) -> PagingStyle {
+        PagingStyle::PageNumber {
+            first: 0,
+            size: MAX_PAGE_SIZE,
+        }
+    }
+
+    async fn list_devices_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {
+        self.client.list_page(request).await
+    }
+
+    async fn groups(&self) -> Result<Vec<MdmGroup>> {
+        self.client.groups().await
+    }
+
+    fn device_url(&self, device_id: &str) -> Option<Url> {
+        links::jamf_computer(&self.base_url, device_id)
+    }
+
+    fn request_count(&self) -> u64 {
+        self.client.request_count()
+    }
+}

@@ -146,6 +146,11 @@ pub(crate) trait ProviderSim: Send + Sync {
     fn error(&self, status: StatusCode, message: &str) -> Response;
     /// The largest page the device listing serves.
     fn max_page_size(&self) -> usize;
+    /// Requests a correct bulk listing needs beyond its device pages, because the vendor documents no bulk
+    /// way to read something per device (JumpCloud's system-to-user graph). Zero for most providers.
+    fn per_device_listing_requests(&self, _fleet: &Fleet) -> usize {
+        0
+    }
 }
 
 /// The simulator of a provider.

@@ -270,6 +270,13 @@ impl Sandbox {
         common::sim(kind).expected_groups(&fleet)
     }
 
+    /// Requests a correct bulk listing must spend per device because the vendor has no bulk endpoint for
+    /// them (JumpCloud users without a primary user); zero for most providers.
+    pub fn per_device_listing_requests(&self, kind: ProviderKind) -> usize {
+        let fleet = self.shared.fleet.read().unwrap();
+        common::sim(kind).per_device_listing_requests(&fleet)
+    }
+
     /// The largest page the provider's device listing serves (what a connector should ask for).
     pub fn max_page_size(&self, kind: ProviderKind) -> usize {
         common::sim(kind).max_page_size()

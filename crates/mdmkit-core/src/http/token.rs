@@ -2,7 +2,7 @@
 //! HTTP client, cached, refreshed before expiry, and refreshed by exactly one task at a time.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
@@ -214,6 +214,9 @@ pub struct ClientCredentials {
     client_secret: SecretString,
     scopes: Vec<String>,
     errors: Arc<dyn TokenErrorMapper>,
+    /// Index of the token URL that last answered, tried first next time (a server with only the legacy
+    /// URL would otherwise cost a 404 on every renewal).
+    working_url: AtomicUsize,
 }
 
 impl fmt::Debug for ClientCredentials {
@@ -245,6 +248,7 @@ impl ClientCredentials {
             client_secret,
             scopes: Vec::new(),
             errors: Arc::new(DefaultTokenErrors),
+            working_url: AtomicUsize::new(0),
         }
     }
 
@@ -321,10 +325,15 @@ impl ClientCredentials {
 impl TokenSource for ClientCredentials {
     async fn fetch_token(&self) -> Result<AccessToken> {
         let mut last = Error::config("no token URL configured");
-        for url in &self.token_urls {
-            match self.fetch_from(url).await {
+        let start = self.working_url.load(Ordering::Relaxed);
+        let order = (start..self.token_urls.len()).chain(0..start.min(self.token_urls.len()));
+        for index in order {
+            match self.fetch_from(&self.token_urls[index]).await {
                 Err(e) if e.kind() == ErrorKind::NotFound => last = e,
-                other => return other,
+                other => {
+                    self.working_url.store(index, Ordering::Relaxed);
+                    return other;
+                }
             }
         }
         Err(last)

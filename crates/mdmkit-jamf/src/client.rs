@@ -1,0 +1,730 @@
+//! Requests to a Jamf Pro server: the version probe, endpoint selection, inventory, users and groups.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::{Arc, Mutex as StdMutex};
+
+use futures::future::try_join_all;
+use mdmkit_core::http::{ClientCredentials, ClientOptions, HttpClient, OAuthBearer, TokenCache};
+use mdmkit_core::paging::collect_all;
+use mdmkit_core::{
+    Error, ErrorKind, JamfConfig, MdmDevice, MdmGroup, Page, PageInfo, PageRequest, PagingStyle,
+    ProviderKind, Result, SerialNumber,
+};
+
+use crate::convert::{self, UserDirectory, UserIds};
+use crate::error::JamfErrorClassifier;
+use crate::version::{may_have_users_api, InventoryApi, JamfProVersion, MemberSource};
+use crate::wire::{
+    ClassicGroupBody, Computer, ComputerGroup, SearchResults, SmartGroupMembership, User,
+    VersionBody,
+};
+
+/// The largest page the Jamf Pro API serves; larger requests are cut to this silently.
+pub(crate) const MAX_PAGE_SIZE: u32 = 2000;
+/// `/api/v1/users` declares (and enforces) a maximum of 1000.
+const USERS_PAGE_SIZE: u32 = 1000;
+/// Serial lookups expect one row; duplicates are still read in full.
+const LOOKUP_PAGE_SIZE: u32 = 100;
+/// Usernames per `username=in=(…)` filter, keeping the URL short.
+const USERS_PER_FILTER: usize = 50;
+/// The inventory sections a device needs (id, name, serial, user).
+const DEVICE_SECTIONS: &[&str] = &["GENERAL", "HARDWARE", "USER_AND_LOCATION"];
+
+/// What has been learnt about the server. Kept for the provider's lifetime; a confirmed endpoint that
+/// later answers 404 (the server was upgraded) is forgotten and chosen again.
+#[derive(Debug, Default, Clone, Copy)]
+struct State {
+    /// `None` until probed; `Some(None)` when the server's version string could not be read.
+    version: Option<Option<JamfProVersion>>,
+    inventory: Option<InventoryApi>,
+    smart_members: Option<MemberSource>,
+    users_api: Option<bool>,
+}
+
+/// The user directory of the listing in progress.
+#[derive(Debug)]
+enum Directory {
+    /// Read again when a page needs it (a new listing started at page 0).
+    Stale,
+    Loaded(UserIds),
+}
+
+pub(crate) struct JamfClient {
+    api: HttpClient,
+    tokens: Arc<TokenCache>,
+    state: StdMutex<State>,
+    /// Makes the version probe single-flight.
+    probe: tokio::sync::Mutex<()>,
+    directory: tokio::sync::Mutex<Directory>,
+}
+
+impl fmt::Debug for JamfClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JamfClient")
+            .field("api", &self.api)
+            .field("tokens", &self.tokens)
+            .field("state", &self.state())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One computers-inventory request.
+struct InventoryQuery<'a> {
+    sections: &'a [&'a str],
+    page: u64,
+    size: u32,
+    filter: Option<&'a str>,
+}
+
+/// The one-row read of `validate` and of the static-group cost estimate.
+const ONE_ROW: InventoryQuery<'static> = InventoryQuery {
+    sections: &["GENERAL"],
+    page: 0,
+    size: 1,
+    filter: None,
+};
+
+impl JamfClient {
+    pub(crate) fn new(config: &JamfConfig, options: &ClientOptions) -> Result<Self> {
+        let base = HttpClient::new(ProviderKind::Jamf, config.base_url.clone(), options)?
+            .with_classifier(Arc::new(JamfErrorClassifier));
+        let token_urls = ["api/v1/oauth/token", "api/oauth/token"]
+            .into_iter()
+            .map(|path| {
+                config.base_url.join(path).map_err(|e| {
+                    Error::config(format!("cannot build the token URL from the host: {e}"))
+                        .with_provider(ProviderKind::Jamf)
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let credentials = ClientCredentials::new(
+            base.clone(),
+            token_urls,
+            config.client_id.clone(),
+            config.client_secret.clone(),
+        );
+        let tokens = Arc::new(TokenCache::new(Arc::new(credentials)));
+        let api = base.with_auth(Arc::new(OAuthBearer::new(Arc::clone(&tokens))));
+        Ok(JamfClient {
+            api,
+            tokens,
+            state: StdMutex::new(State::default()),
+            probe: tokio::sync::Mutex::new(()),
+            directory: tokio::sync::Mutex::new(Directory::Stale),
+        })
+    }
+
+    pub(crate) fn request_count(&self) -> u64 {
+        self.api.request_count()
+    }
+
+    fn state(&self) -> State {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn update(&self, f: impl FnOnce(&mut State)) {
+        f(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    // ----- version -----
+
+    async fn probe_version(&self, op: &'static str) -> Result<Option<JamfProVersion>> {
+        let body: VersionBody = self
+            .api
+            .get("api/v1/jamf-pro-version")
+            .operation(op)
+            .json()
+            .await?;
+        let version = body.version.as_deref().and_then(JamfProVersion::parse);
+        if version.is_none() {
+            tracing::warn!(
+                reported = body.version.as_deref().unwrap_or_default(),
+                "Jamf Pro version not readable; endpoint versions are found by trying"
+            );
+        }
+        self.update(|s| s.version = Some(version));
+        Ok(version)
+    }
+
+    /// The server's version, probed once.
+    async fn version(&self, op: &'static str) -> Result<Option<JamfProVersion>> {
+        if let Some(v) = self.state().version {
+            return Ok(v);
+        }
+        let _single = self.probe.lock().await;
+        if let Some(v) = self.state().version {
+            return Ok(v);
+        }
+        self.probe_version(op).await
+    }
+
+    // ----- validate -----
+
+    /// R8's test call: a token, the version probe (needs no privilege), then one inventory row (needs
+    /// "Read Computers", so a client without it fails here with Forbidden rather than at the first sync).
+    pub(crate) async fn validate(&self) -> Result<()> {
+        self.tokens.token().await?;
+        self.probe_version("validate").await?;
+        self.inventory("validate", &ONE_ROW).await?;
+        Ok(())
+    }
+
+    // ----- inventory -----
+
+    async fn inventory_request(
+        &self,
+        api: InventoryApi,
+        op: &'static str,
+        q: &InventoryQuery<'_>,
+    ) -> Result<SearchResults<Computer>> {
+        let mut request = self.api.get(api.path()).operation(op);
+        for section in q.sections {
+            request = request.query("section", section);
+        }
+        request = request
+            .query("page", q.page.to_string())
+            .query("page-size", q.size.to_string())
+            .query("sort", "id:asc");
+        if let Some(filter) = q.filter {
+            request = request.query("filter", filter);
+        }
+        request.json().await
+    }
+
+    /// One computers-inventory page from the newest collection version the server has.
+    async fn inventory(
+        &self,
+        op: &'static str,
+        q: &InventoryQuery<'_>,
+    ) -> Result<SearchResults<Computer>> {
+        if let Some(api) = self.state().inventory {
+            match self.inventory_request(api, op, q).await {
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    tracing::info!(
+                        path = api.path(),
+                        "computers inventory answered 404; choosing the endpoint version again"
+                    );
+                    self.update(|s| {
+                        s.inventory = None;
+                        s.version = None;
+                    });
+                }
+                other => return other,
+            }
+        }
+        let version = self.version(op).await?;
+        let candidates = InventoryApi::candidates(version);
+        let mut last = None;
+        for &api in candidates {
+            match self.inventory_request(api, op, q).await {
+                Ok(page) => {
+                    self.update(|s| s.inventory = Some(api));
+                    return Ok(page);
+                }
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    tracing::debug!(
+                        path = api.path(),
+                        "not on this server; trying an older version"
+                    );
+                    last = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let tried: Vec<&str> = candidates.iter().map(|a| a.path()).collect();
+        Err(match last {
+            Some(e) => {
+                let message = format!(
+                    "{} (no computers inventory at /{})",
+                    e.message(),
+                    tried.join(", /")
+                );
+                e.with_message(message)
+            }
+            None => Error::new(ErrorKind::NotFound, "no computers inventory endpoint")
+                .with_provider(ProviderKind::Jamf)
+                .with_operation(op),
+        })
+    }
+
+    /// An inventory page as a [`Page`] of computers, for the pager.
+    async fn inventory_page(
+        &self,
+        op: &'static str,
+        sections: &[&str],
+        request: &PageRequest,
+        filter: Option<&str>,
+    ) -> Result<Page<Computer>> {
+        let (page, size) = page_number(request, op)?;
+        let body = self
+            .inventory(
+                op,
+                &InventoryQuery {
+                    sections,
+                    page,
+                    size: size.clamp(1, MAX_PAGE_SIZE),
+                    filter,
+                },
+            )
+            .await?;
+        Ok(Page::new(
+            body.results,
+            PageInfo {
+                total: body.total_count,
+                ..PageInfo::default()
+            },
+        ))
+    }
+
+    // ----- devices -----
+
+    /// One page of the bulk listing. Page 0 starts a listing, so the user directory is read afresh (once,
+    /// when the first page with an assigned user needs it).
+    pub(crate) async fn list_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {
+        const OP: &str = "list_devices";
+        let (page, _) = page_number(request, OP)?;
+        if page == 0 {
+            *self.directory.lock().await = Directory::Stale;
+        }
+        let computers = self
+            .inventory_page(OP, DEVICE_SECTIONS, request, None)
+            .await?;
+        let users = if computers.items.iter().any(|c| c.username().is_some()) {
+            self.directory(OP).await?
+        } else {
+            UserIds::Usernames
+        };
+        Ok(computers.map(|c| convert::device(&c, &users)))
+    }
+
+    /// Every computer whose serial is exactly `serial`: Jamf's RSQL filter, then an exact check here.
+    pub(crate) async fn by_serial(&self, serial: &SerialNumber) -> Result<Vec<MdmDevice>> {
+        const OP: &str = "device_by_serial";
+        let filter = format!("hardware.serialNumber=={}", rsql_quote(serial.as_str()));
+        let filter = filter.as_str();
+        let pager = self.api.pager(PagingStyle::PageNumber {
+            first: 0,
+            size: LOOKUP_PAGE_SIZE,
+        });
+        let found = collect_all(pager, |request| async move {
+            self.inventory_page(OP, DEVICE_SECTIONS, &request, Some(filter))
+                .await
+        })
+        .await?;
+        let matching: Vec<Computer> = found
+            .into_iter()
+            .filter(|c| c.serial().is_some_and(|s| serial.matches(s)))
+            .collect();
+        let mut usernames: Vec<&str> = matching.iter().filter_map(Computer::username).collect();
+        usernames.sort_unstable();
+        usernames.dedup();
+        let users = self.lookup_users(OP, &usernames).await?;
+        Ok(matching
+            .iter()
+            .map(|c| convert::device(c, &users))
+            .collect())
+    }
+
+    // ----- users -----
+
+    async fn users_possible(&self, op: &'static str) -> Result<bool> {
+        match self.state().users_api {
+            Some(known) => Ok(known),
+            None => Ok(may_have_users_api(self.version(op).await?)),
+        }
+    }
+
+    async fn users_page(
+        &self,
+        op: &'static str,
+        request: &PageRequest,
+        filter: Option<&str>,
+    ) -> Result<Page<User>> {
+        let (page, size) = page_number(request, op)?;
+        let mut r = self
+            .api
+            .get("api/v1/users")
+            .operation(op)
+            .query("page", page.to_string())
+            .query("page-size", size.to_string())
+            .query("sort", "id:asc");
+        if let Some(filter) = filter {
+            r = r.query("filter", filter);
+        }
+        let body: SearchResults<User> = r.json().await?;
+        Ok(Page::new(
+            body.results,
+            PageInfo {
+                total: body.total_count,
+                ..PageInfo::default()
+            },
+        ))
+    }
+
+    async fn users(&self, op: &'static str, filter: Option<&str>) -> Result<Vec<User>> {
+        let pager = self.api.pager(PagingStyle::PageNumber {
+            first: 0,
+            size: USERS_PAGE_SIZE,
+        });
+        collect_all(pager, |request| async move {
+            self.users_page(op, &request, filter).await
+        })
+        .await
+    }
+
+    /// Turns a user read into [`UserIds`]: a server without `/api/v1/users` (404) uses usernames from now
+    /// on; a client without "Read User" (403) uses usernames for this read and says so in the log.
+    fn users_outcome(&self, read: Result<Vec<User>>) -> Result<UserIds> {
+        match read {
+            Ok(users) => {
+                self.update(|s| s.users_api = Some(true));
+                Ok(UserIds::Records(Arc::new(UserDirectory::new(users))))
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                tracing::debug!("no /api/v1/users on this server; usernames are the user IDs");
+                self.update(|s| s.users_api = Some(false));
+                Ok(UserIds::Usernames)
+            }
+            Err(e) if e.kind() == ErrorKind::Forbidden => {
+                tracing::warn!(
+                    error = %e,
+                    "the API client may not read users (\"Read User\"); usernames are the user IDs"
+                );
+                Ok(UserIds::Usernames)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The whole user directory, read once per listing (ceil(users / 1000) requests).
+    async fn directory(&self, op: &'static str) -> Result<UserIds> {
+        let mut cache = self.directory.lock().await;
+        if let Directory::Loaded(ids) = &*cache {
+            return Ok(ids.clone());
+        }
+        let ids = if self.users_possible(op).await? {
+            self.users_outcome(self.users(op, None).await)?
+        } else {
+            UserIds::Usernames
+        };
+        *cache = Directory::Loaded(ids.clone());
+        Ok(ids)
+    }
+
+    /// The user records of a few usernames, by RSQL filter (one request per 50 names).
+    async fn lookup_users(&self, op: &'static str, usernames: &[&str]) -> Result<UserIds> {
+        if usernames.is_empty() || !self.users_possible(op).await? {
+            return Ok(UserIds::Usernames);
+        }
+        let mut found = Vec::new();
+        for chunk in usernames.chunks(USERS_PER_FILTER) {
+            let filter = match chunk {
+                [one] => format!("username=={}", rsql_quote(one)),
+                many => format!(
+                    "username=in=({})",
+                    many.iter()
+                        .map(|u| rsql_quote(u))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+            };
+            match self.users(op, Some(&filter)).await {
+                Ok(users) => found.extend(users),
+                Err(e) => return self.users_outcome(Err(e)),
+            }
+        }
+        self.users_outcome(Ok(found))
+    }
+
+    // ----- groups -----
+
+    /// Every computer group with its members.
+    pub(crate) async fn groups(&self) -> Result<Vec<MdmGroup>> {
+        const OP: &str = "groups";
+        let version = self.version(OP).await?;
+        let listed: Vec<ComputerGroup> = self
+            .api
+            .get("api/v1/computer-groups")
+            .operation(OP)
+            .json()
+            .await?;
+        let mut seen = HashSet::new();
+        let listed: Vec<ComputerGroup> = listed
+            .into_iter()
+            .filter(|g| seen.insert(g.id.0.clone()))
+            .collect();
+        for g in &listed {
+            path_id(&g.id.0, OP)?;
+        }
+        let (smart, other): (Vec<&ComputerGroup>, Vec<&ComputerGroup>) =
+            listed.iter().partition(|g| g.smart_group == Some(true));
+        let mut members = self.smart_members(&smart, version).await?;
+        members.extend(self.static_members(&other).await?);
+        let mut groups = Vec::with_capacity(listed.len());
+        for g in &listed {
+            match members.remove(&g.id.0) {
+                Some(Some(ids)) => groups.push(convert::group(g, ids)),
+                Some(None) => {
+                    tracing::debug!(group = %g.id.0, "group deleted while reading members; left out")
+                }
+                None => groups.push(convert::group(g, Vec::new())),
+            }
+        }
+        Ok(groups)
+    }
+
+    /// Members of smart groups from the smart-group membership endpoint. `None` for a group that answered
+    /// 404 (deleted since the list was read).
+    async fn smart_members(
+        &self,
+        groups: &[&ComputerGroup],
+        version: Option<JamfProVersion>,
+    ) -> Result<HashMap<String, Option<Vec<String>>>> {
+        let mut out = HashMap::new();
+        let mut rest = groups.iter();
+        // One group at a time until an endpoint version has answered, then the rest concurrently (the
+        // client's limit keeps at most 5 in flight).
+        while self.state().smart_members.is_none() {
+            let Some(g) = rest.next() else { break };
+            out.insert(g.id.0.clone(), self.smart_group_members(g, version).await?);
+        }
+        let fetched = try_join_all(rest.map(|g| async move {
+            Ok::<_, Error>((g.id.0.clone(), self.smart_group_members(g, version).await?))
+        }))
+        .await?;
+        out.extend(fetched);
+        if !groups.is_empty() && out.values().all(Option::is_none) {
+            // Every group "vanished": the endpoint is missing, not the groups. Never report that as
+            // empty groups (a sync would detach them all).
+            self.update(|s| s.smart_members = None);
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "no smart-group membership endpoint answered for any of the {} smart groups",
+                    groups.len()
+                ),
+            )
+            .with_provider(ProviderKind::Jamf)
+            .with_operation("groups"));
+        }
+        Ok(out)
+    }
+
+    async fn smart_group_members(
+        &self,
+        group: &ComputerGroup,
+        version: Option<JamfProVersion>,
+    ) -> Result<Option<Vec<String>>> {
+        let confirmed = self.state().smart_members;
+        let candidates: &[MemberSource] = match &confirmed {
+            Some(source) => std::slice::from_ref(source),
+            None => MemberSource::smart_candidates(version),
+        };
+        for &source in candidates {
+            match self.members_from(source, &group.id.0).await {
+                Ok(ids) => {
+                    self.update(|s| s.smart_members = Some(source));
+                    return Ok(Some(ids));
+                }
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+
+    async fn members_from(&self, source: MemberSource, id: &str) -> Result<Vec<String>> {
+        let id = path_id(id, "groups")?;
+        let path = match source {
+            MemberSource::SmartV3 => format!("api/v3/computer-groups/smart-group-membership/{id}"),
+            MemberSource::SmartV2 => format!("api/v2/computer-groups/smart-group-membership/{id}"),
+            MemberSource::Classic => return self.classic_members(id).await,
+        };
+        let body: SmartGroupMembership = self.api.get(&path).operation("groups").json().await?;
+        Ok(body.members.into_iter().map(|m| m.0).collect())
+    }
+
+    /// A group's computers from the Classic API (JSON).
+    async fn classic_members(&self, id: &str) -> Result<Vec<String>> {
+        let id = path_id(id, "groups")?;
+        let body: ClassicGroupBody = self
+            .api
+            .get(&format!("JSSResource/computergroups/id/{id}"))
+            .operation("groups")
+            .json()
+            .await?;
+        Ok(body
+            .computer_group
+            .computers
+            .0
+            .into_iter()
+            .map(|c| c.id.0)
+            .collect())
+    }
+
+    /// Members of static groups (the Jamf Pro API cannot list them). Whichever costs fewer requests: the
+    /// Classic group record, one request per group, or one inventory pass with `GROUP_MEMBERSHIPS`
+    /// (ceil(computers / 2000) requests, after one request to learn the computer count).
+    async fn static_members(
+        &self,
+        groups: &[&ComputerGroup],
+    ) -> Result<HashMap<String, Option<Vec<String>>>> {
+        const OP: &str = "groups";
+        if groups.is_empty() {
+            return Ok(HashMap::new());
+        }
+        if groups.len() > 1 {
+            let count = self.inventory(OP, &ONE_ROW).await?.total_count;
+            let use_bulk = match count.map(|c| c.div_ceil(u64::from(MAX_PAGE_SIZE))) {
+                // No computers: no group has members.
+                Some(0) => {
+                    return Ok(groups
+                        .iter()
+                        .map(|g| (g.id.0.clone(), Some(Vec::new())))
+                        .collect())
+                }
+                Some(pages) => pages < groups.len() as u64,
+                None => false,
+            };
+            if use_bulk {
+                match self.bulk_memberships().await {
+                    Ok(mut by_group) => {
+                        return Ok(groups
+                            .iter()
+                            .map(|g| {
+                                let ids = by_group.remove(&g.id.0).unwrap_or_default();
+                                (g.id.0.clone(), Some(ids))
+                            })
+                            .collect())
+                    }
+                    Err(e) if e.kind() == ErrorKind::InvalidConfiguration => {
+                        tracing::warn!(
+                            error = %e,
+                            "the server refused the GROUP_MEMBERSHIPS section; reading static groups one by one"
+                        );
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let fetched = try_join_all(groups.iter().map(|g| async move {
+            let ids = match self.classic_members(&g.id.0).await {
+                Ok(ids) => Some(ids),
+                Err(e) if e.kind() == ErrorKind::NotFound => None,
+                Err(e) => return Err(e),
+            };
+            Ok((g.id.0.clone(), ids))
+        }))
+        .await?;
+        if fetched.iter().all(|(_, ids)| ids.is_none()) {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "the Classic API (/JSSResource/computergroups) answered 404 for all {} static groups",
+                    groups.len()
+                ),
+            )
+            .with_provider(ProviderKind::Jamf)
+            .with_operation(OP));
+        }
+        Ok(fetched.into_iter().collect())
+    }
+
+    /// Group id to member computer ids, from one inventory pass with the `GROUP_MEMBERSHIPS` section.
+    async fn bulk_memberships(&self) -> Result<HashMap<String, Vec<String>>> {
+        const OP: &str = "groups";
+        let pager = self.api.pager(PagingStyle::PageNumber {
+            first: 0,
+            size: MAX_PAGE_SIZE,
+        });
+        let rows = collect_all(pager, |request| async move {
+            let page = self
+                .inventory_page(OP, &["GROUP_MEMBERSHIPS"], &request, None)
+                .await?;
+            Ok(page.map(|c| {
+                let groups: Vec<String> = c
+                    .group_memberships
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|m| m.group_id.0)
+                    .collect();
+                (c.id.0, groups)
+            }))
+        })
+        .await?;
+        let mut by_group: HashMap<String, Vec<String>> = HashMap::new();
+        for (computer, groups) in rows {
+            for group in groups {
+                by_group.entry(group).or_default().push(computer.clone());
+            }
+        }
+        Ok(by_group)
+    }
+}
+
+/// The page number and size of a page-number request; other styles are a caller error.
+fn page_number(request: &PageRequest, op: &'static str) -> Result<(u64, u32)> {
+    match request {
+        PageRequest::PageNumber { page, size } => Ok((*page, *size)),
+        other => Err(
+            Error::config(format!("Jamf pages by page number; got {other:?}"))
+                .with_provider(ProviderKind::Jamf)
+                .with_operation(op),
+        ),
+    }
+}
+
+/// An id the server gave, checked before it goes into a URL path (Jamf ids are numeric).
+fn path_id<'a>(id: &'a str, op: &'static str) -> Result<&'a str> {
+    if !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        Ok(id)
+    } else {
+        Err(
+            Error::invalid_response(format!("the server gave an unusable group id {id:?}"))
+                .with_provider(ProviderKind::Jamf)
+                .with_operation(op),
+        )
+    }
+}
+
+/// An RSQL string literal: double-quoted, with `"` and `\` escaped by a backslash.
+pub(crate) fn rsql_quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        if matches!(c, '"' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rsql_values_are_quoted_and_escaped() {
+        assert_eq!(rsql_quote("C02ZC2QYLVDL"), r#""C02ZC2QYLVDL""#);
+        assert_eq!(rsql_quote(r#"A"B\C"#), r#""A\"B\\C""#);
+        assert_eq!(rsql_quote("a,b;c==d"), r#""a,b;c==d""#);
+    }
+
+    #[test]
+    fn path_ids_must_be_plain() {
+        assert_eq!(path_id("17", "groups").unwrap(), "17");
+        assert!(path_id("../users", "groups").is_err());
+        assert!(path_id("", "groups").is_err());
+        assert!(path_id("1?x=1", "groups").is_err());
+    }
+
+    #[test]
+    fn only_page_number_requests_are_served() {
+        let e = page_number(&PageRequest::NextLink { url: None }, "list_devices").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidConfiguration);
+        assert_eq!(e.operation(), Some("list_devices"));
+    }
+}

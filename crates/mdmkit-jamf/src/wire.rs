@@ -1,0 +1,291 @@
+//! Serde types for the Jamf bodies this crate reads, as the server sends them.
+//!
+//! Lenient where Jamf is inconsistent: ids arrive as strings (`"117"`, Pro API) or numbers (`117`, Classic
+//! API and smart-group membership); sections not requested come back `null`; strings may be `null` or
+//! empty; the Classic API's JSON renders a list as an array, as `{"computer": [...]}` or, for one element,
+//! as `{"computer": {...}}`.
+
+use serde::{Deserialize, Deserializer};
+
+/// An id that may be sent as a string or as a number; kept as its text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Id(pub(crate) String);
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Unsigned(u64),
+            Signed(i64),
+        }
+        Ok(Id(match Raw::deserialize(d)? {
+            Raw::Text(s) => s.trim().to_owned(),
+            Raw::Unsigned(n) => n.to_string(),
+            Raw::Signed(n) => n.to_string(),
+        }))
+    }
+}
+
+/// `null` (or a missing field) as the type's default, for lists that Jamf sends as `null`.
+fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// `GET /api/v1/jamf-pro-version` (schema `JamfProVersion`).
+#[derive(Debug, Deserialize)]
+pub(crate) struct VersionBody {
+    #[serde(default)]
+    pub(crate) version: Option<String>,
+}
+
+/// A `{totalCount, results}` page (computers inventory, users, smart groups).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", bound(deserialize = "T: Deserialize<'de>"))]
+pub(crate) struct SearchResults<T> {
+    #[serde(default)]
+    pub(crate) total_count: Option<u64>,
+    #[serde(default = "Vec::new", deserialize_with = "null_default")]
+    pub(crate) results: Vec<T>,
+}
+
+/// One computer of `/api/v{1,3,4}/computers-inventory` (schemas `ComputerInventory`,
+/// `ComputerInventoryV3`, `ComputerInventoryV4`); only the fields this crate reads.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Computer {
+    pub(crate) id: Id,
+    #[serde(default)]
+    pub(crate) general: Option<General>,
+    #[serde(default)]
+    pub(crate) hardware: Option<Hardware>,
+    #[serde(default)]
+    pub(crate) user_and_location: Option<UserAndLocation>,
+    #[serde(default)]
+    pub(crate) group_memberships: Option<Vec<GroupMembership>>,
+}
+
+impl Computer {
+    /// The reported serial number, if any.
+    pub(crate) fn serial(&self) -> Option<&str> {
+        self.hardware.as_ref()?.serial_number.as_deref()
+    }
+
+    /// The assigned username, trimmed, if there is one.
+    pub(crate) fn username(&self) -> Option<&str> {
+        non_blank(self.user_and_location.as_ref()?.username.as_deref())
+    }
+
+    /// The assigned user's full name, trimmed, if there is one.
+    pub(crate) fn realname(&self) -> Option<&str> {
+        non_blank(self.user_and_location.as_ref()?.realname.as_deref())
+    }
+
+    /// The computer's name.
+    pub(crate) fn name(&self) -> Option<&str> {
+        non_blank(self.general.as_ref()?.name.as_deref())
+    }
+}
+
+pub(crate) fn non_blank(s: Option<&str>) -> Option<&str> {
+    s.map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// The `general` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct General {
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+}
+
+/// The `hardware` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Hardware {
+    #[serde(default)]
+    pub(crate) serial_number: Option<String>,
+}
+
+/// The `userAndLocation` section (schema `ComputerUserAndLocation`: `realname`, not `realName`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct UserAndLocation {
+    #[serde(default)]
+    pub(crate) username: Option<String>,
+    #[serde(default, alias = "realName")]
+    pub(crate) realname: Option<String>,
+}
+
+/// One entry of the `groupMemberships` section.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct GroupMembership {
+    pub(crate) group_id: Id,
+}
+
+/// One entry of `GET /api/v1/computer-groups` (schema `ComputerGroup`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ComputerGroup {
+    pub(crate) id: Id,
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+    #[serde(default, alias = "isSmart", alias = "is_smart")]
+    pub(crate) smart_group: Option<bool>,
+}
+
+/// `GET /api/v{2,3}/computer-groups/smart-group-membership/{id}`: `{"members":[1,2,3]}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SmartGroupMembership {
+    #[serde(default = "Vec::new", deserialize_with = "null_default")]
+    pub(crate) members: Vec<Id>,
+}
+
+/// `GET /JSSResource/computergroups/id/{id}` with `Accept: application/json`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ClassicGroupBody {
+    pub(crate) computer_group: ClassicGroup,
+}
+
+/// The Classic `computer_group` object; only the member list is read.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ClassicGroup {
+    #[serde(default)]
+    pub(crate) computers: ClassicComputers,
+}
+
+/// The Classic member list in each of its JSON renderings.
+#[derive(Debug, Default)]
+pub(crate) struct ClassicComputers(pub(crate) Vec<ClassicComputer>);
+
+impl<'de> Deserialize<'de> for ClassicComputers {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            Many(Vec<ClassicComputer>),
+            One(ClassicComputer),
+        }
+        #[derive(Deserialize)]
+        struct Wrapped {
+            #[serde(default)]
+            computer: Option<OneOrMany>,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            List(Vec<ClassicComputer>),
+            Wrapped(Wrapped),
+        }
+        Ok(ClassicComputers(match Option::<Raw>::deserialize(d)? {
+            None => Vec::new(),
+            Some(Raw::List(list)) => list,
+            Some(Raw::Wrapped(w)) => match w.computer {
+                None => Vec::new(),
+                Some(OneOrMany::Many(list)) => list,
+                Some(OneOrMany::One(one)) => vec![one],
+            },
+        }))
+    }
+}
+
+/// A Classic group member.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ClassicComputer {
+    pub(crate) id: Id,
+}
+
+/// One user of `GET /api/v1/users` (schema `User`).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct User {
+    pub(crate) id: Id,
+    #[serde(default)]
+    pub(crate) username: Option<String>,
+    #[serde(default, alias = "realName")]
+    pub(crate) realname: Option<String>,
+}
+
+/// The Jamf Pro API error body (schema `ApiError`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ApiError {
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub(crate) http_status: Option<u16>,
+    #[serde(default = "Vec::new", deserialize_with = "null_default")]
+    pub(crate) errors: Vec<ApiErrorEntry>,
+}
+
+/// One entry of `ApiError.errors`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ApiErrorEntry {
+    #[serde(default)]
+    pub(crate) code: Option<String>,
+    #[serde(default)]
+    pub(crate) field: Option<String>,
+    #[serde(default)]
+    pub(crate) description: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_come_as_strings_or_numbers() {
+        let m: SmartGroupMembership = serde_json::from_str(r#"{"members":[1,"2"," 3 "]}"#).unwrap();
+        let ids: Vec<_> = m.members.into_iter().map(|i| i.0).collect();
+        assert_eq!(ids, ["1", "2", "3"]);
+        let m: SmartGroupMembership = serde_json::from_str(r#"{"members":null}"#).unwrap();
+        assert!(m.members.is_empty());
+    }
+
+    #[test]
+    fn classic_member_lists_in_every_rendering() {
+        let ids = |json: &str| -> Vec<String> {
+            let body: ClassicGroupBody = serde_json::from_str(json).unwrap();
+            body.computer_group
+                .computers
+                .0
+                .into_iter()
+                .map(|c| c.id.0)
+                .collect()
+        };
+        assert_eq!(
+            ids(r#"{"computer_group":{"id":7,"computers":[{"id":82},{"id":106}]}}"#),
+            ["82", "106"]
+        );
+        assert_eq!(
+            ids(r#"{"computer_group":{"id":4,"computers":{"computer":[{"id":100},{"id":101}]}}}"#),
+            ["100", "101"]
+        );
+        assert_eq!(
+            ids(r#"{"computer_group":{"id":4,"computers":{"computer":{"id":100,"name":"a"}}}}"#),
+            ["100"]
+        );
+        assert!(ids(r#"{"computer_group":{"id":2,"computers":{"computer":[]}}}"#).is_empty());
+        assert!(ids(r#"{"computer_group":{"id":2,"computers":{"size":0}}}"#).is_empty());
+        assert!(ids(r#"{"computer_group":{"id":2,"computers":null}}"#).is_empty());
+        assert!(ids(r#"{"computer_group":{"id":2}}"#).is_empty());
+    }
+
+    #[test]
+    fn null_sections_and_results_are_tolerated() {
+        let page: SearchResults<Computer> = serde_json::from_str(
+            r#"{"totalCount":1,"results":[{"id":"5","general":null,"hardware":null,"userAndLocation":null}]}"#,
+        )
+        .unwrap();
+        let c = &page.results[0];
+        assert_eq!(c.id.0, "5");
+        assert_eq!((c.serial(), c.username(), c.name()), (None, None, None));
+        let page: SearchResults<Computer> =
+            serde_json::from_str(r#"{"totalCount":0,"results":null}"#).unwrap();
+        assert!(page.results.is_empty());
+    }
+}
