@@ -220,3 +220,10 @@ pub(crate) fn window<T>(items: &[T], offset: usize, limit: usize) -> &[T] {
     let end = start.saturating_add(limit).min(items.len());
     &items[start..end]
 }
+
+/// Ids collected and sorted, as expected group members are compared.
+pub(crate) fn sorted(ids: impl Iterator<Item = String>) -> Vec<String> {
+    let mut v: Vec<String> = ids.collect();
+    v.sort();
+    v
+}

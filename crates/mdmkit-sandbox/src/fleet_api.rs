@@ -13,6 +13,8 @@ use serde_json::{json, Value};
 use url::Url;
 
 use crate::common::{bearer, json, query_get, query_pairs, window, Ctx, ProviderSim};
+// Other simulators import it from here too.
+pub(crate) use crate::common::sorted;
 use crate::model::{ids, Fleet, SimDevice};
 use crate::{Access, ExpectedDevice, ExpectedGroup};
 
@@ -334,10 +336,4 @@ impl ProviderSim for FleetSim {
         // Fleet documents no cap; connectors choose their own page size.
         500
     }
-}
-
-pub(crate) fn sorted(ids: impl Iterator<Item = String>) -> Vec<String> {
-    let mut v: Vec<String> = ids.collect();
-    v.sort();
-    v
 }

@@ -71,7 +71,7 @@ use url::Url;
 use crate::common::{
     bearer, header_str, json, query_get, query_pairs, window, Ctx, ProviderSim, TokenCheck,
 };
-use crate::fleet_api::sorted;
+use crate::common::sorted;
 use crate::model::{ids, Fleet, SimDevice, SimGroup, SimUser};
 use crate::{Access, ExpectedDevice, ExpectedGroup};
 

@@ -1,0 +1,608 @@
+//! [`MdmSync`]: connect and disconnect (R8, R9, R10), device views with links and search (R6, R7), and the
+//! lease every state-changing operation runs under.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use mdmkit_core::{MdmProvider, ProviderConfig, ProviderKind, SerialNumber, Url};
+
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::groups::GroupSyncOutcome;
+use crate::model::{
+    account_key, DeviceRecord, GroupRecord, Lease, LeaseOutcome, MdmMetadata, Plan, WorkspaceId,
+    WorkspaceState,
+};
+use crate::provider::{ProviderFactory, ProviderLimits};
+use crate::refresh::RefreshReport;
+use crate::store::Stores;
+use crate::vault::{random_bytes, Vault};
+
+/// The engine's timings and bounds. The defaults are the product rules.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SyncConfig {
+    /// A device's metadata is fetched at most once per this interval (R5: 24 h).
+    pub refresh_interval: Duration,
+    /// Scheduled group syncs run this often (R10: 6 h).
+    pub group_sync_interval: Duration,
+    /// A manual group sync may be asked for once per this interval (R10: 15 min).
+    pub manual_group_sync_cooldown: Duration,
+    /// After a failed group sync, the scheduler waits this long before trying again (15 min), so a broken
+    /// MDM is not asked every tick.
+    pub group_sync_retry_after: Duration,
+    /// How long a lease lasts without renewal. Runs renew it at half-life; a crashed worker's lease frees
+    /// itself after this long.
+    pub lease_ttl: Duration,
+    /// Serial lookups in flight at once within one refresh run.
+    pub lookup_concurrency: usize,
+    /// Requests in flight at once per provider kind, across every workspace of this engine.
+    pub max_in_flight_per_provider: usize,
+    /// The page size assumed for listings whose provider does not say (Graph's next-link paging), when
+    /// choosing the refresh strategy.
+    pub assumed_page_size: u32,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            refresh_interval: Duration::from_secs(24 * 3600),
+            group_sync_interval: Duration::from_secs(6 * 3600),
+            manual_group_sync_cooldown: Duration::from_secs(15 * 60),
+            group_sync_retry_after: Duration::from_secs(15 * 60),
+            lease_ttl: Duration::from_secs(10 * 60),
+            lookup_concurrency: 4,
+            max_in_flight_per_provider: 8,
+            assumed_page_size: 100,
+        }
+    }
+}
+
+/// A `std` duration as a chrono delta, saturating (config values are never negative).
+pub(crate) fn delta(d: Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
+
+/// A workspace's live connection: the provider built from its stored credentials.
+#[derive(Debug, Clone)]
+pub(crate) struct Connection {
+    pub(crate) provider: Arc<dyn MdmProvider>,
+    pub(crate) kind: ProviderKind,
+    pub(crate) account: String,
+    /// Key id and nonce of the record it was built from: a new save changes the nonce.
+    fingerprint: (String, Vec<u8>),
+}
+
+/// The workspace's lease, held by one running operation.
+#[derive(Debug)]
+pub(crate) struct LeaseGuard {
+    workspace: WorkspaceId,
+    lease: Lease,
+    renewed_at: DateTime<Utc>,
+}
+
+/// What [`MdmSync::connect`] did after the credentials passed validation and were saved.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ConnectReport {
+    /// The provider now connected.
+    pub provider: ProviderKind,
+    /// Whether the provider or any credential differs from what was saved before (or nothing was).
+    pub connection_changed: bool,
+    /// Devices whose MDM metadata was cleared to be fetched again (R9); 0 when nothing changed.
+    pub devices_reset: usize,
+    /// The refresh run at once after a change, so the group sync can match members.
+    pub refresh: Option<Result<RefreshReport>>,
+    /// The group sync at once after a change (R10), or why there was none.
+    pub group_sync: GroupSyncOutcome,
+}
+
+/// What [`MdmSync::disconnect`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DisconnectReport {
+    /// Whether there were credentials to delete.
+    pub was_connected: bool,
+    /// Devices whose MDM metadata was cleared.
+    pub devices_cleared: usize,
+    /// Synced groups turned into ordinary groups.
+    pub groups_detached: usize,
+}
+
+/// Non-secret facts about a workspace's saved connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionInfo {
+    /// The provider.
+    pub provider: ProviderKind,
+    /// The vault key that sealed the credentials.
+    pub key_id: String,
+    /// When they were saved.
+    pub saved_at: DateTime<Utc>,
+}
+
+/// The console link of a device (R7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceLink {
+    /// `View on <provider>`.
+    pub label: String,
+    /// The device's record in the provider's console.
+    pub url: Url,
+}
+
+/// A device as a UI shows it: serial, MDM metadata and the console link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeviceView {
+    /// The normalised serial number.
+    pub serial: SerialNumber,
+    /// The MDM metadata (R4), if known.
+    pub metadata: Option<MdmMetadata>,
+    /// When the MDM last answered about the device.
+    pub checked_at: Option<DateTime<Utc>>,
+    /// `View on <provider>` and its URL, for a device with an MDM device ID (R7).
+    pub link: Option<DeviceLink>,
+}
+
+impl DeviceView {
+    /// The MDM display name, if known (R4).
+    pub fn display_name(&self) -> Option<&str> {
+        self.metadata.as_ref()?.display_name.as_deref()
+    }
+}
+
+/// The orchestration engine: one per process, shared as `Arc<MdmSync>`, serving every workspace.
+pub struct MdmSync {
+    pub(crate) factory: Arc<dyn ProviderFactory>,
+    pub(crate) vault: Arc<Vault>,
+    pub(crate) stores: Stores,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: SyncConfig,
+    limits: ProviderLimits,
+    connections: Mutex<HashMap<WorkspaceId, Connection>>,
+}
+
+impl fmt::Debug for MdmSync {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MdmSync")
+            .field("vault", &self.vault)
+            .field("stores", &self.stores)
+            .field("clock", &self.clock)
+            .field("config", &self.config)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MdmSync {
+    /// An engine with the default [`SyncConfig`].
+    pub fn new(
+        factory: Arc<dyn ProviderFactory>,
+        vault: Vault,
+        stores: Stores,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let config = SyncConfig::default();
+        MdmSync {
+            factory,
+            vault: Arc::new(vault),
+            stores,
+            clock,
+            limits: ProviderLimits::new(config.max_in_flight_per_provider),
+            config,
+            connections: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Replaces the configuration.
+    pub fn with_config(mut self, config: SyncConfig) -> Self {
+        self.limits = ProviderLimits::new(config.max_in_flight_per_provider);
+        self.config = config;
+        self
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &SyncConfig {
+        &self.config
+    }
+
+    /// The stores.
+    pub fn stores(&self) -> &Stores {
+        &self.stores
+    }
+
+    /// The clock every schedule is measured on.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Sets the workspace's plan (group sync needs Pro or Enterprise).
+    pub async fn set_plan(&self, workspace: &WorkspaceId, plan: Plan) -> Result<()> {
+        Ok(self.stores.state.set_plan(workspace, plan).await?)
+    }
+
+    /// The workspace's sync state: plan, last runs, pending work, lease.
+    pub async fn state(&self, workspace: &WorkspaceId) -> Result<WorkspaceState> {
+        Ok(self.stores.state.sync_state(workspace).await?)
+    }
+
+    /// Adds a device of the workspace's inventory by serial (due for a fetch at once). `false` if known.
+    pub async fn add_device(&self, workspace: &WorkspaceId, serial: &SerialNumber) -> Result<bool> {
+        Ok(self.stores.devices.add_device(workspace, serial).await?)
+    }
+
+    /// Which provider the workspace is connected to, without decrypting anything.
+    pub async fn connection_info(&self, workspace: &WorkspaceId) -> Result<Option<ConnectionInfo>> {
+        Ok(self
+            .stores
+            .credentials
+            .load_credentials(workspace)
+            .await?
+            .map(|r| ConnectionInfo {
+                provider: r.provider,
+                key_id: r.key_id,
+                saved_at: r.sealed_at,
+            }))
+    }
+
+    /// Saves MDM credentials after proving they work (R8), and reacts to a change (R9, R10).
+    ///
+    /// 1. Builds the provider and runs its test call. On failure the error (its R8 category in
+    ///    [`Error::category`]) is returned and **nothing is saved**: credentials saved before stay in force.
+    /// 2. Takes the workspace's lease (a running sync makes this fail with [`Error::AlreadyRunning`], with
+    ///    nothing saved), encrypts and saves.
+    /// 3. If the provider or any credential changed ([`ProviderConfig::same_connection`]), clears the MDM
+    ///    metadata of every device (R9), fetches it again from the new provider at once, then, if the plan
+    ///    allows, runs a group sync (R10). If those fail, the credentials stay saved, the devices stay due
+    ///    and the group sync stays pending for the scheduler.
+    pub async fn connect(
+        &self,
+        workspace: &WorkspaceId,
+        config: ProviderConfig,
+    ) -> Result<ConnectReport> {
+        let provider = self.factory.build(&config)?;
+        if let Err(e) = provider.validate().await {
+            tracing::info!(
+                workspace = %workspace,
+                provider = %config.kind(),
+                category = e.category().name(),
+                "MDM credentials rejected; nothing saved"
+            );
+            return Err(e.into());
+        }
+        let mut guard = self.acquire_lease(workspace).await?;
+        let result = self
+            .connect_locked(workspace, config, provider, &mut guard)
+            .await;
+        self.release_lease(guard).await;
+        result
+    }
+
+    async fn connect_locked(
+        &self,
+        workspace: &WorkspaceId,
+        config: ProviderConfig,
+        provider: Arc<dyn MdmProvider>,
+        guard: &mut LeaseGuard,
+    ) -> Result<ConnectReport> {
+        let now = self.clock.now();
+        let previous = match self.stores.credentials.load_credentials(workspace).await? {
+            None => None,
+            Some(record) => match self.vault.open_config(workspace, &record) {
+                Ok(config) => Some(config),
+                Err(e) => {
+                    // Cannot compare: treat as a change, which is the safe side (metadata refetched).
+                    tracing::warn!(workspace = %workspace, error = %e, "previous MDM credentials could not be opened");
+                    None
+                }
+            },
+        };
+        let changed = previous
+            .as_ref()
+            .is_none_or(|p| !p.same_connection(&config));
+        let sealed = self.vault.seal_config(workspace, &config, now)?;
+        let connection = Connection {
+            provider: self.limits.wrap(provider),
+            kind: config.kind(),
+            account: account_key(&config),
+            fingerprint: (sealed.key_id.clone(), sealed.nonce.clone()),
+        };
+        self.stores
+            .credentials
+            .save_credentials(workspace, sealed)
+            .await?;
+        self.remember(workspace, connection.clone());
+        tracing::info!(workspace = %workspace, provider = %connection.kind, changed, "MDM credentials saved");
+
+        let mut report = ConnectReport {
+            provider: connection.kind,
+            connection_changed: changed,
+            devices_reset: 0,
+            refresh: None,
+            group_sync: GroupSyncOutcome::NotNeeded,
+        };
+        if !changed {
+            return Ok(report);
+        }
+        report.devices_reset = self.stores.devices.reset_metadata(workspace).await?;
+        let plan = self.stores.state.sync_state(workspace).await?.plan;
+        if plan.allows_group_sync() {
+            self.stores
+                .state
+                .set_group_sync_pending(workspace, true)
+                .await?;
+        }
+        // Fetch at once: group membership is matched by MDM device ID (R12), which was just cleared.
+        let refresh = self
+            .refresh_locked(workspace, &connection, now, guard)
+            .await;
+        let lease_lost = matches!(refresh, Err(Error::LeaseLost { .. }));
+        report.refresh = Some(refresh);
+        if lease_lost {
+            // Another worker owns the workspace now; the pending flag makes the scheduler sync later.
+            return Ok(report);
+        }
+        report.group_sync = if plan.allows_group_sync() {
+            match self
+                .group_sync_locked(
+                    workspace,
+                    &connection,
+                    crate::groups::GroupSyncTrigger::ConnectionChanged,
+                    self.clock.now(),
+                    guard,
+                )
+                .await
+            {
+                Ok(r) => GroupSyncOutcome::Completed(r),
+                Err(e) => GroupSyncOutcome::Failed(e),
+            }
+        } else {
+            GroupSyncOutcome::NotOnPlan(plan)
+        };
+        Ok(report)
+    }
+
+    /// Deletes the workspace's credentials, clears the MDM metadata of its devices (their links would
+    /// point into an MDM no longer connected) and detaches its synced groups (they become ordinary,
+    /// editable groups, as when the MDM drops a group).
+    pub async fn disconnect(&self, workspace: &WorkspaceId) -> Result<DisconnectReport> {
+        let guard = self.acquire_lease(workspace).await?;
+        let result = self.disconnect_locked(workspace).await;
+        self.release_lease(guard).await;
+        result
+    }
+
+    async fn disconnect_locked(&self, workspace: &WorkspaceId) -> Result<DisconnectReport> {
+        let was_connected = self
+            .stores
+            .credentials
+            .delete_credentials(workspace)
+            .await?;
+        self.forget(workspace);
+        let devices_cleared = self.stores.devices.reset_metadata(workspace).await?;
+        let mut groups_detached = 0;
+        for mut group in self.stores.groups.groups(workspace).await? {
+            if group.link.take().is_some() {
+                self.stores.groups.update_group(workspace, &group).await?;
+                groups_detached += 1;
+            }
+        }
+        self.stores
+            .state
+            .set_group_sync_pending(workspace, false)
+            .await?;
+        tracing::info!(workspace = %workspace, was_connected, groups_detached, "MDM disconnected");
+        Ok(DisconnectReport {
+            was_connected,
+            devices_cleared,
+            groups_detached,
+        })
+    }
+
+    /// Re-encrypts the workspace's credentials under the vault's active key (after a key rotation), so the
+    /// old key can be retired. `false` if they already use it or there are none.
+    pub async fn reseal_credentials(&self, workspace: &WorkspaceId) -> Result<bool> {
+        let guard = self.acquire_lease(workspace).await?;
+        let result = async {
+            let Some(record) = self.stores.credentials.load_credentials(workspace).await? else {
+                return Ok(false);
+            };
+            if !self.vault.needs_reseal(&record) {
+                return Ok(false);
+            }
+            let config = self.vault.open_config(workspace, &record)?;
+            let sealed = self
+                .vault
+                .seal_config(workspace, &config, self.clock.now())?;
+            self.stores
+                .credentials
+                .save_credentials(workspace, sealed)
+                .await?;
+            self.forget(workspace);
+            Ok(true)
+        }
+        .await;
+        self.release_lease(guard).await;
+        result
+    }
+
+    /// Every device of the workspace with its MDM metadata and console link, sorted by serial.
+    pub async fn devices(&self, workspace: &WorkspaceId) -> Result<Vec<DeviceView>> {
+        let records = self.stores.devices.devices(workspace).await?;
+        self.views(workspace, records).await
+    }
+
+    /// One device.
+    pub async fn device(
+        &self,
+        workspace: &WorkspaceId,
+        serial: &SerialNumber,
+    ) -> Result<Option<DeviceView>> {
+        let Some(record) = self.stores.devices.device(workspace, serial).await? else {
+            return Ok(None);
+        };
+        Ok(self.views(workspace, vec![record]).await?.pop())
+    }
+
+    /// Devices whose serial or MDM display name contains `query`, case-insensitively (R6).
+    pub async fn search(&self, workspace: &WorkspaceId, query: &str) -> Result<Vec<DeviceView>> {
+        let records = self.stores.devices.search_devices(workspace, query).await?;
+        self.views(workspace, records).await
+    }
+
+    /// Every group of the workspace, manual and synced.
+    pub async fn groups(&self, workspace: &WorkspaceId) -> Result<Vec<GroupRecord>> {
+        Ok(self.stores.groups.groups(workspace).await?)
+    }
+
+    async fn views(
+        &self,
+        workspace: &WorkspaceId,
+        records: Vec<DeviceRecord>,
+    ) -> Result<Vec<DeviceView>> {
+        let needs_links = records.iter().any(|r| r.metadata.is_some());
+        let connection = if needs_links {
+            match self.connection(workspace).await {
+                Ok(c) => Some(c),
+                Err(Error::NotConnected { .. }) => None,
+                Err(e) => return Err(e),
+            }
+        } else {
+            None
+        };
+        Ok(records
+            .into_iter()
+            .map(|r| {
+                let link = connection.as_ref().and_then(|c| {
+                    let id = &r.metadata.as_ref()?.device_id;
+                    Some(DeviceLink {
+                        label: c.kind.link_label(),
+                        url: c.provider.device_url(id)?,
+                    })
+                });
+                DeviceView {
+                    serial: r.serial,
+                    metadata: r.metadata,
+                    checked_at: r.checked_at,
+                    link,
+                }
+            })
+            .collect())
+    }
+
+    /// The workspace's provider, built from its stored credentials (cached while they do not change).
+    pub(crate) async fn connection(&self, workspace: &WorkspaceId) -> Result<Connection> {
+        let record = self
+            .stores
+            .credentials
+            .load_credentials(workspace)
+            .await?
+            .ok_or_else(|| Error::NotConnected {
+                workspace: workspace.clone(),
+            })?;
+        let fingerprint = (record.key_id.clone(), record.nonce.clone());
+        if let Some(c) = self.cached(workspace) {
+            if c.fingerprint == fingerprint {
+                return Ok(c);
+            }
+        }
+        let config = self.vault.open_config(workspace, &record)?;
+        let provider = self.factory.build(&config)?;
+        let connection = Connection {
+            provider: self.limits.wrap(provider),
+            kind: config.kind(),
+            account: account_key(&config),
+            fingerprint,
+        };
+        self.remember(workspace, connection.clone());
+        Ok(connection)
+    }
+
+    fn cached(&self, workspace: &WorkspaceId) -> Option<Connection> {
+        self.connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(workspace)
+            .cloned()
+    }
+
+    fn remember(&self, workspace: &WorkspaceId, connection: Connection) {
+        self.connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(workspace.clone(), connection);
+    }
+
+    fn forget(&self, workspace: &WorkspaceId) {
+        self.connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(workspace);
+    }
+
+    /// Takes the workspace's lease or says who has it.
+    pub(crate) async fn acquire_lease(&self, workspace: &WorkspaceId) -> Result<LeaseGuard> {
+        let mut token = [0u8; 16];
+        random_bytes(&mut token)
+            .map_err(|()| crate::error::VaultError::Keys("no OS randomness".into()))?;
+        let owner: String = token.iter().map(|b| format!("{b:02x}")).collect();
+        let now = self.clock.now();
+        let expires_at = now + delta(self.config.lease_ttl);
+        match self
+            .stores
+            .state
+            .try_acquire_lease(workspace, &owner, now, expires_at)
+            .await?
+        {
+            LeaseOutcome::Acquired(lease) => Ok(LeaseGuard {
+                workspace: workspace.clone(),
+                lease,
+                renewed_at: now,
+            }),
+            LeaseOutcome::Busy { expires_at } => Err(Error::AlreadyRunning {
+                workspace: workspace.clone(),
+                lease_expires_at: expires_at,
+            }),
+        }
+    }
+
+    /// Renews the lease once half its lifetime has passed; fails if another worker took it over. Runs
+    /// call it before every write, so a run that lost its lease stops before writing anything more.
+    pub(crate) async fn keep_lease(&self, guard: &mut LeaseGuard) -> Result<()> {
+        let now = self.clock.now();
+        let ttl = delta(self.config.lease_ttl);
+        if now - guard.renewed_at < ttl / 2 {
+            return Ok(());
+        }
+        match self
+            .stores
+            .state
+            .renew_lease(&guard.workspace, &guard.lease, now + ttl)
+            .await?
+        {
+            Some(lease) => {
+                guard.lease = lease;
+                guard.renewed_at = now;
+                Ok(())
+            }
+            None => Err(Error::LeaseLost {
+                workspace: guard.workspace.clone(),
+            }),
+        }
+    }
+
+    /// Gives the lease back. A failure only delays the next run until the lease expires, so it is logged.
+    pub(crate) async fn release_lease(&self, guard: LeaseGuard) {
+        if let Err(e) = self
+            .stores
+            .state
+            .release_lease(&guard.workspace, &guard.lease)
+            .await
+        {
+            tracing::warn!(workspace = %guard.workspace, error = %e, "could not release the sync lease");
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! The crate's error: provider errors keep their R8 category, plus what orchestration adds.
+//!
+//! No variant carries a secret: provider errors are built without request bodies or headers (see
+//! `mdmkit_core::Error`), vault errors name key ids and lengths only, and storage errors are written by
+//! store implementations that never see plaintext credentials.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use mdmkit_core::{Category, ErrorKind};
+
+use crate::model::{Plan, WorkspaceId};
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong in an orchestration call.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The MDM (or building the provider from its configuration) failed; [`Error::category`] gives the
+    /// user-facing R8 category.
+    #[error(transparent)]
+    Provider(#[from] mdmkit_core::Error),
+    /// The workspace has no saved MDM credentials.
+    #[error("workspace {workspace} is not connected to an MDM")]
+    NotConnected {
+        /// The workspace.
+        workspace: WorkspaceId,
+    },
+    /// Group sync is not part of the workspace's plan (R10).
+    #[error(
+        "MDM group sync is available on the Pro and Enterprise plans; this workspace is on the {plan} plan"
+    )]
+    PlanExcludesGroupSync {
+        /// The workspace's plan.
+        plan: Plan,
+    },
+    /// A manual group sync was asked for within the cooldown (R10).
+    #[error("a group sync was started manually at {last}; the next manual sync is allowed at {next_allowed}")]
+    Cooldown {
+        /// The previous manual sync.
+        last: DateTime<Utc>,
+        /// The first instant a manual sync is allowed again.
+        next_allowed: DateTime<Utc>,
+    },
+    /// Another sync holds the workspace's lease (R10: one at a time).
+    #[error("a sync is already running for workspace {workspace} (its lease runs until {lease_expires_at})")]
+    AlreadyRunning {
+        /// The workspace.
+        workspace: WorkspaceId,
+        /// When the running sync's lease expires unless renewed.
+        lease_expires_at: DateTime<Utc>,
+    },
+    /// This run's lease expired and another worker took it over; the run stopped writing.
+    #[error("the sync lease of workspace {workspace} was lost; the run stopped")]
+    LeaseLost {
+        /// The workspace.
+        workspace: WorkspaceId,
+    },
+    /// Encrypting or decrypting credentials failed, or the keys are unusable.
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    /// The store failed.
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+}
+
+impl Error {
+    /// The R8 category, for errors that came from the MDM.
+    pub fn category(&self) -> Option<Category> {
+        self.provider_error().map(mdmkit_core::Error::category)
+    }
+
+    /// The underlying provider error, if this is one.
+    pub fn provider_error(&self) -> Option<&mdmkit_core::Error> {
+        match self {
+            Error::Provider(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The provider error's kind, if this is one.
+    pub fn kind(&self) -> Option<ErrorKind> {
+        self.provider_error().map(mdmkit_core::Error::kind)
+    }
+
+    /// Whether trying the same thing later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Provider(e) => e.is_retryable(),
+            Error::Cooldown { .. } | Error::AlreadyRunning { .. } | Error::LeaseLost { .. } => true,
+            Error::Storage(_) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Why the vault could not seal or open credentials, or could not load its keys.
+///
+/// Messages name key ids and byte lengths, never key material or plaintext.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VaultError {
+    /// A key is malformed (wrong length, bad encoding, bad id).
+    #[error("vault key {key_id:?}: {reason}")]
+    InvalidKey {
+        /// The key's id as given.
+        key_id: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The vault has no key, or the key list cannot be read.
+    #[error("vault keys: {0}")]
+    Keys(String),
+    /// A record names a key the vault does not hold (retired too early?).
+    #[error("the credentials were sealed with key {key_id:?}, which this vault does not hold")]
+    UnknownKey {
+        /// The key id the record names.
+        key_id: String,
+    },
+    /// Authentication failed: the record was altered, belongs to another workspace or provider, or the key
+    /// with this id is not the one that sealed it.
+    #[error("the credentials of workspace {workspace} could not be decrypted: they were altered, moved from another workspace, or sealed with a different key")]
+    Decrypt {
+        /// The workspace the record was opened for.
+        workspace: WorkspaceId,
+    },
+    /// Encryption failed (should not happen).
+    #[error("the credentials could not be encrypted")]
+    Encrypt,
+    /// The configuration could not be (de)serialised; the position only, never the text.
+    #[error("the credentials could not be {0}")]
+    Format(String),
+}
+
+/// A store failure, written by store implementations.
+pub struct StoreError {
+    message: String,
+    source: Option<Box<dyn StdError + Send + Sync + 'static>>,
+}
+
+impl StoreError {
+    /// A failure with a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        StoreError {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// Chains the underlying cause (a database error, say).
+    pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "storage: {}", self.message)
+    }
+}
+
+impl fmt::Debug for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreError")
+            .field("message", &self.message)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl StdError for StoreError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn StdError + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_errors_keep_their_category() {
+        let e: Error = mdmkit_core::Error::new(ErrorKind::Forbidden, "HTTP 403").into();
+        assert_eq!(e.category(), Some(Category::Forbidden));
+        assert_eq!(e.to_string(), "HTTP 403");
+        let e = Error::PlanExcludesGroupSync { plan: Plan::Free };
+        assert_eq!(e.category(), None);
+        assert!(e.to_string().contains("Pro and Enterprise"));
+        assert!(e.to_string().contains("Free"));
+    }
+
+    #[test]
+    fn store_errors_chain_their_source() {
+        let e = StoreError::new("insert failed").with_source(std::io::Error::other("disk full"));
+        assert_eq!(e.to_string(), "storage: insert failed");
+        assert_eq!(e.source().unwrap().to_string(), "disk full");
+    }
+}

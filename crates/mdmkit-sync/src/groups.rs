@@ -1,0 +1,431 @@
+//! Group sync (R10, R11, R12): when it may run, and how the MDM's groups are reconciled.
+//!
+//! # When
+//!
+//! Only on the Pro and Enterprise plans ([`crate::Error::PlanExcludesGroupSync`] otherwise). The scheduler
+//! runs it every [`crate::SyncConfig::group_sync_interval`] (6 h) and at once while one is pending (the
+//! connection changed, see [`MdmSync::connect`]); people run it with [`MdmSync::sync_groups_now`], at most
+//! once per [`crate::SyncConfig::manual_group_sync_cooldown`] (15 min, measured from the previous manual
+//! request, whether it succeeded or not, so a failing MDM is not hammered by clicks). Every run holds the
+//! workspace's lease, so at most one runs at a time.
+//!
+//! # How
+//!
+//! Each run reads the **full** group list (`provider.groups()`); if that fails, nothing is changed. Then:
+//!
+//! - A group is identified by its link: provider, MDM account ([`crate::account_key`]) and MDM group id.
+//! - A new MDM group becomes a new synced group; its label is `Managed by <provider>`
+//!   ([`GroupRecord::managed_by`]).
+//! - An existing synced group gets the MDM's name and membership, overwriting local edits (R12).
+//! - Members are matched by MDM device ID through the stored metadata (R4); MDM members no device of the
+//!   workspace carries are counted as `members_unmatched`.
+//! - A synced group the MDM no longer lists (or one linked to another provider or account) is **detached**:
+//!   its link is removed and it stays, with its name and members, as an ordinary editable group.
+//!
+//! # Name collisions
+//!
+//! Manual groups are the workspace's own and are never renamed, merged or re-linked. When an MDM group's name
+//! equals (trimmed, case-insensitively) the name of a manual group, or of a group this run detaches, the
+//! synced group takes the MDM name with the provider appended, `Sales (Jamf)`, then `Sales (Jamf 2)`, … The
+//! same applies when the MDM itself has several groups of one name (Entra allows it); the first by MDM id
+//! keeps the plain name, so results are stable from run to run. Every such rename is listed in
+//! [`GroupSyncReport::renamed`]. Once the manual group is renamed or deleted, the next sync gives the synced
+//! group its plain name back.
+//!
+//! A synced group deleted locally while the MDM still has it is created again by the next sync: the MDM is
+//! the source of truth for synced groups; remove the group there (or disconnect) to get rid of it.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use mdmkit_core::{MdmGroup, ProviderKind, SerialNumber};
+
+use crate::engine::{delta, Connection, LeaseGuard, MdmSync};
+use crate::error::{Error, Result};
+use crate::model::{GroupRecord, NewGroup, Plan, ProviderLink, WorkspaceId, WorkspaceState};
+
+/// Why a group sync ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GroupSyncTrigger {
+    /// The 6-hour schedule, or a pending sync the scheduler caught up on.
+    Scheduled,
+    /// A person asked for it.
+    Manual,
+    /// The provider or credentials were just set or changed.
+    ConnectionChanged,
+}
+
+/// A synced group that could not take the MDM's name as is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameCollision {
+    /// The group's id in the MDM.
+    pub mdm_group_id: String,
+    /// The MDM's name for it.
+    pub mdm_name: String,
+    /// The name it was given.
+    pub name: String,
+}
+
+/// What a group sync did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GroupSyncReport {
+    /// The workspace.
+    pub workspace: WorkspaceId,
+    /// The provider.
+    pub provider: ProviderKind,
+    /// Why it ran.
+    pub trigger: GroupSyncTrigger,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// Groups the MDM listed.
+    pub mdm_groups: usize,
+    /// Synced groups created.
+    pub created: usize,
+    /// Synced groups whose name or membership changed.
+    pub updated: usize,
+    /// Synced groups already up to date.
+    pub unchanged: usize,
+    /// Synced groups detached (the MDM no longer has them).
+    pub detached: usize,
+    /// Synced groups named differently from the MDM to avoid a collision.
+    pub renamed: Vec<NameCollision>,
+    /// Memberships matched to a device of the workspace.
+    pub members_matched: usize,
+    /// MDM members no device of the workspace carries (unknown device, or metadata not fetched yet).
+    pub members_unmatched: usize,
+    /// HTTP requests the provider sent during the run.
+    pub requests: u64,
+}
+
+/// Whether and how a group sync followed a connect.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum GroupSyncOutcome {
+    /// The connection did not change, so no sync was owed.
+    NotNeeded,
+    /// The plan has no group sync.
+    NotOnPlan(Plan),
+    /// It ran.
+    Completed(GroupSyncReport),
+    /// It failed; it stays pending and the scheduler retries it.
+    Failed(Error),
+}
+
+impl fmt::Display for GroupSyncTrigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GroupSyncTrigger::Scheduled => "scheduled",
+            GroupSyncTrigger::Manual => "manual",
+            GroupSyncTrigger::ConnectionChanged => "connection changed",
+        })
+    }
+}
+
+fn name_key(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+/// `base`, or `base (Provider)`, `base (Provider 2)`, … whichever is free first.
+fn free_name(base: &str, provider: ProviderKind, taken: &HashSet<String>) -> String {
+    if !taken.contains(&name_key(base)) {
+        return base.to_owned();
+    }
+    let label = provider.display_name();
+    let mut n = 1u32;
+    loop {
+        let candidate = if n == 1 {
+            format!("{base} ({label})")
+        } else {
+            format!("{base} ({label} {n})")
+        };
+        if !taken.contains(&name_key(&candidate)) {
+            return candidate;
+        }
+        n += 1;
+    }
+}
+
+/// When the next manual sync is allowed, if the cooldown is still running at `now`.
+pub(crate) fn cooldown_until(
+    state: &WorkspaceState,
+    now: DateTime<Utc>,
+    cooldown: std::time::Duration,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let last = state.last_manual_group_sync?;
+    let next = last + delta(cooldown);
+    (now < next).then_some((last, next))
+}
+
+impl MdmSync {
+    /// Runs a group sync now, on a person's request (R10): Pro and Enterprise only, at most once per
+    /// cooldown ([`Error::Cooldown`] says when the next is allowed), never while another sync runs
+    /// ([`Error::AlreadyRunning`]).
+    pub async fn sync_groups_now(&self, workspace: &WorkspaceId) -> Result<GroupSyncReport> {
+        let now = self.clock.now();
+        let state = self.stores.state.sync_state(workspace).await?;
+        if !state.plan.allows_group_sync() {
+            return Err(Error::PlanExcludesGroupSync { plan: state.plan });
+        }
+        let mut guard = self.acquire_lease(workspace).await?;
+        let result = async {
+            let connection = self.connection(workspace).await?;
+            // Read again under the lease: another request may have just started a sync.
+            let state = self.stores.state.sync_state(workspace).await?;
+            if let Some((last, next_allowed)) =
+                cooldown_until(&state, now, self.config.manual_group_sync_cooldown)
+            {
+                return Err(Error::Cooldown { last, next_allowed });
+            }
+            self.stores
+                .state
+                .record_manual_group_sync(workspace, now)
+                .await?;
+            self.group_sync_locked(
+                workspace,
+                &connection,
+                GroupSyncTrigger::Manual,
+                now,
+                &mut guard,
+            )
+            .await
+        }
+        .await;
+        self.release_lease(guard).await;
+        result
+    }
+
+    /// A scheduled sync (the scheduler decided it is due).
+    pub(crate) async fn sync_groups_scheduled(
+        &self,
+        workspace: &WorkspaceId,
+        now: DateTime<Utc>,
+    ) -> Result<GroupSyncReport> {
+        let state = self.stores.state.sync_state(workspace).await?;
+        if !state.plan.allows_group_sync() {
+            return Err(Error::PlanExcludesGroupSync { plan: state.plan });
+        }
+        let mut guard = self.acquire_lease(workspace).await?;
+        let result = async {
+            let connection = self.connection(workspace).await?;
+            self.group_sync_locked(
+                workspace,
+                &connection,
+                GroupSyncTrigger::Scheduled,
+                now,
+                &mut guard,
+            )
+            .await
+        }
+        .await;
+        self.release_lease(guard).await;
+        result
+    }
+
+    pub(crate) async fn group_sync_locked(
+        &self,
+        workspace: &WorkspaceId,
+        connection: &Connection,
+        trigger: GroupSyncTrigger,
+        now: DateTime<Utc>,
+        guard: &mut LeaseGuard,
+    ) -> Result<GroupSyncReport> {
+        let requests_before = connection.provider.request_count();
+        let result = self
+            .reconcile(workspace, connection, trigger, now, guard)
+            .await;
+        let succeeded = result.is_ok();
+        self.stores
+            .state
+            .record_group_sync_attempt(workspace, now, succeeded)
+            .await?;
+        match result {
+            Ok(mut report) => {
+                report.requests = connection
+                    .provider
+                    .request_count()
+                    .saturating_sub(requests_before);
+                tracing::info!(
+                    workspace = %workspace,
+                    provider = %report.provider,
+                    %trigger,
+                    created = report.created,
+                    updated = report.updated,
+                    detached = report.detached,
+                    renamed = report.renamed.len(),
+                    requests = report.requests,
+                    "MDM group sync finished"
+                );
+                Ok(report)
+            }
+            Err(e) => {
+                tracing::warn!(workspace = %workspace, %trigger, error = %e, "MDM group sync failed");
+                Err(e)
+            }
+        }
+    }
+
+    async fn reconcile(
+        &self,
+        workspace: &WorkspaceId,
+        connection: &Connection,
+        trigger: GroupSyncTrigger,
+        now: DateTime<Utc>,
+        guard: &mut LeaseGuard,
+    ) -> Result<GroupSyncReport> {
+        // The full list first: on failure nothing is touched (a partial list would detach good groups).
+        let listed = connection.provider.groups().await?;
+        self.keep_lease(guard).await?;
+
+        let mut seen_ids = HashSet::new();
+        let mut mdm_groups: Vec<MdmGroup> = listed
+            .into_iter()
+            .filter(|g| seen_ids.insert(g.id.clone()))
+            .collect();
+        mdm_groups.sort_by(|a, b| {
+            name_key(&a.name)
+                .cmp(&name_key(&b.name))
+                .then_with(|| a.id.cmp(&b.id))
+        });
+
+        let mut members_by_device_id: HashMap<String, Vec<SerialNumber>> = HashMap::new();
+        for device in self.stores.devices.devices(workspace).await? {
+            if let Some(m) = device.metadata {
+                members_by_device_id
+                    .entry(m.device_id)
+                    .or_default()
+                    .push(device.serial);
+            }
+        }
+
+        // Split the stored groups: manual, linked to this account's MDM groups, or to be detached.
+        let ours = |link: &ProviderLink| {
+            link.provider == connection.kind
+                && link.account == connection.account
+                && seen_ids.contains(&link.mdm_group_id)
+        };
+        let mut taken = HashSet::new();
+        let mut linked: HashMap<String, GroupRecord> = HashMap::new();
+        let mut detach = Vec::new();
+        for group in self.stores.groups.groups(workspace).await? {
+            match &group.link {
+                None => {
+                    taken.insert(name_key(&group.name));
+                }
+                Some(link) if ours(link) && !linked.contains_key(&link.mdm_group_id) => {
+                    linked.insert(link.mdm_group_id.clone(), group);
+                }
+                Some(_) => {
+                    taken.insert(name_key(&group.name));
+                    detach.push(group);
+                }
+            }
+        }
+
+        let mut report = GroupSyncReport {
+            workspace: workspace.clone(),
+            provider: connection.kind,
+            trigger,
+            started_at: now,
+            mdm_groups: mdm_groups.len(),
+            created: 0,
+            updated: 0,
+            unchanged: 0,
+            detached: 0,
+            renamed: Vec::new(),
+            members_matched: 0,
+            members_unmatched: 0,
+            requests: 0,
+        };
+
+        for mut group in detach {
+            self.keep_lease(guard).await?;
+            group.link = None;
+            self.stores.groups.update_group(workspace, &group).await?;
+            report.detached += 1;
+        }
+
+        for mdm in mdm_groups {
+            self.keep_lease(guard).await?;
+            let base = match mdm.name.trim() {
+                "" => format!("Unnamed group {}", mdm.id),
+                name => name.to_owned(),
+            };
+            let name = free_name(&base, connection.kind, &taken);
+            taken.insert(name_key(&name));
+            if name != base {
+                report.renamed.push(NameCollision {
+                    mdm_group_id: mdm.id.clone(),
+                    mdm_name: mdm.name.clone(),
+                    name: name.clone(),
+                });
+            }
+            let mut members = BTreeSet::new();
+            for device_id in &mdm.member_device_ids {
+                match members_by_device_id.get(device_id) {
+                    Some(serials) => {
+                        report.members_matched += 1;
+                        members.extend(serials.iter().cloned());
+                    }
+                    None => report.members_unmatched += 1,
+                }
+            }
+            match linked.remove(&mdm.id) {
+                Some(mut existing) => {
+                    if existing.name == name && existing.members == members {
+                        report.unchanged += 1;
+                    } else {
+                        existing.name = name;
+                        existing.members = members;
+                        self.stores
+                            .groups
+                            .update_group(workspace, &existing)
+                            .await?;
+                        report.updated += 1;
+                    }
+                }
+                None => {
+                    let link = ProviderLink {
+                        provider: connection.kind,
+                        account: connection.account.clone(),
+                        mdm_group_id: mdm.id.clone(),
+                    };
+                    self.stores
+                        .groups
+                        .create_group(
+                            workspace,
+                            NewGroup {
+                                name,
+                                link: Some(link),
+                                members,
+                            },
+                        )
+                        .await?;
+                    report.created += 1;
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_names_append_the_provider_then_a_number() {
+        let taken: HashSet<String> = ["sales", "sales (jamf)"].map(String::from).into();
+        assert_eq!(free_name("Ops", ProviderKind::Jamf, &taken), "Ops");
+        assert_eq!(
+            free_name("SALES", ProviderKind::Fleet, &taken),
+            "SALES (Fleet)"
+        );
+        assert_eq!(
+            free_name("Sales", ProviderKind::Jamf, &taken),
+            "Sales (Jamf 2)"
+        );
+    }
+}

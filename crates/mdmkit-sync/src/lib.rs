@@ -1,0 +1,134 @@
+//! # mdmkit-sync
+//!
+//! The orchestration that turns MDM providers into product behaviour: validate-before-save, encrypted
+//! credentials, metadata refreshed at most once a day, group sync on a schedule, over pluggable storage.
+//! It knows no wire format and no concrete provider: providers come from an injected [`ProviderFactory`]
+//! (the `mdmkit` facade supplies the real one), storage from four small traits ([`Stores`]), time from a
+//! [`Clock`].
+//!
+//! ```
+//! use std::sync::Arc;
+//! use mdmkit_core::{async_trait, FleetConfig, MdmDevice, MdmGroup, MdmProvider, Page, PageInfo,
+//!     PageRequest, PagingStyle, ProviderConfig, ProviderKind, SerialNumber, Url};
+//! use mdmkit_sync::{MdmSync, Plan, Stores, SystemClock, Vault, WorkspaceId};
+//!
+//! // A stand-in MDM with one Mac; the `mdmkit` facade's factory builds real providers.
+//! #[derive(Debug)]
+//! struct OneMac;
+//! #[async_trait]
+//! impl MdmProvider for OneMac {
+//!     fn kind(&self) -> ProviderKind { ProviderKind::Fleet }
+//!     async fn validate(&self) -> mdmkit_core::Result<()> { Ok(()) }
+//!     async fn devices_by_serial(&self, s: &SerialNumber) -> mdmkit_core::Result<Vec<MdmDevice>> {
+//!         Ok(vec![MdmDevice::new("42", Some(s.clone()), Some("Studio Mac".into()),
+//!             Some("u7".into()), Some("Ada Lovelace".into()))])
+//!     }
+//!     fn device_paging(&self) -> PagingStyle { PagingStyle::Offset { limit: 100 } }
+//!     async fn list_devices_page(&self, _: &PageRequest) -> mdmkit_core::Result<Page<MdmDevice>> {
+//!         Ok(Page::new(vec![], PageInfo::default()))
+//!     }
+//!     async fn groups(&self) -> mdmkit_core::Result<Vec<MdmGroup>> { Ok(vec![]) }
+//!     fn device_url(&self, id: &str) -> Option<Url> {
+//!         Url::parse(&format!("https://fleet.example.com/hosts/{id}")).ok()
+//!     }
+//!     fn request_count(&self) -> u64 { 0 }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let factory = |_: &ProviderConfig| -> mdmkit_core::Result<Arc<dyn MdmProvider>> { Ok(Arc::new(OneMac)) };
+//! let vault = Vault::new("2026-01", &*Vault::generate_key()?)?; // or Vault::from_env("MDMKIT_KEYS")
+//! let sync = MdmSync::new(Arc::new(factory), vault, Stores::memory(), Arc::new(SystemClock));
+//!
+//! let ws = WorkspaceId::new("acme");
+//! sync.set_plan(&ws, Plan::Pro).await?;
+//! sync.add_device(&ws, &SerialNumber::parse("c02zc2qylvdl")?).await?;
+//!
+//! // Validates, encrypts and saves, then fetches metadata and syncs groups because the connection is new.
+//! let config = ProviderConfig::Fleet(FleetConfig::new("fleet.example.com", "token")?);
+//! let report = sync.connect(&ws, config).await?;
+//! assert!(report.connection_changed);
+//!
+//! let found = sync.search(&ws, "lovelace").await?;
+//! assert_eq!(found[0].display_name(), Some("Ada Lovelace"));
+//! let link = found[0].link.as_ref().unwrap();
+//! assert_eq!(link.label, "View on Fleet");
+//! assert_eq!(link.url.as_str(), "https://fleet.example.com/hosts/42");
+//! # Ok(()) }
+//! ```
+//!
+//! ## Where each product rule lives
+//!
+//! | rule | here |
+//! |---|---|
+//! | R3 credentials encrypted at rest, bound to the workspace, keys rotate | [`Vault`], [`SealedCredentials`] |
+//! | R4 device ID, user ID, display name per serial | [`MdmMetadata`], [`MdmSync::refresh_due`] |
+//! | R5 at most once per day | [`DeviceRecord::is_due`], [`SyncConfig::refresh_interval`] |
+//! | R6 display name searchable with the serial | [`MdmSync::search`], [`DeviceStore::search_devices`] |
+//! | R7 "View on &lt;provider&gt;" | [`DeviceView::link`] |
+//! | R8 test call before save, six categories | [`MdmSync::connect`], [`Error::category`] |
+//! | R9 credentials change → metadata cleared and refetched | [`MdmSync::connect`] |
+//! | R10 plans, 6 h, 15 min cooldown, at once on change, one at a time | [`groups`], [`Scheduler`] |
+//! | R11 what a group is per provider | the provider crates' `groups()` |
+//! | R12 reconcile: create, overwrite, match by device ID, detach | [`groups`] |
+//!
+//! ## Decisions
+//!
+//! - **Connecting.** Validation runs before anything else and outside the lease, so bad credentials get
+//!   their R8 category at once and nothing is written. Saving then takes the workspace's lease: credentials
+//!   never change under a running sync (which could otherwise write the old MDM's metadata after the
+//!   reset); while a sync runs, `connect` fails with [`Error::AlreadyRunning`] and saves nothing. "Provider
+//!   set or changed" (R10) is read as "connection changed" (provider, host, tenant or any secret,
+//!   [`mdmkit_core::ProviderConfig::same_connection`]): a new host or tenant is a different MDM, and a
+//!   rotated secret costs one extra sync. After a change, `connect` refreshes before the group sync, because
+//!   membership is matched by the MDM device IDs that R9 just cleared.
+//! - **Disconnecting** deletes the credentials, clears device metadata and detaches synced groups.
+//! - **Plan** defaults to Free, so a workspace whose plan was never set is never group-synced by accident.
+//! - **Refresh strategy, outcomes, duplicates**: see [`refresh`]. The crossover is `due <= ceil(M / p)`
+//!   → lookups, else one bulk listing. Duplicate serials clear the device's metadata, stamp the check and are
+//!   listed in the report; they are never matched to one of the devices.
+//! - **Group identity** is provider + MDM account + MDM group id ([`ProviderLink`], [`account_key`]): a new
+//!   server of the same provider never inherits the old server's groups (and their policies) through an id
+//!   that happens to repeat; a rotated secret keeps the groups linked.
+//! - **Name collisions**: manual groups win and are never touched; the synced group becomes
+//!   `Name (Provider)`; see [`groups`].
+//! - **Lease.** One per workspace, held by connect, disconnect, refresh and group sync alike (so a refresh
+//!   and a group sync never interleave). It has a time to live ([`SyncConfig::lease_ttl`]), is renewed at
+//!   half-life before every write, and is taken over once expired, so a crashed worker blocks a workspace
+//!   for at most one TTL. A run whose lease was taken over stops with [`Error::LeaseLost`] before its next
+//!   write. Busy callers get [`Error::AlreadyRunning`] with the expiry; nobody waits.
+//! - **Secrets** are decrypted only to build a provider, live in `SecretString`s, and never reach `Debug`,
+//!   logs or errors; logs carry workspace ids, provider names, counts and error categories.
+#![deny(missing_docs)]
+
+mod clock;
+mod engine;
+mod error;
+pub mod groups;
+mod memory;
+mod model;
+mod provider;
+pub mod refresh;
+mod scheduler;
+pub mod storage_suite;
+mod store;
+mod vault;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use engine::{
+    ConnectReport, ConnectionInfo, DeviceLink, DeviceView, DisconnectReport, MdmSync, SyncConfig,
+};
+pub use error::{Error, Result, StoreError, VaultError};
+pub use groups::{GroupSyncOutcome, GroupSyncReport, GroupSyncTrigger, NameCollision};
+pub use memory::MemoryStore;
+pub use model::{
+    account_key, DeviceRecord, GroupId, GroupRecord, Lease, LeaseOutcome, MdmMetadata, NewGroup,
+    Plan, ProviderLink, SealedCredentials, WorkspaceId, WorkspaceState,
+};
+pub use provider::ProviderFactory;
+pub use refresh::{
+    bulk_listing_requests, choose_strategy, DuplicateSerial, RefreshReport, RunError, Strategy,
+};
+pub use scheduler::{Scheduler, SchedulerConfig, TickReport, WorkspaceRun};
+pub use store::{CredentialStore, DeviceStore, GroupStore, StoreResult, Stores, SyncStateStore};
+pub use vault::{Vault, KEY_LEN};

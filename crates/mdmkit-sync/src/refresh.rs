@@ -1,0 +1,486 @@
+//! Throttled refresh of device metadata (R4, R5): strategy, per-device outcomes, the run report.
+//!
+//! # Strategy
+//!
+//! A run fetches only devices that are due (never checked, or checked at least
+//! [`crate::SyncConfig::refresh_interval`] ago). There are two ways to ask the MDM:
+//!
+//! - **lookups**: one `devices_by_serial` request per due device: `d` requests;
+//! - **bulk**: one paged listing of the whole MDM, matched locally by normalised serial:
+//!   `ceil(M / p)` requests (at least one), where `M` is the MDM's device count and `p` its page size
+//!   (`provider.device_paging().page_size()`, or [`crate::SyncConfig::assumed_page_size`] for next-link
+//!   paging that does not say).
+//!
+//! [`choose_strategy`] takes the cheaper one: lookups while `d <= ceil(M / p)`, bulk beyond. `M` is not known
+//! before listing, so it is estimated as the larger of the workspace's device count and the row count of the
+//! last complete bulk listing. A run therefore costs `min(d, ceil(M / p))` requests plus authentication, the
+//! bulk lower bound whenever bulk is chosen. With Jamf's 2000-row pages and a 5,000-device fleet the
+//! crossover is 3 due devices; with 100-row pages, 50.
+//!
+//! # Outcomes per due device
+//!
+//! | MDM answer | stored metadata | check time | counted as |
+//! |---|---|---|---|
+//! | exactly one device with the serial | replaced (R4) | stamped | `matched` |
+//! | no device with the serial | cleared | stamped | `not_found` |
+//! | several devices with the serial | cleared: never silently matched to one | stamped | `duplicates` |
+//! | an error | **kept** | unchanged, so still due | `errors` |
+//!
+//! Duplicates are stamped because the answer is definite and asking again within the day would return the
+//! same; they come back the next day, after someone fixed the MDM.
+//!
+//! Errors that concern the whole connection (Unauthorized, Forbidden, Not found, SSL, invalid configuration)
+//! stop a lookup run at once, since every further request would fail the same way. A bulk listing that
+//! fails part-way writes nothing: without the whole listing neither "not found" nor "exactly one" can be
+//! concluded.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use futures::stream::{self, StreamExt};
+use mdmkit_core::{Category, ErrorKind, MdmDevice, MdmProviderExt, ProviderKind, SerialNumber};
+
+use crate::engine::{delta, Connection, LeaseGuard, MdmSync};
+use crate::error::Result;
+use crate::model::{MdmMetadata, WorkspaceId};
+
+/// How a refresh run asked the MDM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Strategy {
+    /// One lookup by serial per due device.
+    Lookups,
+    /// One paged listing of every MDM device, matched locally.
+    Bulk,
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Strategy::Lookups => "lookups by serial",
+            Strategy::Bulk => "bulk listing",
+        })
+    }
+}
+
+/// Requests a complete listing of `mdm_devices` rows takes at `page_size` rows a page (at least one: an
+/// empty MDM still answers one page).
+pub fn bulk_listing_requests(mdm_devices: u64, page_size: u32) -> u64 {
+    mdm_devices.div_ceil(u64::from(page_size.max(1))).max(1)
+}
+
+/// The cheaper way to fetch `due` devices from an MDM estimated to hold `mdm_devices_estimate` devices,
+/// listed `page_size` rows a page: lookups while `due <= ceil(M / p)`, bulk beyond (see the module docs).
+pub fn choose_strategy(due: usize, mdm_devices_estimate: u64, page_size: u32) -> Strategy {
+    if due as u64 > bulk_listing_requests(mdm_devices_estimate, page_size) {
+        Strategy::Bulk
+    } else {
+        Strategy::Lookups
+    }
+}
+
+/// An error met during a run, kept for the report (no secrets: built from the provider error's text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RunError {
+    /// The precise kind.
+    pub kind: ErrorKind,
+    /// The user-facing R8 category.
+    pub category: Category,
+    /// The provider error's text.
+    pub message: String,
+    /// The device the request was about, for a lookup.
+    pub serial: Option<SerialNumber>,
+}
+
+impl RunError {
+    pub(crate) fn new(error: &mdmkit_core::Error, serial: Option<SerialNumber>) -> Self {
+        RunError {
+            kind: error.kind(),
+            category: error.category(),
+            message: error.to_string(),
+            serial,
+        }
+    }
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.serial {
+            Some(s) => write!(f, "{} ({}): {}", s, self.category.name(), self.message),
+            None => write!(f, "{}: {}", self.category.name(), self.message),
+        }
+    }
+}
+
+/// Several MDM devices share a serial: reported, never matched to one of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateSerial {
+    /// The serial.
+    pub serial: SerialNumber,
+    /// The MDM device IDs that carry it, sorted.
+    pub device_ids: Vec<String>,
+}
+
+/// What a refresh run did, for operators: coverage at a glance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RefreshReport {
+    /// The workspace.
+    pub workspace: WorkspaceId,
+    /// The provider asked.
+    pub provider: ProviderKind,
+    /// When the run started (check times are stamped with it).
+    pub started_at: DateTime<Utc>,
+    /// Devices due at the start.
+    pub due: usize,
+    /// How the MDM was asked; `None` when nothing was due.
+    pub strategy: Option<Strategy>,
+    /// The request count the strategy was chosen on.
+    pub estimated_requests: u64,
+    /// MDM device records read (rows of the listing, or results of the lookups).
+    pub devices_seen: u64,
+    /// Due devices matched to exactly one MDM device; their metadata was written.
+    pub matched: usize,
+    /// MDM devices read that belong to no device of the workspace, or have no usable serial (bulk only).
+    pub unmatched: u64,
+    /// Due devices the MDM does not know; their metadata was cleared.
+    pub not_found: usize,
+    /// Serials the MDM holds more than once.
+    pub duplicates: Vec<DuplicateSerial>,
+    /// Failed requests; their devices kept their metadata and stay due.
+    pub errors: usize,
+    /// The last error met.
+    pub last_error: Option<RunError>,
+    /// Whether the run stopped early on an error that concerns the whole connection.
+    pub aborted: bool,
+    /// HTTP requests the provider sent during the run (retries and token requests included).
+    pub requests: u64,
+}
+
+impl RefreshReport {
+    fn new(
+        workspace: &WorkspaceId,
+        provider: ProviderKind,
+        started_at: DateTime<Utc>,
+        due: usize,
+    ) -> Self {
+        RefreshReport {
+            workspace: workspace.clone(),
+            provider,
+            started_at,
+            due,
+            strategy: None,
+            estimated_requests: 0,
+            devices_seen: 0,
+            matched: 0,
+            unmatched: 0,
+            not_found: 0,
+            duplicates: Vec::new(),
+            errors: 0,
+            last_error: None,
+            aborted: false,
+            requests: 0,
+        }
+    }
+
+    /// Due devices that got no definite answer and stay due.
+    pub fn still_due(&self) -> usize {
+        self.due
+            .saturating_sub(self.matched + self.not_found + self.duplicates.len())
+    }
+
+    fn fail(&mut self, error: &mdmkit_core::Error, serial: Option<SerialNumber>) {
+        self.errors += 1;
+        self.last_error = Some(RunError::new(error, serial));
+    }
+}
+
+/// The MDM's definite answer about one serial.
+enum Answer {
+    Found(Box<MdmDevice>),
+    NotFound,
+    Duplicate(Vec<String>),
+}
+
+impl Answer {
+    fn from_matches(mut found: Vec<MdmDevice>) -> Answer {
+        match found.len() {
+            0 => Answer::NotFound,
+            1 => Answer::Found(Box::new(found.remove(0))),
+            _ => {
+                let mut ids: Vec<String> = found.into_iter().map(|d| d.device_id).collect();
+                ids.sort();
+                Answer::Duplicate(ids)
+            }
+        }
+    }
+}
+
+/// Errors after which no further request of the run can succeed.
+fn concerns_connection(error: &mdmkit_core::Error) -> bool {
+    matches!(
+        error.kind(),
+        ErrorKind::Unauthorized
+            | ErrorKind::Forbidden
+            | ErrorKind::NotFound
+            | ErrorKind::Ssl
+            | ErrorKind::InvalidConfiguration
+    )
+}
+
+impl MdmSync {
+    /// Fetches the MDM metadata of every device that is due (R5), choosing lookups or a bulk listing (see
+    /// [`crate::refresh`]). Provider failures are in the report; `Err` means the run could not start or
+    /// store its results (not connected, lease busy, storage or vault failure).
+    pub async fn refresh_due(&self, workspace: &WorkspaceId) -> Result<RefreshReport> {
+        self.refresh_at(workspace, self.clock.now()).await
+    }
+
+    pub(crate) async fn refresh_at(
+        &self,
+        workspace: &WorkspaceId,
+        now: DateTime<Utc>,
+    ) -> Result<RefreshReport> {
+        let mut guard = self.acquire_lease(workspace).await?;
+        let result = async {
+            let connection = self.connection(workspace).await?;
+            self.refresh_locked(workspace, &connection, now, &mut guard)
+                .await
+        }
+        .await;
+        self.release_lease(guard).await;
+        result
+    }
+
+    pub(crate) async fn refresh_locked(
+        &self,
+        workspace: &WorkspaceId,
+        connection: &Connection,
+        now: DateTime<Utc>,
+        guard: &mut LeaseGuard,
+    ) -> Result<RefreshReport> {
+        let provider = &connection.provider;
+        let requests_before = provider.request_count();
+        let cutoff = now - delta(self.config.refresh_interval);
+        let due = self.stores.devices.devices_due(workspace, cutoff).await?;
+        let mut report = RefreshReport::new(workspace, connection.kind, now, due.len());
+        let mut listed = None;
+        if !due.is_empty() {
+            let all = self.stores.devices.devices(workspace).await?;
+            let state = self.stores.state.sync_state(workspace).await?;
+            let estimate = (all.len() as u64).max(state.mdm_device_count.unwrap_or(0));
+            let page_size = provider
+                .device_paging()
+                .page_size()
+                .unwrap_or(self.config.assumed_page_size);
+            let strategy = choose_strategy(due.len(), estimate, page_size);
+            report.strategy = Some(strategy);
+            report.estimated_requests = match strategy {
+                Strategy::Lookups => due.len() as u64,
+                Strategy::Bulk => bulk_listing_requests(estimate, page_size),
+            };
+            let due: Vec<SerialNumber> = due.into_iter().map(|d| d.serial).collect();
+            match strategy {
+                Strategy::Lookups => {
+                    self.by_lookups(workspace, connection, due, now, &mut report, guard)
+                        .await?
+                }
+                Strategy::Bulk => {
+                    let known: HashSet<SerialNumber> = all.into_iter().map(|d| d.serial).collect();
+                    listed = self
+                        .by_listing(workspace, connection, due, known, now, &mut report, guard)
+                        .await?;
+                }
+            }
+        }
+        report.requests = provider.request_count().saturating_sub(requests_before);
+        self.stores
+            .state
+            .record_refresh(workspace, now, listed)
+            .await?;
+        tracing::info!(
+            workspace = %workspace,
+            provider = %report.provider,
+            due = report.due,
+            matched = report.matched,
+            not_found = report.not_found,
+            duplicates = report.duplicates.len(),
+            errors = report.errors,
+            requests = report.requests,
+            strategy = ?report.strategy,
+            "MDM refresh finished"
+        );
+        Ok(report)
+    }
+
+    async fn by_lookups(
+        &self,
+        workspace: &WorkspaceId,
+        connection: &Connection,
+        due: Vec<SerialNumber>,
+        now: DateTime<Utc>,
+        report: &mut RefreshReport,
+        guard: &mut LeaseGuard,
+    ) -> Result<()> {
+        let provider = connection.provider.clone();
+        let mut answers = stream::iter(due.into_iter().map(|serial| {
+            let provider = provider.clone();
+            async move {
+                let result = provider.devices_by_serial(&serial).await;
+                (serial, result)
+            }
+        }))
+        .buffer_unordered(self.config.lookup_concurrency.max(1));
+        while let Some((serial, result)) = answers.next().await {
+            match result {
+                Ok(found) => {
+                    report.devices_seen += found.len() as u64;
+                    // Providers re-check serials; check again rather than trust a fuzzy filter.
+                    let exact: Vec<MdmDevice> = found
+                        .into_iter()
+                        .filter(|d| d.serial_number.as_ref().is_none_or(|s| *s == serial))
+                        .collect();
+                    let answer = Answer::from_matches(exact);
+                    self.apply(workspace, serial, answer, now, report, guard)
+                        .await?;
+                }
+                Err(e) => {
+                    tracing::debug!(workspace = %workspace, serial = %serial, error = %e, "MDM lookup failed");
+                    report.fail(&e, Some(serial));
+                    if concerns_connection(&e) {
+                        report.aborted = true;
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns the listing's row count when it completed.
+    #[allow(clippy::too_many_arguments)]
+    async fn by_listing(
+        &self,
+        workspace: &WorkspaceId,
+        connection: &Connection,
+        due: Vec<SerialNumber>,
+        known: HashSet<SerialNumber>,
+        now: DateTime<Utc>,
+        report: &mut RefreshReport,
+        guard: &mut LeaseGuard,
+    ) -> Result<Option<u64>> {
+        let mut by_serial: HashMap<SerialNumber, Vec<MdmDevice>> = HashMap::new();
+        let mut rows = connection.provider.device_stream();
+        while let Some(row) = rows.next().await {
+            match row {
+                Ok(device) => {
+                    report.devices_seen += 1;
+                    match &device.serial_number {
+                        Some(serial) if known.contains(serial) => {
+                            by_serial.entry(serial.clone()).or_default().push(device);
+                        }
+                        _ => report.unmatched += 1,
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(workspace = %workspace, error = %e, "MDM listing failed");
+                    report.fail(&e, None);
+                    report.aborted = true;
+                    return Ok(None);
+                }
+            }
+            self.keep_lease(guard).await?;
+        }
+        drop(rows);
+        for serial in due {
+            let answer = Answer::from_matches(by_serial.remove(&serial).unwrap_or_default());
+            self.apply(workspace, serial, answer, now, report, guard)
+                .await?;
+        }
+        Ok(Some(report.devices_seen))
+    }
+
+    async fn apply(
+        &self,
+        workspace: &WorkspaceId,
+        serial: SerialNumber,
+        answer: Answer,
+        now: DateTime<Utc>,
+        report: &mut RefreshReport,
+        guard: &mut LeaseGuard,
+    ) -> Result<()> {
+        self.keep_lease(guard).await?;
+        let metadata = match answer {
+            Answer::Found(device) => {
+                report.matched += 1;
+                Some(MdmMetadata::from(&*device))
+            }
+            Answer::NotFound => {
+                report.not_found += 1;
+                None
+            }
+            Answer::Duplicate(device_ids) => {
+                tracing::warn!(workspace = %workspace, serial = %serial, ?device_ids, "several MDM devices share a serial; not matched");
+                report.duplicates.push(DuplicateSerial {
+                    serial: serial.clone(),
+                    device_ids,
+                });
+                None
+            }
+        };
+        self.stores
+            .devices
+            .record_check(workspace, &serial, metadata, now)
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bulk_requests_round_up_and_never_reach_zero() {
+        assert_eq!(bulk_listing_requests(0, 100), 1);
+        assert_eq!(bulk_listing_requests(100, 100), 1);
+        assert_eq!(bulk_listing_requests(101, 100), 2);
+        assert_eq!(bulk_listing_requests(5000, 2000), 3);
+        assert_eq!(
+            bulk_listing_requests(10, 0),
+            10,
+            "a zero page size counts as one row a page"
+        );
+    }
+
+    #[test]
+    fn crossover_is_the_bulk_request_count() {
+        // 5,000 devices at Jamf's 2000-row pages: a listing costs 3 requests.
+        assert_eq!(choose_strategy(3, 5000, 2000), Strategy::Lookups);
+        assert_eq!(choose_strategy(4, 5000, 2000), Strategy::Bulk);
+        // The same fleet at 100-row pages: 50 requests.
+        assert_eq!(choose_strategy(50, 5000, 100), Strategy::Lookups);
+        assert_eq!(choose_strategy(51, 5000, 100), Strategy::Bulk);
+        // A one-page MDM: a single due device is a lookup, two are a listing.
+        assert_eq!(choose_strategy(1, 40, 300), Strategy::Lookups);
+        assert_eq!(choose_strategy(2, 40, 300), Strategy::Bulk);
+    }
+
+    #[test]
+    fn the_chosen_cost_never_exceeds_either_alternative() {
+        for due in 1..300usize {
+            for fleet in [1u64, 99, 100, 101, 999, 5000, 20_000] {
+                for page in [1u32, 50, 100, 2000] {
+                    let bulk = bulk_listing_requests(fleet, page);
+                    let cost = match choose_strategy(due, fleet, page) {
+                        Strategy::Lookups => due as u64,
+                        Strategy::Bulk => bulk,
+                    };
+                    assert_eq!(cost, bulk.min(due as u64), "{due} {fleet} {page}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,375 @@
+//! Connecting and disconnecting: R3 (encrypted, bound, rotating), R8 (validate before save), R9 (a change
+//! clears and refetches metadata), R10 (a change syncs groups at once).
+
+mod common;
+
+use chrono::TimeDelta;
+use common::{serial, Harness, Op, VAULT_KEY};
+use mdmkit_core::{Category, ErrorKind, ProviderKind};
+use mdmkit_sync::{
+    Error, GroupSyncOutcome, MdmSync, Plan, Scheduler, SchedulerConfig, Vault, VaultError,
+    WorkspaceId,
+};
+
+#[tokio::test]
+async fn r8_failed_validation_saves_nothing_and_keeps_the_previous_credentials() {
+    let h = Harness::new();
+    h.mdm.account("acme", ProviderKind::Jamf);
+    h.mdm.add_device("acme", "C02AAA", "1", "Mac", None);
+    let ws = h.workspace("w", Plan::Free, &["C02AAA"]).await;
+
+    let err = h
+        .sync
+        .connect(&ws, h.mdm.config_with_token("acme", "wrong"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.category(), Some(Category::Unauthorized));
+    assert_eq!(
+        h.sync.connection_info(&ws).await.unwrap(),
+        None,
+        "nothing saved"
+    );
+    assert!(h
+        .stores
+        .credentials
+        .load_credentials(&ws)
+        .await
+        .unwrap()
+        .is_none());
+
+    h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
+    let saved = h
+        .stores
+        .credentials
+        .load_credentials(&ws)
+        .await
+        .unwrap()
+        .unwrap();
+    let metadata = h
+        .sync
+        .device(&ws, &serial("C02AAA"))
+        .await
+        .unwrap()
+        .unwrap();
+
+    h.advance(TimeDelta::hours(1));
+    let err = h
+        .sync
+        .connect(&ws, h.mdm.config_with_token("acme", "also-wrong"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.category(), Some(Category::Unauthorized));
+    assert_eq!(
+        h.stores
+            .credentials
+            .load_credentials(&ws)
+            .await
+            .unwrap()
+            .unwrap(),
+        saved,
+        "the previous credentials stay in force, byte for byte"
+    );
+    assert_eq!(
+        h.sync
+            .device(&ws, &serial("C02AAA"))
+            .await
+            .unwrap()
+            .unwrap(),
+        metadata,
+        "and device metadata is untouched"
+    );
+    // The old credentials still work.
+    h.advance(TimeDelta::hours(24));
+    let report = h.sync.refresh_due(&ws).await.unwrap();
+    assert_eq!(report.matched, 1);
+}
+
+#[tokio::test]
+async fn r8_every_category_reaches_the_caller() {
+    let h = Harness::new();
+    h.mdm.account("acme", ProviderKind::Fleet);
+    let ws = h.workspace("w", Plan::Pro, &[]).await;
+    for (kind, category) in [
+        (ErrorKind::Unauthorized, Category::Unauthorized),
+        (ErrorKind::Forbidden, Category::Forbidden),
+        (ErrorKind::NotFound, Category::NotFound),
+        (ErrorKind::ConnectionFailed, Category::ConnectionFailed),
+        (ErrorKind::Ssl, Category::Ssl),
+        (ErrorKind::Server, Category::Server),
+    ] {
+        h.mdm.fail("acme", Op::Validate, kind, Some(1));
+        let err = h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap_err();
+        assert_eq!(err.category(), Some(category), "{kind:?}: {err}");
+        assert!(h.sync.connection_info(&ws).await.unwrap().is_none());
+    }
+    // A host nobody answers on: a network error.
+    h.mdm.account("ghost", ProviderKind::Fleet);
+    let config = h.mdm.config("ghost");
+    h.mdm.remove_account_for_test("ghost");
+    let err = h.sync.connect(&ws, config).await.unwrap_err();
+    assert_eq!(err.category(), Some(Category::ConnectionFailed));
+    assert!(h.sync.connection_info(&ws).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn r9_a_new_provider_clears_metadata_and_fetches_it_from_the_new_one() {
+    let h = Harness::new();
+    h.mdm.account("old", ProviderKind::Jamf);
+    h.mdm
+        .add_device("old", "C02AAA", "1", "Mac A", Some(("u1", "Ada")));
+    h.mdm.add_device("old", "C02BBB", "2", "Mac B", None);
+    h.mdm.account("new", ProviderKind::Fleet);
+    h.mdm
+        .add_device("new", "C02AAA", "f-77", "fleet-mac-a", None);
+    let ws = h.workspace("w", Plan::Free, &["C02AAA", "C02BBB"]).await;
+
+    let first = h.sync.connect(&ws, h.mdm.config("old")).await.unwrap();
+    assert!(first.connection_changed);
+    assert_eq!(h.display_name(&ws, "C02AAA").await.as_deref(), Some("Ada"));
+    assert_eq!(h.device_id(&ws, "C02BBB").await.as_deref(), Some("2"));
+
+    // One hour later nothing is due, yet the change refetches everything at once.
+    h.advance(TimeDelta::hours(1));
+    let report = h.sync.connect(&ws, h.mdm.config("new")).await.unwrap();
+    assert!(report.connection_changed);
+    assert_eq!(report.devices_reset, 2);
+    let refresh = report.refresh.unwrap().unwrap();
+    assert_eq!((refresh.due, refresh.matched, refresh.not_found), (2, 1, 1));
+    assert_eq!(h.device_id(&ws, "C02AAA").await.as_deref(), Some("f-77"));
+    assert_eq!(
+        h.display_name(&ws, "C02AAA").await.as_deref(),
+        Some("fleet-mac-a")
+    );
+    assert_eq!(
+        h.device_id(&ws, "C02BBB").await,
+        None,
+        "the old MDM's data is gone"
+    );
+    let view = h
+        .sync
+        .device(&ws, &serial("C02AAA"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(view.link.unwrap().label, "View on Fleet");
+}
+
+#[tokio::test]
+async fn r9_a_rotated_secret_is_a_change_and_the_same_secret_is_not() {
+    let h = Harness::new();
+    h.mdm.account("acme", ProviderKind::Iru);
+    h.mdm.add_device("acme", "C02AAA", "d1", "Mac", None);
+    let ws = h.workspace("w", Plan::Free, &["C02AAA"]).await;
+    h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
+
+    h.advance(TimeDelta::hours(1));
+    let before = h.mdm.requests("acme");
+    let again = h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
+    assert!(!again.connection_changed);
+    assert_eq!(again.devices_reset, 0);
+    assert!(again.refresh.is_none());
+    assert_eq!(h.mdm.requests("acme") - before, 1, "only the test call");
+    assert_eq!(h.device_id(&ws, "C02AAA").await.as_deref(), Some("d1"));
+
+    h.mdm.set_token("acme", "rotated");
+    let rotated = h
+        .sync
+        .connect(&ws, h.mdm.config_with_token("acme", "rotated"))
+        .await
+        .unwrap();
+    assert!(rotated.connection_changed);
+    assert_eq!(rotated.devices_reset, 1);
+    assert_eq!(rotated.refresh.unwrap().unwrap().matched, 1);
+}
+
+#[tokio::test]
+async fn r3_credentials_are_encrypted_at_rest_and_cannot_move_to_another_workspace() {
+    let h = Harness::new();
+    h.mdm.account("acme", ProviderKind::Intune);
+    h.mdm.add_device("acme", "C02AAA", "d1", "Mac", None);
+    let ws = h.workspace("w", Plan::Pro, &["C02AAA"]).await;
+    let report = h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
+
+    let record = h
+        .stores
+        .credentials
+        .load_credentials(&ws)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.key_id, "k1");
+    assert_eq!(record.provider, ProviderKind::Intune);
+    let at_rest = serde_json::to_string(&record).unwrap();
+    assert!(!at_rest.contains("token-acme"), "{at_rest}");
+    assert!(!String::from_utf8_lossy(&record.ciphertext).contains("token-acme"));
+
+    // Copied into another workspace's row, the record does not open.
+    let thief = WorkspaceId::new("thief");
+    h.stores
+        .credentials
+        .save_credentials(&thief, record)
+        .await
+        .unwrap();
+    h.sync.add_device(&thief, &serial("C02AAA")).await.unwrap();
+    let err = h.sync.refresh_due(&thief).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Vault(VaultError::Decrypt { .. })),
+        "{err:?}"
+    );
+
+    // Secrets appear in no Debug output or error.
+    for shown in [
+        format!("{:?}", h.sync),
+        format!("{report:?}"),
+        format!("{err:?} {err}"),
+        format!("{:?}", h.stores),
+    ] {
+        assert!(!shown.contains("token-acme"), "{shown}");
+    }
+    let wrong = h
+        .sync
+        .connect(&ws, h.mdm.config_with_token("acme", "wrong-secret-value"))
+        .await
+        .unwrap_err();
+    assert!(!format!("{wrong:?} {wrong}").contains("wrong-secret-value"));
+}
+
+#[tokio::test]
+async fn r3_rotated_keys_open_old_records_and_reseal_with_the_newest() {
+    let h = Harness::new();
+    h.mdm.account("acme", ProviderKind::SimpleMdm);
+    h.mdm.add_device("acme", "C02AAA", "d1", "Mac", None);
+    let ws = h.workspace("w", Plan::Free, &["C02AAA"]).await;
+    h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
+
+    let rotated = Vault::new("k2", &[0x11; 32])
+        .unwrap()
+        .with_old_key("k1", &VAULT_KEY)
+        .unwrap();
+    let engine = MdmSync::new(h.mdm.factory(), rotated, h.stores.clone(), h.clock.clone());
+    h.advance(TimeDelta::hours(25));
+    assert_eq!(
+        engine.refresh_due(&ws).await.unwrap().matched,
+        1,
+        "the old record opens"
+    );
+    assert!(engine.reseal_credentials(&ws).await.unwrap());
+    assert!(
+        !engine.reseal_credentials(&ws).await.unwrap(),
+        "already on the newest key"
+    );
+    let info = engine.connection_info(&ws).await.unwrap().unwrap();
+    assert_eq!(info.key_id, "k2");
+
+    // Only the new key is needed from now on.
+    let new_only = MdmSync::new(
+        h.mdm.factory(),
+        Vault::new("k2", &[0x11; 32]).unwrap(),
+        h.stores.clone(),
+        h.clock.clone(),
+    );
+    h.advance(TimeDelta::hours(25));
+    assert_eq!(new_only.refresh_due(&ws).await.unwrap().matched, 1);
+}
+
+#[tokio::test]
+async fn r10_setting_the_provider_syncs_groups_at_once_on_pro_but_not_on_free() {
+    let h = Harness::new();
+    h.mdm.account("acme", ProviderKind::Jamf);
+    h.mdm.add_device("acme", "C02AAA", "1", "Mac A", None);
+    h.mdm.add_device("acme", "C02BBB", "2", "Mac B", None);
+    h.mdm
+        .set_groups("acme", &[("10", "Engineering", &["1", "2"])]);
+
+    let pro = h.workspace("pro", Plan::Pro, &["C02AAA", "C02BBB"]).await;
+    let report = h.sync.connect(&pro, h.mdm.config("acme")).await.unwrap();
+    let GroupSyncOutcome::Completed(sync) = report.group_sync else {
+        panic!("no group sync: {:?}", report.group_sync);
+    };
+    assert_eq!(sync.created, 1);
+    let groups = h.sync.groups(&pro).await.unwrap();
+    assert_eq!(groups[0].name, "Engineering");
+    assert_eq!(
+        groups[0].members,
+        [serial("C02AAA"), serial("C02BBB")].into(),
+        "members matched because metadata was fetched first"
+    );
+    assert!(!h.sync.state(&pro).await.unwrap().group_sync_pending);
+
+    let free = h.workspace("free", Plan::Free, &["C02AAA"]).await;
+    let report = h.sync.connect(&free, h.mdm.config("acme")).await.unwrap();
+    assert!(matches!(
+        report.group_sync,
+        GroupSyncOutcome::NotOnPlan(Plan::Free)
+    ));
+    assert!(h.sync.groups(&free).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn r10_a_failed_immediate_sync_stays_pending_until_the_scheduler_succeeds() {
+    let h = Harness::new();
+    h.mdm.account("acme", ProviderKind::JumpCloud);
+    h.mdm.set_groups("acme", &[("g1", "Laptops", &[])]);
+    let ws = h.workspace("w", Plan::Enterprise, &[]).await;
+    h.mdm.fail("acme", Op::Groups, ErrorKind::Server, Some(1));
+    let report = h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
+    assert!(matches!(report.group_sync, GroupSyncOutcome::Failed(_)));
+    assert!(h.sync.state(&ws).await.unwrap().group_sync_pending);
+    assert!(
+        h.sync.connection_info(&ws).await.unwrap().is_some(),
+        "credentials kept"
+    );
+
+    let scheduler = Scheduler::new(h.sync.clone(), SchedulerConfig::default());
+    let now = h.advance(TimeDelta::minutes(15));
+    let tick = scheduler.tick(now).await.unwrap();
+    let sync = tick.runs[0].group_sync.as_ref().unwrap().as_ref().unwrap();
+    assert_eq!(sync.created, 1);
+    assert!(!h.sync.state(&ws).await.unwrap().group_sync_pending);
+}
+
+#[tokio::test]
+async fn connect_while_a_sync_runs_saves_nothing() {
+    let h = Harness::new();
+    h.mdm.account("acme", ProviderKind::Fleet);
+    let ws = h.workspace("w", Plan::Pro, &[]).await;
+    let now = h.now();
+    h.stores
+        .state
+        .try_acquire_lease(&ws, "another-worker", now, now + TimeDelta::minutes(10))
+        .await
+        .unwrap();
+    let err = h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap_err();
+    let Error::AlreadyRunning {
+        lease_expires_at, ..
+    } = err
+    else {
+        panic!("{err:?}");
+    };
+    assert_eq!(lease_expires_at, now + TimeDelta::minutes(10));
+    assert!(h.sync.connection_info(&ws).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn disconnect_deletes_credentials_clears_metadata_and_detaches_groups() {
+    let h = Harness::new();
+    h.mdm.account("acme", ProviderKind::Jamf);
+    h.mdm.add_device("acme", "C02AAA", "1", "Mac", None);
+    h.mdm.set_groups("acme", &[("10", "Engineering", &["1"])]);
+    let ws = h.workspace("w", Plan::Pro, &["C02AAA"]).await;
+    h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
+
+    let report = h.sync.disconnect(&ws).await.unwrap();
+    assert!(report.was_connected);
+    assert_eq!((report.devices_cleared, report.groups_detached), (1, 1));
+    assert!(h.sync.connection_info(&ws).await.unwrap().is_none());
+    assert_eq!(h.device_id(&ws, "C02AAA").await, None);
+    let groups = h.sync.groups(&ws).await.unwrap();
+    assert_eq!(groups.len(), 1, "kept, not deleted");
+    assert!(!groups[0].is_synced());
+    assert_eq!(groups[0].members, [serial("C02AAA")].into());
+    assert!(matches!(
+        h.sync.refresh_due(&ws).await.unwrap_err(),
+        Error::NotConnected { .. }
+    ));
+}
