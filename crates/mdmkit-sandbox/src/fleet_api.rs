@@ -69,7 +69,9 @@ fn host_json(fleet: &Fleet, d: &SimDevice, detail: bool, mapping: bool) -> Value
             }]),
             None => json!([]),
         };
-        let mut labels = vec![json!({"id": ALL_HOSTS_LABEL, "name": "All Hosts", "label_type": "builtin", "label_membership_type": "dynamic"})];
+        let mut labels = vec![
+            json!({"id": ALL_HOSTS_LABEL, "name": "All Hosts", "label_type": "builtin", "label_membership_type": "dynamic"}),
+        ];
         labels.extend(fleet.groups_of(d.index).map(|g| {
             json!({"id": LABEL_BASE + g.index, "name": g.name, "label_type": "regular", "label_membership_type": "manual"})
         }));
@@ -101,7 +103,10 @@ fn authorize(headers: &HeaderMap, needs_hosts: bool) -> Result<(), Response> {
         Some(TOKEN) => Ok(()),
         Some(NO_HOSTS_TOKEN) if !needs_hosts => Ok(()),
         Some(NO_HOSTS_TOKEN) => Err(error_body(StatusCode::FORBIDDEN, "forbidden")),
-        _ => Err(error_body(StatusCode::UNAUTHORIZED, "Authentication required")),
+        _ => Err(error_body(
+            StatusCode::UNAUTHORIZED,
+            "Authentication required",
+        )),
     }
 }
 
@@ -119,7 +124,10 @@ fn paginate<T: Clone>(raw: Option<&str>, items: &[T]) -> Result<Vec<T>, Response
     let per_page = match (page.is_some(), per_page) {
         (_, Some(Ok(n))) if n > 0 => n as usize,
         (_, Some(_)) => {
-            return Err(error_body(StatusCode::BAD_REQUEST, "invalid per_page value"));
+            return Err(error_body(
+                StatusCode::BAD_REQUEST,
+                "invalid per_page value",
+            ));
         }
         (true, None) => 20,
         (false, None) => return Ok(items.to_vec()),
@@ -157,10 +165,17 @@ async fn version(headers: HeaderMap) -> Response {
     if let Err(e) = authorize(&headers, false) {
         return e;
     }
-    json(StatusCode::OK, json!({"version": "4.86.2", "branch": "HEAD", "revision": "sandbox"}))
+    json(
+        StatusCode::OK,
+        json!({"version": "4.86.2", "branch": "HEAD", "revision": "sandbox"}),
+    )
 }
 
-async fn list_hosts(State(ctx): State<Ctx>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
+async fn list_hosts(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
     if let Err(e) = authorize(&headers, true) {
         return e;
     }
@@ -199,19 +214,29 @@ async fn host_by_identifier(
             || ids::uuid(31, d.index) == identifier.to_ascii_lowercase()
     });
     match found {
-        Some(d) => json(StatusCode::OK, json!({"host": host_json(&fleet, d, true, false)})),
+        Some(d) => json(
+            StatusCode::OK,
+            json!({"host": host_json(&fleet, d, true, false)}),
+        ),
         None => error_body(StatusCode::NOT_FOUND, "Resource Not Found"),
     }
 }
 
-async fn host_by_id(State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn host_by_id(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     if let Err(e) = authorize(&headers, true) {
         return e;
     }
     let fleet = ctx.fleet();
     let index = id.parse::<u32>().ok().and_then(|n| n.checked_sub(1));
     match index.and_then(|i| fleet.devices.get(&i)) {
-        Some(d) => json(StatusCode::OK, json!({"host": host_json(&fleet, d, true, false)})),
+        Some(d) => json(
+            StatusCode::OK,
+            json!({"host": host_json(&fleet, d, true, false)}),
+        ),
         None => error_body(StatusCode::NOT_FOUND, "Resource Not Found"),
     }
 }
@@ -279,7 +304,10 @@ impl ProviderSim for FleetSim {
             .route("/api/v1/fleet/version", get(version))
             .route("/api/v1/fleet/hosts", get(list_hosts))
             .route("/api/v1/fleet/hosts/count", get(count_hosts))
-            .route("/api/v1/fleet/hosts/identifier/{identifier}", get(host_by_identifier))
+            .route(
+                "/api/v1/fleet/hosts/identifier/{identifier}",
+                get(host_by_identifier),
+            )
             .route("/api/v1/fleet/hosts/{id}", get(host_by_id))
             .route("/api/v1/fleet/labels", get(labels))
             .route("/api/v1/fleet/labels/{id}/hosts", get(label_hosts))
@@ -316,8 +344,8 @@ impl ProviderSim for FleetSim {
             .groups
             .values()
             .map(|g| ExpectedGroup {
-            id: (LABEL_BASE + g.index).to_string(),
-            name: g.name.clone(),
+                id: (LABEL_BASE + g.index).to_string(),
+                name: g.name.clone(),
                 members: sorted(
                     g.members
                         .iter()

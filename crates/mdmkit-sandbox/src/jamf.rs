@@ -68,10 +68,10 @@ use mdmkit_core::{JamfConfig, ProviderConfig};
 use serde_json::{json, Map, Value};
 use url::Url;
 
+use crate::common::sorted;
 use crate::common::{
     bearer, header_str, json, query_get, query_pairs, window, Ctx, ProviderSim, TokenCheck,
 };
-use crate::common::sorted;
 use crate::model::{ids, Fleet, SimDevice, SimGroup, SimUser};
 use crate::{Access, ExpectedDevice, ExpectedGroup};
 

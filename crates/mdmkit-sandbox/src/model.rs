@@ -63,15 +63,60 @@ pub struct Fleet {
 }
 
 const FIRST: &[&str] = &[
-    "Ada", "Zoë", "Jürgen", "Søren", "José", "Amélie", "Chloé", "Ngọc", "Łukasz", "Ørjan", "Mei",
-    "Oluwaseun", "Priya", "Björn", "Iñaki", "Grace", "Linus", "Margaret", "Hedy", "Alan", "Katherine",
-    "Dennis", "Barbara", "Ken", "Radia", "Tim",
+    "Ada",
+    "Zoë",
+    "Jürgen",
+    "Søren",
+    "José",
+    "Amélie",
+    "Chloé",
+    "Ngọc",
+    "Łukasz",
+    "Ørjan",
+    "Mei",
+    "Oluwaseun",
+    "Priya",
+    "Björn",
+    "Iñaki",
+    "Grace",
+    "Linus",
+    "Margaret",
+    "Hedy",
+    "Alan",
+    "Katherine",
+    "Dennis",
+    "Barbara",
+    "Ken",
+    "Radia",
+    "Tim",
 ];
 const LAST: &[&str] = &[
-    "Lovelace", "Martin", "Müller", "Kierkegaard", "García", "Poulain", "Dubois", "Nguyễn",
-    "Kowalski", "Hansen", "Chen", "Adeyemi", "Patel", "Andersson", "Etxeberria", "Hopper",
-    "Torvalds", "Hamilton", "Lamarr", "Turing", "Johnson", "Ritchie", "Liskov", "Thompson",
-    "Perlman", "Berners-Lee",
+    "Lovelace",
+    "Martin",
+    "Müller",
+    "Kierkegaard",
+    "García",
+    "Poulain",
+    "Dubois",
+    "Nguyễn",
+    "Kowalski",
+    "Hansen",
+    "Chen",
+    "Adeyemi",
+    "Patel",
+    "Andersson",
+    "Etxeberria",
+    "Hopper",
+    "Torvalds",
+    "Hamilton",
+    "Lamarr",
+    "Turing",
+    "Johnson",
+    "Ritchie",
+    "Liskov",
+    "Thompson",
+    "Perlman",
+    "Berners-Lee",
 ];
 const MODELS: &[&str] = &[
     "MacBook Pro",
@@ -172,10 +217,16 @@ impl Fleet {
                 },
             );
             let primary = index % populated;
-            fleet.groups.get_mut(&primary).map(|g| g.members.insert(index));
+            fleet
+                .groups
+                .get_mut(&primary)
+                .map(|g| g.members.insert(index));
             if rng.random_bool(0.33) {
                 let second = rng.random_range(0..populated);
-                fleet.groups.get_mut(&second).map(|g| g.members.insert(index));
+                fleet
+                    .groups
+                    .get_mut(&second)
+                    .map(|g| g.members.insert(index));
             }
         }
         fleet.next_device = devices as u32;
@@ -318,7 +369,11 @@ mod tests {
         assert_eq!(serials.len(), 500, "serials are unique");
         let last = a.groups.keys().last().unwrap();
         assert!(a.groups[last].members.is_empty());
-        let in_two = a.devices.keys().filter(|d| a.groups_of(**d).count() > 1).count();
+        let in_two = a
+            .devices
+            .keys()
+            .filter(|d| a.groups_of(**d).count() > 1)
+            .count();
         assert!(in_two > 50, "groups overlap");
     }
 

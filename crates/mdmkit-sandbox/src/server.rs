@@ -29,7 +29,8 @@ pub(crate) fn generate_tls() -> Result<Tls, String> {
     ca_params
         .distinguished_name
         .push(DnType::CommonName, "mdmkit sandbox CA");
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().map_err(err)?).map_err(err)?;
+    let ca =
+        CertifiedIssuer::self_signed(ca_params, KeyPair::generate().map_err(err)?).map_err(err)?;
     let key = KeyPair::generate().map_err(err)?;
     let leaf = CertificateParams::new(vec![
         "localhost".to_owned(),
@@ -67,9 +68,23 @@ pub(crate) async fn serve(
     let listener = TcpListener::bind((host, port)).await?;
     let addr = listener.local_addr()?;
     let ctx = Ctx { shared, kind };
+    let https = tls.is_some();
     let app = sim(kind)
         .router()
         .layer(middleware::from_fn_with_state(ctx.clone(), faults::inject))
+        // Simulators that build absolute links (next pages) read the scheme from `X-Forwarded-Proto`, as
+        // behind a TLS-terminating proxy; in TLS mode the server says https itself.
+        .layer(middleware::map_request(
+            move |mut request: axum::extract::Request| async move {
+                if https {
+                    request.headers_mut().insert(
+                        "x-forwarded-proto",
+                        axum::http::HeaderValue::from_static("https"),
+                    );
+                }
+                request
+            },
+        ))
         .with_state(ctx);
     let scheme = if tls.is_some() { "https" } else { "http" };
     let host_text = match addr.ip() {

@@ -9,28 +9,63 @@ use serde_json::Value;
 const TOKEN: &str = "Bearer sandbox-fleet-token";
 
 async fn get(client: &reqwest::Client, url: String) -> (u16, String) {
-    let r = client.get(url).header("authorization", TOKEN).send().await.unwrap();
+    let r = client
+        .get(url)
+        .header("authorization", TOKEN)
+        .send()
+        .await
+        .unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
 #[tokio::test]
 async fn serves_the_seeded_fleet_with_fleet_paging_rules() {
-    let sandbox = Sandbox::start(SandboxConfig { devices: 45, ..SandboxConfig::default() }).await.unwrap();
+    let sandbox = Sandbox::start(SandboxConfig {
+        devices: 45,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
     let base = sandbox.url(ProviderKind::Fleet).clone();
     let client = reqwest::Client::new();
-    let (status, body) = get(&client, format!("{base}api/v1/fleet/hosts?page=2&per_page=20&order_key=id")).await;
+    let (status, body) = get(
+        &client,
+        format!("{base}api/v1/fleet/hosts?page=2&per_page=20&order_key=id"),
+    )
+    .await;
     assert_eq!(status, 200);
     let hosts: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(hosts["hosts"].as_array().unwrap().len(), 5);
     // page without per_page: 20 rows; neither: everything.
     let (_, body) = get(&client, format!("{base}api/v1/fleet/hosts?page=0")).await;
-    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["hosts"].as_array().unwrap().len(), 20);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["hosts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        20
+    );
     let (_, body) = get(&client, format!("{base}api/v1/fleet/hosts")).await;
-    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["hosts"].as_array().unwrap().len(), 45);
-    let (status, _) = get(&client, format!("{base}api/v1/fleet/hosts?page=0&per_page=0")).await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["hosts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        45
+    );
+    let (status, _) = get(
+        &client,
+        format!("{base}api/v1/fleet/hosts?page=0&per_page=0"),
+    )
+    .await;
     assert_eq!(status, 400);
     // Wrong token: the vendor's error body.
-    let r = client.get(format!("{base}api/v1/fleet/me")).header("authorization", "Bearer nope").send().await.unwrap();
+    let r = client
+        .get(format!("{base}api/v1/fleet/me"))
+        .header("authorization", "Bearer nope")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 401);
     let body: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
     assert_eq!(body["errors"][0]["reason"], "Authentication required");
@@ -45,11 +80,20 @@ async fn faults_are_injected_at_the_configured_rates() {
     let client = reqwest::Client::new();
     sandbox.set_faults(
         ProviderKind::Fleet,
-        Faults { rate_limited: 0.5, retry_after: Duration::from_secs(3), ..Faults::default() },
+        Faults {
+            rate_limited: 0.5,
+            retry_after: Duration::from_secs(3),
+            ..Faults::default()
+        },
     );
     let mut statuses = Vec::new();
     for _ in 0..4 {
-        let r = client.get(format!("{base}api/v1/fleet/me")).header("authorization", TOKEN).send().await.unwrap();
+        let r = client
+            .get(format!("{base}api/v1/fleet/me"))
+            .header("authorization", TOKEN)
+            .send()
+            .await
+            .unwrap();
         if r.status().as_u16() == 429 {
             assert_eq!(r.headers()["retry-after"], "3");
         }
@@ -57,61 +101,174 @@ async fn faults_are_injected_at_the_configured_rates() {
     }
     assert_eq!(statuses, [200, 429, 200, 429]);
 
-    sandbox.set_faults(ProviderKind::Fleet, Faults { html_errors: 1.0, ..Faults::default() });
+    sandbox.set_faults(
+        ProviderKind::Fleet,
+        Faults {
+            html_errors: 1.0,
+            ..Faults::default()
+        },
+    );
     let (status, body) = get(&client, format!("{base}api/v1/fleet/me")).await;
     assert_eq!(status, 502);
     assert!(body.contains("<title>502 Bad Gateway</title>"));
 
-    sandbox.set_faults(ProviderKind::Fleet, Faults { truncated: 1.0, ..Faults::default() });
-    let (status, body) = get(&client, format!("{base}api/v1/fleet/hosts?page=0&per_page=5")).await;
+    sandbox.set_faults(
+        ProviderKind::Fleet,
+        Faults {
+            truncated: 1.0,
+            ..Faults::default()
+        },
+    );
+    let (status, body) = get(
+        &client,
+        format!("{base}api/v1/fleet/hosts?page=0&per_page=5"),
+    )
+    .await;
     assert_eq!(status, 200);
-    assert!(serde_json::from_str::<Value>(&body).is_err(), "truncated JSON does not parse");
+    assert!(
+        serde_json::from_str::<Value>(&body).is_err(),
+        "truncated JSON does not parse"
+    );
 
-    sandbox.set_faults(ProviderKind::Fleet, Faults { malformed: 1.0, ..Faults::default() });
+    sandbox.set_faults(
+        ProviderKind::Fleet,
+        Faults {
+            malformed: 1.0,
+            ..Faults::default()
+        },
+    );
     let (_, body) = get(&client, format!("{base}api/v1/fleet/me")).await;
     assert!(serde_json::from_str::<Value>(&body).is_err());
 
-    sandbox.set_faults(ProviderKind::Fleet, Faults { server_errors: 1.0, ..Faults::default() });
+    sandbox.set_faults(
+        ProviderKind::Fleet,
+        Faults {
+            server_errors: 1.0,
+            ..Faults::default()
+        },
+    );
     let (status, body) = get(&client, format!("{base}api/v1/fleet/me")).await;
     assert_eq!(status, 503);
-    assert!(body.contains("\"errors\""), "the vendor's error shape: {body}");
+    assert!(
+        body.contains("\"errors\""),
+        "the vendor's error shape: {body}"
+    );
 }
 
 #[tokio::test]
 async fn latency_is_added() {
     let mut config = SandboxConfig::default();
-    config.faults.insert(ProviderKind::Fleet, Faults { latency: Duration::from_millis(300), ..Faults::default() });
+    config.faults.insert(
+        ProviderKind::Fleet,
+        Faults {
+            latency: Duration::from_millis(300),
+            ..Faults::default()
+        },
+    );
     let sandbox = Sandbox::start(config).await.unwrap();
     let started = std::time::Instant::now();
-    get(&reqwest::Client::new(), format!("{}api/v1/fleet/me", sandbox.url(ProviderKind::Fleet))).await;
+    get(
+        &reqwest::Client::new(),
+        format!("{}api/v1/fleet/me", sandbox.url(ProviderKind::Fleet)),
+    )
+    .await;
     assert!(started.elapsed() >= Duration::from_millis(300));
 }
 
 #[tokio::test]
 async fn tls_mode_serves_https_with_a_generated_ca() {
-    let sandbox = Sandbox::start(SandboxConfig { tls: true, ..SandboxConfig::default() }).await.unwrap();
+    let sandbox = Sandbox::start(SandboxConfig {
+        tls: true,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
     let url = sandbox.url(ProviderKind::Fleet).clone();
     assert_eq!(url.scheme(), "https");
     let untrusting = reqwest::Client::builder().use_rustls_tls().build().unwrap();
-    assert!(untrusting.get(format!("{url}api/v1/fleet/me")).send().await.is_err());
+    assert!(untrusting
+        .get(format!("{url}api/v1/fleet/me"))
+        .send()
+        .await
+        .is_err());
     let ca = reqwest::Certificate::from_pem(sandbox.ca_pem().unwrap().as_bytes()).unwrap();
-    let trusting = reqwest::Client::builder().use_rustls_tls().add_root_certificate(ca).build().unwrap();
+    let trusting = reqwest::Client::builder()
+        .use_rustls_tls()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
     let (status, _) = get(&trusting, format!("{url}api/v1/fleet/me")).await;
     assert_eq!(status, 200);
 }
 
 #[tokio::test]
 async fn mutations_are_visible_at_once() {
-    let sandbox = Sandbox::start(SandboxConfig { devices: 3, ..SandboxConfig::default() }).await.unwrap();
+    let sandbox = Sandbox::start(SandboxConfig {
+        devices: 3,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
     let base = sandbox.url(ProviderKind::Fleet).clone();
     let client = reqwest::Client::new();
     let added = sandbox.mutate(|f| f.add_device("NEWSERIAL01", "Loaner 1", None));
-    let (status, body) = get(&client, format!("{base}api/v1/fleet/hosts/identifier/NEWSERIAL01")).await;
+    let (status, body) = get(
+        &client,
+        format!("{base}api/v1/fleet/hosts/identifier/NEWSERIAL01"),
+    )
+    .await;
     assert_eq!(status, 200);
-    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["host"]["id"], added + 1);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["host"]["id"],
+        added + 1
+    );
     sandbox.mutate(|f| f.remove_device(added));
-    let (status, _) = get(&client, format!("{base}api/v1/fleet/hosts/identifier/NEWSERIAL01")).await;
+    let (status, _) = get(
+        &client,
+        format!("{base}api/v1/fleet/hosts/identifier/NEWSERIAL01"),
+    )
+    .await;
     assert_eq!(status, 404);
     let expected = sandbox.expected_devices(ProviderKind::Fleet);
     assert_eq!(expected.len(), 3);
+}
+
+#[tokio::test]
+async fn next_links_say_https_in_tls_mode() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        devices: 400,
+        tls: true,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let url = sandbox.url(ProviderKind::Iru).clone();
+    let token = match sandbox.config(ProviderKind::Iru, mdmkit_sandbox::Access::Full) {
+        mdmkit_core::ProviderConfig::Iru(c) => {
+            use mdmkit_core::ExposeSecret;
+            c.api_token.expose_secret().to_owned()
+        }
+        _ => unreachable!(),
+    };
+    let ca = reqwest::Certificate::from_pem(sandbox.ca_pem().unwrap().as_bytes()).unwrap();
+    let client = reqwest::Client::builder()
+        .use_rustls_tls()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
+    let body = client
+        .get(format!("{url}api/v1/tags"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let page: Value = serde_json::from_str(&body).unwrap();
+    let next = page["next"].as_str().expect("several tag pages");
+    assert!(
+        next.starts_with(&format!("https://{}", url.host_str().unwrap())),
+        "{next}"
+    );
 }
