@@ -26,11 +26,21 @@ fn main() {
             .fixed_endpoint()
             .map(|e| format!("  fixed endpoint {e}"))
             .unwrap_or_default();
-        println!("  {:<24} {}{}", kind.display_name(), fields.join(", "), endpoint);
+        println!(
+            "  {:<24} {}{}",
+            kind.display_name(),
+            fields.join(", "),
+            endpoint
+        );
     }
 
     println!("\nSerial numbers as MDMs and firmware report them:");
-    for raw in ["  c02zc2qylvdl ", "VMware-56 4d 9b 1a", "To Be Filled By O.E.M.", "0"] {
+    for raw in [
+        "  c02zc2qylvdl ",
+        "VMware-56 4d 9b 1a",
+        "To Be Filled By O.E.M.",
+        "0",
+    ] {
         match SerialNumber::parse(raw) {
             Ok(serial) => println!("  {raw:<26} -> {serial}"),
             Err(e) => println!("  {raw:<26} -> rejected: {}", e.message()),
@@ -38,7 +48,10 @@ fn main() {
     }
 
     println!("\nMDM display name (R4): the assigned user's name, else the device name:");
-    for (user, device) in [(Some("Ada Lovelace"), Some("Ada's MacBook Pro")), (None, Some("Büro-Mac 7"))] {
+    for (user, device) in [
+        (Some("Ada Lovelace"), Some("Ada's MacBook Pro")),
+        (None, Some("Büro-Mac 7")),
+    ] {
         println!(
             "  user {:<14} device {:<20} -> {}",
             format!("{user:?}"),
@@ -53,7 +66,9 @@ fn main() {
             JamfConfig::new("https://acme.jamfcloud.com/api/", "client-id", "secret")
                 .expect("a valid host"),
         ),
-        ProviderConfig::Iru(IruConfig::new("acme.api.eu.kandji.io", "token").expect("a valid host")),
+        ProviderConfig::Iru(
+            IruConfig::new("acme.api.eu.kandji.io", "token").expect("a valid host"),
+        ),
     ];
     for config in &configs {
         let url = config.device_url("42").expect("a link");

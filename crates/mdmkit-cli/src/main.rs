@@ -149,7 +149,12 @@ impl From<Error> for Failure {
     }
 }
 
-fn need(value: &Option<String>, flag: &str, env: &str, provider: ProviderKind) -> Result<String, Failure> {
+fn need(
+    value: &Option<String>,
+    flag: &str,
+    env: &str,
+    provider: ProviderKind,
+) -> Result<String, Failure> {
     match value.as_deref().map(str::trim) {
         Some(v) if !v.is_empty() => Ok(v.to_owned()),
         _ => Err(Failure::Usage(format!(
@@ -174,7 +179,14 @@ impl Connection {
         let host = || need(&self.host, "--host", "MDMKIT_HOST", kind);
         let token = || need(&self.api_token, "--api-token", "MDMKIT_API_TOKEN", kind);
         let client_id = || need(&self.client_id, "--client-id", "MDMKIT_CLIENT_ID", kind);
-        let secret = || need(&self.client_secret, "--client-secret", "MDMKIT_CLIENT_SECRET", kind);
+        let secret = || {
+            need(
+                &self.client_secret,
+                "--client-secret",
+                "MDMKIT_CLIENT_SECRET",
+                kind,
+            )
+        };
         let override_url = |value: &Option<String>| -> Result<Option<mdmkit::Url>, Failure> {
             value
                 .as_deref()
@@ -184,17 +196,24 @@ impl Connection {
         if self.login_host.is_some() && kind != ProviderKind::Intune {
             return Err(Failure::Usage("--login-host is for intune only".into()));
         }
-        if self.region.is_some() && !matches!(kind, ProviderKind::JumpCloud | ProviderKind::Intune) {
-            return Err(Failure::Usage("--region is for jumpcloud and intune only".into()));
+        if self.region.is_some() && !matches!(kind, ProviderKind::JumpCloud | ProviderKind::Intune)
+        {
+            return Err(Failure::Usage(
+                "--region is for jumpcloud and intune only".into(),
+            ));
         }
         Ok(match kind {
-            ProviderKind::Jamf => ProviderConfig::Jamf(JamfConfig::new(&host()?, &client_id()?, secret()?)?),
+            ProviderKind::Jamf => {
+                ProviderConfig::Jamf(JamfConfig::new(&host()?, &client_id()?, secret()?)?)
+            }
             ProviderKind::Iru => {
                 let host = host()?;
                 match IruConfig::new(&host, token()?) {
                     Ok(c) => ProviderConfig::Iru(c),
                     // The CLI serves operators: a loopback sandbox stands in for a tenant host.
-                    Err(_) if is_loopback_host(&host) => ProviderConfig::Iru(IruConfig::with_base_url(&host, token()?)?),
+                    Err(_) if is_loopback_host(&host) => {
+                        ProviderConfig::Iru(IruConfig::with_base_url(&host, token()?)?)
+                    }
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -223,7 +242,12 @@ impl Connection {
                 c.login_url = override_url(&self.login_host)?;
                 ProviderConfig::Intune(c)
             }
-            _ => return Err(Failure::Usage(format!("{} is not supported", kind.display_name()))),
+            _ => {
+                return Err(Failure::Usage(format!(
+                    "{} is not supported",
+                    kind.display_name()
+                )))
+            }
         })
     }
 
@@ -255,12 +279,31 @@ fn device_json(provider: &dyn MdmProvider, d: &MdmDevice) -> serde_json::Value {
     })
 }
 
-fn print_device_text(out: &mut impl Write, provider: &dyn MdmProvider, d: &MdmDevice) -> std::io::Result<()> {
+fn print_device_text(
+    out: &mut impl Write,
+    provider: &dyn MdmProvider,
+    d: &MdmDevice,
+) -> std::io::Result<()> {
     let kind = provider.kind();
-    writeln!(out, "Serial number:    {}", d.serial_number.as_ref().map(SerialNumber::as_str).unwrap_or("-"))?;
+    writeln!(
+        out,
+        "Serial number:    {}",
+        d.serial_number
+            .as_ref()
+            .map(SerialNumber::as_str)
+            .unwrap_or("-")
+    )?;
     writeln!(out, "MDM device ID:    {}", d.device_id)?;
-    writeln!(out, "MDM user ID:      {}", d.user_id.as_deref().unwrap_or("- (unassigned)"))?;
-    writeln!(out, "MDM display name: {}", d.display_name.as_deref().unwrap_or("-"))?;
+    writeln!(
+        out,
+        "MDM user ID:      {}",
+        d.user_id.as_deref().unwrap_or("- (unassigned)")
+    )?;
+    writeln!(
+        out,
+        "MDM display name: {}",
+        d.display_name.as_deref().unwrap_or("-")
+    )?;
     if let Some(url) = provider.device_url(&d.device_id) {
         writeln!(out, "{}: {url}", kind.link_label())?;
     }
@@ -277,14 +320,21 @@ async fn run(command: Command) -> Result<(), Failure> {
             provider.validate().await?;
             writeln!(out, "OK: {}", provider.kind().display_name()).map_err(io)?;
         }
-        Command::Lookup { serial, connection, json } => {
+        Command::Lookup {
+            serial,
+            connection,
+            json,
+        } => {
             let provider = connection.provider()?;
-            let serial = SerialNumber::parse(&serial).map_err(|e| Failure::Usage(e.message().to_owned()))?;
+            let serial =
+                SerialNumber::parse(&serial).map_err(|e| Failure::Usage(e.message().to_owned()))?;
             match provider.device_by_serial(&serial).await? {
                 Some(device) if json => {
                     writeln!(out, "{}", device_json(provider.as_ref(), &device)).map_err(io)?
                 }
-                Some(device) => print_device_text(&mut out, provider.as_ref(), &device).map_err(io)?,
+                Some(device) => {
+                    print_device_text(&mut out, provider.as_ref(), &device).map_err(io)?
+                }
                 None => {
                     return Err(Failure::NotFound(format!(
                         "{} has no device with serial number {serial}",
@@ -297,14 +347,22 @@ async fn run(command: Command) -> Result<(), Failure> {
             let provider = connection.provider()?;
             let progress = std::io::stderr().is_terminal().then(|| {
                 let bar = indicatif::ProgressBar::new_spinner();
-                bar.set_message(format!("listing {} devices", provider.kind().display_name()));
+                bar.set_message(format!(
+                    "listing {} devices",
+                    provider.kind().display_name()
+                ));
                 bar.enable_steady_tick(Duration::from_millis(120));
                 bar
             });
             let mut stream = provider.device_stream();
             let mut count = 0u64;
             if !json {
-                writeln!(out, "{:<16} {:<38} {:<32} {}", "SERIAL", "MDM DEVICE ID", "MDM DISPLAY NAME", "LINK").map_err(io)?;
+                writeln!(
+                    out,
+                    "{:<16} {:<38} {:<32} {}",
+                    "SERIAL", "MDM DEVICE ID", "MDM DISPLAY NAME", "LINK"
+                )
+                .map_err(io)?;
             }
             while let Some(device) = stream.next().await {
                 let device = device?;
@@ -318,10 +376,17 @@ async fn run(command: Command) -> Result<(), Failure> {
                     writeln!(
                         out,
                         "{:<16} {:<38} {:<32} {}",
-                        device.serial_number.as_ref().map(SerialNumber::as_str).unwrap_or("-"),
+                        device
+                            .serial_number
+                            .as_ref()
+                            .map(SerialNumber::as_str)
+                            .unwrap_or("-"),
                         device.device_id,
                         device.display_name.as_deref().unwrap_or("-"),
-                        provider.device_url(&device.device_id).map(|u| u.to_string()).unwrap_or_default()
+                        provider
+                            .device_url(&device.device_id)
+                            .map(|u| u.to_string())
+                            .unwrap_or_default()
                     )
                     .map_err(io)?;
                 }
@@ -337,7 +402,14 @@ async fn run(command: Command) -> Result<(), Failure> {
                     let line = serde_json::json!({"id": group.id, "name": group.name, "members": group.member_device_ids});
                     writeln!(out, "{line}").map_err(io)?;
                 } else {
-                    writeln!(out, "{} (id {}, {} members)", group.name, group.id, group.member_device_ids.len()).map_err(io)?;
+                    writeln!(
+                        out,
+                        "{} (id {}, {} members)",
+                        group.name,
+                        group.id,
+                        group.member_device_ids.len()
+                    )
+                    .map_err(io)?;
                     if !group.member_device_ids.is_empty() {
                         writeln!(out, "  {}", group.member_device_ids.join(", ")).map_err(io)?;
                     }
@@ -360,9 +432,14 @@ async fn run(command: Command) -> Result<(), Failure> {
             out.flush().map_err(io)?;
             drop(out);
             if let Some(pem) = sandbox.ca_pem() {
-                let path = std::env::temp_dir().join(format!("mdmkit-sandbox-ca-{}.pem", std::process::id()));
-                std::fs::write(&path, pem).map_err(|e| Failure::Usage(format!("cannot write the CA: {e}")))?;
-                eprintln!("CA certificate: {} (pass it with --ca-cert)", path.display());
+                let path = std::env::temp_dir()
+                    .join(format!("mdmkit-sandbox-ca-{}.pem", std::process::id()));
+                std::fs::write(&path, pem)
+                    .map_err(|e| Failure::Usage(format!("cannot write the CA: {e}")))?;
+                eprintln!(
+                    "CA certificate: {} (pass it with --ca-cert)",
+                    path.display()
+                );
             }
             eprintln!("sandbox credentials (not secrets: they only open this sandbox):");
             for kind in ProviderKind::ALL {
@@ -380,7 +457,11 @@ fn sandbox_hint(sandbox: &mdmkit_sandbox::Sandbox, kind: ProviderKind) -> String
     use mdmkit::ExposeSecret;
     let url = sandbox.url(kind);
     let flags = match sandbox.config(kind, mdmkit_sandbox::Access::Full) {
-        ProviderConfig::Jamf(c) => format!("--client-id {} --client-secret {}", c.client_id, c.client_secret.expose_secret()),
+        ProviderConfig::Jamf(c) => format!(
+            "--client-id {} --client-secret {}",
+            c.client_id,
+            c.client_secret.expose_secret()
+        ),
         ProviderConfig::Iru(c) => format!("--api-token {}", c.api_token.expose_secret()),
         ProviderConfig::SimpleMdm(c) => format!("--api-token {}", c.api_key.expose_secret()),
         ProviderConfig::Fleet(c) => format!("--api-token {}", c.api_token.expose_secret()),
@@ -393,7 +474,10 @@ fn sandbox_hint(sandbox: &mdmkit_sandbox::Sandbox, kind: ProviderKind) -> String
         ),
         _ => String::new(),
     };
-    format!("mdmkit validate --provider {} --host {url} {flags}", kind.id())
+    format!(
+        "mdmkit validate --provider {} --host {url} {flags}",
+        kind.id()
+    )
 }
 
 fn main() -> ExitCode {

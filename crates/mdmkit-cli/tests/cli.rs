@@ -44,7 +44,12 @@ async fn mdmkit(args: Vec<String>) -> Output {
 /// The connection flags for a sandbox configuration.
 fn flags(config: &ProviderConfig, url: &str) -> Vec<String> {
     let kind = config.kind();
-    let mut f = vec!["--provider".to_owned(), kind.id().to_owned(), "--host".to_owned(), url.to_owned()];
+    let mut f = vec![
+        "--provider".to_owned(),
+        kind.id().to_owned(),
+        "--host".to_owned(),
+        url.to_owned(),
+    ];
     let mut push = |k: &str, v: &str| {
         f.push(k.to_owned());
         f.push(v.to_owned());
@@ -70,7 +75,11 @@ fn flags(config: &ProviderConfig, url: &str) -> Vec<String> {
 }
 
 fn args(command: &[&str], flags: &[String]) -> Vec<String> {
-    command.iter().map(|s| s.to_string()).chain(flags.iter().cloned()).collect()
+    command
+        .iter()
+        .map(|s| s.to_string())
+        .chain(flags.iter().cloned())
+        .collect()
 }
 
 fn secret_of(config: &ProviderConfig) -> String {
@@ -86,7 +95,12 @@ fn secret_of(config: &ProviderConfig) -> String {
 }
 
 async fn every_command_works(kind: ProviderKind) {
-    let sandbox = Sandbox::start(SandboxConfig { devices: 12, ..SandboxConfig::default() }).await.unwrap();
+    let sandbox = Sandbox::start(SandboxConfig {
+        devices: 12,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
     let url = sandbox.url(kind).to_string();
     let config = sandbox.config(kind, Access::Full);
     let f = flags(&config, &url);
@@ -105,9 +119,20 @@ async fn every_command_works(kind: ProviderKind) {
     let out = mdmkit(args(&["lookup", &first.serial, "--json"], &f)).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     let device: Value = serde_json::from_str(out.stdout.trim()).unwrap();
-    let keys: Vec<&str> = device.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = device
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(keys.len(), 5, "{keys:?}");
-    for key in ["serial_number", "device_id", "user_id", "display_name", "url"] {
+    for key in [
+        "serial_number",
+        "device_id",
+        "user_id",
+        "display_name",
+        "url",
+    ] {
         assert!(device.get(key).is_some(), "{key} in {device}");
     }
     assert_eq!(device["device_id"], first.device_id.as_str());
@@ -126,22 +151,43 @@ async fn every_command_works(kind: ProviderKind) {
 
     let out = mdmkit(args(&["devices", "--json"], &f)).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let lines: Vec<Value> = out.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), expected.len());
-    let unassigned = expected.iter().find(|e| e.user_id.is_none()).expect("an unassigned device");
-    let row = lines.iter().find(|l| l["device_id"] == unassigned.device_id.as_str()).unwrap();
+    let unassigned = expected
+        .iter()
+        .find(|e| e.user_id.is_none())
+        .expect("an unassigned device");
+    let row = lines
+        .iter()
+        .find(|l| l["device_id"] == unassigned.device_id.as_str())
+        .unwrap();
     assert!(row["user_id"].is_null(), "{row}");
 
     let out = mdmkit(args(&["devices"], &f)).await;
     assert_eq!(out.code, 0);
-    assert_eq!(out.stdout.lines().count(), expected.len() + 1, "a header and one row per device");
+    assert_eq!(
+        out.stdout.lines().count(),
+        expected.len() + 1,
+        "a header and one row per device"
+    );
 
     let out = mdmkit(args(&["groups", "--json"], &f)).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let groups: Vec<Value> = out.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let groups: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(groups.len(), sandbox.expected_groups(kind).len());
     for g in &groups {
-        assert!(g["id"].is_string() && g["name"].is_string() && g["members"].is_array(), "{g}");
+        assert!(
+            g["id"].is_string() && g["name"].is_string() && g["members"].is_array(),
+            "{g}"
+        );
         assert_eq!(g.as_object().unwrap().len(), 3);
     }
     let out = mdmkit(args(&["groups"], &f)).await;
@@ -153,7 +199,12 @@ async fn first_stderr_line(out: &Output) -> &str {
 }
 
 async fn each_error_category(kind: ProviderKind) {
-    let sandbox = Sandbox::start(SandboxConfig { devices: 3, ..SandboxConfig::default() }).await.unwrap();
+    let sandbox = Sandbox::start(SandboxConfig {
+        devices: 3,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
     let url = sandbox.url(kind).to_string();
 
     let wrong = sandbox.config(kind, Access::WrongSecret);
@@ -164,7 +215,11 @@ async fn each_error_category(kind: ProviderKind) {
         "error: Unauthorized: the API token or credentials are invalid or expired"
     );
     assert!(!out.stderr.contains(&secret_of(&wrong)) || secret_of(&wrong).len() < 4);
-    assert!(out.stderr.lines().count() >= 2, "the provider's detail follows: {}", out.stderr);
+    assert!(
+        out.stderr.lines().count() >= 2,
+        "the provider's detail follows: {}",
+        out.stderr
+    );
 
     let forbidden = sandbox.config(kind, Access::NoDeviceRead);
     let out = mdmkit(args(&["validate"], &flags(&forbidden, &url))).await;
@@ -181,7 +236,11 @@ async fn each_error_category(kind: ProviderKind) {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let out = mdmkit(args(&["validate"], &flags(&full, &format!("http://127.0.0.1:{closed}/")))).await;
+    let out = mdmkit(args(
+        &["validate"],
+        &flags(&full, &format!("http://127.0.0.1:{closed}/")),
+    ))
+    .await;
     assert_eq!(out.code, 2);
     assert_eq!(
         first_stderr_line(&out).await,
@@ -190,7 +249,13 @@ async fn each_error_category(kind: ProviderKind) {
         out.stderr
     );
 
-    sandbox.set_faults(kind, Faults { server_errors: 1.0, ..Faults::default() });
+    sandbox.set_faults(
+        kind,
+        Faults {
+            server_errors: 1.0,
+            ..Faults::default()
+        },
+    );
     let out = mdmkit(args(&["validate"], &flags(&full, &url))).await;
     assert_eq!(out.code, 2);
     assert_eq!(
@@ -230,13 +295,22 @@ per_provider! {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_without_the_ca_is_an_ssl_error_and_with_it_succeeds() {
-    let sandbox = Sandbox::start(SandboxConfig { devices: 2, tls: true, ..SandboxConfig::default() }).await.unwrap();
+    let sandbox = Sandbox::start(SandboxConfig {
+        devices: 2,
+        tls: true,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
     let kind = ProviderKind::Fleet;
     let url = sandbox.url(kind).to_string();
     let f = flags(&sandbox.config(kind, Access::Full), &url);
     let out = mdmkit(args(&["validate"], &f)).await;
     assert_eq!(out.code, 2);
-    assert_eq!(out.stderr.lines().next().unwrap(), "error: SSL error: TLS certificate validation failed");
+    assert_eq!(
+        out.stderr.lines().next().unwrap(),
+        "error: SSL error: TLS certificate validation failed"
+    );
     let ca = std::env::temp_dir().join(format!("mdmkit-cli-test-ca-{}.pem", std::process::id()));
     std::fs::write(&ca, sandbox.ca_pem().unwrap()).unwrap();
     let mut with_ca = f.clone();
@@ -248,9 +322,18 @@ async fn tls_without_the_ca_is_an_ssl_error_and_with_it_succeeds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_that_is_not_the_api_is_not_found() {
     // Jamf's paths on the Fleet simulator: every route is unknown there.
-    let sandbox = Sandbox::start(SandboxConfig { devices: 2, ..SandboxConfig::default() }).await.unwrap();
+    let sandbox = Sandbox::start(SandboxConfig {
+        devices: 2,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
     let jamf = sandbox.config(ProviderKind::Jamf, Access::Full);
-    let out = mdmkit(args(&["validate"], &flags(&jamf, sandbox.url(ProviderKind::Fleet).as_str()))).await;
+    let out = mdmkit(args(
+        &["validate"],
+        &flags(&jamf, sandbox.url(ProviderKind::Fleet).as_str()),
+    ))
+    .await;
     assert_eq!(out.code, 2);
     assert_eq!(
         out.stderr.lines().next().unwrap(),
@@ -273,12 +356,21 @@ async fn usage_errors_exit_64() {
     assert_eq!(out.code, 64);
     let out = mdmkit(vec!["--help".into()]).await;
     assert_eq!(out.code, 0);
-    assert!(out.stdout.contains("prefer the environment variables"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("prefer the environment variables"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[tokio::test]
 async fn secrets_come_from_the_environment_too() {
-    let sandbox = Sandbox::start(SandboxConfig { devices: 2, ..SandboxConfig::default() }).await.unwrap();
+    let sandbox = Sandbox::start(SandboxConfig {
+        devices: 2,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
     let config = sandbox.config(ProviderKind::Fleet, Access::Full);
     let url = sandbox.url(ProviderKind::Fleet).to_string();
     let token = secret_of(&config);
@@ -292,7 +384,12 @@ async fn secrets_come_from_the_environment_too() {
     })
     .await
     .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -314,7 +411,10 @@ fn the_sandbox_command_prints_each_providers_url() {
     child.kill().unwrap();
     let _ = child.wait();
     let names: Vec<&str> = lines.iter().map(|l| l.split(' ').next().unwrap()).collect();
-    assert_eq!(names, ["jamf", "iru", "simplemdm", "fleet", "jumpcloud", "intune"]);
+    assert_eq!(
+        names,
+        ["jamf", "iru", "simplemdm", "fleet", "jumpcloud", "intune"]
+    );
     for line in &lines {
         let url = line.split(' ').nth(1).unwrap();
         assert!(url.starts_with("http://127.0.0.1:"), "{line}");

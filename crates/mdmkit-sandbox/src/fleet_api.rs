@@ -182,7 +182,25 @@ async fn list_hosts(
     let pairs = query_pairs(raw.as_deref());
     let mapping = query_get(&pairs, "device_mapping") == Some("true");
     let fleet = ctx.fleet();
-    let all: Vec<&SimDevice> = fleet.devices.values().collect();
+    // `query` searches hostname, serial, uuid and end-user e-mails (case-insensitive substring).
+    let query = query_get(&pairs, "query")
+        .map(str::to_lowercase)
+        .filter(|q| !q.is_empty());
+    let all: Vec<&SimDevice> = fleet
+        .devices
+        .values()
+        .filter(|d| match &query {
+            None => true,
+            Some(q) => {
+                d.serial.to_lowercase().contains(q.as_str())
+                    || format!("host-{}.local", d.index).contains(q.as_str())
+                    || ids::uuid(31, d.index).contains(q.as_str())
+                    || fleet
+                        .user_of(d)
+                        .is_some_and(|u| u.email.to_lowercase().contains(q.as_str()))
+            }
+        })
+        .collect();
     match paginate(raw.as_deref(), &all) {
         Ok(page) => json(
             StatusCode::OK,

@@ -7,7 +7,7 @@
 //!   `client_secret`, `scope` and `grant_type=client_credentials` (HTTP Basic client auth is accepted in
 //!   place of the two client fields). The scope must be `<Graph root>/.default`, the Graph root being this
 //!   server's origin as the client reaches it (`http://127.0.0.1:PORT/.default`; the host is checked against
-//!   the `Host` header, the scheme may be `http` or `https`). Success is
+//!   the `Host` header, the scheme against the one in use: `https` in TLS mode). Success is
 //!   `{"token_type":"Bearer","expires_in":N,"ext_expires_in":N,"access_token":"…"}` with `N` the sandbox's
 //!   token lifetime; no refresh token. The token's audience is the scope's origin, and the absolute
 //!   `@odata.nextLink`s of that token's listings are built on it.
@@ -368,13 +368,20 @@ fn is_dns_name(text: &str) -> bool {
         })
 }
 
-/// The audience origin a scope names, if it is exactly `<http|https>://<host>/.default` for this server.
-fn graph_audience(scope: &str, host: &str) -> Option<String> {
+/// The audience origin a scope names, if it is exactly `<scheme>://<host>/.default` for this server.
+fn graph_audience(scope: &str, scheme: &str, host: &str) -> Option<String> {
     let resource = scope.strip_suffix("/.default")?;
-    let (scheme, authority) = resource.split_once("://")?;
-    let scheme = scheme.to_ascii_lowercase();
-    (matches!(scheme.as_str(), "http" | "https") && authority.eq_ignore_ascii_case(host))
+    let (asked, authority) = resource.split_once("://")?;
+    (asked.eq_ignore_ascii_case(scheme) && authority.eq_ignore_ascii_case(host))
         .then(|| format!("{scheme}://{}", authority.to_ascii_lowercase()))
+}
+
+/// The scheme clients reach this server with: the framework sets `X-Forwarded-Proto: https` in TLS mode.
+fn request_scheme(headers: &HeaderMap) -> &'static str {
+    match header_str(headers, "x-forwarded-proto") {
+        Some(p) if p.trim().eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    }
 }
 
 async fn token_get(Path(_tenant): Path<String>) -> Response {
@@ -470,7 +477,7 @@ async fn token(
     let host = header_str(&headers, header::HOST.as_str()).unwrap_or_default();
     let entries: Vec<&str> = scope.split_whitespace().collect();
     let audience = match entries.as_slice() {
-        [one] => graph_audience(one, host),
+        [one] => graph_audience(one, request_scheme(&headers), host),
         _ => None,
     };
     let Some(audience) = audience else {

@@ -59,6 +59,15 @@ async fn serves_the_seeded_fleet_with_fleet_paging_rules() {
     )
     .await;
     assert_eq!(status, 400);
+    // `query` is a substring search (device 1's serial extends device 0's).
+    let serial0 = sandbox.fleet().devices[&0].serial.to_lowercase();
+    let (_, body) = get(
+        &client,
+        format!("{base}api/v1/fleet/hosts?page=0&per_page=10&query={serial0}"),
+    )
+    .await;
+    let found: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(found["hosts"].as_array().unwrap().len(), 2);
     // Wrong token: the vendor's error body.
     let r = client
         .get(format!("{base}api/v1/fleet/me"))
@@ -69,7 +78,7 @@ async fn serves_the_seeded_fleet_with_fleet_paging_rules() {
     assert_eq!(r.status().as_u16(), 401);
     let body: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
     assert_eq!(body["errors"][0]["reason"], "Authentication required");
-    assert_eq!(sandbox.request_count(ProviderKind::Fleet), 5);
+    assert_eq!(sandbox.request_count(ProviderKind::Fleet), 6);
     assert_eq!(sandbox.request_count(ProviderKind::Jamf), 0);
 }
 

@@ -418,6 +418,21 @@ async fn token_refusals_are_entra_oauth_errors_with_aadsts_codes() {
             70011,
         ),
         (
+            "the wrong scheme",
+            (
+                TENANT_ID,
+                form(
+                    &client,
+                    &secret,
+                    &scope.replace("http://", "https://"),
+                    "client_credentials",
+                ),
+            ),
+            400,
+            "invalid_scope",
+            70011,
+        ),
+        (
             "no /.default",
             (
                 TENANT_ID,
@@ -1371,4 +1386,72 @@ async fn mutations_show_at_once_and_expected_values_follow() {
         .expected_groups(ProviderKind::Intune)
         .iter()
         .all(|g| !g.members.contains(&want.device_id)));
+}
+
+#[tokio::test]
+async fn tls_mode_issues_tokens_for_the_https_root_and_links_stay_on_https() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        devices: 5,
+        tls: true,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let base = sandbox.url(ProviderKind::Intune).to_string();
+    assert!(base.starts_with("https://"));
+    let origin = base.trim_end_matches('/');
+    let ca = reqwest::Certificate::from_pem(sandbox.ca_pem().unwrap().as_bytes()).unwrap();
+    let http = reqwest::Client::builder()
+        .use_rustls_tls()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
+    let config = serde_json::to_value(sandbox.config(ProviderKind::Intune, Access::Full)).unwrap();
+    let ask = |scope: String| {
+        http.post(format!("{base}{TENANT_ID}/oauth2/v2.0/token"))
+            .form(&[
+                (
+                    "client_id",
+                    config["client_id"].as_str().unwrap().to_owned(),
+                ),
+                (
+                    "client_secret",
+                    config["client_secret"].as_str().unwrap().to_owned(),
+                ),
+                ("scope", scope),
+                ("grant_type", "client_credentials".to_owned()),
+            ])
+            .send()
+    };
+    let plain = reply(
+        ask(format!(
+            "{}/.default",
+            origin.replace("https://", "http://")
+        ))
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (plain.status, plain.body["error_codes"][0].as_u64()),
+        (400, Some(70011))
+    );
+    let r = reply(ask(format!("{origin}/.default")).await.unwrap()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let token = r.body["access_token"].as_str().unwrap();
+    let r = reply(
+        http.get(format!(
+            "{base}v1.0/deviceManagement/managedDevices?$top=2&$select=id"
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let next = r.body["@odata.nextLink"].as_str().unwrap();
+    assert!(next.starts_with(&format!("{origin}/v1.0/")), "{next}");
+    let r = reply(http.get(next).bearer_auth(token).send().await.unwrap()).await;
+    assert_eq!(r.body["value"].as_array().unwrap().len(), 2);
 }

@@ -344,9 +344,18 @@ pub mod checks {
         // A change in the MDM shows on the next read.
         let group = sandbox.mutate(|f| f.add_group("Freshly made", [0, 1]));
         sandbox.mutate(|f| f.rename_group(0, "Renamed in the MDM"));
-        let names: Vec<String> = provider.groups().await.unwrap().into_iter().map(|g| g.name).collect();
+        let names: Vec<String> = provider
+            .groups()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|g| g.name)
+            .collect();
         assert!(names.contains(&"Freshly made".to_owned()), "{names:?}");
-        assert!(names.contains(&"Renamed in the MDM".to_owned()), "{names:?}");
+        assert!(
+            names.contains(&"Renamed in the MDM".to_owned()),
+            "{names:?}"
+        );
         let _ = group;
     }
 
@@ -407,10 +416,15 @@ pub mod checks {
         let provider = h.provider(&sandbox, Access::Full);
         let expected = expected_by_id(&sandbox, h.kind);
         provider.validate().await.unwrap();
+        // About three 429s per listing (each costs a one-second Retry-After), and a 5xx every fourth
+        // request.
+        let page_size = provider.device_paging().page_size().unwrap_or(page as u32) as usize;
+        let expected_requests =
+            (page * 3 + 1).div_ceil(page_size) + sandbox.per_device_listing_requests(h.kind) + 4;
         sandbox.set_faults(
             h.kind,
             Faults {
-                rate_limited: 0.2,
+                rate_limited: (3.0 / expected_requests as f64).min(0.2),
                 retry_after: Duration::from_secs(1),
                 server_errors: 0.25,
                 ..Faults::default()
@@ -429,7 +443,11 @@ pub mod checks {
         }
         let ids: BTreeSet<String> = listed.iter().map(|d| d.device_id.clone()).collect();
         assert_eq!(ids.len(), listed.len(), "no duplicates");
-        assert_eq!(ids, expected.keys().cloned().collect::<BTreeSet<_>>(), "no loss");
+        assert_eq!(
+            ids,
+            expected.keys().cloned().collect::<BTreeSet<_>>(),
+            "no loss"
+        );
     }
 
     /// A bulk listing costs close to ceil(devices / page size) requests.
@@ -477,7 +495,11 @@ pub mod checks {
         provider.validate().await.unwrap();
         let devices = provider.all_devices().await.unwrap();
         let unique: BTreeSet<&str> = devices.iter().map(|d| d.device_id.as_str()).collect();
-        assert_eq!(unique.len(), devices.len(), "no duplicates in the live listing");
+        assert_eq!(
+            unique.len(),
+            devices.len(),
+            "no duplicates in the live listing"
+        );
         if let Some(first) = devices.iter().find(|d| d.serial_number.is_some()) {
             let serial = first.serial_number.clone().unwrap();
             let found = provider.devices_by_serial(&serial).await.unwrap();
@@ -515,11 +537,17 @@ pub fn live_config(kind: ProviderKind) -> Option<ProviderConfig> {
         .collect();
     let v = values?;
     let config = match kind {
-        ProviderKind::Jamf => ProviderConfig::Jamf(JamfConfig::new(&v[0], &v[1], v[2].clone()).ok()?),
+        ProviderKind::Jamf => {
+            ProviderConfig::Jamf(JamfConfig::new(&v[0], &v[1], v[2].clone()).ok()?)
+        }
         ProviderKind::Iru => ProviderConfig::Iru(IruConfig::new(&v[0], v[1].clone()).ok()?),
         ProviderKind::Fleet => ProviderConfig::Fleet(FleetConfig::new(&v[0], v[1].clone()).ok()?),
-        ProviderKind::SimpleMdm => ProviderConfig::SimpleMdm(SimpleMdmConfig::new(v[0].clone()).ok()?),
-        ProviderKind::JumpCloud => ProviderConfig::JumpCloud(JumpCloudConfig::new(v[0].clone()).ok()?),
+        ProviderKind::SimpleMdm => {
+            ProviderConfig::SimpleMdm(SimpleMdmConfig::new(v[0].clone()).ok()?)
+        }
+        ProviderKind::JumpCloud => {
+            ProviderConfig::JumpCloud(JumpCloudConfig::new(v[0].clone()).ok()?)
+        }
         ProviderKind::Intune => {
             ProviderConfig::Intune(IntuneConfig::new(&v[0], &v[1], v[2].clone()).ok()?)
         }
