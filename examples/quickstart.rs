@@ -94,7 +94,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!();
 
         // 3. What a person sees on the Devices page.
-        println!("  {:<14} {:<28} {}", "SERIAL", "MDM DISPLAY NAME", "LINK");
+        println!("  {:<14} {:<28} LINK", "SERIAL", "MDM DISPLAY NAME");
         for device in sync.devices(&workspace).await? {
             let display = device.display_name().unwrap_or("—");
             let link = device

@@ -359,8 +359,8 @@ async fn run(command: Command) -> Result<(), Failure> {
             if !json {
                 writeln!(
                     out,
-                    "{:<16} {:<38} {:<32} {}",
-                    "SERIAL", "MDM DEVICE ID", "MDM DISPLAY NAME", "LINK"
+                    "{:<16} {:<38} {:<32} LINK",
+                    "SERIAL", "MDM DEVICE ID", "MDM DISPLAY NAME"
                 )
                 .map_err(io)?;
             }
