@@ -229,3 +229,53 @@ pub(crate) fn sorted(ids: impl Iterator<Item = String>) -> Vec<String> {
     v.sort();
     v
 }
+
+/// The `offset..offset+limit` window of `items` in `cmp` order, without sorting everything: what a
+/// simulator serves for one page of a large, sorted listing.
+pub(crate) fn sorted_window<T>(
+    mut items: Vec<T>,
+    offset: usize,
+    limit: usize,
+    cmp: impl Fn(&T, &T) -> std::cmp::Ordering,
+) -> Vec<T> {
+    if offset >= items.len() || limit == 0 {
+        return Vec::new();
+    }
+    if offset > 0 {
+        items.select_nth_unstable_by(offset, &cmp);
+        items.drain(..offset);
+    }
+    if limit < items.len() {
+        items.select_nth_unstable_by(limit, &cmp);
+        items.truncate(limit);
+    }
+    items.sort_unstable_by(&cmp);
+    items
+}
+
+/// Numbers `0..n` sorted by their id `id_of(namespace, i)` as text, cached process-wide (a few fleet sizes
+/// at a time), so a page sorted by id costs the page, not the fleet. Fixed-width lower-case hex ids (UUIDs,
+/// object ids) sort as text the way their values sort as numbers.
+pub(crate) fn indexes_sorted_by_id(
+    namespace: u8,
+    n: u32,
+    id_of: fn(u8, u32) -> String,
+) -> Arc<Vec<u32>> {
+    type Cache = Vec<(u8, u32, Arc<Vec<u32>>)>;
+    static CACHE: Mutex<Cache> = Mutex::new(Vec::new());
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, _, sorted)) = cache
+        .iter()
+        .find(|(ns, len, _)| *ns == namespace && *len == n)
+    {
+        return sorted.clone();
+    }
+    let mut keyed: Vec<(String, u32)> = (0..n).map(|i| (id_of(namespace, i), i)).collect();
+    keyed.sort_unstable();
+    let sorted = Arc::new(keyed.into_iter().map(|(_, i)| i).collect::<Vec<_>>());
+    if cache.len() >= 8 {
+        cache.remove(0);
+    }
+    cache.push((namespace, n, sorted.clone()));
+    sorted
+}

@@ -78,7 +78,6 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -90,7 +89,10 @@ use mdmkit_core::{IruConfig, ProviderConfig};
 use serde_json::{json, Value};
 use url::Url;
 
-use crate::common::{header_str, json, query_get, query_pairs, window, Ctx, ProviderSim};
+use crate::common::{
+    header_str, indexes_sorted_by_id, json, query_get, query_pairs, sorted_window, window, Ctx,
+    ProviderSim,
+};
 use crate::model::{ids, Fleet, SimDevice, SimGroup, SimUser};
 use crate::{Access, ExpectedDevice, ExpectedGroup};
 
@@ -148,31 +150,6 @@ fn is_uuid(s: &str) -> bool {
         })
 }
 
-/// Numbers `0..n` sorted by their UUID in `namespace`, cached process-wide (a few fleet sizes at a time):
-/// the order of `ordering=device_id` and the way back from a UUID to its number.
-fn sorted_by_uuid(namespace: u8, n: u32) -> Arc<Vec<u32>> {
-    type Cache = Vec<(u8, u32, Arc<Vec<u32>>)>;
-    static CACHE: Mutex<Cache> = Mutex::new(Vec::new());
-    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, _, sorted)) = cache
-        .iter()
-        .find(|(ns, len, _)| *ns == namespace && *len == n)
-    {
-        return sorted.clone();
-    }
-    // Fixed-width lower-case hex sorts as text the way its value sorts as a number.
-    let mut keyed: Vec<(u128, u32)> = (0..n)
-        .map(|i| (uuid_value(&ids::uuid(namespace, i)), i))
-        .collect();
-    keyed.sort_unstable();
-    let sorted = Arc::new(keyed.into_iter().map(|(_, i)| i).collect::<Vec<_>>());
-    if cache.len() >= 8 {
-        cache.remove(0);
-    }
-    cache.push((namespace, n, sorted.clone()));
-    sorted
-}
-
 /// A UUID's 128-bit value (0 for text that is not hexadecimal).
 fn uuid_value(uuid: &str) -> u128 {
     uuid.bytes().filter(|b| *b != b'-').fold(0u128, |acc, b| {
@@ -186,7 +163,7 @@ fn number_of(namespace: u8, n: u32, id: &str) -> Option<u32> {
         return None;
     }
     let id = uuid_value(id);
-    let sorted = sorted_by_uuid(namespace, n);
+    let sorted = indexes_sorted_by_id(namespace, n, ids::uuid);
     sorted
         .binary_search_by(|&i| uuid_value(&ids::uuid(namespace, i)).cmp(&id))
         .ok()
@@ -410,28 +387,6 @@ fn list_param<'a>(pairs: &'a [(String, String)], key: &str) -> Option<Vec<&'a st
             .filter(|s| !s.is_empty())
             .collect()
     })
-}
-
-/// The `offset..offset+limit` window of `items` in `cmp` order, without sorting everything.
-fn sorted_window<T>(
-    mut items: Vec<T>,
-    offset: usize,
-    limit: usize,
-    cmp: impl Fn(&T, &T) -> Ordering,
-) -> Vec<T> {
-    if offset >= items.len() || limit == 0 {
-        return Vec::new();
-    }
-    if offset > 0 {
-        items.select_nth_unstable_by(offset, &cmp);
-        items.drain(..offset);
-    }
-    if limit < items.len() {
-        items.select_nth_unstable_by(limit, &cmp);
-        items.truncate(limit);
-    }
-    items.sort_unstable_by(&cmp);
-    items
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -878,7 +833,7 @@ fn select_devices<'f>(
             .collect(),
         [(SortKey::DeviceId, desc)] if !filter.active => {
             let span = key_span(&fleet.devices);
-            let sorted = sorted_by_uuid(NS_DEVICE, span);
+            let sorted = indexes_sorted_by_id(NS_DEVICE, span, ids::uuid);
             let dense = fleet.devices.len() == span as usize;
             let order: Box<dyn Iterator<Item = &u32>> = if *desc {
                 Box::new(sorted.iter().rev())
@@ -1466,7 +1421,7 @@ mod tests {
 
     #[test]
     fn uuid_index_round_trips_and_is_sorted() {
-        let sorted = sorted_by_uuid(NS_DEVICE, 500);
+        let sorted = indexes_sorted_by_id(NS_DEVICE, 500, ids::uuid);
         assert_eq!(sorted.len(), 500);
         let uuids: Vec<String> = sorted.iter().map(|i| device_id(*i)).collect();
         assert!(uuids.windows(2).all(|w| w[0] < w[1]));

@@ -98,7 +98,6 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -109,7 +108,9 @@ use mdmkit_core::{JumpCloudConfig, ProviderConfig};
 use serde_json::{json, Value};
 use url::Url;
 
-use crate::common::{header_str, json, query_get, query_pairs, Ctx, ProviderSim};
+use crate::common::{
+    header_str, indexes_sorted_by_id, json, query_get, query_pairs, sorted_window, Ctx, ProviderSim,
+};
 use crate::model::{ids, Fleet, SimDevice, SimGroup, SimUser};
 use crate::{Access, ExpectedDevice, ExpectedGroup};
 
@@ -161,27 +162,6 @@ fn index_of(namespace: u8, id: &str) -> Option<u32> {
     }
     let index = u32::from_str_radix(&id[16..], 16).ok()?;
     (ids::object_id(namespace, index) == id).then_some(index)
-}
-
-/// Numbers `0..n` sorted by their id in `namespace`, cached process-wide (a few fleet sizes at a time).
-fn sorted_by_id(namespace: u8, n: u32) -> Arc<Vec<u32>> {
-    type Cache = Vec<(u8, u32, Arc<Vec<u32>>)>;
-    static CACHE: Mutex<Cache> = Mutex::new(Vec::new());
-    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, _, sorted)) = cache
-        .iter()
-        .find(|(ns, len, _)| *ns == namespace && *len == n)
-    {
-        return sorted.clone();
-    }
-    let mut keyed: Vec<(String, u32)> = (0..n).map(|i| (ids::object_id(namespace, i), i)).collect();
-    keyed.sort_unstable();
-    let sorted = Arc::new(keyed.into_iter().map(|(_, i)| i).collect::<Vec<_>>());
-    if cache.len() >= 8 {
-        cache.remove(0);
-    }
-    cache.push((namespace, n, sorted.clone()));
-    sorted
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -437,28 +417,6 @@ fn project(mut row: Value, fields: Option<&[String]>) -> Value {
 // ---------------------------------------------------------------------------------------------------
 // Selecting a page
 
-/// The `skip..skip+limit` window of `items` in `cmp` order, without sorting everything.
-fn sorted_window<T>(
-    mut items: Vec<T>,
-    skip: usize,
-    limit: usize,
-    cmp: impl Fn(&T, &T) -> Ordering,
-) -> Vec<T> {
-    if skip >= items.len() || limit == 0 {
-        return Vec::new();
-    }
-    if skip > 0 {
-        items.select_nth_unstable_by(skip, &cmp);
-        items.drain(..skip);
-    }
-    if limit < items.len() {
-        items.select_nth_unstable_by(limit, &cmp);
-        items.truncate(limit);
-    }
-    items.sort_unstable_by(&cmp);
-    items
-}
-
 /// Compares two records by `sort` keys, read with `a` and `b`; `tie` when every key is equal.
 fn compare_keys<'v>(
     sort: &[(&'static str, bool)],
@@ -496,7 +454,7 @@ fn select<'f, T>(
     match (filters.is_empty(), sort) {
         (true, []) => (total, records.values().skip(skip).take(limit).collect()),
         (true, [("_id", desc)]) if id_order_fits => {
-            let order = sorted_by_id(namespace, span);
+            let order = indexes_sorted_by_id(namespace, span, ids::object_id);
             let at = |position: usize| {
                 if *desc {
                     order[order.len() - 1 - position]
@@ -1216,7 +1174,7 @@ mod tests {
 
     #[test]
     fn sorted_order_is_id_order() {
-        let order = sorted_by_id(NS_SYSTEM, 500);
+        let order = indexes_sorted_by_id(NS_SYSTEM, 500, ids::object_id);
         let ids: Vec<String> = order.iter().map(|i| system_id(*i)).collect();
         assert!(ids.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(order.len(), 500);
