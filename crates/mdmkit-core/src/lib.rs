@@ -41,7 +41,7 @@ pub use device::{display_name, MdmDevice, MdmGroup, SerialNumber};
 pub use error::{Category, Error, ErrorKind, Result};
 pub use kind::{CredentialField, IntuneCloud, JumpCloudRegion, ProviderKind};
 pub use paging::{Page, PageInfo, PageRequest, Pager, PagingStyle};
-pub use provider::{device_stream_with_limit, MdmProvider, MdmProviderExt};
+pub use provider::{device_stream_with_limit, MdmProvider, MdmProviderExt, RequestCosts};
 
 /// Re-exported so provider crates and embedders use the same versions.
 pub use async_trait::async_trait;

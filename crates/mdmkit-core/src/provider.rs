@@ -47,6 +47,29 @@ pub trait MdmProvider: Debug + Send + Sync + 'static {
     /// reports and for checking request budgets). Implementations return their
     /// [`crate::http::HttpClient::request_count`].
     fn request_count(&self) -> u64;
+
+    /// What lookups and listings cost in requests, so a caller can pick the cheaper way to refresh.
+    fn request_costs(&self) -> RequestCosts;
+}
+
+/// Upper bounds on what operations cost in requests (retries and token renewals aside).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestCosts {
+    /// Requests one [`MdmProvider::devices_by_serial`] call takes (the lookup, plus reading its user
+    /// where the device record does not carry it).
+    pub per_lookup: u32,
+    /// Requests a bulk listing spends per listed device on top of its pages, where the API has no bulk
+    /// way to read what R4 needs (Fleet's host records for user names, JumpCloud's system-to-user
+    /// graph). Zero when pages carry everything.
+    pub per_listed_device: u32,
+}
+
+impl RequestCosts {
+    /// One request per lookup; listings cost their pages only.
+    pub const PAGES_CARRY_EVERYTHING: RequestCosts = RequestCosts {
+        per_lookup: 1,
+        per_listed_device: 0,
+    };
 }
 
 macro_rules! forward_provider {
@@ -77,6 +100,9 @@ macro_rules! forward_provider {
             }
             fn request_count(&self) -> u64 {
                 (**self).request_count()
+            }
+            fn request_costs(&self) -> RequestCosts {
+                (**self).request_costs()
             }
         }
     };

@@ -76,6 +76,9 @@ impl MdmProvider for Fake {
     fn request_count(&self) -> u64 {
         self.requests.load(Ordering::SeqCst)
     }
+    fn request_costs(&self) -> mdmkit_core::RequestCosts {
+        mdmkit_core::RequestCosts::PAGES_CARRY_EVERYTHING
+    }
 }
 
 fn fake(n: usize, claimed_total: Option<u64>) -> Arc<dyn MdmProvider> {

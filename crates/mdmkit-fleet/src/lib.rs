@@ -274,4 +274,9 @@ impl MdmProvider for FleetProvider {
     fn request_count(&self) -> u64 {
         self.client.request_count()
     }
+
+    fn request_costs(&self) -> mdmkit_core::RequestCosts {
+        // The identifier lookup carries the user; list pages carry every host (without user names).
+        mdmkit_core::RequestCosts::PAGES_CARRY_EVERYTHING
+    }
 }

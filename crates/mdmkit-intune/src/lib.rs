@@ -203,4 +203,9 @@ impl MdmProvider for IntuneProvider {
     fn request_count(&self) -> u64 {
         self.client.request_count()
     }
+
+    fn request_costs(&self) -> mdmkit_core::RequestCosts {
+        use mdmkit_core::RequestCosts;
+        RequestCosts::PAGES_CARRY_EVERYTHING
+    }
 }

@@ -202,4 +202,9 @@ impl MdmProvider for IruProvider {
     fn request_count(&self) -> u64 {
         self.client.http().request_count()
     }
+
+    fn request_costs(&self) -> mdmkit_core::RequestCosts {
+        use mdmkit_core::RequestCosts;
+        RequestCosts::PAGES_CARRY_EVERYTHING
+    }
 }

@@ -371,4 +371,14 @@ impl MdmProvider for JumpCloudProvider {
     fn request_count(&self) -> u64 {
         self.client.request_count()
     }
+
+    fn request_costs(&self) -> mdmkit_core::RequestCosts {
+        use mdmkit_core::RequestCosts;
+        RequestCosts {
+            // The system, then its user: by primary user id, or the graph and then the user.
+            per_lookup: 3,
+            // The graph of each listed system without a primary user.
+            per_listed_device: 1,
+        }
+    }
 }

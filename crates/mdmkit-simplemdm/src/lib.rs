@@ -243,4 +243,9 @@ impl MdmProvider for SimpleMdmProvider {
     fn request_count(&self) -> u64 {
         self.http.request_count()
     }
+
+    fn request_costs(&self) -> mdmkit_core::RequestCosts {
+        use mdmkit_core::RequestCosts;
+        RequestCosts::PAGES_CARRY_EVERYTHING
+    }
 }

@@ -32,6 +32,9 @@
 //!         Url::parse(&format!("https://fleet.example.com/hosts/{id}")).ok()
 //!     }
 //!     fn request_count(&self) -> u64 { 0 }
+//!     fn request_costs(&self) -> mdmkit_core::RequestCosts {
+//!         mdmkit_core::RequestCosts::PAGES_CARRY_EVERYTHING
+//!     }
 //! }
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -84,8 +87,9 @@
 //!   membership is matched by the MDM device IDs that R9 just cleared.
 //! - **Disconnecting** deletes the credentials, clears device metadata and detaches synced groups.
 //! - **Plan** defaults to Free, so a workspace whose plan was never set is never group-synced by accident.
-//! - **Refresh strategy, outcomes, duplicates**: see [`refresh`]. The crossover is `due <= ceil(M / p)`
-//!   → lookups, else one bulk listing. Duplicate serials clear the device's metadata, stamp the check and are
+//! - **Refresh strategy, outcomes, duplicates**: see [`refresh`]. Lookups unless they would cost more
+//!   requests than one bulk listing, from the provider's [`mdmkit_core::RequestCosts`] (commonly
+//!   `due <= ceil(M / p)` → lookups). Duplicate serials clear the device's metadata, stamp the check and are
 //!   listed in the report; they are never matched to one of the devices.
 //! - **Group identity** is provider + MDM account + MDM group id ([`ProviderLink`], [`account_key`]): a new
 //!   server of the same provider never inherits the old server's groups (and their policies) through an id
@@ -127,7 +131,8 @@ pub use model::{
 };
 pub use provider::ProviderFactory;
 pub use refresh::{
-    bulk_listing_requests, choose_strategy, DuplicateSerial, RefreshReport, RunError, Strategy,
+    bulk_listing_requests, choose_strategy, choose_strategy_with, strategy_requests,
+    DuplicateSerial, RefreshReport, RunError, Strategy,
 };
 pub use scheduler::{Scheduler, SchedulerConfig, TickReport, WorkspaceRun};
 pub use store::{CredentialStore, DeviceStore, GroupStore, StoreResult, Stores, SyncStateStore};

@@ -127,6 +127,10 @@ impl MdmProvider for LimitedProvider {
         self.inner.device_url(device_id)
     }
 
+    fn request_costs(&self) -> mdmkit_core::RequestCosts {
+        self.inner.request_costs()
+    }
+
     fn request_count(&self) -> u64 {
         self.inner.request_count()
     }

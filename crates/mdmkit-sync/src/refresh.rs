@@ -5,13 +5,16 @@
 //! A run fetches only devices that are due (never checked, or checked at least
 //! [`crate::SyncConfig::refresh_interval`] ago). There are two ways to ask the MDM:
 //!
-//! - **lookups**: one `devices_by_serial` request per due device: `d` requests;
+//! - **lookups**: one `devices_by_serial` call per due device: `d * l` requests, where `l` is the
+//!   provider's [`RequestCosts::per_lookup`] (1 for most);
 //! - **bulk**: one paged listing of the whole MDM, matched locally by normalised serial:
-//!   `ceil(M / p)` requests (at least one), where `M` is the MDM's device count and `p` its page size
+//!   `ceil(M / p) + M * e` requests (at least one), where `M` is the MDM's device count, `p` its page size
 //!   (`provider.device_paging().page_size()`, or [`crate::SyncConfig::assumed_page_size`] for next-link
-//!   paging that does not say).
+//!   paging that does not say) and `e` the per-device reads the API forces on a listing
+//!   ([`RequestCosts::per_listed_device`]: 0 for most, 1 for Fleet and JumpCloud).
 //!
-//! [`choose_strategy`] takes the cheaper one: lookups while `d <= ceil(M / p)`, bulk beyond. `M` is not known
+//! [`choose_strategy_with`] takes the cheaper one; with the common costs (`l = 1`, `e = 0`,
+//! [`choose_strategy`]) that is lookups while `d <= ceil(M / p)`, bulk beyond. `M` is not known
 //! before listing, so it is estimated as the larger of the workspace's device count and the row count of the
 //! last complete bulk listing. A run therefore costs `min(d, ceil(M / p))` requests plus authentication, the
 //! bulk lower bound whenever bulk is chosen. With Jamf's 2000-row pages and a 5,000-device fleet the
@@ -39,6 +42,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
+use mdmkit_core::RequestCosts;
 use mdmkit_core::{Category, ErrorKind, MdmDevice, MdmProviderExt, ProviderKind, SerialNumber};
 
 use crate::engine::{delta, Connection, LeaseGuard, MdmSync};
@@ -73,7 +77,41 @@ pub fn bulk_listing_requests(mdm_devices: u64, page_size: u32) -> u64 {
 /// The cheaper way to fetch `due` devices from an MDM estimated to hold `mdm_devices_estimate` devices,
 /// listed `page_size` rows a page: lookups while `due <= ceil(M / p)`, bulk beyond (see the module docs).
 pub fn choose_strategy(due: usize, mdm_devices_estimate: u64, page_size: u32) -> Strategy {
-    if due as u64 > bulk_listing_requests(mdm_devices_estimate, page_size) {
+    choose_strategy_with(
+        due,
+        mdm_devices_estimate,
+        page_size,
+        RequestCosts::PAGES_CARRY_EVERYTHING,
+    )
+}
+
+/// Requests a refresh of `due` devices costs with `strategy` (see the module docs).
+pub fn strategy_requests(
+    strategy: Strategy,
+    due: usize,
+    mdm_devices_estimate: u64,
+    page_size: u32,
+    costs: RequestCosts,
+) -> u64 {
+    match strategy {
+        Strategy::Lookups => due as u64 * u64::from(costs.per_lookup.max(1)),
+        Strategy::Bulk => {
+            bulk_listing_requests(mdm_devices_estimate, page_size)
+                + mdm_devices_estimate * u64::from(costs.per_listed_device)
+        }
+    }
+}
+
+/// The cheaper way to fetch `due` devices given the provider's [`RequestCosts`]: bulk only when lookups
+/// would cost more requests than the listing.
+pub fn choose_strategy_with(
+    due: usize,
+    mdm_devices_estimate: u64,
+    page_size: u32,
+    costs: RequestCosts,
+) -> Strategy {
+    let cost = |s| strategy_requests(s, due, mdm_devices_estimate, page_size, costs);
+    if cost(Strategy::Lookups) > cost(Strategy::Bulk) {
         Strategy::Bulk
     } else {
         Strategy::Lookups
@@ -275,12 +313,11 @@ impl MdmSync {
                 .device_paging()
                 .page_size()
                 .unwrap_or(self.config.assumed_page_size);
-            let strategy = choose_strategy(due.len(), estimate, page_size);
+            let costs = provider.request_costs();
+            let strategy = choose_strategy_with(due.len(), estimate, page_size, costs);
             report.strategy = Some(strategy);
-            report.estimated_requests = match strategy {
-                Strategy::Lookups => due.len() as u64,
-                Strategy::Bulk => bulk_listing_requests(estimate, page_size),
-            };
+            report.estimated_requests =
+                strategy_requests(strategy, due.len(), estimate, page_size, costs);
             let due: Vec<SerialNumber> = due.into_iter().map(|d| d.serial).collect();
             match strategy {
                 Strategy::Lookups => {
@@ -466,6 +503,32 @@ mod tests {
         // A one-page MDM: a single due device is a lookup, two are a listing.
         assert_eq!(choose_strategy(1, 40, 300), Strategy::Lookups);
         assert_eq!(choose_strategy(2, 40, 300), Strategy::Bulk);
+        // A listing that reads every device once more (Fleet) never beats one-request lookups.
+        let fleet = RequestCosts {
+            per_lookup: 1,
+            per_listed_device: 1,
+        };
+        assert_eq!(
+            choose_strategy_with(5000, 5000, 100, fleet),
+            Strategy::Lookups
+        );
+        // Three-request lookups (JumpCloud) lose to a listing once a third of the MDM is due.
+        let jumpcloud = RequestCosts {
+            per_lookup: 3,
+            per_listed_device: 1,
+        };
+        assert_eq!(
+            choose_strategy_with(1000, 5000, 100, jumpcloud),
+            Strategy::Lookups
+        );
+        assert_eq!(
+            choose_strategy_with(1800, 5000, 100, jumpcloud),
+            Strategy::Bulk
+        );
+        assert_eq!(
+            strategy_requests(Strategy::Bulk, 1800, 5000, 100, jumpcloud),
+            5050
+        );
     }
 
     #[test]

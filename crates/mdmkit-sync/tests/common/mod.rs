@@ -500,6 +500,10 @@ impl MdmProvider for FakeProvider {
             .get(&self.account)
             .map_or(0, |a| a.requests)
     }
+
+    fn request_costs(&self) -> mdmkit_core::RequestCosts {
+        mdmkit_core::RequestCosts::PAGES_CARRY_EVERYTHING
+    }
 }
 
 /// An engine over the fake MDM, an in-memory store and a manual clock.
