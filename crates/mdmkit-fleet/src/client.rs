@@ -77,6 +77,30 @@ impl FleetClient {
         }
     }
 
+    /// `GET /api/v1/fleet/hosts/{id}`: one host with its `end_users`; `None` if Fleet says it is gone.
+    pub(crate) async fn host_by_id(
+        &self,
+        id: &str,
+        operation: &'static str,
+    ) -> Result<Option<Host>> {
+        let path = format!("{HOSTS}/{}", encode_segment(id));
+        let result = self
+            .http
+            .get(&path)
+            .query("exclude_software", "true")
+            .operation(operation)
+            .json::<HostEnvelope>()
+            .await;
+        match result {
+            Ok(envelope) => envelope
+                .host
+                .map(Some)
+                .ok_or_else(|| not_fleet(operation, "the host answered without a \"host\" object")),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `GET /api/v1/fleet/hosts?query=...`, every page: hosts whose hostname, serial, UUID, IP or
     /// e-mails contain `query`.
     pub(crate) async fn search_hosts(

@@ -31,7 +31,7 @@
 //! |---|---|
 //! | [`validate`](MdmProvider::validate) | `GET /api/v1/fleet/me` |
 //! | [`devices_by_serial`](MdmProvider::devices_by_serial) | `GET /api/v1/fleet/hosts/identifier/{serial}?exclude_software=true` (path-escaped) |
-//! | [`list_devices_page`](MdmProvider::list_devices_page) | `GET /api/v1/fleet/hosts?page=N&per_page=M&order_key=id&disable_failing_policies=true&device_mapping=true` |
+//! | [`list_devices_page`](MdmProvider::list_devices_page) | `GET /api/v1/fleet/hosts?page=N&per_page=M&order_key=id&disable_failing_policies=true&device_mapping=true`, then `GET /api/v1/fleet/hosts/{id}?exclude_software=true` for each host with a mapped user (the list has only e-mails; R4 needs the user's name) |
 //! | [`groups`](MdmProvider::groups) | `GET /api/v1/fleet/labels?page&per_page&order_key=id&include_host_counts=false`, then `GET /api/v1/fleet/labels/{id}/hosts?page&per_page&order_key=id&disable_failing_policies=true` per label |
 //!
 //! Every request carries `Authorization: Bearer <API token>`. Links are `https://HOST/hosts/ID`
@@ -60,8 +60,10 @@
 //!   the `mdm_idp_accounts` entry of `device_mapping` in listings, which never carry `end_users`), so it
 //!   is the same whether a device was refreshed by lookup or by listing; `idp_id` is used only when the
 //!   IdP gave no username. Without an IdP identity, a custom mapping beats a Chrome profile. The user
-//!   name is `idp_full_name`; listings carry none, so a bulk refresh shows the device name (R4) where a
-//!   lookup shows the person's name. See `convert.rs` for the full order.
+//!   name is `idp_full_name`, which only a host's own record carries: a listing reads the record of each
+//!   host that has a mapped user (one request per assigned host, stated in
+//!   [`request_costs`](MdmProvider::request_costs), so `mdmkit-sync` refreshes Fleet by lookups), and a
+//!   listing stores the same R4 display name as a lookup. See `convert.rs` for the full order.
 //! - **`device_mapping` shape** is unconfirmed at list level: a list of `{email, source}`, a list of
 //!   bare e-mails, the per-host endpoint's `{"device_mapping": [...]}` wrapper, `null` and absence are
 //!   all accepted.
@@ -100,6 +102,9 @@ use crate::client::{is_dot_segment, FleetClient};
 
 /// Rows asked for per page unless [`FleetProvider::with_page_size`] says otherwise.
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
+
+/// Host records read at once while naming the users of a listed page.
+const DETAIL_READS_AT_ONCE: usize = 6;
 
 /// Label member lists read at the same time.
 const LABEL_CONCURRENCY: usize = 4;
@@ -229,11 +234,34 @@ impl MdmProvider for FleetProvider {
     }
 
     async fn list_devices_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {
-        let page = self.client.list_hosts_page(request, "list_devices").await?;
-        Ok(Page::new(
-            page.items.iter().map(convert::device_from_host).collect(),
-            page.info,
-        ))
+        const OP: &str = "list_devices";
+        let page = self.client.list_hosts_page(request, OP).await?;
+        // The list carries only the users' e-mails; R4 wants the user's name, which only the host's own
+        // record has. Assigned hosts are read once more (in order, a few at a time, within the client's
+        // concurrency limit), so a listing stores what a lookup by serial stores.
+        let devices = stream::iter(page.items.into_iter().map(|host| async move {
+            let listed = convert::device_from_host(&host);
+            if listed.user_id.is_none() || listed.user_name.is_some() {
+                return Ok::<_, Error>(listed);
+            }
+            Ok(match self.client.host_by_id(&host.id.0, OP).await? {
+                // An older Fleet without `end_users` names nobody: keep the e-mail from the list.
+                Some(detail) => {
+                    let detailed = convert::device_from_host(&detail);
+                    if detailed.user_id.is_some() {
+                        detailed
+                    } else {
+                        listed
+                    }
+                }
+                // Deleted since the page was read: the list row is all there is.
+                None => listed,
+            })
+        }))
+        .buffered(DETAIL_READS_AT_ONCE)
+        .try_collect()
+        .await?;
+        Ok(Page::new(devices, page.info))
     }
 
     async fn groups(&self) -> Result<Vec<MdmGroup>> {
@@ -276,7 +304,10 @@ impl MdmProvider for FleetProvider {
     }
 
     fn request_costs(&self) -> mdmkit_core::RequestCosts {
-        // The identifier lookup carries the user; list pages carry every host (without user names).
-        mdmkit_core::RequestCosts::PAGES_CARRY_EVERYTHING
+        mdmkit_core::RequestCosts {
+            per_lookup: 1,
+            // The record of each listed host with a mapped user (the list has only e-mails).
+            per_listed_device: 1,
+        }
     }
 }

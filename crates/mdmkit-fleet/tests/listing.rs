@@ -41,6 +41,39 @@ async fn every_user_shape_of_the_list_endpoint() {
                 .body(fixture("hosts_page_user_shapes.json"));
         })
         .await;
+    // The list names no users: each host with a mapped user is read once more for its `end_users`.
+    // Anna's record names her; Bob's, Carol's and Dan's come from a Fleet whose records carry none.
+    let anna_detail = server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::GET)
+                .path("/api/v1/fleet/hosts/42")
+                .query_param("exclude_software", "true")
+                .header("authorization", format!("Bearer {TOKEN}"));
+            then.status(200).body(
+                serde_json::json!({"host": {
+                    "id": 42, "hardware_serial": "C0124FXASD6G", "display_name": "Anna's MacBook Pro",
+                    "end_users": [{"idp_id": "f26f8649-1e25-42c5-be71-1b1e6de56d3d",
+                                   "idp_username": "anna@acme.com", "idp_full_name": "Anna Chao"}]
+                }})
+                .to_string(),
+            );
+        })
+        .await;
+    let mut nameless = Vec::new();
+    for id in [44, 46, 47] {
+        nameless.push(
+            server
+                .mock_async(|when, then| {
+                    when.method(httpmock::Method::GET)
+                        .path(format!("/api/v1/fleet/hosts/{id}"));
+                    then.status(200).body(
+                        serde_json::json!({"host": {"id": id, "hardware_serial": "X", "end_users": []}})
+                            .to_string(),
+                    );
+                })
+                .await,
+        );
+    }
     let unexpected = catch_all(&server).await;
     let fleet = provider(&server);
 
@@ -48,10 +81,10 @@ async fn every_user_shape_of_the_list_endpoint() {
     assert_eq!(ids(&devices), [42, 43, 44, 45, 46, 47, 48]);
     let by_id = |id: &str| devices.iter().find(|d| d.device_id == id).unwrap();
 
-    // IdP mapping beats the Chrome profile listed first; no full name in lists, so R4 uses the device.
+    // IdP mapping beats the Chrome profile listed first; the host's record gives the user's name (R4).
     let anna = by_id("42");
     assert_eq!(anna.user_id.as_deref(), Some("anna@acme.com"));
-    assert_eq!(anna.display_name.as_deref(), Some("Anna's MacBook Pro"));
+    assert_eq!(anna.display_name.as_deref(), Some("Anna Chao"));
     assert_eq!(
         anna.serial_number,
         Some(SerialNumber::parse("C0124FXASD6G").unwrap())
@@ -81,6 +114,12 @@ async fn every_user_shape_of_the_list_endpoint() {
     assert_eq!(kiosk.display_name.as_deref(), Some("Lobby Kiosk"));
 
     page.assert_calls_async(1).await;
+    anna_detail.assert_calls_async(1).await;
+    for mock in &nameless {
+        mock.assert_calls_async(1).await;
+    }
+    // A record that names nobody keeps the list's e-mail and the device name.
+    assert_eq!(by_id("44").display_name.as_deref(), Some("Bob's ThinkPad"));
     unexpected.assert_calls_async(0).await;
 }
 

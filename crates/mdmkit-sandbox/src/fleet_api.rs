@@ -343,16 +343,17 @@ impl ProviderSim for FleetSim {
 
     fn expected_device(&self, fleet: &Fleet, device: &SimDevice) -> ExpectedDevice {
         let user = fleet.user_of(device);
+        let display_name = user
+            .map(|u| u.full_name.clone())
+            .unwrap_or_else(|| device.name.clone());
         ExpectedDevice {
             index: device.index,
             serial: device.serial.clone(),
             device_id: host_id(device.index),
             user_id: user.map(|u| u.email.clone()),
-            display_name: user
-                .map(|u| u.full_name.clone())
-                .unwrap_or_else(|| device.name.clone()),
-            // The host list carries only device_mapping e-mails, not the IdP full name.
-            list_display_name: device.name.clone(),
+            display_name: display_name.clone(),
+            // The list has only e-mails, but a correct connector reads assigned hosts' records for names.
+            list_display_name: display_name,
         }
     }
 
@@ -381,5 +382,10 @@ impl ProviderSim for FleetSim {
     fn max_page_size(&self) -> usize {
         // Fleet documents no cap; connectors choose their own page size.
         500
+    }
+
+    fn per_device_listing_requests(&self, fleet: &Fleet) -> usize {
+        // The host list names no users (only their e-mails): each assigned host's record is read.
+        fleet.devices.values().filter(|d| d.user.is_some()).count()
     }
 }

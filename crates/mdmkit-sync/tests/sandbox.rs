@@ -21,6 +21,9 @@ use sandbox_support::{serial, Env, LogCapture, VAULT_KEY};
 
 const JAMF: ProviderKind = ProviderKind::Jamf;
 const FLEET: ProviderKind = ProviderKind::Fleet;
+/// A provider whose listing costs only its pages (100 rows each), so both refresh strategies are
+/// reachable; Fleet's listing reads each assigned host's record, so Fleet is always refreshed by lookups.
+const BULK: ProviderKind = ProviderKind::SimpleMdm;
 
 fn failing(server_errors: f64) -> Faults {
     Faults {
@@ -213,7 +216,13 @@ async fn r4_each_device_stores_mdm_device_id_user_id_and_user_name_else_device_n
         .expect("an unassigned device")
         .index;
 
-    for kind in [JAMF, FLEET] {
+    for kind in [JAMF, BULK, FLEET] {
+        // Fleet's listing costs a request per assigned host, so it is refreshed by lookups.
+        let strategy = if kind == FLEET {
+            Strategy::Lookups
+        } else {
+            Strategy::Bulk
+        };
         let expected = env.expected(kind);
         // All but two devices come from the bulk listing at connect; the two are then looked up one by one.
         let held_back = [env.serial_of(assigned), env.serial_of(unassigned)];
@@ -227,17 +236,18 @@ async fn r4_each_device_stores_mdm_device_id_user_id_and_user_name_else_device_n
             .await;
         let report = env.sync.connect(&ws, env.config(kind)).await.unwrap();
         let refresh = report.refresh.unwrap().unwrap();
-        assert_eq!(refresh.strategy, Some(Strategy::Bulk));
+        assert_eq!(refresh.strategy, Some(strategy), "{kind}");
         assert_eq!(refresh.matched, serials.len());
         for s in &serials {
             let e = &expected[&serial(s)];
             let got = env.view(&ws, &serial(s)).await.metadata.unwrap();
             assert_eq!(got.device_id, e.device_id, "{kind} {s}");
             assert_eq!(got.user_id, e.user_id, "{kind} {s}");
-            if kind == JAMF {
-                // Fleet's host list carries no user names, only e-mails (see the report).
-                assert_eq!(got.display_name.as_deref(), Some(&*e.display_name), "{s}");
-            }
+            assert_eq!(
+                got.display_name.as_deref(),
+                Some(&*e.display_name),
+                "{kind} {s}"
+            );
         }
 
         for s in &held_back {
@@ -1111,11 +1121,11 @@ async fn r12_a_synced_group_never_takes_a_manual_groups_name() {
 
 #[tokio::test]
 async fn refresh_looks_up_a_few_devices_and_lists_many_at_the_bulk_lower_bound() {
-    // Fleet pages hold 100 hosts: with 150 devices a listing costs ceil(150 / 100) = 2 requests, so up to 2
+    // SimpleMDM pages hold 100 devices: with 150 devices a listing costs ceil(150 / 100) = 2 requests, so up to 2
     // due devices are looked up and 3 or more are listed.
     let env = Env::start(150).await;
     let ws = env.fleet_workspace("acme", Plan::Free).await;
-    let report = env.sync.connect(&ws, env.config(FLEET)).await.unwrap();
+    let report = env.sync.connect(&ws, env.config(BULK)).await.unwrap();
     let refresh = report.refresh.unwrap().unwrap();
     assert_eq!(refresh.strategy, Some(Strategy::Bulk));
     assert_eq!(refresh.requests, bulk_listing_requests(150, 100));
@@ -1135,20 +1145,20 @@ async fn refresh_looks_up_a_few_devices_and_lists_many_at_the_bulk_lower_bound()
     };
 
     add(2, 0).await;
-    let before = env.requests(FLEET);
+    let before = env.requests(BULK);
     let report = env.sync.refresh_due(&ws).await.unwrap();
     assert_eq!(report.strategy, Some(Strategy::Lookups));
     assert_eq!((report.due, report.matched, report.requests), (2, 2, 2));
-    assert_eq!(env.requests(FLEET) - before, 2, "counted by the MDM too");
+    assert_eq!(env.requests(BULK) - before, 2, "counted by the MDM too");
 
     add(3, 2).await;
-    let before = env.requests(FLEET);
+    let before = env.requests(BULK);
     let report = env.sync.refresh_due(&ws).await.unwrap();
     assert_eq!(report.strategy, Some(Strategy::Bulk));
     assert_eq!((report.due, report.matched), (3, 3));
     assert_eq!(report.estimated_requests, 2);
     assert_eq!(report.requests, bulk_listing_requests(155, 100));
-    assert_eq!(env.requests(FLEET) - before, report.requests);
+    assert_eq!(env.requests(BULK) - before, report.requests);
     assert_eq!((report.devices_seen, report.unmatched), (155, 0));
 
     // Jamf pages hold 2000 computers: one page lists all 155; the run adds only the page of the user
@@ -1180,8 +1190,8 @@ async fn a_transient_failure_keeps_the_old_metadata_and_leaves_the_device_due() 
     let one = env
         .workspace("one", Plan::Free, &[single.as_str().to_owned()])
         .await;
-    env.sync.connect(&ws, env.config(FLEET)).await.unwrap();
-    env.sync.connect(&one, env.config(FLEET)).await.unwrap();
+    env.sync.connect(&ws, env.config(BULK)).await.unwrap();
+    env.sync.connect(&one, env.config(BULK)).await.unwrap();
     let checked = env.now();
     let old_ws = env.sync.devices(&ws).await.unwrap();
     let old_one = env.sync.devices(&one).await.unwrap();
@@ -1195,7 +1205,7 @@ async fn a_transient_failure_keeps_the_old_metadata_and_leaves_the_device_due() 
         }
     });
     env.advance(TimeDelta::hours(24));
-    env.sandbox.set_faults(FLEET, failing(1.0));
+    env.sandbox.set_faults(BULK, failing(1.0));
 
     let listed = env.sync.refresh_due(&ws).await.unwrap();
     assert_eq!(listed.strategy, Some(Strategy::Bulk));
@@ -1222,7 +1232,7 @@ async fn a_transient_failure_keeps_the_old_metadata_and_leaves_the_device_due() 
     assert!(old_ws.iter().all(|v| v.checked_at == Some(checked)));
 
     // Still due: the next run asks again and gets the new data.
-    env.sandbox.set_faults(FLEET, Faults::default());
+    env.sandbox.set_faults(BULK, Faults::default());
     let listed = env.sync.refresh_due(&ws).await.unwrap();
     assert_eq!((listed.due, listed.matched), (12, 12));
     let looked_up = env.sync.refresh_due(&one).await.unwrap();
@@ -1243,7 +1253,7 @@ async fn a_device_the_mdm_does_not_know_is_cleared_and_stamped() {
     let mut serials = env.fleet_serials();
     serials.push("NOTINMDM0001".into());
     let ws = env.workspace("acme", Plan::Free, &serials).await;
-    for kind in [JAMF, FLEET] {
+    for kind in [JAMF, BULK] {
         let report = env.sync.connect(&ws, env.config(kind)).await.unwrap();
         let refresh = report.refresh.unwrap().unwrap();
         assert_eq!((refresh.matched, refresh.not_found), (10, 1), "{kind}");
@@ -1265,7 +1275,7 @@ async fn a_device_the_mdm_does_not_know_is_cleared_and_stamped() {
         .workspace("one", Plan::Free, &[gone.as_str().into()])
         .await;
     env.sync
-        .connect(&lookup_ws, env.config(FLEET))
+        .connect(&lookup_ws, env.config(BULK))
         .await
         .unwrap();
     let lookup = env.view(&lookup_ws, &gone).await;
@@ -1296,7 +1306,7 @@ async fn duplicate_serials_in_the_mdm_are_reported_never_matched_to_one() {
         .mutate(|f| f.add_device(twin.as_str(), "Twin Mac", None));
 
     // Listed in bulk (Jamf and Fleet) and looked up by serial (Jamf).
-    for kind in [JAMF, FLEET] {
+    for kind in [JAMF, BULK] {
         let ws = env
             .fleet_workspace(&format!("bulk-{kind}"), Plan::Free)
             .await;
@@ -1366,10 +1376,10 @@ async fn every_refresh_run_reports_what_it_saw_matched_missed_and_spent() {
     serials.push("NOTINMDM0001".into());
     let ws = env.workspace("acme", Plan::Free, &serials).await;
 
-    let report = env.sync.connect(&ws, env.config(FLEET)).await.unwrap();
+    let report = env.sync.connect(&ws, env.config(BULK)).await.unwrap();
     let r = report.refresh.unwrap().unwrap();
     assert_eq!(r.workspace, ws);
-    assert_eq!((r.provider, r.started_at), (FLEET, env.now()));
+    assert_eq!((r.provider, r.started_at), (BULK, env.now()));
     assert_eq!(
         (r.due, r.strategy, r.estimated_requests),
         (21, Some(Strategy::Bulk), 1)
@@ -1387,8 +1397,8 @@ async fn every_refresh_run_reports_what_it_saw_matched_missed_and_spent() {
     assert_eq!(r.still_due(), 0);
 
     env.advance(TimeDelta::hours(24));
-    env.sandbox.set_faults(FLEET, failing(1.0));
-    let before = env.requests(FLEET);
+    env.sandbox.set_faults(BULK, failing(1.0));
+    let before = env.requests(BULK);
     let r = env.sync.refresh_due(&ws).await.unwrap();
     assert_eq!((r.due, r.matched, r.errors, r.still_due()), (21, 0, 1, 21));
     assert!(r.aborted);
@@ -1398,7 +1408,7 @@ async fn every_refresh_run_reports_what_it_saw_matched_missed_and_spent() {
     assert!(r.requests > 1, "retries are counted: {}", r.requests);
     assert_eq!(
         r.requests,
-        env.requests(FLEET) - before,
+        env.requests(BULK) - before,
         "as the MDM counted them"
     );
 }
