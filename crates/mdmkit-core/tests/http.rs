@@ -675,3 +675,13 @@ async fn query_values_are_percent_encoded() {
         "/v1.0/deviceManagement/managedDevices?$filter=serialNumber%20eq%20%27O%27%27BRIEN%27&filter=hardware.serialNumber%3D%3D%22C02%22"
     );
 }
+
+#[test]
+fn path_segments_cannot_add_segments_a_query_or_a_fragment() {
+    use mdmkit_core::http::path_segment;
+    assert_eq!(path_segment("C02X/Y?Z#1"), "C02X%2FY%3FZ%231");
+    assert_eq!(path_segment("A B+%"), "A%20B%2B%25");
+    assert_eq!(path_segment("ABC-1.2_3~"), "ABC-1.2_3~");
+    assert_eq!(path_segment(".."), "%2E%2E");
+    assert_eq!(path_segment("."), "%2E");
+}

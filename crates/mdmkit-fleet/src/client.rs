@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use mdmkit_core::http::{BearerToken, ClientOptions, HttpClient, RequestBuilder};
+use mdmkit_core::http::{path_segment, BearerToken, ClientOptions, HttpClient, RequestBuilder};
 use mdmkit_core::paging::collect_all;
 use mdmkit_core::{
     Error, ErrorKind, FleetConfig, Page, PageInfo, PageRequest, PagingStyle, ProviderKind, Result,
@@ -56,7 +56,7 @@ impl FleetClient {
         identifier: &str,
         operation: &'static str,
     ) -> Result<Option<Host>> {
-        let path = format!("{HOST_BY_IDENTIFIER}{}", encode_segment(identifier));
+        let path = format!("{HOST_BY_IDENTIFIER}{}", path_segment(identifier));
         let result = self
             .http
             .get(&path)
@@ -83,7 +83,7 @@ impl FleetClient {
         id: &str,
         operation: &'static str,
     ) -> Result<Option<Host>> {
-        let path = format!("{HOSTS}/{}", encode_segment(id));
+        let path = format!("{HOSTS}/{}", path_segment(id));
         let result = self
             .http
             .get(&path)
@@ -158,7 +158,7 @@ impl FleetClient {
         size: u32,
         operation: &'static str,
     ) -> Result<Option<Vec<String>>> {
-        let path = format!("{LABELS}/{}/hosts", encode_segment(label_id));
+        let path = format!("{LABELS}/{}/hosts", path_segment(label_id));
         let path = &path;
         let result = collect_all(self.pager(size), |request| async move {
             let (page, per_page) = page_number(&request, operation)?;
@@ -239,17 +239,6 @@ fn not_fleet(operation: &'static str, what: &str) -> Error {
     .with_operation(operation)
 }
 
-/// Percent-encodes one URL path segment: everything but RFC 3986 unreserved characters.
-pub(crate) fn encode_segment(segment: &str) -> String {
-    percent_encoding::utf8_percent_encode(segment, SEGMENT).to_string()
-}
-
-const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
 /// Whether `segment` would be read as `.` or `..` by URL path normalisation (escaped or not).
 pub(crate) fn is_dot_segment(segment: &str) -> bool {
     !segment.is_empty() && segment.len() <= 2 && segment.chars().all(|c| c == '.')
@@ -261,9 +250,9 @@ mod tests {
 
     #[test]
     fn path_segments_are_escaped() {
-        assert_eq!(encode_segment("C02X/Y?Z#1"), "C02X%2FY%3FZ%231");
-        assert_eq!(encode_segment("A B+%"), "A%20B%2B%25");
-        assert_eq!(encode_segment("ABC-1.2_3~"), "ABC-1.2_3~");
+        assert_eq!(path_segment("C02X/Y?Z#1"), "C02X%2FY%3FZ%231");
+        assert_eq!(path_segment("A B+%"), "A%20B%2B%25");
+        assert_eq!(path_segment("ABC-1.2_3~"), "ABC-1.2_3~");
         assert!(is_dot_segment(".."));
         assert!(is_dot_segment("."));
         assert!(!is_dot_segment("..."));

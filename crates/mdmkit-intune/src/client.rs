@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use http::{HeaderName, HeaderValue};
 use mdmkit_core::http::{
-    ClientCredentials, ClientOptions, HttpClient, OAuthBearer, RequestBuilder, TokenCache,
+    path_segment, ClientCredentials, ClientOptions, HttpClient, OAuthBearer, RequestBuilder,
+    TokenCache,
 };
 use mdmkit_core::paging::collect_all;
 use mdmkit_core::{
     Error, IntuneConfig, Page, PageInfo, PageRequest, PagingStyle, ProviderKind, Result,
-    SerialNumber, Url,
+    SerialNumber,
 };
 use serde::de::DeserializeOwned;
 
@@ -209,21 +210,6 @@ async fn fetch_page_with<'a, T: DeserializeOwned>(
 /// A value inside an OData string literal: single quotes are doubled.
 pub(crate) fn odata_string(value: &str) -> String {
     value.replace('\'', "''")
-}
-
-/// One path segment, percent-encoded so an id cannot add segments or a query.
-fn path_segment(value: &str) -> String {
-    match value {
-        "." => "%2E".to_owned(),
-        ".." => "%2E%2E".to_owned(),
-        _ => {
-            let mut url = Url::parse("http://segment.invalid/").expect("a valid static URL");
-            url.path_segments_mut()
-                .expect("http URLs have paths")
-                .push(value);
-            url.path()[1..].to_owned()
-        }
-    }
 }
 
 #[cfg(test)]

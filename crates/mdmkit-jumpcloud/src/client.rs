@@ -7,13 +7,12 @@
 use std::sync::Arc;
 
 use http::{HeaderName, HeaderValue};
-use mdmkit_core::http::{ClientOptions, HeaderAuth, HttpClient, RequestBuilder};
+use mdmkit_core::http::{path_segment, ClientOptions, HeaderAuth, HttpClient, RequestBuilder};
 use mdmkit_core::paging::collect_all;
 use mdmkit_core::{
     Error, ErrorKind, JumpCloudConfig, Page, PageInfo, PageRequest, PagingStyle, ProviderKind,
     Result,
 };
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::de::DeserializeOwned;
 
 use crate::error::JumpCloudErrors;
@@ -22,20 +21,9 @@ use crate::wire::{GraphObject, System, SystemGroup, SystemUser, V1List, V2List};
 /// The largest page JumpCloud serves (`limit`, V1 and V2: "Limited to 100").
 pub const PAGE_LIMIT: u32 = 100;
 
-/// Path segments keep RFC 3986 unreserved characters only.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
 const X_ORG_ID: HeaderName = HeaderName::from_static("x-org-id");
 const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 const X_TOTAL_COUNT: &str = "x-total-count";
-
-fn segment(id: &str) -> String {
-    utf8_percent_encode(id, SEGMENT).to_string()
-}
 
 /// JumpCloud's HTTP client: the shared [`HttpClient`] plus the organisation header.
 #[derive(Debug, Clone)]
@@ -176,7 +164,7 @@ impl JumpCloudClient {
         operation: &'static str,
         id: &str,
     ) -> Result<Option<SystemUser>> {
-        let path = format!("api/systemusers/{}", segment(id));
+        let path = format!("api/systemusers/{}", path_segment(id));
         match self.get(&path, operation).json::<SystemUser>().await {
             Ok(user) => Ok(Some(user)),
             Err(e) if e.kind() == ErrorKind::NotFound => {
@@ -197,7 +185,7 @@ impl JumpCloudClient {
         operation: &'static str,
         system_id: &str,
     ) -> Result<Vec<GraphObject>> {
-        let path = format!("api/v2/systems/{}/users", segment(system_id));
+        let path = format!("api/v2/systems/{}/users", path_segment(system_id));
         self.v2_all(operation, &path).await
     }
 
@@ -209,7 +197,7 @@ impl JumpCloudClient {
     /// Every system in a group, through nested groups and dynamic membership too:
     /// `GET /api/v2/systemgroups/{id}/membership` (not `/members`, which lists direct members only).
     pub(crate) async fn group_membership(&self, group_id: &str) -> Result<Vec<GraphObject>> {
-        let path = format!("api/v2/systemgroups/{}/membership", segment(group_id));
+        let path = format!("api/v2/systemgroups/{}/membership", path_segment(group_id));
         self.v2_all("groups", &path).await
     }
 

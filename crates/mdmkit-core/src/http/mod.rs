@@ -47,7 +47,7 @@ pub use token::{
     TokenErrorMapper, TokenSource,
 };
 
-/// Characters left as they are in query values: RFC 3986 unreserved. Spaces become `%20` (OData filters
+/// Characters left as they are in query values and path segments: RFC 3986 unreserved. Spaces become `%20` (OData filters
 /// want that, not `+`).
 const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
@@ -56,6 +56,18 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 /// Query keys also keep `$` (OData's `$filter`, `$select`, `$top`).
 const QUERY_KEY: &AsciiSet = &QUERY_VALUE.remove(b'$');
+
+/// One URL path segment from a value (an id, a serial): everything but RFC 3986 unreserved characters is
+/// percent-encoded, so the value cannot add segments, a query or a fragment. `.` and `..` are written
+/// `%2E` and `%2E%2E`; note that URL resolution still reads those as dot segments, so a caller for whom
+/// such a value is possible must route it elsewhere (Fleet sends dot-only serials to its search).
+pub fn path_segment(value: &str) -> String {
+    match value {
+        "." => "%2E".to_owned(),
+        ".." => "%2E%2E".to_owned(),
+        _ => utf8_percent_encode(value, QUERY_VALUE).to_string(),
+    }
+}
 
 /// What all clients cloned from one [`HttpClient::new`] share: connections, limits and counters.
 struct Transport {
