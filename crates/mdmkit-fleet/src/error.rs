@@ -8,8 +8,8 @@
 //!   and only a genuine Fleet 404 is [`ErrorKind::NotFound`], which lookups read as "no such host";
 //! - a 401 gets a hint, because Fleet revokes a user's API token when that user logs in again.
 
-use http::{HeaderMap, StatusCode};
 use mdmkit_core::http::{generic_message, shorten, ErrorClassifier, ErrorDetail};
+use mdmkit_core::http::{HeaderMap, StatusCode};
 use mdmkit_core::ErrorKind;
 
 use crate::wire::ErrorBody;

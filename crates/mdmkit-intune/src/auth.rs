@@ -1,7 +1,7 @@
 //! Entra ID client credentials: the token endpoint and scope per national cloud, and token errors mapped
 //! by their `AADSTS` code to a message that names the credential field to fix.
 
-use http::StatusCode;
+use mdmkit_core::http::StatusCode;
 use mdmkit_core::http::{TokenErrorBody, TokenErrorMapper};
 use mdmkit_core::{Error, ErrorKind, IntuneCloud, IntuneConfig, Result, Url};
 

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use http::{HeaderName, HeaderValue};
 use mdmkit_core::http::{
     path_segment, ClientCredentials, ClientOptions, HttpClient, OAuthBearer, RequestBuilder,
     TokenCache,
 };
+use mdmkit_core::http::{HeaderName, HeaderValue};
 use mdmkit_core::paging::collect_all;
 use mdmkit_core::{
     Error, IntuneConfig, Page, PageInfo, PageRequest, PagingStyle, ProviderKind, Result,

@@ -7,8 +7,8 @@
 //! codes, then the text, and a refusal becomes [`ErrorKind::Forbidden`] whatever the status said.
 //! Messages keep the innermost text with its activity id, without Intune's internal service URL.
 
-use http::{HeaderMap, StatusCode};
 use mdmkit_core::http::{generic_message, shorten, ErrorClassifier, ErrorDetail, TokenErrorBody};
+use mdmkit_core::http::{HeaderMap, StatusCode};
 use mdmkit_core::ErrorKind;
 
 use crate::wire::GraphErrorBody;

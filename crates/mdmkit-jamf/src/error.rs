@@ -8,8 +8,8 @@
 //!   turned into text (`Not Found: The server has not found anything matching the request URI`).
 //! - Anything else (a proxy's page, plain text) goes to the shared [`generic_message`].
 
-use http::{HeaderMap, StatusCode};
 use mdmkit_core::http::{generic_message, looks_like_html, shorten, ErrorClassifier, ErrorDetail};
+use mdmkit_core::http::{HeaderMap, StatusCode};
 use mdmkit_core::ErrorKind;
 
 use crate::wire::ApiError;

@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
-use http::{HeaderName, HeaderValue};
 use mdmkit_core::http::{path_segment, ClientOptions, HeaderAuth, HttpClient, RequestBuilder};
+use mdmkit_core::http::{HeaderName, HeaderValue};
 use mdmkit_core::paging::collect_all;
 use mdmkit_core::{
     Error, ErrorKind, JumpCloudConfig, Page, PageInfo, PageRequest, PagingStyle, ProviderKind,

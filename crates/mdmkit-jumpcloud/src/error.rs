@@ -5,8 +5,8 @@
 //! all of them; this classifier adds the vendor's words and, for the documented multi-tenant `x-org-id`
 //! errors and a few other known texts, says what to change.
 
-use http::{HeaderMap, StatusCode};
 use mdmkit_core::http::{looks_like_html, shorten, ErrorClassifier, ErrorDetail};
+use mdmkit_core::http::{HeaderMap, StatusCode};
 use mdmkit_core::ErrorKind;
 use serde_json::Value;
 

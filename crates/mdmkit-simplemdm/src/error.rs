@@ -14,8 +14,8 @@ pub(crate) struct SimpleMdmErrors;
 impl ErrorClassifier for SimpleMdmErrors {
     fn classify(
         &self,
-        _status: http::StatusCode,
-        _headers: &http::HeaderMap,
+        _status: mdmkit_core::http::StatusCode,
+        _headers: &mdmkit_core::http::HeaderMap,
         body: &[u8],
     ) -> ErrorDetail {
         ErrorDetail {
@@ -61,8 +61,8 @@ mod tests {
     fn message(body: &str) -> Option<String> {
         SimpleMdmErrors
             .classify(
-                http::StatusCode::NOT_FOUND,
-                &http::HeaderMap::new(),
+                mdmkit_core::http::StatusCode::NOT_FOUND,
+                &mdmkit_core::http::HeaderMap::new(),
                 body.as_bytes(),
             )
             .message
@@ -107,8 +107,8 @@ mod tests {
     #[test]
     fn the_kind_is_left_to_the_status() {
         let detail = SimpleMdmErrors.classify(
-            http::StatusCode::UNAUTHORIZED,
-            &http::HeaderMap::new(),
+            mdmkit_core::http::StatusCode::UNAUTHORIZED,
+            &mdmkit_core::http::HeaderMap::new(),
             br#"{"errors":[{"title":"Unauthorized"}]}"#,
         );
         assert_eq!(detail.kind, None);
