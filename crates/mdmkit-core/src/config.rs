@@ -343,6 +343,29 @@ impl ProviderConfig {
         }
     }
 
+    /// A stable, non-secret name for the MDM account this configuration talks to: provider, endpoint and
+    /// tenant or organisation where there is one. A rotated secret keeps the key; another server or
+    /// tenant of the same provider does not (group sync links groups to it).
+    pub fn account_key(&self) -> String {
+        let kind = self.kind().id();
+        match self {
+            ProviderConfig::Jamf(c) => format!("{kind}:{}", c.base_url),
+            ProviderConfig::Iru(c) => format!("{kind}:{}", c.base_url),
+            ProviderConfig::SimpleMdm(c) => format!("{kind}:{}", c.api_base()),
+            ProviderConfig::Fleet(c) => format!("{kind}:{}", c.base_url),
+            ProviderConfig::JumpCloud(c) => format!(
+                "{kind}:{}#{}",
+                c.api_base(),
+                c.org_id.as_deref().unwrap_or_default()
+            ),
+            ProviderConfig::Intune(c) => format!(
+                "{kind}:{}#{}",
+                c.graph_base(),
+                c.tenant_id.to_ascii_lowercase()
+            ),
+        }
+    }
+
     /// Whether two configurations talk to the same account with the same credentials. Used to decide when
     /// stored MDM metadata must be cleared (R9); compares secrets without exposing them elsewhere.
     pub fn same_connection(&self, other: &ProviderConfig) -> bool {

@@ -13,8 +13,7 @@ use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::groups::GroupSyncOutcome;
 use crate::model::{
-    account_key, DeviceRecord, GroupRecord, Lease, LeaseOutcome, MdmMetadata, Plan, WorkspaceId,
-    WorkspaceState,
+    DeviceRecord, GroupRecord, Lease, LeaseOutcome, MdmMetadata, Plan, WorkspaceId, WorkspaceState,
 };
 use crate::provider::{ProviderFactory, ProviderLimits};
 use crate::refresh::RefreshReport;
@@ -307,7 +306,7 @@ impl MdmSync {
         let connection = Connection {
             provider: self.limits.wrap(provider),
             kind: config.kind(),
-            account: account_key(&config),
+            account: config.account_key(),
             fingerprint: (sealed.key_id.clone(), sealed.nonce.clone()),
         };
         self.stores
@@ -514,7 +513,7 @@ impl MdmSync {
         let connection = Connection {
             provider: self.limits.wrap(provider),
             kind: config.kind(),
-            account: account_key(&config),
+            account: config.account_key(),
             fingerprint,
         };
         self.remember(workspace, connection.clone());

@@ -13,7 +13,7 @@
 //!
 //! Each run reads the **full** group list (`provider.groups()`); if that fails, nothing is changed. Then:
 //!
-//! - A group is identified by its link: provider, MDM account ([`crate::account_key`]) and MDM group id.
+//! - A group is identified by its link: provider, MDM account ([`mdmkit_core::ProviderConfig::account_key`]) and MDM group id.
 //! - A new MDM group becomes a new synced group; its label is `Managed by <provider>`
 //!   ([`GroupRecord::managed_by`]).
 //! - An existing synced group gets the MDM's name and membership, overwriting local edits (R12).

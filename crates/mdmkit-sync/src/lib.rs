@@ -91,7 +91,7 @@
 //!   requests than one bulk listing, from the provider's [`mdmkit_core::RequestCosts`] (commonly
 //!   `due <= ceil(M / p)` → lookups). Duplicate serials clear the device's metadata, stamp the check and are
 //!   listed in the report; they are never matched to one of the devices.
-//! - **Group identity** is provider + MDM account + MDM group id ([`ProviderLink`], [`account_key`]): a new
+//! - **Group identity** is provider + MDM account + MDM group id ([`ProviderLink`], [`mdmkit_core::ProviderConfig::account_key`]): a new
 //!   server of the same provider never inherits the old server's groups (and their policies) through an id
 //!   that happens to repeat; a rotated secret keeps the groups linked.
 //! - **Name collisions**: manual groups win and are never touched; the synced group becomes
@@ -126,8 +126,8 @@ pub use error::{Error, Result, StoreError, VaultError};
 pub use groups::{GroupSyncOutcome, GroupSyncReport, GroupSyncTrigger, NameCollision};
 pub use memory::MemoryStore;
 pub use model::{
-    account_key, DeviceRecord, GroupId, GroupRecord, Lease, LeaseOutcome, MdmMetadata, NewGroup,
-    Plan, ProviderLink, SealedCredentials, WorkspaceId, WorkspaceState,
+    DeviceRecord, GroupId, GroupRecord, Lease, LeaseOutcome, MdmMetadata, NewGroup, Plan,
+    ProviderLink, SealedCredentials, WorkspaceId, WorkspaceState,
 };
 pub use provider::ProviderFactory;
 pub use refresh::{

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use mdmkit_core::{MdmDevice, ProviderConfig, ProviderKind, SerialNumber};
+use mdmkit_core::{MdmDevice, ProviderKind, SerialNumber};
 use serde::{Deserialize, Serialize};
 
 /// The embedder's identifier of a workspace (tenant). Every record is scoped by one.
@@ -166,13 +166,13 @@ impl fmt::Debug for GroupId {
 
 /// What ties a synced group to its group in the MDM (R12).
 ///
-/// `account` is [`account_key`] of the connection the group came from, so that a group with the same id in
+/// `account` is [`mdmkit_core::ProviderConfig::account_key`] of the connection the group came from, so that a group with the same id in
 /// a *different* MDM account (another Jamf server numbering its groups from 1 too) is never mistaken for it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ProviderLink {
     /// The provider the group is managed by.
     pub provider: ProviderKind,
-    /// The MDM account (see [`account_key`]); never contains a secret.
+    /// The MDM account (see [`mdmkit_core::ProviderConfig::account_key`]); never contains a secret.
     pub account: String,
     /// The group's identifier in the MDM.
     pub mdm_group_id: String,
@@ -301,37 +301,10 @@ impl fmt::Debug for SealedCredentials {
     }
 }
 
-/// A stable, non-secret name for the MDM account a configuration talks to: provider, endpoint and
-/// tenant or organisation where there is one.
-///
-/// Synced groups record it in their [`ProviderLink`]: after a switch to another server or tenant of the
-/// same provider, groups from the old account are detached instead of being adopted by whichever new group
-/// happens to share an id. A rotated secret for the same account keeps the key, so groups stay linked.
-pub fn account_key(config: &ProviderConfig) -> String {
-    let kind = config.kind().id();
-    match config {
-        ProviderConfig::Jamf(c) => format!("{kind}:{}", c.base_url),
-        ProviderConfig::Iru(c) => format!("{kind}:{}", c.base_url),
-        ProviderConfig::SimpleMdm(c) => format!("{kind}:{}", c.api_base()),
-        ProviderConfig::Fleet(c) => format!("{kind}:{}", c.base_url),
-        ProviderConfig::JumpCloud(c) => format!(
-            "{kind}:{}#{}",
-            c.api_base(),
-            c.org_id.as_deref().unwrap_or_default()
-        ),
-        ProviderConfig::Intune(c) => format!(
-            "{kind}:{}#{}",
-            c.graph_base(),
-            c.tenant_id.to_ascii_lowercase()
-        ),
-        _ => kind.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mdmkit_core::{FleetConfig, IntuneConfig};
+    use mdmkit_core::{FleetConfig, IntuneConfig, ProviderConfig};
 
     #[test]
     fn due_is_measured_from_the_last_definite_answer() {
@@ -352,12 +325,12 @@ mod tests {
         let a = ProviderConfig::Fleet(FleetConfig::new("fleet.example.com", "one").unwrap());
         let b = ProviderConfig::Fleet(FleetConfig::new("fleet.example.com", "two").unwrap());
         let c = ProviderConfig::Fleet(FleetConfig::new("other.example.com", "one").unwrap());
-        assert_eq!(account_key(&a), account_key(&b));
-        assert_ne!(account_key(&a), account_key(&c));
-        assert!(!account_key(&a).contains("one"));
+        assert_eq!(a.account_key(), b.account_key());
+        assert_ne!(a.account_key(), c.account_key());
+        assert!(!a.account_key().contains("one"));
         let t1 = ProviderConfig::Intune(IntuneConfig::new("T1", "app", "s").unwrap());
         let t2 = ProviderConfig::Intune(IntuneConfig::new("t2", "app", "s").unwrap());
-        assert_ne!(account_key(&t1), account_key(&t2));
+        assert_ne!(t1.account_key(), t2.account_key());
     }
 
     #[test]
