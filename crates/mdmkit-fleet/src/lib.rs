@@ -124,6 +124,8 @@ impl FleetProvider {
     /// A provider for the Fleet server and token in `config`. Does no I/O; call
     /// [`MdmProvider::validate`] to test the credentials.
     pub fn new(config: FleetConfig, options: &ClientOptions) -> Result<Self> {
+        // The same checks as the constructors, for a configuration changed after it was built.
+        let config = config.validated()?;
         Ok(FleetProvider {
             client: FleetClient::new(&config, options)?,
             base_url: config.base_url,

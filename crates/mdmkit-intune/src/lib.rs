@@ -112,6 +112,8 @@ impl IntuneProvider {
     /// A provider for `config`. No request is made until an operation runs; the Client Secret is held only
     /// by the token source.
     pub fn new(config: IntuneConfig, options: &ClientOptions) -> Result<Self> {
+        // The same checks as the constructors, for a configuration changed after it was built.
+        let config = config.validated()?;
         Ok(IntuneProvider {
             cloud: config.cloud,
             client: GraphClient::new(&config, options)?,

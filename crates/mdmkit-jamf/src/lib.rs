@@ -110,6 +110,8 @@ pub struct JamfProvider {
 impl JamfProvider {
     /// A provider for the server and API client in `config`. Makes no request.
     pub fn new(config: JamfConfig, options: &ClientOptions) -> Result<Self> {
+        // The same checks as the constructors, for a configuration changed after it was built.
+        let config = config.validated()?;
         Ok(JamfProvider {
             client: JamfClient::new(&config, options)?,
             base_url: config.base_url,

@@ -275,6 +275,10 @@ impl Vault {
     }
 
     /// Serialises and seals a provider configuration (credentials and endpoint).
+    ///
+    /// The plaintext is the configuration's explicit-secrets form
+    /// ([`ProviderConfig::expose_secrets`]; its default `Serialize` redacts them): the same JSON earlier
+    /// releases sealed, so records sealed before keep opening.
     pub fn seal_config(
         &self,
         workspace: &WorkspaceId,
@@ -282,12 +286,14 @@ impl Vault {
         now: DateTime<Utc>,
     ) -> Result<SealedCredentials, VaultError> {
         let mut plaintext = Zeroizing::new(Vec::with_capacity(PLAINTEXT_CAPACITY));
-        serde_json::to_writer(&mut *plaintext, config)
+        serde_json::to_writer(&mut *plaintext, &config.expose_secrets())
             .map_err(|_| VaultError::Format("serialised".into()))?;
         self.seal(workspace, config.kind(), &plaintext, now)
     }
 
-    /// Opens and parses a sealed provider configuration.
+    /// Opens and parses a sealed provider configuration. Parsing runs the configuration's checks (the
+    /// same as its constructors), so a record that no longer passes them is an error, not a provider
+    /// built from it.
     pub fn open_config(
         &self,
         workspace: &WorkspaceId,
@@ -350,6 +356,32 @@ mod tests {
         assert!(!String::from_utf8_lossy(&a.ciphertext).contains(SECRET));
         let back = v.open_config(&ws("w1"), &a).unwrap();
         assert!(back.same_connection(&jamf()));
+    }
+
+    #[test]
+    fn sealed_plaintext_holds_the_secret_and_records_sealed_before_still_open() {
+        let v = vault("k1", 7);
+        let sealed = v.seal_config(&ws("w1"), &jamf(), now()).unwrap();
+        let plaintext = v.open(&ws("w1"), &sealed).unwrap();
+        let text = String::from_utf8(plaintext.to_vec()).unwrap();
+        assert!(
+            text.contains(SECRET),
+            "the vault seals the secret, not [redacted]"
+        );
+        assert!(!text.contains("[redacted]"));
+
+        // Plaintext as the derived `Serialize` of earlier releases wrote it.
+        let before = format!(
+            r#"{{"provider":"jamf","base_url":"https://acme.jamfcloud.com/","client_id":"client","client_secret":"{SECRET}"}}"#
+        );
+        let old = v
+            .seal(&ws("w1"), ProviderKind::Jamf, before.as_bytes(), now())
+            .unwrap();
+        let opened = v.open_config(&ws("w1"), &old).unwrap();
+        assert!(opened.same_connection(&jamf()));
+        // Re-sealing writes the same plaintext.
+        let resealed = v.seal_config(&ws("w1"), &opened, now()).unwrap();
+        assert_eq!(*v.open(&ws("w1"), &resealed).unwrap(), before.as_bytes());
     }
 
     #[test]

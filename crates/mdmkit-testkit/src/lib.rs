@@ -115,35 +115,23 @@ pub fn quick_options(sandbox: &Sandbox) -> ClientOptions {
 }
 
 /// The same configuration with every endpoint moved to `base` (for unreachable-host checks).
-pub fn with_base_url(config: ProviderConfig, base: &Url) -> ProviderConfig {
-    match config {
-        ProviderConfig::Jamf(c) => ProviderConfig::Jamf(JamfConfig {
-            base_url: base.clone(),
-            ..c
-        }),
-        ProviderConfig::Iru(c) => ProviderConfig::Iru(IruConfig {
-            base_url: base.clone(),
-            ..c
-        }),
-        ProviderConfig::SimpleMdm(c) => ProviderConfig::SimpleMdm(SimpleMdmConfig {
-            base_url: Some(base.clone()),
-            ..c
-        }),
-        ProviderConfig::Fleet(c) => ProviderConfig::Fleet(FleetConfig {
-            base_url: base.clone(),
-            ..c
-        }),
-        ProviderConfig::JumpCloud(c) => ProviderConfig::JumpCloud(JumpCloudConfig {
-            base_url: Some(base.clone()),
-            ..c
-        }),
-        ProviderConfig::Intune(c) => ProviderConfig::Intune(IntuneConfig {
-            graph_url: Some(base.clone()),
-            login_url: Some(base.clone()),
-            ..c
-        }),
-        other => other,
+pub fn with_base_url(mut config: ProviderConfig, base: &Url) -> ProviderConfig {
+    match &mut config {
+        ProviderConfig::Jamf(c) => c.base_url = base.clone(),
+        ProviderConfig::Iru(c) => {
+            c.base_url = base.clone();
+            c.custom_endpoint = true;
+        }
+        ProviderConfig::SimpleMdm(c) => c.base_url = Some(base.clone()),
+        ProviderConfig::Fleet(c) => c.base_url = base.clone(),
+        ProviderConfig::JumpCloud(c) => c.base_url = Some(base.clone()),
+        ProviderConfig::Intune(c) => {
+            c.graph_url = Some(base.clone());
+            c.login_url = Some(base.clone());
+        }
+        _ => {}
     }
+    config
 }
 
 fn expected_by_id(sandbox: &Sandbox, kind: ProviderKind) -> BTreeMap<String, ExpectedDevice> {
