@@ -299,6 +299,14 @@ impl ClientCredentials {
                 Err(self.errors.map(status, &body).with_status(status.as_u16()))
             }
             Err(RequestTokenError::Request(e)) => Err(e),
+            Err(RequestTokenError::Parse(e, body)) if status.is_success() => {
+                // A 2xx body may hold the token itself: describe it, never quote it.
+                Err(Error::invalid_response(format!(
+                    "the token endpoint answered HTTP {status} with {}",
+                    unusable_token_response(&body, &e.path().to_string(), e.inner())
+                ))
+                .with_status(status.as_u16()))
+            }
             Err(RequestTokenError::Parse(e, body)) => {
                 let kind = if status.is_client_error() {
                     ErrorKind::Unauthorized
@@ -318,6 +326,42 @@ impl ClientCredentials {
             ))),
         }
         .map_err(|e| e.with_provider(provider).with_operation("token"))
+    }
+}
+
+/// What was wrong with a successful token response, without a character of its content: the body may be
+/// the token itself, or hold it. Only the names of the standard fields are shown.
+fn unusable_token_response(body: &[u8], path: &str, error: &serde_json::Error) -> String {
+    const FIELDS: [&str; 5] = [
+        "access_token",
+        "token_type",
+        "expires_in",
+        "refresh_token",
+        "scope",
+    ];
+    let trimmed = body.trim_ascii();
+    if trimmed.is_empty() {
+        return "an empty body instead of a token response".to_owned();
+    }
+    if error.is_syntax() || error.is_eof() {
+        let what = if super::classify::looks_like_html(&String::from_utf8_lossy(trimmed)) {
+            "an HTML page"
+        } else {
+            "a body that is not JSON"
+        };
+        return format!(
+            "{what} instead of a token response ({} bytes, not shown)",
+            body.len()
+        );
+    }
+    let field = FIELDS
+        .iter()
+        .find(|f| path == **f || path.starts_with(&format!("{f}.")));
+    match field {
+        Some(field) => format!("a token response whose {field} is missing or not usable"),
+        None => {
+            "JSON that is not a token response (it needs access_token and token_type)".to_owned()
+        }
     }
 }
 
