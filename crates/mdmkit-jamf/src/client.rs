@@ -271,7 +271,7 @@ impl JamfClient {
         Ok(Page::new(
             body.results,
             PageInfo {
-                total: body.total_count,
+                total: Some(body.total_count),
                 ..PageInfo::default()
             },
         ))
@@ -356,7 +356,7 @@ impl JamfClient {
         Ok(Page::new(
             body.results,
             PageInfo {
-                total: body.total_count,
+                total: Some(body.total_count),
                 ..PageInfo::default()
             },
         ))
@@ -576,16 +576,15 @@ impl JamfClient {
         }
         if groups.len() > 1 {
             let count = self.inventory(OP, &ONE_ROW).await?.total_count;
-            let use_bulk = match count.map(|c| c.div_ceil(u64::from(MAX_PAGE_SIZE))) {
+            let use_bulk = match count.div_ceil(u64::from(MAX_PAGE_SIZE)) {
                 // No computers: no group has members.
-                Some(0) => {
+                0 => {
                     return Ok(groups
                         .iter()
                         .map(|g| (g.id.0.clone(), Some(Vec::new())))
                         .collect())
                 }
-                Some(pages) => pages < groups.len() as u64,
-                None => false,
+                pages => pages < groups.len() as u64,
             };
             if use_bulk {
                 match self.bulk_memberships().await {
@@ -642,15 +641,22 @@ impl JamfClient {
             let page = self
                 .inventory_page(OP, &["GROUP_MEMBERSHIPS"], &request, None)
                 .await?;
-            Ok(page.map(|c| {
-                let groups: Vec<String> = c
-                    .group_memberships
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|m| m.group_id.0)
-                    .collect();
-                (c.id.0, groups)
-            }))
+            let mut rows = Vec::with_capacity(page.items.len());
+            for c in page.items {
+                // The section was asked for: a computer without it is an answer of another shape, and
+                // reading it as "in no group" would empty every static group.
+                let Some(memberships) = c.group_memberships else {
+                    return Err(Error::invalid_response(format!(
+                        "computer {} came without the groupMemberships section that was asked for",
+                        c.id.0
+                    ))
+                    .with_provider(ProviderKind::Jamf)
+                    .with_operation(OP));
+                };
+                let groups: Vec<String> = memberships.into_iter().map(|m| m.group_id.0).collect();
+                rows.push((c.id.0, groups));
+            }
+            Ok(Page::new(rows, page.info))
         })
         .await?;
         let mut by_group: HashMap<String, Vec<String>> = HashMap::new();

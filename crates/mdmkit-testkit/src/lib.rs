@@ -22,6 +22,8 @@
 //! [`live_config`]); otherwise the live check says it is skipping and passes.
 #![deny(missing_docs)]
 
+pub mod shapes;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
