@@ -86,6 +86,8 @@
 mod client;
 mod convert;
 mod error;
+#[cfg(test)]
+mod properties;
 mod wire;
 
 use async_trait::async_trait;

@@ -84,6 +84,8 @@ mod auth;
 mod client;
 mod convert;
 mod error;
+#[cfg(test)]
+mod properties;
 mod wire;
 
 use futures::stream::{self, StreamExt, TryStreamExt};

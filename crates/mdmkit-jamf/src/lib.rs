@@ -81,6 +81,8 @@
 mod client;
 mod convert;
 mod error;
+#[cfg(test)]
+mod properties;
 mod version;
 mod wire;
 

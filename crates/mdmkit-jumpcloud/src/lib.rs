@@ -77,6 +77,8 @@
 mod client;
 mod convert;
 mod error;
+#[cfg(test)]
+mod properties;
 mod wire;
 
 use std::collections::{HashMap, HashSet};

@@ -22,6 +22,7 @@
 //! [`live_config`]); otherwise the live check says it is skipping and passes.
 #![deny(missing_docs)]
 
+pub mod arbitrary;
 pub mod shapes;
 
 use std::collections::{BTreeMap, BTreeSet};
