@@ -1,5 +1,5 @@
 //! `mdmkit`: validate MDM credentials, look up and list devices and groups, run the sandbox MDM, and make
-//! vault keys.
+//! vault keys (`mdmkit keygen [ID]` prints a ready `MDMKIT_KEYS` entry).
 //!
 //! Secrets given as flags or environment variables are held as `SecretString`s from the moment they are
 //! parsed, so no `Debug` of the parsed command line shows them.

@@ -10,6 +10,8 @@
 //! - Fault injection per provider ([`Faults`]): latency, 429 with `Retry-After`, 5xx, malformed and
 //!   truncated bodies, HTML error pages; [`Sandbox::expire_tokens`]; an HTTPS mode with a generated CA.
 //! - A mutation API ([`Sandbox::mutate`]) and per-provider request counters.
+//! - The credentials of each provider come from [`Sandbox::config`]; [`SandboxConfig::secret_suffix`] makes
+//!   every secret end in a value of the test's choosing (a canary to search logs and output for).
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {

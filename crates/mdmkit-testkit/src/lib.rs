@@ -20,6 +20,10 @@
 //!
 //! The same suite runs against a live tenant when `MDMKIT_TEST_<PROVIDER>_*` variables are set (see
 //! [`live_config`]); otherwise the live check says it is skipping and passes.
+//!
+//! Two helpers serve the provider crates' own tests: [`shapes`] (200 answers of the wrong shape, which
+//! must be invalid responses, never empty results) and [`arbitrary`] (proptest strategies for the
+//! wire-parser property tests).
 #![deny(missing_docs)]
 
 pub mod arbitrary;
