@@ -41,10 +41,13 @@ pub use classify::{
 };
 pub use options::{ClientOptions, ProviderLimits, RateLimit};
 pub use policy::{is_internal, HostPolicy, HostPolicyViolation};
-pub use retry::{retry_after, RetryConfig};
+pub use retry::{
+    parse_rate_limit_reset, parse_retry_after, retry_after, retry_after_at, RetryConfig,
+    MAX_SERVER_WAIT,
+};
 pub use token::{
     AccessToken, ClientCredentials, DefaultTokenErrors, TokenCache, TokenErrorBody,
-    TokenErrorMapper, TokenSource,
+    TokenErrorMapper, TokenSource, MAX_TOKEN_LIFETIME,
 };
 
 /// Characters left as they are in query values and path segments: RFC 3986 unreserved. Spaces become `%20` (OData filters
@@ -329,7 +332,8 @@ impl HttpClient {
             };
             if idempotent && err.is_retryable() && attempt < retry.max_attempts {
                 let wait = err.retry_after().unwrap_or_else(|| retry.backoff(attempt));
-                if started.elapsed() + wait <= retry.budget {
+                // Saturating: the wait is the server's number (clamped, but never trusted to add).
+                if started.elapsed().saturating_add(wait) <= retry.budget {
                     tracing::debug!(provider = %self.provider, operation, attempt, ?wait, error = %err, "retrying");
                     tokio::time::sleep(wait).await;
                     continue;
