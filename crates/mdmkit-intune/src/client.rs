@@ -88,17 +88,21 @@ impl GraphClient {
     ) -> Result<Vec<ManagedDevice>> {
         let filter = format!("serialNumber eq '{}'", odata_string(serial.as_str()));
         let http = &self.devices;
-        collect_all(http.pager(PagingStyle::NextLink), |request| {
-            let filter = filter.clone();
-            async move {
-                let first = || {
-                    http.get(MANAGED_DEVICES)
-                        .query("$filter", &filter)
-                        .query("$select", DEVICE_FIELDS)
-                };
-                fetch_page(http, &request, first, "device_by_serial").await
-            }
-        })
+        collect_all(
+            http.pager(PagingStyle::NextLink),
+            managed_device_id,
+            |request| {
+                let filter = filter.clone();
+                async move {
+                    let first = || {
+                        http.get(MANAGED_DEVICES)
+                            .query("$filter", &filter)
+                            .query("$select", DEVICE_FIELDS)
+                    };
+                    fetch_page(http, &request, first, "device_by_serial").await
+                }
+            },
+        )
         .await
     }
 
@@ -112,25 +116,33 @@ impl GraphClient {
     /// Every managed device's id and Entra device id, for the group join.
     pub(crate) async fn devices_for_join(&self) -> Result<Vec<ManagedDevice>> {
         let http = &self.devices;
-        collect_all(http.pager(PagingStyle::NextLink), |request| async move {
-            let first = || http.get(MANAGED_DEVICES).query("$select", JOIN_FIELDS);
-            fetch_page(http, &request, first, "groups").await
-        })
+        collect_all(
+            http.pager(PagingStyle::NextLink),
+            managed_device_id,
+            |request| async move {
+                let first = || http.get(MANAGED_DEVICES).query("$select", JOIN_FIELDS);
+                fetch_page(http, &request, first, "groups").await
+            },
+        )
         .await
     }
 
     /// Every security group.
     pub(crate) async fn security_groups(&self) -> Result<Vec<Group>> {
         let http = &self.directory;
-        collect_all(http.pager(PagingStyle::NextLink), |request| async move {
-            let first = || {
-                http.get("v1.0/groups")
-                    .query("$filter", "securityEnabled eq true")
-                    .query("$select", "id,displayName,securityEnabled")
-                    .query("$top", DIRECTORY_PAGE)
-            };
-            fetch_page(http, &request, first, "groups").await
-        })
+        collect_all(
+            http.pager(PagingStyle::NextLink),
+            |g: &Group| Some(g.id.as_str()),
+            |request| async move {
+                let first = || {
+                    http.get("v1.0/groups")
+                        .query("$filter", "securityEnabled eq true")
+                        .query("$select", "id,displayName,securityEnabled")
+                        .query("$top", DIRECTORY_PAGE)
+                };
+                fetch_page(http, &request, first, "groups").await
+            },
+        )
         .await
     }
 
@@ -148,21 +160,30 @@ impl GraphClient {
             HeaderName::from_static("consistencylevel"),
             HeaderValue::from_static("eventual"),
         )];
-        collect_all(http.pager(PagingStyle::NextLink), |request| {
-            let path = path.clone();
-            let headers = headers.clone();
-            async move {
-                let first = || {
-                    http.get(&path)
-                        .query("$select", "id,deviceId")
-                        .query("$top", DIRECTORY_PAGE)
-                        .query("$count", "true")
-                };
-                fetch_page_with(http, &request, first, &headers, "groups").await
-            }
-        })
+        collect_all(
+            http.pager(PagingStyle::NextLink),
+            |m: &DeviceMember| m.device_id.as_deref(),
+            |request| {
+                let path = path.clone();
+                let headers = headers.clone();
+                async move {
+                    let first = || {
+                        http.get(&path)
+                            .query("$select", "id,deviceId")
+                            .query("$top", DIRECTORY_PAGE)
+                            .query("$count", "true")
+                    };
+                    fetch_page_with(http, &request, first, &headers, "groups").await
+                }
+            },
+        )
         .await
     }
+}
+
+/// A managed device's identity in a listing, for the pager's repeat check.
+fn managed_device_id(device: &ManagedDevice) -> Option<&str> {
+    Some(&device.id)
 }
 
 /// Fetches one page of a next-link listing: `first` builds the first request, later pages are the

@@ -189,10 +189,14 @@ impl MdmProvider for SimpleMdmProvider {
 
     async fn devices_by_serial(&self, serial: &SerialNumber) -> Result<Vec<MdmDevice>> {
         let pager = self.http.pager(Self::cursor_style());
-        let rows = collect_all(pager, |request| async move {
-            self.device_rows(Some(serial.as_str()), &request, "device_by_serial")
-                .await
-        })
+        let rows = collect_all(
+            pager,
+            |row: &wire::Device| Some(row.id.as_str()),
+            |request| async move {
+                self.device_rows(Some(serial.as_str()), &request, "device_by_serial")
+                    .await
+            },
+        )
         .await
         .map_err(|e| {
             e.with_provider(ProviderKind::SimpleMdm)
@@ -222,12 +226,18 @@ impl MdmProvider for SimpleMdmProvider {
 
     async fn groups(&self) -> Result<Vec<MdmGroup>> {
         let pager = self.http.pager(Self::cursor_style());
-        let rows = collect_all(pager, |request| async move {
-            let (after, limit) = client::cursor(&request, "groups")?;
-            let page = client::assignment_groups_page(&self.http, after.as_deref(), limit).await?;
-            let info = convert::page_info(page.has_more, page.data.last().map(|g| g.id.as_str()));
-            Ok(Page::new(page.data, info))
-        })
+        let rows = collect_all(
+            pager,
+            |group: &wire::AssignmentGroup| Some(group.id.as_str()),
+            |request| async move {
+                let (after, limit) = client::cursor(&request, "groups")?;
+                let page =
+                    client::assignment_groups_page(&self.http, after.as_deref(), limit).await?;
+                let info =
+                    convert::page_info(page.has_more, page.data.last().map(|g| g.id.as_str()));
+                Ok(Page::new(page.data, info))
+            },
+        )
         .await
         .map_err(|e| {
             e.with_provider(ProviderKind::SimpleMdm)

@@ -438,7 +438,7 @@ pub mod checks {
                 sandbox.expire_tokens(h.kind);
             }
             let page = provider.list_devices_page(&request).await.unwrap();
-            pager.record(page.items.len(), &page.info).unwrap();
+            pager.record(&page, MdmDevice::row_id).unwrap();
             listed.extend(page.items);
         }
         let ids: BTreeSet<String> = listed.iter().map(|d| d.device_id.clone()).collect();
