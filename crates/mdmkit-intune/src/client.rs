@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use mdmkit_core::http::{
     path_segment, ClientCredentials, ClientOptions, HttpClient, OAuthBearer, RequestBuilder,
-    TokenCache,
+    ServerKey, TokenCache,
 };
 use mdmkit_core::http::{HeaderName, HeaderValue};
 use mdmkit_core::paging::collect_all;
@@ -37,7 +37,11 @@ pub(crate) struct GraphClient {
 
 impl GraphClient {
     pub(crate) fn new(config: &IntuneConfig, options: &ClientOptions) -> Result<Self> {
-        let transport = HttpClient::new(ProviderKind::Intune, config.graph_base(), options)?;
+        // Every tenant shares Graph's host: limits are per tenant. Token requests to the Entra login host
+        // are made on the tenant's behalf and count against the same limits.
+        let graph_base = config.graph_base();
+        let server = ServerKey::tenant(ProviderKind::Intune, &graph_base, &config.tenant_id);
+        let transport = HttpClient::for_server(ProviderKind::Intune, graph_base, server, options)?;
         let login = transport
             .with_base_url(config.login_base())
             .with_classifier(Arc::new(GraphClassifier::new(Needs::Nothing)));

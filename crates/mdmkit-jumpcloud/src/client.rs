@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
-use mdmkit_core::http::{path_segment, ClientOptions, HeaderAuth, HttpClient, RequestBuilder};
+use mdmkit_core::http::{
+    path_segment, ClientOptions, HeaderAuth, HttpClient, RequestBuilder, ServerKey,
+};
 use mdmkit_core::http::{HeaderName, HeaderValue};
 use mdmkit_core::paging::collect_all;
 use mdmkit_core::{
@@ -50,7 +52,14 @@ impl JumpCloudClient {
                 })
             })
             .transpose()?;
-        let http = HttpClient::new(ProviderKind::JumpCloud, base, options)?
+        // Every organisation shares JumpCloud's host: limits are per API key and organisation.
+        let server = ServerKey::credential(
+            ProviderKind::JumpCloud,
+            &base,
+            &config.api_token,
+            org_id.as_deref(),
+        );
+        let http = HttpClient::for_server(ProviderKind::JumpCloud, base, server, options)?
             .with_auth(Arc::new(HeaderAuth::new(
                 X_API_KEY,
                 config.api_token.clone(),

@@ -7,6 +7,7 @@
 
 mod auth;
 mod classify;
+mod limits;
 mod options;
 mod policy;
 mod retry;
@@ -18,12 +19,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::header::{CONTENT_TYPE, LOCATION};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -39,6 +38,7 @@ pub use classify::{
     classify_transport, generic_message, kind_for_status, looks_like_html, shorten,
     DefaultClassifier, ErrorClassifier, ErrorDetail,
 };
+pub use limits::{LimitRegistry, ServerKey, ServerLimits};
 pub use options::{ClientOptions, ProviderLimits, RateLimit};
 pub use policy::{is_internal, HostPolicy, HostPolicyViolation};
 pub use retry::{
@@ -72,22 +72,26 @@ pub fn path_segment(value: &str) -> String {
     }
 }
 
-/// What all clients cloned from one [`HttpClient::new`] share: connections, limits and counters.
+/// What all clients cloned from one [`HttpClient::new`] share: connections and the request counter.
 struct Transport {
     client: reqwest::Client,
     policy: HostPolicy,
     retry: RetryConfig,
     max_body_bytes: usize,
     max_pages: u32,
-    in_flight: Semaphore,
-    rate: Option<DefaultDirectRateLimiter>,
     requests: AtomicU64,
 }
 
 /// A provider's HTTP client. Cheap to clone; clones share connections, limits and the request counter.
+///
+/// Concurrency and rate limits are those of the server ([`ServerKey`]), shared with every other client
+/// for the same server that uses the same [`LimitRegistry`] (by default the process-wide one), so two
+/// provider instances for one Jamf server keep 5 requests in flight between them, and two servers never
+/// share a limit.
 #[derive(Clone)]
 pub struct HttpClient {
     transport: Arc<Transport>,
+    limits: Arc<ServerLimits>,
     provider: ProviderKind,
     base_url: Url,
     auth: Arc<dyn Authenticator>,
@@ -101,15 +105,28 @@ impl fmt::Debug for HttpClient {
             .field("base_url", &self.base_url.as_str())
             .field("auth", &self.auth)
             .field("policy", &self.transport.policy)
+            .field("server", self.limits.key())
             .finish_non_exhaustive()
     }
 }
 
 impl HttpClient {
     /// A client for `provider` whose relative paths resolve below `base_url`, with no authenticator and
-    /// the default error classifier.
+    /// the default error classifier. Its limits are those of `base_url`'s origin
+    /// ([`ServerKey::host`]): right for servers of one tenant (Jamf, Iru, Fleet).
     pub fn new(provider: ProviderKind, base_url: Url, options: &ClientOptions) -> Result<Self> {
-        let limits = options.limits_for(provider);
+        let server = ServerKey::host(provider, &base_url);
+        HttpClient::for_server(provider, base_url, server, options)
+    }
+
+    /// A client whose limits are those of `server`: for hosts every tenant shares, a
+    /// [`ServerKey::tenant`] or [`ServerKey::credential`], so tenants never share a limit.
+    pub fn for_server(
+        provider: ProviderKind,
+        base_url: Url,
+        server: ServerKey,
+        options: &ClientOptions,
+    ) -> Result<Self> {
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
             .connect_timeout(options.connect_timeout)
@@ -138,10 +155,6 @@ impl HttpClient {
         let client = builder.build().map_err(|e| {
             Error::config(format!("could not build the HTTP client: {e}")).with_source(e)
         })?;
-        let rate = limits.rate_limit.and_then(|r| {
-            let period = r.per / r.requests.get();
-            Quota::with_period(period).map(|q| RateLimiter::direct(q.allow_burst(r.requests)))
-        });
         Ok(HttpClient {
             transport: Arc::new(Transport {
                 client,
@@ -149,10 +162,11 @@ impl HttpClient {
                 retry: options.retry,
                 max_body_bytes: options.max_body_bytes,
                 max_pages: options.max_pages,
-                in_flight: Semaphore::new(limits.max_concurrency),
-                rate,
                 requests: AtomicU64::new(0),
             }),
+            limits: options
+                .limit_registry
+                .limits(server, options.limits_for(provider)),
             provider,
             base_url,
             auth: Arc::new(NoAuth),
@@ -192,6 +206,11 @@ impl HttpClient {
     /// The base URL relative paths resolve against.
     pub fn base_url(&self) -> &Url {
         &self.base_url
+    }
+
+    /// The limits this client's requests count against, shared with every client for its server.
+    pub fn server_limits(&self) -> &Arc<ServerLimits> {
+        &self.limits
     }
 
     /// Requests sent so far by this client and its clones, retries included.
@@ -357,14 +376,7 @@ impl HttpClient {
         operation: &'static str,
     ) -> Result<Response> {
         let t = &self.transport;
-        if let Some(rate) = &t.rate {
-            rate.until_ready().await;
-        }
-        let _permit = t
-            .in_flight
-            .acquire()
-            .await
-            .map_err(|_| Error::config("the HTTP client was shut down"))?;
+        let _permit = self.limits.admit().await?;
         t.requests.fetch_add(1, Ordering::Relaxed);
         let mut builder = t
             .client
