@@ -306,7 +306,7 @@ pub mod checks {
         for status in [429u16, 503] {
             for header in ["Retry-After", "X-RateLimit-Reset"] {
                 for value in HOSTILE_NUMBERS {
-                    let mut mock = server
+                    let mock = server
                         .mock_async(|when, then| {
                             when.any_request();
                             then.status(status)
@@ -347,7 +347,7 @@ pub mod checks {
                     expires_in
                 }
             );
-            let mut token = server
+            let token = server
                 .mock_async(|when, then| {
                     when.method(httpmock::Method::POST);
                     then.status(200)
@@ -355,7 +355,7 @@ pub mod checks {
                         .body(&body);
                 })
                 .await;
-            let mut rest = server
+            let rest = server
                 .mock_async(|when, then| {
                     when.any_request();
                     then.status(503)
