@@ -1,6 +1,13 @@
 //! The HTTP machinery every provider shares: one client with timeouts, TLS (rustls, plus an optional
-//! extra root CA), the host policy, retries with backoff, concurrency and rate limits, a response size cap,
-//! authentication (including the OAuth token cache) and the status-to-kind mapping.
+//! extra root CA), the host policy, retries with backoff, concurrency and rate limits per MDM server
+//! ([`LimitRegistry`]), a response size cap, authentication (including the OAuth token cache) and the
+//! status-to-kind mapping.
+//!
+//! Every number a server sends is untrusted: `Retry-After` and `X-RateLimit-Reset` are clamped to
+//! [`MAX_SERVER_WAIT`] and a wait that does not fit the retry budget ends the request at once with its
+//! category; token lifetimes are clamped to [`MAX_TOKEN_LIFETIME`]; no server number is added to a clock
+//! without checked or saturating arithmetic. A successful token response that cannot be used is
+//! described, never quoted (it may be the token).
 //!
 //! Providers build one [`HttpClient`] and send every request through it; nothing here is provider-specific
 //! except what providers plug in: an [`Authenticator`] and an [`ErrorClassifier`].
