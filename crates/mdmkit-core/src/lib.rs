@@ -10,8 +10,9 @@
 //! - [`ProviderKind`] (display names, credential fields, fixed endpoints) and typed
 //!   [`ProviderConfig`]s, validated however they are built, whose `Debug` and default `Serialize` never
 //!   show a secret;
-//! - deep links ([`links`]), the paging engine ([`paging`]) and the HTTP client ([`http`]) with retries,
-//!   limits, the OAuth token cache and the host policy.
+//! - deep links ([`links`]), the paging engine ([`paging`], which stops servers that repeat pages or
+//!   overrun their own totals) and the HTTP client ([`http`]) with retries, limits per MDM server, the
+//!   OAuth token cache and the host policy.
 //!
 //! ```
 //! use mdmkit_core::{display_name, ErrorKind, ProviderKind, SerialNumber};
