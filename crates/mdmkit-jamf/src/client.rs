@@ -271,7 +271,7 @@ impl JamfClient {
         Ok(Page::new(
             body.results,
             PageInfo {
-                total: Some(body.total_count),
+                total: body.total_count,
                 ..PageInfo::default()
             },
         ))
@@ -356,7 +356,7 @@ impl JamfClient {
         Ok(Page::new(
             body.results,
             PageInfo {
-                total: Some(body.total_count),
+                total: body.total_count,
                 ..PageInfo::default()
             },
         ))
@@ -576,15 +576,16 @@ impl JamfClient {
         }
         if groups.len() > 1 {
             let count = self.inventory(OP, &ONE_ROW).await?.total_count;
-            let use_bulk = match count.div_ceil(u64::from(MAX_PAGE_SIZE)) {
+            let use_bulk = match count.map(|c| c.div_ceil(u64::from(MAX_PAGE_SIZE))) {
                 // No computers: no group has members.
-                0 => {
+                Some(0) => {
                     return Ok(groups
                         .iter()
                         .map(|g| (g.id.0.clone(), Some(Vec::new())))
                         .collect())
                 }
-                pages => pages < groups.len() as u64,
+                Some(pages) => pages < groups.len() as u64,
+                None => false,
             };
             if use_bulk {
                 match self.bulk_memberships().await {

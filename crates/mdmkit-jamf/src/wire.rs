@@ -5,7 +5,7 @@
 //! empty; the Classic API's JSON renders a list as an array, as `{"computer": [...]}` or, for one element,
 //! as `{"computer": {...}}`.
 //!
-//! Strict where a result is carried: the `totalCount` and `results` of a page, the `members` of a smart
+//! Strict where a result is carried: the `results` of a page, the `members` of a smart
 //! group and the `computers` of a Classic group are required, so a 200 of another shape (`{}`, `null`, an
 //! HTML page) is an invalid response rather than "no computers" or "no members".
 
@@ -48,12 +48,14 @@ pub(crate) struct VersionBody {
     pub(crate) version: Option<String>,
 }
 
-/// A `{totalCount, results}` page (computers inventory, users): both fields required, as the schema has
-/// them.
+/// A `{totalCount, results}` page (computers inventory, users). `results` carries the rows and is
+/// required; a missing or `null` `totalCount` only means the total is unknown (the pager then ends on a
+/// short page), so it is tolerated.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", bound(deserialize = "T: Deserialize<'de>"))]
 pub(crate) struct SearchResults<T> {
-    pub(crate) total_count: u64,
+    #[serde(default)]
+    pub(crate) total_count: Option<u64>,
     pub(crate) results: Vec<T>,
 }
 
@@ -311,7 +313,6 @@ mod tests {
             "null",
             r#"{"totalCount":0,"results":null}"#,
             r#"{"totalCount":1}"#,
-            r#"{"results":[]}"#,
             r#"{"totalCount":1,"results":{"id":"1"}}"#,
             r#"{"totalCount":"lots","results":[]}"#,
             r#""results""#,
