@@ -4,14 +4,14 @@
 mod common;
 
 use common::*;
-use httpmock::{Method::GET, MockServer};
+use httpmock::MockServer;
 use mdmkit_core::{MdmProvider, PageRequest, SerialNumber};
-use mdmkit_testkit::shapes::{assert_invalid_response, wrong_shapes};
+use mdmkit_testkit::shapes::{assert_invalid_response, mount_json, wrong_shapes};
 
 /// `path` answers `body`; the other endpoints answer with valid fixtures.
 async fn server_with(path: &str, body: &str) -> MockServer {
     let server = MockServer::start_async().await;
-    for (p, b) in [
+    let routes = [
         (path, body.to_owned()),
         (
             "/api/v1/fleet/me",
@@ -22,17 +22,8 @@ async fn server_with(path: &str, body: &str) -> MockServer {
             "/api/v1/fleet/hosts",
             fixture("hosts_page_user_shapes.json"),
         ),
-    ] {
-        let p = p.to_owned();
-        server
-            .mock_async(move |when, then| {
-                when.method(GET).path(p);
-                then.status(200)
-                    .header("content-type", "application/json")
-                    .body(b);
-            })
-            .await;
-    }
+    ];
+    mount_json(&server, routes).await;
     server
 }
 

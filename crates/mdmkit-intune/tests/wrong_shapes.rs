@@ -5,7 +5,7 @@ use httpmock::prelude::*;
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{IntuneConfig, MdmProvider, PageRequest, SerialNumber, Url};
 use mdmkit_intune::IntuneProvider;
-use mdmkit_testkit::shapes::{assert_invalid_response, wrong_shapes};
+use mdmkit_testkit::shapes::{assert_invalid_response, mount_json, wrong_shapes};
 
 const TOKEN_PATH: &str = "/contoso.onmicrosoft.com/oauth2/v2.0/token";
 const DEVICES: &str = "/v1.0/deviceManagement/managedDevices";
@@ -31,7 +31,7 @@ async fn server_with(path: &str, body: &str) -> MockServer {
     let one_group = format!(
         r#"{{"value":[{{"id":"{GROUP}","displayName":"Kiosks","securityEnabled":true}}]}}"#
     );
-    for (p, b) in [
+    let routes = [
         (path.to_owned(), body.to_owned()),
         (
             DEVICES.to_owned(),
@@ -39,17 +39,9 @@ async fn server_with(path: &str, body: &str) -> MockServer {
         ),
         ("/v1.0/groups".to_owned(), one_group),
         (members_path(), fixture("group_members_kiosks.json")),
-    ] {
-        let b = b.replace("{{GRAPH}}", &graph);
-        server
-            .mock_async(move |when, then| {
-                when.method(GET).path(p);
-                then.status(200)
-                    .header("content-type", "application/json")
-                    .body(b);
-            })
-            .await;
-    }
+    ]
+    .map(|(p, b)| (p, b.replace("{{GRAPH}}", &graph)));
+    mount_json(&server, routes).await;
     server
         .mock_async(|when, then| {
             when.method(POST).path(TOKEN_PATH);

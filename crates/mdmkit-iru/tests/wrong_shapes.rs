@@ -4,28 +4,20 @@
 mod common;
 
 use common::*;
-use httpmock::{Method, MockServer};
+use httpmock::MockServer;
 use mdmkit_core::{MdmProvider, PageRequest, SerialNumber};
-use mdmkit_testkit::shapes::{assert_invalid_response, wrong_shapes};
+use mdmkit_testkit::shapes::{assert_invalid_response, mount_json, wrong_shapes};
 
 /// `path` answers `body`; the other endpoint answers with a valid fixture. (Keep the server alive while
 /// the provider uses it: a dropped `MockServer` goes back to httpmock's pool.)
 async fn server_with(path: &'static str, body: &str) -> MockServer {
     let server = MockServer::start_async().await;
-    for (p, b) in [
+    let routes = [
         (path, body.to_owned()),
         ("/api/v1/tags", fixture("tags_page_2.json")),
         ("/api/v1/devices", fixture("devices_tagged.json")),
-    ] {
-        server
-            .mock_async(move |when, then| {
-                when.method(Method::GET).path(p);
-                then.status(200)
-                    .header("content-type", "application/json")
-                    .body(b);
-            })
-            .await;
-    }
+    ];
+    mount_json(&server, routes).await;
     server
 }
 

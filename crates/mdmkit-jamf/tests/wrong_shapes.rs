@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use httpmock::{Method, MockServer};
 use mdmkit_core::{MdmProvider, PageRequest, SerialNumber};
-use mdmkit_testkit::shapes::{assert_invalid_response, wrong_shapes};
+use mdmkit_testkit::shapes::{assert_invalid_response, mount_json, wrong_shapes};
 use serde_json::json;
 
 const SMART: &str = r#"[{"id":"1","name":"Smart","smartGroup":true}]"#;
@@ -46,16 +46,11 @@ async fn server_with(path: &str, section: Option<&str>, body: &str, groups: &str
             json!({"totalCount": 1, "results": computers(117, 1, Some((1, 1)))}),
         ),
     ];
-    for (path, body) in healthy {
-        server
-            .mock_async(move |when, then| {
-                when.method(Method::GET).path(path);
-                then.status(200)
-                    .header("content-type", "application/json")
-                    .body(body.to_string());
-            })
-            .await;
-    }
+    mount_json(
+        &server,
+        healthy.map(|(path, body)| (path, body.to_string())),
+    )
+    .await;
     server
 }
 

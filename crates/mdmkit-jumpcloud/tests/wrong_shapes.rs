@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use httpmock::prelude::*;
 use mdmkit_core::{MdmProvider, PageRequest, SerialNumber};
-use mdmkit_testkit::shapes::{assert_invalid_response, wrong_shapes};
+use mdmkit_testkit::shapes::{assert_invalid_response, mount_json, wrong_shapes};
 
 const GROUP: &str = "5e0f1c2b3a4d5e0012340001";
 
@@ -21,7 +21,7 @@ fn anna_path() -> String {
 /// `systemgroups.json` is `GROUP`; the groups' memberships are read in list order.)
 async fn server_with(path: &str, body: &str) -> MockServer {
     let server = MockServer::start_async().await;
-    for (p, b) in [
+    let routes = [
         (path.to_owned(), body.to_owned()),
         (
             "/api/organizations".to_owned(),
@@ -44,16 +44,8 @@ async fn server_with(path: &str, body: &str) -> MockServer {
             format!("/api/v2/systemgroups/{GROUP}/membership"),
             fixture("systemgroup_membership_nested.json"),
         ),
-    ] {
-        server
-            .mock_async(move |when, then| {
-                when.method(GET).path(p);
-                then.status(200)
-                    .header("content-type", "application/json")
-                    .body(b);
-            })
-            .await;
-    }
+    ];
+    mount_json(&server, routes).await;
     server
 }
 

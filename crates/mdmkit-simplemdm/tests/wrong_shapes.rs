@@ -1,11 +1,11 @@
 //! A 200 of the wrong shape on the device list (validate, listing, lookup) or the assignment groups is an
 //! invalid response (a Server error to users), never "no devices", "no groups" or "no members".
 
-use httpmock::prelude::*;
+use httpmock::MockServer;
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{MdmProvider, PageRequest, SerialNumber, Url};
 use mdmkit_simplemdm::{SimpleMdmConfig, SimpleMdmProvider};
-use mdmkit_testkit::shapes::{assert_invalid_response, wrong_shapes};
+use mdmkit_testkit::shapes::{assert_invalid_response, mount_json, wrong_shapes};
 
 fn fixture(name: &str) -> String {
     let path = format!(
@@ -18,7 +18,7 @@ fn fixture(name: &str) -> String {
 /// `path` answers `body`; the account and the other list answer with valid fixtures.
 async fn server_with(path: &'static str, body: &str) -> MockServer {
     let server = MockServer::start_async().await;
-    for (p, b) in [
+    let routes = [
         (path, body.to_owned()),
         ("/api/v1/account", fixture("account.json")),
         ("/api/v1/devices", fixture("devices_search_fuzzy.json")),
@@ -26,16 +26,8 @@ async fn server_with(path: &'static str, body: &str) -> MockServer {
             "/api/v1/assignment_groups",
             fixture("assignment_groups_page2.json"),
         ),
-    ] {
-        server
-            .mock_async(move |when, then| {
-                when.method(GET).path(p);
-                then.status(200)
-                    .header("content-type", "application/json")
-                    .body(b);
-            })
-            .await;
-    }
+    ];
+    mount_json(&server, routes).await;
     server
 }
 

@@ -10,14 +10,13 @@ mod sandbox_support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use chrono::TimeDelta;
-use mdmkit::http::{ClientOptions, RetryConfig};
 use mdmkit::{Category, ErrorKind, ExposeSecret, ProviderConfig, ProviderKind, Url};
-use mdmkit_sandbox::{Access, Faults, Sandbox, SandboxConfig};
-use mdmkit_sync::{ManualClock, MdmSync, Plan, Stores, Vault, WorkspaceId};
-use sandbox_support::{factory, serial, start_time, VAULT_KEY};
+use mdmkit_sandbox::{Access, Faults, SandboxConfig};
+use mdmkit_sync::{Plan, Vault};
+use mdmkit_testkit::{failing_mdm, quick_options};
+use sandbox_support::{Env, VAULT_KEY};
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::layer::SubscriberExt;
@@ -93,19 +92,6 @@ fn moved(mut config: ProviderConfig) -> ProviderConfig {
     config
 }
 
-/// Quick retries, so fault cases end fast; `Retry-After` is still honoured.
-fn options(sandbox: &Sandbox) -> ClientOptions {
-    ClientOptions {
-        retry: RetryConfig {
-            max_attempts: 2,
-            initial_backoff: Duration::from_millis(5),
-            max_backoff: Duration::from_millis(20),
-            ..RetryConfig::default()
-        },
-        ..sandbox.client_options()
-    }
-}
-
 /// An error as every formatter shows it, with its whole source chain.
 fn error_text(e: &dyn std::error::Error) -> String {
     let mut text = format!("{e} | {e:?} | {e:#?}");
@@ -117,81 +103,26 @@ fn error_text(e: &dyn std::error::Error) -> String {
     text
 }
 
-fn faults() -> Vec<(&'static str, Faults)> {
-    vec![
-        (
-            "500s",
-            Faults {
-                server_errors: 1.0,
-                ..Faults::default()
-            },
-        ),
-        (
-            "HTML error pages",
-            Faults {
-                html_errors: 1.0,
-                ..Faults::default()
-            },
-        ),
-        (
-            "malformed JSON (token responses included)",
-            Faults {
-                malformed: 1.0,
-                ..Faults::default()
-            },
-        ),
-        (
-            "truncated bodies",
-            Faults {
-                truncated: 1.0,
-                ..Faults::default()
-            },
-        ),
-        (
-            "429 with Retry-After",
-            Faults {
-                rate_limited: 1.0,
-                retry_after: Duration::from_secs(1),
-                ..Faults::default()
-            },
-        ),
-    ]
-}
-
 async fn canary_never_shows(kind: ProviderKind) {
     logs();
-    let sandbox = Sandbox::start(SandboxConfig {
+    let env = Env::start_with(SandboxConfig {
         devices: 8,
         secret_suffix: CANARY.to_owned(),
         ..SandboxConfig::default()
     })
-    .await
-    .unwrap();
-    let options = options(&sandbox);
-    let clock = Arc::new(ManualClock::new(start_time()));
-    let stores = Stores::memory();
-    let sync = MdmSync::new(
-        factory(options.clone()),
-        Vault::new("k1", &VAULT_KEY).unwrap(),
-        stores.clone(),
-        clock.clone(),
-    );
-    let serials: Vec<String> = sandbox
-        .fleet()
-        .devices
-        .values()
-        .map(|d| d.serial.clone())
-        .collect();
+    .await;
+    let (sandbox, clock, stores) = (&env.sandbox, &env.clock, &env.stores);
+    // Quick retries, so fault cases end fast; `Retry-After` is still honoured.
+    let options = quick_options(sandbox);
+    let sync = env.engine(options.clone(), Vault::new("k1", &VAULT_KEY).unwrap());
+    let serials = env.fleet_serials();
+    // A fresh workspace holding the whole fleet, on a plan with group sync.
+    let made = std::cell::Cell::new(0);
     let workspace = |id: &str| {
-        let ws = WorkspaceId::new(format!("{}-{id}", kind.id()));
-        let (sync, serials) = (&sync, &serials);
-        async move {
-            sync.set_plan(&ws, Plan::Pro).await.unwrap();
-            for s in serials {
-                sync.add_device(&ws, &serial(s)).await.unwrap();
-            }
-            ws
-        }
+        made.set(made.get() + 1);
+        let id = format!("{}-{id}-{}", kind.id(), made.get());
+        let (env, serials) = (&env, &serials);
+        async move { env.workspace(&id, Plan::Pro, serials).await }
     };
     let mut shown: Vec<String> = Vec::new();
 
@@ -234,7 +165,7 @@ async fn canary_never_shows(kind: ProviderKind) {
 
     // Faults on a connected workspace: refresh and group sync fail, token requests included (expired
     // tokens make Jamf and Entra ask again, into the fault).
-    for (what, faults) in faults() {
+    for (what, faults) in failing_mdm() {
         sandbox.set_faults(kind, faults);
         sandbox.expire_tokens(kind);
         clock.advance(TimeDelta::hours(25));
@@ -341,32 +272,4 @@ async fn canary_never_shows(kind: ProviderKind) {
         .contains(CANARY));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn jamf_secret_never_shows() {
-    canary_never_shows(ProviderKind::Jamf).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn iru_secret_never_shows() {
-    canary_never_shows(ProviderKind::Iru).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn simplemdm_secret_never_shows() {
-    canary_never_shows(ProviderKind::SimpleMdm).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fleet_secret_never_shows() {
-    canary_never_shows(ProviderKind::Fleet).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn jumpcloud_secret_never_shows() {
-    canary_never_shows(ProviderKind::JumpCloud).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn intune_secret_never_shows() {
-    canary_never_shows(ProviderKind::Intune).await;
-}
+mdmkit_testkit::per_provider_tests!(canary_never_shows);

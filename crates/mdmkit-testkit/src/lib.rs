@@ -43,6 +43,29 @@ use mdmkit_core::{
 };
 pub use mdmkit_sandbox::{Access, ExpectedDevice, Faults, Sandbox, SandboxConfig};
 
+#[doc(hidden)]
+pub use mdmkit_core as __core;
+
+/// Six `#[tokio::test]`s in a module `per_provider`, one per provider (`per_provider::jamf`, ...), each
+/// awaiting `check(kind)` where `check` is an `async fn(ProviderKind)` of the calling file.
+#[macro_export]
+macro_rules! per_provider_tests {
+    ($check:ident) => {
+        mod per_provider {
+            $crate::per_provider_tests!(@each $check, jamf Jamf, iru Iru, simplemdm SimpleMdm,
+                fleet Fleet, jumpcloud JumpCloud, intune Intune);
+        }
+    };
+    (@each $check:ident, $($name:ident $kind:ident),*) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$check($crate::__core::ProviderKind::$kind).await
+            }
+        )*
+    };
+}
+
 /// Builds a provider from a configuration: the provider crate's constructor, or `mdmkit::connect`.
 pub type Factory = Arc<
     dyn Fn(ProviderConfig, &ClientOptions) -> mdmkit_core::Result<Arc<dyn MdmProvider>>
@@ -145,6 +168,30 @@ fn hostile_options() -> ClientOptions {
         },
         ..ClientOptions::for_local_testing()
     }
+}
+
+/// An MDM failing in every way the sandbox can fail a successful answer, each at every request: 503s,
+/// HTML error pages, malformed and truncated bodies (token responses included), and 429s with a
+/// one-second `Retry-After`.
+pub fn failing_mdm() -> Vec<(&'static str, Faults)> {
+    let every = |set: fn(&mut Faults)| {
+        let mut faults = Faults::default();
+        set(&mut faults);
+        faults
+    };
+    vec![
+        ("503s", every(|f| f.server_errors = 1.0)),
+        ("HTML error pages", every(|f| f.html_errors = 1.0)),
+        ("malformed JSON", every(|f| f.malformed = 1.0)),
+        ("truncated bodies", every(|f| f.truncated = 1.0)),
+        (
+            "429 with Retry-After",
+            every(|f| {
+                f.rate_limited = 1.0;
+                f.retry_after = Duration::from_secs(1);
+            }),
+        ),
+    ]
 }
 
 /// Options with quick, bounded retries, so failure checks finish fast.

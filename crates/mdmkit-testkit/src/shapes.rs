@@ -3,7 +3,27 @@
 //! to users), never into "no devices" or "no groups". Provider crates mount these bodies with httpmock on
 //! each endpoint and check the outcome with [`assert_invalid_response`].
 
+use httpmock::{Method, MockServer};
 use mdmkit_core::{Category, ErrorKind};
+
+/// Answers each `GET path` with 200 and its JSON body, the first route first (httpmock serves the
+/// first-registered mock that matches, so the endpoint under test goes first and healthy answers after).
+pub async fn mount_json<P: Into<String>>(
+    server: &MockServer,
+    routes: impl IntoIterator<Item = (P, String)>,
+) {
+    for (path, body) in routes {
+        let path = path.into();
+        server
+            .mock_async(move |when, then| {
+                when.method(Method::GET).path(path);
+                then.status(200)
+                    .header("content-type", "application/json")
+                    .body(body);
+            })
+            .await;
+    }
+}
 
 /// Labelled bodies of the wrong shape for one endpoint: `{}`, `[]`, `null`, a string, an HTML page, the
 /// endpoint's envelope with an object where its list belongs (`list_as_object`), and `valid` cut short
