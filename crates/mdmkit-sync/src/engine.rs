@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use mdmkit_core::{MdmProvider, ProviderConfig, ProviderKind, SerialNumber, Url};
 
-use crate::clock::Clock;
+use crate::clock::{later, Clock};
 use crate::error::{Error, Result};
 use crate::groups::GroupSyncOutcome;
 use crate::model::{
@@ -596,7 +596,7 @@ impl MdmSync {
             .map_err(|()| crate::error::VaultError::Keys("no OS randomness".into()))?;
         let owner: String = token.iter().map(|b| format!("{b:02x}")).collect();
         let now = self.clock.now();
-        let expires_at = now + delta(self.config.lease_ttl);
+        let expires_at = later(now, self.config.lease_ttl);
         match self
             .stores
             .state
@@ -628,7 +628,11 @@ impl MdmSync {
         match self
             .stores
             .state
-            .renew_lease(&guard.workspace, &guard.lease, now + ttl)
+            .renew_lease(
+                &guard.workspace,
+                &guard.lease,
+                later(now, self.config.lease_ttl),
+            )
             .await?
         {
             Some(lease) => {

@@ -44,7 +44,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use mdmkit_core::{MdmGroup, ProviderKind, SerialNumber};
 
-use crate::engine::{delta, Connection, LeaseGuard, MdmSync};
+use crate::clock::later;
+use crate::engine::{Connection, LeaseGuard, MdmSync};
 use crate::error::{Error, Result};
 use crate::model::{GroupRecord, NewGroup, Plan, ProviderLink, WorkspaceId, WorkspaceState};
 
@@ -172,7 +173,7 @@ pub(crate) fn cooldown_until(
     cooldown: std::time::Duration,
 ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     let last = state.last_manual_group_sync?;
-    let next = last + delta(cooldown);
+    let next = later(last, cooldown);
     (now < next).then_some((last, next))
 }
 

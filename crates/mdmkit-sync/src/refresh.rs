@@ -64,7 +64,8 @@ use futures::stream::{self, StreamExt};
 use mdmkit_core::RequestCosts;
 use mdmkit_core::{Category, ErrorKind, MdmDevice, MdmProviderExt, ProviderKind, SerialNumber};
 
-use crate::engine::{delta, Connection, LeaseGuard, MdmSync};
+use crate::clock::earlier;
+use crate::engine::{Connection, LeaseGuard, MdmSync};
 use crate::error::Result;
 use crate::model::{DeviceRecord, MdmMetadata, WorkspaceId, WorkspaceState};
 
@@ -381,7 +382,7 @@ impl MdmSync {
     ) -> Result<RefreshReport> {
         let provider = &connection.provider;
         let requests_before = provider.request_count();
-        let cutoff = now - delta(self.config.refresh_interval);
+        let cutoff = earlier(now, self.config.refresh_interval);
         let state = self.stores.state.sync_state(workspace).await?;
         let due = self.stores.devices.devices_due(workspace, cutoff).await?;
         let mut report = RefreshReport::new(workspace, connection.kind, now, due.len());
