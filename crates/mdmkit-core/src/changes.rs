@@ -96,6 +96,65 @@ impl fmt::Debug for ChangeCursor {
     }
 }
 
+/// A position in a "changed since" listing paged by page number or offset, carried in a
+/// [`ChangeCursor`]: the next page number (or offset) and the rows read so far. The termination rules are
+/// the bulk pager's: an empty page ends the listing; with a total, reaching it does; without, a short
+/// page does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NumberedPosition {
+    /// The page number (or offset) to ask for next.
+    pub next: u64,
+    /// Rows read so far.
+    pub rows: u64,
+}
+
+impl NumberedPosition {
+    /// The position a cursor holds; the start (page or offset 0) without one. A cursor this type did
+    /// not make is an [`crate::ErrorKind::InvalidConfiguration`] error.
+    pub fn from_cursor(cursor: Option<&ChangeCursor>) -> Result<Self> {
+        let Some(cursor) = cursor else {
+            return Ok(NumberedPosition::default());
+        };
+        let parsed = cursor
+            .as_str()
+            .strip_prefix("n:")
+            .and_then(|rest| rest.split_once(':'))
+            .and_then(|(next, rows)| Some((next.parse().ok()?, rows.parse().ok()?)));
+        match parsed {
+            Some((next, rows)) => Ok(NumberedPosition { next, rows }),
+            None => Err(Error::config(format!(
+                "{cursor:?} is not a position in a numbered listing"
+            ))),
+        }
+    }
+
+    /// The cursor after a page of `page_rows` rows (of `asked`), or `None` when the listing ended.
+    /// `by_offset`: the position counts rows (`offset`/`skip`), else pages.
+    pub fn after_page(
+        self,
+        page_rows: usize,
+        asked: u32,
+        total: Option<u64>,
+        by_offset: bool,
+    ) -> Option<ChangeCursor> {
+        let rows = self.rows.saturating_add(page_rows as u64);
+        let ended = page_rows == 0
+            || match total {
+                Some(total) => rows >= total,
+                None => page_rows < asked as usize,
+            };
+        if ended {
+            return None;
+        }
+        let next = if by_offset {
+            self.next.saturating_add(page_rows as u64)
+        } else {
+            self.next.saturating_add(1)
+        };
+        Some(ChangeCursor(format!("n:{next}:{rows}")))
+    }
+}
+
 /// What a "changed since" listing covers (see the [module documentation](self)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -344,6 +403,40 @@ mod tests {
             rfc3339_millis(t("2026-11-01T10:00:00.5Z")),
             "2026-11-01T10:00:00.500Z"
         );
+    }
+
+    #[test]
+    fn numbered_positions_follow_the_pager_rules() {
+        let start = NumberedPosition::from_cursor(None).unwrap();
+        assert_eq!(start, NumberedPosition { next: 0, rows: 0 });
+        // Page numbers with a total: continue until the total is reached, even on capped pages.
+        let c = start.after_page(1000, 2000, Some(2500), false).unwrap();
+        let p = NumberedPosition::from_cursor(Some(&c)).unwrap();
+        assert_eq!(
+            p,
+            NumberedPosition {
+                next: 1,
+                rows: 1000
+            }
+        );
+        let c = p.after_page(1000, 2000, Some(2500), false).unwrap();
+        let p = NumberedPosition::from_cursor(Some(&c)).unwrap();
+        assert_eq!(p.after_page(500, 2000, Some(2500), false), None);
+        // Offsets without a total: a short page ends; an empty page always ends.
+        let c = start.after_page(300, 300, None, true).unwrap();
+        let p = NumberedPosition::from_cursor(Some(&c)).unwrap();
+        assert_eq!(
+            p,
+            NumberedPosition {
+                next: 300,
+                rows: 300
+            }
+        );
+        assert_eq!(p.after_page(12, 300, None, true), None);
+        assert_eq!(p.after_page(0, 300, Some(u64::MAX), true), None);
+        let err =
+            NumberedPosition::from_cursor(Some(&ChangeCursor::new("https://x/next"))).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidConfiguration);
     }
 
     #[test]

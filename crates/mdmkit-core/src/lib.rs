@@ -41,6 +41,7 @@ pub mod resolution;
 
 pub use changes::{
     ChangeCursor, ChangeListing, ChangeTracking, ChangedDevices, ChangesPage, Coverage,
+    NumberedPosition,
 };
 pub use config::{
     parse_base_url, FleetConfig, IntuneConfig, IruConfig, JamfConfig, JumpCloudConfig,
