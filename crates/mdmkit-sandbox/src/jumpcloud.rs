@@ -92,7 +92,8 @@
 //! # Cost
 //! A correct listing of *D* devices costs `ceil(D/100)` system pages, the user directory's pages, and one
 //! graph request per system without a `primarySystemUser` (JumpCloud has no bulk system-to-user
-//! listing); `per_device_listing_requests` reports that last count.
+//! listing), or the user-to-systems pages of every user when the directory is smaller than that;
+//! `per_device_listing_requests` reports that last count.
 //!
 //! On the sandbox's side nothing copies the fleet. An unfiltered page in enrolment order walks to its offset; an unfiltered
 //! page sorted by `_id` reads a process-wide index of device numbers sorted by their id (built once per
@@ -1234,13 +1235,22 @@ impl ProviderSim for JumpCloudSim {
     }
 
     /// One `/api/v2/systems/{id}/users` page for every system without a `primarySystemUser` (a system is
-    /// never bound to more than a page of users).
+    /// never bound to more than a page of users), or, when the directory holds fewer users than that,
+    /// the `/api/v2/users/{id}/systems` pages of every user instead.
     fn per_device_listing_requests(&self, fleet: &Fleet) -> usize {
-        fleet
+        let per_system = fleet
             .devices
             .values()
             .filter(|d| fleet.user_of(d).is_none() || !has_primary_user(d))
-            .count()
+            .count();
+        if fleet.users.len() >= per_system || per_system <= LIMIT_MAX {
+            return per_system;
+        }
+        fleet
+            .users
+            .values()
+            .map(|u| bound_systems(fleet, u).len().div_ceil(LIMIT_MAX).max(1))
+            .sum()
     }
 }
 
