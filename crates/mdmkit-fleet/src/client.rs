@@ -13,12 +13,16 @@ use mdmkit_core::{
 };
 
 use crate::error::FleetErrors;
+use crate::scim::{ListResponse, ScimUser};
 use crate::wire::{Host, HostEnvelope, HostsPage, Label, LabelsPage, ListMeta, MeResponse};
 
 const ME: &str = "api/v1/fleet/me";
 const HOSTS: &str = "api/v1/fleet/hosts";
 const HOST_BY_IDENTIFIER: &str = "api/v1/fleet/hosts/identifier/";
 const LABELS: &str = "api/v1/fleet/labels";
+const SCIM_USERS: &str = "api/v1/fleet/scim/Users";
+/// The most SCIM users Fleet serves a page (`count` above it is refused with `tooMany`).
+pub(crate) const SCIM_PAGE: u64 = 100;
 
 /// Fleet's requests over one [`HttpClient`].
 #[derive(Debug, Clone)]
@@ -127,6 +131,62 @@ impl FleetClient {
         let (page, per_page) = page_number(request, operation)?;
         self.hosts_page(self.http.get(HOSTS), page, per_page, true, operation)
             .await
+    }
+
+    /// One page of the hosts whose `updated_at` is after `after` (Fleet's keyset paging: `after` is
+    /// strict and disables `page`), oldest first, with the device mapping.
+    pub(crate) async fn hosts_updated_after(
+        &self,
+        after: &str,
+        per_page: u32,
+        operation: &'static str,
+    ) -> Result<Page<Host>> {
+        let body: HostsPage = self
+            .http
+            .get(HOSTS)
+            .query("page", "0")
+            .query("per_page", per_page.to_string())
+            .query("order_key", "updated_at")
+            .query("after", after)
+            .query("disable_failing_policies", "true")
+            .query("device_mapping", "true")
+            .operation(operation)
+            .json()
+            .await?;
+        let hosts = body.hosts.ok_or_else(|| {
+            not_fleet(operation, "the host list answered without a \"hosts\" list")
+        })?;
+        Ok(Page::new(hosts, page_info(body.meta)))
+    }
+
+    /// Every SCIM user, `GET /api/v1/fleet/scim/Users` 100 at a time by `startIndex` (1-based) until
+    /// `totalResults` or a short page.
+    pub(crate) async fn scim_users(&self, operation: &'static str) -> Result<Vec<ScimUser>> {
+        let mut users = Vec::new();
+        for _ in 0..mdmkit_core::paging::DEFAULT_MAX_PAGES {
+            let start = users.len() as u64 + 1;
+            let body: ListResponse = self
+                .http
+                .get(SCIM_USERS)
+                .query("startIndex", start.to_string())
+                .query("count", SCIM_PAGE.to_string())
+                .operation(operation)
+                .json()
+                .await?;
+            let page = body.resources.ok_or_else(|| {
+                not_fleet(
+                    operation,
+                    "the SCIM user list answered without \"Resources\"",
+                )
+            })?;
+            let rows = page.len() as u64;
+            users.extend(page);
+            let reached = body.total_results.is_some_and(|t| users.len() as u64 >= t);
+            if rows == 0 || reached || (body.total_results.is_none() && rows < SCIM_PAGE) {
+                return Ok(users);
+            }
+        }
+        Err(not_fleet(operation, "the SCIM user list did not end"))
     }
 
     /// Every label, `GET /api/v1/fleet/labels` page by page.
