@@ -5,7 +5,8 @@
 //! row's write time at second precision, and many hosts can share a second, so a cursor of the last
 //! key alone could skip rows. Instead each page asks from one second before the last key seen and
 //! drops the rows of that second already delivered (their ids travel in the cursor). A page that brings
-//! nothing new (more hosts share one second than a page holds) cannot move on; the listing then
+//! nothing new (at least a page of hosts share one second) is asked for again with a page twice as
+//! large, up to eight times; if that still cannot move on (or the server cut the page), the listing
 //! continues as a full listing by page number ([`Coverage::Everything`]). So does a page holding a host
 //! older than asked for: the server ignored `after`.
 //!
@@ -20,7 +21,8 @@ use std::time::Duration;
 use mdmkit_core::changes::parse_timestamp;
 use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::{
-    ChangeCursor, ChangeTracking, ChangesPage, Coverage, Error, PageRequest, ProviderKind, Result,
+    ChangeCursor, ChangeTracking, ChangesPage, Coverage, Error, PageRequest, ProviderKind,
+    Resolution, Result,
 };
 
 use crate::wire::Host;
@@ -91,10 +93,14 @@ fn mysql_time(secs: i64) -> String {
         .to_string()
 }
 
+/// How many times larger a page that could not move on is asked for again.
+const LARGEST_RETRY: u32 = 8;
+
 pub(crate) async fn page(
     fleet: &FleetProvider,
     since: DateTime<Utc>,
     cursor: Option<&ChangeCursor>,
+    resolution: Resolution,
 ) -> Result<ChangesPage> {
     let position = match cursor {
         None => Position::start(since),
@@ -117,7 +123,9 @@ pub(crate) async fn page(
                 .has_more
                 .unwrap_or(hosts.items.len() >= size as usize)
                 && !hosts.items.is_empty();
-            let devices = fleet.listed_devices(&hosts.items, OPERATION).await;
+            let devices = fleet
+                .listed_devices(&hosts.items, OPERATION, resolution)
+                .await;
             let next = more.then(|| Position::Everything { page: page + 1 }.cursor());
             Ok(ChangesPage::new(devices, next, Coverage::Everything))
         }
@@ -125,22 +133,36 @@ pub(crate) async fn page(
             if cursor.is_none() {
                 fleet.start_listing().await;
             }
-            let hosts = fleet
-                .client
-                .hosts_updated_after(&mysql_time(ts - 1), size, OPERATION)
-                .await?;
-            let times: Vec<Option<i64>> = hosts
-                .items
-                .iter()
-                .map(|h| {
-                    h.updated_at
-                        .as_deref()
-                        .and_then(parse_timestamp)
-                        .map(|t| t.timestamp())
-                })
-                .collect();
-            let full_page = hosts.items.len() >= size as usize;
-            let more = hosts.info.has_more.unwrap_or(full_page) && !hosts.items.is_empty();
+            let mut asked = size;
+            let (hosts, times, more) = loop {
+                let hosts = fleet
+                    .client
+                    .hosts_updated_after(&mysql_time(ts - 1), asked, OPERATION)
+                    .await?;
+                let times: Vec<Option<i64>> = hosts
+                    .items
+                    .iter()
+                    .map(|h| {
+                        h.updated_at
+                            .as_deref()
+                            .and_then(parse_timestamp)
+                            .map(|t| t.timestamp())
+                    })
+                    .collect();
+                let full_page = hosts.items.len() >= asked as usize;
+                let more = hosts.info.has_more.unwrap_or(full_page) && !hosts.items.is_empty();
+                let stuck = more
+                    && hosts
+                        .items
+                        .iter()
+                        .zip(&times)
+                        .all(|(h, t)| *t == Some(ts) && seen.contains(&h.id.0));
+                if stuck && asked < size.saturating_mul(LARGEST_RETRY) {
+                    asked = asked.saturating_mul(2);
+                    continue;
+                }
+                break (hosts, times, more);
+            };
             if times
                 .iter()
                 .any(|t| t.is_none_or(|t| t < since.timestamp()))
@@ -149,7 +171,9 @@ pub(crate) async fn page(
                     provider = %ProviderKind::Fleet,
                     "Fleet listed hosts updated before {since} for after=…: it ignored the keyset; listing every host"
                 );
-                let devices = fleet.listed_devices(&hosts.items, OPERATION).await;
+                let devices = fleet
+                    .listed_devices(&hosts.items, OPERATION, resolution)
+                    .await;
                 let next = Some(Position::Everything { page: 0 }.cursor());
                 return Ok(ChangesPage::new(devices, next, Coverage::Everything));
             }
@@ -180,7 +204,7 @@ pub(crate) async fn page(
                     boundary.insert(host.id.0.clone());
                 }
             }
-            let devices = fleet.listed_devices(&fresh, OPERATION).await;
+            let devices = fleet.listed_devices(&fresh, OPERATION, resolution).await;
             let next = more.then(|| {
                 Position::Keyset {
                     ts: last,

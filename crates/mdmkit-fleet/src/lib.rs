@@ -214,10 +214,13 @@ impl FleetProvider {
     }
 
     /// Hosts of a listing as devices, named through the SCIM users when a host has an IdP identity.
+    /// The SCIM read is one bulk read per listing, not a per-device read, so a deferred listing makes it
+    /// too: it is what keeps listed user ids the same as a lookup's.
     async fn listed_devices(
         &self,
         hosts: &[wire::Host],
         operation: &'static str,
+        _resolution: Resolution,
     ) -> Vec<MdmDevice> {
         let needs_names = hosts
             .iter()
@@ -321,22 +324,24 @@ impl MdmProvider for FleetProvider {
     /// read, rows are marked [`mdmkit_core::Unresolved::UserName`] for
     /// [`MdmProvider::resolve_user_names`].
     async fn list_devices_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {
+        self.list_devices_page_with(request, Resolution::Inline)
+            .await
+    }
+
+    /// Fleet makes no per-device reads in a listing, so both resolutions read the same (the SCIM users
+    /// are one bulk read per listing).
+    async fn list_devices_page_with(
+        &self,
+        request: &PageRequest,
+        resolution: Resolution,
+    ) -> Result<Page<MdmDevice>> {
         const OP: &str = "list_devices";
         if matches!(request, PageRequest::PageNumber { page: 0, .. }) {
             self.start_listing().await;
         }
         let page = self.client.list_hosts_page(request, OP).await?;
-        let devices = self.listed_devices(&page.items, OP).await;
+        let devices = self.listed_devices(&page.items, OP, resolution).await;
         Ok(Page::new(devices, page.info))
-    }
-
-    /// The same as [`MdmProvider::list_devices_page`]: a Fleet listing makes no per-device reads.
-    async fn list_devices_page_with(
-        &self,
-        request: &PageRequest,
-        _resolution: Resolution,
-    ) -> Result<Page<MdmDevice>> {
-        self.list_devices_page(request).await
     }
 
     /// Names of users the listing could not name. More than a SCIM page of them are looked up in a fresh
@@ -381,9 +386,9 @@ impl MdmProvider for FleetProvider {
         &self,
         since: DateTime<Utc>,
         cursor: Option<&ChangeCursor>,
-        _resolution: Resolution,
+        resolution: Resolution,
     ) -> Result<ChangesPage> {
-        changes::page(self, since, cursor).await
+        changes::page(self, since, cursor, resolution).await
     }
 
     async fn groups(&self) -> Result<Vec<MdmGroup>> {

@@ -438,7 +438,7 @@ fn label_members(fleet: &Fleet, label: u32) -> Option<Vec<&SimDevice>> {
     )
 }
 
-async fn labels(State(ctx): State<Ctx>, headers: HeaderMap) -> Response {
+async fn labels(State(ctx): State<Ctx>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
     if let Err(e) = authorize(&headers, true) {
         return e;
     }
@@ -455,7 +455,11 @@ async fn labels(State(ctx): State<Ctx>, headers: HeaderMap) -> Response {
             "host_count": g.members.len(),
         })
     }));
-    json(StatusCode::OK, json!({"labels": labels}))
+    // Labels page like every Fleet list (`page`/`per_page`; neither: all of them).
+    match paginate(raw.as_deref(), &labels) {
+        Ok(page) => json(StatusCode::OK, json!({ "labels": page })),
+        Err(e) => e,
+    }
 }
 
 async fn label_hosts(
