@@ -204,7 +204,9 @@ pub(crate) async fn page(
                     boundary.insert(host.id.0.clone());
                 }
             }
-            let devices = fleet.listed_devices(&fresh, OPERATION, resolution).await;
+            // Both resolutions read the same: see `FleetProvider::list_devices_page_with`.
+            let _ = resolution;
+            let devices = fleet.changed_devices(&fresh, OPERATION).await;
             let next = more.then(|| {
                 Position::Keyset {
                     ts: last,

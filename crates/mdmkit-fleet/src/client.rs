@@ -24,6 +24,16 @@ const SCIM_USERS: &str = "api/v1/fleet/scim/Users";
 /// The most SCIM users Fleet serves a page (`count` above it is refused with `tooMany`).
 pub(crate) const SCIM_PAGE: u64 = 100;
 
+/// One page of SCIM users.
+#[derive(Debug, Clone)]
+pub(crate) struct ScimPage {
+    pub(crate) users: Vec<ScimUser>,
+    /// `totalResults`, if Fleet sent it.
+    pub(crate) total: Option<u64>,
+    /// Whether no page follows.
+    pub(crate) last: bool,
+}
+
 /// Fleet's requests over one [`HttpClient`].
 #[derive(Debug, Clone)]
 pub(crate) struct FleetClient {
@@ -162,29 +172,58 @@ impl FleetClient {
     /// Every SCIM user, `GET /api/v1/fleet/scim/Users` 100 at a time by `startIndex` (1-based) until
     /// `totalResults` or a short page.
     pub(crate) async fn scim_users(&self, operation: &'static str) -> Result<Vec<ScimUser>> {
-        let mut users = Vec::new();
+        let first = self.scim_users_page(1, operation).await?;
+        self.scim_users_rest(first, operation).await
+    }
+
+    /// One page of SCIM users from `start` (1-based).
+    pub(crate) async fn scim_users_page(
+        &self,
+        start: u64,
+        operation: &'static str,
+    ) -> Result<ScimPage> {
+        let body: ListResponse = self
+            .http
+            .get(SCIM_USERS)
+            .query("startIndex", start.to_string())
+            .query("count", SCIM_PAGE.to_string())
+            .operation(operation)
+            .json()
+            .await?;
+        let users = body.resources.ok_or_else(|| {
+            not_fleet(
+                operation,
+                "the SCIM user list answered without \"Resources\"",
+            )
+        })?;
+        Ok(ScimPage {
+            last: users.is_empty()
+                || body
+                    .total_results
+                    .is_some_and(|t| start - 1 + users.len() as u64 >= t)
+                || (body.total_results.is_none() && (users.len() as u64) < SCIM_PAGE),
+            total: body.total_results,
+            users,
+        })
+    }
+
+    /// The users of `first` (the first page) and of every page after it.
+    pub(crate) async fn scim_users_rest(
+        &self,
+        first: ScimPage,
+        operation: &'static str,
+    ) -> Result<Vec<ScimUser>> {
+        let mut last = first.last;
+        let mut users = first.users;
         for _ in 0..mdmkit_core::paging::DEFAULT_MAX_PAGES {
-            let start = users.len() as u64 + 1;
-            let body: ListResponse = self
-                .http
-                .get(SCIM_USERS)
-                .query("startIndex", start.to_string())
-                .query("count", SCIM_PAGE.to_string())
-                .operation(operation)
-                .json()
-                .await?;
-            let page = body.resources.ok_or_else(|| {
-                not_fleet(
-                    operation,
-                    "the SCIM user list answered without \"Resources\"",
-                )
-            })?;
-            let rows = page.len() as u64;
-            users.extend(page);
-            let reached = body.total_results.is_some_and(|t| users.len() as u64 >= t);
-            if rows == 0 || reached || (body.total_results.is_none() && rows < SCIM_PAGE) {
+            if last {
                 return Ok(users);
             }
+            let page = self
+                .scim_users_page(users.len() as u64 + 1, operation)
+                .await?;
+            last = page.last;
+            users.extend(page.users);
         }
         Err(not_fleet(operation, "the SCIM user list did not end"))
     }

@@ -38,7 +38,10 @@ fn device_with_user(host: &Host, user: Option<AssignedUser>) -> MdmDevice {
 /// Without them, an IdP identity keeps its e-mail and is marked [`Unresolved::UserName`].
 pub(crate) fn device_from_listed_host(host: &Host, scim: Option<&ScimIndex>) -> MdmDevice {
     let user = assigned_user(host);
-    let unresolved = user.as_ref().is_some_and(|u| u.from_idp) && scim.is_none();
+    let unresolved = user
+        .as_ref()
+        .is_some_and(|u| u.from_idp && u.name.is_none())
+        && scim.is_none();
     let user = match (user, scim) {
         (Some(u), Some(index)) if u.from_idp => Some(match index.find(&u.id) {
             Some(named) => AssignedUser {

@@ -32,7 +32,7 @@
 //! | [`validate`](MdmProvider::validate) | `GET /api/v1/fleet/me` |
 //! | [`devices_by_serial`](MdmProvider::devices_by_serial) | `GET /api/v1/fleet/hosts/identifier/{serial}?exclude_software=true` (path-escaped) |
 //! | [`list_devices_page`](MdmProvider::list_devices_page) | `GET /api/v1/fleet/hosts?page=N&per_page=M&order_key=id&disable_failing_policies=true&device_mapping=true`, and once per listing `GET /api/v1/fleet/scim/Users?startIndex=S&count=100` (every page) for the users' names |
-//! | [`list_changed_devices_page`](MdmProvider::list_changed_devices_page) | `GET /api/v1/fleet/hosts?page=0&per_page=M&order_key=updated_at&after=<YYYY-MM-DD HH:MM:SS>&device_mapping=true`, see the `changes` module |
+//! | [`list_changed_devices_page`](MdmProvider::list_changed_devices_page) | `GET /api/v1/fleet/hosts?page=0&per_page=M&order_key=updated_at&after=<YYYY-MM-DD HH:MM:SS>&device_mapping=true`, see the `changes` module; names as below, but sized to the change |
 //! | [`resolve_user_names`](MdmProvider::resolve_user_names) | `GET /api/v1/fleet/hosts/{id}?exclude_software=true` per user, or the SCIM users for more than 100 |
 //! | [`groups`](MdmProvider::groups) | `GET /api/v1/fleet/labels?page&per_page&order_key=id&include_host_counts=false`, then `GET /api/v1/fleet/labels/{id}/hosts?page&per_page&order_key=id&disable_failing_policies=true` per label |
 //!
@@ -74,6 +74,11 @@
 //!   stale names. In that mode the id is the IdP e-mail, which equals the lookup's `idp_username`
 //!   whenever the IdP's `userName` is the e-mail (Okta and Entra by default) and may differ otherwise.
 //!   Reading SCIM users becomes the "last SCIM request" Fleet shows on its IdP settings page.
+//! - **Names in changes listings, sized to the change.** A changes listing first reads one SCIM page,
+//!   whose `totalResults` tells how many pages are left; it reads them only when they are no more than
+//!   the changed hosts needing a name, and otherwise reads those hosts' records (`GET /hosts/{id}`, at
+//!   the client's concurrency), which show the same user id and name a lookup does. So a hundred changed
+//!   hosts in a 10,000-user directory cost at most a hundred reads, ten changed hosts eleven.
 //! - **`device_mapping` shape** is unconfirmed at list level: a list of `{email, source}`, a list of
 //!   bare e-mails, the per-host endpoint's `{"device_mapping": [...]}` wrapper, `null` and absence are
 //!   all accepted.
@@ -115,7 +120,7 @@ use mdmkit_core::{
 
 pub use mdmkit_core::FleetConfig;
 
-use crate::client::{is_dot_segment, FleetClient};
+use crate::client::{is_dot_segment, FleetClient, ScimPage};
 use crate::scim::ScimIndex;
 
 /// Rows asked for per page unless [`FleetProvider::with_page_size`] says otherwise.
@@ -132,6 +137,8 @@ enum Scim {
     NotRead,
     /// Refused or absent (an observer's token, Fleet Free, a server before 4.67).
     Unavailable,
+    /// Only the first page was read (a changes listing learning how many users there are).
+    Sized(Arc<ScimPage>),
     Loaded(Arc<ScimIndex>),
 }
 
@@ -194,8 +201,17 @@ impl FleetProvider {
     /// them (any failure: naming users is worth a fallback, never a failed listing).
     async fn scim_index(&self, operation: &'static str) -> Option<Arc<ScimIndex>> {
         let mut state = self.scim.lock().await;
-        if let Scim::NotRead = *state {
-            *state = match self.client.scim_users(operation).await {
+        let read = match &*state {
+            Scim::NotRead => Some(self.client.scim_users(operation).await),
+            Scim::Sized(first) => Some(
+                self.client
+                    .scim_users_rest(ScimPage::clone(first), operation)
+                    .await,
+            ),
+            Scim::Unavailable | Scim::Loaded(_) => None,
+        };
+        if let Some(read) = read {
+            *state = match read {
                 Ok(users) => {
                     let index = ScimIndex::new(users);
                     tracing::debug!(users = index.len(), "Fleet SCIM users read");
@@ -233,6 +249,83 @@ impl FleetProvider {
         hosts
             .iter()
             .map(|h| convert::device_from_listed_host(h, scim.as_deref()))
+            .collect()
+    }
+
+    /// Hosts of a changes listing as devices. A few changed hosts should not cost a read of every SCIM
+    /// user: the first SCIM page tells how many users there are, and the rest is read only when that
+    /// takes no more requests than reading the hosts that need a name one by one (`GET /hosts/{id}`,
+    /// which shows the user id and name a lookup shows), at the client's concurrency.
+    async fn changed_devices(
+        &self,
+        hosts: &[wire::Host],
+        operation: &'static str,
+    ) -> Vec<MdmDevice> {
+        let needing: Vec<String> = hosts
+            .iter()
+            .filter(|h| convert::assigned_user(h).is_some_and(|u| u.from_idp && u.name.is_none()))
+            .map(|h| h.id.0.clone())
+            .collect();
+        if needing.is_empty() {
+            return self
+                .listed_devices(hosts, operation, Resolution::Inline)
+                .await;
+        }
+        let first = {
+            let mut state = self.scim.lock().await;
+            if let Scim::NotRead = *state {
+                *state = match self.client.scim_users_page(1, operation).await {
+                    Ok(page) if page.last => Scim::Loaded(Arc::new(ScimIndex::new(page.users))),
+                    Ok(page) => Scim::Sized(Arc::new(page)),
+                    Err(e) => {
+                        tracing::info!(error = %e, "Fleet's SCIM users cannot be read; listed users keep their e-mail until their names are resolved");
+                        Scim::Unavailable
+                    }
+                };
+            }
+            match &*state {
+                Scim::Sized(first) => Some(Arc::clone(first)),
+                _ => None,
+            }
+        };
+        let Some(first) = first else {
+            return self
+                .listed_devices(hosts, operation, Resolution::Inline)
+                .await;
+        };
+        let pages_left = first.total.map_or(u64::MAX, |total| {
+            total
+                .saturating_sub(first.users.len() as u64)
+                .div_ceil(client::SCIM_PAGE)
+        });
+        if pages_left <= needing.len() as u64 {
+            return self
+                .listed_devices(hosts, operation, Resolution::Inline)
+                .await;
+        }
+        let read: Vec<(String, Option<MdmDevice>)> = stream::iter(needing)
+            .map(|id| async move {
+                match self.client.host_by_id(&id, operation).await {
+                    Ok(found) => (id, found.as_ref().map(convert::device_from_host)),
+                    Err(e) => {
+                        tracing::info!(host = %id, error = %e, "a Fleet host could not be read for its user's name");
+                        (id, None)
+                    }
+                }
+            })
+            .buffered(self.fan_out)
+            .collect()
+            .await;
+        let mut read: std::collections::HashMap<String, MdmDevice> = read
+            .into_iter()
+            .filter_map(|(id, device)| device.map(|d| (id, d)))
+            .collect();
+        hosts
+            .iter()
+            .map(|h| {
+                read.remove(&h.id.0)
+                    .unwrap_or_else(|| convert::device_from_listed_host(h, None))
+            })
             .collect()
     }
 
@@ -381,7 +474,7 @@ impl MdmProvider for FleetProvider {
         changes::TRACKING
     }
 
-    /// Keyset paging on `updated_at` (see [`changes`]).
+    /// Keyset paging on `updated_at` (see the crate docs and the `changes` module).
     async fn list_changed_devices_page(
         &self,
         since: DateTime<Utc>,

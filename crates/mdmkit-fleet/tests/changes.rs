@@ -212,3 +212,102 @@ async fn a_host_older_than_asked_means_after_was_ignored() {
     assert_eq!(changed.coverage, Coverage::Everything);
     unexpected.assert_calls_async(0).await;
 }
+
+/// The SCIM page `startIndex=start` of a directory of `total` users, holding only the users given.
+async fn scim_page<'a>(
+    server: &'a MockServer,
+    start: u64,
+    total: u64,
+    users: Value,
+) -> httpmock::Mock<'a> {
+    server
+        .mock_async(move |when, then| {
+            when.method(Method::GET)
+                .path("/api/v1/fleet/scim/Users")
+                .query_param("startIndex", start.to_string())
+                .query_param("count", "100");
+            then.status(200).body(
+                json!({
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+                    "totalResults": total, "itemsPerPage": 100, "startIndex": start,
+                    "Resources": users
+                })
+                .to_string(),
+            );
+        })
+        .await
+}
+
+async fn changed_hosts(server: &MockServer) -> httpmock::Mock<'_> {
+    let body = fixture("hosts_updated_after.json");
+    server
+        .mock_async(|when, then| {
+            when.method(Method::GET)
+                .path("/api/v1/fleet/hosts")
+                .query_param("order_key", "updated_at")
+                .query_param("after", "2026-11-01 23:59:59");
+            then.status(200).body(body);
+        })
+        .await
+}
+
+#[tokio::test]
+async fn few_changed_hosts_in_a_large_directory_are_named_from_their_host_records() {
+    let server = MockServer::start_async().await;
+    changed_hosts(&server).await;
+    // 9,500 users: 95 more SCIM pages would name one host; its host record names it in one read.
+    let first = scim_page(
+        &server,
+        1,
+        9_500,
+        json!([{"id": "7", "userName": "someone.else", "name": {"givenName": "Someone"}}]),
+    )
+    .await;
+    let host = server
+        .mock_async(|when, then| {
+            when.method(Method::GET).path("/api/v1/fleet/hosts/42");
+            then.status(200)
+                .body(fixture("host_by_identifier_with_end_user.json"));
+        })
+        .await;
+    let unexpected = catch_all(&server).await;
+    let changed = provider(&server).changed_devices(since()).await.unwrap();
+    let anna = &changed.devices[0];
+    assert_eq!(
+        (anna.user_id.as_deref(), anna.display_name.as_deref()),
+        (Some("anna@acme.com"), Some("Anna Chao"))
+    );
+    assert_eq!(anna.unresolved, None);
+    assert_eq!(changed.devices[1].display_name.as_deref(), Some("Lab iMac"));
+    first.assert_calls_async(1).await;
+    host.assert_calls_async(1).await;
+    unexpected.assert_calls_async(0).await;
+}
+
+#[tokio::test]
+async fn changed_hosts_outnumbering_the_scim_pages_left_read_the_directory() {
+    let server = MockServer::start_async().await;
+    changed_hosts(&server).await;
+    // 101 users: one more page, no dearer than the one host record.
+    let users: Vec<Value> = (1..=100)
+        .map(|i| json!({"id": i.to_string(), "userName": format!("user{i}@acme.com")}))
+        .collect();
+    let first = scim_page(&server, 1, 101, Value::Array(users)).await;
+    let second = scim_page(
+        &server,
+        101,
+        101,
+        json!([{"id": "101", "userName": "anna@acme.com",
+                "name": {"givenName": "Anna", "familyName": "Chao"}}]),
+    )
+    .await;
+    let unexpected = catch_all(&server).await;
+    let changed = provider(&server).changed_devices(since()).await.unwrap();
+    assert_eq!(
+        changed.devices[0].display_name.as_deref(),
+        Some("Anna Chao")
+    );
+    first.assert_calls_async(1).await;
+    second.assert_calls_async(1).await;
+    unexpected.assert_calls_async(0).await;
+}

@@ -1442,7 +1442,7 @@ impl ProviderSim for JamfSim {
     }
 }
 
-/// The RSQL subset Jamf documents (https://developer.jamf.com/jamf-pro/docs/filtering-with-rsql).
+/// The RSQL subset Jamf documents (<https://developer.jamf.com/jamf-pro/docs/filtering-with-rsql>).
 mod rsql {
     use std::borrow::Cow;
     use std::cmp::Ordering;

@@ -10,6 +10,15 @@
 //! - Fault injection per provider ([`Faults`]): latency, 429 with `Retry-After`, 5xx, malformed and
 //!   truncated bodies, HTML error pages; [`Sandbox::expire_tokens`]; an HTTPS mode with a generated CA.
 //! - A mutation API ([`Sandbox::mutate`]) and per-provider request counters.
+//! - A change clock ([`model::Fleet::advance`]): every mutation stamps the device, and each vendor's
+//!   "changed since" listing answers from those stamps: Jamf's RSQL on `general.reportDate`, Iru's
+//!   `ordering=-last_check_in`, Fleet's keyset `order_key=updated_at&after=`, JumpCloud's
+//!   `filter=lastContact:$gt:` (and `$gte`, `$lt`, `$lte`), Graph's `$filter=lastSyncDateTime gt`
+//!   ([`Sandbox::set_graph_ignores_filter`] makes it ignore `$filter` as Graph sometimes does).
+//! - Fleet's SCIM users (`/api/v1/fleet/scim/Users`, RFC 7644 paging by `startIndex`/`count`, refused to
+//!   an observer's token and absent without Premium, [`Sandbox::set_fleet_premium`]); JumpCloud's
+//!   `/api/v2/users/{id}/systems`; Entra's `groups/delta` with `members@delta` and delta links that
+//!   [`Sandbox::expire_group_delta_links`] turns into `410 syncStateNotFound`.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
