@@ -9,8 +9,9 @@
 //! - one [`Error`] with an [`ErrorKind`] for code and a user-facing [`Category`] (the six of R8);
 //! - [`ProviderKind`] (display names, credential fields, fixed endpoints) and typed, serialisable
 //!   [`ProviderConfig`]s whose `Debug` never shows a secret;
-//! - deep links ([`links`]), the paging engine ([`paging`]) and the HTTP client ([`http`]) with retries,
-//!   limits, the OAuth token cache and the host policy;
+//! - deep links ([`links`]), the paging engine ([`paging`], which stops servers that repeat pages or
+//!   overrun their own totals) and the HTTP client ([`http`]) with retries, limits per MDM server, the
+//!   OAuth token cache and the host policy;
 //! - the optional capabilities behind incremental refresh: listing only changed devices ([`changes`]),
 //!   follow-up reads a listing can leave to a caller with a cache ([`resolution`]), and reading groups
 //!   by delta ([`group_delta`]).

@@ -303,6 +303,16 @@ impl SyncStateStore for MemoryStore {
         Ok(())
     }
 
+    async fn set_refresh_pending(&self, ws: &WorkspaceId, pending: bool) -> StoreResult<()> {
+        let mut inner = self.lock();
+        let state = inner.state(ws);
+        state.refresh_pending = pending;
+        if pending {
+            state.mdm_device_count = None;
+        }
+        Ok(())
+    }
+
     async fn try_acquire_lease(
         &self,
         ws: &WorkspaceId,

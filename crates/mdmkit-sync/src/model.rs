@@ -266,6 +266,11 @@ pub struct WorkspaceState {
     pub last_manual_group_sync: Option<DateTime<Utc>>,
     /// A group sync is owed at once (the connection changed and the sync has not yet succeeded).
     pub group_sync_pending: bool,
+    /// The device metadata is not current for the connection: it changed and no refresh has completed
+    /// since (see [`crate::RefreshReport::is_complete`]). While set, no group sync runs, because it would
+    /// match members against metadata that was cleared or belongs to the previous MDM.
+    #[serde(default)]
+    pub refresh_pending: bool,
     /// The current lease, if any (possibly expired).
     pub lease: Option<Lease>,
 }

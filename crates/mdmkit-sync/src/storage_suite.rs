@@ -340,6 +340,24 @@ pub async fn sync_state(store: &dyn SyncStateStore) {
     assert!(!state.group_sync_pending, "success clears pending");
     assert_eq!(state.plan, Plan::Pro);
 
+    // Metadata not current for the connection: set (forgetting the old MDM's count), then cleared.
+    assert!(!state.refresh_pending);
+    store.set_refresh_pending(&ws, true).await.unwrap();
+    let state = store.sync_state(&ws).await.unwrap();
+    assert!(state.refresh_pending);
+    assert_eq!(
+        state.mdm_device_count, None,
+        "the count described the previous MDM"
+    );
+    assert_eq!(state.last_refresh, Some(t(2)), "other fields kept");
+    assert_eq!(state.last_group_sync, Some(t(4)));
+    store.record_refresh(&ws, t(5), Some(40)).await.unwrap();
+    store.set_refresh_pending(&ws, false).await.unwrap();
+    let state = store.sync_state(&ws).await.unwrap();
+    assert!(!state.refresh_pending);
+    assert_eq!(state.mdm_device_count, Some(40), "clearing keeps the count");
+    assert_eq!(state.plan, Plan::Pro);
+
     // The lease: one holder until it expires.
     let lease = match store
         .try_acquire_lease(&ws, "one", t(5), t(6))

@@ -152,6 +152,10 @@ pub trait SyncStateStore: Debug + Send + Sync + 'static {
         workspace: &WorkspaceId,
         pending: bool,
     ) -> StoreResult<()>;
+    /// Sets or clears "the device metadata is not current for the connection"
+    /// ([`WorkspaceState::refresh_pending`]). Setting it also forgets `mdm_device_count`: that count
+    /// described the previous connection's MDM.
+    async fn set_refresh_pending(&self, workspace: &WorkspaceId, pending: bool) -> StoreResult<()>;
     /// Atomically takes the lease for `owner` until `expires_at`, if nobody holds an unexpired one
     /// (`expires_at` of the current lease `<= now`). Must be atomic across every process sharing the store.
     async fn try_acquire_lease(
