@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mdmkit::{
-    Coverage, GroupDeltaKind, MdmProvider, MdmProviderExt, ProviderConfig, ProviderKind,
-    SerialNumber,
+    Coverage, GroupDeltaKind, MdmDevice, MdmProvider, MdmProviderExt, Pager, ProviderConfig,
+    ProviderKind, Resolution, SerialNumber,
 };
 use mdmkit_sandbox::{Access, Faults, Sandbox, SandboxConfig};
 use mdmkit_sync::{MdmSync, Plan, Stores, SystemClock, Vault, WorkspaceId};
@@ -97,6 +97,38 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ),
             seconds,
             devices as f64 / seconds
+        );
+    }
+
+    // The same listing with follow-up reads deferred (what a caller with a cache of names and of
+    // "no user bound" would start from): requests, and rows left for the resolution calls.
+    println!("\ndeferred listing (per-device follow-up reads left to a caller's cache)");
+    println!(
+        "{:<24} {:>9} {:>12} {:>9}",
+        "provider", "requests", "unresolved", "seconds"
+    );
+    for kind in &kinds {
+        let provider = mdmkit::connect(sandbox.config(*kind, Access::Full), &options)?;
+        provider.validate().await?;
+        sandbox.reset_request_counts();
+        let started = Instant::now();
+        let mut pager = Pager::new(provider.device_paging());
+        let (mut listed, mut unresolved) = (0usize, 0usize);
+        while let Some(request) = pager.next_request().cloned() {
+            let page = provider
+                .list_devices_page_with(&request, Resolution::Deferred)
+                .await?;
+            pager.record(&page, MdmDevice::row_id)?;
+            listed += page.items.len();
+            unresolved += page.items.iter().filter(|d| d.unresolved.is_some()).count();
+        }
+        assert_eq!(listed, devices);
+        println!(
+            "{:<24} {:>9} {:>12} {:>9.2}",
+            kind.display_name(),
+            sandbox.request_count(*kind),
+            unresolved,
+            started.elapsed().as_secs_f64()
         );
     }
 

@@ -6,6 +6,8 @@
 
 use std::sync::Arc;
 
+use futures::stream::{self, StreamExt, TryStreamExt};
+
 use mdmkit_core::http::{path_segment, BearerToken, ClientOptions, HttpClient, RequestBuilder};
 use mdmkit_core::paging::{collect_all, row_is_id};
 use mdmkit_core::{
@@ -171,9 +173,13 @@ impl FleetClient {
 
     /// Every SCIM user, `GET /api/v1/fleet/scim/Users` 100 at a time by `startIndex` (1-based) until
     /// `totalResults` or a short page.
-    pub(crate) async fn scim_users(&self, operation: &'static str) -> Result<Vec<ScimUser>> {
+    pub(crate) async fn scim_users(
+        &self,
+        fan_out: usize,
+        operation: &'static str,
+    ) -> Result<Vec<ScimUser>> {
         let first = self.scim_users_page(1, operation).await?;
-        self.scim_users_rest(first, operation).await
+        self.scim_users_rest(first, fan_out, operation).await
     }
 
     /// One page of SCIM users from `start` (1-based).
@@ -207,14 +213,34 @@ impl FleetClient {
         })
     }
 
-    /// The users of `first` (the first page) and of every page after it.
+    /// The users of `first` (the first page) and of every page after it. When the first page gave
+    /// `totalResults`, the pages it implies are read `fan_out` at a time; then, as without a total, page
+    /// after page until a page says it is the last (users added meanwhile are not missed).
     pub(crate) async fn scim_users_rest(
         &self,
         first: ScimPage,
+        fan_out: usize,
         operation: &'static str,
     ) -> Result<Vec<ScimUser>> {
         let mut last = first.last;
         let mut users = first.users;
+        if let (false, Some(total)) = (last, first.total) {
+            let known = users.len() as u64;
+            let pages = total.saturating_sub(known).div_ceil(SCIM_PAGE);
+            let pages = pages.min(u64::from(mdmkit_core::paging::DEFAULT_MAX_PAGES));
+            let read: Vec<ScimPage> = stream::iter((0..pages).map(|i| known + 1 + i * SCIM_PAGE))
+                .map(|start| self.scim_users_page(start, operation))
+                .buffered(fan_out.max(1))
+                .try_collect()
+                .await?;
+            // The final page decides whether more follow (users added since the first page).
+            last = read
+                .last()
+                .is_none_or(|p| p.last || (p.users.len() as u64) < SCIM_PAGE);
+            for page in read {
+                users.extend(page.users);
+            }
+        }
         for _ in 0..mdmkit_core::paging::DEFAULT_MAX_PAGES {
             if last {
                 return Ok(users);

@@ -31,7 +31,7 @@
 //! |---|---|
 //! | [`validate`](MdmProvider::validate) | `GET /api/v1/fleet/me` |
 //! | [`devices_by_serial`](MdmProvider::devices_by_serial) | `GET /api/v1/fleet/hosts/identifier/{serial}?exclude_software=true` (path-escaped) |
-//! | [`list_devices_page`](MdmProvider::list_devices_page) | `GET /api/v1/fleet/hosts?page=N&per_page=M&order_key=id&disable_failing_policies=true&device_mapping=true`, and once per listing `GET /api/v1/fleet/scim/Users?startIndex=S&count=100` (every page) for the users' names |
+//! | [`list_devices_page`](MdmProvider::list_devices_page) | `GET /api/v1/fleet/hosts?page=N&per_page=M&order_key=id&disable_failing_policies=true&device_mapping=true`, and once per listing `GET /api/v1/fleet/scim/Users?startIndex=S&count=100` (every page; the pages after the first at the client's concurrency) for the users' names |
 //! | [`list_changed_devices_page`](MdmProvider::list_changed_devices_page) | `GET /api/v1/fleet/hosts?page=0&per_page=M&order_key=updated_at&after=<YYYY-MM-DD HH:MM:SS>&device_mapping=true`, see the `changes` module; names as below, but sized to the change |
 //! | [`resolve_user_names`](MdmProvider::resolve_user_names) | `GET /api/v1/fleet/hosts/{id}?exclude_software=true` per user, or the SCIM users for more than 100 |
 //! | [`groups`](MdmProvider::groups) | `GET /api/v1/fleet/labels?page&per_page&order_key=id&include_host_counts=false`, then `GET /api/v1/fleet/labels/{id}/hosts?page&per_page&order_key=id&disable_failing_policies=true` per label |
@@ -202,10 +202,10 @@ impl FleetProvider {
     async fn scim_index(&self, operation: &'static str) -> Option<Arc<ScimIndex>> {
         let mut state = self.scim.lock().await;
         let read = match &*state {
-            Scim::NotRead => Some(self.client.scim_users(operation).await),
+            Scim::NotRead => Some(self.client.scim_users(self.fan_out, operation).await),
             Scim::Sized(first) => Some(
                 self.client
-                    .scim_users_rest(ScimPage::clone(first), operation)
+                    .scim_users_rest(ScimPage::clone(first), self.fan_out, operation)
                     .await,
             ),
             Scim::Unavailable | Scim::Loaded(_) => None,

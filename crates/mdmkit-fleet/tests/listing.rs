@@ -388,3 +388,61 @@ async fn a_host_without_an_id_fails_the_page_rather_than_shrink_it() {
     assert_eq!(err.kind(), ErrorKind::InvalidResponse);
     unexpected.assert_calls_async(0).await;
 }
+
+/// SCIM users `from..=to`, `user{i}@acme.com` named "User {i}", as a page from `start` of `total`.
+fn scim_users(start: u64, from: u64, to: u64, total: u64) -> String {
+    let users: Vec<serde_json::Value> = (from..=to)
+        .map(|i| {
+            serde_json::json!({"id": i.to_string(), "userName": format!("user{i}@acme.com"),
+                               "name": {"givenName": "User", "familyName": i.to_string()}})
+        })
+        .collect();
+    serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+        "totalResults": total, "itemsPerPage": users.len(), "startIndex": start, "Resources": users
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn scim_pages_the_total_implies_are_all_read_and_a_directory_that_grew_is_read_to_its_end() {
+    let server = MockServer::start_async().await;
+    // Two hosts whose IdP users are on the second page and on a page the first total did not announce.
+    let hosts = serde_json::json!({"hosts": [
+        {"id": 1, "hostname": "a.local", "hardware_serial": "SERA0000001",
+         "device_mapping": [{"email": "user150@acme.com", "source": "mdm_idp_accounts"}]},
+        {"id": 2, "hostname": "b.local", "hardware_serial": "SERB0000002",
+         "device_mapping": [{"email": "user230@acme.com", "source": "mdm_idp_accounts"}]}
+    ]})
+    .to_string();
+    server
+        .mock_async(|when, then| {
+            hosts_list(when, 0, 100);
+            then.status(200).body(hosts);
+        })
+        .await;
+    let mut pages = Vec::new();
+    // The first page says 200 users; by the second, 230 (users provisioned during the listing).
+    for (start, from, to, total) in [(1, 1, 100, 200), (101, 101, 200, 230), (201, 201, 230, 230)] {
+        let body = scim_users(start, from, to, total);
+        pages.push(
+            server
+                .mock_async(move |when, then| {
+                    when.method(httpmock::Method::GET)
+                        .path("/api/v1/fleet/scim/Users")
+                        .query_param("startIndex", start.to_string())
+                        .query_param("count", "100");
+                    then.status(200).body(body);
+                })
+                .await,
+        );
+    }
+    let unexpected = catch_all(&server).await;
+    let devices = provider(&server).all_devices().await.unwrap();
+    let names: Vec<Option<&str>> = devices.iter().map(|d| d.display_name.as_deref()).collect();
+    assert_eq!(names, [Some("User 150"), Some("User 230")]);
+    for page in &pages {
+        page.assert_calls_async(1).await;
+    }
+    unexpected.assert_calls_async(0).await;
+}
