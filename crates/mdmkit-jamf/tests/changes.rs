@@ -3,10 +3,8 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::*;
-use httpmock::{HttpMockRequest, Method, MockServer};
+use httpmock::{Method, MockServer};
 use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::{ChangeTracking, Coverage, MdmProvider, MdmProviderExt, Resolution};
 
@@ -18,27 +16,12 @@ fn since() -> DateTime<Utc> {
 }
 
 /// The filtered inventory on v4 serving `rows` with Jamf's paging and a page-size cap.
-async fn changed_inventory<'a>(
-    server: &'a MockServer,
+async fn changed_inventory(
+    server: &MockServer,
     rows: Vec<serde_json::Value>,
     cap: usize,
-) -> httpmock::Mock<'a> {
-    let rows = Arc::new(rows);
-    server
-        .mock_async(move |when, then| {
-            let mut when = when
-                .method(Method::GET)
-                .path("/api/v4/computers-inventory")
-                .query_param("filter", FILTER)
-                .query_param("page-size", "2000")
-                .query_param("sort", "id:asc")
-                .header("authorization", format!("Bearer {TOKEN}"));
-            for section in DEVICE_SECTIONS {
-                when = when.query_param("section", section);
-            }
-            then.respond_with(move |req: &HttpMockRequest| page_of(&rows, req, cap));
-        })
-        .await
+) -> httpmock::Mock<'_> {
+    filtered_inventory(server, "v4", Some(FILTER), rows, cap).await
 }
 
 #[tokio::test]

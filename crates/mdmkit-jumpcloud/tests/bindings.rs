@@ -14,32 +14,8 @@ use mdmkit_core::{
 };
 use serde_json::{json, Value};
 
-fn user_id(n: usize) -> String {
-    user(n)["_id"].as_str().unwrap().to_owned()
-}
-
 fn system_id(n: usize) -> String {
     system(n, None)["_id"].as_str().unwrap().to_owned()
-}
-
-async fn systems_page<'a>(
-    server: &'a MockServer,
-    skip: usize,
-    rows: usize,
-    total: u64,
-) -> httpmock::Mock<'a> {
-    let results: Vec<_> = (skip..skip + rows).map(|n| system(n, None)).collect();
-    let body = v1_list(results, Some(total)).to_string();
-    server
-        .mock_async(|when, then| {
-            authed(when, None)
-                .path("/api/systems")
-                .query_param("limit", "100")
-                .query_param("skip", skip.to_string())
-                .query_param("sort", "_id");
-            then.status(200).body(body);
-        })
-        .await
 }
 
 async fn directory(server: &MockServer, users: usize) -> httpmock::Mock<'_> {
@@ -97,8 +73,8 @@ async fn user_systems<'a>(
 async fn few_users_are_read_once_each_instead_of_every_system() {
     let server = MockServer::start_async().await;
     let pages = [
-        systems_page(&server, 0, 100, 150).await,
-        systems_page(&server, 100, 50, 150).await,
+        systems_page(&server, 0, 100, Some(150), |_| None).await,
+        systems_page(&server, 100, 50, Some(150), |_| None).await,
     ];
     let dir = directory(&server, 3).await;
     // user 0: systems 0..50 directly; user 1: 50..100 directly; user 2: every system through a group.
@@ -201,7 +177,7 @@ async fn the_documented_user_to_systems_rows_invert_with_their_hop_counts() {
 #[tokio::test]
 async fn a_deferred_listing_reads_no_graph_and_resolution_reads_only_what_is_asked() {
     let server = MockServer::start_async().await;
-    systems_page(&server, 0, 3, 3).await;
+    systems_page(&server, 0, 3, Some(3), |_| None).await;
     let graphs = server
         .mock_async(|when, then| {
             authed(when, None).path(format!("/api/v2/systems/{}/users", system_id(1)));
