@@ -18,7 +18,7 @@ use mdmkit::http::{ClientOptions, HostPolicy};
 use mdmkit::{
     parse_base_url, Error, ExposeSecret, FleetConfig, IntuneCloud, IntuneConfig, IruConfig,
     JamfConfig, JumpCloudConfig, JumpCloudRegion, MdmDevice, MdmProvider, MdmProviderExt,
-    ProviderConfig, ProviderKind, SecretString, SerialNumber, SimpleMdmConfig,
+    ProviderConfig, ProviderKind, SecretString, SerialNumber, SimpleMdmConfig, Unresolved,
 };
 use mdmkit_sync::Vault;
 
@@ -53,7 +53,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List every device.
+    /// List every device, streaming: rows are printed page by page as they arrive, the fleet is never
+    /// held in memory.
+    ///
+    /// MDM DISPLAY NAME (`display_name` in JSON) is the assigned user's name, else the device's name (R4).
+    /// Fleet: where the token may not read Fleet's SCIM users (an observer role; Fleet Free; servers
+    /// before 4.67), a listing cannot know users' names without reading every host, which this command
+    /// does not do; it shows the user's IdP username (`user_id`) instead. `lookup` always shows the name.
     Devices {
         #[command(flatten)]
         connection: Connection,
@@ -307,12 +313,21 @@ impl Connection {
     }
 }
 
+/// The display name shown: R4's, except that a listed user whose name the listing could not read
+/// (Fleet without SCIM access) is shown by their username rather than by the device's name.
+fn shown_name(d: &MdmDevice) -> Option<&str> {
+    match d.unresolved {
+        Some(Unresolved::UserName) => d.user_id.as_deref().or(d.display_name.as_deref()),
+        _ => d.display_name.as_deref(),
+    }
+}
+
 fn device_json(provider: &dyn MdmProvider, d: &MdmDevice) -> serde_json::Value {
     serde_json::json!({
         "serial_number": d.serial_number.as_ref().map(SerialNumber::as_str),
         "device_id": d.device_id,
         "user_id": d.user_id,
-        "display_name": d.display_name,
+        "display_name": shown_name(d),
         "url": provider.device_url(&d.device_id).map(|u| u.to_string()),
     })
 }
@@ -420,7 +435,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                             .map(SerialNumber::as_str)
                             .unwrap_or("-"),
                         device.device_id,
-                        device.display_name.as_deref().unwrap_or("-"),
+                        shown_name(&device).unwrap_or("-"),
                         provider
                             .device_url(&device.device_id)
                             .map(|u| u.to_string())

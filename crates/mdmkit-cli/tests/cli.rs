@@ -340,3 +340,91 @@ fn the_sandbox_command_prints_each_providers_url() {
     }
     let _ = Duration::ZERO;
 }
+
+/// `devices --json` prints each page as it arrives: the first row is out while later pages are still
+/// being fetched (each request takes 100 ms here, and five pages follow the first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_json_streams_rows_before_the_listing_ends() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        devices: 1_800,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    sandbox.set_faults(
+        ProviderKind::Iru,
+        Faults {
+            latency: Duration::from_millis(100),
+            ..Faults::default()
+        },
+    );
+    let url = sandbox.url(ProviderKind::Iru).to_string();
+    let f = flags(&sandbox.config(ProviderKind::Iru, Access::Full), &url);
+    let command = args(&["devices", "--json"], &f);
+    let (first_line, still_running, total) = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(BIN)
+            .args(&command)
+            .env_remove("MDMKIT_API_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        let still_running = child.try_wait().unwrap().is_none();
+        let rest = lines.count();
+        child.wait().unwrap();
+        (first, still_running, rest + 1)
+    })
+    .await
+    .unwrap();
+    let row: Value = serde_json::from_str(&first_line).unwrap();
+    assert!(row["device_id"].is_string());
+    assert!(still_running, "the first row came before the listing ended");
+    assert_eq!(total, 1_800);
+}
+
+/// Fleet with a token that may not read its SCIM users: the listing shows the IdP username where it
+/// cannot know the name, and says so in `--help`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_without_scim_shows_usernames_and_help_says_so() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        devices: 20,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let url = sandbox.url(ProviderKind::Fleet).to_string();
+    let f = flags(
+        &sandbox.config(ProviderKind::Fleet, Access::LeastPrivilege),
+        &url,
+    );
+    let out = mdmkit(args(&["devices", "--json"], &f)).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let fleet = sandbox.fleet();
+    let expected = sandbox.expected_devices(ProviderKind::Fleet);
+    let mut shown_usernames = 0;
+    for line in out.stdout.lines() {
+        let row: Value = serde_json::from_str(line).unwrap();
+        let want = expected
+            .iter()
+            .find(|e| row["device_id"] == e.device_id.as_str())
+            .unwrap();
+        match fleet.user_of(&fleet.devices[&want.index]) {
+            Some(user) => {
+                assert_eq!(row["display_name"], row["user_id"], "{row}");
+                assert!(row["user_id"]
+                    .as_str()
+                    .unwrap()
+                    .eq_ignore_ascii_case(&user.email));
+                shown_usernames += 1;
+            }
+            None => assert_eq!(row["display_name"], want.display_name.as_str()),
+        }
+    }
+    assert!(shown_usernames > 0);
+    let help = mdmkit(vec!["devices".into(), "--help".into()]).await;
+    assert_eq!(help.code, 0);
+    assert!(help.stdout.contains("IdP username"), "{}", help.stdout);
+    assert!(help.stdout.contains("SCIM"), "{}", help.stdout);
+}

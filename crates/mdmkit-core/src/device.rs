@@ -5,6 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::resolution::Unresolved;
 
 /// Serial numbers that firmware reports when it has none. Matching on them would join unrelated devices,
 /// so they are rejected (compared after trimming, case-insensitively).
@@ -154,6 +155,10 @@ pub struct MdmDevice {
     pub device_name: Option<String>,
     /// The assigned user's name the display name was derived from.
     pub user_name: Option<String>,
+    /// What the listing left unread for this device, if anything (see [`Unresolved`]). Lookups by
+    /// serial always give complete devices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unresolved: Option<Unresolved>,
 }
 
 impl MdmDevice {
@@ -181,7 +186,40 @@ impl MdmDevice {
             user_id,
             device_name,
             user_name,
+            unresolved: None,
         }
+    }
+
+    /// Marks what the listing left unread (see [`Unresolved`]).
+    pub fn with_unresolved(mut self, unresolved: Unresolved) -> Self {
+        self.unresolved = Some(unresolved);
+        self
+    }
+
+    /// Fills in the assigned user's name (from a cache or
+    /// [`MdmProvider::resolve_user_names`](crate::MdmProvider::resolve_user_names)) and derives the display
+    /// name again by R4. Clears [`Unresolved::UserName`]; `None` means the user has no name, so the
+    /// device's name stays.
+    pub fn resolve_user_name(&mut self, name: Option<String>) {
+        let name = name.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        if self.user_id.is_some() {
+            self.user_name = name;
+        }
+        self.display_name = display_name(self.user_name.as_deref(), self.device_name.as_deref());
+        if self.unresolved == Some(Unresolved::UserName) {
+            self.unresolved = None;
+        }
+    }
+
+    /// Fills in who is assigned (from a cache or
+    /// [`MdmProvider::resolve_device_users`](crate::MdmProvider::resolve_device_users)) and derives the
+    /// display name again by R4. Clears any [`Unresolved`] mark.
+    pub fn resolve_user(&mut self, user_id: Option<String>, user_name: Option<String>) {
+        let clean = |s: Option<String>| s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        self.user_id = clean(user_id);
+        self.user_name = self.user_id.as_ref().and(clean(user_name));
+        self.display_name = display_name(self.user_name.as_deref(), self.device_name.as_deref());
+        self.unresolved = None;
     }
 }
 
@@ -295,5 +333,46 @@ mod tests {
         assert_eq!(d.display_name.as_deref(), Some("Mac"));
         let g = MdmGroup::new("1", "G", ["b".to_owned(), "a".to_owned(), "b".to_owned()]);
         assert_eq!(g.member_device_ids, ["a", "b"]);
+    }
+
+    #[test]
+    fn resolving_fills_in_the_user_and_applies_r4_again() {
+        let mut d = MdmDevice::new("7", None, Some("Mac".into()), Some("ada@x".into()), None)
+            .with_unresolved(Unresolved::UserName);
+        assert_eq!(d.display_name.as_deref(), Some("Mac"));
+        d.resolve_user_name(Some(" Ada Lovelace ".into()));
+        assert_eq!(d.display_name.as_deref(), Some("Ada Lovelace"));
+        assert_eq!(d.unresolved, None);
+        assert_eq!(d.user_id.as_deref(), Some("ada@x"), "the id never changes");
+        d.resolve_user_name(None);
+        assert_eq!(d.display_name.as_deref(), Some("Mac"));
+
+        let mut d = MdmDevice::new("8", None, Some("Mac".into()), None, None)
+            .with_unresolved(Unresolved::User);
+        d.resolve_user(Some("u1".into()), Some("Bo".into()));
+        assert_eq!(
+            (
+                d.user_id.as_deref(),
+                d.display_name.as_deref(),
+                d.unresolved
+            ),
+            (Some("u1"), Some("Bo"), None)
+        );
+        d.resolve_user(None, Some("ignored".into()));
+        assert_eq!(
+            (d.user_name, d.display_name.as_deref()),
+            (None, Some("Mac"))
+        );
+        // The mark survives serialisation, and old rows without it still read.
+        let json = serde_json::to_string(
+            &MdmDevice::new("9", None, None, None, None).with_unresolved(Unresolved::User),
+        )
+        .unwrap();
+        assert!(json.contains("\"unresolved\":\"user\""), "{json}");
+        let old: MdmDevice = serde_json::from_str(
+            r#"{"serial_number":null,"device_id":"1","user_id":null,"display_name":null,"device_name":null,"user_name":null}"#,
+        )
+        .unwrap();
+        assert_eq!(old.unresolved, None);
     }
 }

@@ -4,19 +4,27 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use url::Url;
 
+use crate::changes::{ChangeCursor, ChangeListing, ChangeTracking, ChangedDevices, ChangesPage};
 use crate::device::{MdmDevice, MdmGroup, SerialNumber};
 use crate::error::{Error, ErrorKind, Result};
+use crate::group_delta::{GroupDelta, GroupDeltaToken};
 use crate::kind::ProviderKind;
 use crate::paging::{Page, PageRequest, Pager, PagingStyle, DEFAULT_MAX_PAGES};
+use crate::resolution::{DeviceUser, Resolution, ResolvedUserName, UserRef};
 
 /// What every MDM provider implements. Small and object-safe: use it as `Arc<dyn MdmProvider>`.
 ///
 /// Implementations send every request through [`crate::http::HttpClient`], so retries, limits, status
-/// mapping and the host policy are the same everywhere. Conveniences live in [`MdmProviderExt`]; do not
-/// add default methods here.
+/// mapping and the host policy are the same everywhere. Conveniences live in [`MdmProviderExt`].
+///
+/// The methods from [`MdmProvider::change_tracking`] on are optional capabilities: their default bodies
+/// give the honest answer of a provider without them ("unsupported", nothing to resolve, a full group
+/// read), so test doubles stay small. Wrappers that forward to another provider must forward them too,
+/// or they hide the capability.
 #[async_trait]
 pub trait MdmProvider: Debug + Send + Sync + 'static {
     /// Which provider this is.
@@ -50,6 +58,73 @@ pub trait MdmProvider: Debug + Send + Sync + 'static {
 
     /// What lookups and listings cost in requests, so a caller can pick the cheaper way to refresh.
     fn request_costs(&self) -> RequestCosts;
+
+    /// Whether [`MdmProvider::list_changed_devices_page`] can list only changed devices, and by which
+    /// field. Default: [`ChangeTracking::Unsupported`].
+    fn change_tracking(&self) -> ChangeTracking {
+        ChangeTracking::Unsupported
+    }
+
+    /// One page of the devices whose change field is at or after `since` (see [`crate::changes`]).
+    /// `cursor` is `None` for the first page, then the previous page's [`ChangesPage::next`]; drive it
+    /// with [`ChangeListing`] or use [`MdmProviderExt::changed_devices`]. `resolution` as for
+    /// [`MdmProvider::list_devices_page_with`].
+    ///
+    /// A provider that cannot filter the way it promised (the server ignored the filter) keeps going and
+    /// reports [`crate::Coverage::Everything`]. Default, and for [`ChangeTracking::Unsupported`]: an
+    /// [`ErrorKind::InvalidConfiguration`] error, since the bulk listing is the way to go.
+    async fn list_changed_devices_page(
+        &self,
+        since: DateTime<Utc>,
+        cursor: Option<&ChangeCursor>,
+        resolution: Resolution,
+    ) -> Result<ChangesPage> {
+        let _ = (since, cursor, resolution);
+        Err(Error::config(format!(
+            "{} cannot list only the devices that changed; use the bulk listing",
+            self.kind().display_name()
+        ))
+        .with_provider(self.kind())
+        .with_operation("list_changed_devices"))
+    }
+
+    /// [`MdmProvider::list_devices_page`] with a choice of how much per-device follow-up reading to do
+    /// ([`Resolution`]). Default: the plain listing, which needs none.
+    async fn list_devices_page_with(
+        &self,
+        request: &PageRequest,
+        resolution: Resolution,
+    ) -> Result<Page<MdmDevice>> {
+        let _ = resolution;
+        self.list_devices_page(request).await
+    }
+
+    /// The names of users that listed rows marked [`crate::Unresolved::UserName`]. Users the MDM no
+    /// longer has (or no longer assigns to the given device) are left out of the answer; ids are the same
+    /// as in listings and lookups. Default: nothing to resolve.
+    async fn resolve_user_names(&self, users: &[UserRef]) -> Result<Vec<ResolvedUserName>> {
+        let _ = users;
+        Ok(Vec::new())
+    }
+
+    /// Who is assigned to devices that listed rows marked [`crate::Unresolved::User`]. Devices the MDM
+    /// no longer has are left out of the answer. Default: nothing to resolve.
+    async fn resolve_device_users(&self, device_ids: &[String]) -> Result<Vec<DeviceUser>> {
+        let _ = device_ids;
+        Ok(Vec::new())
+    }
+
+    /// Whether [`MdmProvider::groups_delta`] can return changes only. Default: no.
+    fn supports_group_delta(&self) -> bool {
+        false
+    }
+
+    /// Groups by delta (see [`crate::group_delta`]): `token` is what the previous call returned, `None`
+    /// for a first read. Default: a full read through [`MdmProvider::groups`], with no token.
+    async fn groups_delta(&self, token: Option<&GroupDeltaToken>) -> Result<GroupDelta> {
+        let _ = token;
+        Ok(GroupDelta::full(self.groups().await?, None))
+    }
 }
 
 /// Upper bounds on what operations cost in requests (retries and token renewals aside).
@@ -104,6 +179,38 @@ macro_rules! forward_provider {
             fn request_costs(&self) -> RequestCosts {
                 (**self).request_costs()
             }
+            fn change_tracking(&self) -> ChangeTracking {
+                (**self).change_tracking()
+            }
+            async fn list_changed_devices_page(
+                &self,
+                since: DateTime<Utc>,
+                cursor: Option<&ChangeCursor>,
+                resolution: Resolution,
+            ) -> Result<ChangesPage> {
+                (**self)
+                    .list_changed_devices_page(since, cursor, resolution)
+                    .await
+            }
+            async fn list_devices_page_with(
+                &self,
+                request: &PageRequest,
+                resolution: Resolution,
+            ) -> Result<Page<MdmDevice>> {
+                (**self).list_devices_page_with(request, resolution).await
+            }
+            async fn resolve_user_names(&self, users: &[UserRef]) -> Result<Vec<ResolvedUserName>> {
+                (**self).resolve_user_names(users).await
+            }
+            async fn resolve_device_users(&self, device_ids: &[String]) -> Result<Vec<DeviceUser>> {
+                (**self).resolve_device_users(device_ids).await
+            }
+            fn supports_group_delta(&self) -> bool {
+                (**self).supports_group_delta()
+            }
+            async fn groups_delta(&self, token: Option<&GroupDeltaToken>) -> Result<GroupDelta> {
+                (**self).groups_delta(token).await
+            }
         }
     };
 }
@@ -141,6 +248,24 @@ pub trait MdmProviderExt: MdmProvider {
     /// Every device, collected.
     async fn all_devices(&self) -> Result<Vec<MdmDevice>> {
         self.device_stream().try_collect().await
+    }
+
+    /// Every device changed since `since`, collected, with what the listing covered. Uses
+    /// [`Resolution::Inline`].
+    async fn changed_devices(&self, since: DateTime<Utc>) -> Result<ChangedDevices> {
+        let mut listing = ChangeListing::new(since);
+        let mut devices = Vec::new();
+        while let Some(cursor) = listing.next_cursor().map(|c| c.cloned()) {
+            let page = self
+                .list_changed_devices_page(since, cursor.as_ref(), Resolution::Inline)
+                .await?;
+            listing.record(&page).map_err(|e| {
+                e.with_provider(self.kind())
+                    .with_operation("list_changed_devices")
+            })?;
+            devices.extend(page.devices);
+        }
+        Ok(ChangedDevices::new(devices, listing.coverage()))
     }
 
     /// The console link with its label (`View on <provider>`), if the device has one.

@@ -6,6 +6,8 @@
 
 use std::sync::Arc;
 
+use futures::stream::{self, StreamExt, TryStreamExt};
+
 use mdmkit_core::http::{path_segment, BearerToken, ClientOptions, HttpClient, RequestBuilder};
 use mdmkit_core::paging::{collect_all, row_is_id};
 use mdmkit_core::{
@@ -13,12 +15,26 @@ use mdmkit_core::{
 };
 
 use crate::error::FleetErrors;
+use crate::scim::{ListResponse, ScimUser};
 use crate::wire::{Host, HostEnvelope, HostsPage, Label, LabelsPage, ListMeta, MeResponse};
 
 const ME: &str = "api/v1/fleet/me";
 const HOSTS: &str = "api/v1/fleet/hosts";
 const HOST_BY_IDENTIFIER: &str = "api/v1/fleet/hosts/identifier/";
 const LABELS: &str = "api/v1/fleet/labels";
+const SCIM_USERS: &str = "api/v1/fleet/scim/Users";
+/// The most SCIM users Fleet serves a page (`count` above it is refused with `tooMany`).
+pub(crate) const SCIM_PAGE: u64 = 100;
+
+/// One page of SCIM users.
+#[derive(Debug, Clone)]
+pub(crate) struct ScimPage {
+    pub(crate) users: Vec<ScimUser>,
+    /// `totalResults`, if Fleet sent it.
+    pub(crate) total: Option<u64>,
+    /// Whether no page follows.
+    pub(crate) last: bool,
+}
 
 /// Fleet's requests over one [`HttpClient`].
 #[derive(Debug, Clone)]
@@ -127,6 +143,115 @@ impl FleetClient {
         let (page, per_page) = page_number(request, operation)?;
         self.hosts_page(self.http.get(HOSTS), page, per_page, true, operation)
             .await
+    }
+
+    /// One page of the hosts whose `updated_at` is after `after` (Fleet's keyset paging: `after` is
+    /// strict and disables `page`), oldest first, with the device mapping.
+    pub(crate) async fn hosts_updated_after(
+        &self,
+        after: &str,
+        per_page: u32,
+        operation: &'static str,
+    ) -> Result<Page<Host>> {
+        let body: HostsPage = self
+            .http
+            .get(HOSTS)
+            .query("page", "0")
+            .query("per_page", per_page.to_string())
+            .query("order_key", "updated_at")
+            .query("after", after)
+            .query("disable_failing_policies", "true")
+            .query("device_mapping", "true")
+            .operation(operation)
+            .json()
+            .await?;
+        let hosts = body.hosts.ok_or_else(|| {
+            not_fleet(operation, "the host list answered without a \"hosts\" list")
+        })?;
+        Ok(Page::new(hosts, page_info(body.meta)))
+    }
+
+    /// Every SCIM user, `GET /api/v1/fleet/scim/Users` 100 at a time by `startIndex` (1-based) until
+    /// `totalResults` or a short page.
+    pub(crate) async fn scim_users(
+        &self,
+        fan_out: usize,
+        operation: &'static str,
+    ) -> Result<Vec<ScimUser>> {
+        let first = self.scim_users_page(1, operation).await?;
+        self.scim_users_rest(first, fan_out, operation).await
+    }
+
+    /// One page of SCIM users from `start` (1-based).
+    pub(crate) async fn scim_users_page(
+        &self,
+        start: u64,
+        operation: &'static str,
+    ) -> Result<ScimPage> {
+        let body: ListResponse = self
+            .http
+            .get(SCIM_USERS)
+            .query("startIndex", start.to_string())
+            .query("count", SCIM_PAGE.to_string())
+            .operation(operation)
+            .json()
+            .await?;
+        let users = body.resources.ok_or_else(|| {
+            not_fleet(
+                operation,
+                "the SCIM user list answered without \"Resources\"",
+            )
+        })?;
+        Ok(ScimPage {
+            last: users.is_empty()
+                || body
+                    .total_results
+                    .is_some_and(|t| start - 1 + users.len() as u64 >= t)
+                || (body.total_results.is_none() && (users.len() as u64) < SCIM_PAGE),
+            total: body.total_results,
+            users,
+        })
+    }
+
+    /// The users of `first` (the first page) and of every page after it. When the first page gave
+    /// `totalResults`, the pages it implies are read `fan_out` at a time; then, as without a total, page
+    /// after page until a page says it is the last (users added meanwhile are not missed).
+    pub(crate) async fn scim_users_rest(
+        &self,
+        first: ScimPage,
+        fan_out: usize,
+        operation: &'static str,
+    ) -> Result<Vec<ScimUser>> {
+        let mut last = first.last;
+        let mut users = first.users;
+        if let (false, Some(total)) = (last, first.total) {
+            let known = users.len() as u64;
+            let pages = total.saturating_sub(known).div_ceil(SCIM_PAGE);
+            let pages = pages.min(u64::from(mdmkit_core::paging::DEFAULT_MAX_PAGES));
+            let read: Vec<ScimPage> = stream::iter((0..pages).map(|i| known + 1 + i * SCIM_PAGE))
+                .map(|start| self.scim_users_page(start, operation))
+                .buffered(fan_out.max(1))
+                .try_collect()
+                .await?;
+            // The final page decides whether more follow (users added since the first page).
+            last = read
+                .last()
+                .is_none_or(|p| p.last || (p.users.len() as u64) < SCIM_PAGE);
+            for page in read {
+                users.extend(page.users);
+            }
+        }
+        for _ in 0..mdmkit_core::paging::DEFAULT_MAX_PAGES {
+            if last {
+                return Ok(users);
+            }
+            let page = self
+                .scim_users_page(users.len() as u64 + 1, operation)
+                .await?;
+            last = page.last;
+            users.extend(page.users);
+        }
+        Err(not_fleet(operation, "the SCIM user list did not end"))
     }
 
     /// Every label, `GET /api/v1/fleet/labels` page by page.

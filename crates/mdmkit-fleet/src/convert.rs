@@ -12,13 +12,17 @@
 //! - User name: `idp_full_name` of the end user the chosen identity came from. The display name then
 //!   follows R4 through [`MdmDevice::new`].
 
-use mdmkit_core::{MdmDevice, MdmGroup, SerialNumber};
+use mdmkit_core::{MdmDevice, MdmGroup, SerialNumber, Unresolved};
 
+use crate::scim::ScimIndex;
 use crate::wire::{Host, Label, MappingEntry};
 
-/// A host as a device.
+/// A host as a device, from its own record (a lookup: `end_users` carries the IdP identity and name).
 pub(crate) fn device_from_host(host: &Host) -> MdmDevice {
-    let user = assigned_user(host);
+    device_with_user(host, assigned_user(host))
+}
+
+fn device_with_user(host: &Host, user: Option<AssignedUser>) -> MdmDevice {
     MdmDevice::new(
         host.id.0.clone(),
         reported_serial(host).and_then(|s| SerialNumber::parse_opt(Some(s))),
@@ -26,6 +30,35 @@ pub(crate) fn device_from_host(host: &Host) -> MdmDevice {
         user.as_ref().map(|u| u.id.clone()),
         user.and_then(|u| u.name),
     )
+}
+
+/// A host of the list (which carries only `device_mapping` e-mails) as a device, named through the
+/// SCIM users when they could be read. With them, an IdP identity takes the linked SCIM user's
+/// `userName` and name, as a lookup of the host shows them (a user Fleet does not hold has no name).
+/// Without them, an IdP identity keeps its e-mail and is marked [`Unresolved::UserName`].
+pub(crate) fn device_from_listed_host(host: &Host, scim: Option<&ScimIndex>) -> MdmDevice {
+    let user = assigned_user(host);
+    let unresolved = user
+        .as_ref()
+        .is_some_and(|u| u.from_idp && u.name.is_none())
+        && scim.is_none();
+    let user = match (user, scim) {
+        (Some(u), Some(index)) if u.from_idp => Some(match index.find(&u.id) {
+            Some(named) => AssignedUser {
+                id: named.user_id.clone(),
+                name: named.name.clone(),
+                from_idp: true,
+            },
+            None => u,
+        }),
+        (user, _) => user,
+    };
+    let device = device_with_user(host, user);
+    if unresolved {
+        device.with_unresolved(Unresolved::UserName)
+    } else {
+        device
+    }
 }
 
 /// The serial the host reports, if any.
@@ -47,6 +80,10 @@ pub(crate) struct AssignedUser {
     pub(crate) id: String,
     /// The user's full name from the IdP, if known.
     pub(crate) name: Option<String>,
+    /// Whether the identity is the host's IdP account (`end_users`, or `device_mapping` source
+    /// `mdm_idp_accounts`): the only identity Fleet links to a SCIM user, and so the only one that can
+    /// have a name.
+    pub(crate) from_idp: bool,
 }
 
 /// Ranks where an identity came from; lower is better.
@@ -69,6 +106,7 @@ pub(crate) fn assigned_user(host: &Host) -> Option<AssignedUser> {
                 AssignedUser {
                     id: id.to_owned(),
                     name: name.map(str::to_owned),
+                    from_idp: rank == 0,
                 },
             ));
         }

@@ -31,7 +31,9 @@
 //! |---|---|
 //! | [`validate`](MdmProvider::validate) | `GET /api/v1/fleet/me` |
 //! | [`devices_by_serial`](MdmProvider::devices_by_serial) | `GET /api/v1/fleet/hosts/identifier/{serial}?exclude_software=true` (path-escaped) |
-//! | [`list_devices_page`](MdmProvider::list_devices_page) | `GET /api/v1/fleet/hosts?page=N&per_page=M&order_key=id&disable_failing_policies=true&device_mapping=true`, then `GET /api/v1/fleet/hosts/{id}?exclude_software=true` for each host with a mapped user (the list has only e-mails; R4 needs the user's name) |
+//! | [`list_devices_page`](MdmProvider::list_devices_page) | `GET /api/v1/fleet/hosts?page=N&per_page=M&order_key=id&disable_failing_policies=true&device_mapping=true`, and once per listing `GET /api/v1/fleet/scim/Users?startIndex=S&count=100` (every page; the pages after the first at the client's concurrency) for the users' names |
+//! | [`list_changed_devices_page`](MdmProvider::list_changed_devices_page) | `GET /api/v1/fleet/hosts?page=0&per_page=M&order_key=updated_at&after=<YYYY-MM-DD HH:MM:SS>&device_mapping=true`, see the `changes` module; names as below, but sized to the change |
+//! | [`resolve_user_names`](MdmProvider::resolve_user_names) | `GET /api/v1/fleet/hosts/{id}?exclude_software=true` per user, or the SCIM users for more than 100 |
 //! | [`groups`](MdmProvider::groups) | `GET /api/v1/fleet/labels?page&per_page&order_key=id&include_host_counts=false`, then `GET /api/v1/fleet/labels/{id}/hosts?page&per_page&order_key=id&disable_failing_policies=true` per label |
 //!
 //! Every request carries `Authorization: Bearer <API token>`. Links are `https://HOST/hosts/ID`
@@ -56,14 +58,27 @@
 //!   the host the identifier endpoint hid behind a colliding hostname, and every duplicate. Serials
 //!   that are only dots (`.`/`..`, which URL normalisation would swallow even escaped) go straight to
 //!   the search.
-//! - **User.** The user id is the user's e-mail as the IdP knows it (`end_users[].idp_username`, or
-//!   the `mdm_idp_accounts` entry of `device_mapping` in listings, which never carry `end_users`), so it
-//!   is the same whether a device was refreshed by lookup or by listing; `idp_id` is used only when the
-//!   IdP gave no username. Without an IdP identity, a custom mapping beats a Chrome profile. The user
-//!   name is `idp_full_name`, which only a host's own record carries: a listing reads the record of each
-//!   host that has a mapped user (one request per assigned host, stated in
-//!   [`request_costs`](MdmProvider::request_costs), so `mdmkit-sync` refreshes Fleet by lookups), and a
-//!   listing stores the same R4 display name as a lookup. See `convert.rs` for the full order.
+//! - **User.** The user id is the IdP username Fleet shows for the host (`end_users[].idp_username` in
+//!   a host's record); `idp_id` is used only when the IdP gave no username. Without an IdP identity, a
+//!   custom mapping beats a Chrome profile. See `convert.rs` for the full order.
+//! - **Names in listings, without a request per host.** The host list carries only `device_mapping`
+//!   e-mails. Names come from Fleet's SCIM users (Fleet Premium 4.67+, fed by the IdP), read once per
+//!   listing and joined as Fleet links them to hosts (see the `scim` module): by `userName`, else by a
+//!   unique e-mail; the user id then becomes that user's `userName`, which is exactly what a lookup
+//!   shows, and a user Fleet's SCIM does not hold has no name, as in a lookup. Fleet authorises SCIM
+//!   reads as SCIM *writes*, so an observer's token is refused (403), and Fleet Free or an older server
+//!   has no route (404): then listed IdP users keep their enrolment e-mail as id and come marked
+//!   [`mdmkit_core::Unresolved::UserName`], with the device's name as display name for now.
+//!   [`MdmProvider::resolve_user_names`] reads their names from their hosts (one request each, answered
+//!   only while the host still shows that user), so a caller with a name cache reads only unknown or
+//!   stale names. In that mode the id is the IdP e-mail, which equals the lookup's `idp_username`
+//!   whenever the IdP's `userName` is the e-mail (Okta and Entra by default) and may differ otherwise.
+//!   Reading SCIM users becomes the "last SCIM request" Fleet shows on its IdP settings page.
+//! - **Names in changes listings, sized to the change.** A changes listing first reads one SCIM page,
+//!   whose `totalResults` tells how many pages are left; it reads them only when they are no more than
+//!   the changed hosts needing a name, and otherwise reads those hosts' records (`GET /hosts/{id}`, at
+//!   the client's concurrency), which show the same user id and name a lookup does. So a hundred changed
+//!   hosts in a 10,000-user directory cost at most a hundred reads, ten changed hosts eleven.
 //! - **`device_mapping` shape** is unconfirmed at list level: a list of `{email, source}`, a list of
 //!   bare e-mails, the per-host endpoint's `{"device_mapping": [...]}` wrapper, `null` and absence are
 //!   all accepted.
@@ -83,33 +98,51 @@
 //!   in again.
 #![deny(missing_docs)]
 
+mod changes;
 mod client;
 mod convert;
 mod error;
 #[cfg(test)]
 mod properties;
+mod scim;
 mod wire;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use futures::lock::Mutex;
 use futures::stream::{self, StreamExt, TryStreamExt};
+use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
-    links, Error, ErrorKind, MdmDevice, MdmGroup, MdmProvider, Page, PageRequest, PagingStyle,
-    ProviderKind, Result, SerialNumber, Url,
+    links, ChangeCursor, ChangeTracking, ChangesPage, Error, ErrorKind, MdmDevice, MdmGroup,
+    MdmProvider, Page, PageRequest, PagingStyle, ProviderKind, Resolution, ResolvedUserName,
+    Result, SerialNumber, Url, UserRef,
 };
 
 pub use mdmkit_core::FleetConfig;
 
-use crate::client::{is_dot_segment, FleetClient};
+use crate::client::{is_dot_segment, FleetClient, ScimPage};
+use crate::scim::ScimIndex;
 
 /// Rows asked for per page unless [`FleetProvider::with_page_size`] says otherwise.
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
 
-/// Host records read at once while naming the users of a listed page.
-const DETAIL_READS_AT_ONCE: usize = 6;
-
 /// Label member lists read at the same time.
 const LABEL_CONCURRENCY: usize = 4;
+
+/// What the listing in progress knows of Fleet's SCIM users.
+#[derive(Debug, Default, Clone)]
+enum Scim {
+    /// Not read yet in this listing.
+    #[default]
+    NotRead,
+    /// Refused or absent (an observer's token, Fleet Free, a server before 4.67).
+    Unavailable,
+    /// Only the first page was read (a changes listing learning how many users there are).
+    Sized(Arc<ScimPage>),
+    Loaded(Arc<ScimIndex>),
+}
 
 /// The Fleet provider: Host and API Token (R1), labels as groups (R11).
 ///
@@ -120,6 +153,10 @@ pub struct FleetProvider {
     base_url: Url,
     page_size: u32,
     include_builtin_labels: bool,
+    /// Host records read at once when resolving names: the client's concurrency limit.
+    fan_out: usize,
+    /// The SCIM users of the listing in progress (reset at its first page).
+    scim: Arc<Mutex<Scim>>,
 }
 
 impl FleetProvider {
@@ -133,6 +170,11 @@ impl FleetProvider {
             base_url: config.base_url,
             page_size: DEFAULT_PAGE_SIZE,
             include_builtin_labels: false,
+            fan_out: options
+                .limits_for(ProviderKind::Fleet)
+                .max_concurrency
+                .max(1),
+            scim: Arc::new(Mutex::new(Scim::NotRead)),
         })
     }
 
@@ -157,6 +199,143 @@ impl FleetProvider {
         Error::new(kind, message)
             .with_provider(ProviderKind::Fleet)
             .with_operation(operation)
+    }
+
+    /// The SCIM users of the listing in progress, read on first need; `None` when Fleet refuses or lacks
+    /// them (any failure: naming users is worth a fallback, never a failed listing).
+    async fn scim_index(&self, operation: &'static str) -> Option<Arc<ScimIndex>> {
+        let mut state = self.scim.lock().await;
+        let read = match &*state {
+            Scim::NotRead => Some(self.client.scim_users(self.fan_out, operation).await),
+            Scim::Sized(first) => Some(
+                self.client
+                    .scim_users_rest(ScimPage::clone(first), self.fan_out, operation)
+                    .await,
+            ),
+            Scim::Unavailable | Scim::Loaded(_) => None,
+        };
+        if let Some(read) = read {
+            *state = match read {
+                Ok(users) => {
+                    let index = ScimIndex::new(users);
+                    tracing::debug!(users = index.len(), "Fleet SCIM users read");
+                    Scim::Loaded(Arc::new(index))
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, "Fleet's SCIM users cannot be read (they need Fleet Premium and a role that may write SCIM users, such as maintainer); listed users keep their e-mail until their names are resolved");
+                    Scim::Unavailable
+                }
+            };
+        }
+        match &*state {
+            Scim::Loaded(index) => Some(Arc::clone(index)),
+            _ => None,
+        }
+    }
+
+    /// Hosts of a listing as devices, named through the SCIM users when a host has an IdP identity.
+    /// The SCIM read is one bulk read per listing, not a per-device read, so a deferred listing makes it
+    /// too: it is what keeps listed user ids the same as a lookup's.
+    async fn listed_devices(
+        &self,
+        hosts: &[wire::Host],
+        operation: &'static str,
+        _resolution: Resolution,
+    ) -> Vec<MdmDevice> {
+        let needs_names = hosts
+            .iter()
+            .any(|h| convert::assigned_user(h).is_some_and(|u| u.from_idp && u.name.is_none()));
+        let scim = if needs_names {
+            self.scim_index(operation).await
+        } else {
+            None
+        };
+        hosts
+            .iter()
+            .map(|h| convert::device_from_listed_host(h, scim.as_deref()))
+            .collect()
+    }
+
+    /// Hosts of a changes listing as devices. A few changed hosts should not cost a read of every SCIM
+    /// user: the first SCIM page tells how many users there are, and the rest is read only when that
+    /// takes no more requests than reading the hosts that need a name one by one (`GET /hosts/{id}`,
+    /// which shows the user id and name a lookup shows), at the client's concurrency.
+    async fn changed_devices(
+        &self,
+        hosts: &[wire::Host],
+        operation: &'static str,
+    ) -> Vec<MdmDevice> {
+        let needing: Vec<String> = hosts
+            .iter()
+            .filter(|h| convert::assigned_user(h).is_some_and(|u| u.from_idp && u.name.is_none()))
+            .map(|h| h.id.0.clone())
+            .collect();
+        if needing.is_empty() {
+            return self
+                .listed_devices(hosts, operation, Resolution::Inline)
+                .await;
+        }
+        let first = {
+            let mut state = self.scim.lock().await;
+            if let Scim::NotRead = *state {
+                *state = match self.client.scim_users_page(1, operation).await {
+                    Ok(page) if page.last => Scim::Loaded(Arc::new(ScimIndex::new(page.users))),
+                    Ok(page) => Scim::Sized(Arc::new(page)),
+                    Err(e) => {
+                        tracing::info!(error = %e, "Fleet's SCIM users cannot be read; listed users keep their e-mail until their names are resolved");
+                        Scim::Unavailable
+                    }
+                };
+            }
+            match &*state {
+                Scim::Sized(first) => Some(Arc::clone(first)),
+                _ => None,
+            }
+        };
+        let Some(first) = first else {
+            return self
+                .listed_devices(hosts, operation, Resolution::Inline)
+                .await;
+        };
+        let pages_left = first.total.map_or(u64::MAX, |total| {
+            total
+                .saturating_sub(first.users.len() as u64)
+                .div_ceil(client::SCIM_PAGE)
+        });
+        if pages_left <= needing.len() as u64 {
+            return self
+                .listed_devices(hosts, operation, Resolution::Inline)
+                .await;
+        }
+        let read: Vec<(String, Option<MdmDevice>)> = stream::iter(needing)
+            .map(|id| async move {
+                match self.client.host_by_id(&id, operation).await {
+                    Ok(found) => (id, found.as_ref().map(convert::device_from_host)),
+                    Err(e) => {
+                        tracing::info!(host = %id, error = %e, "a Fleet host could not be read for its user's name");
+                        (id, None)
+                    }
+                }
+            })
+            .buffered(self.fan_out)
+            .collect()
+            .await;
+        let mut read: std::collections::HashMap<String, MdmDevice> = read
+            .into_iter()
+            .filter_map(|(id, device)| device.map(|d| (id, d)))
+            .collect();
+        hosts
+            .iter()
+            .map(|h| {
+                read.remove(&h.id.0)
+                    .unwrap_or_else(|| convert::device_from_listed_host(h, None))
+            })
+            .collect()
+    }
+
+    /// Starts a new listing: SCIM users are read afresh.
+    async fn start_listing(&self) {
+        *self.scim.lock().await = Scim::NotRead;
     }
 
     /// The documented search, exact matches only.
@@ -237,35 +416,76 @@ impl MdmProvider for FleetProvider {
         }
     }
 
+    /// The host list names no user, only the e-mails of `device_mapping`: names come from Fleet's SCIM
+    /// users, read once per listing, never from one host record per assigned host. Where SCIM cannot be
+    /// read, rows are marked [`mdmkit_core::Unresolved::UserName`] for
+    /// [`MdmProvider::resolve_user_names`].
     async fn list_devices_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {
+        self.list_devices_page_with(request, Resolution::Inline)
+            .await
+    }
+
+    /// Fleet makes no per-device reads in a listing, so both resolutions read the same (the SCIM users
+    /// are one bulk read per listing).
+    async fn list_devices_page_with(
+        &self,
+        request: &PageRequest,
+        resolution: Resolution,
+    ) -> Result<Page<MdmDevice>> {
         const OP: &str = "list_devices";
+        if matches!(request, PageRequest::PageNumber { page: 0, .. }) {
+            self.start_listing().await;
+        }
         let page = self.client.list_hosts_page(request, OP).await?;
-        // The list carries only the users' e-mails; R4 wants the user's name, which only the host's own
-        // record has. Assigned hosts are read once more (in order, a few at a time, within the client's
-        // concurrency limit), so a listing stores what a lookup by serial stores.
-        let devices = stream::iter(page.items.into_iter().map(|host| async move {
-            let listed = convert::device_from_host(&host);
-            if listed.user_id.is_none() || listed.user_name.is_some() {
-                return Ok::<_, Error>(listed);
-            }
-            Ok(match self.client.host_by_id(&host.id.0, OP).await? {
-                // An older Fleet without `end_users` names nobody: keep the e-mail from the list.
-                Some(detail) => {
-                    let detailed = convert::device_from_host(&detail);
-                    if detailed.user_id.is_some() {
-                        detailed
-                    } else {
-                        listed
-                    }
-                }
-                // Deleted since the page was read: the list row is all there is.
-                None => listed,
-            })
-        }))
-        .buffered(DETAIL_READS_AT_ONCE)
-        .try_collect()
-        .await?;
+        let devices = self.listed_devices(&page.items, OP, resolution).await;
         Ok(Page::new(devices, page.info))
+    }
+
+    /// Names of users the listing could not name. More than a SCIM page of them are looked up in a fresh
+    /// read of the SCIM users when Fleet allows it; otherwise each is read from its host's record
+    /// (`GET /hosts/{id}`, at the client's concurrency), and answered only if that host still shows the
+    /// same IdP user (ids compared ignoring ASCII case).
+    async fn resolve_user_names(&self, users: &[UserRef]) -> Result<Vec<ResolvedUserName>> {
+        const OP: &str = "resolve_user_names";
+        if users.len() as u64 > client::SCIM_PAGE {
+            self.start_listing().await;
+            if let Some(index) = self.scim_index(OP).await {
+                return Ok(users
+                    .iter()
+                    .map(|u| {
+                        let name = index.find(&u.user_id).and_then(|n| n.name.clone());
+                        ResolvedUserName::new(u.user_id.clone(), name)
+                    })
+                    .collect());
+            }
+        }
+        let found: Vec<Option<ResolvedUserName>> = stream::iter(users.iter().cloned())
+            .map(|wanted| async move {
+                let Some(host) = self.client.host_by_id(&wanted.device_id, OP).await? else {
+                    return Ok::<_, Error>(None);
+                };
+                Ok(convert::assigned_user(&host)
+                    .filter(|u| u.id.eq_ignore_ascii_case(&wanted.user_id))
+                    .map(|u| ResolvedUserName::new(wanted.user_id.clone(), u.name)))
+            })
+            .buffered(self.fan_out)
+            .try_collect()
+            .await?;
+        Ok(found.into_iter().flatten().collect())
+    }
+
+    fn change_tracking(&self) -> ChangeTracking {
+        changes::TRACKING
+    }
+
+    /// Keyset paging on `updated_at` (see the crate docs and the `changes` module).
+    async fn list_changed_devices_page(
+        &self,
+        since: DateTime<Utc>,
+        cursor: Option<&ChangeCursor>,
+        resolution: Resolution,
+    ) -> Result<ChangesPage> {
+        changes::page(self, since, cursor, resolution).await
     }
 
     async fn groups(&self) -> Result<Vec<MdmGroup>> {
@@ -310,7 +530,7 @@ impl MdmProvider for FleetProvider {
     fn request_costs(&self) -> mdmkit_core::RequestCosts {
         mdmkit_core::RequestCosts {
             per_lookup: 1,
-            // The record of each listed host with a mapped user (the list has only e-mails).
+            // At worst (no SCIM access), naming each listed user costs its host's record.
             per_listed_device: 1,
         }
     }

@@ -192,6 +192,9 @@ pub(crate) struct Host {
     /// not confirmed, so every plausible form is accepted.
     #[serde(default)]
     pub(crate) device_mapping: Option<DeviceMapping>,
+    /// When Fleet last wrote the host's row (`2026-11-01T10:00:00Z`).
+    #[serde(default)]
+    pub(crate) updated_at: Option<String>,
 }
 
 impl Host {

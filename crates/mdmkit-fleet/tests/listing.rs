@@ -5,7 +5,10 @@ mod common;
 
 use common::*;
 use httpmock::MockServer;
-use mdmkit_core::{ErrorKind, MdmProvider, MdmProviderExt, PageRequest, PagingStyle, SerialNumber};
+use mdmkit_core::{
+    ErrorKind, MdmProvider, MdmProviderExt, PageRequest, PagingStyle, SerialNumber, Unresolved,
+    UserRef,
+};
 
 fn ids(devices: &[mdmkit_core::MdmDevice]) -> Vec<u64> {
     devices
@@ -31,8 +34,24 @@ async fn paging_is_page_numbers_from_zero_with_the_configured_size() {
     );
 }
 
+/// `GET /api/v1/fleet/scim/Users` for the first page of 100, answering `status` with `body`.
+async fn scim_page<'a>(server: &'a MockServer, status: u16, body: String) -> httpmock::Mock<'a> {
+    server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::GET)
+                .path("/api/v1/fleet/scim/Users")
+                .query_param("startIndex", "1")
+                .query_param("count", "100")
+                .header("authorization", format!("Bearer {TOKEN}"));
+            then.status(status)
+                .header("content-type", "application/scim+json")
+                .body(body);
+        })
+        .await
+}
+
 #[tokio::test]
-async fn every_user_shape_of_the_list_endpoint() {
+async fn every_user_shape_of_the_list_endpoint_named_through_scim() {
     let server = MockServer::start_async().await;
     let page = server
         .mock_async(|when, then| {
@@ -41,39 +60,9 @@ async fn every_user_shape_of_the_list_endpoint() {
                 .body(fixture("hosts_page_user_shapes.json"));
         })
         .await;
-    // The list names no users: each host with a mapped user is read once more for its `end_users`.
-    // Anna's record names her; Bob's, Carol's and Dan's come from a Fleet whose records carry none.
-    let anna_detail = server
-        .mock_async(|when, then| {
-            when.method(httpmock::Method::GET)
-                .path("/api/v1/fleet/hosts/42")
-                .query_param("exclude_software", "true")
-                .header("authorization", format!("Bearer {TOKEN}"));
-            then.status(200).body(
-                serde_json::json!({"host": {
-                    "id": 42, "hardware_serial": "C0124FXASD6G", "display_name": "Anna's MacBook Pro",
-                    "end_users": [{"idp_id": "f26f8649-1e25-42c5-be71-1b1e6de56d3d",
-                                   "idp_username": "anna@acme.com", "idp_full_name": "Anna Chao"}]
-                }})
-                .to_string(),
-            );
-        })
-        .await;
-    let mut nameless = Vec::new();
-    for id in [44, 46, 47] {
-        nameless.push(
-            server
-                .mock_async(|when, then| {
-                    when.method(httpmock::Method::GET)
-                        .path(format!("/api/v1/fleet/hosts/{id}"));
-                    then.status(200).body(
-                        serde_json::json!({"host": {"id": id, "hardware_serial": "X", "end_users": []}})
-                            .to_string(),
-                    );
-                })
-                .await,
-        );
-    }
+    // The list names no users: Fleet's SCIM users are read once for the whole listing, never a host
+    // record per assigned host (the catch-all would see one).
+    let scim = scim_page(&server, 200, fixture("scim_users_page.json")).await;
     let unexpected = catch_all(&server).await;
     let fleet = provider(&server);
 
@@ -81,10 +70,11 @@ async fn every_user_shape_of_the_list_endpoint() {
     assert_eq!(ids(&devices), [42, 43, 44, 45, 46, 47, 48]);
     let by_id = |id: &str| devices.iter().find(|d| d.device_id == id).unwrap();
 
-    // IdP mapping beats the Chrome profile listed first; the host's record gives the user's name (R4).
+    // IdP mapping beats the Chrome profile listed first; SCIM gives the user's name (R4).
     let anna = by_id("42");
     assert_eq!(anna.user_id.as_deref(), Some("anna@acme.com"));
     assert_eq!(anna.display_name.as_deref(), Some("Anna Chao"));
+    assert_eq!(anna.unresolved, None);
     assert_eq!(
         anna.serial_number,
         Some(SerialNumber::parse("C0124FXASD6G").unwrap())
@@ -94,7 +84,11 @@ async fn every_user_shape_of_the_list_endpoint() {
     assert_eq!(lab.user_id, None);
     assert_eq!(lab.display_name.as_deref(), Some("Lab iMac"));
     assert_eq!(lab.serial_number.as_ref().unwrap().as_str(), "C02ZC2QYLVDL");
-    assert_eq!(by_id("44").user_id.as_deref(), Some("bob@acme.com"));
+    // A custom mapping is not an IdP identity: no SCIM user, no name, nothing to resolve.
+    let bob = by_id("44");
+    assert_eq!(bob.user_id.as_deref(), Some("bob@acme.com"));
+    assert_eq!(bob.display_name.as_deref(), Some("Bob's ThinkPad"));
+    assert_eq!(bob.unresolved, None);
     // No mapping key at all, no serial.
     let web = by_id("45");
     assert_eq!(
@@ -102,9 +96,13 @@ async fn every_user_shape_of_the_list_endpoint() {
         (None, None)
     );
     assert_eq!(web.display_name.as_deref(), Some("web-01.example.com"));
-    // A list of bare e-mails, and the wrapped per-host form.
+    // A list of bare e-mails.
     assert_eq!(by_id("46").user_id.as_deref(), Some("carol@acme.com"));
-    assert_eq!(by_id("47").user_id.as_deref(), Some("dan@acme.com"));
+    // The wrapped per-host form; Dan's IdP e-mail links to the SCIM user `dan.wu` by e-mail, whose
+    // userName is what a lookup shows as idp_username: the id stays the same either way.
+    let dan = by_id("47");
+    assert_eq!(dan.user_id.as_deref(), Some("dan.wu"));
+    assert_eq!(dan.display_name.as_deref(), Some("Dan Wu"));
     // Placeholder serial, empty mapping.
     let kiosk = by_id("48");
     assert_eq!(
@@ -114,12 +112,78 @@ async fn every_user_shape_of_the_list_endpoint() {
     assert_eq!(kiosk.display_name.as_deref(), Some("Lobby Kiosk"));
 
     page.assert_calls_async(1).await;
+    scim.assert_calls_async(1).await;
+    assert_eq!(fleet.request_count(), 2);
+    unexpected.assert_calls_async(0).await;
+}
+
+#[tokio::test]
+async fn without_scim_access_idp_users_are_marked_and_resolved_from_their_hosts() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            hosts_list(when, 0, 100);
+            then.status(200)
+                .body(fixture("hosts_page_user_shapes.json"));
+        })
+        .await;
+    let scim = scim_page(&server, 403, fixture("scim_error_403_forbidden.json")).await;
+    let anna_detail = server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::GET)
+                .path("/api/v1/fleet/hosts/42")
+                .query_param("exclude_software", "true")
+                .header("authorization", format!("Bearer {TOKEN}"));
+            then.status(200)
+                .body(fixture("host_by_identifier_with_end_user.json"));
+        })
+        .await;
+    let dan_detail = server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::GET)
+                .path("/api/v1/fleet/hosts/47");
+            then.status(200).body(
+                serde_json::json!({"host": {"id": 47, "hardware_serial": "H2WDK0AAQ6NV",
+                    "end_users": [{"idp_username": "dan.wu", "idp_full_name": "Dan Wu"}]}})
+                .to_string(),
+            );
+        })
+        .await;
+    let unexpected = catch_all(&server).await;
+    let fleet = provider(&server);
+
+    let devices = fleet.all_devices().await.unwrap();
+    let by_id = |id: &str| devices.iter().find(|d| d.device_id == id).unwrap();
+    let marked: Vec<&str> = devices
+        .iter()
+        .filter(|d| d.unresolved == Some(Unresolved::UserName))
+        .map(|d| d.device_id.as_str())
+        .collect();
+    assert_eq!(marked, ["42", "47"], "only IdP identities can have names");
+    assert_eq!(
+        by_id("42").display_name.as_deref(),
+        Some("Anna's MacBook Pro")
+    );
+    assert_eq!(by_id("47").user_id.as_deref(), Some("dan@acme.com"));
+    scim.assert_calls_async(1).await;
+
+    let names = fleet
+        .resolve_user_names(&[
+            UserRef::new("anna@acme.com", "42"),
+            UserRef::new("dan@acme.com", "47"),
+        ])
+        .await
+        .unwrap();
+    // Anna's host still shows her: named. Dan's host shows another IdP username: not answered, so a
+    // name is never pinned on the wrong user id.
+    assert_eq!(names.len(), 1);
+    assert_eq!(names[0].user_id, "anna@acme.com");
+    assert_eq!(names[0].name.as_deref(), Some("Anna Chao"));
+    let mut anna = by_id("42").clone();
+    anna.resolve_user_name(names[0].name.clone());
+    assert_eq!(anna.display_name.as_deref(), Some("Anna Chao"));
     anna_detail.assert_calls_async(1).await;
-    for mock in &nameless {
-        mock.assert_calls_async(1).await;
-    }
-    // A record that names nobody keeps the list's e-mail and the device name.
-    assert_eq!(by_id("44").display_name.as_deref(), Some("Bob's ThinkPad"));
+    dan_detail.assert_calls_async(1).await;
     unexpected.assert_calls_async(0).await;
 }
 
@@ -322,5 +386,63 @@ async fn a_host_without_an_id_fails_the_page_rather_than_shrink_it() {
 
     let err = provider(&server).all_devices().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+    unexpected.assert_calls_async(0).await;
+}
+
+/// SCIM users `from..=to`, `user{i}@acme.com` named "User {i}", as a page from `start` of `total`.
+fn scim_users(start: u64, from: u64, to: u64, total: u64) -> String {
+    let users: Vec<serde_json::Value> = (from..=to)
+        .map(|i| {
+            serde_json::json!({"id": i.to_string(), "userName": format!("user{i}@acme.com"),
+                               "name": {"givenName": "User", "familyName": i.to_string()}})
+        })
+        .collect();
+    serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+        "totalResults": total, "itemsPerPage": users.len(), "startIndex": start, "Resources": users
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn scim_pages_the_total_implies_are_all_read_and_a_directory_that_grew_is_read_to_its_end() {
+    let server = MockServer::start_async().await;
+    // Two hosts whose IdP users are on the second page and on a page the first total did not announce.
+    let hosts = serde_json::json!({"hosts": [
+        {"id": 1, "hostname": "a.local", "hardware_serial": "SERA0000001",
+         "device_mapping": [{"email": "user150@acme.com", "source": "mdm_idp_accounts"}]},
+        {"id": 2, "hostname": "b.local", "hardware_serial": "SERB0000002",
+         "device_mapping": [{"email": "user230@acme.com", "source": "mdm_idp_accounts"}]}
+    ]})
+    .to_string();
+    server
+        .mock_async(|when, then| {
+            hosts_list(when, 0, 100);
+            then.status(200).body(hosts);
+        })
+        .await;
+    let mut pages = Vec::new();
+    // The first page says 200 users; by the second, 230 (users provisioned during the listing).
+    for (start, from, to, total) in [(1, 1, 100, 200), (101, 101, 200, 230), (201, 201, 230, 230)] {
+        let body = scim_users(start, from, to, total);
+        pages.push(
+            server
+                .mock_async(move |when, then| {
+                    when.method(httpmock::Method::GET)
+                        .path("/api/v1/fleet/scim/Users")
+                        .query_param("startIndex", start.to_string())
+                        .query_param("count", "100");
+                    then.status(200).body(body);
+                })
+                .await,
+        );
+    }
+    let unexpected = catch_all(&server).await;
+    let devices = provider(&server).all_devices().await.unwrap();
+    let names: Vec<Option<&str>> = devices.iter().map(|d| d.display_name.as_deref()).collect();
+    assert_eq!(names, [Some("User 150"), Some("User 230")]);
+    for page in &pages {
+        page.assert_calls_async(1).await;
+    }
     unexpected.assert_calls_async(0).await;
 }

@@ -17,12 +17,17 @@ use serde::de::DeserializeOwned;
 
 use crate::auth::{graph_scope, token_endpoint, EntraTokenErrors};
 use crate::error::{GraphClassifier, Needs};
-use crate::wire::{Collection, DeviceMember, Group, ManagedDevice};
+use crate::wire::{Collection, DeltaGroup, DeltaPage, DeviceMember, Group, ManagedDevice};
 
 const MANAGED_DEVICES: &str = "v1.0/deviceManagement/managedDevices";
 /// What R4 and the group join need, nothing more (`$select` also lowers Graph's cost per request).
 const DEVICE_FIELDS: &str = "id,deviceName,serialNumber,userId,userDisplayName,azureADDeviceId";
 const JOIN_FIELDS: &str = "id,azureADDeviceId";
+/// A listing of changes also reads the field it filters on, to check every row.
+const CHANGE_FIELDS: &str =
+    "id,deviceName,serialNumber,userId,userDisplayName,azureADDeviceId,lastSyncDateTime";
+/// What a group delta round reads: names, the security flag, and direct members.
+const DELTA_SELECT: &str = "displayName,securityEnabled,members";
 /// Directory listings allow at most 999 rows a page (1000 is refused).
 const DIRECTORY_PAGE: &str = "999";
 
@@ -115,6 +120,76 @@ impl GraphClient {
         let http = &self.devices;
         let first = || http.get(MANAGED_DEVICES).query("$select", DEVICE_FIELDS);
         fetch_page(http, request, first, "list_devices").await
+    }
+
+    /// One page of the managed devices that synced after `after` (`lastSyncDateTime gt`; Graph documents
+    /// `gt` and `lt` for it, not `ge`), with `lastSyncDateTime` selected so the caller can check the rows.
+    pub(crate) async fn changed_device_page(
+        &self,
+        after: &str,
+        request: &PageRequest,
+    ) -> Result<Page<ManagedDevice>> {
+        let http = &self.devices;
+        let filter = format!("lastSyncDateTime gt {after}");
+        let first = || {
+            http.get(MANAGED_DEVICES)
+                .query("$filter", &filter)
+                .query("$select", CHANGE_FIELDS)
+        };
+        fetch_page(http, request, first, "list_changed_devices").await
+    }
+
+    /// One whole round of `GET /groups/delta`: from `link` (the previous round's delta link) or from the
+    /// start, every page, returning the entries and the next round's delta link.
+    pub(crate) async fn group_delta_round(
+        &self,
+        link: Option<&str>,
+    ) -> Result<(Vec<DeltaGroup>, String)> {
+        const OP: &str = "groups_delta";
+        let http = &self.directory;
+        let mut entries = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut next = link.map(str::to_owned);
+        for _ in 0..mdmkit_core::paging::DEFAULT_MAX_PAGES {
+            let request = match &next {
+                None => http.get("v1.0/groups/delta").query("$select", DELTA_SELECT),
+                Some(url) => http.get_absolute(url),
+            };
+            let page: DeltaPage = request.operation(OP).json().await?;
+            entries.extend(page.value);
+            match (page.next_link, page.delta_link) {
+                (Some(next_link), _) if !next_link.trim().is_empty() => {
+                    if !seen.insert(next_link.clone()) {
+                        return Err(delta_error("the group delta repeated a next link"));
+                    }
+                    next = Some(next_link);
+                }
+                (_, Some(delta)) if !delta.trim().is_empty() => return Ok((entries, delta)),
+                _ => {
+                    return Err(delta_error(
+                        "a group delta page carried neither a next link nor a delta link",
+                    ))
+                }
+            }
+        }
+        Err(delta_error("the group delta did not end"))
+    }
+
+    /// One group's name and security flag; `None` when Graph says it no longer exists.
+    pub(crate) async fn group(&self, id: &str) -> Result<Option<Group>> {
+        let path = format!("v1.0/groups/{}", path_segment(id));
+        match self
+            .directory
+            .get(&path)
+            .query("$select", "id,displayName,securityEnabled")
+            .operation("groups_delta")
+            .json::<Group>()
+            .await
+        {
+            Ok(group) => Ok(Some(group)),
+            Err(e) if e.kind() == mdmkit_core::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Every managed device's id and Entra device id, for the group join.
@@ -230,6 +305,12 @@ async fn fetch_page_with<'a, T: DeserializeOwned>(
         ..PageInfo::default()
     };
     Ok(Page::new(page.value, info))
+}
+
+fn delta_error(what: &str) -> Error {
+    Error::invalid_response(format!("{what}; stopped rather than loop"))
+        .with_provider(ProviderKind::Intune)
+        .with_operation("groups_delta")
 }
 
 /// A value inside an OData string literal: single quotes are doubled.

@@ -36,6 +36,8 @@
 //! | [`validate`](MdmProvider::validate) | `GET /v1.0/deviceManagement/managedDevices?$top=1&$select=id` |
 //! | [`devices_by_serial`](MdmProvider::devices_by_serial) | `GET …/managedDevices?$filter=serialNumber eq '<serial>'&$select=…`, every page |
 //! | [`list_devices_page`](MdmProvider::list_devices_page) | `GET …/managedDevices?$select=…`, then each `@odata.nextLink` |
+//! | [`list_changed_devices_page`](MdmProvider::list_changed_devices_page) | `GET …/managedDevices?$filter=lastSyncDateTime gt <T − 1 ms>&$select=…,lastSyncDateTime`, then each next link; every row checked |
+//! | [`groups_delta`](MdmProvider::groups_delta) | `GET /v1.0/groups/delta?$select=displayName,securityEnabled,members` and its links, then `GET /v1.0/groups/{id}` and the member listing below for each group to read again |
 //! | [`groups`](MdmProvider::groups) | `GET /v1.0/groups?$filter=securityEnabled eq true`, `GET /v1.0/groups/{id}/transitiveMembers/microsoft.graph.device?$select=id,deviceId&$count=true` (with `ConsistencyLevel: eventual`), `GET …/managedDevices?$select=id,azureADDeviceId` |
 //!
 //! The app needs the application permissions [`permissions::MANAGED_DEVICES`] (devices),
@@ -74,6 +76,17 @@
 //!   member. A member without a `deviceId` fails the call with Forbidden naming `Device.Read.All`, rather
 //!   than silently emptying the group. A group deleted while the call runs fails it too (the next sync
 //!   sees the group gone).
+//! - **Changed since T** uses `lastSyncDateTime gt`, the operator Graph documents for that property
+//!   (`ge` is not listed, and an unsupported clause may be ignored). Graph sometimes ignores `$filter`
+//!   on managed devices and returns everything, so every row's `lastSyncDateTime` is checked; a row
+//!   that synced before T means the filter was ignored, and the listing is read to its end as a full
+//!   listing ([`Coverage::Everything`]). `lastSyncDateTime` moves with every sync of the device, not
+//!   with changes made in the admin centre.
+//! - **Groups by delta** ([`MdmProvider::groups_delta`]): see the `delta` module. In short, Graph's
+//!   `groups/delta` tells which groups changed (direct members, names, deletions); those groups and
+//!   every group containing one of them (nesting learnt from the delta and carried in the token) are
+//!   read again in full, so memberships stay transitive and joined as in `groups()`. HTTP 410
+//!   (`syncStateNotFound`) falls back to a full read.
 //! - **Links (R7)** use the Intune admin centre of the configured cloud
 //!   ([`mdmkit_core::links::intune_device`]), not the tenant-scoped form.
 //! - **Throttling**: 429 and `Retry-After` are honoured by core, with Intune's default limits (below the
@@ -85,16 +98,23 @@
 mod auth;
 mod client;
 mod convert;
+mod delta;
 mod error;
 #[cfg(test)]
 mod properties;
 mod wire;
 
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
 use futures::stream::{self, StreamExt, TryStreamExt};
+use mdmkit_core::changes::{parse_timestamp, rfc3339_millis};
+use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
-    async_trait, links, IntuneCloud, IntuneConfig, MdmDevice, MdmGroup, MdmProvider, Page,
-    PageRequest, PagingStyle, ProviderKind, Result, SerialNumber, Url,
+    async_trait, links, ChangeCursor, ChangeTracking, ChangesPage, Coverage, GroupDelta,
+    GroupDeltaToken, IntuneCloud, IntuneConfig, MdmDevice, MdmGroup, MdmProvider, Page,
+    PageRequest, PagingStyle, ProviderKind, Resolution, Result, SerialNumber, Url,
 };
 
 pub use auth::{graph_scope, token_endpoint};
@@ -104,6 +124,15 @@ use client::GraphClient;
 
 /// Group member listings read at once (each is one or more requests).
 const MEMBER_LISTINGS_AT_ONCE: usize = 4;
+
+/// Intune lists changes by the last sync.
+const CHANGE_TRACKING: ChangeTracking = ChangeTracking::supported(
+    "lastSyncDateTime",
+    "each sync of the device with Intune (several times a day while it is online), so a listing holds \
+     the devices online since the time asked for; a primary user changed in the admin centre does not \
+     move it",
+    Duration::from_secs(300),
+);
 
 /// Microsoft Intune, read through Microsoft Graph. `Debug` shows no secret.
 #[derive(Debug, Clone)]
@@ -128,6 +157,41 @@ impl IntuneProvider {
     /// [`MdmProvider::request_count`]).
     pub fn token_requests(&self) -> u64 {
         self.client.token_requests()
+    }
+
+    /// Security groups with their transitive device members, joined to managed devices.
+    async fn with_members(&self, groups: Vec<wire::Group>) -> Result<Vec<MdmGroup>> {
+        let client = &self.client;
+        let with_keys: Vec<_> = stream::iter(groups)
+            .map(|group| async move {
+                let members = client.group_devices(&group.id).await?;
+                let keys = convert::member_keys(&group, &members)?;
+                Ok::<_, mdmkit_core::Error>((group, keys))
+            })
+            .buffered(MEMBER_LISTINGS_AT_ONCE)
+            .try_collect()
+            .await?;
+        let index = if with_keys.iter().any(|(_, keys)| !keys.is_empty()) {
+            convert::entra_index(&self.client.devices_for_join().await?)
+        } else {
+            Default::default()
+        };
+        Ok(with_keys
+            .iter()
+            .map(|(group, keys)| convert::group(group, keys, &index))
+            .collect())
+    }
+
+    /// A first delta round: every security group, and the token for the next round.
+    async fn full_delta(&self) -> Result<GroupDelta> {
+        let (entries, link) = self.client.group_delta_round(None).await?;
+        let round = delta::Round::new(entries);
+        let token = delta::DeltaToken {
+            link,
+            parents: delta::nesting_of(&round),
+        };
+        let groups = self.with_members(round.security_groups()).await?;
+        Ok(GroupDelta::full(groups, Some(token.encode())))
     }
 }
 
@@ -181,25 +245,7 @@ impl MdmProvider for IntuneProvider {
             .into_iter()
             .filter(|g| g.security_enabled != Some(false))
             .collect();
-        let client = &self.client;
-        let with_keys: Vec<_> = stream::iter(groups)
-            .map(|group| async move {
-                let members = client.group_devices(&group.id).await?;
-                let keys = convert::member_keys(&group, &members)?;
-                Ok::<_, mdmkit_core::Error>((group, keys))
-            })
-            .buffered(MEMBER_LISTINGS_AT_ONCE)
-            .try_collect()
-            .await?;
-        let index = if with_keys.iter().any(|(_, keys)| !keys.is_empty()) {
-            convert::entra_index(&self.client.devices_for_join().await?)
-        } else {
-            Default::default()
-        };
-        Ok(with_keys
-            .iter()
-            .map(|(group, keys)| convert::group(group, keys, &index))
-            .collect())
+        self.with_members(groups).await
     }
 
     fn device_url(&self, device_id: &str) -> Option<Url> {
@@ -213,5 +259,105 @@ impl MdmProvider for IntuneProvider {
     fn request_costs(&self) -> mdmkit_core::RequestCosts {
         use mdmkit_core::RequestCosts;
         RequestCosts::PAGES_CARRY_EVERYTHING
+    }
+
+    fn change_tracking(&self) -> ChangeTracking {
+        CHANGE_TRACKING
+    }
+
+    /// `$filter=lastSyncDateTime gt <since − 1 ms>` (Graph documents `gt`/`lt` for it), following next
+    /// links. Graph sometimes ignores `$filter` on managed devices, so every row's `lastSyncDateTime` is
+    /// checked: one before `since` (or without one) makes the listing a full one
+    /// ([`Coverage::Everything`]), read to its end.
+    async fn list_changed_devices_page(
+        &self,
+        since: DateTime<Utc>,
+        cursor: Option<&ChangeCursor>,
+        _resolution: Resolution,
+    ) -> Result<ChangesPage> {
+        let request = PageRequest::NextLink {
+            url: cursor.map(|c| c.as_str().to_owned()),
+        };
+        let after = since - mdmkit_core::chrono::Duration::milliseconds(1);
+        let page = self
+            .client
+            .changed_device_page(&rfc3339_millis(after), &request)
+            .await?;
+        let ignored = page.items.iter().any(|d| {
+            d.last_sync_date_time
+                .as_deref()
+                .and_then(parse_timestamp)
+                .is_none_or(|t| t <= after)
+        });
+        if ignored {
+            tracing::warn!(
+                provider = %ProviderKind::Intune,
+                "Graph returned managed devices that last synced before {since}: it ignored $filter; \
+                 listing every device instead"
+            );
+        }
+        let next = page.info.next_link.map(ChangeCursor::new);
+        let devices = page.items.into_iter().map(convert::device).collect();
+        let coverage = if ignored {
+            Coverage::Everything
+        } else {
+            Coverage::Changed
+        };
+        Ok(ChangesPage::new(devices, next, coverage))
+    }
+
+    fn supports_group_delta(&self) -> bool {
+        true
+    }
+
+    /// Entra groups by delta (see [`delta`]): a first round reads every security group; later rounds
+    /// read again only the groups the delta names and the groups containing them. An expired link
+    /// (HTTP 410) or a token that does not parse starts a first round.
+    async fn groups_delta(&self, token: Option<&GroupDeltaToken>) -> Result<GroupDelta> {
+        let Some(mut state) = token.and_then(delta::DeltaToken::parse) else {
+            if token.is_some() {
+                tracing::warn!("the group delta token does not parse; reading every group");
+            }
+            return self.full_delta().await;
+        };
+        let entries = match self.client.group_delta_round(Some(&state.link)).await {
+            Ok((entries, link)) => {
+                state.link = link;
+                entries
+            }
+            Err(e) if e.status() == Some(410) => {
+                tracing::info!(error = %e, "the group delta link expired; reading every group");
+                return self.full_delta().await;
+            }
+            Err(e) => return Err(e),
+        };
+        let round = delta::Round::new(entries);
+        round.update_nesting(&mut state.parents);
+        let affected: Vec<String> = round.affected(&state.parents).into_iter().collect();
+        let client = &self.client;
+        let found: Vec<(String, Option<wire::Group>)> =
+            stream::iter(affected.clone())
+                .map(|id| async move {
+                    Ok::<_, mdmkit_core::Error>((id.clone(), client.group(&id).await?))
+                })
+                .buffered(MEMBER_LISTINGS_AT_ONCE)
+                .try_collect()
+                .await?;
+        let mut removed: BTreeSet<String> = round.removed.clone();
+        let mut not_security = Vec::new();
+        let mut keep = HashMap::new();
+        for (id, group) in found {
+            match group {
+                None => {
+                    removed.insert(id);
+                }
+                Some(g) if g.security_enabled == Some(false) => not_security.push(id),
+                Some(g) => {
+                    keep.insert(id, g);
+                }
+            }
+        }
+        let groups = self.with_members(delta::in_order(&affected, &keep)).await?;
+        delta::changes(groups, removed, not_security, &state)
     }
 }

@@ -3,7 +3,16 @@
 //! users). A collection's `value` is required and an array, so a 200 of another shape (`{}`, `null`, an
 //! HTML page) is an invalid response, never "no devices" or "no groups".
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
+
+/// `null` and absent both become the type's default (`members@delta` is sent only when members changed).
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
 
 /// An OData collection page: `{"@odata.context", "@odata.count"?, "@odata.nextLink"?, "value": [...]}`.
 #[derive(Debug, Deserialize)]
@@ -40,6 +49,9 @@ pub(crate) struct ManagedDevice {
     /// The Entra device's `deviceId` (not its object `id`); empty or zeroed when not Entra-registered.
     #[serde(default, rename = "azureADDeviceId")]
     pub azure_ad_device_id: Option<String>,
+    /// When the device last synced with Intune (selected for listings of changes only).
+    #[serde(default)]
+    pub last_sync_date_time: Option<String>,
 }
 
 /// A `microsoft.graph.group`.
@@ -67,6 +79,58 @@ pub(crate) struct DeviceMember {
     /// The Entra `deviceId`, equal to `managedDevice.azureADDeviceId`.
     #[serde(default)]
     pub device_id: Option<String>,
+}
+
+/// A page of `GET /groups/delta`: like a collection, and the last page carries `@odata.deltaLink`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct DeltaPage {
+    /// Changed groups (or continuations of one, holding only `id` and `members@delta`). Required, like a
+    /// collection's: `{}` is not "nothing changed".
+    pub value: Vec<DeltaGroup>,
+    /// The next page of this round.
+    #[serde(rename = "@odata.nextLink", default)]
+    pub next_link: Option<String>,
+    /// Where the next round starts; only on the last page.
+    #[serde(rename = "@odata.deltaLink", default)]
+    pub delta_link: Option<String>,
+}
+
+/// A group in a delta round: only the properties that changed, plus `id`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DeltaGroup {
+    /// The group's object id.
+    pub id: String,
+    /// Present when new or renamed.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Present when new or changed.
+    #[serde(default)]
+    pub security_enabled: Option<bool>,
+    /// Members added, and removed ones (with `@removed`).
+    #[serde(
+        rename = "members@delta",
+        default,
+        deserialize_with = "null_as_default"
+    )]
+    pub members_delta: Vec<DeltaMember>,
+    /// Set when the group was deleted (`{"reason": "changed"|"deleted"}`).
+    #[serde(rename = "@removed", default)]
+    pub removed: Option<serde::de::IgnoredAny>,
+}
+
+/// One entry of `members@delta`: a directory object with its type, removed or not.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct DeltaMember {
+    /// `#microsoft.graph.device`, `#microsoft.graph.user`, `#microsoft.graph.group`, …
+    #[serde(rename = "@odata.type", default)]
+    pub odata_type: Option<String>,
+    /// The member's directory object id.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Set when the member left the group.
+    #[serde(rename = "@removed", default)]
+    pub removed: Option<serde::de::IgnoredAny>,
 }
 
 /// Graph's error envelope: `{"error": {"code", "message", "innerError"}}`.

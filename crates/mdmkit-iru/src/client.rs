@@ -63,6 +63,18 @@ impl IruClient {
         filters: &[(&str, &str)],
         operation: &'static str,
     ) -> Result<Page<WireDevice>> {
+        self.devices_page_ordered(request, filters, ORDERING, operation)
+            .await
+    }
+
+    /// [`IruClient::devices_page`] in another `ordering`.
+    pub(crate) async fn devices_page_ordered(
+        &self,
+        request: &PageRequest,
+        filters: &[(&str, &str)],
+        ordering: &str,
+        operation: &'static str,
+    ) -> Result<Page<WireDevice>> {
         let fail = |e: Error| e.with_provider(ProviderKind::Iru).with_operation(operation);
         let (offset, limit) = match request {
             PageRequest::Offset { offset, limit } => (*offset, *limit),
@@ -85,7 +97,7 @@ impl IruClient {
             .operation(operation)
             .query("limit", limit.to_string())
             .query("offset", offset.to_string())
-            .query("ordering", ORDERING);
+            .query("ordering", ordering);
         for (key, value) in filters {
             builder = builder.query(key, value);
         }

@@ -33,6 +33,7 @@
 //! | `validate` | `GET /api/v1/devices?limit=1` |
 //! | `device_by_serial` | `GET /api/v1/devices?limit=300&offset=…&ordering=device_id&serial_number=SERIAL` |
 //! | `list_devices` | `GET /api/v1/devices?limit=300&offset=…&ordering=device_id` |
+//! | `list_changed_devices` | `GET /api/v1/devices?limit=300&offset=…&ordering=-last_check_in`, until a device checked in before T (see [`changes`](crate#changed-since-t)) |
 //! | `groups` | `GET /api/v1/tags` following `next`, then one device listing as above |
 //!
 //! Every request carries `Authorization: Bearer <token>`. Device links point to the console host derived
@@ -54,6 +55,13 @@
 //!   unique, so ties cannot reorder rows between pages (serials can be blank or repeated). The API sends
 //!   no total; the listing ends at a short or empty page. Asking for more than 300 rows a page is refused,
 //!   since the server would cap the page and the pager would take it for the last one.
+//! - **Changed since T.** Iru has no "since" filter; devices are read newest first by `last_check_in`
+//!   and the listing stops at the first device that checked in before T. `last_check_in` moves on every
+//!   check-in, so the listing holds the devices *active* since T, not only those whose record changed;
+//!   console changes do not move it. A device checking in meanwhile repeats a row at a page boundary but
+//!   never hides one. Should the times not come newest first (the server ignored `ordering`), the
+//!   listing goes on to the end and reports [`mdmkit_core::Coverage::Everything`]. Devices that never
+//!   checked in are listed and do not stop it.
 //! - **Rows.** A row without a `device_id` fails the page as an invalid response rather than being
 //!   skipped: skipping would shift the offset paging and hide a device. A missing or placeholder serial
 //!   is kept as `None` (the device is listed but cannot be matched).
@@ -85,11 +93,14 @@ mod error;
 mod properties;
 mod wire;
 
+mod changes;
+
 use async_trait::async_trait;
+use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
-    links, Error, MdmDevice, MdmGroup, MdmProvider, Page, PageRequest, PagingStyle, ProviderKind,
-    Result, SerialNumber, Url,
+    links, ChangeCursor, ChangeTracking, ChangesPage, Error, MdmDevice, MdmGroup, MdmProvider,
+    Page, PageRequest, PagingStyle, ProviderKind, Resolution, Result, SerialNumber, Url,
 };
 
 use crate::client::IruClient;
@@ -210,5 +221,20 @@ impl MdmProvider for IruProvider {
     fn request_costs(&self) -> mdmkit_core::RequestCosts {
         use mdmkit_core::RequestCosts;
         RequestCosts::PAGES_CARRY_EVERYTHING
+    }
+
+    fn change_tracking(&self) -> ChangeTracking {
+        changes::TRACKING
+    }
+
+    /// `GET /api/v1/devices?ordering=-last_check_in`, newest first, until a device checked in before
+    /// `since` (see [`changes`]).
+    async fn list_changed_devices_page(
+        &self,
+        since: DateTime<Utc>,
+        cursor: Option<&ChangeCursor>,
+        _resolution: Resolution,
+    ) -> Result<ChangesPage> {
+        changes::page(&self.client, since, cursor).await
     }
 }

@@ -167,6 +167,10 @@ pub(crate) struct WireDevice {
     /// The device's tag names.
     #[serde(default)]
     pub(crate) tags: WireTags,
+    /// When the device last checked in (`2024-07-23T14:11:37.150080Z`); absent or `null` for a device
+    /// that never has.
+    #[serde(default)]
+    pub(crate) last_check_in: Option<String>,
 }
 
 /// The body of a device listing: a bare array (documented), or a single device object (one documented

@@ -5,11 +5,13 @@ use std::fmt;
 use std::sync::{Arc, Mutex as StdMutex};
 
 use futures::future::try_join_all;
+use mdmkit_core::changes::rfc3339_millis;
+use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::http::{ClientCredentials, ClientOptions, HttpClient, OAuthBearer, TokenCache};
 use mdmkit_core::paging::collect_all;
 use mdmkit_core::{
-    Error, ErrorKind, JamfConfig, MdmDevice, MdmGroup, Page, PageInfo, PageRequest, PagingStyle,
-    ProviderKind, Result, SerialNumber,
+    ChangeCursor, ChangesPage, Coverage, Error, ErrorKind, JamfConfig, MdmDevice, MdmGroup,
+    NumberedPosition, Page, PageInfo, PageRequest, PagingStyle, ProviderKind, Result, SerialNumber,
 };
 
 use crate::convert::{self, UserDirectory, UserIds};
@@ -28,6 +30,9 @@ const USERS_PAGE_SIZE: u32 = 1000;
 const LOOKUP_PAGE_SIZE: u32 = 100;
 /// Usernames per `username=in=(…)` filter, keeping the URL short.
 const USERS_PER_FILTER: usize = 50;
+/// Distinct usernames on a page of changes that are looked up by filter (one request per 50); beyond
+/// that the user directory (1000 a page) is read instead.
+const LOOKUP_USERS_UP_TO: usize = 4 * USERS_PER_FILTER;
 /// The inventory sections a device needs (id, name, serial, user).
 const DEVICE_SECTIONS: &[&str] = &["GENERAL", "HARDWARE", "USER_AND_LOCATION"];
 
@@ -296,6 +301,55 @@ impl JamfClient {
             UserIds::Usernames
         };
         Ok(computers.map(|c| convert::device(&c, &users)))
+    }
+
+    /// One page of the computers whose last inventory report (`general.reportDate`) is at or after
+    /// `since`: the inventory filtered by RSQL, in id order so that devices entering the filter while the
+    /// listing runs repeat a row rather than push one past a page boundary. Users are looked up for the
+    /// page's usernames, or read from the directory when a page has many.
+    pub(crate) async fn changed_page(
+        &self,
+        since: DateTime<Utc>,
+        cursor: Option<&ChangeCursor>,
+    ) -> Result<ChangesPage> {
+        const OP: &str = "list_changed_devices";
+        let position = NumberedPosition::from_cursor(cursor)
+            .map_err(|e| e.with_provider(ProviderKind::Jamf).with_operation(OP))?;
+        let filter = format!("general.reportDate>={}", rsql_quote(&rfc3339_millis(since)));
+        let request = PageRequest::PageNumber {
+            page: position.next,
+            size: MAX_PAGE_SIZE,
+        };
+        let computers = self
+            .inventory_page(OP, DEVICE_SECTIONS, &request, Some(&filter))
+            .await?;
+        let mut usernames: Vec<&str> = computers
+            .items
+            .iter()
+            .filter_map(Computer::username)
+            .collect();
+        usernames.sort_unstable();
+        usernames.dedup();
+        let users = if usernames.len() <= LOOKUP_USERS_UP_TO {
+            self.lookup_users(OP, &usernames).await?
+        } else {
+            if position.next == 0 {
+                *self.directory.lock().await = Directory::Stale;
+            }
+            self.directory(OP).await?
+        };
+        let next = position.after_page(
+            computers.items.len(),
+            MAX_PAGE_SIZE,
+            computers.info.total,
+            false,
+        );
+        let devices = computers
+            .items
+            .iter()
+            .map(|c| convert::device(c, &users))
+            .collect();
+        Ok(ChangesPage::new(devices, next, Coverage::Changed))
     }
 
     /// Every computer whose serial is exactly `serial`: Jamf's RSQL filter, then an exact check here.

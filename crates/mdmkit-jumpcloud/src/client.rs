@@ -194,6 +194,16 @@ impl JumpCloudClient {
         }
     }
 
+    /// The systems bound to a user, directly or through groups: `GET /api/v2/users/{id}/systems`.
+    pub(crate) async fn bound_systems(
+        &self,
+        operation: &'static str,
+        user_id: &str,
+    ) -> Result<Vec<GraphObject>> {
+        let path = format!("api/v2/users/{}/systems", path_segment(user_id));
+        self.v2_all(operation, &path, GraphObject::object_id).await
+    }
+
     /// The users bound to a system, directly or through user groups:
     /// `GET /api/v2/systems/{id}/users`.
     pub(crate) async fn bound_users(

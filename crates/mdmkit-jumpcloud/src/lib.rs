@@ -33,7 +33,8 @@
 //! | validate (R8) | `GET /api/organizations?limit=1` (never with `x-org-id`), then `GET /api/systems?limit=1` |
 //! | lookup | `GET /api/systems?filter=serialNumber:$eq:<serial>&limit=100&skip=N&sort=_id`, re-checked exactly |
 //! | bulk | `GET /api/systems?limit=100&skip=N&sort=_id` until `totalCount` |
-//! | assigned user | `primarySystemUser.id` of the system, else `GET /api/v2/systems/{id}/users` |
+//! | assigned user | `primarySystemUser.id` of the system, else `GET /api/v2/systems/{id}/users`, or in a large listing `GET /api/v2/users/{id}/systems` for every user |
+//! | changed since T | `GET /api/systems?filter=lastContact:$gte:T&limit=100&skip=N&sort=_id`, every row checked |
 //! | user names | `GET /api/systemusers?limit=100&skip=N&sort=_id` once per listing; `GET /api/systemusers/{id}` for a lookup |
 //! | groups (R11) | `GET /api/v2/systemgroups`, members from `GET /api/v2/systemgroups/{id}/membership` (`limit`/`skip`, `x-total-count`) |
 //! | link (R7) | `https://<console host>/#/devices/{id}/details` |
@@ -45,12 +46,28 @@
 //! ## Decisions where the reference left room
 //!
 //! - **Assigned user.** A system's `primarySystemUser` is JumpCloud's own "this device belongs to" field
-//!   and comes with the system at no extra cost, so it wins. JumpCloud has no bulk user-to-system
-//!   association listing (the reverse graph call, `/api/v2/users/{id}/systems`, costs one request per
-//!   user instead), so a system *without* a primary user costs one graph call,
-//!   `/api/v2/systems/{id}/users`. Of the users it returns, a single user is the assigned user; among
-//!   several, a single *directly* bound user (a one-hop path) is; several direct bindings, or bindings
-//!   only through user groups, mean a shared device with no assigned user.
+//!   and comes with the system at no extra cost, so it wins. JumpCloud has no bulk system-to-user
+//!   listing, so a system *without* a primary user needs the graph: `/api/v2/systems/{id}/users` (one
+//!   request per system), or the reverse `/api/v2/users/{id}/systems` (one request per user, turned
+//!   around; a path's hop count reads the same both ways). A listing picks at its first page that needs
+//!   the graph: when the directory holds fewer users than the listing is expected to need per-system
+//!   reads (this page's share scaled to `totalCount`), every user is read once; otherwise each system
+//!   is. Fewer than 100 expected reads never pay for the user-side read. Graph reads run at the client's
+//!   concurrency limit (6 by default). Of the users bound to a system, a single user is the assigned
+//!   user; among several, a single *directly* bound user (a one-hop path) is; several direct bindings,
+//!   or bindings only through user groups, mean a shared device with no assigned user. (JumpCloud's
+//!   asynchronous "users-to-devices" report of its Directory Insights API would be a bulk path, but its
+//!   artifact format is not documented; it is not used.)
+//! - **Deferred reads.** [`MdmProvider::list_devices_page_with`] with [`Resolution::Deferred`] skips
+//!   the graph: systems without a primary user come marked [`Unresolved::User`], and
+//!   [`MdmProvider::resolve_device_users`] reads them (one graph request each) when a caller with a
+//!   cache of "no user bound" decides they are due.
+//! - **Changed since T.** `filter=lastContact:$gte:T` (the V1 `$gte` operator; JumpCloud documents the
+//!   `$`-prefixed operators for V1, but that the filter works on `lastContact` is not confirmed on a
+//!   live tenant), so every row's `lastContact` is checked: a row before T (or without one) means the
+//!   filter was not applied, and the listing goes on as a full one ([`mdmkit_core::Coverage::Everything`]).
+//!   `lastContact` moves with every agent contact, not with console changes (binding a user). User
+//!   names of a page of changes are read by id when there are at most 10, else from the directory.
 //! - **User names.** `displayname`, else first and last name, else `email`, else `username`: R4 asks for
 //!   the user's name, and an address is only a fallback. A user id that the directory does not hold is
 //!   looked up once by id; if JumpCloud answers 404 the device counts as unassigned.
@@ -58,9 +75,9 @@
 //!   and only if a device on it has a user), paged, and kept in the provider until the next listing
 //!   starts. Single lookups ([`MdmProvider::devices_by_serial`]) read users by id instead.
 //! - **Costs.** A listing of *D* devices in an organisation of *U* users takes `ceil(D/100)` system pages
-//!   plus `ceil(U/100)` directory pages, plus one graph call per device without a primary user (run a few
-//!   at a time). A lookup takes one request, plus one graph call without a primary user, plus one user
-//!   read.
+//!   plus `ceil(U/100)` directory pages, plus the smaller of "one graph call per device without a
+//!   primary user" and "one per user" (see above). A lookup takes one request, plus one graph call
+//!   without a primary user, plus one user read.
 //! - **Paging.** V1 listings send `sort=_id` (JumpCloud's advice when paging with `skip`). The reference
 //!   documents no sort key for the V2 group listings, so none is sent there; repeated rows are merged.
 //! - **Projections.** No `fields` projection is sent: the spec disagrees with itself on its separator
@@ -82,28 +99,71 @@ mod properties;
 mod wire;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
+use mdmkit_core::changes::{parse_timestamp, rfc3339_millis};
+use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
-    async_trait, links, parse_base_url, Error, ErrorKind, MdmDevice, MdmGroup, MdmProvider, Page,
-    PageRequest, PagingStyle, ProviderKind, Result, SerialNumber, Url,
+    async_trait, links, parse_base_url, ChangeCursor, ChangeTracking, ChangesPage, Coverage,
+    DeviceUser, Error, ErrorKind, MdmDevice, MdmGroup, MdmProvider, NumberedPosition, Page,
+    PageRequest, PagingStyle, ProviderKind, Resolution, Result, SerialNumber, Unresolved, Url,
 };
 use tokio::sync::Mutex;
 
 use crate::client::{offset_of, JumpCloudClient};
-use crate::wire::{System, SystemUser};
+use crate::wire::{GraphObject, System, SystemUser};
 
 pub use crate::client::PAGE_LIMIT;
 pub use mdmkit_core::{JumpCloudConfig, JumpCloudRegion};
 
-/// How many graph calls (assigned users, group memberships) run at once. The shared client caps
-/// concurrency anyway; this keeps one listing from taking every slot.
-const FAN_OUT: usize = 4;
+/// Group member lists read at once: a few, so a group sync leaves room for other work.
+const GROUP_FAN_OUT: usize = 4;
+
+/// User names read one by one (`/api/systemusers/{id}`) rather than through the whole directory, when
+/// no more than this many are wanted outside a full listing.
+const NAMES_BY_ID_UP_TO: usize = 10;
 
 const OP_VALIDATE: &str = "validate";
 const OP_LOOKUP: &str = "device_by_serial";
 const OP_LIST: &str = "list_devices";
+const OP_CHANGES: &str = "list_changed_devices";
+const OP_RESOLVE: &str = "resolve_device_users";
+
+/// JumpCloud lists changes by the agent's last contact.
+const CHANGE_TRACKING: ChangeTracking = ChangeTracking::supported(
+    "lastContact",
+    "each contact of the JumpCloud agent with the service (frequent while the device is online), so a \
+     listing holds the devices online since the time asked for; changes made in the console (a user \
+     bound or unbound) do not move it",
+    Duration::from_secs(300),
+);
+
+/// How the systems of a listing learn their bound users: one graph read per system, or one per user
+/// read once for the whole listing and inverted. Chosen at the first page that needs it.
+#[derive(Debug, Default, Clone)]
+enum Bindings {
+    #[default]
+    Undecided,
+    PerSystem,
+    /// System id to the users bound to it, with their paths.
+    Index(Arc<HashMap<String, Vec<GraphObject>>>),
+}
+
+/// How a batch of systems is turned into devices.
+#[derive(Debug, Clone, Copy)]
+enum Batch {
+    /// A lookup by serial: everything read per system and per user.
+    Lookup,
+    /// A page of a listing of `total` systems (a full listing, or a listing of changes).
+    Listing {
+        total: Option<u64>,
+        resolution: Resolution,
+        changes: bool,
+    },
+}
 
 /// What the directory knows about a user id.
 #[derive(Debug, Clone)]
@@ -120,8 +180,12 @@ pub struct JumpCloudProvider {
     client: JumpCloudClient,
     console: Url,
     configured_org: bool,
+    /// Graph reads run at once: the client's concurrency limit.
+    fan_out: usize,
     /// The user directory of the listing in progress (reset at offset 0).
     directory: Mutex<Option<HashMap<String, UserEntry>>>,
+    /// How the listing in progress reads bindings (reset at offset 0).
+    bindings: Mutex<Bindings>,
 }
 
 impl JumpCloudProvider {
@@ -145,7 +209,12 @@ impl JumpCloudProvider {
             client,
             console,
             configured_org,
+            fan_out: options
+                .limits_for(ProviderKind::JumpCloud)
+                .max_concurrency
+                .max(1),
             directory: Mutex::new(None),
+            bindings: Mutex::new(Bindings::Undecided),
         })
     }
 
@@ -154,28 +223,80 @@ impl JumpCloudProvider {
         &self.console
     }
 
-    /// The assigned user of each system: its primary user, else one graph call (a few at a time).
-    async fn assigned_users(
+    /// The users bound to each of `ids` by one graph read per system, `fan_out` at a time.
+    async fn bound_per_system(
         &self,
         operation: &'static str,
-        systems: &[System],
-    ) -> Result<Vec<Option<String>>> {
-        // Owned items: a stream over borrowed rows trips the `Send` check of `async_trait` futures.
-        let work: Vec<(String, Option<String>)> = systems
-            .iter()
-            .map(|s| Ok((convert::system_id(s)?, s.primary_user_id.clone())))
-            .collect::<Result<_>>()?;
-        stream::iter(work)
-            .map(|(id, primary)| async move {
-                if primary.is_some() {
-                    return Ok(primary);
-                }
-                let bound = self.client.bound_users(operation, &id).await?;
-                Ok::<_, Error>(convert::assigned_user(&bound))
-            })
-            .buffered(FAN_OUT)
+        ids: Vec<String>,
+    ) -> Result<Vec<Vec<GraphObject>>> {
+        stream::iter(ids)
+            .map(|id| async move { self.client.bound_users(operation, &id).await })
+            .buffered(self.fan_out)
             .try_collect()
             .await
+    }
+
+    /// The listing's way of reading bindings, deciding it when first needed: the user-to-systems index
+    /// when the directory holds fewer users than the listing is expected to need graph reads (the
+    /// estimate scales this page's share of systems without a primary user to the listing's total),
+    /// else one read per system. Fewer than a page's worth of reads never pays for an index.
+    async fn bindings_for(
+        &self,
+        operation: &'static str,
+        needing: usize,
+        page_len: usize,
+        total: Option<u64>,
+    ) -> Result<Bindings> {
+        let mut bindings = self.bindings.lock().await;
+        if !matches!(*bindings, Bindings::Undecided) {
+            return Ok(bindings.clone());
+        }
+        let total = total.unwrap_or(page_len as u64).max(page_len as u64);
+        let estimate = (needing as u64 * total).div_ceil(page_len.max(1) as u64);
+        if estimate <= u64::from(PAGE_LIMIT) {
+            *bindings = Bindings::PerSystem;
+            return Ok(bindings.clone());
+        }
+        let users: Vec<String> = self.directory(operation).await?.keys().cloned().collect();
+        if users.len() as u64 >= estimate {
+            tracing::debug!(
+                users = users.len(),
+                estimate,
+                "JumpCloud bindings read per system"
+            );
+            *bindings = Bindings::PerSystem;
+            return Ok(bindings.clone());
+        }
+        tracing::debug!(
+            users = users.len(),
+            estimate,
+            "JumpCloud bindings read per user (fewer users than systems to resolve)"
+        );
+        let per_user: Vec<(String, Vec<GraphObject>)> = stream::iter(users)
+            .map(|user| async move {
+                let systems = self.client.bound_systems(operation, &user).await?;
+                Ok::<_, Error>((user, systems))
+            })
+            .buffered(self.fan_out)
+            .try_collect()
+            .await?;
+        *bindings = Bindings::Index(Arc::new(invert(per_user)));
+        Ok(bindings.clone())
+    }
+
+    /// The directory of the listing in progress, read on first need.
+    async fn directory(
+        &self,
+        operation: &'static str,
+    ) -> Result<tokio::sync::MappedMutexGuard<'_, HashMap<String, UserEntry>>> {
+        let mut guard = self.directory.lock().await;
+        if guard.is_none() {
+            let users = self.client.user_directory(operation).await?;
+            *guard = Some(index(users));
+        }
+        Ok(tokio::sync::MutexGuard::map(guard, |d| {
+            d.get_or_insert_with(HashMap::new)
+        }))
     }
 
     /// Names for `wanted` user ids from the listing's directory, reading the directory on first need and
@@ -188,12 +309,7 @@ impl JumpCloudProvider {
         if wanted.is_empty() {
             return Ok(HashMap::new());
         }
-        let mut guard = self.directory.lock().await;
-        if guard.is_none() {
-            let users = self.client.user_directory(operation).await?;
-            *guard = Some(index(users));
-        }
-        let directory = guard.get_or_insert_with(HashMap::new);
+        let mut directory = self.directory(operation).await?;
         for id in wanted {
             if !directory.contains_key(id) {
                 tracing::debug!(user_id = %id, "user not in the directory read for this listing");
@@ -207,17 +323,20 @@ impl JumpCloudProvider {
             .collect())
     }
 
-    /// Names for `wanted` user ids, one read each (for single lookups).
+    /// Names for `wanted` user ids, one read each, `fan_out` at a time.
     async fn names_by_id(
         &self,
         operation: &'static str,
         wanted: &HashSet<String>,
     ) -> Result<HashMap<String, UserEntry>> {
-        let mut out = HashMap::new();
-        for id in wanted {
-            out.insert(id.clone(), self.user_by_id(operation, id).await?);
-        }
-        Ok(out)
+        stream::iter(wanted.iter().cloned())
+            .map(|id| async move {
+                let entry = self.user_by_id(operation, &id).await?;
+                Ok::<_, Error>((id, entry))
+            })
+            .buffered(self.fan_out)
+            .try_collect()
+            .await
     }
 
     async fn user_by_id(&self, operation: &'static str, id: &str) -> Result<UserEntry> {
@@ -227,37 +346,105 @@ impl JumpCloudProvider {
         })
     }
 
-    /// Systems to devices: assigned users, then their names (from the directory in a listing, by id in a
-    /// lookup).
+    /// Names for `wanted`: from the directory in a full listing, else by id when few are wanted.
+    async fn names(
+        &self,
+        operation: &'static str,
+        wanted: &HashSet<String>,
+        use_directory: bool,
+    ) -> Result<HashMap<String, UserEntry>> {
+        if use_directory {
+            self.names_from_directory(operation, wanted).await
+        } else {
+            self.names_by_id(operation, wanted).await
+        }
+    }
+
+    /// Systems to devices: who is assigned to each (its primary user, else the graph, else nobody), then
+    /// the users' names.
     async fn to_devices(
         &self,
         operation: &'static str,
         systems: Vec<System>,
-        use_directory: bool,
+        batch: Batch,
     ) -> Result<Vec<MdmDevice>> {
-        for system in &systems {
-            convert::system_id(system).map_err(|e| {
+        let ids: Vec<String> = systems
+            .iter()
+            .map(convert::system_id)
+            .collect::<Result<_>>()
+            .map_err(|e| {
                 e.with_provider(ProviderKind::JumpCloud)
                     .with_operation(operation)
             })?;
+        // `None` in `deferred` position: the binding was not read.
+        let mut user_ids: Vec<Option<String>> =
+            systems.iter().map(|s| s.primary_user_id.clone()).collect();
+        let needing: Vec<usize> = (0..systems.len())
+            .filter(|i| user_ids[*i].is_none())
+            .collect();
+        let mut deferred = vec![false; systems.len()];
+        match batch {
+            Batch::Listing {
+                resolution: Resolution::Deferred,
+                ..
+            } => needing.iter().for_each(|i| deferred[*i] = true),
+            _ if needing.is_empty() => {}
+            Batch::Lookup => {
+                let bound = self
+                    .bound_per_system(operation, needing.iter().map(|i| ids[*i].clone()).collect())
+                    .await?;
+                for (i, bound) in needing.iter().zip(bound) {
+                    user_ids[*i] = convert::assigned_user(&bound);
+                }
+            }
+            Batch::Listing { total, .. } => {
+                match self
+                    .bindings_for(operation, needing.len(), systems.len(), total)
+                    .await?
+                {
+                    Bindings::Index(index) => {
+                        for i in &needing {
+                            user_ids[*i] = index
+                                .get(&ids[*i])
+                                .and_then(|bound| convert::assigned_user(bound));
+                        }
+                    }
+                    _ => {
+                        let bound = self
+                            .bound_per_system(
+                                operation,
+                                needing.iter().map(|i| ids[*i].clone()).collect(),
+                            )
+                            .await?;
+                        for (i, bound) in needing.iter().zip(bound) {
+                            user_ids[*i] = convert::assigned_user(&bound);
+                        }
+                    }
+                }
+            }
         }
-        let user_ids = self.assigned_users(operation, &systems).await?;
         let wanted: HashSet<String> = user_ids.iter().flatten().cloned().collect();
-        let names = if use_directory {
-            self.names_from_directory(operation, &wanted).await?
-        } else {
-            self.names_by_id(operation, &wanted).await?
+        let use_directory = match batch {
+            Batch::Lookup => false,
+            Batch::Listing { changes, .. } => !changes || wanted.len() > NAMES_BY_ID_UP_TO,
         };
+        let names = self.names(operation, &wanted, use_directory).await?;
         systems
             .iter()
             .zip(user_ids)
-            .map(|(system, user_id)| {
+            .zip(deferred)
+            .map(|((system, user_id), deferred)| {
                 let (user_id, user_name) =
                     match user_id.and_then(|id| names.get(&id).cloned().map(|entry| (id, entry))) {
                         Some((id, UserEntry::Known(name))) => (Some(id), name),
                         Some((_, UserEntry::Missing)) | None => (None, None),
                     };
-                convert::device(system, user_id, user_name)
+                let device = convert::device(system, user_id, user_name)?;
+                Ok(if deferred {
+                    device.with_unresolved(Unresolved::User)
+                } else {
+                    device
+                })
             })
             .collect::<Result<Vec<_>>>()
             .map_err(|e| {
@@ -265,6 +452,63 @@ impl JumpCloudProvider {
                     .with_operation(operation)
             })
     }
+
+    /// Starts a new listing: the directory and the binding strategy are read afresh.
+    async fn start_listing(&self) {
+        *self.directory.lock().await = None;
+        *self.bindings.lock().await = Bindings::Undecided;
+    }
+
+    /// A page of systems as devices.
+    async fn listing_page(
+        &self,
+        operation: &'static str,
+        offset: u64,
+        limit: u32,
+        filter: Option<&str>,
+        resolution: Resolution,
+    ) -> Result<(Page<System>, Vec<MdmDevice>)> {
+        if offset == 0 {
+            self.start_listing().await;
+        }
+        let page = self
+            .client
+            .systems_page(operation, offset, limit, filter)
+            .await?;
+        let devices = self
+            .to_devices(
+                operation,
+                page.items.clone(),
+                Batch::Listing {
+                    total: page.info.total,
+                    resolution,
+                    changes: filter.is_some(),
+                },
+            )
+            .await?;
+        Ok((page, devices))
+    }
+}
+
+/// The user-to-systems rows of every user, turned around: for each system, the users bound to it with
+/// their paths (a path's length, and so whether the binding is direct, reads the same both ways).
+fn invert(per_user: Vec<(String, Vec<GraphObject>)>) -> HashMap<String, Vec<GraphObject>> {
+    let mut by_system: HashMap<String, Vec<GraphObject>> = HashMap::new();
+    for (user, systems) in per_user {
+        for row in systems.iter().filter(|r| r.is("system")) {
+            if let Some(system) = row.object_id() {
+                by_system
+                    .entry(system.to_owned())
+                    .or_default()
+                    .push(GraphObject {
+                        id: Some(user.clone()),
+                        kind: Some("user".to_owned()),
+                        paths: row.paths.clone(),
+                    });
+            }
+        }
+    }
+    by_system
 }
 
 /// The directory by user id.
@@ -324,7 +568,7 @@ impl MdmProvider for JumpCloudProvider {
                     .is_some_and(|reported| serial.matches(reported))
             })
             .collect();
-        self.to_devices(OP_LOOKUP, exact, false).await
+        self.to_devices(OP_LOOKUP, exact, Batch::Lookup).await
     }
 
     fn device_paging(&self) -> PagingStyle {
@@ -334,17 +578,110 @@ impl MdmProvider for JumpCloudProvider {
     /// One page of `GET /api/systems?limit&skip&sort=_id`; the page reports JumpCloud's `totalCount`.
     /// The page at offset 0 starts a new listing and drops the previous listing's user directory.
     async fn list_devices_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {
+        self.list_devices_page_with(request, Resolution::Inline)
+            .await
+    }
+
+    /// With [`Resolution::Deferred`], systems without a primary user are not looked up in the graph:
+    /// they come marked [`Unresolved::User`] for [`MdmProvider::resolve_device_users`].
+    async fn list_devices_page_with(
+        &self,
+        request: &PageRequest,
+        resolution: Resolution,
+    ) -> Result<Page<MdmDevice>> {
         let (offset, limit) = offset_of(request).map_err(|e| e.with_operation(OP_LIST))?;
-        if offset == 0 {
+        let (page, devices) = self
+            .listing_page(OP_LIST, offset, limit, None, resolution)
+            .await?;
+        Ok(Page::new(devices, page.info))
+    }
+
+    fn change_tracking(&self) -> ChangeTracking {
+        CHANGE_TRACKING
+    }
+
+    /// `GET /api/systems?filter=lastContact:$gte:<since>&sort=_id`, 100 a page; every row's
+    /// `lastContact` is checked, and a row before `since` (the filter was not applied) makes the
+    /// listing a full one ([`Coverage::Everything`]).
+    async fn list_changed_devices_page(
+        &self,
+        since: DateTime<Utc>,
+        cursor: Option<&ChangeCursor>,
+        resolution: Resolution,
+    ) -> Result<ChangesPage> {
+        let position = NumberedPosition::from_cursor(cursor).map_err(|e| {
+            e.with_provider(ProviderKind::JumpCloud)
+                .with_operation(OP_CHANGES)
+        })?;
+        let filter = format!("lastContact:$gte:{}", rfc3339_millis(since));
+        let (page, devices) = self
+            .listing_page(
+                OP_CHANGES,
+                position.next,
+                PAGE_LIMIT,
+                Some(&filter),
+                resolution,
+            )
+            .await?;
+        let ignored = page.items.iter().any(|s| {
+            s.last_contact
+                .as_deref()
+                .and_then(parse_timestamp)
+                .is_none_or(|t| t < since)
+        });
+        if ignored {
+            tracing::warn!(
+                provider = %ProviderKind::JumpCloud,
+                "a system listed for lastContact >= {since} contacted JumpCloud earlier (or never): \
+                 the filter was not applied; listing every system"
+            );
+        }
+        let next = position.after_page(page.items.len(), PAGE_LIMIT, page.info.total, true);
+        let coverage = if ignored {
+            Coverage::Everything
+        } else {
+            Coverage::Changed
+        };
+        Ok(ChangesPage::new(devices, next, coverage))
+    }
+
+    /// One graph read per device (`/api/v2/systems/{id}/users`), at the client's concurrency; the users'
+    /// names by id when few, else from the directory. A device JumpCloud no longer has is left out.
+    async fn resolve_device_users(&self, device_ids: &[String]) -> Result<Vec<DeviceUser>> {
+        let bound: Vec<(String, Option<Option<String>>)> = stream::iter(device_ids.iter().cloned())
+            .map(|id| async move {
+                match self.client.bound_users(OP_RESOLVE, &id).await {
+                    Ok(bound) => Ok((id, Some(convert::assigned_user(&bound)))),
+                    Err(e) if e.kind() == ErrorKind::NotFound => Ok((id, None)),
+                    Err(e) => Err(e),
+                }
+            })
+            .buffered(self.fan_out)
+            .try_collect()
+            .await?;
+        let wanted: HashSet<String> = bound
+            .iter()
+            .filter_map(|(_, user)| user.clone().flatten())
+            .collect();
+        if wanted.len() > NAMES_BY_ID_UP_TO {
+            // A fresh directory: the one of an earlier listing may be old.
             *self.directory.lock().await = None;
         }
-        let page = self
-            .client
-            .systems_page(OP_LIST, offset, limit, None)
+        let names = self
+            .names(OP_RESOLVE, &wanted, wanted.len() > NAMES_BY_ID_UP_TO)
             .await?;
-        let info = page.info;
-        let devices = self.to_devices(OP_LIST, page.items, true).await?;
-        Ok(Page::new(devices, info))
+        Ok(bound
+            .into_iter()
+            .filter_map(|(device, user)| {
+                let user = user?;
+                let (user_id, name) =
+                    match user.and_then(|u| names.get(&u).cloned().map(|e| (u, e))) {
+                        Some((id, UserEntry::Known(name))) => (Some(id), name),
+                        _ => (None, None),
+                    };
+                Some(DeviceUser::new(device, user_id, name))
+            })
+            .collect())
     }
 
     /// Every system group with every member system (nested and dynamic membership included).
@@ -363,7 +700,7 @@ impl MdmProvider for JumpCloudProvider {
                 let rows = self.client.group_membership(&id).await?;
                 Ok::<_, Error>(convert::group(id, name, &rows))
             })
-            .buffered(FAN_OUT)
+            .buffered(GROUP_FAN_OUT)
             .try_collect()
             .await
     }

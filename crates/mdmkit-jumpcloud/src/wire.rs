@@ -62,6 +62,9 @@ pub(crate) struct System {
         deserialize_with = "primary_user_id"
     )]
     pub(crate) primary_user_id: Option<String>,
+    /// When the agent last contacted JumpCloud (`2026-06-01T10:00:00.000Z`).
+    #[serde(rename = "lastContact", default)]
+    pub(crate) last_contact: Option<String>,
 }
 
 impl System {

@@ -8,31 +8,6 @@ use httpmock::prelude::*;
 use mdmkit_core::{ErrorKind, MdmProvider, MdmProviderExt, PageRequest, PagingStyle};
 use serde_json::json;
 
-/// Mocks page `skip` of a generated listing of `total` systems (ids 0..total), each with the primary
-/// user `user_of(n)`.
-async fn systems_page<'a>(
-    server: &'a MockServer,
-    skip: usize,
-    rows: usize,
-    total: Option<u64>,
-    user_of: impl Fn(usize) -> Option<String>,
-) -> httpmock::Mock<'a> {
-    let results: Vec<_> = (skip..skip + rows)
-        .map(|n| system(n, user_of(n).as_deref()))
-        .collect();
-    let body = v1_list(results, total).to_string();
-    server
-        .mock_async(|when, then| {
-            authed(when, None)
-                .path("/api/systems")
-                .query_param("limit", "100")
-                .query_param("skip", skip.to_string())
-                .query_param("sort", "_id");
-            then.status(200).body(body);
-        })
-        .await
-}
-
 /// Mocks page `skip` of a directory of `total` generated users.
 async fn directory_page(
     server: &MockServer,
@@ -51,10 +26,6 @@ async fn directory_page(
             then.status(200).body(body);
         })
         .await
-}
-
-fn user_id(n: usize) -> String {
-    user(n)["_id"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]
@@ -273,9 +244,12 @@ async fn an_empty_page_ends_the_listing_even_if_the_total_says_more() {
     // Devices deleted while we read: the total still says 150.
     systems_page(&server, 0, 100, Some(150), |_| None).await;
     systems_page(&server, 100, 0, Some(150), |_| None).await;
-    let graphs = server
+    // 150 systems to resolve but 120 users: the bindings are read per user.
+    directory_page(&server, 0, 100, 120).await;
+    directory_page(&server, 100, 20, 120).await;
+    let per_user = server
         .mock_async(|when, then| {
-            authed(when, None).path_matches("^/api/v2/systems/[0-9a-f]{24}/users$");
+            authed(when, None).path_matches("^/api/v2/users/[0-9a-f]{24}/systems$");
             then.status(200).header("x-total-count", "0").body("[]");
         })
         .await;
@@ -285,9 +259,9 @@ async fn an_empty_page_ends_the_listing_even_if_the_total_says_more() {
     let devices = provider.all_devices().await.unwrap();
     assert_eq!(devices.len(), 100);
     assert!(devices.iter().all(|d| d.user_id.is_none()));
-    graphs.assert_calls_async(100).await;
+    per_user.assert_calls_async(120).await;
     stray.assert_calls_async(0).await;
-    assert_eq!(provider.request_count(), 2 + 100);
+    assert_eq!(provider.request_count(), 2 + 2 + 120);
 }
 
 #[tokio::test]
@@ -308,6 +282,10 @@ async fn without_a_total_a_short_page_ends_the_listing() {
 async fn list_devices_page_reports_the_total_and_clamps_the_limit() {
     let server = MockServer::start_async().await;
     systems_page(&server, 0, 100, Some(412), |_| None).await;
+    // 412 systems to resolve and 500 users in the directory: one graph read per system.
+    for skip in (0..500).step_by(100) {
+        directory_page(&server, skip, 100, 500).await;
+    }
     let graphs = server
         .mock_async(|when, then| {
             authed(when, None).path_matches("^/api/v2/systems/[0-9a-f]{24}/users$");

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,19 @@ pub(crate) struct Shared {
     pub(crate) providers: BTreeMap<ProviderKind, ProviderState>,
     /// See [`crate::SandboxConfig::secret_suffix`].
     pub(crate) secret_suffix: String,
+    /// Vendor behaviours a test can switch.
+    pub(crate) switches: Switches,
+}
+
+/// Vendor behaviours a test can switch (see the `Sandbox` methods that set them).
+#[derive(Default)]
+pub(crate) struct Switches {
+    /// Fleet runs without a Premium licence: no SCIM endpoints.
+    pub(crate) fleet_free: AtomicBool,
+    /// Graph ignores `$filter` on managed devices and returns every device.
+    pub(crate) graph_ignores_filter: AtomicBool,
+    /// Group delta states Graph still accepts, by token.
+    pub(crate) group_delta_states: Mutex<HashMap<String, crate::intune::DeltaState>>,
 }
 
 impl Shared {

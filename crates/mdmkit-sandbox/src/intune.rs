@@ -70,6 +70,15 @@
 //!   members as `members`; neither needs `ConsistencyLevel` for the cast (the reference does not say that
 //!   Graph requires it there).
 //! - `/v1.0/devices` and `/v1.0/devices/{id}` (Entra device objects; `Device.Read.All`).
+//! - `/v1.0/groups/delta` (`GroupMember.Read.All`; `$select`, `$deltatoken`, `$skiptoken`): without a
+//!   token, every group with all its direct members in `members@delta` (`{"@odata.type", "id"}`); with
+//!   the `$deltatoken` of a previous round's `@odata.deltaLink`, only the groups that changed since: the
+//!   properties that changed, `members@delta` additions and removals (`"@removed": {"reason":
+//!   "deleted"}`), and deleted groups as `{"id", "@removed": {"reason": "changed"}}`. Pages hold 20
+//!   entries and follow `@odata.nextLink`; a group with more than 200 member changes continues in further
+//!   entries holding only `id` and `members@delta`. The last page carries `@odata.deltaLink`. A token the
+//!   server no longer knows ([`crate::Sandbox::expire_group_delta_links`]) is HTTP 410
+//!   `syncStateNotFound`. Nested group changes are not reported (the fleet nests none).
 //! - `$count=true` on any directory listing (groups, members, devices) needs `ConsistencyLevel: eventual`,
 //!   else 400 `Request_BadRequest` "$count is not currently supported."; it adds `@odata.count`.
 //! - Unknown `$` options are a 400 (`$orderby`, `$search` and `$expand` are not simulated). Unknown paths
@@ -84,6 +93,9 @@
 //! deterministically, the third page of every listing that reaches one is empty (`"value": []`) and still
 //! carries a next link, so a fleet of more than 2,000 devices read with the default page makes one extra
 //! request.
+//!
+//! `lastSyncDateTime` is the fleet's change time of the device. [`crate::Sandbox::set_graph_ignores_filter`]
+//! makes the managed-device listing ignore `$filter` altogether and return every device.
 //!
 //! # Filters
 //! OData `eq ne gt ge lt le`, `contains()`, `startswith()`, `endswith()`, `any()` lambdas, `and`, `or`,
@@ -141,6 +153,7 @@ use crate::common::{basic, bearer, header_str, json, query_pairs, Ctx, ProviderS
 use crate::fleet_api::sorted;
 use crate::model::{ids, Fleet, SimDevice, SimGroup, SimUser};
 use crate::{Access, ExpectedDevice, ExpectedGroup};
+use mdmkit_core::changes::parse_timestamp;
 
 /// The sandbox tenant's directory (tenant) ID.
 pub(crate) const TENANT_ID: &str = "7c3e9a41-2f6b-4d85-b0e2-5a9d1c8f4e60";
@@ -1453,6 +1466,18 @@ fn compare(value: Option<&Value>, op: Op, lit: &Lit) -> bool {
             let Some(v) = value.and_then(fold) else {
                 return op == Op::Ne;
             };
+            // Dates compare in time order whatever their precision (`…:00Z` against `…:00.000Z`).
+            if let (Some(a), Some(b)) = (parse_timestamp(&v), parse_timestamp(s)) {
+                let order = a.cmp(&b);
+                return match op {
+                    Op::Eq => order.is_eq(),
+                    Op::Ne => order.is_ne(),
+                    Op::Gt => order.is_gt(),
+                    Op::Ge => order.is_ge(),
+                    Op::Lt => order.is_lt(),
+                    Op::Le => order.is_le(),
+                };
+            }
             let s = s.to_lowercase();
             match op {
                 Op::Eq => v == s,
@@ -1614,6 +1639,8 @@ fn user_id(user: u32) -> String {
 struct ManagedView<'a> {
     d: &'a SimDevice,
     user: Option<&'a SimUser>,
+    /// `lastSyncDateTime`: the fleet's change time of the device.
+    synced: Option<String>,
 }
 
 impl<'a> ManagedView<'a> {
@@ -1621,6 +1648,9 @@ impl<'a> ManagedView<'a> {
         ManagedView {
             d,
             user: fleet.user_of(d),
+            synced: fleet
+                .changed_at(d.index)
+                .map(|t| t.to_rfc3339_opts(mdmkit_core::chrono::SecondsFormat::Secs, true)),
         }
     }
 
@@ -1662,13 +1692,7 @@ impl<'a> ManagedView<'a> {
                 i % 24,
                 i % 60
             )),
-            "lastSyncDateTime" => json!(format!(
-                "2026-10-{:02}T{:02}:{:02}:{:02}Z",
-                1 + i % 28,
-                (i / 3) % 24,
-                (i * 7) % 60,
-                (i * 13) % 60
-            )),
+            "lastSyncDateTime" => json!(self.synced.clone()?),
             "operatingSystem" => json!(if windows() { "Windows" } else { "macOS" }),
             "osVersion" => json!(if windows() {
                 "10.0.26100.2605"
@@ -1777,6 +1801,17 @@ fn list_managed_devices(ctx: &Ctx, headers: &HeaderMap, path: &str, raw: Option<
     )?;
     let select = parse_select(&options, MANAGED_DEVICE_PROPS, "managedDevice", dialect)?;
     let filter = MANAGED_DEVICE_FILTERS.compile(options.filter.as_deref())?;
+    // Graph sometimes ignores `$filter` on managed devices and returns everything.
+    let filter = if ctx
+        .shared
+        .switches
+        .graph_ignores_filter
+        .load(std::sync::atomic::Ordering::SeqCst)
+    {
+        None
+    } else {
+        filter
+    };
     let size = page_size(&options, dialect)?;
     let cursor = cursor(&options, 'd', dialect)?;
     let fleet = ctx.fleet();
@@ -2333,6 +2368,247 @@ fn get_group(ctx: &Ctx, headers: &HeaderMap, id: &str, raw: Option<&str>) -> Ans
     Ok(odata(object))
 }
 
+// ----- groups delta -----
+
+/// What a group looked like when a delta token was issued.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct GroupState {
+    name: String,
+    security: bool,
+    /// Direct members: directory object id to `@odata.type`.
+    members: std::collections::BTreeMap<String, &'static str>,
+}
+
+/// What Graph keeps behind delta tokens and the pages of a round in progress.
+#[derive(Debug, Clone)]
+pub(crate) enum DeltaState {
+    /// The groups as of a delta token.
+    Token(std::collections::BTreeMap<String, GroupState>),
+    /// A round being paged: its entries, and the state its delta token will stand for.
+    Round {
+        entries: Vec<Value>,
+        state: std::collections::BTreeMap<String, GroupState>,
+    },
+}
+
+/// Entries (group objects and continuations) per delta page, and members per entry.
+const DELTA_PAGE: usize = 20;
+const DELTA_MEMBER_CHUNK: usize = 200;
+
+fn member_object(m: &Member<'_>) -> Option<(String, &'static str)> {
+    match m {
+        Member::Device(d) => Some((
+            d.prop("id")?.as_str()?.to_owned(),
+            "#microsoft.graph.device",
+        )),
+        Member::User(u) => Some((
+            user_prop(u, "id")?.as_str()?.to_owned(),
+            "#microsoft.graph.user",
+        )),
+    }
+}
+
+/// Every group's state now.
+fn group_states(fleet: &Fleet) -> std::collections::BTreeMap<String, GroupState> {
+    std::iter::once(GroupView::AllCompany)
+        .chain(fleet.groups.values().map(GroupView::Fleet))
+        .map(|g| {
+            let text = |p: &str| g.prop(p).and_then(|v| v.as_str().map(str::to_owned));
+            let state = GroupState {
+                name: text("displayName").unwrap_or_default(),
+                security: g.prop("securityEnabled").and_then(|v| v.as_bool()) == Some(true),
+                members: group_members(fleet, g, None)
+                    .filter_map(|(_, m)| member_object(&m))
+                    .collect(),
+            };
+            (text("id").unwrap_or_default(), state)
+        })
+        .collect()
+}
+
+/// The delta entries from `old` (none: a first round, everything) to `new`: changed groups with the
+/// properties that changed and their member additions and removals, deleted groups with `@removed`.
+/// Long member lists continue in further entries carrying only `id` and `members@delta`.
+fn delta_entries(
+    old: Option<&std::collections::BTreeMap<String, GroupState>>,
+    new: &std::collections::BTreeMap<String, GroupState>,
+    select: &[String],
+) -> Vec<Value> {
+    let wants = |p: &str| select.is_empty() || select.iter().any(|s| s.eq_ignore_ascii_case(p));
+    let mut entries = Vec::new();
+    for (id, state) in new {
+        let before = old.and_then(|o| o.get(id));
+        if before == Some(state) {
+            continue;
+        }
+        let mut first = Map::new();
+        first.insert("id".into(), json!(id));
+        if wants("displayName") && before.is_none_or(|b| b.name != state.name) {
+            first.insert("displayName".into(), json!(state.name));
+        }
+        if wants("securityEnabled") && before.is_none_or(|b| b.security != state.security) {
+            first.insert("securityEnabled".into(), json!(state.security));
+        }
+        let mut changes: Vec<Value> = Vec::new();
+        if wants("members") {
+            for (member, kind) in &state.members {
+                if before.is_none_or(|b| !b.members.contains_key(member)) {
+                    changes.push(json!({"@odata.type": kind, "id": member}));
+                }
+            }
+            if let Some(b) = before {
+                for (member, kind) in &b.members {
+                    if !state.members.contains_key(member) {
+                        changes.push(
+                            json!({"@odata.type": kind, "id": member, "@removed": {"reason": "deleted"}}),
+                        );
+                    }
+                }
+            }
+        }
+        if changes.is_empty() && first.len() == 1 {
+            continue;
+        }
+        let mut chunks = changes.chunks(DELTA_MEMBER_CHUNK);
+        if let Some(chunk) = chunks.next() {
+            first.insert("members@delta".into(), json!(chunk));
+        }
+        entries.push(Value::Object(first));
+        for chunk in chunks {
+            entries.push(json!({"id": id, "members@delta": chunk}));
+        }
+    }
+    if let Some(old) = old {
+        for id in old.keys().filter(|id| !new.contains_key(*id)) {
+            entries.push(json!({"id": id, "@removed": {"reason": "changed"}}));
+        }
+    }
+    entries
+}
+
+fn sync_state_not_found() -> Fault {
+    Fault::new(
+        StatusCode::GONE,
+        "syncStateNotFound",
+        "The sync state generation is not found or has expired. Please restart the sync without a token.",
+    )
+}
+
+async fn groups_delta(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let answer = read_groups_delta(&ctx, &headers, raw.as_deref());
+    finish(&headers, answer)
+}
+
+fn read_groups_delta(ctx: &Ctx, headers: &HeaderMap, raw: Option<&str>) -> Answer {
+    let caller = authenticate(ctx, headers)?;
+    require(&caller, Permission::GroupMembers)?;
+    let pairs = query_pairs(raw);
+    let get = |key: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    };
+    for (key, _) in &pairs {
+        let lower = key.to_ascii_lowercase();
+        if lower.starts_with('$')
+            && !["$select", "$deltatoken", "$skiptoken"].contains(&lower.as_str())
+        {
+            return Err(Dialect::Directory.bad_request(format!(
+                "Query option '{key}' is not supported on this resource."
+            )));
+        }
+    }
+    let select: Vec<String> = get("$select")
+        .map(|s| {
+            s.split(',')
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let states = &ctx.shared.switches.group_delta_states;
+    let fresh_key = || fresh_id();
+    // Which round, and which page of it.
+    let (round, page) = match (get("$skiptoken"), get("$deltatoken")) {
+        (Some(skip), _) => {
+            let (round, page) = skip.rsplit_once('.').ok_or_else(sync_state_not_found)?;
+            let page: usize = page.parse().map_err(|_| sync_state_not_found())?;
+            (round.to_owned(), page)
+        }
+        (None, token) => {
+            let fleet = ctx.fleet();
+            let now = group_states(&fleet);
+            let mut map = states.lock().unwrap();
+            let old = match token {
+                Some(token) => match map.get(token) {
+                    Some(DeltaState::Token(old)) => Some(old.clone()),
+                    _ => return Err(sync_state_not_found()),
+                },
+                None => None,
+            };
+            let entries = delta_entries(old.as_ref(), &now, &select);
+            let round = fresh_key();
+            map.insert(
+                round.clone(),
+                DeltaState::Round {
+                    entries,
+                    state: now,
+                },
+            );
+            (round, 0)
+        }
+    };
+    let mut map = states.lock().unwrap();
+    let Some(DeltaState::Round { entries, state }) = map.get(&round).cloned() else {
+        return Err(sync_state_not_found());
+    };
+    let start = page * DELTA_PAGE;
+    let rows: Vec<Value> = entries
+        .iter()
+        .skip(start)
+        .take(DELTA_PAGE)
+        .cloned()
+        .collect();
+    let mut body = Map::new();
+    let context = if select.is_empty() {
+        "groups".to_owned()
+    } else {
+        format!("groups({})", select.join(","))
+    };
+    body.insert(
+        "@odata.context".into(),
+        json!(format!("{}/v1.0/$metadata#{context}", caller.origin)),
+    );
+    if start + DELTA_PAGE < entries.len() {
+        body.insert(
+            "@odata.nextLink".into(),
+            json!(format!(
+                "{}/v1.0/groups/delta?$skiptoken={round}.{}",
+                caller.origin,
+                page + 1
+            )),
+        );
+    } else {
+        let token = fresh_key();
+        map.insert(token.clone(), DeltaState::Token(state));
+        map.remove(&round);
+        body.insert(
+            "@odata.deltaLink".into(),
+            json!(format!(
+                "{}/v1.0/groups/delta?$deltatoken={token}",
+                caller.origin
+            )),
+        );
+    }
+    body.insert("value".into(), Value::Array(rows));
+    Ok(odata(Value::Object(body)))
+}
+
 /// Which member types a member listing returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Cast {
@@ -2592,6 +2868,7 @@ impl ProviderSim for IntuneSim {
                 get(managed_device),
             )
             .route("/v1.0/groups", get(groups))
+            .route("/v1.0/groups/delta", get(groups_delta))
             .route("/v1.0/groups/{id}", get(group))
             .route("/v1.0/groups/{id}/members", get(members))
             .route("/v1.0/groups/{id}/transitiveMembers", get(members))

@@ -27,7 +27,8 @@
 //! - `GET /api/v1/devices` (permission "Device list"): a **bare JSON array** of device rows, no total.
 //!   `limit` (default 300, silently capped at 300; a value that is not a positive integer means the
 //!   default, as in the framework's limit/offset paging) and `offset` (default 0). `ordering` is a
-//!   comma-separated list of `device_id`, `serial_number`, `device_name`, `platform`, `model`, each
+//!   comma-separated list of `device_id`, `serial_number`, `device_name`, `platform`, `model`,
+//!   `last_check_in` (the fleet's change time of the device, so `-last_check_in` lists newest first), each
 //!   optionally prefixed with `-` for descending; unknown fields are ignored; with no valid field the rows
 //!   come in enrolment order. Filters: `serial_number` (**substring**, case-insensitive: `C02X` matches
 //!   every serial containing it), `device_id` (exact), `device_name`, `model`, `asset_tag`, `user`
@@ -461,16 +462,12 @@ fn asset_tag(d: &SimDevice) -> String {
     }
 }
 
-fn last_check_in(i: u32) -> String {
-    let i = u64::from(i);
-    format!(
-        "2026-11-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        1 + i % 28,
-        i % 24,
-        (i * 7) % 60,
-        (i * 13) % 60,
-        (i * 7919) % 1_000_000
-    )
+/// `last_check_in`: the fleet's change time of the device, with the microseconds Iru prints.
+fn last_check_in(fleet: &Fleet, d: &SimDevice) -> String {
+    fleet
+        .changed_at(d.index)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
+        .unwrap_or_default()
 }
 
 /// The space-separated timestamp format the enrolment fields use.
@@ -547,7 +544,7 @@ fn device_row(fleet: &Fleet, d: &SimDevice, tags: Value) -> Value {
         "serial_number": d.serial,
         "platform": platform.name(),
         "os_version": if platform == Platform::Mac { "15.1.1" } else { "10.0.22631" },
-        "last_check_in": last_check_in(d.index),
+        "last_check_in": last_check_in(fleet, d),
         "user": assigned(fleet, d),
         "asset_tag": asset_tag(d),
         "blueprint_id": blueprint_uuid(bp),
@@ -587,7 +584,7 @@ fn device_details(fleet: &Fleet, d: &SimDevice) -> Value {
         "mdm": {
             "mdm_enabled": true,
             "supervised": true,
-            "last_check_in": last_check_in(d.index),
+            "last_check_in": last_check_in(fleet, d),
         },
         "hardware_overview": {
             "model_name": model,
@@ -771,6 +768,7 @@ enum SortKey {
     Name,
     Platform,
     Model,
+    LastCheckIn,
 }
 
 /// `ordering`: comma-separated fields, `-` for descending; unknown fields are dropped.
@@ -792,6 +790,7 @@ fn parse_ordering(value: Option<&str>) -> Vec<(SortKey, bool)> {
                 "device_name" => SortKey::Name,
                 "platform" => SortKey::Platform,
                 "model" => SortKey::Model,
+                "last_check_in" => SortKey::LastCheckIn,
                 _ => return None,
             };
             Some((key, desc))
@@ -857,23 +856,27 @@ fn select_devices<'f>(
         [(first, first_desc), ..] => {
             let (first, first_desc) = (*first, *first_desc);
             let needs_id = ordering.iter().any(|(k, _)| *k == SortKey::DeviceId);
+            let needs_check_in = ordering.iter().any(|(k, _)| *k == SortKey::LastCheckIn);
             let matches: Vec<Keyed<'f>> = fleet
                 .devices
                 .values()
                 .filter(|d| filter.matches(fleet, d))
                 .map(|d| {
                     let id = needs_id.then(|| device_id(d.index));
-                    let prefix = prefix16(sort_text(first, d, id.as_deref()));
-                    Keyed { prefix, id, d }
+                    let check_in = needs_check_in.then(|| last_check_in(fleet, d));
+                    let prefix = prefix16(sort_text(first, d, id.as_deref(), check_in.as_deref()));
+                    Keyed {
+                        prefix,
+                        id,
+                        check_in,
+                        d,
+                    }
                 })
                 .collect();
             let full = |a: &Keyed, b: &Keyed| {
                 for (key, desc) in &ordering {
-                    let o = sort_text(*key, a.d, a.id.as_deref()).cmp(sort_text(
-                        *key,
-                        b.d,
-                        b.id.as_deref(),
-                    ));
+                    let o = sort_text(*key, a.d, a.id.as_deref(), a.check_in.as_deref())
+                        .cmp(sort_text(*key, b.d, b.id.as_deref(), b.check_in.as_deref()));
                     let o = if *desc { o.reverse() } else { o };
                     if o != Ordering::Equal {
                         return o;
@@ -902,6 +905,8 @@ fn select_devices<'f>(
 struct Keyed<'f> {
     prefix: [u8; 16],
     id: Option<String>,
+    /// `last_check_in` (fixed-width, so text order is time order) when it is among the keys.
+    check_in: Option<String>,
     d: &'f SimDevice,
 }
 
@@ -912,10 +917,17 @@ fn prefix16(text: &str) -> [u8; 16] {
     prefix
 }
 
-/// The text a sort key compares (`id`: the device's id when device_id is among the keys).
-fn sort_text<'a>(key: SortKey, d: &'a SimDevice, id: Option<&'a str>) -> &'a str {
+/// The text a sort key compares (`id` and `check_in`: the device's id and check-in time when those are
+/// among the keys).
+fn sort_text<'a>(
+    key: SortKey,
+    d: &'a SimDevice,
+    id: Option<&'a str>,
+    check_in: Option<&'a str>,
+) -> &'a str {
     match key {
         SortKey::DeviceId => id.unwrap_or_default(),
+        SortKey::LastCheckIn => check_in.unwrap_or_default(),
         SortKey::Serial => &d.serial,
         SortKey::Name => &d.name,
         SortKey::Platform => model_of(d).1.name(),

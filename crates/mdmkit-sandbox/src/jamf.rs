@@ -643,9 +643,11 @@ const COMPUTER_LIST: ListSpec = ListSpec {
         "hardware.make",
         "hardware.model",
         "userAndLocation.realname",
+        "general.reportDate",
     ],
     filters: &[
         ("id", rsql::Kind::Number),
+        ("general.reportDate", rsql::Kind::Date),
         ("udid", rsql::Kind::Text),
         ("general.name", rsql::Kind::Text),
         ("general.assetTag", rsql::Kind::Text),
@@ -750,6 +752,12 @@ impl Record for ComputerRow<'_> {
             "userAndLocation.realname" => user_text(|u| &u.full_name),
             "userAndLocation.email" => user_text(|u| &u.email),
             "userAndLocation.position" | "userAndLocation.phone" => Text("".into()),
+            "general.reportDate" => self
+                .fleet
+                .changed_at(d.index)
+                .map_or(rsql::Value::Null, |t| {
+                    rsql::Value::Date(t.timestamp_millis())
+                }),
             _ => rsql::Value::Null,
         }
     }
@@ -784,7 +792,8 @@ fn section_json(row: ComputerRow<'_>, content: Content, api: Inventory) -> Value
                 "lastIpAddress": format!("10.{}.{}.{}", (d.index >> 16) & 0xff, (d.index >> 8) & 0xff, d.index & 0xff),
                 "platform": "Mac",
                 "assetTag": asset_tag(d.index),
-                "reportDate": timestamp(d.index, 1),
+                // The last inventory report: the fleet's change time of the device.
+                "reportDate": row.fleet.changed_at(d.index).map(|t| t.to_rfc3339_opts(mdmkit_core::chrono::SecondsFormat::Millis, true)),
                 "lastEnrolledDate": "2025-03-01T09:00:00Z",
                 "managementId": ids::uuid(NS_MANAGEMENT_ID, d.index),
                 "site": {"id": "-1", "name": "None"},
@@ -1441,7 +1450,7 @@ impl ProviderSim for JamfSim {
     }
 }
 
-/// The RSQL subset Jamf documents (https://developer.jamf.com/jamf-pro/docs/filtering-with-rsql).
+/// The RSQL subset Jamf documents (<https://developer.jamf.com/jamf-pro/docs/filtering-with-rsql>).
 mod rsql {
     use std::borrow::Cow;
     use std::cmp::Ordering;
@@ -1451,6 +1460,8 @@ mod rsql {
     pub(super) enum Kind {
         Text,
         Number,
+        /// A timestamp, compared in time order (RFC 3339 values, quoted or bare).
+        Date,
     }
 
     /// A field's value on one row.
@@ -1458,6 +1469,8 @@ mod rsql {
     pub(super) enum Value<'a> {
         Text(Cow<'a, str>),
         Number(i64),
+        /// Milliseconds since the Unix epoch.
+        Date(i64),
         Null,
     }
 
@@ -1466,6 +1479,7 @@ mod rsql {
     pub(super) enum SortValue {
         Null,
         Number(i64),
+        Date(i64),
         Text(String),
     }
 
@@ -1474,6 +1488,7 @@ mod rsql {
             match self {
                 Value::Text(t) => SortValue::Text(t.to_lowercase()),
                 Value::Number(n) => SortValue::Number(*n),
+                Value::Date(t) => SortValue::Date(*t),
                 Value::Null => SortValue::Null,
             }
         }
@@ -1496,6 +1511,8 @@ mod rsql {
         /// Lower-cased.
         Text(String),
         Number(i64),
+        /// Milliseconds since the Unix epoch.
+        Date(i64),
     }
 
     /// A parsed filter.
@@ -1530,12 +1547,12 @@ mod rsql {
                     v == *a
                 }
             }
-            (Value::Number(v), Arg::Number(a)) => v == a,
+            (Value::Number(v), Arg::Number(a)) | (Value::Date(v), Arg::Date(a)) => v == a,
             _ => false,
         };
         let order = |arg: &Arg| match (value, arg) {
             (Value::Text(v), Arg::Text(a)) => Some(v.to_lowercase().as_str().cmp(a.as_str())),
-            (Value::Number(v), Arg::Number(a)) => Some(v.cmp(a)),
+            (Value::Number(v), Arg::Number(a)) | (Value::Date(v), Arg::Date(a)) => Some(v.cmp(a)),
             _ => None,
         };
         match op {
@@ -1701,6 +1718,9 @@ mod rsql {
                         .parse()
                         .map(Arg::Number)
                         .map_err(|_| format!("{selector} needs a number, not {v:?}")),
+                    Kind::Date => mdmkit_core::changes::parse_timestamp(&v)
+                        .map(|t| Arg::Date(t.timestamp_millis()))
+                        .ok_or_else(|| format!("{selector} needs a date, not {v:?}")),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Filter::Compare { field, op, args })

@@ -40,14 +40,15 @@
 //! - `GET /api/systems`: `{"totalCount", "results": [JcSystem]}`. Rows come in enrolment order, or in
 //!   `sort` order: space- or comma-separated `_id`, `displayName`, `hostname`, `serialNumber`, each
 //!   optionally `-`-prefixed for descending; unknown sort fields are ignored. `filter` takes the V1 form
-//!   `<field>:$eq:<value>` or `<field>:$ne:<value>`, exact and case-sensitive; repeated `filter`s all
+//!   `<field>:$eq:<value>` or `<field>:$ne:<value>`, exact and case-sensitive, or a range `$gt`, `$gte`,
+//!   `$lt`, `$lte` (timestamps such as `lastContact` compare in time order); repeated `filter`s all
 //!   apply. Any field may be named (a field a system lacks equals nothing, as in a document store);
 //!   another operator (the V2 `eq` form included) is a 400. `fields` (space- or comma-separated, the
 //!   spec uses both) projects the rows; `_id` and `id` always stay.
 //! - `GET /api/systems/{id}`: one JcSystem, else 404.
 //! - JcSystem: `_id` and `id` (the same value: the reference's example response carries both, the spec
 //!   lists only `_id`), `displayName` (the fleet device name), `hostname` (an ASCII `.local` name derived
-//!   from it), `serialNumber`, `os`, `osFamily`, `version`, `arch`, `hwVendor`, `active`, `lastContact`,
+//!   from it), `serialNumber`, `os`, `osFamily`, `version`, `arch`, `hwVendor`, `active`, `lastContact` (the fleet's change time of the device),
 //!   `created`, `organization`, `mdm`, and `primarySystemUser`: `{"id": <user id>}` for assigned devices
 //!   with an even index, `null` for every other device. Assigned devices with an odd index carry their
 //!   user only in the graph, so both of a connector's paths get used.
@@ -63,6 +64,9 @@
 //!   whose members are the first two directory users (two-hop paths `user_group` -> `user`), when the
 //!   directory has at least two users. So an unassigned device may still show two users, both through the
 //!   group: a shared device, not an assigned one.
+//! - `GET /api/v2/users/{id}/systems`: the reverse direction, the systems bound to a user (directly, or
+//!   through the Help Desk user group for its two members), `GraphObjectWithPaths` rows of type `system`
+//!   with paths from the user, a bare array with `x-total-count`, paged, in enrolment order.
 //! - `GET /api/v2/systems/{id}/memberof`: the system groups a device is in (`GraphObjectWithPaths`).
 //! - `GET /api/v2/systemgroups`: a bare array of `{"id", "name", "description", "type": "system_group",
 //!   "membershipMethod"}` (`DYNAMIC_AUTOMATED` for the fleet's smart group, else `STATIC`), total in
@@ -88,7 +92,8 @@
 //! # Cost
 //! A correct listing of *D* devices costs `ceil(D/100)` system pages, the user directory's pages, and one
 //! graph request per system without a `primarySystemUser` (JumpCloud has no bulk system-to-user
-//! listing); `per_device_listing_requests` reports that last count.
+//! listing), or the user-to-systems pages of every user when the directory is smaller than that;
+//! `per_device_listing_requests` reports that last count.
 //!
 //! On the sandbox's side nothing copies the fleet. An unfiltered page in enrolment order walks to its offset; an unfiltered
 //! page sorted by `_id` reads a process-wide index of device numbers sorted by their id (built once per
@@ -113,6 +118,7 @@ use crate::common::{
 };
 use crate::model::{ids, Fleet, SimDevice, SimGroup, SimUser};
 use crate::{Access, ExpectedDevice, ExpectedGroup};
+use mdmkit_core::changes::parse_timestamp;
 
 /// The API key of a single-organisation administrator with full access.
 pub(crate) const API_KEY: &str = "jca_sandboxFullAccessKey00000000000001";
@@ -325,6 +331,10 @@ fn paging(pairs: &[(String, String)], api: Api) -> Result<(usize, usize), Respon
 enum Op {
     Eq,
     Ne,
+    Gt,
+    Ge,
+    Lt,
+    Le,
 }
 
 #[derive(Debug, Clone)]
@@ -337,9 +347,24 @@ struct Filter {
 impl Filter {
     fn accepts(&self, actual: Option<&str>) -> bool {
         let equal = actual == Some(self.value.as_str());
+        // Ranges compare timestamps in time order when both sides are timestamps, else as text; a
+        // field the record lacks is in no range (as in a document store).
+        let order = || {
+            let actual = actual?;
+            Some(
+                match (parse_timestamp(actual), parse_timestamp(&self.value)) {
+                    (Some(a), Some(b)) => a.cmp(&b),
+                    _ => actual.cmp(self.value.as_str()),
+                },
+            )
+        };
         match self.op {
             Op::Eq => equal,
             Op::Ne => !equal,
+            Op::Gt => order() == Some(Ordering::Greater),
+            Op::Ge => matches!(order(), Some(Ordering::Greater | Ordering::Equal)),
+            Op::Lt => order() == Some(Ordering::Less),
+            Op::Le => matches!(order(), Some(Ordering::Less | Ordering::Equal)),
         }
     }
 }
@@ -363,6 +388,10 @@ fn filters(pairs: &[(String, String)], api: Api) -> Result<Vec<Filter>, Response
         let op = match (api, op) {
             (Api::V1, "$eq") | (Api::V2, "eq") => Op::Eq,
             (Api::V1, "$ne") | (Api::V2, "ne") => Op::Ne,
+            (Api::V1, "$gt") | (Api::V2, "gt") => Op::Gt,
+            (Api::V1, "$gte") | (Api::V2, "ge") => Op::Ge,
+            (Api::V1, "$lt") | (Api::V2, "lt") => Op::Lt,
+            (Api::V1, "$lte") | (Api::V2, "le") => Op::Le,
             _ => {
                 return Err(invalid(
                     api,
@@ -580,8 +609,16 @@ fn timestamp(day: u32, minutes: u32) -> String {
     )
 }
 
-fn system_field<'f>(d: &'f SimDevice, field: &str) -> Option<Cow<'f, str>> {
+/// `lastContact`: the fleet's change time of the device.
+fn last_contact(fleet: &Fleet, d: &SimDevice) -> Option<String> {
+    fleet
+        .changed_at(d.index)
+        .map(|t| t.to_rfc3339_opts(mdmkit_core::chrono::SecondsFormat::Millis, true))
+}
+
+fn system_field<'f>(fleet: &Fleet, d: &'f SimDevice, field: &str) -> Option<Cow<'f, str>> {
     Some(match field {
+        "lastContact" => Cow::Owned(last_contact(fleet, d)?),
         "_id" | "id" => Cow::Owned(system_id(d.index)),
         "serialNumber" => Cow::Borrowed(d.serial.as_str()),
         "displayName" => Cow::Borrowed(d.name.as_str()),
@@ -630,7 +667,7 @@ fn system_json(fleet: &Fleet, d: &SimDevice) -> Value {
         "hwVendor": vendor,
         "agentVersion": "2.9.0",
         "active": d.index % 7 != 6,
-        "lastContact": timestamp(300 + d.index % 30, d.index * 7),
+        "lastContact": last_contact(fleet, d),
         "created": timestamp(d.index % 300, d.index * 13),
         "primarySystemUser": primary,
         "mdm": mdm,
@@ -660,7 +697,7 @@ async fn list_systems(
         &filters,
         &sort,
         window,
-        |_, d, f| system_field(d, f),
+        |_, d, f| system_field(&fleet, d, f),
     );
     let results = page
         .into_iter()
@@ -866,6 +903,57 @@ async fn system_users(
     Ok(v2_list(
         total,
         rows.into_iter().skip(skip).take(limit).collect(),
+    ))
+}
+
+/// The systems bound to a user, one row per system with every path from the user, in enrolment order:
+/// the user's own devices directly, and every Help Desk device through the user group when the user is
+/// in it.
+fn bound_systems<'f>(fleet: &'f Fleet, u: &SimUser) -> Vec<(&'f SimDevice, Vec<Value>)> {
+    let in_help_desk = help_desk(fleet).iter().any(|h| h.index == u.index);
+    let group = ids::object_id(NS_USER_GROUP, 0);
+    fleet
+        .devices
+        .values()
+        .filter_map(|d| {
+            let mut paths = Vec::new();
+            if d.user == Some(u.index) {
+                paths.push(json!([hop(&system_id(d.index), "system")]));
+            }
+            if in_help_desk && bound_to_help_desk(d) {
+                paths.push(json!([
+                    hop(&group, "user_group"),
+                    hop(&system_id(d.index), "system")
+                ]));
+            }
+            (!paths.is_empty()).then_some((d, paths))
+        })
+        .collect()
+}
+
+async fn user_systems(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, Response> {
+    let org = authorize(&headers, Route::Devices)?;
+    let (skip, limit) = paging(&query_pairs(raw.as_deref()), Api::V2)?;
+    let fleet = ctx.fleet();
+    let user = (org == Org::Main)
+        .then(|| index_of(NS_USER, &id))
+        .flatten()
+        .and_then(|i| fleet.users.get(&i))
+        .ok_or_else(not_found)?;
+    let rows = bound_systems(&fleet, user);
+    let total = rows.len();
+    Ok(v2_list(
+        total,
+        rows.into_iter()
+            .skip(skip)
+            .take(limit)
+            .map(|(d, paths)| with_paths(&system_id(d.index), "system", paths))
+            .collect(),
     ))
 }
 
@@ -1082,6 +1170,7 @@ impl ProviderSim for JumpCloudSim {
             .route("/api/systemusers", get(list_users))
             .route("/api/systemusers/{id}", get(get_user))
             .route("/api/v2/systems/{id}/users", get(system_users))
+            .route("/api/v2/users/{id}/systems", get(user_systems))
             .route("/api/v2/systems/{id}/memberof", get(system_memberof))
             .route("/api/v2/systemgroups", get(list_groups))
             .route("/api/v2/systemgroups/{id}", get(get_group))
@@ -1146,13 +1235,22 @@ impl ProviderSim for JumpCloudSim {
     }
 
     /// One `/api/v2/systems/{id}/users` page for every system without a `primarySystemUser` (a system is
-    /// never bound to more than a page of users).
+    /// never bound to more than a page of users), or, when the directory holds fewer users than that,
+    /// the `/api/v2/users/{id}/systems` pages of every user instead.
     fn per_device_listing_requests(&self, fleet: &Fleet) -> usize {
-        fleet
+        let per_system = fleet
             .devices
             .values()
             .filter(|d| fleet.user_of(d).is_none() || !has_primary_user(d))
-            .count()
+            .count();
+        if fleet.users.len() >= per_system || per_system <= LIMIT_MAX {
+            return per_system;
+        }
+        fleet
+            .users
+            .values()
+            .map(|u| bound_systems(fleet, u).len().div_ceil(LIMIT_MAX).max(1))
+            .sum()
     }
 }
 

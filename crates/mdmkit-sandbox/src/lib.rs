@@ -13,6 +13,15 @@
 //!   bodies, credentials revoked after N requests, requests held unanswered, refused connections and an
 //!   untrusted certificate; [`Sandbox::expire_tokens`]; an HTTPS mode with a generated CA.
 //! - A mutation API ([`Sandbox::mutate`]) and per-provider request counters.
+//! - A change clock ([`model::Fleet::advance`]): every mutation stamps the device, and each vendor's
+//!   "changed since" listing answers from those stamps: Jamf's RSQL on `general.reportDate`, Iru's
+//!   `ordering=-last_check_in`, Fleet's keyset `order_key=updated_at&after=`, JumpCloud's
+//!   `filter=lastContact:$gt:` (and `$gte`, `$lt`, `$lte`), Graph's `$filter=lastSyncDateTime gt`
+//!   ([`Sandbox::set_graph_ignores_filter`] makes it ignore `$filter` as Graph sometimes does).
+//! - Fleet's SCIM users (`/api/v1/fleet/scim/Users`, RFC 7644 paging by `startIndex`/`count`, refused to
+//!   an observer's token and absent without Premium, [`Sandbox::set_fleet_premium`]); JumpCloud's
+//!   `/api/v2/users/{id}/systems`; Entra's `groups/delta` with `members@delta` and delta links that
+//!   [`Sandbox::expire_group_delta_links`] turns into `410 syncStateNotFound`.
 //! - The credentials of each provider come from [`Sandbox::config`]; [`SandboxConfig::secret_suffix`] makes
 //!   every secret end in a value of the test's choosing (a canary to search logs and output for).
 //!
@@ -70,6 +79,10 @@ pub enum Access {
     /// Intune only: Graph access without `Device.Read.All`, so group members come back without `deviceId`.
     /// Other providers treat it like [`Access::Full`].
     NoDirectoryDeviceRead,
+    /// The least role that reads devices and groups. Fleet: a global observer, which Fleet refuses its
+    /// SCIM user list (SCIM needs a role that may write SCIM users). Other providers treat it like
+    /// [`Access::Full`].
+    LeastPrivilege,
 }
 
 /// How to start the sandbox.
@@ -172,6 +185,7 @@ impl Sandbox {
             fleet: RwLock::new(fleet),
             token_lifetime: Mutex::new(config.token_lifetime),
             providers,
+            switches: Default::default(),
             secret_suffix: config.secret_suffix,
         });
         let tls = if config.tls {
@@ -267,6 +281,35 @@ impl Sandbox {
         self.shared.provider(kind).expire_tokens();
     }
 
+    /// Fleet with a Premium licence (the default) serves its SCIM user list; without, the SCIM routes
+    /// are absent (404), as on Fleet Free and servers older than 4.67.
+    pub fn set_fleet_premium(&self, premium: bool) {
+        self.shared
+            .switches
+            .fleet_free
+            .store(!premium, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Makes Graph ignore `$filter` on managed devices and return every device (as Graph sometimes does,
+    /// microsoft-graph-docs issue 19890), or honour it again.
+    pub fn set_graph_ignores_filter(&self, ignore: bool) {
+        self.shared
+            .switches
+            .graph_ignores_filter
+            .store(ignore, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Expires every Entra group delta link issued so far: the next request with one gets HTTP 410
+    /// `syncStateNotFound`, as after about a week.
+    pub fn expire_group_delta_links(&self) {
+        self.shared
+            .switches
+            .group_delta_states
+            .lock()
+            .unwrap()
+            .clear();
+    }
+
     /// Changes the fleet (add or remove devices, reassign users, change groups); every provider sees the
     /// change at once.
     pub fn mutate<R>(&self, change: impl FnOnce(&mut Fleet) -> R) -> R {
@@ -295,8 +338,9 @@ impl Sandbox {
         common::sim(kind).expected_groups(&fleet)
     }
 
-    /// Requests a correct bulk listing must spend per device because the vendor has no bulk endpoint for
-    /// them (JumpCloud users without a primary user); zero for most providers.
+    /// Requests a correct bulk listing spends beyond its device pages: Fleet's SCIM user pages, and
+    /// JumpCloud's graph reads for systems without a primary user (or the user-to-systems reads, when
+    /// those are fewer); zero for most providers.
     pub fn per_device_listing_requests(&self, kind: ProviderKind) -> usize {
         let fleet = self.shared.fleet.read().unwrap();
         common::sim(kind).per_device_listing_requests(&fleet)

@@ -2,8 +2,17 @@
 //!
 //! Seeding is deterministic: the same size and seed give the same serials, names, users and groups on
 //! every machine and every version (ChaCha8 is a specified generator, unlike `StdRng`).
+//!
+//! Every device has a change time (what Jamf calls `general.reportDate`, Intune `lastSyncDateTime`, Fleet
+//! `updated_at`, Iru `last_check_in`, JumpCloud `lastContact`): seeded devices changed at some second of
+//! the 30 days before the fleet's clock, and [`Fleet::touch_device`] and the mutations stamp the clock's
+//! current time. The clock stands still until [`Fleet::advance`] moves it, so several changes can share
+//! a second, as they do on real servers.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use mdmkit_core::chrono::{DateTime, Utc};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -60,7 +69,16 @@ pub struct Fleet {
     pub groups: BTreeMap<u32, SimGroup>,
     next_device: u32,
     next_group: u32,
+    /// The fleet's clock, seconds since the Unix epoch.
+    now: i64,
+    /// When each device last changed, seconds since the Unix epoch.
+    changed: BTreeMap<u32, i64>,
 }
+
+/// The seeded fleet's clock: 2026-11-01T00:00:00Z.
+pub const SEEDED_NOW: i64 = 1_793_491_200;
+/// Seeded devices changed within this many seconds before [`SEEDED_NOW`].
+const SEEDED_SPREAD: i64 = 30 * 86_400;
 
 const FIRST: &[&str] = &[
     "Ada",
@@ -231,7 +249,43 @@ impl Fleet {
         }
         fleet.next_device = devices as u32;
         fleet.next_group = group_count;
+        fleet.now = SEEDED_NOW;
+        // A fixed permutation of the 30 days: device i changed (i * 7919) mod 30 days before the clock.
+        fleet.changed = (0..devices as u32)
+            .map(|i| (i, SEEDED_NOW - 1 - (i as i64 * 7_919) % SEEDED_SPREAD))
+            .collect();
         fleet
+    }
+
+    /// The fleet's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        to_time(self.now)
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&mut self, by: Duration) {
+        self.now = self
+            .now
+            .saturating_add(i64::try_from(by.as_secs()).unwrap_or(i64::MAX));
+    }
+
+    /// When a device last changed (its inventory report, check-in or sync time).
+    pub fn changed_at(&self, device: u32) -> Option<DateTime<Utc>> {
+        self.changed.get(&device).map(|t| to_time(*t))
+    }
+
+    /// Records a change of a device now: a check-in, an inventory report, a sync.
+    pub fn touch_device(&mut self, device: u32) {
+        if self.devices.contains_key(&device) {
+            self.changed.insert(device, self.now);
+        }
+    }
+
+    /// Sets when a device last changed (for tests that need ties or old devices).
+    pub fn set_changed_at(&mut self, device: u32, at: DateTime<Utc>) {
+        if self.devices.contains_key(&device) {
+            self.changed.insert(device, at.timestamp());
+        }
     }
 
     /// Adds a device and returns its index.
@@ -247,6 +301,7 @@ impl Fleet {
                 user,
             },
         );
+        self.changed.insert(index, self.now);
         index
     }
 
@@ -255,13 +310,23 @@ impl Fleet {
         for group in self.groups.values_mut() {
             group.members.remove(&index);
         }
+        self.changed.remove(&index);
         self.devices.remove(&index)
     }
 
-    /// Assigns a device to a user, or unassigns it.
+    /// Assigns a device to a user, or unassigns it (a change of the device, stamped now).
     pub fn assign_user(&mut self, device: u32, user: Option<u32>) {
         if let Some(d) = self.devices.get_mut(&device) {
             d.user = user;
+            self.changed.insert(device, self.now);
+        }
+    }
+
+    /// Renames a device (a change of the device, stamped now).
+    pub fn rename_device(&mut self, device: u32, name: &str) {
+        if let Some(d) = self.devices.get_mut(&device) {
+            d.name = name.to_owned();
+            self.changed.insert(device, self.now);
         }
     }
 
@@ -311,6 +376,10 @@ impl Fleet {
             .values()
             .filter(move |g| g.members.contains(&device))
     }
+}
+
+fn to_time(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(secs, 0).unwrap_or_default()
 }
 
 fn random_serial(rng: &mut ChaCha8Rng) -> String {
@@ -398,5 +467,35 @@ mod tests {
         assert_eq!(f.devices[&0].user, None);
         f.delete_group(g);
         assert!(!f.groups.contains_key(&g));
+    }
+
+    #[test]
+    fn change_times_are_seeded_and_stamped_by_mutations() {
+        let mut f = Fleet::seeded(100, 1);
+        let start = f.now();
+        assert_eq!(start.to_rfc3339(), "2026-11-01T00:00:00+00:00");
+        let oldest = start - mdmkit_core::chrono::Duration::days(30);
+        for i in 0..100 {
+            let t = f.changed_at(i).unwrap();
+            assert!(t < start && t >= oldest, "{i}: {t}");
+        }
+        assert_ne!(f.changed_at(0), f.changed_at(1));
+        f.advance(Duration::from_secs(60));
+        f.touch_device(3);
+        f.assign_user(4, None);
+        f.rename_device(5, "Renamed");
+        let d = f.add_device("NEW1", "New", None);
+        for i in [3, 4, 5, d] {
+            assert_eq!(f.changed_at(i), Some(f.now()), "{i}");
+        }
+        assert!(f.changed_at(6).unwrap() < start);
+        f.remove_device(d);
+        assert_eq!(f.changed_at(d), None);
+        f.touch_device(9_999);
+        assert_eq!(
+            f.changed_at(9_999),
+            None,
+            "no change time for a device that does not exist"
+        );
     }
 }

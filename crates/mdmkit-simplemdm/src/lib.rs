@@ -80,6 +80,10 @@
 //!   first refresh. SimpleMDM keys can be restricted per permission domain, so a key refused the account
 //!   (403) but allowed to read devices still validates: it can do everything mdmkit needs. Assignment
 //!   group access is not probed, because group sync is optional (plan-dependent).
+//! - **No "changed since" listing.** The device list documents no filter or ordering by a change time
+//!   (only the `starting_after` cursor by id, `direction` and the fuzzy `search`), so
+//!   [`MdmProvider::change_tracking`] keeps its default, `Unsupported`, and a refresh lists everything
+//!   (about one request per 100 devices). Groups have no delta either.
 //! - **An assignment group without a name** is named `Assignment group ID`, so it can still be shown.
 //! - **Rate limits:** SimpleMDM documents none but answers 429. The shared client retries a 429 after
 //!   `Retry-After`, else `X-RateLimit-Reset` (epoch seconds, or a delay when small) while

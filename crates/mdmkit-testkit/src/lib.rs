@@ -4,7 +4,8 @@
 //! connectors are held to the same contract: validation and its R8 categories, exact serial lookup, a
 //! complete and duplicate-free bulk listing, groups, R4 display names, deep links, resilience to token
 //! expiry, 429s and 5xx, hostile numbers in every wait header and token lifetime (never a panic or a
-//! hang), and a request count near the bulk lower bound.
+//! hang), a request count near the bulk lower bound, and the incremental-refresh capabilities: listing
+//! changes since a time, deferred listings resolved afterwards, groups by delta.
 //!
 //! A provider crate runs the whole suite with one macro call in `tests/conformance.rs`:
 //!
@@ -37,9 +38,10 @@ use std::time::Duration;
 use futures::TryStreamExt;
 use mdmkit_core::http::{ClientOptions, RetryConfig};
 use mdmkit_core::{
-    Category, ErrorKind, FleetConfig, IntuneConfig, IruConfig, JamfConfig, JumpCloudConfig,
-    MdmDevice, MdmProvider, MdmProviderExt, Pager, ProviderConfig, ProviderKind, SerialNumber,
-    SimpleMdmConfig, Url,
+    Category, Coverage, ErrorKind, FleetConfig, GroupDelta, GroupDeltaKind, IntuneConfig,
+    IruConfig, JamfConfig, JumpCloudConfig, MdmDevice, MdmProvider, MdmProviderExt, Pager,
+    ProviderConfig, ProviderKind, Resolution, SerialNumber, SimpleMdmConfig, Unresolved, Url,
+    UserRef,
 };
 pub use mdmkit_sandbox::{Access, ExpectedDevice, Faults, Sandbox, SandboxConfig};
 
@@ -259,6 +261,85 @@ fn assert_matches_expected(device: &MdmDevice, expected: &ExpectedDevice, contex
         "{context}: R4 display name of {}",
         expected.device_id
     );
+}
+
+/// Group id to (name, members), as a caller applying [`GroupDelta`]s keeps it.
+type GroupState = BTreeMap<String, (String, Vec<String>)>;
+
+/// Applies a delta read to `state`: a full read replaces it, changes update it.
+fn apply_delta(state: &mut GroupState, delta: &GroupDelta) {
+    if delta.kind == GroupDeltaKind::Full {
+        state.clear();
+    }
+    for id in &delta.removed {
+        state.remove(id);
+    }
+    for g in &delta.groups {
+        state.insert(g.id.clone(), (g.name.clone(), g.member_device_ids.clone()));
+    }
+}
+
+fn expected_group_state(sandbox: &Sandbox, kind: ProviderKind) -> GroupState {
+    sandbox
+        .expected_groups(kind)
+        .into_iter()
+        .map(|g| (g.id, (g.name, g.members)))
+        .collect()
+}
+
+/// Every device of a listing read page by page with `resolution`, then resolved as a caller with an
+/// empty cache would: the marked rows' names and users read through the provider.
+pub async fn list_and_resolve(
+    provider: &dyn MdmProvider,
+    resolution: Resolution,
+) -> mdmkit_core::Result<Vec<MdmDevice>> {
+    let mut pager = Pager::new(provider.device_paging());
+    let mut listed = Vec::new();
+    while let Some(request) = pager.next_request().cloned() {
+        let page = provider
+            .list_devices_page_with(&request, resolution)
+            .await?;
+        pager.record(&page, MdmDevice::row_id)?;
+        listed.extend(page.items);
+    }
+    let names: Vec<UserRef> = listed
+        .iter()
+        .filter(|d| d.unresolved == Some(Unresolved::UserName))
+        .filter_map(|d| Some(UserRef::new(d.user_id.clone()?, d.device_id.clone())))
+        .collect();
+    let users: Vec<String> = listed
+        .iter()
+        .filter(|d| d.unresolved == Some(Unresolved::User))
+        .map(|d| d.device_id.clone())
+        .collect();
+    let names: BTreeMap<String, Option<String>> = provider
+        .resolve_user_names(&names)
+        .await?
+        .into_iter()
+        .map(|n| (n.user_id, n.name))
+        .collect();
+    let users: BTreeMap<String, (Option<String>, Option<String>)> = provider
+        .resolve_device_users(&users)
+        .await?
+        .into_iter()
+        .map(|u| (u.device_id, (u.user_id, u.user_name)))
+        .collect();
+    for device in &mut listed {
+        match device.unresolved {
+            Some(Unresolved::UserName) => {
+                if let Some(name) = device.user_id.as_ref().and_then(|u| names.get(u)) {
+                    device.resolve_user_name(name.clone());
+                }
+            }
+            Some(Unresolved::User) => {
+                if let Some((user, name)) = users.get(&device.device_id) {
+                    device.resolve_user(user.clone(), name.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(listed)
 }
 
 /// The individual checks. Each starts its own sandbox, so they run in parallel.
@@ -643,6 +724,125 @@ pub mod checks {
         assert_eq!(provider.request_count(), sandbox.request_count(h.kind));
     }
 
+    /// A provider that tracks changes lists exactly the devices changed since a time (here: three touched
+    /// an hour after everything else), with R4 metadata; one that does not refuses and says to use the
+    /// bulk listing.
+    pub async fn changes_list_what_changed_since(h: &Harness) {
+        let sandbox = h.sandbox(40).await;
+        let provider = h.provider(&sandbox, Access::Full);
+        let touched = [2u32, 7, 11];
+        let since = sandbox.mutate(|f| {
+            f.advance(Duration::from_secs(3600));
+            let since = f.now();
+            for i in touched {
+                f.touch_device(i);
+            }
+            since
+        });
+        if !provider.change_tracking().is_supported() {
+            let err = provider
+                .list_changed_devices_page(since, None, Resolution::Inline)
+                .await
+                .expect_err("no change tracking: the bulk listing is the way");
+            assert_eq!(err.kind(), ErrorKind::InvalidConfiguration, "{err}");
+            return;
+        }
+        let changed = provider.changed_devices(since).await.unwrap();
+        assert_eq!(changed.coverage, Coverage::Changed);
+        let expected = expected_by_id(&sandbox, h.kind);
+        let want: BTreeSet<String> = expected
+            .values()
+            .filter(|e| touched.contains(&e.index))
+            .map(|e| e.device_id.clone())
+            .collect();
+        let got: BTreeSet<String> = changed
+            .devices
+            .iter()
+            .map(|d| d.device_id.clone())
+            .collect();
+        assert_eq!(got, want, "exactly the devices changed since {since}");
+        for device in &changed.devices {
+            assert_matches_expected(device, &expected[&device.device_id], "listing");
+        }
+        // Nothing changed since: nothing listed.
+        let later = sandbox.mutate(|f| {
+            f.advance(Duration::from_secs(3600));
+            f.now()
+        });
+        assert!(provider
+            .changed_devices(later)
+            .await
+            .unwrap()
+            .devices
+            .is_empty());
+    }
+
+    /// A deferred listing, once its marked rows are resolved, says what an inline listing says.
+    pub async fn deferred_listing_resolves_like_the_inline_listing(h: &Harness) {
+        let sandbox = h.sandbox(30).await;
+        let provider = h.provider(&sandbox, Access::Full);
+        let expected = expected_by_id(&sandbox, h.kind);
+        let listed = list_and_resolve(provider.as_ref(), Resolution::Deferred)
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), expected.len());
+        for device in &listed {
+            assert_matches_expected(device, &expected[&device.device_id], "listing");
+        }
+    }
+
+    /// Reading groups by delta, applied the way a caller applies it, always gives the MDM's groups: after
+    /// a first read, after changes (renamed, moved members, a new and a deleted group) and after the
+    /// delta state expired. A provider with deltas answers changes only.
+    pub async fn group_deltas_track_the_fleet(h: &Harness) {
+        // 16 groups, so a delta touching four of them shows it reads only those.
+        let sandbox = h.sandbox(400).await;
+        let provider = h.provider(&sandbox, Access::Full);
+        let mut state = GroupState::new();
+        let first = provider.groups_delta(None).await.unwrap();
+        assert_eq!(first.kind, GroupDeltaKind::Full);
+        apply_delta(&mut state, &first);
+        assert_eq!(state, expected_group_state(&sandbox, h.kind));
+        let total = state.len();
+        sandbox.mutate(|f| {
+            f.rename_group(0, "Renamed by delta");
+            let moved = *f.groups[&1].members.iter().next().unwrap();
+            let mut members = f.groups[&1].members.clone();
+            members.remove(&moved);
+            f.set_group_members(1, members);
+            let mut members = f.groups[&2].members.clone();
+            members.insert(moved);
+            f.set_group_members(2, members);
+            let last = *f.groups.keys().last().unwrap();
+            f.delete_group(last);
+            f.add_group("Made after the first read", [3, 4]);
+        });
+        let second = provider.groups_delta(first.token.as_ref()).await.unwrap();
+        apply_delta(&mut state, &second);
+        assert_eq!(state, expected_group_state(&sandbox, h.kind));
+        if provider.supports_group_delta() {
+            assert_eq!(second.kind, GroupDeltaKind::Changes);
+            assert!(
+                second.groups.len() < total,
+                "a delta reads only what changed ({} of {total})",
+                second.groups.len()
+            );
+            assert!(second.token.is_some());
+        }
+        sandbox.expire_group_delta_links();
+        sandbox.mutate(|f| f.rename_group(2, "Renamed after expiry"));
+        let third = provider.groups_delta(second.token.as_ref()).await.unwrap();
+        if provider.supports_group_delta() {
+            assert_eq!(
+                third.kind,
+                GroupDeltaKind::Full,
+                "an expired delta reads everything"
+            );
+        }
+        apply_delta(&mut state, &third);
+        assert_eq!(state, expected_group_state(&sandbox, h.kind));
+    }
+
     /// Against a live tenant when `MDMKIT_TEST_<PROVIDER>_*` is set: validate, list, look up the first
     /// listed device, read groups. Skips, saying so, otherwise.
     pub async fn live_tenant(h: &Harness) {
@@ -750,6 +950,9 @@ macro_rules! conformance_suite {
                 request_counts_stay_near_the_bulk_lower_bound,
                 hostile_wait_headers_end_in_the_status_category,
                 hostile_token_lifetimes_never_panic,
+                changes_list_what_changed_since,
+                deferred_listing_resolves_like_the_inline_listing,
+                group_deltas_track_the_fleet,
                 live_tenant
             );
         }

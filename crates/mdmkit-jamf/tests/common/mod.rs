@@ -210,16 +210,31 @@ pub async fn paged_inventory<'a>(
     rows: Vec<Value>,
     cap: usize,
 ) -> Mock<'a> {
+    filtered_inventory(server, version, None, rows, cap).await
+}
+
+/// [`paged_inventory`] for requests with exactly the RSQL `filter` given (none when `None`).
+pub async fn filtered_inventory<'a>(
+    server: &'a MockServer,
+    version: &str,
+    filter: Option<&str>,
+    rows: Vec<Value>,
+    cap: usize,
+) -> Mock<'a> {
     let path = format!("/api/{version}/computers-inventory");
+    let filter = filter.map(str::to_owned);
     let rows = Arc::new(rows);
     server
         .mock_async(move |when, then| {
             let mut when = when
                 .method(Method::GET)
                 .path(path)
-                .query_param_missing("filter")
                 .query_param("sort", "id:asc")
                 .header("authorization", format!("Bearer {TOKEN}"));
+            when = match filter {
+                Some(filter) => when.query_param("filter", filter),
+                None => when.query_param_missing("filter"),
+            };
             for section in DEVICE_SECTIONS {
                 when = when.query_param("section", section);
             }

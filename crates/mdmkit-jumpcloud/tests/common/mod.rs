@@ -100,3 +100,33 @@ pub fn v1_list(results: Vec<Value>, total: Option<u64>) -> Value {
         None => json!({ "results": results }),
     }
 }
+
+/// Mocks page `skip` of a generated listing of `total` systems (ids 0..total), each with the primary
+/// user `user_of(n)`.
+pub async fn systems_page<'a>(
+    server: &'a MockServer,
+    skip: usize,
+    rows: usize,
+    total: Option<u64>,
+    user_of: impl Fn(usize) -> Option<String>,
+) -> httpmock::Mock<'a> {
+    let results: Vec<_> = (skip..skip + rows)
+        .map(|n| system(n, user_of(n).as_deref()))
+        .collect();
+    let body = v1_list(results, total).to_string();
+    server
+        .mock_async(|when, then| {
+            authed(when, None)
+                .path("/api/systems")
+                .query_param("limit", "100")
+                .query_param("skip", skip.to_string())
+                .query_param("sort", "_id");
+            then.status(200).body(body);
+        })
+        .await
+}
+
+/// The `_id` of generated user `n`.
+pub fn user_id(n: usize) -> String {
+    user(n)["_id"].as_str().unwrap().to_owned()
+}
