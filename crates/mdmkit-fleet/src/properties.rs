@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::client::is_dot_segment;
 use crate::convert;
 use crate::error::FleetErrors;
+use crate::scim::{ListResponse, ScimIndex};
 use crate::wire::{HostEnvelope, HostsPage, LabelsPage, MeResponse};
 
 const KEYS: &[&str] = &[
@@ -47,6 +48,13 @@ const KEYS: &[&str] = &[
     "message",
     "errors",
     "reason",
+    "totalResults",
+    "Resources",
+    "userName",
+    "givenName",
+    "familyName",
+    "emails",
+    "value",
 ];
 
 proptest! {
@@ -82,6 +90,21 @@ proptest! {
                 let _ = (label.is_builtin(), label.fleet_id());
                 let _ = convert::group_from_label(&label, members.clone());
             }
+        }
+    }
+
+    #[test]
+    fn scim_user_pages(
+        body in prop_oneof![body(KEYS), body_of(rows(KEYS).prop_map(|r| json!({"totalResults": r.len(), "Resources": r})))],
+        identity in text(),
+    ) {
+        if let Ok(page) = serde_json::from_slice::<ListResponse>(&body) {
+            let users = page.resources.unwrap_or_default();
+            for user in &users {
+                let _ = user.full_name();
+            }
+            let index = ScimIndex::new(users);
+            let _ = (index.find(&identity), index.len());
         }
     }
 

@@ -10,8 +10,9 @@ use serde_json::{json, Value};
 
 use crate::auth::EntraTokenErrors;
 use crate::convert;
+use crate::delta::{nesting_of, DeltaToken, Round};
 use crate::error::{Fault, GraphClassifier, Needs};
-use crate::wire::{Collection, DeviceMember, GraphErrorBody, Group, ManagedDevice};
+use crate::wire::{Collection, DeltaPage, DeviceMember, GraphErrorBody, Group, ManagedDevice};
 
 const KEYS: &[&str] = &[
     "value",
@@ -35,6 +36,12 @@ const KEYS: &[&str] = &[
     "error_description",
     "error_codes",
     "error_uri",
+    "@odata.deltaLink",
+    "members@delta",
+    "@removed",
+    "reason",
+    "link",
+    "parents",
 ];
 
 fn collection() -> impl Strategy<Value = Value> {
@@ -68,6 +75,23 @@ proptest! {
                     let _ = convert::group(group, &keys, &index);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn group_delta_pages_and_tokens(
+        page in prop_oneof![body(KEYS), body_of(collection())],
+        token in body(KEYS),
+    ) {
+        if let Ok(page) = serde_json::from_slice::<DeltaPage>(&page) {
+            let round = Round::new(page.value);
+            let parents = nesting_of(&round);
+            let _ = round.affected(&parents);
+            let _ = round.security_groups();
+        }
+        let token = mdmkit_core::GroupDeltaToken::new(String::from_utf8_lossy(&token).into_owned());
+        if let Some(parsed) = DeltaToken::parse(&token) {
+            let _ = parsed.encode();
         }
     }
 

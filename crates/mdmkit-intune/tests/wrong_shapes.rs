@@ -114,3 +114,24 @@ async fn group_lists_and_members_of_another_shape_fail_the_groups() {
         }
     }
 }
+
+#[tokio::test]
+async fn group_delta_pages_of_another_shape_fail_the_delta() {
+    let valid = r#"{"value":[{"id":"g1","displayName":"Kiosks","securityEnabled":true}],"@odata.deltaLink":"https://graph.invalid/delta"}"#;
+    let mut cases = wrong_shapes("", list_as_object(), valid);
+    cases.push((
+        "value: null",
+        r#"{"value":null,"@odata.deltaLink":"https://graph.invalid/delta"}"#.to_owned(),
+    ));
+    cases.push((
+        "a delta link without value",
+        r#"{"@odata.deltaLink":"https://graph.invalid/delta"}"#.to_owned(),
+    ));
+    for (what, body) in cases {
+        let server = server_with("/v1.0/groups/delta", &body).await;
+        assert_invalid_response(
+            provider(&server).groups_delta(None).await,
+            &format!("delta, {what}"),
+        );
+    }
+}
