@@ -6,6 +6,11 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+/// A `std` duration as a chrono delta, saturating (configured durations are never negative).
+pub(crate) fn delta(d: std::time::Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
+
 /// A source of the current time.
 pub trait Clock: Debug + Send + Sync + 'static {
     /// Now.

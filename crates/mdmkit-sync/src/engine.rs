@@ -6,14 +6,16 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use mdmkit_core::{MdmProvider, ProviderConfig, ProviderKind, SerialNumber, Url};
 
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::groups::GroupSyncOutcome;
+use crate::lease::{Fence, Lease, LeaseOutcome};
 use crate::model::{
-    DeviceRecord, GroupRecord, Lease, LeaseOutcome, MdmMetadata, Plan, WorkspaceId, WorkspaceState,
+    ConnectionChange, DevicePage, DeviceRecord, GroupRecord, MdmMetadata, Paging, Plan,
+    WorkspaceId, WorkspaceState,
 };
 use crate::provider::{ProviderFactory, ProviderLimits};
 use crate::refresh::RefreshReport;
@@ -60,10 +62,7 @@ impl Default for SyncConfig {
     }
 }
 
-/// A `std` duration as a chrono delta, saturating (config values are never negative).
-pub(crate) fn delta(d: Duration) -> TimeDelta {
-    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
-}
+pub(crate) use crate::clock::delta;
 
 /// A workspace's live connection: the provider built from its stored credentials.
 #[derive(Debug, Clone)]
@@ -82,6 +81,16 @@ pub(crate) struct LeaseGuard {
     lease: Lease,
     renewed_at: DateTime<Utc>,
 }
+
+impl LeaseGuard {
+    /// The fencing number every write under this lease presents.
+    pub(crate) fn fence(&self) -> Fence {
+        self.lease.fence
+    }
+}
+
+/// Devices read per store round trip when the engine walks a whole workspace.
+const READ_PAGE: usize = 1000;
 
 /// What [`MdmSync::connect`] did after the credentials passed validation and were saved.
 #[derive(Debug)]
@@ -302,6 +311,7 @@ impl MdmSync {
         let changed = previous
             .as_ref()
             .is_none_or(|p| !p.same_connection(&config));
+        let plan = self.stores.state.sync_state(workspace).await?.plan;
         let sealed = self.vault.seal_config(workspace, &config, now)?;
         let connection = Connection {
             provider: self.limits.wrap(provider),
@@ -309,9 +319,16 @@ impl MdmSync {
             account: config.account_key(),
             fingerprint: (sealed.key_id.clone(), sealed.nonce.clone()),
         };
-        self.stores
+        // Credentials, the R9 reset and the pending group sync in one transaction: a failure leaves the old
+        // connection whole, so a retry sees the change again and completes it.
+        let change = ConnectionChange {
+            clear_metadata: changed,
+            group_sync_pending: changed && plan.allows_group_sync(),
+        };
+        let devices_reset = self
+            .stores
             .credentials
-            .save_credentials(workspace, sealed)
+            .save_connection(workspace, guard.fence(), sealed, change)
             .await?;
         self.remember(workspace, connection.clone());
         tracing::info!(workspace = %workspace, provider = %connection.kind, changed, "MDM credentials saved");
@@ -319,20 +336,12 @@ impl MdmSync {
         let mut report = ConnectReport {
             provider: connection.kind,
             connection_changed: changed,
-            devices_reset: 0,
+            devices_reset,
             refresh: None,
             group_sync: GroupSyncOutcome::NotNeeded,
         };
         if !changed {
             return Ok(report);
-        }
-        report.devices_reset = self.stores.devices.reset_metadata(workspace).await?;
-        let plan = self.stores.state.sync_state(workspace).await?.plan;
-        if plan.allows_group_sync() {
-            self.stores
-                .state
-                .set_group_sync_pending(workspace, true)
-                .await?;
         }
         // Fetch at once: group membership is matched by MDM device ID (R12), which was just cleared.
         let refresh = self
@@ -369,35 +378,33 @@ impl MdmSync {
     /// editable groups, as when the MDM drops a group).
     pub async fn disconnect(&self, workspace: &WorkspaceId) -> Result<DisconnectReport> {
         let guard = self.acquire_lease(workspace).await?;
-        let result = self.disconnect_locked(workspace).await;
+        let result = self.disconnect_locked(workspace, &guard).await;
         self.release_lease(guard).await;
         result
     }
 
-    async fn disconnect_locked(&self, workspace: &WorkspaceId) -> Result<DisconnectReport> {
-        let was_connected = self
+    async fn disconnect_locked(
+        &self,
+        workspace: &WorkspaceId,
+        guard: &LeaseGuard,
+    ) -> Result<DisconnectReport> {
+        // One transaction: credentials, metadata, group links and the pending sync go together or not at all.
+        let removed = self
             .stores
             .credentials
-            .delete_credentials(workspace)
+            .remove_connection(workspace, guard.fence())
             .await?;
         self.forget(workspace);
-        let devices_cleared = self.stores.devices.reset_metadata(workspace).await?;
-        let mut groups_detached = 0;
-        for mut group in self.stores.groups.groups(workspace).await? {
-            if group.link.take().is_some() {
-                self.stores.groups.update_group(workspace, &group).await?;
-                groups_detached += 1;
-            }
-        }
-        self.stores
-            .state
-            .set_group_sync_pending(workspace, false)
-            .await?;
-        tracing::info!(workspace = %workspace, was_connected, groups_detached, "MDM disconnected");
+        tracing::info!(
+            workspace = %workspace,
+            was_connected = removed.was_connected,
+            groups_detached = removed.groups_detached,
+            "MDM disconnected"
+        );
         Ok(DisconnectReport {
-            was_connected,
-            devices_cleared,
-            groups_detached,
+            was_connected: removed.was_connected,
+            devices_cleared: removed.devices_cleared,
+            groups_detached: removed.groups_detached,
         })
     }
 
@@ -418,7 +425,7 @@ impl MdmSync {
                 .seal_config(workspace, &config, self.clock.now())?;
             self.stores
                 .credentials
-                .save_credentials(workspace, sealed)
+                .save_connection(workspace, guard.fence(), sealed, ConnectionChange::NONE)
                 .await?;
             self.forget(workspace);
             Ok(true)
@@ -428,10 +435,27 @@ impl MdmSync {
         result
     }
 
-    /// Every device of the workspace with its MDM metadata and console link, sorted by serial.
+    /// Every device of the workspace with its MDM metadata and console link, sorted by serial. For large
+    /// workspaces a UI reads pages instead ([`MdmSync::devices_page`]).
     pub async fn devices(&self, workspace: &WorkspaceId) -> Result<Vec<DeviceView>> {
-        let records = self.stores.devices.devices(workspace).await?;
-        self.views(workspace, records).await
+        let mut views = Vec::new();
+        let mut paging = Some(Paging::first(READ_PAGE));
+        while let Some(p) = paging {
+            let page = self.devices_page(workspace, p).await?;
+            paging = page.next_page(READ_PAGE);
+            views.extend(page.devices);
+        }
+        Ok(views)
+    }
+
+    /// One page of the workspace's devices with their MDM metadata and console links, sorted by serial.
+    pub async fn devices_page(
+        &self,
+        workspace: &WorkspaceId,
+        paging: Paging,
+    ) -> Result<DevicePage<DeviceView>> {
+        let page = self.stores.devices.devices(workspace, paging).await?;
+        self.page_views(workspace, page).await
     }
 
     /// One device.
@@ -446,10 +470,59 @@ impl MdmSync {
         Ok(self.views(workspace, vec![record]).await?.pop())
     }
 
-    /// Devices whose serial or MDM display name contains `query`, case-insensitively (R6).
+    /// Devices whose serial or MDM display name contains `query`, case-insensitively (R6): every match.
+    /// A UI showing results as the person types reads one page ([`MdmSync::search_page`]).
     pub async fn search(&self, workspace: &WorkspaceId, query: &str) -> Result<Vec<DeviceView>> {
-        let records = self.stores.devices.search_devices(workspace, query).await?;
-        self.views(workspace, records).await
+        let mut views = Vec::new();
+        let mut paging = Some(Paging::first(READ_PAGE));
+        while let Some(p) = paging {
+            let page = self.search_page(workspace, query, p).await?;
+            paging = page.next_page(READ_PAGE);
+            views.extend(page.devices);
+        }
+        Ok(views)
+    }
+
+    /// One page of the devices whose serial or MDM display name contains `query`, case-insensitively (R6).
+    pub async fn search_page(
+        &self,
+        workspace: &WorkspaceId,
+        query: &str,
+        paging: Paging,
+    ) -> Result<DevicePage<DeviceView>> {
+        let page = self
+            .stores
+            .devices
+            .search_devices(workspace, query, paging)
+            .await?;
+        self.page_views(workspace, page).await
+    }
+
+    /// Every device record of the workspace that passes the store query `page_of`, read page by page.
+    pub(crate) async fn collect_pages<F, Fut>(&self, page_of: F) -> Result<Vec<DeviceRecord>>
+    where
+        F: Fn(Paging) -> Fut,
+        Fut: std::future::Future<Output = crate::store::StoreResult<DevicePage>>,
+    {
+        let mut records = Vec::new();
+        let mut paging = Some(Paging::first(READ_PAGE));
+        while let Some(p) = paging {
+            let page = page_of(p).await?;
+            paging = page.next_page(READ_PAGE);
+            records.extend(page.devices);
+        }
+        Ok(records)
+    }
+
+    async fn page_views(
+        &self,
+        workspace: &WorkspaceId,
+        page: DevicePage,
+    ) -> Result<DevicePage<DeviceView>> {
+        Ok(DevicePage {
+            devices: self.views(workspace, page.devices).await?,
+            next: page.next,
+        })
     }
 
     /// Every group of the workspace, manual and synced.
@@ -549,11 +622,10 @@ impl MdmSync {
             .map_err(|()| crate::error::VaultError::Keys("no OS randomness".into()))?;
         let owner: String = token.iter().map(|b| format!("{b:02x}")).collect();
         let now = self.clock.now();
-        let expires_at = now + delta(self.config.lease_ttl);
         match self
             .stores
             .state
-            .try_acquire_lease(workspace, &owner, now, expires_at)
+            .try_acquire_lease(workspace, &owner, self.config.lease_ttl)
             .await?
         {
             LeaseOutcome::Acquired(lease) => Ok(LeaseGuard {
@@ -579,7 +651,7 @@ impl MdmSync {
         match self
             .stores
             .state
-            .renew_lease(&guard.workspace, &guard.lease, now + ttl)
+            .renew_lease(&guard.workspace, &guard.lease, self.config.lease_ttl)
             .await?
         {
             Some(lease) => {

@@ -43,7 +43,9 @@ use mdmkit_core::{MdmGroup, ProviderKind, SerialNumber};
 
 use crate::engine::{delta, Connection, LeaseGuard, MdmSync};
 use crate::error::{Error, Result};
-use crate::model::{GroupRecord, NewGroup, Plan, ProviderLink, WorkspaceId, WorkspaceState};
+use crate::model::{
+    GroupChanges, GroupRecord, NewGroup, Plan, ProviderLink, WorkspaceId, WorkspaceState,
+};
 
 /// Why a group sync ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,7 +183,7 @@ impl MdmSync {
             }
             self.stores
                 .state
-                .record_manual_group_sync(workspace, now)
+                .record_manual_group_sync(workspace, guard.fence(), now)
                 .await?;
             self.group_sync_locked(
                 workspace,
@@ -239,7 +241,7 @@ impl MdmSync {
         let succeeded = result.is_ok();
         self.stores
             .state
-            .record_group_sync_attempt(workspace, now, succeeded)
+            .record_group_sync_attempt(workspace, guard.fence(), now, succeeded)
             .await?;
         match result {
             Ok(mut report) => {
@@ -291,7 +293,11 @@ impl MdmSync {
         });
 
         let mut members_by_device_id: HashMap<String, Vec<SerialNumber>> = HashMap::new();
-        for device in self.stores.devices.devices(workspace).await? {
+        let devices = &self.stores.devices;
+        for device in self
+            .collect_pages(|p| devices.devices(workspace, p))
+            .await?
+        {
             if let Some(m) = device.metadata {
                 members_by_device_id
                     .entry(m.device_id)
@@ -340,15 +346,14 @@ impl MdmSync {
             requests: 0,
         };
 
+        let mut changes = GroupChanges::default();
         for mut group in detach {
-            self.keep_lease(guard).await?;
             group.link = None;
-            self.stores.groups.update_group(workspace, &group).await?;
+            changes.update.push(group);
             report.detached += 1;
         }
 
         for mdm in mdm_groups {
-            self.keep_lease(guard).await?;
             let base = match mdm.name.trim() {
                 "" => format!("Unnamed group {}", mdm.id),
                 name => name.to_owned(),
@@ -379,10 +384,7 @@ impl MdmSync {
                     } else {
                         existing.name = name;
                         existing.members = members;
-                        self.stores
-                            .groups
-                            .update_group(workspace, &existing)
-                            .await?;
+                        changes.update.push(existing);
                         report.updated += 1;
                     }
                 }
@@ -392,20 +394,22 @@ impl MdmSync {
                         account: connection.account.clone(),
                         mdm_group_id: mdm.id.clone(),
                     };
-                    self.stores
-                        .groups
-                        .create_group(
-                            workspace,
-                            NewGroup {
-                                name,
-                                link: Some(link),
-                                members,
-                            },
-                        )
-                        .await?;
+                    changes.create.push(NewGroup {
+                        name,
+                        link: Some(link),
+                        members,
+                    });
                     report.created += 1;
                 }
             }
+        }
+        // One transaction: a sync that fails or loses its lease half-way leaves the groups as they were.
+        if !changes.is_empty() {
+            self.keep_lease(guard).await?;
+            self.stores
+                .groups
+                .apply_group_changes(workspace, guard.fence(), changes)
+                .await?;
         }
         Ok(report)
     }

@@ -109,6 +109,7 @@ mod clock;
 mod engine;
 mod error;
 pub mod groups;
+mod lease;
 mod memory;
 mod model;
 mod provider;
@@ -122,12 +123,14 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{
     ConnectReport, ConnectionInfo, DeviceLink, DeviceView, DisconnectReport, MdmSync, SyncConfig,
 };
-pub use error::{Error, Result, StoreError, VaultError};
+pub use error::{Error, Result, StoreError, StoreErrorKind, VaultError};
 pub use groups::{GroupSyncOutcome, GroupSyncReport, GroupSyncTrigger, NameCollision};
+pub use lease::{Fence, Lease, LeaseOutcome};
 pub use memory::MemoryStore;
 pub use model::{
-    DeviceRecord, GroupId, GroupRecord, Lease, LeaseOutcome, MdmMetadata, NewGroup, Plan,
-    ProviderLink, SealedCredentials, WorkspaceId, WorkspaceState,
+    ConnectionChange, ConnectionRemoved, DeviceCheck, DevicePage, DeviceRecord, GroupChanges,
+    GroupId, GroupRecord, MdmMetadata, NewGroup, Paging, Plan, ProviderLink, SealedCredentials,
+    WorkspaceId, WorkspaceState,
 };
 pub use provider::ProviderFactory;
 pub use refresh::{
@@ -135,5 +138,8 @@ pub use refresh::{
     DuplicateSerial, RefreshReport, RunError, Strategy,
 };
 pub use scheduler::{Scheduler, SchedulerConfig, TickReport, WorkspaceRun};
-pub use store::{CredentialStore, DeviceStore, GroupStore, StoreResult, Stores, SyncStateStore};
+pub use store::{
+    check_step, CredentialStore, DeviceStore, GroupStore, Step, StepHook, StoreResult, Stores,
+    SyncStateStore,
+};
 pub use vault::{Vault, KEY_LEN};

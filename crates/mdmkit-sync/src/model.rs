@@ -9,6 +9,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use mdmkit_core::{MdmDevice, ProviderKind, SerialNumber};
 use serde::{Deserialize, Serialize};
 
+use crate::lease::Lease;
+
 /// The embedder's identifier of a workspace (tenant). Every record is scoped by one.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -226,28 +228,6 @@ impl NewGroup {
     }
 }
 
-/// The right to run sync work on a workspace until `expires_at`: at most one holder at a time (R10).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Lease {
-    /// A random token naming the holder; only the holder may renew or release.
-    pub owner: String,
-    /// After this instant anyone may take the lease over (its holder is presumed dead).
-    pub expires_at: DateTime<Utc>,
-}
-
-/// The answer to a lease request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum LeaseOutcome {
-    /// The lease is ours.
-    Acquired(Lease),
-    /// Someone else holds it until `expires_at`.
-    Busy {
-        /// When the current holder's lease runs out unless renewed.
-        expires_at: DateTime<Utc>,
-    },
-}
-
 /// What the engine remembers per workspace between runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkspaceState {
@@ -268,6 +248,105 @@ pub struct WorkspaceState {
     pub group_sync_pending: bool,
     /// The current lease, if any (possibly expired).
     pub lease: Option<Lease>,
+}
+
+/// Which page of a workspace's devices to read: devices are ordered by serial, and a page starts after
+/// the serial that ended the previous one (keyset paging: stable while devices are added or removed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paging {
+    /// Start after this serial; `None` for the first page.
+    pub after: Option<SerialNumber>,
+    /// At most this many devices (at least one is always asked for).
+    pub limit: usize,
+}
+
+impl Paging {
+    /// The first page of at most `limit` devices.
+    pub fn first(limit: usize) -> Self {
+        Paging { after: None, limit }
+    }
+
+    /// The limit actually used: never zero.
+    pub fn effective_limit(&self) -> usize {
+        self.limit.max(1)
+    }
+}
+
+/// One page of devices, sorted by serial.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevicePage<T = DeviceRecord> {
+    /// The devices of this page.
+    pub devices: Vec<T>,
+    /// The serial to continue after, if more devices follow; `None` on the last page.
+    pub next: Option<SerialNumber>,
+}
+
+impl<T> DevicePage<T> {
+    /// The request for the page after this one, with the same `limit`; `None` on the last page.
+    pub fn next_page(&self, limit: usize) -> Option<Paging> {
+        self.next.clone().map(|after| Paging {
+            after: Some(after),
+            limit,
+        })
+    }
+}
+
+/// The MDM's definite answer about one device, as a refresh writes it (see
+/// [`crate::DeviceStore::record_checks`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceCheck {
+    /// The device.
+    pub serial: SerialNumber,
+    /// Its metadata; `None`: unknown to the MDM, or ambiguous.
+    pub metadata: Option<MdmMetadata>,
+    /// When the MDM answered (the start of the run).
+    pub checked_at: DateTime<Utc>,
+}
+
+/// What changes in the same transaction as a new credentials record (see
+/// [`crate::CredentialStore::save_connection`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionChange {
+    /// Clear the MDM metadata and check time of every device of the workspace, so all are due (R9).
+    pub clear_metadata: bool,
+    /// Mark a group sync as owed at once (R10: the provider was set or changed).
+    pub group_sync_pending: bool,
+}
+
+impl ConnectionChange {
+    /// The record only (a key rotation re-seals the same connection).
+    pub const NONE: ConnectionChange = ConnectionChange {
+        clear_metadata: false,
+        group_sync_pending: false,
+    };
+}
+
+/// What [`crate::CredentialStore::remove_connection`] changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionRemoved {
+    /// Whether there was a credentials record to delete.
+    pub was_connected: bool,
+    /// Devices whose MDM metadata was cleared.
+    pub devices_cleared: usize,
+    /// Synced groups turned into ordinary groups (their link removed).
+    pub groups_detached: usize,
+}
+
+/// The group changes of one group sync, written in one transaction (see
+/// [`crate::GroupStore::apply_group_changes`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupChanges {
+    /// Groups to create (the store assigns their ids).
+    pub create: Vec<NewGroup>,
+    /// Groups whose name, link and members are replaced (a detach is an update without a link).
+    pub update: Vec<GroupRecord>,
+}
+
+impl GroupChanges {
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.create.is_empty() && self.update.is_empty()
+    }
 }
 
 /// Encrypted credentials as stored: one record per workspace (R3).

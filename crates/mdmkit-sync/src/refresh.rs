@@ -47,7 +47,7 @@ use mdmkit_core::{Category, ErrorKind, MdmDevice, MdmProviderExt, ProviderKind, 
 
 use crate::engine::{delta, Connection, LeaseGuard, MdmSync};
 use crate::error::Result;
-use crate::model::{MdmMetadata, WorkspaceId};
+use crate::model::{DeviceCheck, MdmMetadata, WorkspaceId};
 
 /// How a refresh run asked the MDM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -302,11 +302,16 @@ impl MdmSync {
         let provider = &connection.provider;
         let requests_before = provider.request_count();
         let cutoff = now - delta(self.config.refresh_interval);
-        let due = self.stores.devices.devices_due(workspace, cutoff).await?;
+        let devices = &self.stores.devices;
+        let due = self
+            .collect_pages(|p| devices.devices_due(workspace, cutoff, p))
+            .await?;
         let mut report = RefreshReport::new(workspace, connection.kind, now, due.len());
         let mut listed = None;
         if !due.is_empty() {
-            let all = self.stores.devices.devices(workspace).await?;
+            let all = self
+                .collect_pages(|p| devices.devices(workspace, p))
+                .await?;
             let state = self.stores.state.sync_state(workspace).await?;
             let estimate = (all.len() as u64).max(state.mdm_device_count.unwrap_or(0));
             let page_size = provider
@@ -335,7 +340,7 @@ impl MdmSync {
         report.requests = provider.request_count().saturating_sub(requests_before);
         self.stores
             .state
-            .record_refresh(workspace, now, listed)
+            .record_refresh(workspace, guard.fence(), now, listed)
             .await?;
         tracing::info!(
             workspace = %workspace,
@@ -467,9 +472,14 @@ impl MdmSync {
                 None
             }
         };
+        let check = DeviceCheck {
+            serial,
+            metadata,
+            checked_at: now,
+        };
         self.stores
             .devices
-            .record_check(workspace, &serial, metadata, now)
+            .record_checks(workspace, guard.fence(), &[check])
             .await?;
         Ok(())
     }

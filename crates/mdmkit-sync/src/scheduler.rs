@@ -191,11 +191,7 @@ impl Scheduler {
             .is_none_or(|at| now >= at + delta(self.config.refresh_every) + jitter);
         let refresh = refresh_window_open && {
             let cutoff = now - delta(self.engine.config.refresh_interval);
-            !stores
-                .devices
-                .devices_due(&workspace, cutoff)
-                .await?
-                .is_empty()
+            stores.devices.any_due(&workspace, cutoff).await?
         };
         let group_sync = self.group_sync_due(&state, now, jitter);
         Ok((refresh || group_sync).then_some(Job {
