@@ -92,6 +92,23 @@ impl LeaseGuard {
 /// Devices read per store round trip when the engine walks a whole workspace.
 const READ_PAGE: usize = 1000;
 
+/// Every item of a paged device query, read page by page.
+pub(crate) async fn all_pages<T, E, F, Fut>(page_of: F) -> Result<Vec<T>>
+where
+    F: Fn(Paging) -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<DevicePage<T>, E>>,
+    Error: From<E>,
+{
+    let mut items = Vec::new();
+    let mut paging = Some(Paging::first(READ_PAGE));
+    while let Some(p) = paging {
+        let page = page_of(p).await?;
+        paging = page.next_page(READ_PAGE);
+        items.extend(page.devices);
+    }
+    Ok(items)
+}
+
 /// What [`MdmSync::connect`] did after the credentials passed validation and were saved.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -438,14 +455,7 @@ impl MdmSync {
     /// Every device of the workspace with its MDM metadata and console link, sorted by serial. For large
     /// workspaces a UI reads pages instead ([`MdmSync::devices_page`]).
     pub async fn devices(&self, workspace: &WorkspaceId) -> Result<Vec<DeviceView>> {
-        let mut views = Vec::new();
-        let mut paging = Some(Paging::first(READ_PAGE));
-        while let Some(p) = paging {
-            let page = self.devices_page(workspace, p).await?;
-            paging = page.next_page(READ_PAGE);
-            views.extend(page.devices);
-        }
-        Ok(views)
+        all_pages(|p| self.devices_page(workspace, p)).await
     }
 
     /// One page of the workspace's devices with their MDM metadata and console links, sorted by serial.
@@ -473,14 +483,7 @@ impl MdmSync {
     /// Devices whose serial or MDM display name contains `query`, case-insensitively (R6): every match.
     /// A UI showing results as the person types reads one page ([`MdmSync::search_page`]).
     pub async fn search(&self, workspace: &WorkspaceId, query: &str) -> Result<Vec<DeviceView>> {
-        let mut views = Vec::new();
-        let mut paging = Some(Paging::first(READ_PAGE));
-        while let Some(p) = paging {
-            let page = self.search_page(workspace, query, p).await?;
-            paging = page.next_page(READ_PAGE);
-            views.extend(page.devices);
-        }
-        Ok(views)
+        all_pages(|p| self.search_page(workspace, query, p)).await
     }
 
     /// One page of the devices whose serial or MDM display name contains `query`, case-insensitively (R6).
@@ -496,22 +499,6 @@ impl MdmSync {
             .search_devices(workspace, query, paging)
             .await?;
         self.page_views(workspace, page).await
-    }
-
-    /// Every device record of the workspace that passes the store query `page_of`, read page by page.
-    pub(crate) async fn collect_pages<F, Fut>(&self, page_of: F) -> Result<Vec<DeviceRecord>>
-    where
-        F: Fn(Paging) -> Fut,
-        Fut: std::future::Future<Output = crate::store::StoreResult<DevicePage>>,
-    {
-        let mut records = Vec::new();
-        let mut paging = Some(Paging::first(READ_PAGE));
-        while let Some(p) = paging {
-            let page = page_of(p).await?;
-            paging = page.next_page(READ_PAGE);
-            records.extend(page.devices);
-        }
-        Ok(records)
     }
 
     async fn page_views(

@@ -41,7 +41,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use mdmkit_core::{MdmGroup, ProviderKind, SerialNumber};
 
-use crate::engine::{delta, Connection, LeaseGuard, MdmSync};
+use crate::engine::{all_pages, delta, Connection, LeaseGuard, MdmSync};
 use crate::error::{Error, Result};
 use crate::model::{
     GroupChanges, GroupRecord, NewGroup, Plan, ProviderLink, WorkspaceId, WorkspaceState,
@@ -294,10 +294,7 @@ impl MdmSync {
 
         let mut members_by_device_id: HashMap<String, Vec<SerialNumber>> = HashMap::new();
         let devices = &self.stores.devices;
-        for device in self
-            .collect_pages(|p| devices.devices(workspace, p))
-            .await?
-        {
+        for device in all_pages(|p| devices.devices(workspace, p)).await? {
             if let Some(m) = device.metadata {
                 members_by_device_id
                     .entry(m.device_id)

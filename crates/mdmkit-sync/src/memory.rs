@@ -106,6 +106,19 @@ impl Inner {
         }
     }
 
+    /// Clears every device's metadata and check time (R9), so all are due.
+    fn clear_metadata(&mut self, ws: &WorkspaceId) {
+        for record in self
+            .devices
+            .get_mut(ws)
+            .into_iter()
+            .flat_map(|d| d.values_mut())
+        {
+            record.metadata = None;
+            record.checked_at = None;
+        }
+    }
+
     fn devices(&self, ws: &WorkspaceId) -> impl Iterator<Item = &DeviceRecord> {
         self.devices.get(ws).into_iter().flat_map(|d| d.values())
     }
@@ -197,26 +210,13 @@ impl CredentialStore for MemoryStore {
         inner.fenced(ws, fence)?;
         // Every step is checked before anything is written: a failure leaves the old state whole.
         self.step(Step::ConnectionSaved)?;
-        let cleared = if change.clear_metadata {
-            inner.devices(ws).count()
-        } else {
-            0
-        };
+        let mut cleared = 0;
         if change.clear_metadata {
             self.step(Step::ConnectMetadataCleared)?;
+            cleared = inner.devices(ws).count();
+            inner.clear_metadata(ws);
         }
         inner.credentials.insert(ws.clone(), record);
-        if change.clear_metadata {
-            for record in inner
-                .devices
-                .get_mut(ws)
-                .into_iter()
-                .flat_map(|d| d.values_mut())
-            {
-                record.metadata = None;
-                record.checked_at = None;
-            }
-        }
         if change.group_sync_pending {
             inner.state(ws).group_sync_pending = true;
         }
@@ -239,15 +239,7 @@ impl CredentialStore for MemoryStore {
             self.step(step)?;
         }
         inner.credentials.remove(ws);
-        for record in inner
-            .devices
-            .get_mut(ws)
-            .into_iter()
-            .flat_map(|d| d.values_mut())
-        {
-            record.metadata = None;
-            record.checked_at = None;
-        }
+        inner.clear_metadata(ws);
         for group in inner
             .groups
             .get_mut(ws)

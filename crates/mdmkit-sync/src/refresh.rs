@@ -45,7 +45,7 @@ use futures::stream::{self, StreamExt};
 use mdmkit_core::RequestCosts;
 use mdmkit_core::{Category, ErrorKind, MdmDevice, MdmProviderExt, ProviderKind, SerialNumber};
 
-use crate::engine::{delta, Connection, LeaseGuard, MdmSync};
+use crate::engine::{all_pages, delta, Connection, LeaseGuard, MdmSync};
 use crate::error::Result;
 use crate::model::{DeviceCheck, MdmMetadata, WorkspaceId};
 
@@ -303,15 +303,11 @@ impl MdmSync {
         let requests_before = provider.request_count();
         let cutoff = now - delta(self.config.refresh_interval);
         let devices = &self.stores.devices;
-        let due = self
-            .collect_pages(|p| devices.devices_due(workspace, cutoff, p))
-            .await?;
+        let due = all_pages(|p| devices.devices_due(workspace, cutoff, p)).await?;
         let mut report = RefreshReport::new(workspace, connection.kind, now, due.len());
         let mut listed = None;
         if !due.is_empty() {
-            let all = self
-                .collect_pages(|p| devices.devices(workspace, p))
-                .await?;
+            let all = all_pages(|p| devices.devices(workspace, p)).await?;
             let state = self.stores.state.sync_state(workspace).await?;
             let estimate = (all.len() as u64).max(state.mdm_device_count.unwrap_or(0));
             let page_size = provider

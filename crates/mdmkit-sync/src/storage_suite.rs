@@ -72,82 +72,27 @@ impl SuiteTarget for MemoryStore {
 #[macro_export]
 macro_rules! storage_suite_tests {
     ($target:path) => {
+        $crate::storage_suite_tests!(@one $target, suite_credentials, |t| credentials(&open(&t).await));
+        $crate::storage_suite_tests!(@one $target, suite_devices, |t| devices(&open(&t).await));
+        $crate::storage_suite_tests!(@one $target, suite_groups, |t| groups(&open(&t).await));
+        $crate::storage_suite_tests!(@one $target, suite_sync_state, |t| sync_state(&open(&t).await));
+        $crate::storage_suite_tests!(@one $target, suite_connection_changes, |t| connection_changes(&open(&t).await));
+        $crate::storage_suite_tests!(@one $target, suite_leases, |t| leases(&open(&t).await));
+        $crate::storage_suite_tests!(@one $target, suite_stale_fences_are_refused, |t| stale_fences_are_refused(&open(&t).await));
+        $crate::storage_suite_tests!(@one $target, suite_large_fleet, |t| large_fleet(&open(&t).await, 3_000));
+        $crate::storage_suite_tests!(@one $target, suite_lease_race_between_two_pools, |t| lease_race(&open(&t).await, &open(&t).await, 100));
+        $crate::storage_suite_tests!(@one $target, suite_skewed_clocks, |t| skewed_clocks(&open(&t).await, &open(&t).await));
+        $crate::storage_suite_tests!(@one $target, suite_atomic_changes, |t| atomic_changes(&t));
+    };
+    (@one $target:path, $name:ident, |$t:ident| $case:ident($($arg:expr),*)) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn suite_credentials() {
-            let Some(t) = $target().await else { return };
-            let s = $crate::storage_suite::SuiteTarget::open(&t).await;
-            $crate::storage_suite::credentials(&s).await;
-        }
-
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn suite_devices() {
-            let Some(t) = $target().await else { return };
-            let s = $crate::storage_suite::SuiteTarget::open(&t).await;
-            $crate::storage_suite::devices(&s).await;
-        }
-
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn suite_groups() {
-            let Some(t) = $target().await else { return };
-            let s = $crate::storage_suite::SuiteTarget::open(&t).await;
-            $crate::storage_suite::groups(&s).await;
-        }
-
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn suite_sync_state() {
-            let Some(t) = $target().await else { return };
-            let s = $crate::storage_suite::SuiteTarget::open(&t).await;
-            $crate::storage_suite::sync_state(&s).await;
-        }
-
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn suite_connection_changes() {
-            let Some(t) = $target().await else { return };
-            let s = $crate::storage_suite::SuiteTarget::open(&t).await;
-            $crate::storage_suite::connection_changes(&s).await;
-        }
-
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn suite_leases() {
-            let Some(t) = $target().await else { return };
-            let s = $crate::storage_suite::SuiteTarget::open(&t).await;
-            $crate::storage_suite::leases(&s).await;
-        }
-
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn suite_stale_fences_are_refused() {
-            let Some(t) = $target().await else { return };
-            let s = $crate::storage_suite::SuiteTarget::open(&t).await;
-            $crate::storage_suite::stale_fences_are_refused(&s).await;
-        }
-
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn suite_large_fleet() {
-            let Some(t) = $target().await else { return };
-            let s = $crate::storage_suite::SuiteTarget::open(&t).await;
-            $crate::storage_suite::large_fleet(&s, 3_000).await;
-        }
-
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn suite_lease_race_between_two_pools() {
-            let Some(t) = $target().await else { return };
-            let a = $crate::storage_suite::SuiteTarget::open(&t).await;
-            let b = $crate::storage_suite::SuiteTarget::open(&t).await;
-            $crate::storage_suite::lease_race(&a, &b, 100).await;
-        }
-
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn suite_skewed_clocks() {
-            let Some(t) = $target().await else { return };
-            let a = $crate::storage_suite::SuiteTarget::open(&t).await;
-            let b = $crate::storage_suite::SuiteTarget::open(&t).await;
-            $crate::storage_suite::skewed_clocks(&a, &b).await;
-        }
-
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn suite_atomic_changes() {
-            let Some(t) = $target().await else { return };
-            $crate::storage_suite::atomic_changes(&t).await;
+        async fn $name() {
+            #[allow(dead_code)]
+            async fn open(t: &impl $crate::storage_suite::SuiteTarget) -> $crate::Stores {
+                t.open().await
+            }
+            let Some($t) = $target().await else { return };
+            let _ = $crate::storage_suite::$case($($arg),*).await;
         }
     };
 }
