@@ -3,6 +3,7 @@
 //! Rates are fractions of requests and are applied deterministically (a rate of 0.25 faults exactly every
 //! fourth request), so tests that count requests are repeatable.
 
+use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::body::{to_bytes, Body};
@@ -30,6 +31,9 @@ pub struct Faults {
     pub malformed: f64,
     /// Fraction of successful responses whose body is cut in half.
     pub truncated: f64,
+    /// Every response's body is sent one byte per this interval (status and headers at once): a server
+    /// that drip-feeds, holding its client for as long as the body lasts. `None`: full speed.
+    pub drip: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,13 +84,33 @@ impl FaultPlan {
 pub(crate) async fn inject(State(ctx): State<Ctx>, request: Request, next: Next) -> Response {
     let provider = ctx.provider();
     provider.count_request();
-    let (latency, fault, retry_after) = {
+    let (latency, fault, retry_after, drip) = {
         let mut plan = provider.faults.lock().unwrap();
-        (plan.faults.latency, plan.decide(), plan.faults.retry_after)
+        (
+            plan.faults.latency,
+            plan.decide(),
+            plan.faults.retry_after,
+            plan.faults.drip,
+        )
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    let response = answer(&ctx, fault, retry_after, request, next).await;
+    match drip {
+        Some(every) => drip_feed(response, every).await,
+        None => response,
+    }
+}
+
+/// The response to a request, with the chosen fault applied.
+async fn answer(
+    ctx: &Ctx,
+    fault: Option<Fault>,
+    retry_after: Duration,
+    request: Request,
+    next: Next,
+) -> Response {
     match fault {
         Some(Fault::RateLimited) => {
             let mut response = ctx.sim().error(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
@@ -132,9 +156,52 @@ pub(crate) async fn inject(State(ctx): State<Ctx>, request: Request, next: Next)
     }
 }
 
+/// The same response, its body sent one byte every `every`.
+async fn drip_feed(response: Response, every: Duration) -> Response {
+    let (parts, body) = response.into_parts();
+    let bytes = to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let bytes_one_by_one = futures::stream::unfold(0usize, move |at| {
+        let bytes = bytes.clone();
+        async move {
+            if at >= bytes.len() {
+                return None;
+            }
+            tokio::time::sleep(every).await;
+            Some((Ok::<_, Infallible>(bytes.slice(at..at + 1)), at + 1))
+        }
+    });
+    Response::from_parts(parts, Body::from_stream(bytes_one_by_one))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_dripping_body_arrives_one_byte_at_a_time_after_its_interval() {
+        use futures::StreamExt;
+        let every = Duration::from_millis(2);
+        let response = (StatusCode::OK, "{\"ok\":1}").into_response();
+        let started = std::time::Instant::now();
+        let dripped = drip_feed(response, every).await;
+        assert_eq!(
+            dripped.status(),
+            StatusCode::OK,
+            "the status is not held back"
+        );
+        let mut frames = dripped.into_body().into_data_stream();
+        let mut received = Vec::new();
+        while let Some(frame) = frames.next().await {
+            let frame = frame.unwrap();
+            assert_eq!(frame.len(), 1, "one byte per frame");
+            received.extend_from_slice(&frame);
+        }
+        assert_eq!(received, b"{\"ok\":1}");
+        assert!(
+            started.elapsed() >= every * 8,
+            "each byte waited its interval"
+        );
+    }
 
     #[test]
     fn rates_are_exact_and_deterministic() {

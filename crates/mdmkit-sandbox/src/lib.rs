@@ -7,8 +7,9 @@
 //!
 //! - Real auth behaviour: Jamf and Entra issue tokens that expire (configurable lifetime); wrong credentials
 //!   get the vendor's error; credentials without device access get the vendor's 403.
-//! - Fault injection per provider ([`Faults`]): latency, 429 with `Retry-After`, 5xx, malformed and
-//!   truncated bodies, HTML error pages; [`Sandbox::expire_tokens`]; an HTTPS mode with a generated CA.
+//! - Fault injection per provider ([`Faults`]): latency, bodies drip-fed a byte at a time, 429 with
+//!   `Retry-After`, 5xx, malformed and truncated bodies, HTML error pages; [`Sandbox::expire_tokens`]; an
+//!   HTTPS mode with a generated CA.
 //! - A mutation API ([`Sandbox::mutate`]) and per-provider request counters.
 //!
 //! ```no_run

@@ -196,6 +196,7 @@ pub(crate) struct StateRow {
     last_group_sync_attempt: Option<DbTime>,
     last_manual_group_sync: Option<DbTime>,
     group_sync_pending: bool,
+    refresh_pending: bool,
 }
 
 impl StateRow {
@@ -208,6 +209,7 @@ impl StateRow {
             last_group_sync_attempt: self.last_group_sync_attempt.map(|t| t.0),
             last_manual_group_sync: self.last_manual_group_sync.map(|t| t.0),
             group_sync_pending: self.group_sync_pending,
+            refresh_pending: self.refresh_pending,
             lease,
         })
     }
@@ -277,8 +279,14 @@ pub(crate) mod sql {
     pub(crate) const SET_PENDING: &str = "INSERT INTO mdmkit_workspace_state \
          (workspace, group_sync_pending) VALUES ($1, $2) \
          ON CONFLICT (workspace) DO UPDATE SET group_sync_pending = excluded.group_sync_pending";
-    pub(crate) const CLEAR_PENDING: &str =
-        "UPDATE mdmkit_workspace_state SET group_sync_pending = FALSE WHERE workspace = $1";
+    pub(crate) const CLEAR_PENDING: &str = "UPDATE mdmkit_workspace_state \
+         SET group_sync_pending = FALSE, refresh_pending = FALSE WHERE workspace = $1";
+    /// Marking the metadata not current also forgets the device count of the previous MDM.
+    pub(crate) const SET_REFRESH_PENDING: &str = "INSERT INTO mdmkit_workspace_state \
+         (workspace, refresh_pending) VALUES ($1, $2) \
+         ON CONFLICT (workspace) DO UPDATE SET refresh_pending = excluded.refresh_pending, \
+         mdm_device_count = CASE WHEN excluded.refresh_pending THEN NULL \
+         ELSE mdmkit_workspace_state.mdm_device_count END";
 
     const DEVICE_COLUMNS: &str = "serial, mdm_device_id, mdm_user_id, display_name, checked_at";
     pub(crate) static DEVICE: LazyLock<String> = LazyLock::new(|| {
@@ -346,7 +354,7 @@ pub(crate) mod sql {
         "DELETE FROM mdmkit_groups WHERE workspace = $1 AND id = $2";
 
     pub(crate) const STATE: &str = "SELECT plan, last_refresh, mdm_device_count, last_group_sync, \
-         last_group_sync_attempt, last_manual_group_sync, group_sync_pending \
+         last_group_sync_attempt, last_manual_group_sync, group_sync_pending, refresh_pending \
          FROM mdmkit_workspace_state WHERE workspace = $1";
     pub(crate) const HELD_LEASE: &str = "SELECT holder, fence, expires_at FROM mdmkit_leases \
          WHERE workspace = $1 AND holder IS NOT NULL";

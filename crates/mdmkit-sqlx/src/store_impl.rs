@@ -264,6 +264,14 @@ macro_rules! sql_store {
                     let mut cleared = 0;
                     if change.clear_metadata {
                         cleared = Self::clear_metadata(&mut tx, ws).await?;
+                        Self::exec(
+                            &mut tx,
+                            "marking a refresh pending",
+                            sqlx::query(sql::SET_REFRESH_PENDING)
+                                .bind(ws.as_str())
+                                .bind(true),
+                        )
+                        .await?;
                         self.step(Step::ConnectMetadataCleared)?;
                     }
                     if change.group_sync_pending {
@@ -671,6 +679,19 @@ macro_rules! sql_store {
                         .bind(ws.as_str())
                         .bind(pending);
                     self.state_write(ws, fence, "setting the pending group sync", q)
+                        .await
+                }
+
+                async fn set_refresh_pending(
+                    &self,
+                    ws: &WorkspaceId,
+                    fence: Fence,
+                    pending: bool,
+                ) -> StoreResult<()> {
+                    let q = sqlx::query(sql::SET_REFRESH_PENDING)
+                        .bind(ws.as_str())
+                        .bind(pending);
+                    self.state_write(ws, fence, "setting the pending refresh", q)
                         .await
                 }
 

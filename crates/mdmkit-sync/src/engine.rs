@@ -17,9 +17,9 @@ use crate::model::{
     ConnectionChange, DevicePage, DeviceRecord, GroupRecord, MdmMetadata, Paging, Plan,
     WorkspaceId, WorkspaceState,
 };
-use crate::provider::{ProviderFactory, ProviderLimits};
+use crate::provider::ProviderFactory;
 use crate::refresh::RefreshReport;
-use crate::store::Stores;
+use crate::store::{Stores, SyncStateStore};
 use crate::vault::{random_bytes, Vault};
 
 /// The engine's timings and bounds. The defaults are the product rules.
@@ -38,10 +38,9 @@ pub struct SyncConfig {
     /// How long a lease lasts without renewal. Runs renew it at half-life; a crashed worker's lease frees
     /// itself after this long.
     pub lease_ttl: Duration,
-    /// Serial lookups in flight at once within one refresh run.
+    /// Serial lookups in flight at once within one refresh run. Requests to one MDM server are further
+    /// bounded by that server's limits in the provider's HTTP client.
     pub lookup_concurrency: usize,
-    /// Requests in flight at once per provider kind, across every workspace of this engine.
-    pub max_in_flight_per_provider: usize,
     /// The page size assumed for listings whose provider does not say (Graph's next-link paging), when
     /// choosing the refresh strategy.
     pub assumed_page_size: u32,
@@ -56,7 +55,6 @@ impl Default for SyncConfig {
             group_sync_retry_after: Duration::from_secs(15 * 60),
             lease_ttl: Duration::from_secs(10 * 60),
             lookup_concurrency: 4,
-            max_in_flight_per_provider: 8,
             assumed_page_size: 100,
         }
     }
@@ -75,11 +73,48 @@ pub(crate) struct Connection {
 }
 
 /// The workspace's lease, held by one running operation.
-#[derive(Debug)]
+///
+/// Give it back with [`MdmSync::release_lease`]. A guard dropped without that (its run was cancelled at a
+/// deadline, or panicked) releases the lease from a spawned task, so the workspace is free again at once
+/// rather than after [`SyncConfig::lease_ttl`]; with no Tokio runtime to spawn on, the lease simply expires.
 pub(crate) struct LeaseGuard {
     workspace: WorkspaceId,
     lease: Lease,
     renewed_at: DateTime<Utc>,
+    store: Arc<dyn SyncStateStore>,
+    released: bool,
+}
+
+impl fmt::Debug for LeaseGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LeaseGuard")
+            .field("workspace", &self.workspace)
+            .field("lease", &self.lease)
+            .field("renewed_at", &self.renewed_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for LeaseGuard {
+    fn drop(&mut self) {
+        if self.released {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let store = self.store.clone();
+        let workspace = self.workspace.clone();
+        let lease = self.lease.clone();
+        runtime.spawn(async move {
+            match store.release_lease(&workspace, &lease).await {
+                Ok(_) => tracing::debug!(workspace = %workspace, "lease of a stopped run released"),
+                Err(e) => {
+                    tracing::warn!(workspace = %workspace, error = %e, "could not release the lease of a stopped run; it expires on its own")
+                }
+            }
+        });
+    }
 }
 
 impl LeaseGuard {
@@ -121,7 +156,8 @@ pub struct ConnectReport {
     pub devices_reset: usize,
     /// The refresh run at once after a change, so the group sync can match members.
     pub refresh: Option<Result<RefreshReport>>,
-    /// The group sync at once after a change (R10), or why there was none.
+    /// The group sync at once after a change (R10), or why there was none: it runs only if that refresh
+    /// completed ([`GroupSyncOutcome::WaitingForRefresh`] otherwise).
     pub group_sync: GroupSyncOutcome,
 }
 
@@ -186,7 +222,6 @@ pub struct MdmSync {
     pub(crate) stores: Stores,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: SyncConfig,
-    limits: ProviderLimits,
     connections: Mutex<HashMap<WorkspaceId, Connection>>,
 }
 
@@ -197,7 +232,6 @@ impl fmt::Debug for MdmSync {
             .field("stores", &self.stores)
             .field("clock", &self.clock)
             .field("config", &self.config)
-            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -216,7 +250,6 @@ impl MdmSync {
             vault: Arc::new(vault),
             stores,
             clock,
-            limits: ProviderLimits::new(config.max_in_flight_per_provider),
             config,
             connections: Mutex::new(HashMap::new()),
         }
@@ -224,7 +257,6 @@ impl MdmSync {
 
     /// Replaces the configuration.
     pub fn with_config(mut self, config: SyncConfig) -> Self {
-        self.limits = ProviderLimits::new(config.max_in_flight_per_provider);
         self.config = config;
         self
     }
@@ -280,9 +312,12 @@ impl MdmSync {
     /// 2. Takes the workspace's lease (a running sync makes this fail with [`Error::AlreadyRunning`], with
     ///    nothing saved), encrypts and saves.
     /// 3. If the provider or any credential changed ([`ProviderConfig::same_connection`]), clears the MDM
-    ///    metadata of every device (R9), fetches it again from the new provider at once, then, if the plan
-    ///    allows, runs a group sync (R10). If those fail, the credentials stay saved, the devices stay due
-    ///    and the group sync stays pending for the scheduler.
+    ///    metadata of every device (R9) and marks it not current
+    ///    ([`crate::WorkspaceState::refresh_pending`]), fetches it again from the new provider at once, then,
+    ///    if the plan allows and that refresh completed, runs a group sync (R10). If the refresh did not
+    ///    complete (MDM down, timeout, errors left devices due), the group sync does not run: it would match
+    ///    members against cleared metadata and empty every synced group. The credentials stay saved, the
+    ///    devices stay due, and the group sync stays pending until the scheduler has completed a refresh.
     pub async fn connect(
         &self,
         workspace: &WorkspaceId,
@@ -331,7 +366,7 @@ impl MdmSync {
         let plan = self.stores.state.sync_state(workspace).await?.plan;
         let sealed = self.vault.seal_config(workspace, &config, now)?;
         let connection = Connection {
-            provider: self.limits.wrap(provider),
+            provider,
             kind: config.kind(),
             account: config.account_key(),
             fingerprint: (sealed.key_id.clone(), sealed.nonce.clone()),
@@ -382,6 +417,7 @@ impl MdmSync {
                 .await
             {
                 Ok(r) => GroupSyncOutcome::Completed(r),
+                Err(Error::RefreshPending { .. }) => GroupSyncOutcome::WaitingForRefresh,
                 Err(e) => GroupSyncOutcome::Failed(e),
             }
         } else {
@@ -571,7 +607,7 @@ impl MdmSync {
         let config = self.vault.open_config(workspace, &record)?;
         let provider = self.factory.build(&config)?;
         let connection = Connection {
-            provider: self.limits.wrap(provider),
+            provider,
             kind: config.kind(),
             account: config.account_key(),
             fingerprint,
@@ -619,6 +655,8 @@ impl MdmSync {
                 workspace: workspace.clone(),
                 lease,
                 renewed_at: now,
+                store: self.stores.state.clone(),
+                released: false,
             }),
             LeaseOutcome::Busy { expires_at } => Err(Error::AlreadyRunning {
                 workspace: workspace.clone(),
@@ -653,13 +691,15 @@ impl MdmSync {
     }
 
     /// Gives the lease back. A failure only delays the next run until the lease expires, so it is logged.
-    pub(crate) async fn release_lease(&self, guard: LeaseGuard) {
-        if let Err(e) = self
+    pub(crate) async fn release_lease(&self, mut guard: LeaseGuard) {
+        let result = self
             .stores
             .state
             .release_lease(&guard.workspace, &guard.lease)
-            .await
-        {
+            .await;
+        // Only now: if this call is cancelled half-way, the guard's drop tries again.
+        guard.released = true;
+        if let Err(e) = result {
             tracing::warn!(workspace = %guard.workspace, error = %e, "could not release the sync lease");
         }
     }

@@ -6,6 +6,7 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use mdmkit_core::{Category, ErrorKind};
@@ -60,6 +61,32 @@ pub enum Error {
         /// The workspace.
         workspace: WorkspaceId,
     },
+    /// A group sync was asked for while the device metadata is not current for the workspace's connection
+    /// ([`crate::WorkspaceState::refresh_pending`]): it would match members against cleared metadata. It
+    /// stays pending and runs after the next complete refresh.
+    #[error("the device metadata of workspace {workspace} is not yet current for its MDM connection (the refresh after the change has not completed); the group sync waits for it")]
+    RefreshPending {
+        /// The workspace.
+        workspace: WorkspaceId,
+    },
+    /// A scheduled run did not finish within [`crate::SchedulerConfig::run_deadline`] and was stopped. The
+    /// MDM answered too slowly, so its R8 category is Server error.
+    #[error(
+        "the sync run of workspace {workspace} did not finish within {deadline:?} and was stopped"
+    )]
+    DeadlineExceeded {
+        /// The workspace.
+        workspace: WorkspaceId,
+        /// The deadline it exceeded.
+        deadline: Duration,
+    },
+    /// A scheduled run panicked; the panic was caught and the run counted as failed. The panic message
+    /// went to the panic hook (stderr by default) and is not repeated here.
+    #[error("the sync run of workspace {workspace} panicked and was stopped")]
+    RunPanicked {
+        /// The workspace.
+        workspace: WorkspaceId,
+    },
     /// Encrypting or decrypting credentials failed, or the keys are unusable.
     #[error(transparent)]
     Vault(#[from] VaultError),
@@ -81,9 +108,13 @@ impl From<StoreError> for Error {
 }
 
 impl Error {
-    /// The R8 category, for errors that came from the MDM.
+    /// The R8 category, for errors that came from the MDM (a run stopped at its deadline included: the
+    /// MDM was too slow, a Server error).
     pub fn category(&self) -> Option<Category> {
-        self.provider_error().map(mdmkit_core::Error::category)
+        match self {
+            Error::DeadlineExceeded { .. } => Some(Category::Server),
+            _ => self.provider_error().map(mdmkit_core::Error::category),
+        }
     }
 
     /// The underlying provider error, if this is one.
@@ -103,7 +134,11 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Provider(e) => e.is_retryable(),
-            Error::Cooldown { .. } | Error::AlreadyRunning { .. } | Error::LeaseLost { .. } => true,
+            Error::Cooldown { .. }
+            | Error::AlreadyRunning { .. }
+            | Error::LeaseLost { .. }
+            | Error::RefreshPending { .. }
+            | Error::DeadlineExceeded { .. } => true,
             Error::Storage(_) => true,
             _ => false,
         }
@@ -264,6 +299,17 @@ mod tests {
         assert_eq!(e.category(), None);
         assert!(e.to_string().contains("Pro and Enterprise"));
         assert!(e.to_string().contains("Free"));
+        let e = Error::DeadlineExceeded {
+            workspace: WorkspaceId::new("w"),
+            deadline: Duration::from_secs(1800),
+        };
+        assert_eq!(e.category(), Some(Category::Server));
+        assert!(e.is_retryable());
+        assert!(e.to_string().contains("1800s"), "{e}");
+        let e = Error::RunPanicked {
+            workspace: WorkspaceId::new("w"),
+        };
+        assert_eq!(e.category(), None, "a panic is our bug, not the MDM's");
     }
 
     #[test]

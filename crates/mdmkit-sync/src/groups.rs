@@ -2,7 +2,10 @@
 //!
 //! # When
 //!
-//! Only on the Pro and Enterprise plans ([`crate::Error::PlanExcludesGroupSync`] otherwise). The scheduler
+//! Only on the Pro and Enterprise plans ([`crate::Error::PlanExcludesGroupSync`] otherwise), and only on
+//! metadata that is current for the connection: after the connection changed, no group sync runs until a
+//! refresh has completed ([`crate::WorkspaceState::refresh_pending`], [`crate::Error::RefreshPending`]),
+//! because members are matched by the MDM device IDs that the change cleared. The scheduler
 //! runs it every [`crate::SyncConfig::group_sync_interval`] (6 h) and at once while one is pending (the
 //! connection changed, see [`MdmSync::connect`]); people run it with [`MdmSync::sync_groups_now`], at most
 //! once per [`crate::SyncConfig::manual_group_sync_cooldown`] (15 min, measured from the previous manual
@@ -114,6 +117,10 @@ pub enum GroupSyncOutcome {
     Completed(GroupSyncReport),
     /// It failed; it stays pending and the scheduler retries it.
     Failed(Error),
+    /// The refresh after the change did not complete, so the device metadata is not current for the new
+    /// connection and matching members now would empty every synced group. The sync stays pending; the
+    /// scheduler runs it after its next complete refresh. Groups keep their members meanwhile.
+    WaitingForRefresh,
 }
 
 impl fmt::Display for GroupSyncTrigger {
@@ -150,6 +157,16 @@ fn free_name(base: &str, provider: ProviderKind, taken: &HashSet<String>) -> Str
     }
 }
 
+/// Refuses a group sync while the workspace's metadata is not current for its connection.
+fn ensure_metadata_current(workspace: &WorkspaceId, state: &WorkspaceState) -> Result<()> {
+    if state.refresh_pending {
+        return Err(Error::RefreshPending {
+            workspace: workspace.clone(),
+        });
+    }
+    Ok(())
+}
+
 /// When the next manual sync is allowed, if the cooldown is still running at `now`.
 pub(crate) fn cooldown_until(
     state: &WorkspaceState,
@@ -164,7 +181,8 @@ pub(crate) fn cooldown_until(
 impl MdmSync {
     /// Runs a group sync now, on a person's request (R10): Pro and Enterprise only, at most once per
     /// cooldown ([`Error::Cooldown`] says when the next is allowed), never while another sync runs
-    /// ([`Error::AlreadyRunning`]).
+    /// ([`Error::AlreadyRunning`]), never before the metadata is current for a changed connection
+    /// ([`Error::RefreshPending`]).
     pub async fn sync_groups_now(&self, workspace: &WorkspaceId) -> Result<GroupSyncReport> {
         let now = self.clock.now();
         let state = self.stores.state.sync_state(workspace).await?;
@@ -176,6 +194,8 @@ impl MdmSync {
             let connection = self.connection(workspace).await?;
             // Read again under the lease: another request may have just started a sync.
             let state = self.stores.state.sync_state(workspace).await?;
+            // Before the cooldown starts: a refused request does not count as one.
+            ensure_metadata_current(workspace, &state)?;
             if let Some((last, next_allowed)) =
                 cooldown_until(&state, now, self.config.manual_group_sync_cooldown)
             {
@@ -234,6 +254,9 @@ impl MdmSync {
         now: DateTime<Utc>,
         guard: &mut LeaseGuard,
     ) -> Result<GroupSyncReport> {
+        // The one check every trigger passes (connect, scheduler, manual), under the lease. Not an attempt:
+        // nothing was asked of the MDM, so no retry back-off starts.
+        ensure_metadata_current(workspace, &self.stores.state.sync_state(workspace).await?)?;
         let requests_before = connection.provider.request_count();
         let result = self
             .reconcile(workspace, connection, trigger, now, guard)

@@ -85,12 +85,24 @@
 //!   [`mdmkit_core::ProviderConfig::same_connection`]): a new host or tenant is a different MDM, and a
 //!   rotated secret costs one extra sync. After a change, `connect` refreshes before the group sync, because
 //!   membership is matched by the MDM device IDs that R9 just cleared.
+//! - **Metadata current for the connection.** A change sets [`WorkspaceState::refresh_pending`] (in the
+//!   store, next to `group_sync_pending`); only a *complete* refresh ([`RefreshReport::is_complete`]: no
+//!   error, not aborted, no suspicious listing, so every due device got a definite answer) clears it. While
+//!   it is set no group sync runs, whoever asks (`connect`, the scheduler, a person:
+//!   [`Error::RefreshPending`]): matching members against cleared metadata would empty every synced group.
+//!   So when the MDM fails the refresh after a change, groups keep their members, the sync stays pending,
+//!   and the scheduler retries the refresh every [`SyncConfig::group_sync_retry_after`] and runs the sync in
+//!   the turn whose refresh completes. A device whose lookup keeps failing therefore holds the sync back; the
+//!   refresh report names it.
 //! - **Disconnecting** deletes the credentials, clears device metadata and detaches synced groups.
 //! - **Plan** defaults to Free, so a workspace whose plan was never set is never group-synced by accident.
 //! - **Refresh strategy, outcomes, duplicates**: see [`refresh`]. Lookups unless they would cost more
 //!   requests than one bulk listing, from the provider's [`mdmkit_core::RequestCosts`] (commonly
-//!   `due <= ceil(M / p)` → lookups). Duplicate serials clear the device's metadata, stamp the check and are
-//!   listed in the report; they are never matched to one of the devices.
+//!   `due <= ceil(M / p)` → lookups). Duplicate serials (different MDM device IDs; one ID listed twice is
+//!   one device) clear the device's metadata, stamp the check and are listed in the report; they are never
+//!   matched to one of the devices. A complete listing that comes back empty, or under half the last one
+//!   ([`SHRINK_CHECK_MIN_DEVICES`]), while devices hold metadata writes nothing and is reported
+//!   ([`SuspiciousListing`]); a second listing that agrees is believed.
 //! - **Group identity** is provider + MDM account + MDM group id ([`ProviderLink`], [`mdmkit_core::ProviderConfig::account_key`]): a new
 //!   server of the same provider never inherits the old server's groups (and their policies) through an id
 //!   that happens to repeat; a rotated secret keeps the groups linked.
@@ -100,7 +112,15 @@
 //!   and a group sync never interleave). It has a time to live ([`SyncConfig::lease_ttl`]), is renewed at
 //!   half-life before every write, and is taken over once expired, so a crashed worker blocks a workspace
 //!   for at most one TTL. A run whose lease was taken over stops with [`Error::LeaseLost`] before its next
-//!   write. Busy callers get [`Error::AlreadyRunning`] with the expiry; nobody waits.
+//!   write. Busy callers get [`Error::AlreadyRunning`] with the expiry; nobody waits. A run stopped half-way
+//!   (its deadline passed, it panicked, its caller dropped it) gives the lease back from a spawned task, so
+//!   `connect` is not refused for a TTL after a slow MDM was cut off.
+//! - **Isolation between tenants.** The scheduler runs each workspace in its own task with a deadline
+//!   ([`SchedulerConfig::run_deadline`]; an overrun is [`Error::DeadlineExceeded`], an R8 Server error),
+//!   catches panics ([`Error::RunPanicked`]), and backs a workspace that keeps failing off exponentially, in
+//!   memory per scheduler; see [`Scheduler`]. The engine has no request limit per provider kind: limits
+//!   belong to each MDM server and the providers' HTTP clients enforce them there, so one tenant's slow Jamf
+//!   never takes another tenant's Jamf requests.
 //! - **Secrets** are decrypted only to build a provider, live in `SecretString`s, and never reach `Debug`,
 //!   logs or errors; logs carry workspace ids, provider names, counts and error categories.
 #![deny(missing_docs)]
@@ -135,7 +155,8 @@ pub use model::{
 pub use provider::ProviderFactory;
 pub use refresh::{
     bulk_listing_requests, choose_strategy, choose_strategy_with, strategy_requests,
-    DuplicateSerial, RefreshReport, RunError, Strategy,
+    DuplicateSerial, RefreshReport, RunError, Strategy, SuspiciousListing,
+    SHRINK_CHECK_MIN_DEVICES,
 };
 pub use scheduler::{Scheduler, SchedulerConfig, TickReport, WorkspaceRun};
 pub use store::{

@@ -215,6 +215,7 @@ impl CredentialStore for MemoryStore {
             self.step(Step::ConnectMetadataCleared)?;
             cleared = inner.devices(ws).count();
             inner.clear_metadata(ws);
+            inner.state(ws).set_refresh_pending(true);
         }
         inner.credentials.insert(ws.clone(), record);
         if change.group_sync_pending {
@@ -250,6 +251,7 @@ impl CredentialStore for MemoryStore {
         }
         if let Some(state) = inner.state.get_mut(ws) {
             state.group_sync_pending = false;
+            state.set_refresh_pending(false);
         }
         Ok(removed)
     }
@@ -525,6 +527,18 @@ impl SyncStateStore for MemoryStore {
         let mut inner = self.lock();
         inner.fenced(ws, fence)?;
         inner.state(ws).group_sync_pending = pending;
+        Ok(())
+    }
+
+    async fn set_refresh_pending(
+        &self,
+        ws: &WorkspaceId,
+        fence: Fence,
+        pending: bool,
+    ) -> StoreResult<()> {
+        let mut inner = self.lock();
+        inner.fenced(ws, fence)?;
+        inner.state(ws).set_refresh_pending(pending);
         Ok(())
     }
 

@@ -246,6 +246,11 @@ pub struct WorkspaceState {
     pub last_manual_group_sync: Option<DateTime<Utc>>,
     /// A group sync is owed at once (the connection changed and the sync has not yet succeeded).
     pub group_sync_pending: bool,
+    /// The device metadata is not current for the connection: it changed and no refresh has completed
+    /// since (see [`crate::RefreshReport::is_complete`]). While set, no group sync runs, because it would
+    /// match members against metadata that was cleared or belongs to the previous MDM.
+    #[serde(default)]
+    pub refresh_pending: bool,
     /// The current lease, if any (possibly expired).
     pub lease: Option<Lease>,
 }
@@ -307,7 +312,9 @@ pub struct DeviceCheck {
 /// [`crate::CredentialStore::save_connection`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ConnectionChange {
-    /// Clear the MDM metadata and check time of every device of the workspace, so all are due (R9).
+    /// Clear the MDM metadata and check time of every device of the workspace, so all are due (R9), and
+    /// mark the metadata not current for the connection ([`WorkspaceState::refresh_pending`], which also
+    /// forgets `mdm_device_count`).
     pub clear_metadata: bool,
     /// Mark a group sync as owed at once (R10: the provider was set or changed).
     pub group_sync_pending: bool,
@@ -346,6 +353,17 @@ impl GroupChanges {
     /// Whether there is nothing to write.
     pub fn is_empty(&self) -> bool {
         self.create.is_empty() && self.update.is_empty()
+    }
+}
+
+impl WorkspaceState {
+    /// Marks the metadata current or not for the connection; not current also forgets
+    /// `mdm_device_count`, which described the previous connection's MDM.
+    pub(crate) fn set_refresh_pending(&mut self, pending: bool) {
+        self.refresh_pending = pending;
+        if pending {
+            self.mdm_device_count = None;
+        }
     }
 }
 

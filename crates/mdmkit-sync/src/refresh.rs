@@ -26,18 +26,37 @@
 //! |---|---|---|---|
 //! | exactly one device with the serial | replaced (R4) | stamped | `matched` |
 //! | no device with the serial | cleared | stamped | `not_found` |
-//! | several devices with the serial | cleared: never silently matched to one | stamped | `duplicates` |
+//! | several devices (different MDM device IDs) with the serial | cleared: never silently matched to one | stamped | `duplicates` |
 //! | an error | **kept** | unchanged, so still due | `errors` |
 //!
 //! Duplicates are stamped because the answer is definite and asking again within the day would return the
-//! same; they come back the next day, after someone fixed the MDM.
+//! same; they come back the next day, after someone fixed the MDM. A device is its MDM device ID: rows with
+//! the same ID are one device (offset paging shows a row twice when devices are added during the listing),
+//! and the last row read for it counts.
 //!
 //! Errors that concern the whole connection (Unauthorized, Forbidden, Not found, SSL, invalid configuration)
 //! stop a lookup run at once, since every further request would fail the same way. A bulk listing that
 //! fails part-way writes nothing: without the whole listing neither "not found" nor "exactly one" can be
 //! concluded.
+//!
+//! # Listings that shrink suspiciously
+//!
+//! A complete listing is believed only if it is plausible. While devices of the workspace hold metadata, a
+//! listing is **suspicious** when it returns no device at all, or fewer than half the devices of the last
+//! complete listing when that one had at least [`SHRINK_CHECK_MIN_DEVICES`] (an API answering with an empty
+//! or partial page set, a permission silently narrowed). A suspicious listing writes nothing: metadata and
+//! check times are kept, so the devices stay due and are asked again on a later run; the report says so in
+//! [`RefreshReport::suspicious_listing`]. Its count becomes the new reference, so a second complete listing
+//! that agrees with it is believed: a fleet that really shrank is cleared one run later, an MDM that
+//! glitched once clears nothing.
+//!
+//! # Complete runs
+//!
+//! A run is complete ([`RefreshReport::is_complete`]) when every due device got a definite answer: no error,
+//! not aborted, no suspicious listing. Only a complete run makes the metadata current again after a
+//! connection change ([`crate::WorkspaceState::refresh_pending`]), which group sync waits for.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -47,7 +66,11 @@ use mdmkit_core::{Category, ErrorKind, MdmDevice, MdmProviderExt, ProviderKind, 
 
 use crate::engine::{all_pages, delta, Connection, LeaseGuard, MdmSync};
 use crate::error::Result;
-use crate::model::{DeviceCheck, MdmMetadata, WorkspaceId};
+use crate::model::{DeviceCheck, DeviceRecord, MdmMetadata, WorkspaceId, WorkspaceState};
+
+/// The smallest last complete listing for which a listing under half its size is suspicious: small fleets
+/// do lose half their devices at times.
+pub const SHRINK_CHECK_MIN_DEVICES: u64 = 20;
 
 /// How a refresh run asked the MDM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,6 +184,41 @@ pub struct DuplicateSerial {
     pub device_ids: Vec<String>,
 }
 
+/// A complete listing that was not believed (see [the module docs](crate::refresh)): nothing was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SuspiciousListing {
+    /// Distinct MDM devices the listing returned.
+    pub listed: u64,
+    /// Distinct MDM devices the last complete listing returned, if there was one for this connection.
+    pub last_listed: Option<u64>,
+    /// Devices of the workspace holding metadata, all kept.
+    pub devices_with_metadata: usize,
+}
+
+impl SuspiciousListing {
+    /// Whether a complete listing of `listed` distinct devices is suspicious, given the last complete
+    /// listing's count and how many devices of the workspace hold metadata.
+    pub fn check(
+        listed: u64,
+        last_listed: Option<u64>,
+        devices_with_metadata: usize,
+    ) -> Option<SuspiciousListing> {
+        if devices_with_metadata == 0 {
+            return None;
+        }
+        let emptied = listed == 0 && last_listed != Some(0);
+        let shrunk = last_listed.is_some_and(|last| {
+            last >= SHRINK_CHECK_MIN_DEVICES && listed.saturating_mul(2) < last
+        });
+        (emptied || shrunk).then_some(SuspiciousListing {
+            listed,
+            last_listed,
+            devices_with_metadata,
+        })
+    }
+}
+
 /// What a refresh run did, for operators: coverage at a glance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -177,7 +235,8 @@ pub struct RefreshReport {
     pub strategy: Option<Strategy>,
     /// The request count the strategy was chosen on.
     pub estimated_requests: u64,
-    /// MDM device records read (rows of the listing, or results of the lookups).
+    /// MDM device records read: distinct devices of the listing (a device listed twice counts once), or
+    /// results of the lookups.
     pub devices_seen: u64,
     /// Due devices matched to exactly one MDM device; their metadata was written.
     pub matched: usize,
@@ -191,8 +250,10 @@ pub struct RefreshReport {
     pub errors: usize,
     /// The last error met.
     pub last_error: Option<RunError>,
-    /// Whether the run stopped early on an error that concerns the whole connection.
+    /// Whether the run stopped early on an error that concerns the whole connection, or a listing failed.
     pub aborted: bool,
+    /// A complete listing that was not believed: nothing was written and the devices stay due.
+    pub suspicious_listing: Option<SuspiciousListing>,
     /// HTTP requests the provider sent during the run (retries and token requests included).
     pub requests: u64,
 }
@@ -219,6 +280,7 @@ impl RefreshReport {
             errors: 0,
             last_error: None,
             aborted: false,
+            suspicious_listing: None,
             requests: 0,
         }
     }
@@ -227,6 +289,20 @@ impl RefreshReport {
     pub fn still_due(&self) -> usize {
         self.due
             .saturating_sub(self.matched + self.not_found + self.duplicates.len())
+    }
+
+    /// Whether every due device got a definite answer: no error, not aborted, no suspicious listing. After
+    /// a connection change only a complete run makes the metadata current again, and group sync waits for
+    /// one.
+    pub fn is_complete(&self) -> bool {
+        !self.aborted && self.errors == 0 && self.suspicious_listing.is_none()
+    }
+
+    /// Whether the run got nowhere: aborted, a suspicious listing, or only errors. The scheduler backs such
+    /// a workspace off.
+    pub(crate) fn made_no_progress(&self) -> bool {
+        let answered = self.matched + self.not_found + self.duplicates.len();
+        self.aborted || self.suspicious_listing.is_some() || (self.errors > 0 && answered == 0)
     }
 
     fn fail(&mut self, error: &mdmkit_core::Error, serial: Option<SerialNumber>) {
@@ -243,15 +319,19 @@ enum Answer {
 }
 
 impl Answer {
-    fn from_matches(mut found: Vec<MdmDevice>) -> Answer {
-        match found.len() {
+    /// Devices are told apart by MDM device ID: the same ID twice is one device (its last record counts).
+    fn from_matches(found: Vec<MdmDevice>) -> Answer {
+        let mut by_id: BTreeMap<String, MdmDevice> = BTreeMap::new();
+        for device in found {
+            by_id.insert(device.device_id.clone(), device);
+        }
+        match by_id.len() {
             0 => Answer::NotFound,
-            1 => Answer::Found(Box::new(found.remove(0))),
-            _ => {
-                let mut ids: Vec<String> = found.into_iter().map(|d| d.device_id).collect();
-                ids.sort();
-                Answer::Duplicate(ids)
-            }
+            1 => match by_id.into_values().next() {
+                Some(device) => Answer::Found(Box::new(device)),
+                None => Answer::NotFound,
+            },
+            _ => Answer::Duplicate(by_id.into_keys().collect()),
         }
     }
 }
@@ -302,13 +382,13 @@ impl MdmSync {
         let provider = &connection.provider;
         let requests_before = provider.request_count();
         let cutoff = now - delta(self.config.refresh_interval);
+        let state = self.stores.state.sync_state(workspace).await?;
         let devices = &self.stores.devices;
         let due = all_pages(|p| devices.devices_due(workspace, cutoff, p)).await?;
         let mut report = RefreshReport::new(workspace, connection.kind, now, due.len());
         let mut listed = None;
         if !due.is_empty() {
             let all = all_pages(|p| devices.devices(workspace, p)).await?;
-            let state = self.stores.state.sync_state(workspace).await?;
             let estimate = (all.len() as u64).max(state.mdm_device_count.unwrap_or(0));
             let page_size = provider
                 .device_paging()
@@ -326,9 +406,17 @@ impl MdmSync {
                         .await?
                 }
                 Strategy::Bulk => {
-                    let known: HashSet<SerialNumber> = all.into_iter().map(|d| d.serial).collect();
                     listed = self
-                        .by_listing(workspace, connection, due, known, now, &mut report, guard)
+                        .by_listing(
+                            workspace,
+                            connection,
+                            due,
+                            &all,
+                            &state,
+                            now,
+                            &mut report,
+                            guard,
+                        )
                         .await?;
                 }
             }
@@ -338,6 +426,14 @@ impl MdmSync {
             .state
             .record_refresh(workspace, guard.fence(), now, listed)
             .await?;
+        if state.refresh_pending && report.is_complete() {
+            self.keep_lease(guard).await?;
+            self.stores
+                .state
+                .set_refresh_pending(workspace, guard.fence(), false)
+                .await?;
+            tracing::info!(workspace = %workspace, "device metadata current for the new MDM connection");
+        }
         tracing::info!(
             workspace = %workspace,
             provider = %report.provider,
@@ -346,6 +442,7 @@ impl MdmSync {
             not_found = report.not_found,
             duplicates = report.duplicates.len(),
             errors = report.errors,
+            suspicious_listing = report.suspicious_listing.is_some(),
             requests = report.requests,
             strategy = ?report.strategy,
             "MDM refresh finished"
@@ -397,29 +494,36 @@ impl MdmSync {
         Ok(())
     }
 
-    /// Returns the listing's row count when it completed.
+    /// Returns the listing's count of distinct devices when it completed (suspicious or not).
     #[allow(clippy::too_many_arguments)]
     async fn by_listing(
         &self,
         workspace: &WorkspaceId,
         connection: &Connection,
         due: Vec<SerialNumber>,
-        known: HashSet<SerialNumber>,
+        all: &[DeviceRecord],
+        state: &WorkspaceState,
         now: DateTime<Utc>,
         report: &mut RefreshReport,
         guard: &mut LeaseGuard,
     ) -> Result<Option<u64>> {
-        let mut by_serial: HashMap<SerialNumber, Vec<MdmDevice>> = HashMap::new();
+        let known: HashSet<&SerialNumber> = all.iter().map(|d| &d.serial).collect();
+        // Every MDM device ID read, and the rows of ours by ID: a row read twice is one device.
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut ours: HashMap<String, MdmDevice> = HashMap::new();
         let mut rows = connection.provider.device_stream();
         while let Some(row) = rows.next().await {
             match row {
                 Ok(device) => {
-                    report.devices_seen += 1;
+                    seen.insert(device.device_id.clone());
                     match &device.serial_number {
                         Some(serial) if known.contains(serial) => {
-                            by_serial.entry(serial.clone()).or_default().push(device);
+                            ours.insert(device.device_id.clone(), device);
                         }
-                        _ => report.unmatched += 1,
+                        // Its serial may have changed since an earlier row.
+                        _ => {
+                            ours.remove(&device.device_id);
+                        }
                     }
                 }
                 Err(e) => {
@@ -432,12 +536,35 @@ impl MdmSync {
             self.keep_lease(guard).await?;
         }
         drop(rows);
+        let listed = seen.len() as u64;
+        report.devices_seen = listed;
+        report.unmatched = listed.saturating_sub(ours.len() as u64);
+        let with_metadata = all.iter().filter(|d| d.metadata.is_some()).count();
+        if let Some(suspicious) =
+            SuspiciousListing::check(listed, state.mdm_device_count, with_metadata)
+        {
+            tracing::warn!(
+                workspace = %workspace,
+                listed,
+                last_listed = ?suspicious.last_listed,
+                devices_with_metadata = with_metadata,
+                "MDM listing shrank suspiciously; metadata kept, asking again later"
+            );
+            report.suspicious_listing = Some(suspicious);
+            return Ok(Some(listed));
+        }
+        let mut by_serial: HashMap<SerialNumber, Vec<MdmDevice>> = HashMap::new();
+        for device in ours.into_values() {
+            if let Some(serial) = device.serial_number.clone() {
+                by_serial.entry(serial).or_default().push(device);
+            }
+        }
         for serial in due {
             let answer = Answer::from_matches(by_serial.remove(&serial).unwrap_or_default());
             self.apply(workspace, serial, answer, now, report, guard)
                 .await?;
         }
-        Ok(Some(report.devices_seen))
+        Ok(Some(listed))
     }
 
     async fn apply(
@@ -534,6 +661,66 @@ mod tests {
         assert_eq!(
             strategy_requests(Strategy::Bulk, 1800, 5000, 100, jumpcloud),
             5050
+        );
+    }
+
+    fn device(id: &str, name: &str) -> MdmDevice {
+        MdmDevice::new(
+            id,
+            SerialNumber::parse_opt(Some("C02X")),
+            Some(name.into()),
+            None,
+            None,
+        )
+    }
+
+    #[test]
+    fn the_same_device_id_twice_is_one_device_and_its_last_row_counts() {
+        let Answer::Found(d) = Answer::from_matches(vec![device("7", "old"), device("7", "new")])
+        else {
+            panic!("one device");
+        };
+        assert_eq!(d.device_name.as_deref(), Some("new"));
+        let Answer::Duplicate(ids) =
+            Answer::from_matches(vec![device("9", "a"), device("7", "b"), device("9", "c")])
+        else {
+            panic!("two devices");
+        };
+        assert_eq!(ids, ["7", "9"]);
+        assert!(matches!(Answer::from_matches(vec![]), Answer::NotFound));
+    }
+
+    #[test]
+    fn a_listing_is_suspicious_when_it_empties_or_halves_a_fleet_that_had_metadata() {
+        let check = SuspiciousListing::check;
+        // Empty while devices hold metadata: suspicious, unless the last listing was empty too.
+        assert!(check(0, Some(40), 3).is_some());
+        assert!(check(0, None, 1).is_some());
+        assert!(
+            check(0, Some(0), 3).is_none(),
+            "confirmed by a second listing"
+        );
+        // Under half of a fleet of at least 20.
+        assert!(check(19, Some(40), 3).is_some());
+        assert!(
+            check(20, Some(40), 3).is_none(),
+            "exactly half is plausible"
+        );
+        assert!(check(9, Some(SHRINK_CHECK_MIN_DEVICES), 3).is_some());
+        assert!(
+            check(2, Some(SHRINK_CHECK_MIN_DEVICES - 1), 3).is_none(),
+            "small fleets shrink"
+        );
+        assert!(check(1, None, 3).is_none(), "nothing to compare with");
+        // Nothing to lose: believed.
+        assert!(check(0, Some(40), 0).is_none());
+        assert_eq!(
+            check(5, Some(u64::MAX), 2),
+            Some(SuspiciousListing {
+                listed: 5,
+                last_listed: Some(u64::MAX),
+                devices_with_metadata: 2,
+            })
         );
     }
 

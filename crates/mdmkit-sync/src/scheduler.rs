@@ -1,37 +1,61 @@
-//! The scheduler: refresh and group sync for every connected workspace, on time, within bounds.
+//! The scheduler: refresh and group sync for every connected workspace, on time, within bounds, and
+//! isolated from each other.
 //!
 //! [`Scheduler::tick`] is the whole scheduling decision for one instant: it lists connected workspaces, works
-//! out what is due, and runs it (refresh first, then group sync, so membership is matched on fresh
-//! metadata), at most [`SchedulerConfig::max_concurrent_workspaces`] workspaces at a time. Tests call it with
-//! the time they want; [`Scheduler::run`] calls it every [`SchedulerConfig::tick_every`] on the engine's clock.
+//! out what is due, and starts it (refresh first, then group sync, so membership is matched on fresh
+//! metadata), then waits for the runs it started. Tests call it with the time they want; [`Scheduler::run`]
+//! makes the same decision every [`SchedulerConfig::tick_every`] on the engine's clock but never waits for
+//! the runs: a slow workspace never delays the next tick.
 //!
 //! - **Due.** Refresh: some device is due (R5) and the last refresh run started at least
 //!   [`SchedulerConfig::refresh_every`] ago, so devices that failed are retried at that pace, not every tick.
-//!   Group sync (Pro and Enterprise): pending (the connection changed and no sync has succeeded since), or
-//!   the last successful one started at least 6 h ago (R10); after a failed attempt the scheduler waits
-//!   [`crate::SyncConfig::group_sync_retry_after`].
+//!   A refresh owed after a connection change ([`crate::WorkspaceState::refresh_pending`]) is due even with
+//!   no device due, and is retried every [`crate::SyncConfig::group_sync_retry_after`]. Group sync (Pro and
+//!   Enterprise): pending (the connection changed and no sync has succeeded since), or the last successful
+//!   one started at least 6 h ago (R10); after a failed attempt the scheduler waits
+//!   [`crate::SyncConfig::group_sync_retry_after`]. A pending sync after a connection change waits until a
+//!   refresh has completed for the new connection; when a turn's refresh completes it, the sync follows in
+//!   the same turn.
+//! - **Isolation.** Each workspace's run is its own Tokio task with a deadline
+//!   ([`SchedulerConfig::run_deadline`], 30 min by default). A run that exceeds it is stopped and reported as
+//!   [`crate::Error::DeadlineExceeded`] (an R8 Server error); a panic in a run is caught and reported as
+//!   [`crate::Error::RunPanicked`]. Either way the run's lease is given back at once (see the crate docs),
+//!   nothing half-done is written beyond what a run writes step by step anyway, and the other runs carry on.
+//!   A workspace whose previous run is still going is not started again ([`TickReport::already_running`]).
+//! - **Backoff.** A workspace whose run failed ([`WorkspaceRun::failed`]: MDM errors that left no device
+//!   answered, undecryptable credentials, a deadline, a panic) waits [`SchedulerConfig::failure_backoff`]
+//!   before its next run, doubled after each further failure up to [`SchedulerConfig::max_failure_backoff`];
+//!   a run that does not fail ends the backoff, and so does saving credentials again (a new `connect`). The
+//!   backoff is kept **in memory, per scheduler**: nothing is added to the store, several replicas back off
+//!   independently (each asks a failing MDM at most once per its own backoff), and a restart starts afresh.
 //! - **Jitter.** Each workspace gets a fixed offset in `[0, jitter)` (a hash of its id and the seed) added to
 //!   its intervals, so workspaces connected at the same moment do not all come due on the same tick, and a
 //!   restart does not realign them. `run` also waits a random part of `jitter` before its first tick, so
 //!   several processes started together do not tick in step. Pending syncs are never delayed by jitter.
-//! - **Bounds.** Concurrent workspaces here; requests in flight per provider kind in the engine
-//!   ([`crate::SyncConfig::max_in_flight_per_provider`]), which also covers work started by `connect`; one
-//!   run per workspace through the lease.
-//! - **Shutdown.** [`Scheduler::stop`] (or the future given to `run`) stops new workspace runs from starting;
-//!   runs already started finish and release their leases, and `run` returns after them.
+//! - **Bounds.** At most [`SchedulerConfig::max_concurrent_workspaces`] runs at once (a slow workspace holds
+//!   one slot until its deadline); requests to each MDM server are bounded by that server's limits in the
+//!   providers' HTTP clients, never per provider kind, so one tenant's slow Jamf does not hold up another
+//!   tenant's Jamf; one run per workspace through the lease.
+//! - **Shutdown.** [`Scheduler::stop`] (or the future given to `run`) stops new workspace runs from starting
+//!   (runs still waiting for a slot are skipped); runs already started finish (within their deadline) and
+//!   release their leases, and `run` returns after them.
 
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use futures::stream::{self, StreamExt};
-use tokio::sync::watch;
+use futures::FutureExt;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::engine::{delta, MdmSync};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::groups::GroupSyncReport;
 use crate::model::{WorkspaceId, WorkspaceState};
 use crate::refresh::RefreshReport;
@@ -51,6 +75,12 @@ pub struct SchedulerConfig {
     pub max_concurrent_workspaces: usize,
     /// Seeds the per-workspace offsets (give each deployment its own to decorrelate them).
     pub seed: u64,
+    /// How long one workspace's run (refresh, then group sync) may take before it is stopped (30 min).
+    pub run_deadline: Duration,
+    /// The wait after a workspace's first failed run (5 min); doubled after each further failure.
+    pub failure_backoff: Duration,
+    /// The longest wait between runs of a workspace that keeps failing (6 h, R10's interval).
+    pub max_failure_backoff: Duration,
 }
 
 impl Default for SchedulerConfig {
@@ -61,11 +91,14 @@ impl Default for SchedulerConfig {
             jitter: Duration::from_secs(10 * 60),
             max_concurrent_workspaces: 4,
             seed: 0,
+            run_deadline: Duration::from_secs(30 * 60),
+            failure_backoff: Duration::from_secs(5 * 60),
+            max_failure_backoff: Duration::from_secs(6 * 3600),
         }
     }
 }
 
-/// What one workspace's turn in a tick did. A job that was not due is `None`.
+/// What one workspace's run did. A job that was not due (or not started) is `None`.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct WorkspaceRun {
@@ -75,6 +108,42 @@ pub struct WorkspaceRun {
     pub refresh: Option<Result<RefreshReport>>,
     /// The group sync.
     pub group_sync: Option<Result<GroupSyncReport>>,
+    /// How long the run took once it had its slot (at most about [`SchedulerConfig::run_deadline`]).
+    pub elapsed: Duration,
+}
+
+impl WorkspaceRun {
+    /// Whether the run failed, so that the workspace backs off: a refresh that got nowhere (aborted, a
+    /// suspicious listing, or errors and no device answered) or a job that ended in an error of the
+    /// workspace's own (MDM, credentials, storage, deadline, panic). Another worker holding the lease, a
+    /// cooldown or a sync waiting for its refresh are not failures.
+    pub fn failed(&self) -> bool {
+        let refresh = match &self.refresh {
+            Some(Ok(report)) => report.made_no_progress(),
+            Some(Err(e)) => counts_as_failure(e),
+            None => false,
+        };
+        let group_sync = matches!(&self.group_sync, Some(Err(e)) if counts_as_failure(e));
+        refresh || group_sync
+    }
+
+    /// The first error of the run, if any.
+    fn first_error(&self) -> Option<&Error> {
+        let refresh = self.refresh.as_ref().and_then(|r| r.as_ref().err());
+        refresh.or_else(|| self.group_sync.as_ref().and_then(|r| r.as_ref().err()))
+    }
+}
+
+fn counts_as_failure(error: &Error) -> bool {
+    !matches!(
+        error,
+        Error::AlreadyRunning { .. }
+            | Error::LeaseLost { .. }
+            | Error::Cooldown { .. }
+            | Error::RefreshPending { .. }
+            | Error::NotConnected { .. }
+            | Error::PlanExcludesGroupSync { .. }
+    )
 }
 
 /// What a tick did.
@@ -89,26 +158,78 @@ pub struct TickReport {
     pub runs: Vec<WorkspaceRun>,
     /// Workspaces with due work not started because the scheduler is stopping.
     pub skipped_for_shutdown: Vec<WorkspaceId>,
+    /// Workspaces whose previous run (started by this scheduler) is still going: nothing new was started
+    /// for them.
+    pub already_running: Vec<WorkspaceId>,
+    /// Workspaces backing off after failed runs: nothing was started for them.
+    pub backing_off: Vec<WorkspaceId>,
 }
 
-/// Runs refresh and group sync for many workspaces. Share it as `Arc<Scheduler>`.
+/// Runs refresh and group sync for many workspaces, each in its own task. Share it as `Arc<Scheduler>`.
 #[derive(Debug)]
 pub struct Scheduler {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
     engine: Arc<MdmSync>,
     config: SchedulerConfig,
     stopping: AtomicBool,
     stop_signal: watch::Sender<bool>,
+    /// One permit per workspace run in progress.
+    slots: Arc<Semaphore>,
+    /// Workspaces with a run started here and not yet finished (waiting for a slot included).
+    running: Mutex<HashSet<WorkspaceId>>,
+    backoff: Mutex<HashMap<WorkspaceId, Backoff>>,
+}
+
+/// A workspace whose runs keep failing.
+#[derive(Debug, Clone)]
+struct Backoff {
+    failures: u32,
+    until: DateTime<Utc>,
+    /// The nonce of the credentials the failures were met with: a new save ends the backoff.
+    credentials_nonce: Option<Vec<u8>>,
 }
 
 struct Job {
     workspace: WorkspaceId,
     refresh: bool,
     group_sync: bool,
+    /// The group sync may run only if this turn's refresh makes the metadata current.
+    group_sync_after_refresh: bool,
 }
 
 enum Turn {
     Ran(Box<WorkspaceRun>),
     Skipped(WorkspaceId),
+}
+
+/// What [`Scheduler::tick`] and [`Scheduler::run`] started.
+struct Started {
+    considered: usize,
+    tasks: Vec<JoinHandle<Turn>>,
+    skipped_for_shutdown: Vec<WorkspaceId>,
+    already_running: Vec<WorkspaceId>,
+    backing_off: Vec<WorkspaceId>,
+}
+
+/// Takes the workspace off the running set when its task ends, however it ends.
+struct RunningEntry {
+    shared: Arc<Shared>,
+    workspace: WorkspaceId,
+}
+
+impl Drop for RunningEntry {
+    fn drop(&mut self) {
+        lock(&self.shared.running).remove(&self.workspace);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section here writes whole values: the data stays usable after a panic elsewhere.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// FNV-1a: stable across Rust versions and processes, unlike `DefaultHasher`.
@@ -121,41 +242,151 @@ fn fnv1a(seed: u64, bytes: &[u8]) -> u64 {
     hash
 }
 
+/// `base * 2^(failures - 1)`, at most `cap`.
+fn backoff_delay(failures: u32, base: Duration, cap: Duration) -> Duration {
+    let factor = 1u32
+        .checked_shl(failures.saturating_sub(1))
+        .unwrap_or(u32::MAX);
+    base.checked_mul(factor).unwrap_or(Duration::MAX).min(cap)
+}
+
 impl Scheduler {
     /// A scheduler over `engine`.
     pub fn new(engine: Arc<MdmSync>, config: SchedulerConfig) -> Self {
+        let slots = Arc::new(Semaphore::new(config.max_concurrent_workspaces.max(1)));
         Scheduler {
-            engine,
-            config,
-            stopping: AtomicBool::new(false),
-            stop_signal: watch::channel(false).0,
+            shared: Arc::new(Shared {
+                engine,
+                config,
+                stopping: AtomicBool::new(false),
+                stop_signal: watch::channel(false).0,
+                slots,
+                running: Mutex::new(HashSet::new()),
+                backoff: Mutex::new(HashMap::new()),
+            }),
         }
     }
 
     /// The engine.
     pub fn engine(&self) -> &Arc<MdmSync> {
-        &self.engine
+        &self.shared.engine
     }
 
     /// The workspace's fixed offset in `[0, jitter)`.
     pub fn jitter_for(&self, workspace: &WorkspaceId) -> TimeDelta {
+        self.shared.jitter_for(workspace)
+    }
+
+    /// Stops starting new workspace runs; runs already started finish.
+    pub fn stop(&self) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        self.shared.stop_signal.send_replace(true);
+    }
+
+    /// Whether [`Scheduler::stop`] was called.
+    pub fn is_stopping(&self) -> bool {
+        self.shared.is_stopping()
+    }
+
+    /// Until when the workspace backs off after failed runs, if it does (the end may have passed: the
+    /// backoff ends with the next run that does not fail).
+    pub fn backing_off_until(&self, workspace: &WorkspaceId) -> Option<DateTime<Utc>> {
+        lock(&self.shared.backoff).get(workspace).map(|b| b.until)
+    }
+
+    /// Workspaces with a run in progress (or waiting for a slot) in this scheduler, sorted.
+    pub fn running(&self) -> Vec<WorkspaceId> {
+        let mut running: Vec<WorkspaceId> = lock(&self.shared.running).iter().cloned().collect();
+        running.sort();
+        running
+    }
+
+    /// Starts everything due at `now`, each workspace in its own task, and returns when the runs it started
+    /// have finished (each within [`SchedulerConfig::run_deadline`]). `now` should come from the engine's
+    /// clock (the runs stamp their records with it).
+    pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport> {
+        let started = self.shared.start(now).await?;
+        let mut report = TickReport {
+            at: now,
+            considered: started.considered,
+            runs: Vec::new(),
+            skipped_for_shutdown: started.skipped_for_shutdown,
+            already_running: started.already_running,
+            backing_off: started.backing_off,
+        };
+        for task in started.tasks {
+            match task.await {
+                Ok(Turn::Ran(run)) => report.runs.push(*run),
+                Ok(Turn::Skipped(ws)) => report.skipped_for_shutdown.push(ws),
+                // Runs catch their own panics; this is the runtime shutting down.
+                Err(e) => tracing::warn!(error = %e, "a workspace run's task ended abnormally"),
+            }
+        }
+        report.runs.sort_by(|a, b| a.workspace.cmp(&b.workspace));
+        report.skipped_for_shutdown.sort();
+        Ok(report)
+    }
+
+    /// Every [`SchedulerConfig::tick_every`], starts what is due without waiting for it, until `shutdown`
+    /// completes or [`Scheduler::stop`] is called; then lets the runs in progress finish, and returns.
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) {
+        let shared = &self.shared;
+        let mut shutdown = pin!(shutdown);
+        let mut stop = shared.stop_signal.subscribe();
+        let first = {
+            let mut b = [0u8; 8];
+            let r = random_bytes(&mut b)
+                .map(|()| u64::from_le_bytes(b))
+                .unwrap_or(0);
+            let span = shared.config.jitter.as_millis() as u64;
+            Duration::from_millis(if span == 0 { 0 } else { r % span })
+        };
+        let mut wait = first;
+        let mut tasks: Vec<JoinHandle<Turn>> = Vec::new();
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = &mut shutdown => { self.stop(); break; }
+                _ = stop.wait_for(|s| *s) => break,
+            }
+            if self.is_stopping() {
+                break;
+            }
+            tasks.retain(|t| !t.is_finished());
+            match shared.start(shared.engine.clock.now()).await {
+                Ok(started) => {
+                    tracing::debug!(
+                        started = started.tasks.len(),
+                        already_running = started.already_running.len(),
+                        backing_off = started.backing_off.len(),
+                        considered = started.considered,
+                        "scheduler tick"
+                    );
+                    tasks.extend(started.tasks);
+                }
+                Err(e) => tracing::warn!(error = %e, "scheduler tick failed"),
+            }
+            wait = shared.config.tick_every;
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+        tracing::info!("scheduler stopped");
+    }
+}
+
+impl Shared {
+    fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    fn jitter_for(&self, workspace: &WorkspaceId) -> TimeDelta {
         let span = self.config.jitter.as_millis() as u64;
         if span == 0 {
             return TimeDelta::zero();
         }
         let ms = fnv1a(self.config.seed, workspace.as_str().as_bytes()) % span;
         TimeDelta::milliseconds(ms as i64)
-    }
-
-    /// Stops starting new workspace runs; runs already started finish.
-    pub fn stop(&self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        self.stop_signal.send_replace(true);
-    }
-
-    /// Whether [`Scheduler::stop`] was called.
-    pub fn is_stopping(&self) -> bool {
-        self.stopping.load(Ordering::SeqCst)
     }
 
     fn group_sync_due(
@@ -186,122 +417,225 @@ impl Scheduler {
         let stores = &self.engine.stores;
         let state = stores.state.sync_state(&workspace).await?;
         let jitter = self.jitter_for(&workspace);
-        let refresh_window_open = state
-            .last_refresh
-            .is_none_or(|at| now >= at + delta(self.config.refresh_every) + jitter);
-        let refresh = refresh_window_open && {
-            let cutoff = now - delta(self.engine.config.refresh_interval);
-            stores.devices.any_due(&workspace, cutoff).await?
+        let refresh = if state.refresh_pending {
+            // Owed since the connection changed, and group sync waits for it: no device need be due.
+            state
+                .last_refresh
+                .is_none_or(|at| now >= at + delta(self.engine.config.group_sync_retry_after))
+        } else {
+            let window_open = state
+                .last_refresh
+                .is_none_or(|at| now >= at + delta(self.config.refresh_every) + jitter);
+            window_open && {
+                let cutoff = now - delta(self.engine.config.refresh_interval);
+                stores.devices.any_due(&workspace, cutoff).await?
+            }
         };
-        let group_sync = self.group_sync_due(&state, now, jitter);
+        let group_sync =
+            self.group_sync_due(&state, now, jitter) && (refresh || !state.refresh_pending);
         Ok((refresh || group_sync).then_some(Job {
             workspace,
             refresh,
             group_sync,
+            group_sync_after_refresh: state.refresh_pending,
         }))
     }
 
-    /// Runs everything due at `now` and returns when it has finished. `now` should come from the engine's
-    /// clock (the runs stamp their records with it).
-    pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport> {
+    /// Whether the workspace is backing off at `now`. A new save of its credentials ends the backoff.
+    async fn backing_off(&self, workspace: &WorkspaceId, now: DateTime<Utc>) -> Result<bool> {
+        let Some(backoff) = lock(&self.backoff).get(workspace).cloned() else {
+            return Ok(false);
+        };
+        if now >= backoff.until {
+            return Ok(false);
+        }
+        let nonce = self.credentials_nonce(workspace).await?;
+        if nonce != backoff.credentials_nonce {
+            lock(&self.backoff).remove(workspace);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    async fn credentials_nonce(&self, workspace: &WorkspaceId) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .engine
+            .stores
+            .credentials
+            .load_credentials(workspace)
+            .await?
+            .map(|r| r.nonce))
+    }
+
+    async fn start(self: &Arc<Self>, now: DateTime<Utc>) -> Result<Started> {
         let workspaces = self
             .engine
             .stores
             .credentials
             .connected_workspaces()
             .await?;
-        let considered = workspaces.len();
-        let mut jobs = Vec::new();
-        for workspace in workspaces {
-            if let Some(job) = self.job_for(workspace, now).await? {
-                jobs.push(job);
-            }
-        }
-        let turns: Vec<Turn> = stream::iter(jobs)
-            .map(|job| self.turn(job, now))
-            .buffer_unordered(self.config.max_concurrent_workspaces.max(1))
-            .collect()
-            .await;
-        let mut report = TickReport {
-            at: now,
-            considered,
-            runs: Vec::new(),
+        let mut started = Started {
+            considered: workspaces.len(),
+            tasks: Vec::new(),
             skipped_for_shutdown: Vec::new(),
+            already_running: Vec::new(),
+            backing_off: Vec::new(),
         };
-        for turn in turns {
-            match turn {
-                Turn::Ran(run) => report.runs.push(*run),
-                Turn::Skipped(ws) => report.skipped_for_shutdown.push(ws),
+        for workspace in workspaces {
+            if lock(&self.running).contains(&workspace) {
+                started.already_running.push(workspace);
+                continue;
             }
+            if self.backing_off(&workspace, now).await? {
+                started.backing_off.push(workspace);
+                continue;
+            }
+            let Some(job) = self.job_for(workspace, now).await? else {
+                continue;
+            };
+            if self.is_stopping() {
+                started.skipped_for_shutdown.push(job.workspace);
+                continue;
+            }
+            if !lock(&self.running).insert(job.workspace.clone()) {
+                started.already_running.push(job.workspace);
+                continue;
+            }
+            let entry = RunningEntry {
+                shared: self.clone(),
+                workspace: job.workspace.clone(),
+            };
+            let shared = self.clone();
+            started.tasks.push(tokio::spawn(async move {
+                let turn = shared.turn(job, now).await;
+                if let Turn::Ran(run) = &turn {
+                    shared.account(run, now).await;
+                }
+                drop(entry);
+                turn
+            }));
         }
-        report.runs.sort_by(|a, b| a.workspace.cmp(&b.workspace));
-        report.skipped_for_shutdown.sort();
-        Ok(report)
+        Ok(started)
     }
 
     async fn turn(&self, job: Job, now: DateTime<Utc>) -> Turn {
-        // Checked when the turn actually starts, not when it was planned: stop() during a tick holds back
-        // every workspace still waiting for a slot.
-        if self.is_stopping() {
+        // Stopping while waiting for a slot holds the run back.
+        let mut stop = self.stop_signal.subscribe();
+        let slot = tokio::select! {
+            biased;
+            _ = stop.wait_for(|s| *s) => return Turn::Skipped(job.workspace),
+            slot = self.slots.clone().acquire_owned() => slot,
+        };
+        let Ok(_slot) = slot else {
             return Turn::Skipped(job.workspace);
-        }
+        };
+        let workspace = job.workspace;
+        let started = Instant::now();
+        let deadline = started + self.config.run_deadline;
         let mut run = WorkspaceRun {
-            workspace: job.workspace.clone(),
+            workspace: workspace.clone(),
             refresh: None,
             group_sync: None,
+            elapsed: Duration::ZERO,
         };
+        let mut stopped = false;
         if job.refresh {
-            run.refresh = Some(self.engine.refresh_at(&job.workspace, now).await);
+            let result = self
+                .guarded(
+                    &workspace,
+                    deadline,
+                    self.engine.refresh_at(&workspace, now),
+                )
+                .await;
+            stopped = matches!(
+                result,
+                Err(Error::DeadlineExceeded { .. } | Error::RunPanicked { .. })
+            );
+            run.refresh = Some(result);
         }
-        if job.group_sync && !self.is_stopping() {
-            run.group_sync = Some(self.engine.sync_groups_scheduled(&job.workspace, now).await);
+        let mut group_sync = job.group_sync && !stopped && !self.is_stopping();
+        if group_sync && job.group_sync_after_refresh {
+            // Matching members needs metadata current for the connection: did this turn's refresh get it?
+            group_sync = self
+                .engine
+                .stores
+                .state
+                .sync_state(&workspace)
+                .await
+                .map_or(true, |state| !state.refresh_pending);
         }
+        if group_sync {
+            let result = self
+                .guarded(
+                    &workspace,
+                    deadline,
+                    self.engine.sync_groups_scheduled(&workspace, now),
+                )
+                .await;
+            run.group_sync = Some(result);
+        }
+        run.elapsed = started.elapsed();
         Turn::Ran(Box::new(run))
     }
 
-    /// Ticks every [`SchedulerConfig::tick_every`] until `shutdown` completes or [`Scheduler::stop`] is
-    /// called; then lets the runs in progress finish, and returns.
-    pub async fn run(&self, shutdown: impl Future<Output = ()>) {
-        let mut shutdown = pin!(shutdown);
-        let mut stop = self.stop_signal.subscribe();
-        let first = {
-            let mut b = [0u8; 8];
-            let r = random_bytes(&mut b)
-                .map(|()| u64::from_le_bytes(b))
-                .unwrap_or(0);
-            let span = self.config.jitter.as_millis() as u64;
-            Duration::from_millis(if span == 0 { 0 } else { r % span })
-        };
-        let mut wait = first;
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = &mut shutdown => { self.stop(); break; }
-                _ = stop.wait_for(|s| *s) => break,
-            }
-            if self.is_stopping() {
-                break;
-            }
-            let now = self.engine.clock.now();
-            let mut tick = pin!(self.tick(now));
-            let result = tokio::select! {
-                r = &mut tick => r,
-                _ = &mut shutdown => { self.stop(); tick.await }
-            };
-            match result {
-                Ok(report) => tracing::debug!(
-                    runs = report.runs.len(),
-                    considered = report.considered,
-                    "scheduler tick"
-                ),
-                Err(e) => tracing::warn!(error = %e, "scheduler tick failed"),
-            }
-            if self.is_stopping() {
-                break;
-            }
-            wait = self.config.tick_every;
+    /// Runs one job within the run's deadline, turning a panic into an error.
+    async fn guarded<T>(
+        &self,
+        workspace: &WorkspaceId,
+        deadline: Instant,
+        job: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        match tokio::time::timeout_at(deadline, AssertUnwindSafe(job).catch_unwind()).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_panic)) => Err(Error::RunPanicked {
+                workspace: workspace.clone(),
+            }),
+            Err(_elapsed) => Err(Error::DeadlineExceeded {
+                workspace: workspace.clone(),
+                deadline: self.config.run_deadline,
+            }),
         }
-        tracing::info!("scheduler stopped");
+    }
+
+    /// Logs the run and keeps the workspace's backoff.
+    async fn account(&self, run: &WorkspaceRun, started_at: DateTime<Utc>) {
+        let workspace = &run.workspace;
+        if !run.failed() {
+            lock(&self.backoff).remove(workspace);
+            tracing::debug!(workspace = %workspace, elapsed_ms = run.elapsed.as_millis() as u64, "workspace run finished");
+            return;
+        }
+        let nonce = self.credentials_nonce(workspace).await.unwrap_or(None);
+        let from = started_at.max(self.engine.clock.now());
+        let mut backoff = lock(&self.backoff);
+        let failures = backoff
+            .get(workspace)
+            .map_or(0, |b| b.failures)
+            .saturating_add(1);
+        let wait = backoff_delay(
+            failures,
+            self.config.failure_backoff,
+            self.config.max_failure_backoff,
+        );
+        let until = from + delta(wait);
+        backoff.insert(
+            workspace.clone(),
+            Backoff {
+                failures,
+                until,
+                credentials_nonce: nonce,
+            },
+        );
+        drop(backoff);
+        let error = run.first_error();
+        tracing::warn!(
+            workspace = %workspace,
+            failures,
+            %until,
+            error = error.map(tracing::field::display),
+            category = error.and_then(Error::category).map(|c| c.name()),
+            "workspace run failed; backing off"
+        );
     }
 }
 
@@ -313,5 +647,21 @@ mod tests {
     fn fnv_is_stable() {
         assert_eq!(fnv1a(0, b""), 0xcbf2_9ce4_8422_2325);
         assert_ne!(fnv1a(0, b"a"), fnv1a(1, b"a"));
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap_and_never_overflows() {
+        let base = Duration::from_secs(300);
+        let cap = Duration::from_secs(6 * 3600);
+        let waits: Vec<u64> = (1..=8)
+            .map(|n| backoff_delay(n, base, cap).as_secs() / 60)
+            .collect();
+        assert_eq!(waits, [5, 10, 20, 40, 80, 160, 320, 360]);
+        assert_eq!(backoff_delay(0, base, cap), base);
+        assert_eq!(backoff_delay(u32::MAX, base, cap), cap);
+        assert_eq!(
+            backoff_delay(40, Duration::MAX, Duration::MAX),
+            Duration::MAX
+        );
     }
 }

@@ -671,6 +671,32 @@ pub async fn sync_state(stores: &Stores) {
         .unwrap();
     assert!(!store.sync_state(&ws).await.unwrap().group_sync_pending);
 
+    // Metadata not current for the connection: set (forgetting the old MDM's count), then cleared.
+    let state = store.sync_state(&ws).await.unwrap();
+    assert!(!state.refresh_pending);
+    store
+        .record_refresh(&ws, fence, t(2), Some(500))
+        .await
+        .unwrap();
+    store.set_refresh_pending(&ws, fence, true).await.unwrap();
+    let state = store.sync_state(&ws).await.unwrap();
+    assert!(state.refresh_pending);
+    assert_eq!(
+        state.mdm_device_count, None,
+        "the count described the previous MDM"
+    );
+    assert_eq!(state.last_refresh, Some(t(2)), "other fields kept");
+    assert_eq!(state.last_group_sync, Some(t(4)));
+    store
+        .record_refresh(&ws, fence, t(2), Some(40))
+        .await
+        .unwrap();
+    store.set_refresh_pending(&ws, fence, false).await.unwrap();
+    let state = store.sync_state(&ws).await.unwrap();
+    assert!(!state.refresh_pending);
+    assert_eq!(state.mdm_device_count, Some(40), "clearing keeps the count");
+    assert_eq!(state.plan, Plan::Enterprise);
+
     // Sub-second instants survive the round trip (at microsecond precision).
     let precise = t(5) + TimeDelta::microseconds(123_456);
     store
@@ -734,6 +760,14 @@ pub async fn connection_changes(stores: &Stores) {
     }
     let state = stores.state.sync_state(&ws).await.unwrap();
     assert!(state.group_sync_pending);
+    assert!(
+        state.refresh_pending,
+        "the metadata is not current for the new connection"
+    );
+    assert_eq!(
+        state.mdm_device_count, None,
+        "the old MDM's count is forgotten"
+    );
     assert_eq!(state.plan, Plan::Pro);
     assert_eq!(state.last_refresh, Some(t(1)));
     assert_eq!(
@@ -820,6 +854,11 @@ pub async fn connection_changes(stores: &Stores) {
         .set_group_sync_pending(&ws, fence, true)
         .await
         .unwrap();
+    stores
+        .state
+        .set_refresh_pending(&ws, fence, true)
+        .await
+        .unwrap();
     let removed = stores
         .credentials
         .remove_connection(&ws, fence)
@@ -846,14 +885,9 @@ pub async fn connection_changes(stores: &Stores) {
     let tag = groups.iter().find(|g| g.name == "Tag").unwrap();
     assert_eq!(tag.members, [s1.clone()].into(), "members kept");
     assert!(groups.contains(&manual));
-    assert!(
-        !stores
-            .state
-            .sync_state(&ws)
-            .await
-            .unwrap()
-            .group_sync_pending
-    );
+    let state = stores.state.sync_state(&ws).await.unwrap();
+    assert!(!state.group_sync_pending);
+    assert!(!state.refresh_pending, "nothing is owed once disconnected");
     assert_eq!(
         stores
             .devices
@@ -1108,6 +1142,10 @@ pub async fn stale_fences_are_refused(stores: &Stores) {
             stores.state.set_group_sync_pending(&ws, fence, true).await,
             "set_group_sync_pending",
         );
+        stale(
+            stores.state.set_refresh_pending(&ws, fence, true).await,
+            "set_refresh_pending",
+        );
     }
     // Nothing was written.
     assert_eq!(
@@ -1125,9 +1163,10 @@ pub async fn stale_fences_are_refused(stores: &Stores) {
             state.last_refresh,
             state.last_group_sync_attempt,
             state.last_manual_group_sync,
-            state.group_sync_pending
+            state.group_sync_pending,
+            state.refresh_pending
         ),
-        (None, None, None, false)
+        (None, None, None, false, false)
     );
     // The current fence writes.
     stores
@@ -1348,13 +1387,10 @@ pub async fn atomic_changes(target: &dyn SuiteTarget) {
             before,
             "{step:?}: metadata kept"
         );
+        let state = stores.state.sync_state(&ws).await.unwrap();
         assert!(
-            !stores
-                .state
-                .sync_state(&ws)
-                .await
-                .unwrap()
-                .group_sync_pending
+            !state.group_sync_pending && !state.refresh_pending,
+            "{step:?}"
         );
 
         let cleared = stores
@@ -1376,14 +1412,8 @@ pub async fn atomic_changes(target: &dyn SuiteTarget) {
             .await
             .iter()
             .all(|d| d.metadata.is_none()));
-        assert!(
-            stores
-                .state
-                .sync_state(&ws)
-                .await
-                .unwrap()
-                .group_sync_pending
-        );
+        let state = stores.state.sync_state(&ws).await.unwrap();
+        assert!(state.group_sync_pending && state.refresh_pending);
     }
 
     for step in Step::DISCONNECT {

@@ -52,7 +52,7 @@ pub trait CredentialStore: Debug + Send + Sync + 'static {
     /// Every workspace with a record, sorted (the scheduler's work list).
     async fn connected_workspaces(&self) -> StoreResult<Vec<WorkspaceId>>;
     /// In one transaction under `fence`: replaces the workspace's record and applies `change` (clears every
-    /// device's metadata and check time, R9; marks a group sync pending, R10). Returns the number of
+    /// device's metadata and check time and marks a refresh pending, R9; marks a group sync pending, R10). Returns the number of
     /// devices cleared. On any failure nothing is changed, so a retry sees the old record and does the
     /// whole change again.
     async fn save_connection(
@@ -64,7 +64,7 @@ pub trait CredentialStore: Debug + Send + Sync + 'static {
     ) -> StoreResult<usize>;
     /// In one transaction under `fence`: deletes the record, clears every device's metadata and check
     /// time, detaches every synced group (removes its link, keeps its name and members) and clears the
-    /// pending group sync. On any failure nothing is changed.
+    /// pending group sync and pending refresh. On any failure nothing is changed.
     async fn remove_connection(
         &self,
         workspace: &WorkspaceId,
@@ -217,6 +217,15 @@ pub trait SyncStateStore: Debug + Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// Under `fence`: sets or clears the pending group sync.
     async fn set_group_sync_pending(
+        &self,
+        workspace: &WorkspaceId,
+        fence: Fence,
+        pending: bool,
+    ) -> StoreResult<()>;
+    /// Under `fence`: sets or clears "the device metadata is not current for the connection"
+    /// ([`WorkspaceState::refresh_pending`]). Setting it also forgets `mdm_device_count`: that count
+    /// described the previous connection's MDM.
+    async fn set_refresh_pending(
         &self,
         workspace: &WorkspaceId,
         fence: Fence,

@@ -366,3 +366,109 @@ async fn disconnect_deletes_credentials_clears_metadata_and_detaches_groups() {
         Error::NotConnected { .. }
     ));
 }
+
+/// Defect 2 of issue 9: a change whose refresh did not complete must not sync groups over the metadata it
+/// has just cleared (which emptied every synced group).
+#[tokio::test]
+async fn a_change_whose_refresh_does_not_complete_leaves_every_synced_group_its_members() {
+    // How the refresh fails: the bulk listing, every lookup, or one device's lookup (errors left it due).
+    for scenario in ["listing", "lookups", "one lookup"] {
+        let h = Harness::new();
+        h.mdm.account("acme", ProviderKind::Jamf);
+        h.mdm.add_device("acme", "C02AAA", "1", "Mac A", None);
+        h.mdm.add_device("acme", "C02BBB", "2", "Mac B", None);
+        h.mdm.set_groups(
+            "acme",
+            &[("10", "Engineering", &["1", "2"]), ("11", "Sales", &["2"])],
+        );
+        let ws = h.workspace("w", Plan::Pro, &["C02AAA", "C02BBB"]).await;
+        h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
+        let groups = h.sync.groups(&ws).await.unwrap();
+        assert_eq!(groups.len(), 2);
+        assert!(groups.iter().all(|g| !g.members.is_empty()));
+
+        // The secret is rotated (a change: R9 clears the metadata) while the MDM fails device requests.
+        h.advance(TimeDelta::hours(1));
+        h.mdm.set_token("acme", "rotated");
+        match scenario {
+            "listing" => h.mdm.fail("acme", Op::ListPage, ErrorKind::Server, None),
+            "lookups" => {
+                h.mdm.set_page_size("acme", 1);
+                h.mdm.fail("acme", Op::Lookup, ErrorKind::Timeout, None);
+            }
+            _ => {
+                h.mdm.set_page_size("acme", 1);
+                h.mdm
+                    .fail_serial("acme", "C02BBB", ErrorKind::ConnectionFailed, None);
+            }
+        }
+        let report = h
+            .sync
+            .connect(&ws, h.mdm.config_with_token("acme", "rotated"))
+            .await
+            .unwrap();
+        assert!(report.connection_changed);
+        assert_eq!(report.devices_reset, 2);
+        let refresh = report.refresh.unwrap().unwrap();
+        assert!(!refresh.is_complete(), "{scenario}: {refresh:?}");
+        assert!(
+            matches!(report.group_sync, GroupSyncOutcome::WaitingForRefresh),
+            "{scenario}: {:?}",
+            report.group_sync
+        );
+        assert_eq!(
+            h.sync.groups(&ws).await.unwrap(),
+            groups,
+            "{scenario}: every group keeps its members, record by record"
+        );
+        let state = h.sync.state(&ws).await.unwrap();
+        assert!(
+            state.group_sync_pending && state.refresh_pending,
+            "{scenario}"
+        );
+
+        // A person asking cannot force it either, and the refusal does not start the cooldown.
+        let err = h.sync.sync_groups_now(&ws).await.unwrap_err();
+        assert!(matches!(err, Error::RefreshPending { .. }), "{err:?}");
+        assert_eq!(
+            h.sync.state(&ws).await.unwrap().last_manual_group_sync,
+            None
+        );
+        assert_eq!(h.sync.groups(&ws).await.unwrap(), groups);
+
+        // Once a refresh completes for the new connection, the sync runs and matches every member.
+        h.mdm.clear_faults("acme");
+        let refresh = h.sync.refresh_due(&ws).await.unwrap();
+        assert!(refresh.is_complete(), "{scenario}: {refresh:?}");
+        assert!(!h.sync.state(&ws).await.unwrap().refresh_pending);
+        let sync = h.sync.sync_groups_now(&ws).await.unwrap();
+        assert_eq!(sync.members_matched, 3, "{scenario}");
+        assert_eq!(h.sync.groups(&ws).await.unwrap(), groups, "{scenario}");
+        assert!(!h.sync.state(&ws).await.unwrap().group_sync_pending);
+    }
+}
+
+#[tokio::test]
+async fn a_change_on_an_empty_workspace_or_a_free_plan_needs_no_waiting() {
+    let h = Harness::new();
+    h.mdm.account("acme", ProviderKind::Fleet);
+    h.mdm.set_groups("acme", &[("g1", "Laptops", &[])]);
+    let pro = h.workspace("pro", Plan::Pro, &[]).await;
+    let report = h.sync.connect(&pro, h.mdm.config("acme")).await.unwrap();
+    assert!(report.refresh.unwrap().unwrap().is_complete());
+    assert!(matches!(report.group_sync, GroupSyncOutcome::Completed(_)));
+    assert!(!h.sync.state(&pro).await.unwrap().refresh_pending);
+
+    // On Free a failed refresh leaves the metadata marked not current; disconnecting clears the mark.
+    h.mdm.add_device("acme", "C02AAA", "1", "Mac", None);
+    let free = h.workspace("free", Plan::Free, &["C02AAA"]).await;
+    h.mdm.fail("acme", Op::Lookup, ErrorKind::Server, None);
+    let report = h.sync.connect(&free, h.mdm.config("acme")).await.unwrap();
+    assert!(matches!(
+        report.group_sync,
+        GroupSyncOutcome::NotOnPlan(Plan::Free)
+    ));
+    assert!(h.sync.state(&free).await.unwrap().refresh_pending);
+    h.sync.disconnect(&free).await.unwrap();
+    assert!(!h.sync.state(&free).await.unwrap().refresh_pending);
+}

@@ -7,8 +7,8 @@ use chrono::TimeDelta;
 use common::{serial, Harness, Op};
 use mdmkit_core::{Category, ErrorKind, ProviderKind};
 use mdmkit_sync::{
-    bulk_listing_requests, DuplicateSerial, Error, MdmMetadata, Plan, Strategy, SyncConfig,
-    WorkspaceId,
+    bulk_listing_requests, DuplicateSerial, Error, MdmMetadata, Plan, Strategy, SuspiciousListing,
+    SyncConfig, WorkspaceId, SHRINK_CHECK_MIN_DEVICES,
 };
 
 /// A Jamf account and a Free workspace that both hold `n` devices `SER0000`…, device ids `1`…
@@ -452,4 +452,153 @@ async fn refresh_waits_its_turn_and_stops_when_its_lease_is_taken_over() {
             .all(|d| d.checked_at < Some(later - TimeDelta::minutes(11))),
         "nothing written after the lease was lost"
     );
+}
+
+/// Defect 3 of issue 9: a device the MDM lists twice (offset paging while devices are added) is one device.
+#[tokio::test]
+async fn a_device_listed_twice_by_offset_paging_is_one_device_not_a_duplicate() {
+    let h = Harness::new();
+    let ws = fleet(&h, 120).await;
+    h.mdm.set_page_size("acme", 50);
+    // When the second page is asked for, a device is added at the front: every row shifts by one, so the
+    // second page starts with the first page's last row (SER0049) again.
+    let pages = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mdm = h.mdm.clone();
+    h.mdm.on_call({
+        let pages = pages.clone();
+        move |op| {
+            if op == Op::ListPage && pages.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+                mdm.prepend_device("acme", "NEWMAC001", "999");
+            }
+        }
+    });
+    let report = h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
+    let refresh = report.refresh.unwrap().unwrap();
+    assert_eq!(refresh.strategy, Some(Strategy::Bulk));
+    assert_eq!(pages.load(std::sync::atomic::Ordering::SeqCst), 3);
+    assert_eq!(refresh.duplicates, vec![], "one device id is one device");
+    assert_eq!(refresh.matched, 120);
+    assert_eq!(refresh.devices_seen, 120, "the row read twice counts once");
+    assert_eq!(refresh.unmatched, 0);
+    assert_eq!(h.device_id(&ws, "SER0049").await.as_deref(), Some("50"));
+    assert_eq!(h.sync.state(&ws).await.unwrap().mdm_device_count, Some(120));
+
+    // Two different MDM devices with one serial are still duplicates.
+    h.mdm
+        .add_device("acme", "SER0007", "other-id", "Impostor", None);
+    h.advance(TimeDelta::hours(24));
+    let refresh = h.sync.refresh_due(&ws).await.unwrap();
+    assert_eq!(
+        refresh.duplicates,
+        vec![DuplicateSerial {
+            serial: serial("SER0007"),
+            device_ids: vec!["8".into(), "other-id".into()],
+        }]
+    );
+}
+
+/// Defect 3 of issue 9: an empty listing while the workspace had metadata clears nothing.
+#[tokio::test]
+async fn a_listing_that_comes_back_empty_keeps_the_metadata_reports_it_and_is_asked_again() {
+    let h = Harness::new();
+    let ws = fleet(&h, 30).await;
+    let report = h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
+    assert_eq!(
+        report.refresh.unwrap().unwrap().strategy,
+        Some(Strategy::Bulk)
+    );
+    assert_eq!(h.sync.state(&ws).await.unwrap().mdm_device_count, Some(30));
+    let before = h.sync.devices(&ws).await.unwrap();
+
+    // The MDM answers with an empty (but complete, error-free) listing.
+    for id in 1..=30 {
+        h.mdm.remove_device("acme", &id.to_string());
+    }
+    h.advance(TimeDelta::hours(24));
+    let report = h.sync.refresh_due(&ws).await.unwrap();
+    assert_eq!(report.strategy, Some(Strategy::Bulk));
+    assert_eq!(
+        report.suspicious_listing,
+        Some(SuspiciousListing::check(0, Some(30), 30).unwrap())
+    );
+    let suspicious = report.suspicious_listing.as_ref().unwrap();
+    assert_eq!(
+        (
+            suspicious.listed,
+            suspicious.last_listed,
+            suspicious.devices_with_metadata
+        ),
+        (0, Some(30), 30)
+    );
+    assert_eq!((report.matched, report.not_found, report.errors), (0, 0, 0));
+    assert!(!report.is_complete());
+    assert_eq!(report.still_due(), 30, "asked again on a later run");
+    assert_eq!(
+        h.sync.devices(&ws).await.unwrap(),
+        before,
+        "metadata and check times kept, record by record"
+    );
+
+    // The MDM recovers: the next run matches everything again.
+    for i in 0..30 {
+        h.mdm.add_device(
+            "acme",
+            &format!("SER{i:04}"),
+            &(i + 1).to_string(),
+            &format!("Mac {i}"),
+            None,
+        );
+    }
+    h.advance(TimeDelta::hours(1));
+    let report = h.sync.refresh_due(&ws).await.unwrap();
+    assert_eq!((report.due, report.matched), (30, 30));
+    assert!(report.is_complete());
+
+    // An MDM that really was emptied: the second empty listing in a row is believed.
+    for id in 1..=30 {
+        h.mdm.remove_device("acme", &id.to_string());
+    }
+    h.advance(TimeDelta::hours(24));
+    assert!(h
+        .sync
+        .refresh_due(&ws)
+        .await
+        .unwrap()
+        .suspicious_listing
+        .is_some());
+    h.advance(TimeDelta::hours(1));
+    let report = h.sync.refresh_due(&ws).await.unwrap();
+    assert_eq!(report.suspicious_listing, None);
+    assert_eq!(report.not_found, 30);
+    assert_eq!(h.device_id(&ws, "SER0000").await, None);
+}
+
+#[tokio::test]
+async fn a_listing_under_half_the_last_one_is_suspicious_but_small_fleets_may_shrink() {
+    let h = Harness::new();
+    let ws = fleet(&h, 40).await;
+    h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
+    let before = h.sync.devices(&ws).await.unwrap();
+    // 19 of 40 left: under half.
+    for id in 20..=40 {
+        h.mdm.remove_device("acme", &id.to_string());
+    }
+    h.advance(TimeDelta::hours(24));
+    let report = h.sync.refresh_due(&ws).await.unwrap();
+    let suspicious = report.suspicious_listing.clone().unwrap();
+    assert_eq!((suspicious.listed, suspicious.last_listed), (19, Some(40)));
+    assert_eq!(h.sync.devices(&ws).await.unwrap(), before);
+
+    // A fleet under the threshold: losing most of it is believed at once.
+    let h = Harness::new();
+    let ws = fleet(&h, SHRINK_CHECK_MIN_DEVICES as usize - 1).await;
+    h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
+    for id in 3..SHRINK_CHECK_MIN_DEVICES {
+        h.mdm.remove_device("acme", &id.to_string());
+    }
+    h.advance(TimeDelta::hours(24));
+    let report = h.sync.refresh_due(&ws).await.unwrap();
+    assert_eq!(report.strategy, Some(Strategy::Bulk));
+    assert_eq!(report.suspicious_listing, None);
+    assert_eq!((report.matched, report.not_found), (2, 17));
 }

@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use common::{Harness, Op};
-use mdmkit_core::{ErrorKind, ProviderKind};
-use mdmkit_sync::{GroupSyncTrigger, Plan, Scheduler, SchedulerConfig, SyncConfig, WorkspaceId};
+use mdmkit_core::{Category, ErrorKind, ProviderKind};
+use mdmkit_sync::{
+    Error, GroupSyncOutcome, GroupSyncTrigger, Plan, Scheduler, SchedulerConfig, SyncConfig,
+    TickReport, WorkspaceId, WorkspaceRun,
+};
 
 fn no_jitter() -> SchedulerConfig {
     let mut config = SchedulerConfig::default();
@@ -189,7 +192,6 @@ async fn jitter_spreads_workspaces_by_a_fixed_offset() {
 async fn at_most_n_workspaces_run_at_once() {
     let mut sync_config = SyncConfig::default();
     sync_config.lookup_concurrency = 1;
-    sync_config.max_in_flight_per_provider = 100;
     let h = Harness::with_config(sync_config);
     workspaces(&h, 6, 3).await;
     for (limit, expected) in [(2usize, 2usize), (6, 6)] {
@@ -210,31 +212,6 @@ async fn at_most_n_workspaces_run_at_once() {
             h.mdm.peak_in_flight(ProviderKind::Fleet),
             expected,
             "limit {limit}"
-        );
-    }
-}
-
-#[tokio::test]
-async fn requests_per_provider_are_bounded_across_workspaces() {
-    for (per_provider, expected) in [(3usize, 3usize), (100, 12)] {
-        let mut sync_config = SyncConfig::default();
-        sync_config.lookup_concurrency = 4;
-        sync_config.max_in_flight_per_provider = per_provider;
-        let h = Harness::with_config(sync_config);
-        workspaces(&h, 3, 4).await;
-        let mut config = no_jitter();
-        config.max_concurrent_workspaces = 10;
-        let scheduler = Scheduler::new(h.sync.clone(), config);
-        h.mdm.reset_peaks();
-        let tick = scheduler
-            .tick(h.advance(TimeDelta::hours(24)))
-            .await
-            .unwrap();
-        assert_eq!(tick.runs.len(), 3);
-        assert_eq!(
-            h.mdm.peak_in_flight(ProviderKind::Fleet),
-            expected,
-            "bound {per_provider}"
         );
     }
 }
@@ -314,4 +291,310 @@ async fn run_ticks_on_its_own_until_shut_down() {
     tokio::time::sleep(Duration::from_secs(120)).await;
     scheduler.stop();
     handle.await.unwrap();
+}
+
+fn run_of<'a>(tick: &'a TickReport, ws: &WorkspaceId) -> &'a WorkspaceRun {
+    tick.runs
+        .iter()
+        .find(|r| &r.workspace == ws)
+        .unwrap_or_else(|| panic!("no run of {ws}: {tick:?}"))
+}
+
+/// Lets spawned tasks (a lease released by a stopped run, say) take their turn.
+async fn settle() {
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Defect 2 of issue 9, scheduler side: a pending sync after a connection change waits for a refresh that
+/// completed for the new connection, and follows it in the same turn.
+#[tokio::test]
+async fn a_pending_sync_after_a_change_waits_until_a_refresh_completes_for_the_new_connection() {
+    let h = Harness::new();
+    h.mdm.account("acme", ProviderKind::Fleet);
+    h.mdm.set_page_size("acme", 1);
+    h.mdm.add_device("acme", "C02AAA", "1", "Mac A", None);
+    h.mdm.add_device("acme", "C02BBB", "2", "Mac B", None);
+    h.mdm
+        .set_groups("acme", &[("10", "Engineering", &["1", "2"])]);
+    let ws = h.workspace("w", Plan::Pro, &["C02AAA", "C02BBB"]).await;
+    h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
+    let groups = h.sync.groups(&ws).await.unwrap();
+    assert_eq!(groups[0].members.len(), 2);
+
+    h.mdm.set_token("acme", "rotated");
+    h.mdm.fail("acme", Op::Lookup, ErrorKind::Server, None);
+    let report = h
+        .sync
+        .connect(&ws, h.mdm.config_with_token("acme", "rotated"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        report.group_sync,
+        GroupSyncOutcome::WaitingForRefresh
+    ));
+    let scheduler = Scheduler::new(h.sync.clone(), no_jitter());
+
+    // 15 minutes on, the owed refresh is retried (no device needs to be due by age); it fails again, so
+    // the pending sync does not run.
+    let tick = scheduler
+        .tick(h.advance(TimeDelta::minutes(15)))
+        .await
+        .unwrap();
+    let run = run_of(&tick, &ws);
+    assert_eq!(run.refresh.as_ref().unwrap().as_ref().unwrap().errors, 2);
+    assert!(run.group_sync.is_none(), "{run:?}");
+    assert!(run.failed());
+    assert_eq!(h.sync.groups(&ws).await.unwrap(), groups);
+    let state = h.sync.state(&ws).await.unwrap();
+    assert!(state.group_sync_pending && state.refresh_pending);
+
+    // The MDM recovers: the refresh completes and the sync follows in the same turn.
+    h.mdm.clear_faults("acme");
+    let tick = scheduler
+        .tick(h.advance(TimeDelta::minutes(15)))
+        .await
+        .unwrap();
+    let run = run_of(&tick, &ws);
+    assert!(run
+        .refresh
+        .as_ref()
+        .unwrap()
+        .as_ref()
+        .unwrap()
+        .is_complete());
+    let sync = run.group_sync.as_ref().unwrap().as_ref().unwrap();
+    assert_eq!(sync.members_matched, 2);
+    assert_eq!(h.sync.groups(&ws).await.unwrap(), groups);
+    let state = h.sync.state(&ws).await.unwrap();
+    assert!(!state.group_sync_pending && !state.refresh_pending);
+}
+
+/// Defect 4 of issue 9: a hanging MDM is stopped at the run's deadline; the other workspace's run is not
+/// held up, and the hanging one's data and lease are left as they were.
+#[tokio::test(start_paused = true)]
+async fn a_hanging_mdm_is_stopped_at_the_deadline_and_holds_up_no_other_workspace() {
+    let h = Harness::new();
+    let all = workspaces(&h, 2, 2).await;
+    let (slow, healthy) = (&all[0], &all[1]);
+    let devices_before = h.sync.devices(slow).await.unwrap();
+    let groups_before = h.sync.groups(slow).await.unwrap();
+    h.mdm.hang("a0");
+    let scheduler = Scheduler::new(h.sync.clone(), no_jitter());
+    assert_eq!(
+        SchedulerConfig::default().run_deadline,
+        Duration::from_secs(30 * 60)
+    );
+
+    let now = h.advance(TimeDelta::hours(24));
+    let tick = tokio::time::timeout(Duration::from_secs(2 * 3600), scheduler.tick(now))
+        .await
+        .expect("the tick ends once the slow run hits its deadline")
+        .unwrap();
+    let fine = run_of(&tick, healthy);
+    assert_eq!(fine.refresh.as_ref().unwrap().as_ref().unwrap().matched, 2);
+    assert!(fine.group_sync.as_ref().unwrap().is_ok());
+    assert!(!fine.failed());
+
+    let stuck = run_of(&tick, slow);
+    let err = stuck.refresh.as_ref().unwrap().as_ref().unwrap_err();
+    assert!(matches!(err, Error::DeadlineExceeded { .. }), "{err:?}");
+    assert_eq!(err.category(), Some(Category::Server));
+    assert!(stuck.group_sync.is_none(), "the run was over");
+    assert!(stuck.failed());
+    assert!(stuck.elapsed >= Duration::from_secs(30 * 60));
+    assert!(
+        fine.elapsed < stuck.elapsed,
+        "the healthy run did not wait for the slow one"
+    );
+
+    assert_eq!(h.sync.devices(slow).await.unwrap(), devices_before);
+    assert_eq!(h.sync.groups(slow).await.unwrap(), groups_before);
+    settle().await;
+    assert_eq!(
+        h.sync.state(slow).await.unwrap().lease,
+        None,
+        "the stopped run gave its lease back at once"
+    );
+    assert_eq!(
+        scheduler.backing_off_until(slow),
+        Some(now + TimeDelta::minutes(5))
+    );
+    assert_eq!(scheduler.backing_off_until(healthy), None);
+}
+
+/// Defect 4 of issue 9: a workspace whose run is still going is not started again by the next tick, which
+/// starts everything else that is due.
+#[tokio::test(start_paused = true)]
+async fn a_workspace_whose_run_is_still_going_is_not_started_again() {
+    let h = Harness::new();
+    let all = workspaces(&h, 2, 1).await;
+    let (slow, healthy) = (all[0].clone(), all[1].clone());
+    h.mdm.hang("a0");
+    let scheduler = std::sync::Arc::new(Scheduler::new(h.sync.clone(), no_jitter()));
+    let now = h.advance(TimeDelta::hours(24));
+    let first = tokio::spawn({
+        let scheduler = scheduler.clone();
+        async move { scheduler.tick(now).await }
+    });
+    while scheduler.running() != [slow.clone()] || h.mdm.waiting() == 0 {
+        tokio::task::yield_now().await;
+    }
+
+    // Six hours later the healthy workspace's group sync is due again; the slow one is still running.
+    let later = h.advance(TimeDelta::hours(6));
+    let second = scheduler.tick(later).await.unwrap();
+    assert_eq!(second.already_running, std::slice::from_ref(&slow));
+    assert_eq!(second.runs.len(), 1);
+    assert_eq!(second.runs[0].workspace, healthy);
+    assert!(second.runs[0].group_sync.as_ref().unwrap().is_ok());
+
+    h.mdm.unhang("a0");
+    let first = first.await.unwrap().unwrap();
+    let run = run_of(&first, &slow);
+    assert_eq!(run.refresh.as_ref().unwrap().as_ref().unwrap().matched, 1);
+    assert!(scheduler.running().is_empty());
+}
+
+/// Defect 4 of issue 9: a panic in one workspace's run is that workspace's failure, not the tick's.
+#[tokio::test]
+async fn a_panic_in_one_run_is_caught_and_reported_as_that_workspaces_failure() {
+    let h = Harness::new();
+    let all = workspaces(&h, 2, 1).await;
+    let (broken, fine) = (&all[0], &all[1]);
+    let devices_before = h.sync.devices(broken).await.unwrap();
+    h.mdm.panic_on("a0", Some(Op::Lookup));
+    let scheduler = Scheduler::new(h.sync.clone(), no_jitter());
+    let now = h.advance(TimeDelta::hours(24));
+    let tick = scheduler.tick(now).await.unwrap();
+
+    let run = run_of(&tick, broken);
+    let err = run.refresh.as_ref().unwrap().as_ref().unwrap_err();
+    assert!(matches!(err, Error::RunPanicked { .. }), "{err:?}");
+    assert!(run.group_sync.is_none());
+    assert!(run.failed());
+    let other = run_of(&tick, fine);
+    assert_eq!(other.refresh.as_ref().unwrap().as_ref().unwrap().matched, 1);
+    assert!(other.group_sync.as_ref().unwrap().is_ok());
+
+    assert_eq!(h.sync.devices(broken).await.unwrap(), devices_before);
+    settle().await;
+    assert_eq!(h.sync.state(broken).await.unwrap().lease, None);
+    assert_eq!(
+        scheduler.backing_off_until(broken),
+        Some(now + TimeDelta::minutes(5))
+    );
+
+    // Fixed and past its backoff, it runs again; success ends the backoff.
+    h.mdm.panic_on("a0", None);
+    assert!(scheduler
+        .tick(h.advance(TimeDelta::minutes(4)))
+        .await
+        .unwrap()
+        .backing_off
+        .contains(broken));
+    let tick = scheduler
+        .tick(h.advance(TimeDelta::minutes(1)))
+        .await
+        .unwrap();
+    let run = run_of(&tick, broken);
+    assert_eq!(run.refresh.as_ref().unwrap().as_ref().unwrap().matched, 1);
+    assert!(!run.failed());
+    assert_eq!(scheduler.backing_off_until(broken), None);
+}
+
+/// Defect 4 of issue 9: a workspace that keeps failing is tried less and less often, up to a cap, instead
+/// of every tick; saving its credentials again ends the backoff.
+#[tokio::test]
+async fn a_workspace_that_keeps_failing_backs_off_exponentially_up_to_a_cap() {
+    let h = Harness::new();
+    let ws = workspaces(&h, 1, 1).await.remove(0);
+    // Its stored credentials can no longer be decrypted.
+    let mut record = h
+        .stores
+        .credentials
+        .load_credentials(&ws)
+        .await
+        .unwrap()
+        .unwrap();
+    record.nonce[0] ^= 0xff;
+    mdmkit_sync::storage_suite::store_credentials(&h.stores, &ws, record).await;
+
+    let mut config = no_jitter();
+    config.max_failure_backoff = Duration::from_secs(40 * 60);
+    let scheduler = Scheduler::new(h.sync.clone(), config);
+    let start = h.advance(TimeDelta::hours(24));
+    let mut attempts = Vec::new();
+    for minute in 0..180 {
+        let now = start + TimeDelta::minutes(minute);
+        h.clock.set(now);
+        let tick = scheduler.tick(now).await.unwrap();
+        if let Some(run) = tick.runs.first() {
+            assert!(run.failed(), "minute {minute}: {run:?}");
+            let err = run.refresh.as_ref().unwrap().as_ref().unwrap_err();
+            assert!(matches!(err, Error::Vault(_)), "{err:?}");
+            attempts.push(minute);
+        } else {
+            assert_eq!(
+                tick.backing_off,
+                std::slice::from_ref(&ws),
+                "minute {minute}"
+            );
+        }
+    }
+    // Waits of 5, 10, 20, then 40 minutes (the cap).
+    assert_eq!(attempts, [0, 5, 15, 35, 75, 115, 155]);
+
+    // New credentials end the wait at once.
+    let now = h.advance(TimeDelta::minutes(1));
+    assert!(scheduler.backing_off_until(&ws).unwrap() > now);
+    h.sync.connect(&ws, h.mdm.config("a0")).await.unwrap();
+    let tick = scheduler.tick(now).await.unwrap();
+    assert!(tick.backing_off.is_empty(), "{tick:?}");
+    assert_eq!(scheduler.backing_off_until(&ws), None);
+}
+
+/// Defect 5 of issue 9: no limit per provider kind in the engine, so a slow Jamf tenant does not hold up
+/// another Jamf tenant (limits belong to each MDM server, in the provider's HTTP client).
+#[tokio::test(start_paused = true)]
+async fn a_slow_jamf_tenant_does_not_delay_another_jamf_tenants_run() {
+    let mut config = SyncConfig::default();
+    config.lookup_concurrency = 16;
+    let h = Harness::with_config(config);
+    let mut ids = Vec::new();
+    for (name, devices) in [("slow", 16), ("healthy", 2)] {
+        h.mdm.account(name, ProviderKind::Jamf);
+        h.mdm.set_page_size(name, 1);
+        let serials: Vec<String> = (0..devices).map(|d| format!("{name}{d:03}")).collect();
+        for (d, s) in serials.iter().enumerate() {
+            h.mdm.add_device(name, s, &d.to_string(), "Mac", None);
+        }
+        let refs: Vec<&str> = serials.iter().map(String::as_str).collect();
+        let ws = h.workspace(name, Plan::Free, &refs).await;
+        h.sync.connect(&ws, h.mdm.config(name)).await.unwrap();
+        ids.push(ws);
+    }
+    h.mdm.hang("slow");
+    h.advance(TimeDelta::hours(24));
+    let slow = tokio::spawn({
+        let sync = h.sync.clone();
+        let ws = ids[0].clone();
+        async move { sync.refresh_due(&ws).await }
+    });
+    // Many of the slow tenant's lookups are in flight (more than the old per-kind limit of 8).
+    while h.mdm.waiting() < 8 {
+        tokio::task::yield_now().await;
+    }
+    let report = tokio::time::timeout(Duration::from_secs(60), h.sync.refresh_due(&ids[1]))
+        .await
+        .expect("not held up by the other Jamf tenant")
+        .unwrap();
+    assert_eq!(report.matched, 2);
+    assert!(
+        h.mdm.peak_in_flight(ProviderKind::Jamf) >= 16,
+        "all of the slow tenant's lookups were in flight at once"
+    );
+    h.mdm.unhang("slow");
+    assert_eq!(slow.await.unwrap().unwrap().matched, 16);
 }

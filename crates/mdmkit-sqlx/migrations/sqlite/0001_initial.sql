@@ -50,7 +50,9 @@ CREATE TABLE mdmkit_workspace_state (
     last_group_sync          INTEGER,
     last_group_sync_attempt  INTEGER,
     last_manual_group_sync   INTEGER,
-    group_sync_pending       BOOLEAN NOT NULL DEFAULT FALSE
+    group_sync_pending       BOOLEAN NOT NULL DEFAULT FALSE,
+    -- The metadata is not current for the connection (it changed; no complete refresh since).
+    refresh_pending          BOOLEAN NOT NULL DEFAULT FALSE
 );
 
 -- One row per workspace ever leased, kept after release so the fencing number only grows.

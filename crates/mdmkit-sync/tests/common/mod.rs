@@ -5,7 +5,8 @@
 //!
 //! To run the same tests against the sandbox MDM, re-implement those methods over the sandbox (accounts
 //! become sandbox tenants, `fail*` become its fault injection) and keep the tests as they are. The
-//! concurrency helpers (`peak_in_flight`, `block_calls`, `on_call`) are for scheduler tests only.
+//! concurrency helpers (`peak_in_flight`, `block_calls`, `on_call`, `hang`, `panic_on`) are for scheduler
+//! tests only.
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::HashMap;
@@ -51,6 +52,10 @@ struct Account {
     page_size: u32,
     requests: u64,
     faults: Vec<Fault>,
+    /// Every call of the account waits for ever (a drip-feeding or dead server).
+    hang: bool,
+    /// Calls of this kind panic.
+    panic_on: Option<Op>,
 }
 
 type Hook = Box<dyn Fn(Op) + Send + Sync>;
@@ -97,6 +102,8 @@ impl FakeMdm {
                 page_size: 100,
                 requests: 0,
                 faults: Vec::new(),
+                hang: false,
+                panic_on: None,
             },
         );
     }
@@ -128,6 +135,33 @@ impl FakeMdm {
             user.map(|(_, n)| n.to_owned()),
         );
         self.with(name, |a| a.devices.push(device));
+    }
+
+    /// Adds a device at the front of the account's listing: rows already listed shift by one, as when a
+    /// device is added to an MDM while it is being listed by offset.
+    pub fn prepend_device(&self, name: &str, serial_number: &str, device_id: &str) {
+        let device = MdmDevice::new(
+            device_id,
+            SerialNumber::parse_opt(Some(serial_number)),
+            Some("New Mac".to_owned()),
+            None,
+            None,
+        );
+        self.with(name, |a| a.devices.insert(0, device));
+    }
+
+    /// Every call of the account from now on hangs (counted in `waiting`) until `unhang`.
+    pub fn hang(&self, name: &str) {
+        self.with(name, |a| a.hang = true);
+    }
+
+    pub fn unhang(&self, name: &str) {
+        self.with(name, |a| a.hang = false);
+    }
+
+    /// Calls of kind `op` of the account panic from now on (`None`: no more panics).
+    pub fn panic_on(&self, name: &str, op: Option<Op>) {
+        self.with(name, |a| a.panic_on = op);
     }
 
     pub fn remove_device(&self, name: &str, device_id: &str) {
@@ -349,6 +383,15 @@ struct FakeProvider {
 
 struct InFlight<'a>(&'a FakeMdm, ProviderKind);
 
+/// Counts a hanging call until it returns or is dropped (a run stopped at its deadline drops it).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.in_flight.lock().unwrap().get_mut(&self.1).unwrap().0 -= 1;
@@ -383,6 +426,31 @@ impl FakeProvider {
             self.mdm.waiting.fetch_add(1, Ordering::SeqCst);
             gate.acquire().await.unwrap().forget();
             self.mdm.waiting.fetch_sub(1, Ordering::SeqCst);
+        }
+        let hangs = || {
+            self.mdm
+                .accounts
+                .lock()
+                .unwrap()
+                .get(&self.account)
+                .is_some_and(|a| a.hang)
+        };
+        if hangs() {
+            self.mdm.waiting.fetch_add(1, Ordering::SeqCst);
+            let _waiting = Waiting(&self.mdm.waiting);
+            while hangs() {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+        let panics = self
+            .mdm
+            .accounts
+            .lock()
+            .unwrap()
+            .get(&self.account)
+            .is_some_and(|a| a.panic_on == Some(op));
+        if panics {
+            panic!("injected panic in {op:?}");
         }
         // Let other futures run so concurrent calls really overlap.
         for _ in 0..3 {

@@ -37,6 +37,18 @@ pub fn factory(options: ClientOptions) -> Arc<dyn ProviderFactory> {
     )
 }
 
+/// Every distinct serial of a sandbox's fleet as served, in fleet order.
+pub fn serials_of(sandbox: &Sandbox) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    sandbox
+        .fleet()
+        .devices
+        .values()
+        .filter(|d| seen.insert(serial(&d.serial)))
+        .map(|d| d.serial.clone())
+        .collect()
+}
+
 /// A sandbox MDM and an engine wired to it.
 pub struct Env {
     pub sandbox: Sandbox,
@@ -102,14 +114,7 @@ impl Env {
 
     /// Every distinct serial of the sandbox fleet as served, in fleet order.
     pub fn fleet_serials(&self) -> Vec<String> {
-        let mut seen = BTreeSet::new();
-        self.sandbox
-            .fleet()
-            .devices
-            .values()
-            .filter(|d| seen.insert(serial(&d.serial)))
-            .map(|d| d.serial.clone())
-            .collect()
+        serials_of(&self.sandbox)
     }
 
     /// The serial of fleet device `index`.
