@@ -11,16 +11,15 @@ use mdmkit_core::{MdmProvider, ProviderConfig, ProviderKind, SerialNumber, Url};
 
 use crate::clock::Clock;
 use crate::error::{Error, Result};
-use crate::groups::GroupSyncOutcome;
-use crate::lease::{Fence, Lease, LeaseOutcome};
+use crate::lease::LeaseGuard;
 use crate::model::{
     ConnectionChange, DevicePage, DeviceRecord, GroupRecord, MdmMetadata, Paging, Plan,
     WorkspaceId, WorkspaceState,
 };
 use crate::provider::ProviderFactory;
-use crate::refresh::RefreshReport;
-use crate::store::{Stores, SyncStateStore};
-use crate::vault::{random_bytes, Vault};
+use crate::reports::{ConnectReport, DisconnectReport, GroupSyncOutcome, GroupSyncTrigger};
+use crate::store::Stores;
+use crate::vault::Vault;
 
 /// The engine's timings and bounds. The defaults are the product rules.
 #[derive(Debug, Clone)]
@@ -35,8 +34,8 @@ pub struct SyncConfig {
     /// After a failed group sync, the scheduler waits this long before trying again (15 min), so a broken
     /// MDM is not asked every tick.
     pub group_sync_retry_after: Duration,
-    /// How long a lease lasts without renewal. Runs renew it at half-life; a crashed worker's lease frees
-    /// itself after this long.
+    /// How long a lease lasts without renewal, by the store's clock. A run renews it in the background every
+    /// third of this; a crashed worker's lease frees itself after this long.
     pub lease_ttl: Duration,
     /// Serial lookups in flight at once within one refresh run. Requests to one MDM server are further
     /// bounded by that server's limits in the provider's HTTP client.
@@ -60,8 +59,6 @@ impl Default for SyncConfig {
     }
 }
 
-pub(crate) use crate::clock::delta;
-
 /// A workspace's live connection: the provider built from its stored credentials.
 #[derive(Debug, Clone)]
 pub(crate) struct Connection {
@@ -70,58 +67,6 @@ pub(crate) struct Connection {
     pub(crate) account: String,
     /// Key id and nonce of the record it was built from: a new save changes the nonce.
     fingerprint: (String, Vec<u8>),
-}
-
-/// The workspace's lease, held by one running operation.
-///
-/// Give it back with [`MdmSync::release_lease`]. A guard dropped without that (its run was cancelled at a
-/// deadline, or panicked) releases the lease from a spawned task, so the workspace is free again at once
-/// rather than after [`SyncConfig::lease_ttl`]; with no Tokio runtime to spawn on, the lease simply expires.
-pub(crate) struct LeaseGuard {
-    workspace: WorkspaceId,
-    lease: Lease,
-    renewed_at: DateTime<Utc>,
-    store: Arc<dyn SyncStateStore>,
-    released: bool,
-}
-
-impl fmt::Debug for LeaseGuard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LeaseGuard")
-            .field("workspace", &self.workspace)
-            .field("lease", &self.lease)
-            .field("renewed_at", &self.renewed_at)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Drop for LeaseGuard {
-    fn drop(&mut self) {
-        if self.released {
-            return;
-        }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let store = self.store.clone();
-        let workspace = self.workspace.clone();
-        let lease = self.lease.clone();
-        runtime.spawn(async move {
-            match store.release_lease(&workspace, &lease).await {
-                Ok(_) => tracing::debug!(workspace = %workspace, "lease of a stopped run released"),
-                Err(e) => {
-                    tracing::warn!(workspace = %workspace, error = %e, "could not release the lease of a stopped run; it expires on its own")
-                }
-            }
-        });
-    }
-}
-
-impl LeaseGuard {
-    /// The fencing number every write under this lease presents.
-    pub(crate) fn fence(&self) -> Fence {
-        self.lease.fence
-    }
 }
 
 /// Devices read per store round trip when the engine walks a whole workspace.
@@ -142,35 +87,6 @@ where
         items.extend(page.devices);
     }
     Ok(items)
-}
-
-/// What [`MdmSync::connect`] did after the credentials passed validation and were saved.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct ConnectReport {
-    /// The provider now connected.
-    pub provider: ProviderKind,
-    /// Whether the provider or any credential differs from what was saved before (or nothing was).
-    pub connection_changed: bool,
-    /// Devices whose MDM metadata was cleared to be fetched again (R9); 0 when nothing changed.
-    pub devices_reset: usize,
-    /// The refresh run at once after a change, so the group sync can match members.
-    pub refresh: Option<Result<RefreshReport>>,
-    /// The group sync at once after a change (R10), or why there was none: it runs only if that refresh
-    /// completed ([`GroupSyncOutcome::WaitingForRefresh`] otherwise).
-    pub group_sync: GroupSyncOutcome,
-}
-
-/// What [`MdmSync::disconnect`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct DisconnectReport {
-    /// Whether there were credentials to delete.
-    pub was_connected: bool,
-    /// Devices whose MDM metadata was cleared.
-    pub devices_cleared: usize,
-    /// Synced groups turned into ordinary groups.
-    pub groups_detached: usize,
 }
 
 /// Non-secret facts about a workspace's saved connection.
@@ -333,9 +249,9 @@ impl MdmSync {
             );
             return Err(e.into());
         }
-        let mut guard = self.acquire_lease(workspace).await?;
+        let guard = self.acquire_lease(workspace).await?;
         let result = self
-            .connect_locked(workspace, config, provider, &mut guard)
+            .connect_locked(workspace, config, provider, &guard)
             .await;
         self.release_lease(guard).await;
         result
@@ -346,7 +262,7 @@ impl MdmSync {
         workspace: &WorkspaceId,
         config: ProviderConfig,
         provider: Arc<dyn MdmProvider>,
-        guard: &mut LeaseGuard,
+        guard: &LeaseGuard,
     ) -> Result<ConnectReport> {
         let now = self.clock.now();
         let previous = match self.stores.credentials.load_credentials(workspace).await? {
@@ -410,7 +326,7 @@ impl MdmSync {
                 .group_sync_locked(
                     workspace,
                     &connection,
-                    crate::groups::GroupSyncTrigger::ConnectionChanged,
+                    GroupSyncTrigger::ConnectionChanged,
                     self.clock.now(),
                     guard,
                 )
@@ -638,69 +554,13 @@ impl MdmSync {
             .remove(workspace);
     }
 
-    /// Takes the workspace's lease or says who has it.
+    /// Takes the workspace's lease (renewed in the background while the guard lives) or says who has it.
     pub(crate) async fn acquire_lease(&self, workspace: &WorkspaceId) -> Result<LeaseGuard> {
-        let mut token = [0u8; 16];
-        random_bytes(&mut token)
-            .map_err(|()| crate::error::VaultError::Keys("no OS randomness".into()))?;
-        let owner: String = token.iter().map(|b| format!("{b:02x}")).collect();
-        let now = self.clock.now();
-        match self
-            .stores
-            .state
-            .try_acquire_lease(workspace, &owner, self.config.lease_ttl)
-            .await?
-        {
-            LeaseOutcome::Acquired(lease) => Ok(LeaseGuard {
-                workspace: workspace.clone(),
-                lease,
-                renewed_at: now,
-                store: self.stores.state.clone(),
-                released: false,
-            }),
-            LeaseOutcome::Busy { expires_at } => Err(Error::AlreadyRunning {
-                workspace: workspace.clone(),
-                lease_expires_at: expires_at,
-            }),
-        }
+        LeaseGuard::acquire(self.stores.state.clone(), workspace, self.config.lease_ttl).await
     }
 
-    /// Renews the lease once half its lifetime has passed; fails if another worker took it over. Runs
-    /// call it before every write, so a run that lost its lease stops before writing anything more.
-    pub(crate) async fn keep_lease(&self, guard: &mut LeaseGuard) -> Result<()> {
-        let now = self.clock.now();
-        let ttl = delta(self.config.lease_ttl);
-        if now - guard.renewed_at < ttl / 2 {
-            return Ok(());
-        }
-        match self
-            .stores
-            .state
-            .renew_lease(&guard.workspace, &guard.lease, self.config.lease_ttl)
-            .await?
-        {
-            Some(lease) => {
-                guard.lease = lease;
-                guard.renewed_at = now;
-                Ok(())
-            }
-            None => Err(Error::LeaseLost {
-                workspace: guard.workspace.clone(),
-            }),
-        }
-    }
-
-    /// Gives the lease back. A failure only delays the next run until the lease expires, so it is logged.
-    pub(crate) async fn release_lease(&self, mut guard: LeaseGuard) {
-        let result = self
-            .stores
-            .state
-            .release_lease(&guard.workspace, &guard.lease)
-            .await;
-        // Only now: if this call is cancelled half-way, the guard's drop tries again.
-        guard.released = true;
-        if let Err(e) = result {
-            tracing::warn!(workspace = %guard.workspace, error = %e, "could not release the sync lease");
-        }
+    /// Gives the lease back.
+    pub(crate) async fn release_lease(&self, guard: LeaseGuard) {
+        guard.release().await;
     }
 }

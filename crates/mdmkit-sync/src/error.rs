@@ -11,8 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use mdmkit_core::{Category, ErrorKind};
 
-use crate::lease::Fence;
-use crate::model::{Plan, WorkspaceId};
+use crate::model::{Fence, Plan, WorkspaceId};
 
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

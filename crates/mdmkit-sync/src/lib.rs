@@ -134,23 +134,21 @@ mod memory;
 mod model;
 mod provider;
 pub mod refresh;
+mod reports;
 mod scheduler;
 pub mod storage_suite;
 mod store;
 mod vault;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use engine::{
-    ConnectReport, ConnectionInfo, DeviceLink, DeviceView, DisconnectReport, MdmSync, SyncConfig,
-};
+pub use engine::{ConnectionInfo, DeviceLink, DeviceView, MdmSync, SyncConfig};
 pub use error::{Error, Result, StoreError, StoreErrorKind, VaultError};
 pub use groups::{GroupSyncOutcome, GroupSyncReport, GroupSyncTrigger, NameCollision};
-pub use lease::{Fence, Lease, LeaseOutcome};
 pub use memory::MemoryStore;
 pub use model::{
-    ConnectionChange, ConnectionRemoved, DeviceCheck, DevicePage, DeviceRecord, GroupChanges,
-    GroupId, GroupRecord, MdmMetadata, NewGroup, Paging, Plan, ProviderLink, SealedCredentials,
-    WorkspaceId, WorkspaceState,
+    ConnectionChange, ConnectionRemoved, DeviceCheck, DevicePage, DeviceRecord, Fence,
+    GroupChanges, GroupId, GroupRecord, Lease, LeaseOutcome, MdmMetadata, NewGroup, Paging, Plan,
+    ProviderLink, SealedCredentials, WorkspaceId, WorkspaceState,
 };
 pub use provider::ProviderFactory;
 pub use refresh::{
@@ -158,6 +156,7 @@ pub use refresh::{
     DuplicateSerial, RefreshReport, RunError, Strategy, SuspiciousListing,
     SHRINK_CHECK_MIN_DEVICES,
 };
+pub use reports::{ConnectReport, DisconnectReport};
 pub use scheduler::{Scheduler, SchedulerConfig, TickReport, WorkspaceRun};
 pub use store::{
     check_step, CredentialStore, DeviceStore, GroupStore, Step, StepHook, StoreResult, Stores,

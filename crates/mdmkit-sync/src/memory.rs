@@ -12,10 +12,10 @@ use mdmkit_core::SerialNumber;
 
 use crate::clock::{delta, Clock, SystemClock};
 use crate::error::StoreError;
-use crate::lease::{Fence, Lease, LeaseOutcome};
 use crate::model::{
-    ConnectionChange, ConnectionRemoved, DeviceCheck, DevicePage, DeviceRecord, GroupChanges,
-    GroupId, GroupRecord, NewGroup, Paging, Plan, SealedCredentials, WorkspaceId, WorkspaceState,
+    ConnectionChange, ConnectionRemoved, DeviceCheck, DevicePage, DeviceRecord, Fence,
+    GroupChanges, GroupId, GroupRecord, Lease, LeaseOutcome, NewGroup, Paging, Plan,
+    SealedCredentials, WorkspaceId, WorkspaceState,
 };
 use crate::store::{
     check_step, CredentialStore, DeviceStore, GroupStore, Step, StepHook, StoreResult, Stores,

@@ -9,8 +9,6 @@ use chrono::{DateTime, TimeDelta, Utc};
 use mdmkit_core::{MdmDevice, ProviderKind, SerialNumber};
 use serde::{Deserialize, Serialize};
 
-use crate::lease::Lease;
-
 /// The embedder's identifier of a workspace (tenant). Every record is scoped by one.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -226,6 +224,61 @@ impl NewGroup {
             members: BTreeSet::new(),
         }
     }
+}
+
+/// The fencing number of one acquisition of a workspace's lease. Increments on every acquisition, so a
+/// later holder always presents a larger number than an earlier one.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Fence(u64);
+
+impl Fence {
+    /// The number as stored.
+    pub fn new(number: u64) -> Self {
+        Fence(number)
+    }
+
+    /// The number.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Debug for Fence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fence({})", self.0)
+    }
+}
+
+impl fmt::Display for Fence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// The right to run sync work on a workspace until `expires_at` (in the store's clock). Writes under it
+/// present its [`Fence`]; the store refuses a stale one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// A random token naming the holder; only the holder may renew or release.
+    pub owner: String,
+    /// The fencing number of this acquisition; writes under the lease present it.
+    pub fence: Fence,
+    /// After this instant, by the store's clock, anyone may take the lease over.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The answer to a lease request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LeaseOutcome {
+    /// The lease is ours.
+    Acquired(Lease),
+    /// Someone else holds it until `expires_at` (the store's clock).
+    Busy {
+        /// When the current holder's lease runs out unless renewed.
+        expires_at: DateTime<Utc>,
+    },
 }
 
 /// What the engine remembers per workspace between runs.

@@ -54,11 +54,12 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::engine::{delta, MdmSync};
+use crate::clock::delta;
+use crate::engine::MdmSync;
 use crate::error::{Error, Result};
-use crate::groups::GroupSyncReport;
 use crate::model::{WorkspaceId, WorkspaceState};
-use crate::refresh::RefreshReport;
+use crate::reports::GroupSyncReport;
+use crate::reports::RefreshReport;
 use crate::vault::random_bytes;
 
 /// The scheduler's pace and bounds.

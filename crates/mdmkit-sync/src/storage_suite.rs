@@ -29,11 +29,11 @@ use mdmkit_core::{ProviderKind, SerialNumber};
 
 use crate::clock::{Clock, ManualClock};
 use crate::error::{StoreError, StoreErrorKind};
-use crate::lease::{Fence, Lease, LeaseOutcome};
 use crate::memory::MemoryStore;
 use crate::model::{
-    ConnectionChange, ConnectionRemoved, DeviceCheck, DevicePage, DeviceRecord, GroupChanges,
-    GroupId, MdmMetadata, NewGroup, Paging, Plan, ProviderLink, SealedCredentials, WorkspaceId,
+    ConnectionChange, ConnectionRemoved, DeviceCheck, DevicePage, DeviceRecord, Fence,
+    GroupChanges, GroupId, Lease, LeaseOutcome, MdmMetadata, NewGroup, Paging, Plan, ProviderLink,
+    SealedCredentials, WorkspaceId,
 };
 use crate::store::{Step, StepHook, StoreResult, Stores};
 use crate::vault::random_bytes;

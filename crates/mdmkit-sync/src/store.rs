@@ -31,10 +31,10 @@ use chrono::{DateTime, Utc};
 use mdmkit_core::SerialNumber;
 
 use crate::error::StoreError;
-use crate::lease::{Fence, Lease, LeaseOutcome};
 use crate::model::{
-    ConnectionChange, ConnectionRemoved, DeviceCheck, DevicePage, DeviceRecord, GroupChanges,
-    GroupId, GroupRecord, NewGroup, Paging, Plan, SealedCredentials, WorkspaceId, WorkspaceState,
+    ConnectionChange, ConnectionRemoved, DeviceCheck, DevicePage, DeviceRecord, Fence,
+    GroupChanges, GroupId, GroupRecord, Lease, LeaseOutcome, NewGroup, Paging, Plan,
+    SealedCredentials, WorkspaceId, WorkspaceState,
 };
 
 /// Result of a store operation.

@@ -597,10 +597,20 @@ impl Harness {
     }
 
     pub fn with_config(config: SyncConfig) -> Harness {
+        // The store judges leases by its own clock: here the same manual clock as the engine's.
+        Harness::with_stores(config, |clock| {
+            Stores::from_one(Arc::new(MemoryStore::with_clock(clock)))
+        })
+    }
+
+    /// An engine over the stores `stores` builds on the harness's manual clock.
+    pub fn with_stores(
+        config: SyncConfig,
+        stores: impl FnOnce(Arc<ManualClock>) -> Stores,
+    ) -> Harness {
         let clock = Arc::new(ManualClock::new(start()));
         let mdm = FakeMdm::new();
-        // The store judges leases by its own clock: here the same manual clock as the engine's.
-        let stores = Stores::from_one(Arc::new(MemoryStore::with_clock(clock.clone())));
+        let stores = stores(clock.clone());
         let sync = MdmSync::new(
             mdm.factory(),
             Vault::new("k1", &VAULT_KEY).unwrap(),
