@@ -138,18 +138,23 @@ impl MdmSync {
         result
     }
 
-    /// A scheduled sync (the scheduler decided it is due).
+    /// A scheduled sync. Under the lease the decision (`still_due`) is taken again on fresh state, because
+    /// another replica may have just run it: `None` when it is no longer due.
     pub(crate) async fn sync_groups_scheduled(
         &self,
         workspace: &WorkspaceId,
         now: DateTime<Utc>,
-    ) -> Result<GroupSyncReport> {
+        still_due: impl Fn(&WorkspaceState) -> bool,
+    ) -> Result<Option<GroupSyncReport>> {
         let state = self.stores.state.sync_state(workspace).await?;
         if !state.plan.allows_group_sync() {
             return Err(Error::PlanExcludesGroupSync { plan: state.plan });
         }
         let guard = self.acquire_lease(workspace).await?;
         let result = async {
+            if !still_due(&self.stores.state.sync_state(workspace).await?) {
+                return Ok(None);
+            }
             let connection = self.connection(workspace).await?;
             self.group_sync_locked(
                 workspace,
@@ -159,6 +164,7 @@ impl MdmSync {
                 &guard,
             )
             .await
+            .map(Some)
         }
         .await;
         self.release_lease(guard).await;

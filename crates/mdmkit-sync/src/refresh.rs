@@ -349,6 +349,35 @@ impl MdmSync {
         result
     }
 
+    /// A refresh the scheduler decided on. Under the lease the decision is taken again on fresh state,
+    /// because another replica may have just run it: `None` when the window (`window_open`) has closed or
+    /// no device is due any more (and no refresh is owed after a connection change).
+    pub(crate) async fn refresh_scheduled(
+        &self,
+        workspace: &WorkspaceId,
+        now: DateTime<Utc>,
+        window_open: impl Fn(&WorkspaceState) -> bool,
+    ) -> Result<Option<RefreshReport>> {
+        let guard = self.acquire_lease(workspace).await?;
+        let result = async {
+            let state = self.stores.state.sync_state(workspace).await?;
+            let cutoff = now - delta(self.config.refresh_interval);
+            let still_due = window_open(&state)
+                && (state.refresh_pending
+                    || self.stores.devices.any_due(workspace, cutoff).await?);
+            if !still_due {
+                return Ok(None);
+            }
+            let connection = self.connection(workspace).await?;
+            self.refresh_locked(workspace, &connection, now, &guard)
+                .await
+                .map(Some)
+        }
+        .await;
+        self.release_lease(guard).await;
+        result
+    }
+
     pub(crate) async fn refresh_locked(
         &self,
         workspace: &WorkspaceId,

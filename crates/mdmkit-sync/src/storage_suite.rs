@@ -1735,3 +1735,148 @@ mod tests {
         assert!(hits > 10 && hits < n / 10, "{hits}");
     }
 }
+
+/// A [`SyncStateStore`] that watches the leases passing through it, for tests of several replicas: it
+/// counts the holders of each workspace's lease at any moment (from a successful acquisition to the start
+/// of its release), remembers the most ever seen at once, and can hold acquisitions back until told.
+///
+/// Wrap each replica's state store with [`WatchedLeases::wrap`], sharing one watch, then check
+/// [`WatchedLeases::most_at_once`]: a store whose lease is not exclusive across pools shows 2.
+#[derive(Debug, Default)]
+pub struct WatchedLeases {
+    holders: Mutex<std::collections::HashMap<WorkspaceId, usize>>,
+    most_at_once: std::sync::atomic::AtomicUsize,
+    acquired: std::sync::atomic::AtomicUsize,
+    gate: Mutex<Option<Arc<tokio::sync::Semaphore>>>,
+}
+
+impl WatchedLeases {
+    /// A watch with no lease seen.
+    pub fn new() -> Arc<WatchedLeases> {
+        Arc::new(WatchedLeases::default())
+    }
+
+    /// `stores` with its state store watched by `watch`.
+    pub fn wrap(watch: &Arc<WatchedLeases>, stores: &Stores) -> Stores {
+        Stores {
+            state: Arc::new(Watched {
+                inner: stores.state.clone(),
+                watch: watch.clone(),
+            }),
+            ..stores.clone()
+        }
+    }
+
+    /// The most holders one workspace's lease ever had at once.
+    pub fn most_at_once(&self) -> usize {
+        self.most_at_once.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Leases acquired so far.
+    pub fn acquired(&self) -> usize {
+        self.acquired.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// From now on every acquisition waits for a permit of the returned semaphore.
+    pub fn hold_acquisitions(&self) -> Arc<tokio::sync::Semaphore> {
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        *self.gate.lock().unwrap() = Some(gate.clone());
+        gate
+    }
+}
+
+#[derive(Debug)]
+struct Watched {
+    inner: Arc<dyn crate::store::SyncStateStore>,
+    watch: Arc<WatchedLeases>,
+}
+
+#[async_trait]
+impl crate::store::SyncStateStore for Watched {
+    async fn sync_state(&self, ws: &WorkspaceId) -> StoreResult<crate::model::WorkspaceState> {
+        self.inner.sync_state(ws).await
+    }
+    async fn set_plan(&self, ws: &WorkspaceId, plan: Plan) -> StoreResult<()> {
+        self.inner.set_plan(ws, plan).await
+    }
+    async fn record_refresh(
+        &self,
+        ws: &WorkspaceId,
+        fence: Fence,
+        at: DateTime<Utc>,
+        count: Option<u64>,
+    ) -> StoreResult<()> {
+        self.inner.record_refresh(ws, fence, at, count).await
+    }
+    async fn record_group_sync_attempt(
+        &self,
+        ws: &WorkspaceId,
+        fence: Fence,
+        at: DateTime<Utc>,
+        succeeded: bool,
+    ) -> StoreResult<()> {
+        self.inner
+            .record_group_sync_attempt(ws, fence, at, succeeded)
+            .await
+    }
+    async fn record_manual_group_sync(
+        &self,
+        ws: &WorkspaceId,
+        fence: Fence,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.inner.record_manual_group_sync(ws, fence, at).await
+    }
+    async fn set_group_sync_pending(
+        &self,
+        ws: &WorkspaceId,
+        fence: Fence,
+        pending: bool,
+    ) -> StoreResult<()> {
+        self.inner.set_group_sync_pending(ws, fence, pending).await
+    }
+    async fn set_refresh_pending(
+        &self,
+        ws: &WorkspaceId,
+        fence: Fence,
+        pending: bool,
+    ) -> StoreResult<()> {
+        self.inner.set_refresh_pending(ws, fence, pending).await
+    }
+    async fn try_acquire_lease(
+        &self,
+        ws: &WorkspaceId,
+        owner: &str,
+        ttl: Duration,
+    ) -> StoreResult<LeaseOutcome> {
+        let gate = self.watch.gate.lock().unwrap().clone();
+        if let Some(gate) = gate {
+            let _ = gate.acquire().await.map(|p| p.forget());
+        }
+        let outcome = self.inner.try_acquire_lease(ws, owner, ttl).await?;
+        if matches!(outcome, LeaseOutcome::Acquired(_)) {
+            use std::sync::atomic::Ordering::SeqCst;
+            let mut holders = self.watch.holders.lock().unwrap();
+            let n = holders.entry(ws.clone()).or_default();
+            *n += 1;
+            self.watch.most_at_once.fetch_max(*n, SeqCst);
+            self.watch.acquired.fetch_add(1, SeqCst);
+        }
+        Ok(outcome)
+    }
+    async fn renew_lease(
+        &self,
+        ws: &WorkspaceId,
+        lease: &Lease,
+        ttl: Duration,
+    ) -> StoreResult<Option<Lease>> {
+        self.inner.renew_lease(ws, lease, ttl).await
+    }
+    async fn release_lease(&self, ws: &WorkspaceId, lease: &Lease) -> StoreResult<bool> {
+        // Counted out before the store frees it, so the next holder is never counted with this one.
+        if let Some(n) = self.watch.holders.lock().unwrap().get_mut(ws) {
+            *n = n.saturating_sub(1);
+        }
+        self.inner.release_lease(ws, lease).await
+    }
+}

@@ -12,11 +12,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use common::{serial, Harness, VAULT_KEY};
 use mdmkit_core::{ProviderKind, SerialNumber};
-use mdmkit_sync::storage_suite::FaultInjector;
+use mdmkit_sync::storage_suite::{FaultInjector, WatchedLeases};
 use mdmkit_sync::{
     Clock, DeviceCheck, DevicePage, DeviceRecord, DeviceStore, Error, Fence, LeaseOutcome,
-    ManualClock, MdmSync, MemoryStore, Paging, Plan, Step, StoreResult, Stores, SyncConfig, Vault,
-    WorkspaceId,
+    ManualClock, MdmSync, MemoryStore, Paging, Plan, Scheduler, SchedulerConfig, Step, StoreResult,
+    Stores, SyncConfig, Vault, WorkspaceId,
 };
 
 /// A Jamf account `acme` and a Pro workspace that both hold `n` devices `SER00000`…, ids `1`….
@@ -387,4 +387,56 @@ async fn a_bulk_refresh_of_ten_thousand_devices_writes_in_twenty_batches() {
     assert_eq!((refresh.due, refresh.matched), (3, 3));
     assert_eq!(refresh.strategy, Some(mdmkit_sync::Strategy::Lookups));
     assert_eq!(counting.record_checks_calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_replica_that_decided_on_stale_state_finds_the_job_done_under_the_lease() {
+    let h = Harness::new();
+    let ws = fleet(&h, 3).await;
+    h.mdm
+        .set_groups("acme", &[("10", "Engineering", &["1", "2"])]);
+    h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
+    let watch = WatchedLeases::new();
+    let replica = |stores: Stores| {
+        let engine = Arc::new(MdmSync::new(
+            h.mdm.factory(),
+            Vault::new("k1", &VAULT_KEY).unwrap(),
+            stores,
+            h.clock.clone(),
+        ));
+        let mut config = SchedulerConfig::default();
+        config.jitter = Duration::ZERO;
+        Arc::new(Scheduler::new(engine, config))
+    };
+    let one = replica(h.stores.clone());
+    let two = replica(WatchedLeases::wrap(&watch, &h.stores));
+
+    // A day later a refresh and a group sync are due. Replica two decides so, then waits for the lease
+    // while replica one runs both.
+    let now = h.advance(TimeDelta::hours(24));
+    let gate = watch.hold_acquisitions();
+    let late = tokio::spawn({
+        let two = two.clone();
+        async move { two.tick(now).await }
+    });
+    settle().await;
+    let first = one.tick(now).await.unwrap();
+    let ran = &first.runs[0];
+    assert_eq!(ran.refresh.as_ref().unwrap().as_ref().unwrap().matched, 3);
+    assert!(ran.group_sync.as_ref().unwrap().is_ok());
+    let requests = h.mdm.requests("acme");
+    let state = h.sync.state(&ws).await.unwrap();
+
+    gate.add_permits(10);
+    let second = late.await.unwrap().unwrap();
+    assert_eq!(watch.acquired(), 2, "replica two did take the lease, twice");
+    assert!(
+        second
+            .runs
+            .iter()
+            .all(|r| r.refresh.is_none() && r.group_sync.is_none()),
+        "nothing ran twice: {second:#?}"
+    );
+    assert_eq!(h.mdm.requests("acme"), requests, "no MDM request");
+    assert_eq!(h.sync.state(&ws).await.unwrap(), state, "nothing written");
 }
