@@ -153,6 +153,11 @@ pub struct MdmDevice {
 }
 
 impl MdmDevice {
+    /// The device's identity in a listing, for [`crate::Pager::record`]: its MDM device ID.
+    pub fn row_id(&self) -> Option<&str> {
+        Some(&self.device_id)
+    }
+
     /// Builds a device, deriving the display name by the R4 rule.
     pub fn new(
         device_id: impl Into<String>,

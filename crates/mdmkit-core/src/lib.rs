@@ -9,8 +9,9 @@
 //! - one [`Error`] with an [`ErrorKind`] for code and a user-facing [`Category`] (the six of R8);
 //! - [`ProviderKind`] (display names, credential fields, fixed endpoints) and typed, serialisable
 //!   [`ProviderConfig`]s whose `Debug` never shows a secret;
-//! - deep links ([`links`]), the paging engine ([`paging`]) and the HTTP client ([`http`]) with retries,
-//!   limits, the OAuth token cache and the host policy.
+//! - deep links ([`links`]), the paging engine ([`paging`], which stops servers that repeat pages or
+//!   overrun their own totals) and the HTTP client ([`http`]) with retries, limits per MDM server, the
+//!   OAuth token cache and the host policy.
 //!
 //! ```
 //! use mdmkit_core::{display_name, ErrorKind, ProviderKind, SerialNumber};

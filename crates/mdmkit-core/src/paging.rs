@@ -7,15 +7,29 @@
 //! | [`PagingStyle::Cursor`] | SimpleMDM | `starting_after`, `limit` | `has_more` is false |
 //! | [`PagingStyle::NextLink`] | Graph | the `@odata.nextLink` URL | no next link |
 //!
-//! Whatever the server says, a listing always terminates:
+//! Whatever the server says, a listing always terminates, and a server that does not page as it
+//! claims is caught within a page or two:
 //! - an empty page ends page-number, offset and cursor listings even if the server's total says more
 //!   (Graph may send empty pages *with* a next link, so next-link listings follow the link);
 //! - a `has_more` flag, when the server sends one, wins over counting;
+//! - a page whose rows were all listed already (a server that ignores the page, offset or cursor and
+//!   sends the same rows again) is an [`ErrorKind::InvalidResponse`] error when the listing would go
+//!   on from it; rows are told apart by the id the caller names for them (see [`Pager::record`]). A
+//!   short last page of rows shifted there by additions during the listing just ends it;
 //! - a cursor or next link that repeats is an [`ErrorKind::InvalidResponse`] error, not a loop;
-//! - after `max_pages` pages the listing fails with [`ErrorKind::InvalidResponse`] rather than run forever
-//!   or pretend a truncated listing is complete.
+//! - a listing that has read clearly more rows than the server's own total (by more than a page and a
+//!   tenth) and would go on is an [`ErrorKind::InvalidResponse`] error;
+//! - the page ceiling follows the expected size: with a total, the pages it takes at the largest page
+//!   seen, plus a quarter and two; never more than `max_pages` (10,000 by default, the only ceiling
+//!   when the server gives no total). Past it the listing fails with [`ErrorKind::InvalidResponse`]
+//!   rather than run on or pretend a truncated listing is complete.
+//!
+//! Every number the server sends is used with saturating arithmetic: a total of `u64::MAX` only makes
+//! the ceiling `max_pages`.
 
+use std::collections::hash_map::RandomState;
 use std::collections::HashSet;
+use std::hash::BuildHasher;
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -136,7 +150,14 @@ pub struct Pager {
     pages: u32,
     rows: u64,
     max_pages: u32,
+    /// Cursors and next links followed so far.
     seen: HashSet<String>,
+    /// Hashes of the row ids listed so far (8 bytes a row, not the ids themselves).
+    seen_rows: HashSet<u64>,
+    hasher: RandomState,
+    largest_page: u64,
+    /// The server's latest total (some servers send it on the first page only).
+    total: Option<u64>,
 }
 
 impl Pager {
@@ -145,7 +166,8 @@ impl Pager {
         Pager::with_max_pages(style, DEFAULT_MAX_PAGES)
     }
 
-    /// A pager that fails after `max_pages` pages.
+    /// A pager that fails after `max_pages` pages at most (fewer when the server's total says the
+    /// listing should be shorter).
     pub fn with_max_pages(style: PagingStyle, max_pages: u32) -> Self {
         let first = match style {
             PagingStyle::PageNumber { first, size } => {
@@ -162,6 +184,10 @@ impl Pager {
             rows: 0,
             max_pages: max_pages.max(1),
             seen: HashSet::new(),
+            seen_rows: HashSet::new(),
+            hasher: RandomState::new(),
+            largest_page: 0,
+            total: None,
         }
     }
 
@@ -180,37 +206,44 @@ impl Pager {
         self.rows
     }
 
-    /// Records a fetched page of `rows` rows and works out the next request.
-    pub fn record(&mut self, rows: usize, info: &PageInfo) -> Result<()> {
+    /// Records a fetched page and works out the next request. `row_id` names each row's identity in the
+    /// listing (a device id, a group id); rows it gives no id for are counted but cannot be told apart,
+    /// so a page of only such rows is never taken for a repeat.
+    pub fn record<T>(&mut self, page: &Page<T>, row_id: impl Fn(&T) -> Option<&str>) -> Result<()> {
         let Some(current) = self.next.take() else {
             return Err(Error::new(
                 ErrorKind::InvalidResponse,
                 "a page was recorded after the listing ended",
             ));
         };
-        self.pages += 1;
-        self.rows += rows as u64;
+        let info = &page.info;
+        let rows = page.items.len() as u64;
+        self.pages = self.pages.saturating_add(1);
+        self.rows = self.rows.saturating_add(rows);
+        self.largest_page = self.largest_page.max(rows);
+        self.total = info.total.or(self.total);
+        let repeated = self.note_rows(page.items.iter().filter_map(row_id));
         let asked = self.style.page_size().map(u64::from);
         let empty = rows == 0;
-        let reached_total = info.total.is_some_and(|t| self.rows >= t);
-        let short = asked.is_some_and(|a| (rows as u64) < a);
-        // Counting styles: has_more wins, then the total, then a short page.
+        let short = asked.is_some_and(|a| rows < a);
+        // Counting styles: has_more wins, then the total (this page's or an earlier one's), then a
+        // short page.
         let counted_end = empty
-            || match info.has_more {
-                Some(more) => !more,
-                None if info.total.is_some() => reached_total,
-                None => short,
+            || match (info.has_more, self.total) {
+                (Some(more), _) => !more,
+                (None, Some(total)) => self.rows >= total,
+                (None, None) => short,
             };
         self.next = match current {
             PageRequest::PageNumber { page, size } => {
                 (!counted_end).then_some(PageRequest::PageNumber {
-                    page: page + 1,
+                    page: page.saturating_add(1),
                     size,
                 })
             }
             PageRequest::Offset { offset, limit } => {
                 (!counted_end).then_some(PageRequest::Offset {
-                    offset: offset + rows as u64,
+                    offset: offset.saturating_add(rows),
                     limit,
                 })
             }
@@ -240,10 +273,74 @@ impl Pager {
                 }
             },
         };
-        if self.next.is_some() && self.pages >= self.max_pages {
-            self.next = None;
+        if let Some(next) = &self.next {
+            // A repeated page that ends the listing is harmless (rows shifted onto a short last page
+            // by additions); one the listing would go on from means the server is not paging.
+            let failure = match repeated {
+                true => Err(self.repeat_error(next)),
+                false => self.check_bounds(self.total),
+            };
+            if let Err(e) = failure {
+                self.next = None;
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Notes the page's row ids; true when it had some and every one was listed already.
+    fn note_rows<'a>(&mut self, ids: impl Iterator<Item = &'a str>) -> bool {
+        let mut identified = false;
+        let mut new = false;
+        for id in ids {
+            identified = true;
+            new |= self.seen_rows.insert(self.hasher.hash_one(id));
+        }
+        identified && !new
+    }
+
+    fn repeat_error(&self, next: &PageRequest) -> Error {
+        let how = match next {
+            PageRequest::PageNumber { .. } => "ignores the page number",
+            PageRequest::Offset { .. } => "ignores the offset",
+            PageRequest::Cursor { .. } => "ignores the cursor",
+            PageRequest::NextLink { .. } => "loops through its next links",
+        };
+        Error::invalid_response(format!(
+            "page {} repeats rows already listed (the server {how}); stopped after {} rows rather \
+             than loop",
+            self.pages, self.rows
+        ))
+    }
+
+    /// The limits on a listing that goes on: no more rows than the server's total allows (with a page
+    /// and a tenth of slack), and no more pages than that total needs (with a quarter and two of slack),
+    /// never more than `max_pages`.
+    fn check_bounds(&self, total: Option<u64>) -> Result<()> {
+        let page_rows = self
+            .largest_page
+            .max(self.style.page_size().map_or(0, u64::from))
+            .max(1);
+        let mut ceiling = u64::from(self.max_pages);
+        if let Some(total) = total {
+            let slack = page_rows.max(total / 10);
+            if self.rows > total.saturating_add(slack) {
+                return Err(Error::invalid_response(format!(
+                    "the server counts {total} rows but has sent {} in {} pages and says there are \
+                     more; stopped rather than loop",
+                    self.rows, self.pages
+                )));
+            }
+            let expected = total.div_ceil(self.largest_page.max(1));
+            ceiling = ceiling.min(expected.saturating_add(expected / 4).saturating_add(2));
+        }
+        if u64::from(self.pages) >= ceiling {
+            let counted = match total {
+                Some(total) => format!(" although the server counts {total} rows"),
+                None => String::new(),
+            };
             return Err(Error::invalid_response(format!(
-                "the listing did not end after {} pages ({} rows); stopped rather than loop",
+                "the listing did not end after {} pages ({} rows){counted}; stopped rather than loop",
                 self.pages, self.rows
             )));
         }
@@ -260,11 +357,19 @@ impl Pager {
     }
 }
 
-/// Fetches every page with `fetch` and returns all rows, applying the [`Pager`] rules.
+/// The id of a row that is its own id (a listing of ids), for [`Pager::record`] and [`collect_all`].
+#[allow(clippy::ptr_arg)] // the rows are `String`s: the signature must take what the pager holds
+pub fn row_is_id(row: &String) -> Option<&str> {
+    Some(row)
+}
+
+/// Fetches every page with `fetch` and returns all rows, applying the [`Pager`] rules; `row_id` names
+/// each row's identity (see [`Pager::record`]).
 ///
 /// Providers use this for every multi-page read (devices, groups, members), so paging is written once.
-pub async fn collect_all<T, F, Fut>(pager: Pager, mut fetch: F) -> Result<Vec<T>>
+pub async fn collect_all<T, I, F, Fut>(pager: Pager, row_id: I, mut fetch: F) -> Result<Vec<T>>
 where
+    I: Fn(&T) -> Option<&str>,
     F: FnMut(PageRequest) -> Fut,
     Fut: std::future::Future<Output = Result<Page<T>>>,
 {
@@ -272,7 +377,7 @@ where
     let mut all = Vec::new();
     while let Some(request) = pager.next_request().cloned() {
         let page = fetch(request).await?;
-        pager.record(page.items.len(), &page.info)?;
+        pager.record(&page, &row_id)?;
         all.extend(page.items);
     }
     Ok(all)
@@ -282,9 +387,23 @@ where
 mod tests {
     use super::*;
 
+    /// A page of rows with the ids `ids` (rows are their own ids).
+    fn rows(ids: std::ops::Range<u64>, info: PageInfo) -> Page<String> {
+        Page::new(ids.map(|i| i.to_string()).collect(), info)
+    }
+
+    use row_is_id as id;
+
     fn info_total(total: u64) -> PageInfo {
         PageInfo {
             total: Some(total),
+            ..PageInfo::default()
+        }
+    }
+
+    fn more() -> PageInfo {
+        PageInfo {
+            has_more: Some(true),
             ..PageInfo::default()
         }
     }
@@ -296,7 +415,7 @@ mod tests {
             size: 2000,
         });
         // The server caps pages at 1000: short pages must not end a listing with a total.
-        p.record(1000, &info_total(2500)).unwrap();
+        p.record(&rows(0..1000, info_total(2500)), id).unwrap();
         assert_eq!(
             p.next_request(),
             Some(&PageRequest::PageNumber {
@@ -304,8 +423,8 @@ mod tests {
                 size: 2000
             })
         );
-        p.record(1000, &info_total(2500)).unwrap();
-        p.record(500, &info_total(2500)).unwrap();
+        p.record(&rows(1000..2000, info_total(2500)), id).unwrap();
+        p.record(&rows(2000..2500, info_total(2500)), id).unwrap();
         assert_eq!(p.next_request(), None);
     }
 
@@ -315,8 +434,8 @@ mod tests {
             first: 0,
             size: 100,
         });
-        p.record(100, &info_total(1000)).unwrap();
-        p.record(0, &info_total(1000)).unwrap();
+        p.record(&rows(0..100, info_total(1000)), id).unwrap();
+        p.record(&rows(0..0, info_total(1000)), id).unwrap();
         assert_eq!(p.next_request(), None);
         assert_eq!(p.rows(), 100);
     }
@@ -324,7 +443,7 @@ mod tests {
     #[test]
     fn short_page_ends_without_total_and_offset_advances_by_rows() {
         let mut p = Pager::new(PagingStyle::Offset { limit: 300 });
-        p.record(300, &PageInfo::default()).unwrap();
+        p.record(&rows(0..300, PageInfo::default()), id).unwrap();
         assert_eq!(
             p.next_request(),
             Some(&PageRequest::Offset {
@@ -332,7 +451,7 @@ mod tests {
                 limit: 300
             })
         );
-        p.record(12, &PageInfo::default()).unwrap();
+        p.record(&rows(300..312, PageInfo::default()), id).unwrap();
         assert_eq!(p.next_request(), None);
     }
 
@@ -342,11 +461,7 @@ mod tests {
             first: 0,
             size: 100,
         });
-        let more = PageInfo {
-            has_more: Some(true),
-            ..PageInfo::default()
-        };
-        p.record(20, &more).unwrap(); // clamped page, but the server says more
+        p.record(&rows(0..20, more()), id).unwrap(); // clamped page, but the server says more
         assert!(p.next_request().is_some());
     }
 
@@ -358,7 +473,7 @@ mod tests {
             next_cursor: Some(c.into()),
             ..PageInfo::default()
         };
-        p.record(100, &info("5", true)).unwrap();
+        p.record(&rows(0..100, info("5", true)), id).unwrap();
         assert_eq!(
             p.next_request(),
             Some(&PageRequest::Cursor {
@@ -366,12 +481,12 @@ mod tests {
                 limit: 100
             })
         );
-        let err = p.record(100, &info("5", true)).unwrap_err();
+        let err = p.record(&rows(100..200, info("5", true)), id).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidResponse);
         assert!(err.to_string().contains("repeated"));
 
         let mut p = Pager::new(PagingStyle::Cursor { limit: 100 });
-        p.record(3, &info("9", false)).unwrap();
+        p.record(&rows(0..3, info("9", false)), id).unwrap();
         assert_eq!(p.next_request(), None);
     }
 
@@ -382,12 +497,16 @@ mod tests {
             next_link: l.map(str::to_owned),
             ..PageInfo::default()
         };
-        p.record(0, &link(Some("https://g/2"))).unwrap();
+        p.record(&rows(0..0, link(Some("https://g/2"))), id)
+            .unwrap();
         assert!(p.next_request().is_some(), "empty Graph pages continue");
-        p.record(5, &link(Some("https://g/3"))).unwrap();
-        assert!(p.record(5, &link(Some("https://g/3"))).is_err());
+        p.record(&rows(0..5, link(Some("https://g/3"))), id)
+            .unwrap();
+        assert!(p
+            .record(&rows(5..10, link(Some("https://g/3"))), id)
+            .is_err());
         let mut p = Pager::new(PagingStyle::NextLink);
-        p.record(5, &link(None)).unwrap();
+        p.record(&rows(0..5, link(None)), id).unwrap();
         assert_eq!(p.next_request(), None);
     }
 
@@ -397,13 +516,140 @@ mod tests {
         let mut result = Ok(());
         let mut fetched = 0;
         while p.next_request().is_some() && result.is_ok() {
+            let start = fetched * 10;
             fetched += 1;
-            result = p.record(10, &info_total(u64::MAX));
+            result = p.record(&rows(start..start + 10, info_total(u64::MAX)), id);
         }
         assert_eq!(fetched, 5);
         assert!(result
             .unwrap_err()
             .to_string()
             .contains("did not end after 5 pages"));
+    }
+
+    /// A server that ignores the page parameter (every page holds the same rows) while claiming a large
+    /// total: the second page ends the listing, in every style.
+    #[test]
+    fn a_page_of_rows_already_listed_ends_the_listing_in_every_style() {
+        let styles = [
+            PagingStyle::PageNumber { first: 0, size: 10 },
+            PagingStyle::Offset { limit: 10 },
+            PagingStyle::Cursor { limit: 10 },
+            PagingStyle::NextLink,
+        ];
+        for style in styles {
+            let mut p = Pager::new(style);
+            let mut n = 0;
+            let err = loop {
+                n += 1;
+                let info = PageInfo {
+                    total: Some(1_000_000),
+                    has_more: Some(true),
+                    next_cursor: Some(format!("c{n}")),
+                    next_link: Some(format!("https://g/{n}")),
+                };
+                if let Err(e) = p.record(&rows(0..10, info), id) {
+                    break e;
+                }
+            };
+            assert_eq!(n, 2, "{style:?}");
+            assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+            assert_eq!(err.category(), crate::Category::Server);
+            assert!(
+                err.to_string().contains("repeats rows already listed"),
+                "{err}"
+            );
+            assert_eq!(p.next_request(), None, "{style:?}");
+        }
+    }
+
+    #[test]
+    fn rows_listed_twice_by_a_shifting_offset_are_not_a_repeat() {
+        // Devices added while paging shift rows into the next page: some overlap is normal.
+        let mut p = Pager::new(PagingStyle::Offset { limit: 10 });
+        p.record(&rows(0..10, PageInfo::default()), id).unwrap();
+        p.record(&rows(8..18, PageInfo::default()), id).unwrap();
+        p.record(&rows(18..20, PageInfo::default()), id).unwrap();
+        assert_eq!(p.next_request(), None);
+        assert_eq!(p.rows(), 22);
+    }
+
+    #[test]
+    fn a_short_last_page_of_shifted_rows_ends_the_listing() {
+        // A label added during the listing pushed row 1 onto the last page, alone.
+        let mut p = Pager::new(PagingStyle::PageNumber { first: 0, size: 2 });
+        p.record(&rows(0..2, PageInfo::default()), id).unwrap();
+        p.record(&rows(1..2, PageInfo::default()), id).unwrap();
+        assert_eq!(p.next_request(), None);
+    }
+
+    #[test]
+    fn a_cycle_of_pages_is_caught_too() {
+        let mut p = Pager::new(PagingStyle::PageNumber { first: 0, size: 10 });
+        p.record(&rows(0..10, more()), id).unwrap();
+        p.record(&rows(10..20, more()), id).unwrap();
+        assert!(p.record(&rows(0..10, more()), id).is_err());
+    }
+
+    #[test]
+    fn rows_without_an_id_are_counted_but_never_a_repeat() {
+        let mut p = Pager::new(PagingStyle::PageNumber { first: 0, size: 10 });
+        p.record(&rows(0..10, more()), |_| None).unwrap();
+        p.record(&rows(0..10, more()), |_| None).unwrap();
+        assert_eq!(p.rows(), 20);
+        // Mixed: the identified rows decide.
+        let mut p = Pager::new(PagingStyle::PageNumber { first: 0, size: 10 });
+        #[allow(clippy::ptr_arg)]
+        fn odd(r: &String) -> Option<&str> {
+            (r.parse::<u64>().unwrap() % 2 == 1).then_some(r.as_str())
+        }
+        p.record(&rows(0..10, more()), odd).unwrap();
+        assert!(p.record(&rows(0..10, more()), odd).is_err());
+    }
+
+    #[test]
+    fn clearly_more_rows_than_the_total_end_the_listing() {
+        let mut p = Pager::new(PagingStyle::PageNumber { first: 0, size: 10 });
+        let info = PageInfo {
+            total: Some(25),
+            has_more: Some(true),
+            ..PageInfo::default()
+        };
+        // 25 counted, slack of a page (10): 30 rows go on, 40 do not.
+        p.record(&rows(0..10, info.clone()), id).unwrap();
+        p.record(&rows(10..20, info.clone()), id).unwrap();
+        p.record(&rows(20..30, info.clone()), id).unwrap();
+        let err = p.record(&rows(30..40, info.clone()), id).unwrap_err();
+        assert!(err.to_string().contains("counts 25 rows"), "{err}");
+        assert_eq!(p.next_request(), None);
+        // A listing that ends by itself keeps its rows even past a stale total.
+        let mut p = Pager::new(PagingStyle::Offset { limit: 10 });
+        p.record(&rows(0..10, info_total(3)), id).unwrap();
+        assert_eq!(p.next_request(), None);
+    }
+
+    #[test]
+    fn the_page_ceiling_follows_the_servers_total() {
+        // 1000 rows counted at 100 a page: 10 pages expected, 14 allowed, though the ceiling is 10,000.
+        let mut p = Pager::new(PagingStyle::Offset { limit: 100 });
+        p.record(&rows(0..100, info_total(1000)), id).unwrap();
+        let mut pages = 1;
+        let err = loop {
+            let start = 100 + pages;
+            pages += 1;
+            if let Err(e) = p.record(&rows(start..start + 1, PageInfo::default()), id) {
+                break e;
+            }
+        };
+        assert_eq!(pages, 14);
+        assert!(
+            err.to_string().contains("although the server counts 1000"),
+            "{err}"
+        );
+        // A total too large for any clock leaves the configured ceiling.
+        let mut p = Pager::with_max_pages(PagingStyle::Offset { limit: 100 }, 3);
+        p.record(&rows(0..100, info_total(u64::MAX)), id).unwrap();
+        p.record(&rows(100..200, info_total(u64::MAX)), id).unwrap();
+        assert!(p.record(&rows(200..300, info_total(u64::MAX)), id).is_err());
     }
 }

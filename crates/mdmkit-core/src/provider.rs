@@ -163,7 +163,7 @@ pub fn device_stream_with_limit<P: MdmProvider + ?Sized>(
             return Ok::<_, Error>(None);
         };
         let page = provider.list_devices_page(&request).await?;
-        pager.record(page.items.len(), &page.info).map_err(|e| {
+        pager.record(&page, MdmDevice::row_id).map_err(|e| {
             e.with_provider(provider.kind())
                 .with_operation("list_devices")
         })?;

@@ -4,7 +4,7 @@
 mod support;
 
 use mdmkit_core::http::{ClientOptions, HttpClient, RetryConfig};
-use mdmkit_core::paging::collect_all;
+use mdmkit_core::paging::{collect_all, row_is_id};
 use mdmkit_core::{ErrorKind, Page, PageInfo, PageRequest, PagingStyle, ProviderKind, Url};
 use serde::Deserialize;
 use support::{Reply, Server};
@@ -31,8 +31,8 @@ fn http(server: &Server, max_pages: u32) -> HttpClient {
     .unwrap()
 }
 
-async fn list(http: &HttpClient, style: PagingStyle) -> mdmkit_core::Result<Vec<u64>> {
-    collect_all(http.pager(style), |request| async move {
+async fn list(http: &HttpClient, style: PagingStyle) -> mdmkit_core::Result<Vec<String>> {
+    collect_all(http.pager(style), row_is_id, |request| async move {
         let builder = match &request {
             PageRequest::PageNumber { page, size } => http
                 .get("items")
@@ -55,7 +55,10 @@ async fn list(http: &HttpClient, style: PagingStyle) -> mdmkit_core::Result<Vec<
             next_cursor: listing.results.last().map(u64::to_string),
             next_link: listing.next,
         };
-        Ok(Page::new(listing.results, info))
+        Ok(Page::new(
+            listing.results.iter().map(u64::to_string).collect(),
+            info,
+        ))
     })
     .await
 }
@@ -136,6 +139,48 @@ async fn a_same_origin_next_link_that_repeats_stops_after_two_pages() {
     let err = list(&http(&server, 1000), PagingStyle::NextLink)
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("repeated a next link"), "{err}");
+    assert!(err.to_string().contains("repeat"), "{err}");
     assert_eq!(server.hits(), 2);
+}
+
+/// Defect 7: a server that ignores the page (or offset) parameter, so every page holds the same rows,
+/// while claiming a large total. The old engine asked for page after page up to its 10,000-page ceiling;
+/// now the second page ends the listing with an invalid-response (Server) error.
+#[tokio::test]
+async fn a_server_that_ignores_the_page_parameter_is_stopped_at_the_second_page() {
+    for style in [
+        PagingStyle::PageNumber { first: 0, size: 10 },
+        PagingStyle::Cursor { limit: 10 },
+    ] {
+        let server = Server::start(|_, _| {
+            Reply::json(
+                200,
+                r#"{"totalCount": 100000000, "results": [1,2,3,4,5,6,7,8,9,10]}"#,
+            )
+        })
+        .await;
+        let err = list(&http(&server, 10_000), style).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{style:?}");
+        assert_eq!(err.category(), mdmkit_core::Category::Server);
+        assert_eq!(server.hits(), 2, "{style:?}");
+    }
+}
+
+/// A server whose pages are fresh but far beyond its own total is stopped once it has clearly passed it.
+#[tokio::test]
+async fn a_listing_past_the_servers_own_total_is_stopped() {
+    let server = Server::start(|i, _| {
+        let rows: Vec<String> = (0..10).map(|n| (i * 10 + n).to_string()).collect();
+        Reply::json(
+            200,
+            &format!(r#"{{"totalCount": 25, "results": [{}]}}"#, rows.join(",")),
+        )
+    })
+    .await;
+    // The cursor style goes on while pages are full; the total says 25.
+    let err = list(&http(&server, 10_000), PagingStyle::Cursor { limit: 10 })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("counts 25 rows"), "{err}");
+    assert_eq!(server.hits(), 4);
 }

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use mdmkit_core::http::{path_segment, BearerToken, ClientOptions, HttpClient, RequestBuilder};
-use mdmkit_core::paging::collect_all;
+use mdmkit_core::paging::{collect_all, row_is_id};
 use mdmkit_core::{
     Error, ErrorKind, FleetConfig, Page, PageInfo, PageRequest, PagingStyle, ProviderKind, Result,
 };
@@ -109,7 +109,7 @@ impl FleetClient {
         size: u32,
         operation: &'static str,
     ) -> Result<Vec<Host>> {
-        collect_all(self.pager(size), |request| async move {
+        collect_all(self.pager(size), host_id, |request| async move {
             let (page, per_page) = page_number(&request, operation)?;
             let request = self.http.get(HOSTS).query("query", query);
             self.hosts_page(request, page, per_page, true, operation)
@@ -131,7 +131,7 @@ impl FleetClient {
 
     /// Every label, `GET /api/v1/fleet/labels` page by page.
     pub(crate) async fn labels(&self, size: u32, operation: &'static str) -> Result<Vec<Label>> {
-        collect_all(self.pager(size), |request| async move {
+        collect_all(self.pager(size), label_id, |request| async move {
             let (page, per_page) = page_number(&request, operation)?;
             let body: LabelsPage = paged(self.http.get(LABELS), page, per_page)
                 // Host counts are expensive for Fleet to compute and not needed here.
@@ -160,7 +160,7 @@ impl FleetClient {
     ) -> Result<Option<Vec<String>>> {
         let path = format!("{LABELS}/{}/hosts", path_segment(label_id));
         let path = &path;
-        let result = collect_all(self.pager(size), |request| async move {
+        let result = collect_all(self.pager(size), row_is_id, |request| async move {
             let (page, per_page) = page_number(&request, operation)?;
             let hosts = self
                 .hosts_page(self.http.get(path), page, per_page, false, operation)
@@ -196,6 +196,16 @@ impl FleetClient {
         })?;
         Ok(Page::new(hosts, page_info(body.meta)))
     }
+}
+
+/// A host's identity in a listing, for the pager's repeat check.
+fn host_id(host: &Host) -> Option<&str> {
+    Some(&host.id.0)
+}
+
+/// A label's identity in a listing.
+fn label_id(label: &Label) -> Option<&str> {
+    Some(&label.id.0)
 }
 
 /// `page`, `per_page` and `order_key=id`, always together.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use mdmkit_core::http::{
     path_segment, ClientCredentials, ClientOptions, HttpClient, OAuthBearer, RequestBuilder,
-    TokenCache,
+    ServerKey, TokenCache,
 };
 use mdmkit_core::http::{HeaderName, HeaderValue};
 use mdmkit_core::paging::collect_all;
@@ -37,7 +37,11 @@ pub(crate) struct GraphClient {
 
 impl GraphClient {
     pub(crate) fn new(config: &IntuneConfig, options: &ClientOptions) -> Result<Self> {
-        let transport = HttpClient::new(ProviderKind::Intune, config.graph_base(), options)?;
+        // Every tenant shares Graph's host: limits are per tenant. Token requests to the Entra login host
+        // are made on the tenant's behalf and count against the same limits.
+        let graph_base = config.graph_base();
+        let server = ServerKey::tenant(ProviderKind::Intune, &graph_base, &config.tenant_id);
+        let transport = HttpClient::for_server(ProviderKind::Intune, graph_base, server, options)?;
         let login = transport
             .with_base_url(config.login_base())
             .with_classifier(Arc::new(GraphClassifier::new(Needs::Nothing)));
@@ -88,17 +92,21 @@ impl GraphClient {
     ) -> Result<Vec<ManagedDevice>> {
         let filter = format!("serialNumber eq '{}'", odata_string(serial.as_str()));
         let http = &self.devices;
-        collect_all(http.pager(PagingStyle::NextLink), |request| {
-            let filter = filter.clone();
-            async move {
-                let first = || {
-                    http.get(MANAGED_DEVICES)
-                        .query("$filter", &filter)
-                        .query("$select", DEVICE_FIELDS)
-                };
-                fetch_page(http, &request, first, "device_by_serial").await
-            }
-        })
+        collect_all(
+            http.pager(PagingStyle::NextLink),
+            managed_device_id,
+            |request| {
+                let filter = filter.clone();
+                async move {
+                    let first = || {
+                        http.get(MANAGED_DEVICES)
+                            .query("$filter", &filter)
+                            .query("$select", DEVICE_FIELDS)
+                    };
+                    fetch_page(http, &request, first, "device_by_serial").await
+                }
+            },
+        )
         .await
     }
 
@@ -112,25 +120,33 @@ impl GraphClient {
     /// Every managed device's id and Entra device id, for the group join.
     pub(crate) async fn devices_for_join(&self) -> Result<Vec<ManagedDevice>> {
         let http = &self.devices;
-        collect_all(http.pager(PagingStyle::NextLink), |request| async move {
-            let first = || http.get(MANAGED_DEVICES).query("$select", JOIN_FIELDS);
-            fetch_page(http, &request, first, "groups").await
-        })
+        collect_all(
+            http.pager(PagingStyle::NextLink),
+            managed_device_id,
+            |request| async move {
+                let first = || http.get(MANAGED_DEVICES).query("$select", JOIN_FIELDS);
+                fetch_page(http, &request, first, "groups").await
+            },
+        )
         .await
     }
 
     /// Every security group.
     pub(crate) async fn security_groups(&self) -> Result<Vec<Group>> {
         let http = &self.directory;
-        collect_all(http.pager(PagingStyle::NextLink), |request| async move {
-            let first = || {
-                http.get("v1.0/groups")
-                    .query("$filter", "securityEnabled eq true")
-                    .query("$select", "id,displayName,securityEnabled")
-                    .query("$top", DIRECTORY_PAGE)
-            };
-            fetch_page(http, &request, first, "groups").await
-        })
+        collect_all(
+            http.pager(PagingStyle::NextLink),
+            |g: &Group| Some(g.id.as_str()),
+            |request| async move {
+                let first = || {
+                    http.get("v1.0/groups")
+                        .query("$filter", "securityEnabled eq true")
+                        .query("$select", "id,displayName,securityEnabled")
+                        .query("$top", DIRECTORY_PAGE)
+                };
+                fetch_page(http, &request, first, "groups").await
+            },
+        )
         .await
     }
 
@@ -148,21 +164,30 @@ impl GraphClient {
             HeaderName::from_static("consistencylevel"),
             HeaderValue::from_static("eventual"),
         )];
-        collect_all(http.pager(PagingStyle::NextLink), |request| {
-            let path = path.clone();
-            let headers = headers.clone();
-            async move {
-                let first = || {
-                    http.get(&path)
-                        .query("$select", "id,deviceId")
-                        .query("$top", DIRECTORY_PAGE)
-                        .query("$count", "true")
-                };
-                fetch_page_with(http, &request, first, &headers, "groups").await
-            }
-        })
+        collect_all(
+            http.pager(PagingStyle::NextLink),
+            |m: &DeviceMember| m.device_id.as_deref(),
+            |request| {
+                let path = path.clone();
+                let headers = headers.clone();
+                async move {
+                    let first = || {
+                        http.get(&path)
+                            .query("$select", "id,deviceId")
+                            .query("$top", DIRECTORY_PAGE)
+                            .query("$count", "true")
+                    };
+                    fetch_page_with(http, &request, first, &headers, "groups").await
+                }
+            },
+        )
         .await
     }
+}
+
+/// A managed device's identity in a listing, for the pager's repeat check.
+fn managed_device_id(device: &ManagedDevice) -> Option<&str> {
+    Some(&device.id)
 }
 
 /// Fetches one page of a next-link listing: `first` builds the first request, later pages are the

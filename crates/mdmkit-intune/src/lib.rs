@@ -77,7 +77,9 @@
 //! - **Links (R7)** use the Intune admin centre of the configured cloud
 //!   ([`mdmkit_core::links::intune_device`]), not the tenant-scoped form.
 //! - **Throttling**: 429 and `Retry-After` are honoured by core, with Intune's default limits (below the
-//!   2,000 requests per 20 s per app and tenant).
+//!   2,000 requests per 20 s per app and tenant). The limits are the tenant's: every provider instance for
+//!   one tenant id shares them (Entra token requests included), and tenants never share them, although
+//!   all of them talk to the same Graph host.
 #![deny(missing_docs)]
 
 mod auth;

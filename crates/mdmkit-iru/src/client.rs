@@ -101,7 +101,7 @@ impl IruClient {
         operation: &'static str,
     ) -> Result<Vec<WireDevice>> {
         let pager = self.http.pager(PagingStyle::Offset { limit: PAGE_LIMIT });
-        collect_all(pager, |request| async move {
+        collect_all(pager, device_id, |request| async move {
             self.devices_page(&request, filters, operation).await
         })
         .await
@@ -152,11 +152,17 @@ impl IruClient {
     pub(crate) async fn all_tags(&self) -> Result<Vec<WireTag>> {
         collect_all(
             self.http.pager(PagingStyle::NextLink),
+            |tag: &WireTag| Some(tag.id.0.as_str()),
             |request| async move { self.tags_page(&request).await },
         )
         .await
         .map_err(|e| e.with_provider(ProviderKind::Iru).with_operation("groups"))
     }
+}
+
+/// A device's identity in a listing, for the pager's repeat check (rows without one are not compared).
+fn device_id(device: &WireDevice) -> Option<&str> {
+    device.device_id.as_ref().map(|id| id.0.as_str())
 }
 
 /// Resolves a `next` link: a relative link is taken relative to the page it came from, and an `http://`

@@ -307,7 +307,7 @@ impl JamfClient {
             first: 0,
             size: LOOKUP_PAGE_SIZE,
         });
-        let found = collect_all(pager, |request| async move {
+        let found = collect_all(pager, computer_id, |request| async move {
             self.inventory_page(OP, DEVICE_SECTIONS, &request, Some(filter))
                 .await
         })
@@ -367,7 +367,7 @@ impl JamfClient {
             first: 0,
             size: USERS_PAGE_SIZE,
         });
-        collect_all(pager, |request| async move {
+        collect_all(pager, user_id, |request| async move {
             self.users_page(op, &request, filter).await
         })
         .await
@@ -638,7 +638,7 @@ impl JamfClient {
             first: 0,
             size: MAX_PAGE_SIZE,
         });
-        let rows = collect_all(pager, |request| async move {
+        let rows = collect_all(pager, membership_row_id, |request| async move {
             let page = self
                 .inventory_page(OP, &["GROUP_MEMBERSHIPS"], &request, None)
                 .await?;
@@ -661,6 +661,21 @@ impl JamfClient {
         }
         Ok(by_group)
     }
+}
+
+/// A computer's identity in a listing, for the pager's repeat check.
+fn computer_id(computer: &Computer) -> Option<&str> {
+    Some(&computer.id.0)
+}
+
+/// A user's identity in a listing.
+fn user_id(user: &User) -> Option<&str> {
+    Some(&user.id.0)
+}
+
+/// The computer of a (computer, groups) row of the bulk membership pass.
+fn membership_row_id(row: &(String, Vec<String>)) -> Option<&str> {
+    Some(&row.0)
 }
 
 /// The page number and size of a page-number request; other styles are a caller error.

@@ -35,8 +35,8 @@
 //! | Groups | `GET /api/v1/computer-groups`; smart members from `/api/v{3,2}/computer-groups/smart-group-membership/{id}`; static members from Classic `/JSSResource/computergroups/id/{id}` or one `GROUP_MEMBERSHIPS` inventory pass |
 //! | Link | `https://HOST/computers.html?id=ID&o=r` |
 //!
-//! Requests go through [`mdmkit_core::http::HttpClient`], which keeps at most 5 in flight per server
-//! (Jamf's own guidance), retries 5xx and connection failures, and maps statuses to error kinds. The
+//! Requests go through [`mdmkit_core::http::HttpClient`], which keeps at most 5 in flight per server,
+//! across every provider instance for it and token requests included (Jamf's own guidance), retries 5xx and connection failures, and maps statuses to error kinds. The
 //! [`JamfErrorClassifier`] puts the `ApiError` codes (`INVALID_TOKEN`, `INVALID_PRIVILEGE`, …) into the
 //! messages.
 //!

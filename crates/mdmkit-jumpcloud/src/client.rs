@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
-use mdmkit_core::http::{path_segment, ClientOptions, HeaderAuth, HttpClient, RequestBuilder};
+use mdmkit_core::http::{
+    path_segment, ClientOptions, HeaderAuth, HttpClient, RequestBuilder, ServerKey,
+};
 use mdmkit_core::http::{HeaderName, HeaderValue};
 use mdmkit_core::paging::collect_all;
 use mdmkit_core::{
@@ -50,7 +52,14 @@ impl JumpCloudClient {
                 })
             })
             .transpose()?;
-        let http = HttpClient::new(ProviderKind::JumpCloud, base, options)?
+        // Every organisation shares JumpCloud's host: limits are per API key and organisation.
+        let server = ServerKey::credential(
+            ProviderKind::JumpCloud,
+            &base,
+            &config.api_token,
+            org_id.as_deref(),
+        );
+        let http = HttpClient::for_server(ProviderKind::JumpCloud, base, server, options)?
             .with_auth(Arc::new(HeaderAuth::new(
                 X_API_KEY,
                 config.api_token.clone(),
@@ -124,7 +133,7 @@ impl JumpCloudClient {
     ) -> Result<Vec<System>> {
         let filter = format!("serialNumber:$eq:{serial}");
         let pager = self.http.pager(PagingStyle::Offset { limit: PAGE_LIMIT });
-        collect_all(pager, |request| {
+        collect_all(pager, System::device_id, |request| {
             let filter = filter.as_str();
             async move {
                 let (offset, limit) = offset_of(&request)?;
@@ -138,7 +147,7 @@ impl JumpCloudClient {
     /// The whole user directory, `GET /api/systemusers` page by page.
     pub(crate) async fn user_directory(&self, operation: &'static str) -> Result<Vec<SystemUser>> {
         let pager = self.http.pager(PagingStyle::Offset { limit: PAGE_LIMIT });
-        collect_all(pager, |request| async move {
+        collect_all(pager, SystemUser::user_id, |request| async move {
             let (offset, limit) = offset_of(&request)?;
             let list: V1List<SystemUser> = self
                 .get("api/systemusers", operation)
@@ -186,30 +195,34 @@ impl JumpCloudClient {
         system_id: &str,
     ) -> Result<Vec<GraphObject>> {
         let path = format!("api/v2/systems/{}/users", path_segment(system_id));
-        self.v2_all(operation, &path).await
+        self.v2_all(operation, &path, GraphObject::object_id).await
     }
 
     /// Every system group: `GET /api/v2/systemgroups`.
     pub(crate) async fn system_groups(&self) -> Result<Vec<SystemGroup>> {
-        self.v2_all("groups", "api/v2/systemgroups").await
+        self.v2_all("groups", "api/v2/systemgroups", |g: &SystemGroup| {
+            g.id.as_deref()
+        })
+        .await
     }
 
     /// Every system in a group, through nested groups and dynamic membership too:
     /// `GET /api/v2/systemgroups/{id}/membership` (not `/members`, which lists direct members only).
     pub(crate) async fn group_membership(&self, group_id: &str) -> Result<Vec<GraphObject>> {
         let path = format!("api/v2/systemgroups/{}/membership", path_segment(group_id));
-        self.v2_all("groups", &path).await
+        self.v2_all("groups", &path, GraphObject::object_id).await
     }
 
     /// Every row of a V2 list, paged with `limit`/`skip`; the total comes from `x-total-count` (or the
-    /// body, if JumpCloud wraps the list).
+    /// body, if JumpCloud wraps the list). `row_id` is a row's id, for the pager's repeat check.
     async fn v2_all<T: DeserializeOwned>(
         &self,
         operation: &'static str,
         path: &str,
+        row_id: fn(&T) -> Option<&str>,
     ) -> Result<Vec<T>> {
         let pager = self.http.pager(PagingStyle::Offset { limit: PAGE_LIMIT });
-        collect_all(pager, |request| async move {
+        collect_all(pager, row_id, |request| async move {
             let (offset, limit) = offset_of(&request)?;
             let response = self
                 .get(path, operation)

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use mdmkit_core::http::{BasicAuth, ClientOptions, HttpClient};
+use mdmkit_core::http::{BasicAuth, ClientOptions, HttpClient, ServerKey};
 use mdmkit_core::{Error, PageRequest, ProviderKind, Result, SimpleMdmConfig, Url};
 
 use crate::error::SimpleMdmErrors;
@@ -16,8 +16,11 @@ pub(crate) const MAX_PAGE_SIZE: u32 = 100;
 /// password, and SimpleMDM's error reader.
 pub(crate) fn http_client(config: &SimpleMdmConfig, options: &ClientOptions) -> Result<HttpClient> {
     let auth = BasicAuth::new(config.api_key.clone(), None);
+    let base = api_base(config);
+    // Every account shares SimpleMDM's host: limits are per account, known by its key.
+    let server = ServerKey::credential(ProviderKind::SimpleMdm, &base, &config.api_key, None);
     Ok(
-        HttpClient::new(ProviderKind::SimpleMdm, api_base(config), options)?
+        HttpClient::for_server(ProviderKind::SimpleMdm, base, server, options)?
             .with_auth(Arc::new(auth))
             .with_classifier(Arc::new(SimpleMdmErrors)),
     )

@@ -82,8 +82,11 @@
 //!   group access is not probed, because group sync is optional (plan-dependent).
 //! - **An assignment group without a name** is named `Assignment group ID`, so it can still be shown.
 //! - **Rate limits:** SimpleMDM documents none but answers 429. The shared client retries a 429 after
-//!   `Retry-After`, else `X-RateLimit-Reset` (epoch seconds, or a delay when small), else backoff, and the
-//!   SimpleMDM defaults keep 2 requests in flight and about one a second.
+//!   `Retry-After`, else `X-RateLimit-Reset` (epoch seconds, or a delay when small) while
+//!   `X-RateLimit-Remaining` is 0 or absent, else backoff; a wait beyond the retry budget ends the request
+//!   at once. The SimpleMDM defaults keep 2 requests in flight and about one a second *per account*: all
+//!   accounts share SimpleMDM's host, so limits are keyed by the API key (a hash of it, never the key), and
+//!   every provider instance with the same key shares them.
 //! - **Errors:** the titles (and details) of `{"errors":[{"title": …}]}` are the message; the status
 //!   decides the kind and the R8 category.
 #![deny(missing_docs)]
@@ -189,10 +192,14 @@ impl MdmProvider for SimpleMdmProvider {
 
     async fn devices_by_serial(&self, serial: &SerialNumber) -> Result<Vec<MdmDevice>> {
         let pager = self.http.pager(Self::cursor_style());
-        let rows = collect_all(pager, |request| async move {
-            self.device_rows(Some(serial.as_str()), &request, "device_by_serial")
-                .await
-        })
+        let rows = collect_all(
+            pager,
+            |row: &wire::Device| Some(row.id.as_str()),
+            |request| async move {
+                self.device_rows(Some(serial.as_str()), &request, "device_by_serial")
+                    .await
+            },
+        )
         .await
         .map_err(|e| {
             e.with_provider(ProviderKind::SimpleMdm)
@@ -222,12 +229,18 @@ impl MdmProvider for SimpleMdmProvider {
 
     async fn groups(&self) -> Result<Vec<MdmGroup>> {
         let pager = self.http.pager(Self::cursor_style());
-        let rows = collect_all(pager, |request| async move {
-            let (after, limit) = client::cursor(&request, "groups")?;
-            let page = client::assignment_groups_page(&self.http, after.as_deref(), limit).await?;
-            let info = convert::page_info(page.has_more, page.data.last().map(|g| g.id.as_str()));
-            Ok(Page::new(page.data, info))
-        })
+        let rows = collect_all(
+            pager,
+            |group: &wire::AssignmentGroup| Some(group.id.as_str()),
+            |request| async move {
+                let (after, limit) = client::cursor(&request, "groups")?;
+                let page =
+                    client::assignment_groups_page(&self.http, after.as_deref(), limit).await?;
+                let info =
+                    convert::page_info(page.has_more, page.data.last().map(|g| g.id.as_str()));
+                Ok(Page::new(page.data, info))
+            },
+        )
         .await
         .map_err(|e| {
             e.with_provider(ProviderKind::SimpleMdm)

@@ -3,7 +3,8 @@
 //! One set of behaviour checks that every provider crate runs against the sandbox MDM, so the six
 //! connectors are held to the same contract: validation and its R8 categories, exact serial lookup, a
 //! complete and duplicate-free bulk listing, groups, R4 display names, deep links, resilience to token
-//! expiry, 429s and 5xx, and a request count near the bulk lower bound.
+//! expiry, 429s and 5xx, hostile numbers in every wait header and token lifetime (never a panic or a
+//! hang), and a request count near the bulk lower bound.
 //!
 //! A provider crate runs the whole suite with one macro call in `tests/conformance.rs`:
 //!
@@ -98,6 +99,44 @@ impl Harness {
         options: &ClientOptions,
     ) -> mdmkit_core::Result<Arc<dyn MdmProvider>> {
         (self.factory)(config, options)
+    }
+}
+
+/// Numbers a hostile server may send where mdmkit expects a wait, a reset or a lifetime: beyond any
+/// clock, negative, empty, not numbers, and HTTP dates in all three forms, far past and far future.
+pub const HOSTILE_NUMBERS: &[&str] = &[
+    "18446744073709551615",
+    "100000000000000000000",
+    "1e20",
+    "-1",
+    "-18446744073709551615",
+    "",
+    "soon",
+    "NaN",
+    "inf",
+    "0",
+    "Thu, 01 Jan 1970 00:00:00 GMT",
+    "Thursday, 01-Jan-70 00:00:00 GMT",
+    "Thu Jan  1 00:00:00 1970",
+    "Fri, 31 Dec 9999 23:59:59 GMT",
+    "Fri Dec 31 23:59:59 9999",
+];
+
+/// A hang guard for checks against hostile servers (they end in milliseconds when nothing hangs).
+const HANG_GUARD: Duration = Duration::from_secs(60);
+
+/// Retries on, with a budget no hostile wait fits in, and no request-rate limit (the checks send a few
+/// hundred requests), for the hostile-number checks.
+fn hostile_options() -> ClientOptions {
+    ClientOptions {
+        rate_limit: Some(None),
+        retry: RetryConfig {
+            max_attempts: 2,
+            budget: Duration::from_secs(5),
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(5),
+        },
+        ..ClientOptions::for_local_testing()
     }
 }
 
@@ -254,6 +293,88 @@ pub mod checks {
         assert_eq!(err.category(), Category::Ssl, "{err}");
         // And the same server is fine once its CA is trusted.
         h.provider(&sandbox, Access::Full).validate().await.unwrap();
+    }
+
+    /// Every hostile `Retry-After` and `X-RateLimit-*` value on a 429 and a 503, from every endpoint
+    /// (token endpoints included): validation ends with the status's kind, never a panic or a hang.
+    pub async fn hostile_wait_headers_end_in_the_status_category(h: &Harness) {
+        let sandbox = h.sandbox(1).await;
+        let server = httpmock::MockServer::start_async().await;
+        let base = Url::parse(&format!("{}/", server.base_url())).unwrap();
+        let config = with_base_url(sandbox.config(h.kind, Access::Full), &base);
+        let provider = h.build(config, &hostile_options()).unwrap();
+        for status in [429u16, 503] {
+            for header in ["Retry-After", "X-RateLimit-Reset"] {
+                for value in HOSTILE_NUMBERS {
+                    let mock = server
+                        .mock_async(|when, then| {
+                            when.any_request();
+                            then.status(status)
+                                .header("content-type", "application/json")
+                                .header(header, *value)
+                                .header("X-RateLimit-Remaining", "0")
+                                .header("X-RateLimit-Limit", *value)
+                                .body("{}");
+                        })
+                        .await;
+                    let err = tokio::time::timeout(HANG_GUARD, provider.validate())
+                        .await
+                        .unwrap_or_else(|_| panic!("{header}: {value:?} hung"))
+                        .expect_err("a 429 or 503 must fail validation");
+                    let expected = mdmkit_core::http::kind_for_status(
+                        mdmkit_core::http::StatusCode::from_u16(status).unwrap(),
+                    );
+                    assert_eq!(err.kind(), expected, "{status} {header}: {value:?}: {err}");
+                    mock.delete_async().await;
+                }
+            }
+        }
+    }
+
+    /// A token endpoint answering hostile `expires_in` values (Jamf, Intune; other providers send no
+    /// token request): the token is used or refused as an invalid response, never a panic.
+    pub async fn hostile_token_lifetimes_never_panic(h: &Harness) {
+        let sandbox = h.sandbox(1).await;
+        let server = httpmock::MockServer::start_async().await;
+        let base = Url::parse(&format!("{}/", server.base_url())).unwrap();
+        let config = with_base_url(sandbox.config(h.kind, Access::Full), &base);
+        for expires_in in HOSTILE_NUMBERS {
+            let body = format!(
+                r#"{{"access_token":"t","token_type":"Bearer","expires_in":{}}}"#,
+                if expires_in.is_empty() {
+                    "null"
+                } else {
+                    expires_in
+                }
+            );
+            let token = server
+                .mock_async(|when, then| {
+                    when.method(httpmock::Method::POST);
+                    then.status(200)
+                        .header("content-type", "application/json")
+                        .body(&body);
+                })
+                .await;
+            let rest = server
+                .mock_async(|when, then| {
+                    when.any_request();
+                    then.status(503)
+                        .header("content-type", "application/json")
+                        .body("{}");
+                })
+                .await;
+            let provider = h.build(config.clone(), &hostile_options()).unwrap();
+            let err = tokio::time::timeout(HANG_GUARD, provider.validate())
+                .await
+                .unwrap_or_else(|_| panic!("expires_in {expires_in:?} hung"))
+                .expect_err("the API answers 503");
+            assert!(
+                matches!(err.kind(), ErrorKind::Server | ErrorKind::InvalidResponse),
+                "expires_in {expires_in:?}: {err}"
+            );
+            token.delete_async().await;
+            rest.delete_async().await;
+        }
     }
 
     /// A provider that only answers 5xx gives Server error.
@@ -438,7 +559,7 @@ pub mod checks {
                 sandbox.expire_tokens(h.kind);
             }
             let page = provider.list_devices_page(&request).await.unwrap();
-            pager.record(page.items.len(), &page.info).unwrap();
+            pager.record(&page, MdmDevice::row_id).unwrap();
             listed.extend(page.items);
         }
         let ids: BTreeSet<String> = listed.iter().map(|d| d.device_id.clone()).collect();
@@ -585,6 +706,8 @@ macro_rules! conformance_suite {
                 deep_links_are_well_formed,
                 listing_survives_expiry_429_and_5xx,
                 request_counts_stay_near_the_bulk_lower_bound,
+                hostile_wait_headers_end_in_the_status_category,
+                hostile_token_lifetimes_never_panic,
                 live_tenant
             );
         }

@@ -1,12 +1,20 @@
 //! The HTTP machinery every provider shares: one client with timeouts, TLS (rustls, plus an optional
-//! extra root CA), the host policy, retries with backoff, concurrency and rate limits, a response size cap,
-//! authentication (including the OAuth token cache) and the status-to-kind mapping.
+//! extra root CA), the host policy, retries with backoff, concurrency and rate limits per MDM server
+//! ([`LimitRegistry`]), a response size cap, authentication (including the OAuth token cache) and the
+//! status-to-kind mapping.
+//!
+//! Every number a server sends is untrusted: `Retry-After` and `X-RateLimit-Reset` are clamped to
+//! [`MAX_SERVER_WAIT`] and a wait that does not fit the retry budget ends the request at once with its
+//! category; token lifetimes are clamped to [`MAX_TOKEN_LIFETIME`]; no server number is added to a clock
+//! without checked or saturating arithmetic. A successful token response that cannot be used is
+//! described, never quoted (it may be the token).
 //!
 //! Providers build one [`HttpClient`] and send every request through it; nothing here is provider-specific
 //! except what providers plug in: an [`Authenticator`] and an [`ErrorClassifier`].
 
 mod auth;
 mod classify;
+mod limits;
 mod options;
 mod policy;
 mod retry;
@@ -18,12 +26,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::header::{CONTENT_TYPE, LOCATION};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -39,12 +45,16 @@ pub use classify::{
     classify_transport, generic_message, kind_for_status, looks_like_html, shorten,
     DefaultClassifier, ErrorClassifier, ErrorDetail,
 };
+pub use limits::{LimitRegistry, ServerKey, ServerLimits};
 pub use options::{ClientOptions, ProviderLimits, RateLimit};
 pub use policy::{is_internal, HostPolicy, HostPolicyViolation};
-pub use retry::{retry_after, RetryConfig};
+pub use retry::{
+    parse_rate_limit_reset, parse_retry_after, retry_after, retry_after_at, RetryConfig,
+    MAX_SERVER_WAIT,
+};
 pub use token::{
     AccessToken, ClientCredentials, DefaultTokenErrors, TokenCache, TokenErrorBody,
-    TokenErrorMapper, TokenSource,
+    TokenErrorMapper, TokenSource, MAX_TOKEN_LIFETIME,
 };
 
 /// Characters left as they are in query values and path segments: RFC 3986 unreserved. Spaces become `%20` (OData filters
@@ -69,22 +79,26 @@ pub fn path_segment(value: &str) -> String {
     }
 }
 
-/// What all clients cloned from one [`HttpClient::new`] share: connections, limits and counters.
+/// What all clients cloned from one [`HttpClient::new`] share: connections and the request counter.
 struct Transport {
     client: reqwest::Client,
     policy: HostPolicy,
     retry: RetryConfig,
     max_body_bytes: usize,
     max_pages: u32,
-    in_flight: Semaphore,
-    rate: Option<DefaultDirectRateLimiter>,
     requests: AtomicU64,
 }
 
 /// A provider's HTTP client. Cheap to clone; clones share connections, limits and the request counter.
+///
+/// Concurrency and rate limits are those of the server ([`ServerKey`]), shared with every other client
+/// for the same server that uses the same [`LimitRegistry`] (by default the process-wide one), so two
+/// provider instances for one Jamf server keep 5 requests in flight between them, and two servers never
+/// share a limit.
 #[derive(Clone)]
 pub struct HttpClient {
     transport: Arc<Transport>,
+    limits: Arc<ServerLimits>,
     provider: ProviderKind,
     base_url: Url,
     auth: Arc<dyn Authenticator>,
@@ -98,15 +112,28 @@ impl fmt::Debug for HttpClient {
             .field("base_url", &self.base_url.as_str())
             .field("auth", &self.auth)
             .field("policy", &self.transport.policy)
+            .field("server", self.limits.key())
             .finish_non_exhaustive()
     }
 }
 
 impl HttpClient {
     /// A client for `provider` whose relative paths resolve below `base_url`, with no authenticator and
-    /// the default error classifier.
+    /// the default error classifier. Its limits are those of `base_url`'s origin
+    /// ([`ServerKey::host`]): right for servers of one tenant (Jamf, Iru, Fleet).
     pub fn new(provider: ProviderKind, base_url: Url, options: &ClientOptions) -> Result<Self> {
-        let limits = options.limits_for(provider);
+        let server = ServerKey::host(provider, &base_url);
+        HttpClient::for_server(provider, base_url, server, options)
+    }
+
+    /// A client whose limits are those of `server`: for hosts every tenant shares, a
+    /// [`ServerKey::tenant`] or [`ServerKey::credential`], so tenants never share a limit.
+    pub fn for_server(
+        provider: ProviderKind,
+        base_url: Url,
+        server: ServerKey,
+        options: &ClientOptions,
+    ) -> Result<Self> {
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
             .connect_timeout(options.connect_timeout)
@@ -135,10 +162,6 @@ impl HttpClient {
         let client = builder.build().map_err(|e| {
             Error::config(format!("could not build the HTTP client: {e}")).with_source(e)
         })?;
-        let rate = limits.rate_limit.and_then(|r| {
-            let period = r.per / r.requests.get();
-            Quota::with_period(period).map(|q| RateLimiter::direct(q.allow_burst(r.requests)))
-        });
         Ok(HttpClient {
             transport: Arc::new(Transport {
                 client,
@@ -146,10 +169,11 @@ impl HttpClient {
                 retry: options.retry,
                 max_body_bytes: options.max_body_bytes,
                 max_pages: options.max_pages,
-                in_flight: Semaphore::new(limits.max_concurrency),
-                rate,
                 requests: AtomicU64::new(0),
             }),
+            limits: options
+                .limit_registry
+                .limits(server, options.limits_for(provider)),
             provider,
             base_url,
             auth: Arc::new(NoAuth),
@@ -189,6 +213,11 @@ impl HttpClient {
     /// The base URL relative paths resolve against.
     pub fn base_url(&self) -> &Url {
         &self.base_url
+    }
+
+    /// The limits this client's requests count against, shared with every client for its server.
+    pub fn server_limits(&self) -> &Arc<ServerLimits> {
+        &self.limits
     }
 
     /// Requests sent so far by this client and its clones, retries included.
@@ -329,7 +358,8 @@ impl HttpClient {
             };
             if idempotent && err.is_retryable() && attempt < retry.max_attempts {
                 let wait = err.retry_after().unwrap_or_else(|| retry.backoff(attempt));
-                if started.elapsed() + wait <= retry.budget {
+                // Saturating: the wait is the server's number (clamped, but never trusted to add).
+                if started.elapsed().saturating_add(wait) <= retry.budget {
                     tracing::debug!(provider = %self.provider, operation, attempt, ?wait, error = %err, "retrying");
                     tokio::time::sleep(wait).await;
                     continue;
@@ -353,14 +383,7 @@ impl HttpClient {
         operation: &'static str,
     ) -> Result<Response> {
         let t = &self.transport;
-        if let Some(rate) = &t.rate {
-            rate.until_ready().await;
-        }
-        let _permit = t
-            .in_flight
-            .acquire()
-            .await
-            .map_err(|_| Error::config("the HTTP client was shut down"))?;
+        let _permit = self.limits.admit().await?;
         t.requests.fetch_add(1, Ordering::Relaxed);
         let mut builder = t
             .client

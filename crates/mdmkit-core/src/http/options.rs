@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::kind::ProviderKind;
 use crate::paging::DEFAULT_MAX_PAGES;
 
+use super::limits::LimitRegistry;
 use super::policy::HostPolicy;
 use super::retry::RetryConfig;
 
@@ -29,11 +30,13 @@ impl RateLimit {
 }
 
 /// The per-provider defaults for concurrency and request rate, chosen below each vendor's stated limits.
+/// They apply per server (or per tenant on shared hosts), across every client for it: see
+/// [`super::ServerKey`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProviderLimits {
-    /// Requests in flight at once per client.
+    /// Requests in flight at once per server.
     pub max_concurrency: usize,
-    /// Request-rate limit per client, if the vendor states one.
+    /// Request-rate limit per server, if the vendor states one.
     pub rate_limit: Option<RateLimit>,
 }
 
@@ -85,10 +88,15 @@ pub struct ClientOptions {
     pub extra_root_ca_pem: Option<String>,
     /// Retry behaviour.
     pub retry: RetryConfig,
-    /// Overrides the provider's default concurrency ([`ProviderLimits`]).
+    /// Overrides the provider's default concurrency per server ([`ProviderLimits`]). The first client
+    /// for a server sets its limits; later ones share them.
     pub max_concurrency: Option<usize>,
-    /// Overrides the provider's default rate limit; `Some(None)` turns rate limiting off.
+    /// Overrides the provider's default rate limit per server; `Some(None)` turns rate limiting off.
     pub rate_limit: Option<Option<RateLimit>>,
+    /// Where clients find their server's limits: the process-wide [`LimitRegistry::global`] by
+    /// default, so every client for one server shares them. A test gives a [`LimitRegistry::new`] to
+    /// stay apart from other tests.
+    pub limit_registry: LimitRegistry,
     /// Largest response body accepted; a larger one is an error, never an out-of-memory.
     pub max_body_bytes: usize,
     /// Which hosts may be reached.
@@ -107,6 +115,7 @@ impl Default for ClientOptions {
             retry: RetryConfig::default(),
             max_concurrency: None,
             rate_limit: None,
+            limit_registry: LimitRegistry::global(),
             max_body_bytes: 64 * 1024 * 1024,
             host_policy: HostPolicy::strict(),
             max_pages: DEFAULT_MAX_PAGES,

@@ -50,6 +50,10 @@ pub trait TokenSource: Send + Sync + fmt::Debug {
 
 /// Lifetime assumed when the issuer gives none.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
+/// The longest lifetime believed: an issuer's larger `expires_in` (up to `u64::MAX` seconds) is cut to a
+/// day, so the token is renewed at least daily and no clock arithmetic can overflow. Entra's and Jamf's
+/// configurable lifetimes stay below it.
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 struct Cached {
     token: SecretString,
@@ -99,12 +103,10 @@ impl TokenCache {
         }
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let fresh = self.source.fetch_token().await?;
-        let lifetime = fresh.expires_in.unwrap_or(DEFAULT_LIFETIME);
-        let margin = (lifetime / 5).min(Duration::from_secs(60));
         let stamp = self.next_stamp.fetch_add(1, Ordering::Relaxed);
         let cached = Cached {
             token: fresh.secret,
-            refresh_at: Instant::now() + lifetime.saturating_sub(margin),
+            refresh_at: refresh_at(Instant::now(), fresh.expires_in),
             stamp,
         };
         let out = (cached.token.clone(), stamp);
@@ -125,6 +127,18 @@ impl TokenCache {
     pub fn fetch_count(&self) -> u64 {
         self.fetches.load(Ordering::Relaxed)
     }
+}
+
+/// When a token issued at `now` living `expires_in` (the issuer's number, untrusted) is renewed: a fifth
+/// of its lifetime early, at most 60 s early. The lifetime is clamped to [`MAX_TOKEN_LIFETIME`]; a zero
+/// lifetime makes the next caller fetch a new token (the one just issued is still used once).
+fn refresh_at(now: Instant, expires_in: Option<Duration>) -> Instant {
+    let lifetime = expires_in
+        .unwrap_or(DEFAULT_LIFETIME)
+        .min(MAX_TOKEN_LIFETIME);
+    let margin = (lifetime / 5).min(Duration::from_secs(60));
+    now.checked_add(lifetime.saturating_sub(margin))
+        .unwrap_or(now)
 }
 
 /// The RFC 6749 §5.2 error body, plus Entra's `error_codes`.
@@ -299,6 +313,14 @@ impl ClientCredentials {
                 Err(self.errors.map(status, &body).with_status(status.as_u16()))
             }
             Err(RequestTokenError::Request(e)) => Err(e),
+            Err(RequestTokenError::Parse(e, body)) if status.is_success() => {
+                // A 2xx body may hold the token itself: describe it, never quote it.
+                Err(Error::invalid_response(format!(
+                    "the token endpoint answered HTTP {status} with {}",
+                    unusable_token_response(&body, &e.path().to_string(), e.inner())
+                ))
+                .with_status(status.as_u16()))
+            }
             Err(RequestTokenError::Parse(e, body)) => {
                 let kind = if status.is_client_error() {
                     ErrorKind::Unauthorized
@@ -321,6 +343,42 @@ impl ClientCredentials {
     }
 }
 
+/// What was wrong with a successful token response, without a character of its content: the body may be
+/// the token itself, or hold it. Only the names of the standard fields are shown.
+fn unusable_token_response(body: &[u8], path: &str, error: &serde_json::Error) -> String {
+    const FIELDS: [&str; 5] = [
+        "access_token",
+        "token_type",
+        "expires_in",
+        "refresh_token",
+        "scope",
+    ];
+    let trimmed = body.trim_ascii();
+    if trimmed.is_empty() {
+        return "an empty body instead of a token response".to_owned();
+    }
+    if error.is_syntax() || error.is_eof() {
+        let what = if super::classify::looks_like_html(&String::from_utf8_lossy(trimmed)) {
+            "an HTML page"
+        } else {
+            "a body that is not JSON"
+        };
+        return format!(
+            "{what} instead of a token response ({} bytes, not shown)",
+            body.len()
+        );
+    }
+    let field = FIELDS
+        .iter()
+        .find(|f| path == **f || path.starts_with(&format!("{f}.")));
+    match field {
+        Some(field) => format!("a token response whose {field} is missing or not usable"),
+        None => {
+            "JSON that is not a token response (it needs access_token and token_type)".to_owned()
+        }
+    }
+}
+
 #[async_trait]
 impl TokenSource for ClientCredentials {
     async fn fetch_token(&self) -> Result<AccessToken> {
@@ -337,5 +395,32 @@ impl TokenSource for ClientCredentials {
             }
         }
         Err(last)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_lifetimes_never_overflow_the_clock() {
+        let now = Instant::now();
+        let day = MAX_TOKEN_LIFETIME - Duration::from_secs(60);
+        for (expires_in, renew_after) in [
+            (Some(Duration::from_secs(u64::MAX)), day),
+            (Some(Duration::MAX), day),
+            (Some(Duration::from_secs(10 * 24 * 3600)), day),
+            (Some(Duration::ZERO), Duration::ZERO),
+            (None, Duration::from_secs(240)),
+            (Some(Duration::from_secs(300)), Duration::from_secs(240)),
+            (Some(Duration::from_secs(3599)), Duration::from_secs(3539)),
+            (Some(Duration::from_secs(10)), Duration::from_secs(8)),
+        ] {
+            assert_eq!(
+                refresh_at(now, expires_in) - now,
+                renew_after,
+                "{expires_in:?}"
+            );
+        }
     }
 }
