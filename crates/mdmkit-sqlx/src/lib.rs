@@ -4,7 +4,7 @@
 //!
 //! - [`SqliteStore`] (feature `sqlite`, on by default): one file, nothing to run. For a single process, a
 //!   small deployment, the quickstart and the examples.
-//! - [`PostgresStore`] (feature `postgres`): for backends that run several replicas on one database.
+//! - `PostgresStore` (feature `postgres`): for backends that run several replicas on one database.
 //!
 //! Both implement all four store traits, pass [`mdmkit_sync::storage_suite`] unchanged, keep their own
 //! embedded migrations (applied when a store is opened, safely when several processes start at once), and
@@ -50,7 +50,7 @@ pub use sqlx;
 use mdmkit_sync::Stores;
 
 /// Opens the database at `url` and returns the four stores the engine takes: `sqlite:` URLs open a
-/// [`SqliteStore`], `postgres:`/`postgresql:` ones a [`PostgresStore`] (in the `mdmkit` schema). The schema
+/// [`SqliteStore`], `postgres:`/`postgresql:` ones a `PostgresStore` (in the `mdmkit` schema). The schema
 /// is brought up to date first.
 pub async fn open(url: &str) -> Result<Stores, Error> {
     match url.split_once(':').map_or("", |(scheme, _)| scheme) {

@@ -1329,40 +1329,32 @@ pub async fn atomic_changes(target: &dyn SuiteTarget) {
     let stores = target.open_with_hook(faults.clone()).await;
     let (s1, s2) = (serial("ATOM0001"), serial("ATOM0002"));
     let old_meta = [
-        check(&s1, Some(meta("1", Some("Ada")))),
-        check(&s2, Some(meta("2", Some("Grace")))),
+        check(&s1, Some(meta("1", Some("Ada"))), t(1)),
+        check(&s2, Some(meta("2", Some("Grace"))), t(1)),
     ];
-    fn check(s: &SerialNumber, m: Option<MdmMetadata>) -> DeviceCheck {
-        DeviceCheck {
-            serial: s.clone(),
-            metadata: m,
-            checked_at: t(1),
+    // A workspace with both devices checked and Jamf credentials saved (with `change`).
+    let connected = |prefix: &'static str, change: ConnectionChange| {
+        let (stores, devices, old_meta) = (&stores, [s1.clone(), s2.clone()], old_meta.clone());
+        async move {
+            let ws = unique_workspace(prefix);
+            let fence = lease(stores, &ws, "w").await.fence;
+            stores.devices.add_devices(&ws, &devices).await.unwrap();
+            stores
+                .devices
+                .record_checks(&ws, fence, &old_meta)
+                .await
+                .unwrap();
+            stores
+                .credentials
+                .save_connection(&ws, fence, sealed(ProviderKind::Jamf, 1), change)
+                .await
+                .unwrap();
+            (ws, fence)
         }
-    }
+    };
 
     for step in Step::CONNECT {
-        let ws = unique_workspace("atomic-connect");
-        let fence = lease(&stores, &ws, "w").await.fence;
-        stores
-            .devices
-            .add_devices(&ws, &[s1.clone(), s2.clone()])
-            .await
-            .unwrap();
-        stores
-            .devices
-            .record_checks(&ws, fence, &old_meta)
-            .await
-            .unwrap();
-        stores
-            .credentials
-            .save_connection(
-                &ws,
-                fence,
-                sealed(ProviderKind::Jamf, 1),
-                ConnectionChange::NONE,
-            )
-            .await
-            .unwrap();
+        let (ws, fence) = connected("atomic-connect", ConnectionChange::NONE).await;
         let before = all_records(&stores, &ws).await;
         let change = ConnectionChange {
             clear_metadata: true,
@@ -1417,31 +1409,11 @@ pub async fn atomic_changes(target: &dyn SuiteTarget) {
     }
 
     for step in Step::DISCONNECT {
-        let ws = unique_workspace("atomic-disconnect");
-        let fence = lease(&stores, &ws, "w").await.fence;
-        stores
-            .devices
-            .add_devices(&ws, &[s1.clone(), s2.clone()])
-            .await
-            .unwrap();
-        stores
-            .devices
-            .record_checks(&ws, fence, &old_meta)
-            .await
-            .unwrap();
-        stores
-            .credentials
-            .save_connection(
-                &ws,
-                fence,
-                sealed(ProviderKind::Jamf, 1),
-                ConnectionChange {
-                    clear_metadata: false,
-                    group_sync_pending: true,
-                },
-            )
-            .await
-            .unwrap();
+        let pending = ConnectionChange {
+            clear_metadata: false,
+            group_sync_pending: true,
+        };
+        let (ws, fence) = connected("atomic-disconnect", pending).await;
         let synced = NewGroup {
             name: "Synced".into(),
             link: Some(link(ProviderKind::Jamf, "5")),
@@ -1736,7 +1708,7 @@ mod tests {
     }
 }
 
-/// A [`SyncStateStore`] that watches the leases passing through it, for tests of several replicas: it
+/// A [`crate::SyncStateStore`] that watches the leases passing through it, for tests of several replicas: it
 /// counts the holders of each workspace's lease at any moment (from a successful acquisition to the start
 /// of its release), remembers the most ever seen at once, and can hold acquisitions back until told.
 ///
