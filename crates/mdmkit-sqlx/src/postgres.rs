@@ -2,9 +2,7 @@
 //!
 //! - **Its own schema** (`mdmkit` unless configured): the tables, and sqlx's `_sqlx_migrations` record,
 //!   stay out of the backend's own, which may use sqlx migrations too. Connections set `search_path` to
-//!   that schema, then `public` (where `pg_trgm` usually lives), as a startup option; behind a pooler that
-//!   refuses startup options (PgBouncer without `ignore_startup_parameters = options`), connect directly or
-//!   let the pooler pass it.
+//!   that schema, then `public` (where `pg_trgm` usually lives).
 //! - **Migrations** take sqlx's advisory lock (`pg_advisory_lock`, per database), so replicas starting at
 //!   once apply them one after the other; creating the schema takes an advisory lock of its own.
 //! - **Leases** expire by the server's clock (`now()`), never the replica's. A fenced write transaction
@@ -230,14 +228,6 @@ mod dialect {
     /// The row lock makes a takeover wait until the fenced write has committed.
     pub(super) static CHECK_FENCE: LazyLock<String> =
         LazyLock::new(|| format!("{} FOR SHARE", sql::CHECK_FENCE));
-
-    /// Run in a `record_checks` transaction before its batched `UPDATE … FROM (VALUES …)`: left to itself
-    /// the planner hashes the whole workspace's rows for every batch of 1000 (a sequential scan); probing
-    /// the primary key is about 3.5 times faster at 100,000 devices. `SET LOCAL` ends with the transaction.
-    pub(super) const BATCH_UPDATE_SETUP: &[&str] = &[
-        "SET LOCAL enable_hashjoin = off",
-        "SET LOCAL enable_mergejoin = off",
-    ];
 
     pub(super) async fn begin_write(
         pool: &sqlx::PgPool,

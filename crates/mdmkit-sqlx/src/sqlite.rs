@@ -162,9 +162,6 @@ mod dialect {
     /// `BEGIN IMMEDIATE` already holds the write lock: no takeover can commit before this transaction.
     pub(super) static CHECK_FENCE: LazyLock<String> = LazyLock::new(|| sql::CHECK_FENCE.to_owned());
 
-    /// Nothing to set before a batched update: SQLite probes the primary key by itself.
-    pub(super) const BATCH_UPDATE_SETUP: &[&str] = &[];
-
     /// A write transaction that holds the file's write lock from its first statement.
     pub(super) async fn begin_write(
         pool: &sqlx::SqlitePool,

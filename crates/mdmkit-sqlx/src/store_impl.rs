@@ -452,12 +452,6 @@ macro_rules! sql_store {
                     checks: &[DeviceCheck],
                 ) -> StoreResult<usize> {
                     let mut tx = self.fenced(ws, fence).await?;
-                    if !checks.is_empty() {
-                        for setup in dialect::BATCH_UPDATE_SETUP {
-                            Self::exec(&mut tx, "preparing a batched write", sqlx::query(setup))
-                                .await?;
-                        }
-                    }
                     let mut written = 0u64;
                     for (i, chunk) in checks.chunks(ROWS_PER_STATEMENT).enumerate() {
                         let mut qb = QueryBuilder::<Db>::new(sql::RECORD_CHECKS);

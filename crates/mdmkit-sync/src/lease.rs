@@ -94,21 +94,18 @@ impl LeaseGuard {
             lease: Mutex::new(lease.clone()),
             lost: AtomicBool::new(false),
         });
-        // Outside a Tokio runtime nothing renews it: the lease then simply lasts its TTL.
-        let renewer = tokio::runtime::Handle::try_current().ok().map(|runtime| {
-            runtime.spawn(renew_until_lost(
-                store.clone(),
-                workspace.clone(),
-                shared.clone(),
-                ttl,
-            ))
-        });
+        let renewer = tokio::spawn(renew_until_lost(
+            store.clone(),
+            workspace.clone(),
+            shared.clone(),
+            ttl,
+        ));
         Ok(LeaseGuard {
             workspace: workspace.clone(),
             fence: lease.fence,
             shared,
             store,
-            renewer,
+            renewer: Some(renewer),
             released: false,
         })
     }
