@@ -2,7 +2,9 @@
 //!
 //! - **Its own schema** (`mdmkit` unless configured): the tables, and sqlx's `_sqlx_migrations` record,
 //!   stay out of the backend's own, which may use sqlx migrations too. Connections set `search_path` to
-//!   that schema, then `public` (where `pg_trgm` usually lives).
+//!   that schema, then `public` (where `pg_trgm` usually lives), as a startup option; behind a pooler that
+//!   refuses startup options (PgBouncer without `ignore_startup_parameters = options`), connect directly or
+//!   let the pooler pass it.
 //! - **Migrations** take sqlx's advisory lock (`pg_advisory_lock`, per database), so replicas starting at
 //!   once apply them one after the other; creating the schema takes an advisory lock of its own.
 //! - **Leases** expire by the server's clock (`now()`), never the replica's. A fenced write transaction

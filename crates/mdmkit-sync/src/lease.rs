@@ -94,18 +94,21 @@ impl LeaseGuard {
             lease: Mutex::new(lease.clone()),
             lost: AtomicBool::new(false),
         });
-        let renewer = tokio::spawn(renew_until_lost(
-            store.clone(),
-            workspace.clone(),
-            shared.clone(),
-            ttl,
-        ));
+        // Outside a Tokio runtime nothing renews it: the lease then simply lasts its TTL.
+        let renewer = tokio::runtime::Handle::try_current().ok().map(|runtime| {
+            runtime.spawn(renew_until_lost(
+                store.clone(),
+                workspace.clone(),
+                shared.clone(),
+                ttl,
+            ))
+        });
         Ok(LeaseGuard {
             workspace: workspace.clone(),
             fence: lease.fence,
             shared,
             store,
-            renewer: Some(renewer),
+            renewer,
             released: false,
         })
     }
