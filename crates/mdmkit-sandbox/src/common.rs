@@ -1,6 +1,7 @@
 //! State shared by the simulated providers, and small helpers their handlers use.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
@@ -44,10 +45,30 @@ pub(crate) enum TokenCheck {
     Unknown,
 }
 
+/// How a provider's server listens, from its faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Listening {
+    /// Closed: connecting is refused.
+    pub(crate) refuse: bool,
+    /// The untrusted certificate is presented (TLS mode).
+    pub(crate) untrusted_tls: bool,
+}
+
+/// A server's listening address, and the socket bound again after refused connections.
+#[derive(Debug, Default)]
+struct Socket {
+    addr: Option<SocketAddr>,
+    reopened: Option<std::net::TcpListener>,
+}
+
 /// Per-provider counters, faults and issued tokens.
 pub(crate) struct ProviderState {
     requests: AtomicU64,
     pub(crate) faults: Mutex<FaultPlan>,
+    /// Bumped whenever the faults are replaced: the server and held requests watch it.
+    changes: tokio::sync::watch::Sender<u64>,
+    /// Where the server listens, and a socket bound again by `set_faults` for it to take.
+    socket: Mutex<Socket>,
     tokens: Mutex<HashMap<String, Grant>>,
     issued: AtomicU64,
 }
@@ -57,6 +78,8 @@ impl ProviderState {
         ProviderState {
             requests: AtomicU64::new(0),
             faults: Mutex::new(FaultPlan::new(faults)),
+            changes: tokio::sync::watch::Sender::new(0),
+            socket: Mutex::new(Socket::default()),
             tokens: Mutex::new(HashMap::new()),
             issued: AtomicU64::new(0),
         }
@@ -67,11 +90,68 @@ impl ProviderState {
     pub(crate) fn request_count(&self) -> u64 {
         self.requests.load(Ordering::SeqCst)
     }
+    pub(crate) fn tokens_issued(&self) -> u64 {
+        self.issued.load(Ordering::SeqCst)
+    }
     pub(crate) fn reset_count(&self) {
         self.requests.store(0, Ordering::SeqCst);
     }
     pub(crate) fn set_faults(&self, faults: Faults) {
-        *self.faults.lock().unwrap() = FaultPlan::new(faults);
+        let reopen = !faults.refuse_connections;
+        let was_refusing =
+            std::mem::replace(&mut *self.faults.lock().unwrap(), FaultPlan::new(faults))
+                .faults
+                .refuse_connections;
+        if !reopen {
+            // A socket bound again and not yet taken by the server closes now.
+            self.socket.lock().unwrap().reopened = None;
+        } else if was_refusing {
+            self.listen_again();
+        }
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+    /// Binds the server's address again before `set_faults` returns, so a client connecting right after
+    /// is not refused while the server task wakes up. (If the old socket is still open, the server keeps
+    /// it.)
+    fn listen_again(&self) {
+        let mut socket = self.socket.lock().unwrap();
+        let Some(addr) = socket.addr else {
+            return;
+        };
+        if let Ok(listener) = std::net::TcpListener::bind(addr) {
+            if listener.set_nonblocking(true).is_ok() {
+                socket.reopened = Some(listener);
+            }
+        }
+    }
+    /// Records where the server listens.
+    pub(crate) fn set_addr(&self, addr: SocketAddr) {
+        self.socket.lock().unwrap().addr = Some(addr);
+    }
+    /// The socket `set_faults` bound again, if any.
+    pub(crate) fn take_reopened(&self) -> Option<std::net::TcpListener> {
+        self.socket.lock().unwrap().reopened.take()
+    }
+    /// Tells when the faults are replaced.
+    pub(crate) fn fault_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+    /// How the server should listen now.
+    pub(crate) fn listening(&self) -> Listening {
+        let plan = self.faults.lock().unwrap();
+        Listening {
+            refuse: plan.faults.refuse_connections,
+            untrusted_tls: plan.faults.untrusted_tls,
+        }
+    }
+    /// Returns once the faults no longer say `hang`.
+    pub(crate) async fn hold_while_hanging(&self) {
+        let mut changes = self.fault_changes();
+        while self.faults.lock().unwrap().faults.hang {
+            if changes.changed().await.is_err() {
+                return;
+            }
+        }
     }
     pub(crate) fn expire_tokens(&self) {
         let mut tokens = self.tokens.lock().unwrap();
@@ -146,6 +226,15 @@ pub(crate) trait ProviderSim: Send + Sync {
     fn error(&self, status: StatusCode, message: &str) -> Response;
     /// The largest page the device listing serves.
     fn max_page_size(&self) -> usize;
+    /// Whether `path` is the provider's OAuth token endpoint (Jamf, Entra): API faults spare it.
+    fn is_token_endpoint(&self, _path: &str) -> bool {
+        false
+    }
+    /// Whether the API takes bearer tokens the sandbox issued (Jamf, Intune) rather than static
+    /// credentials: what revoking credentials means.
+    fn issues_tokens(&self) -> bool {
+        false
+    }
     /// Requests a correct bulk listing needs beyond its device pages, because the vendor documents no bulk
     /// way to read something per device (JumpCloud's system-to-user graph). Zero for most providers.
     fn per_device_listing_requests(&self, _fleet: &Fleet) -> usize {

@@ -1,14 +1,21 @@
-//! Fault injection: a per-provider plan applied to every request before it reaches the simulated API.
+//! Fault injection: a per-provider plan applied to every request before it reaches the simulated API, and
+//! the listening faults the servers obey (refused connections, an untrusted certificate).
 //!
 //! Rates are fractions of requests and are applied deterministically (a rate of 0.25 faults exactly every
 //! fourth request), so tests that count requests are repeatable.
+//!
+//! The rate faults and `latency`, `drip` and `hang` apply to every request. The *API faults* (`status`,
+//! `oversized_body`, `revoke_credentials_after`) apply to API requests only: the OAuth token endpoints
+//! (Jamf's, Entra's) answer as usual, because their own refusals are simulated by the credentials
+//! ([`crate::Access`]), and because a token endpoint is often another service than the API (Entra and
+//! Graph), so "the API fails" is the case worth telling apart.
 
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::body::{to_bytes, Body};
+use axum::body::{to_bytes, Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -21,7 +28,8 @@ pub struct Faults {
     pub latency: Duration,
     /// Fraction of requests answered 429 with `Retry-After`.
     pub rate_limited: f64,
-    /// The `Retry-After` sent with a 429 (whole seconds).
+    /// The `Retry-After` sent with a 429 (whole seconds, at least 1), by `rate_limited` and by a 429
+    /// `status`.
     pub retry_after: Duration,
     /// Fraction of requests answered 503 with the vendor's error body.
     pub server_errors: f64,
@@ -34,6 +42,29 @@ pub struct Faults {
     /// Every response's body is sent one byte per this interval (status and headers at once): a server
     /// that drip-feeds, holding its client for as long as the body lasts. `None`: full speed.
     pub drip: Option<Duration>,
+    /// Every API request is answered with this HTTP status, the way the vendor answers it:
+    /// - 401: the credentials presented are refused by the simulated API itself, as revoked ones are (its
+    ///   own 401 body and `WWW-Authenticate`); an OAuth client that fetches a new token is refused again;
+    /// - 404: the request is answered as a path the server does not serve (its own "no such route"
+    ///   answer: the API endpoint cannot be reached);
+    /// - any other status: the vendor's error body, with `Retry-After` ([`Faults::retry_after`]) on a 429.
+    pub status: Option<u16>,
+    /// Successful API responses are padded with whitespace after their JSON to at least this many bytes
+    /// and sent without `Content-Length`, as a chunked stream: still valid JSON, only too large.
+    pub oversized_body: Option<usize>,
+    /// After this many further API requests the credentials in use are revoked: the tokens the sandbox has
+    /// issued so far expire (Jamf, Intune: a token fetched afterwards works), or, for static credentials
+    /// (Iru, SimpleMDM, Fleet, JumpCloud), every later request is refused as with [`Faults::status`] 401.
+    pub revoke_credentials_after: Option<u64>,
+    /// Requests are held without an answer until the provider's faults are changed again: a server that
+    /// accepts and never answers (clients end at their timeout).
+    pub hang: bool,
+    /// The provider's listening socket is closed and its open connections are dropped: connecting is
+    /// refused until the faults are changed, when it listens on the same port again.
+    pub refuse_connections: bool,
+    /// In TLS mode ([`crate::SandboxConfig::tls`]), the provider presents a self-signed certificate no
+    /// client trusts (open connections are dropped, so the next request meets it). No effect without TLS.
+    pub untrusted_tls: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,18 +76,33 @@ enum Fault {
     Truncated,
 }
 
+/// What an API request gets from [`Faults::revoke_credentials_after`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Revocation {
+    /// Nothing (yet).
+    None,
+    /// Expire every token issued so far (once).
+    ExpireTokens,
+    /// Refuse the static credentials this request carries.
+    RefuseCredentials,
+}
+
 /// A fault plan with its deterministic accumulators.
 #[derive(Debug, Default)]
 pub(crate) struct FaultPlan {
     pub(crate) faults: Faults,
     credit: [f64; 5],
+    /// API requests seen since the plan was set.
+    api_requests: u64,
+    /// Whether the issued tokens were already expired by `revoke_credentials_after`.
+    tokens_revoked: bool,
 }
 
 impl FaultPlan {
     pub(crate) fn new(faults: Faults) -> Self {
         FaultPlan {
             faults,
-            credit: [0.0; 5],
+            ..FaultPlan::default()
         }
     }
 
@@ -78,28 +124,166 @@ impl FaultPlan {
         }
         chosen
     }
+
+    /// Counts an API request and says what revocation it meets.
+    fn revocation(&mut self, issues_tokens: bool) -> Revocation {
+        self.api_requests += 1;
+        match self.faults.revoke_credentials_after {
+            Some(after) if self.api_requests > after => {
+                if !issues_tokens {
+                    Revocation::RefuseCredentials
+                } else if !self.tokens_revoked {
+                    self.tokens_revoked = true;
+                    Revocation::ExpireTokens
+                } else {
+                    Revocation::None
+                }
+            }
+            _ => Revocation::None,
+        }
+    }
+}
+
+/// Everything one request gets from the plan, decided under its lock.
+struct Decision {
+    latency: Duration,
+    fault: Option<Fault>,
+    retry_after: Duration,
+    drip: Option<Duration>,
+    hang: bool,
+    /// API faults; `None` for a token request.
+    api: Option<ApiFaults>,
+}
+
+struct ApiFaults {
+    status: Option<u16>,
+    oversized_body: Option<usize>,
+    revocation: Revocation,
 }
 
 /// The middleware every provider's router runs: counts the request, waits, and maybe injects a fault.
-pub(crate) async fn inject(State(ctx): State<Ctx>, request: Request, next: Next) -> Response {
+pub(crate) async fn inject(State(ctx): State<Ctx>, mut request: Request, next: Next) -> Response {
     let provider = ctx.provider();
     provider.count_request();
-    let (latency, fault, retry_after, drip) = {
+    let sim = ctx.sim();
+    let is_api = !sim.is_token_endpoint(request.uri().path());
+    let decision = {
         let mut plan = provider.faults.lock().unwrap();
-        (
-            plan.faults.latency,
-            plan.decide(),
-            plan.faults.retry_after,
-            plan.faults.drip,
-        )
+        let api = is_api.then(|| ApiFaults {
+            status: plan.faults.status,
+            oversized_body: plan.faults.oversized_body,
+            revocation: plan.revocation(sim.issues_tokens()),
+        });
+        Decision {
+            latency: plan.faults.latency,
+            fault: plan.decide(),
+            retry_after: plan.faults.retry_after,
+            drip: plan.faults.drip,
+            hang: plan.faults.hang,
+            api,
+        }
     };
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
+    if decision.hang {
+        provider.hold_while_hanging().await;
     }
-    let response = answer(&ctx, fault, retry_after, request, next).await;
-    match drip {
+    if !decision.latency.is_zero() {
+        tokio::time::sleep(decision.latency).await;
+    }
+    let mut oversized_body = None;
+    if let Some(api) = decision.api {
+        match api.revocation {
+            Revocation::None => {}
+            Revocation::ExpireTokens => provider.expire_tokens(),
+            Revocation::RefuseCredentials => refuse_credentials(request.headers_mut()),
+        }
+        match api.status {
+            None => {}
+            Some(401) => refuse_credentials(request.headers_mut()),
+            // Already sent where no route serves it, before routing (see `before_routing`).
+            Some(404) => {}
+            Some(status) => {
+                let status =
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let reason = status.canonical_reason().unwrap_or("Error");
+                let mut response = sim.error(status, reason);
+                if status == StatusCode::TOO_MANY_REQUESTS {
+                    set_retry_after(&mut response, decision.retry_after);
+                }
+                return response;
+            }
+        }
+        oversized_body = api.oversized_body;
+    }
+    let mut response = answer(&ctx, decision.fault, decision.retry_after, request, next).await;
+    if let Some(size) = oversized_body {
+        if response.status().is_success() {
+            response = pad(response, size).await;
+        }
+    }
+    match decision.drip {
         Some(every) => drip_feed(response, every).await,
         None => response,
+    }
+}
+
+/// What a client presented as credentials, replaced by ones the API does not know: the simulated API then
+/// refuses them with its own 401, exactly as it refuses revoked credentials.
+fn refuse_credentials(headers: &mut HeaderMap) {
+    use base64::Engine as _;
+    const REVOKED: &str = "revoked-by-the-sandbox";
+    if let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let scheme = value.split_whitespace().next().unwrap_or("Bearer");
+        let revoked = if scheme.eq_ignore_ascii_case("basic") {
+            let pair = base64::engine::general_purpose::STANDARD.encode(format!("{REVOKED}:"));
+            format!("Basic {pair}")
+        } else {
+            format!("{scheme} {REVOKED}")
+        };
+        if let Ok(v) = HeaderValue::from_str(&revoked) {
+            headers.insert(header::AUTHORIZATION, v);
+        }
+    }
+    if headers.contains_key("x-api-key") {
+        headers.insert("x-api-key", HeaderValue::from_static(REVOKED));
+    }
+}
+
+/// Runs before routing (the routes' middleware runs after it): a 404 status fault sends API requests to a
+/// path no route serves, so the router's own fallback answers them.
+pub(crate) async fn before_routing(State(ctx): State<Ctx>, mut request: Request) -> Request {
+    let unserved_api = ctx.provider().faults.lock().unwrap().faults.status == Some(404)
+        && !ctx.sim().is_token_endpoint(request.uri().path());
+    if unserved_api {
+        *request.uri_mut() = unserved(request.uri());
+    }
+    request
+}
+
+/// The first path segment kept (`/api`, `/JSSResource`, `/v1.0`) with a segment no route has after it, so
+/// the request meets the server's own answer for a path it does not serve.
+fn unserved(uri: &Uri) -> Uri {
+    const MISSING: &str = "not-served-by-this-server";
+    let path = uri.path();
+    let rest = path.trim_start_matches('/');
+    let new_path = match rest.split_once('/') {
+        Some((first, tail)) => format!("/{first}/{MISSING}/{tail}"),
+        None if rest.is_empty() => format!("/{MISSING}"),
+        None => format!("/{rest}/{MISSING}"),
+    };
+    let text = match uri.query() {
+        Some(q) => format!("{new_path}?{q}"),
+        None => new_path,
+    };
+    text.parse().unwrap_or_else(|_| uri.clone())
+}
+
+fn set_retry_after(response: &mut Response, retry_after: Duration) {
+    let secs = retry_after.as_secs().max(1).to_string();
+    if let Ok(v) = HeaderValue::from_str(&secs) {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
     }
 }
 
@@ -114,10 +298,7 @@ async fn answer(
     match fault {
         Some(Fault::RateLimited) => {
             let mut response = ctx.sim().error(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
-            let secs = retry_after.as_secs().max(1).to_string();
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_str(&secs).unwrap());
+            set_retry_after(&mut response, retry_after);
             response
         }
         Some(Fault::ServerError) => ctx
@@ -154,6 +335,22 @@ async fn answer(
         }
         None => next.run(request).await,
     }
+}
+
+/// The same response with whitespace after its body up to `size` bytes, streamed in chunks without
+/// `Content-Length`, so a client learns the size only by reading.
+async fn pad(response: Response, size: usize) -> Response {
+    const CHUNK: usize = 64 * 1024;
+    let (mut parts, body) = response.into_parts();
+    let bytes = to_bytes(body, usize::MAX).await.unwrap_or_default();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let padding = size.saturating_sub(bytes.len());
+    let blank = Bytes::from(vec![b' '; CHUNK.min(padding.max(1))]);
+    let chunks = std::iter::once(bytes).chain(
+        (0..padding.div_ceil(CHUNK)).map(move |i| blank.slice(..CHUNK.min(padding - i * CHUNK))),
+    );
+    let stream = futures::stream::iter(chunks.map(Ok::<_, Infallible>));
+    Response::from_parts(parts, Body::from_stream(stream))
 }
 
 /// The same response, its body sent one byte every `every`.

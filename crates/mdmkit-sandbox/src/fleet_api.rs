@@ -2,10 +2,14 @@
 //! total, hosts by identifier, labels and their hosts, the `{"message","errors":[{"name","reason"}]}` error
 //! body, and the paging defaults of the real server (no `page` and no `per_page` returns everything;
 //! `page` without `per_page` returns 20; `per_page <= 0` is a 400).
+//!
+//! A path no route serves gets what the server's router (gorilla/mux, with no handler of its own for
+//! unknown paths) answers: `404 page not found` as plain text, not Fleet's JSON error body, which only the
+//! API's handlers write (an unknown host, an unknown label).
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use mdmkit_core::{FleetConfig, ProviderConfig};
@@ -95,6 +99,19 @@ fn error_body(status: StatusCode, message: &str) -> Response {
             "uuid": ids::uuid(32, status.as_u16() as u32),
         }),
     )
+}
+
+/// What Go's `http.NotFound` writes, gorilla/mux's answer for a path no route serves.
+fn no_route() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        "404 page not found\n",
+    )
+        .into_response()
 }
 
 /// Checks the bearer token; `needs_hosts` routes also refuse the no-hosts role.
@@ -329,7 +346,7 @@ impl ProviderSim for FleetSim {
             .route("/api/v1/fleet/hosts/{id}", get(host_by_id))
             .route("/api/v1/fleet/labels", get(labels))
             .route("/api/v1/fleet/labels/{id}/hosts", get(label_hosts))
-            .fallback(|| async { error_body(StatusCode::NOT_FOUND, "Resource Not Found") })
+            .fallback(|| async { no_route() })
     }
 
     fn config(&self, base: &Url, access: Access) -> ProviderConfig {

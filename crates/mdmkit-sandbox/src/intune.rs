@@ -2680,6 +2680,14 @@ impl ProviderSim for IntuneSim {
     fn max_page_size(&self) -> usize {
         DEVICE_PAGE
     }
+
+    fn is_token_endpoint(&self, path: &str) -> bool {
+        path.ends_with("/oauth2/v2.0/token")
+    }
+
+    fn issues_tokens(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

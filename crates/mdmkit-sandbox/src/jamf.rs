@@ -1431,6 +1431,14 @@ impl ProviderSim for JamfSim {
     fn max_page_size(&self) -> usize {
         MAX_PAGE_SIZE
     }
+
+    fn is_token_endpoint(&self, path: &str) -> bool {
+        matches!(path, "/api/v1/oauth/token" | "/api/oauth/token")
+    }
+
+    fn issues_tokens(&self) -> bool {
+        true
+    }
 }
 
 /// The RSQL subset Jamf documents (https://developer.jamf.com/jamf-pro/docs/filtering-with-rsql).

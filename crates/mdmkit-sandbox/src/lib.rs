@@ -8,8 +8,10 @@
 //! - Real auth behaviour: Jamf and Entra issue tokens that expire (configurable lifetime); wrong credentials
 //!   get the vendor's error; credentials without device access get the vendor's 403.
 //! - Fault injection per provider ([`Faults`]): latency, bodies drip-fed a byte at a time, 429 with
-//!   `Retry-After`, 5xx, malformed and truncated bodies, HTML error pages; [`Sandbox::expire_tokens`]; an
-//!   HTTPS mode with a generated CA.
+//!   `Retry-After`, 5xx, malformed and truncated bodies, HTML error pages, any status answered as the
+//!   vendor does (401 by refusing the credentials, 404 as a path the server does not serve), oversized
+//!   bodies, credentials revoked after N requests, requests held unanswered, refused connections and an
+//!   untrusted certificate; [`Sandbox::expire_tokens`]; an HTTPS mode with a generated CA.
 //! - A mutation API ([`Sandbox::mutate`]) and per-provider request counters.
 //!
 //! ```no_run
@@ -176,7 +178,7 @@ impl Sandbox {
                 shared.clone(),
                 config.host,
                 port,
-                tls.as_ref().map(|t| t.acceptor.clone()),
+                tls.as_ref().map(server::Tls::acceptors),
             )
             .await?;
             urls.insert(kind, url);
@@ -222,6 +224,11 @@ impl Sandbox {
     /// Requests a provider has received (token requests included).
     pub fn request_count(&self, kind: ProviderKind) -> u64 {
         self.shared.provider(kind).request_count()
+    }
+
+    /// Tokens a provider's token endpoint has issued (Jamf, Entra; zero for the others).
+    pub fn tokens_issued(&self, kind: ProviderKind) -> u64 {
+        self.shared.provider(kind).tokens_issued()
     }
 
     /// Resets every provider's request counter.

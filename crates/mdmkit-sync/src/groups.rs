@@ -43,7 +43,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use mdmkit_core::{MdmGroup, ProviderKind, SerialNumber};
 
-use crate::clock::delta;
+use crate::clock::later;
 use crate::engine::{all_pages, Connection, MdmSync};
 use crate::error::{Error, Result};
 use crate::lease::LeaseGuard;
@@ -93,7 +93,7 @@ pub(crate) fn cooldown_until(
     cooldown: std::time::Duration,
 ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     let last = state.last_manual_group_sync?;
-    let next = last + delta(cooldown);
+    let next = later(last, cooldown);
     (now < next).then_some((last, next))
 }
 

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mdmkit_core::SerialNumber;
 
-use crate::clock::{delta, Clock, SystemClock};
+use crate::clock::{later, Clock, SystemClock};
 use crate::error::StoreError;
 use crate::model::{
     ConnectionChange, ConnectionRemoved, DeviceCheck, DevicePage, DeviceRecord, Fence,
@@ -562,7 +562,7 @@ impl SyncStateStore for MemoryStore {
         let lease = Lease {
             owner: owner.to_owned(),
             fence,
-            expires_at: now + delta(ttl),
+            expires_at: later(now, ttl),
         };
         inner.state(ws).lease = Some(lease.clone());
         Ok(LeaseOutcome::Acquired(lease))
@@ -578,7 +578,7 @@ impl SyncStateStore for MemoryStore {
         let mut inner = self.lock();
         match &mut inner.state(ws).lease {
             Some(current) if current.owner == lease.owner && current.fence == lease.fence => {
-                current.expires_at = now + delta(ttl);
+                current.expires_at = later(now, ttl);
                 Ok(Some(current.clone()))
             }
             _ => Ok(None),

@@ -63,7 +63,7 @@ use futures::stream::{self, StreamExt};
 use mdmkit_core::RequestCosts;
 use mdmkit_core::{ErrorKind, MdmDevice, MdmProviderExt, ProviderKind, SerialNumber};
 
-use crate::clock::delta;
+use crate::clock::earlier;
 use crate::engine::{all_pages, Connection, MdmSync};
 use crate::error::Result;
 use crate::lease::LeaseGuard;
@@ -361,7 +361,7 @@ impl MdmSync {
         let guard = self.acquire_lease(workspace).await?;
         let result = async {
             let state = self.stores.state.sync_state(workspace).await?;
-            let cutoff = now - delta(self.config.refresh_interval);
+            let cutoff = earlier(now, self.config.refresh_interval);
             let still_due = window_open(&state)
                 && (state.refresh_pending
                     || self.stores.devices.any_due(workspace, cutoff).await?);
@@ -387,7 +387,7 @@ impl MdmSync {
     ) -> Result<RefreshReport> {
         let provider = &connection.provider;
         let requests_before = provider.request_count();
-        let cutoff = now - delta(self.config.refresh_interval);
+        let cutoff = earlier(now, self.config.refresh_interval);
         let state = self.stores.state.sync_state(workspace).await?;
         let devices = &self.stores.devices;
         let due =

@@ -35,7 +35,9 @@
 //! - **Bounds.** At most [`SchedulerConfig::max_concurrent_workspaces`] runs at once (a slow workspace holds
 //!   one slot until its deadline); requests to each MDM server are bounded by that server's limits in the
 //!   providers' HTTP clients, never per provider kind, so one tenant's slow Jamf does not hold up another
-//!   tenant's Jamf; one run per workspace through the lease.
+//!   tenant's Jamf; one run per workspace through the lease. Every configured duration, up to
+//!   `Duration::MAX`, is added to instants with saturating arithmetic: a huge one means "not in this era",
+//!   never a panic.
 //! - **Shutdown.** [`Scheduler::stop`] (or the future given to `run`) stops new workspace runs from starting
 //!   (runs still waiting for a slot are skipped); runs already started finish (within their deadline) and
 //!   release their leases, and `run` returns after them.
@@ -54,7 +56,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::clock::delta;
+use crate::clock::{earlier, later};
 use crate::engine::MdmSync;
 use crate::error::{Error, Result};
 use crate::model::{WorkspaceId, WorkspaceState};
@@ -275,7 +277,7 @@ impl Scheduler {
 
     /// The workspace's fixed offset in `[0, jitter)`.
     pub fn jitter_for(&self, workspace: &WorkspaceId) -> TimeDelta {
-        self.shared.jitter_for(workspace)
+        TimeDelta::from_std(self.shared.jitter_for(workspace)).unwrap_or(TimeDelta::MAX)
     }
 
     /// Stops starting new workspace runs; runs already started finish.
@@ -381,28 +383,23 @@ impl Shared {
         self.stopping.load(Ordering::SeqCst)
     }
 
-    fn jitter_for(&self, workspace: &WorkspaceId) -> TimeDelta {
-        let span = self.config.jitter.as_millis() as u64;
+    /// The workspace's offset in `[0, jitter)`, whole milliseconds.
+    fn jitter_for(&self, workspace: &WorkspaceId) -> Duration {
+        let span = u64::try_from(self.config.jitter.as_millis()).unwrap_or(u64::MAX);
         if span == 0 {
-            return TimeDelta::zero();
+            return Duration::ZERO;
         }
-        let ms = fnv1a(self.config.seed, workspace.as_str().as_bytes()) % span;
-        TimeDelta::milliseconds(ms as i64)
+        Duration::from_millis(fnv1a(self.config.seed, workspace.as_str().as_bytes()) % span)
     }
 
-    fn group_sync_due(
-        &self,
-        state: &WorkspaceState,
-        now: DateTime<Utc>,
-        jitter: TimeDelta,
-    ) -> bool {
+    fn group_sync_due(&self, state: &WorkspaceState, now: DateTime<Utc>, jitter: Duration) -> bool {
         if !state.plan.allows_group_sync() {
             return false;
         }
         let cfg = &self.engine.config;
         if let Some(attempt) = state.last_group_sync_attempt {
             let failed = state.last_group_sync != Some(attempt);
-            if failed && now < attempt + delta(cfg.group_sync_retry_after) {
+            if failed && now < later(attempt, cfg.group_sync_retry_after) {
                 return false;
             }
         }
@@ -411,7 +408,7 @@ impl Shared {
         }
         state
             .last_group_sync
-            .is_none_or(|at| now >= at + delta(cfg.group_sync_interval) + jitter)
+            .is_none_or(|at| now >= later(later(at, cfg.group_sync_interval), jitter))
     }
 
     /// Whether a refresh may run: once per [`SchedulerConfig::refresh_every`] (plus the workspace's jitter),
@@ -421,14 +418,16 @@ impl Shared {
         &self,
         state: &WorkspaceState,
         now: DateTime<Utc>,
-        jitter: TimeDelta,
+        jitter: Duration,
     ) -> bool {
-        let wait = if state.refresh_pending {
-            delta(self.engine.config.group_sync_retry_after)
-        } else {
-            delta(self.config.refresh_every) + jitter
+        let opens = |at| {
+            if state.refresh_pending {
+                later(at, self.engine.config.group_sync_retry_after)
+            } else {
+                later(later(at, self.config.refresh_every), jitter)
+            }
         };
-        state.last_refresh.is_none_or(|at| now >= at + wait)
+        state.last_refresh.is_none_or(|at| now >= opens(at))
     }
 
     async fn job_for(&self, workspace: WorkspaceId, now: DateTime<Utc>) -> Result<Option<Job>> {
@@ -438,7 +437,7 @@ impl Shared {
         // Owed since the connection changed (and group sync waits for it): no device need be due.
         let refresh = self.refresh_window_open(&state, now, jitter)
             && (state.refresh_pending || {
-                let cutoff = now - delta(self.engine.config.refresh_interval);
+                let cutoff = earlier(now, self.engine.config.refresh_interval);
                 stores.devices.any_due(&workspace, cutoff).await?
             });
         let group_sync =
@@ -541,7 +540,10 @@ impl Shared {
         };
         let workspace = job.workspace;
         let started = Instant::now();
-        let deadline = started + self.config.run_deadline;
+        // A deadline too far to represent is no deadline (tokio's own "far future" is 30 years).
+        let deadline = started
+            .checked_add(self.config.run_deadline)
+            .unwrap_or_else(|| started + Duration::from_secs(30 * 365 * 86_400));
         let mut run = WorkspaceRun {
             workspace: workspace.clone(),
             refresh: None,
@@ -632,7 +634,7 @@ impl Shared {
             self.config.failure_backoff,
             self.config.max_failure_backoff,
         );
-        let until = from + delta(wait);
+        let until = later(from, wait);
         backoff.insert(
             workspace.clone(),
             Backoff {

@@ -598,3 +598,79 @@ async fn a_slow_jamf_tenant_does_not_delay_another_jamf_tenants_run() {
     h.mdm.unhang("slow");
     assert_eq!(slow.await.unwrap().unwrap().matched, 16);
 }
+
+/// The engine's durations at their largest ("never"): a failed group sync's retry wait, the manual
+/// cooldown, the lease and the refresh interval are added to instants without panicking, and simply mean
+/// "not yet".
+#[tokio::test]
+async fn engine_durations_of_any_size_never_panic() {
+    let mut config = SyncConfig::default();
+    config.refresh_interval = Duration::MAX;
+    config.group_sync_interval = Duration::MAX;
+    config.manual_group_sync_cooldown = Duration::MAX;
+    config.group_sync_retry_after = Duration::MAX;
+    config.lease_ttl = Duration::MAX;
+    let h = Harness::with_config(config);
+    h.mdm.account("a", ProviderKind::Fleet);
+    h.mdm.set_groups("a", &[("1", "All", &[])]);
+    h.mdm.add_device("a", "HUGE1", "1", "Mac", None);
+    let ws = h.workspace("huge", Plan::Pro, &["HUGE1"]).await;
+    // The group sync after connecting fails: an attempt is recorded and the sync stays pending.
+    h.mdm.fail("a", Op::Groups, ErrorKind::Server, Some(1));
+    let report = h.sync.connect(&ws, h.mdm.config("a")).await.unwrap();
+    assert!(matches!(report.group_sync, GroupSyncOutcome::Failed(_)));
+    assert!(h.sync.state(&ws).await.unwrap().group_sync_pending);
+
+    let mut scheduler_config = no_jitter();
+    scheduler_config.refresh_every = Duration::MAX;
+    let scheduler = Scheduler::new(h.sync.clone(), scheduler_config);
+    let tick = scheduler
+        .tick(h.advance(TimeDelta::days(365 * 1000)))
+        .await
+        .unwrap();
+    assert!(
+        tick.runs.is_empty(),
+        "a retry wait of Duration::MAX has not passed: {tick:?}"
+    );
+
+    // A person's first request runs; the second meets a cooldown that ends at the end of time.
+    h.sync.sync_groups_now(&ws).await.unwrap();
+    let err = h.sync.sync_groups_now(&ws).await.unwrap_err();
+    assert!(matches!(err, Error::Cooldown { .. }), "{err:?}");
+}
+
+/// The scheduler's durations at their largest: a run's deadline, the jitter and a failing workspace's
+/// backoff are computed without panicking.
+#[tokio::test]
+async fn scheduler_durations_of_any_size_never_panic() {
+    let h = Harness::new();
+    h.mdm.account("a", ProviderKind::Fleet);
+    h.mdm.add_device("a", "HUGE2", "1", "Mac", None);
+    let ws = h.workspace("huge", Plan::Pro, &["HUGE2"]).await;
+    // The refresh after connecting fails, so a refresh is owed and retried by the scheduler.
+    h.mdm.fail("a", Op::Lookup, ErrorKind::Server, None);
+    h.sync.connect(&ws, h.mdm.config("a")).await.unwrap();
+    assert!(h.sync.state(&ws).await.unwrap().refresh_pending);
+
+    let mut config = SchedulerConfig::default();
+    config.refresh_every = Duration::MAX;
+    config.jitter = Duration::MAX;
+    config.run_deadline = Duration::MAX;
+    config.failure_backoff = Duration::MAX;
+    config.max_failure_backoff = Duration::MAX;
+    let scheduler = Scheduler::new(h.sync.clone(), config);
+    assert!(scheduler.jitter_for(&ws) >= TimeDelta::zero());
+    let tick = scheduler
+        .tick(h.advance(TimeDelta::hours(1)))
+        .await
+        .unwrap();
+    assert_eq!(tick.runs.len(), 1, "{tick:?}");
+    assert!(tick.runs[0].failed());
+    let until = scheduler.backing_off_until(&ws).unwrap();
+    assert!(until > h.now() + TimeDelta::days(365 * 1000), "{until}");
+    let tick = scheduler
+        .tick(h.advance(TimeDelta::hours(1)))
+        .await
+        .unwrap();
+    assert_eq!(tick.backing_off, [ws]);
+}

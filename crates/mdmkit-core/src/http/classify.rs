@@ -146,6 +146,29 @@ pub fn shorten(s: &str, max: usize) -> String {
 /// error; a certificate or handshake failure is [`ErrorKind::Ssl`]; refused, reset and DNS failures are
 /// [`ErrorKind::ConnectionFailed`]; an elapsed timer is [`ErrorKind::Timeout`].
 pub fn classify_transport(err: &reqwest::Error) -> (ErrorKind, String) {
+    classify_chain(err, err.is_timeout(), err.is_connect())
+}
+
+/// I/O error kinds that say the connection went away, whatever layer (TLS included) noticed it.
+fn connection_lost(kind: io::ErrorKind) -> bool {
+    matches!(
+        kind,
+        io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::NotConnected
+    )
+}
+
+/// [`classify_transport`] on any error chain; `timed_out` and `connecting` are what the client knows of
+/// the failure beyond its chain.
+fn classify_chain(
+    err: &(dyn StdError + 'static),
+    timed_out: bool,
+    connecting: bool,
+) -> (ErrorKind, String) {
     let mut chain: Vec<&(dyn StdError + 'static)> = Vec::new();
     let mut next: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(e) = next {
@@ -172,6 +195,22 @@ pub fn classify_transport(err: &reqwest::Error) -> (ErrorKind, String) {
             }
         }
     }
+    // Before the text heuristics below: a server that drops a TLS connection is reported by rustls as
+    // "peer closed connection without sending TLS close_notify", which names TLS but is a lost connection
+    // (retryable), not a certificate problem.
+    let lost = chain.iter().find_map(|e| {
+        e.downcast_ref::<io::Error>()
+            .map(io::Error::kind)
+            .filter(|k| connection_lost(*k))
+    });
+    if let Some(kind) = lost {
+        let what = if kind == io::ErrorKind::ConnectionRefused {
+            "the connection was refused"
+        } else {
+            "the server closed the connection"
+        };
+        return (ErrorKind::ConnectionFailed, format!("{what}: {innermost}"));
+    }
     let text = chain
         .iter()
         .map(|e| e.to_string().to_ascii_lowercase())
@@ -180,7 +219,7 @@ pub fn classify_transport(err: &reqwest::Error) -> (ErrorKind, String) {
     if text.contains("certificate") || text.contains("handshake") || text.contains("tls") {
         return (ErrorKind::Ssl, format!("TLS failed: {innermost}"));
     }
-    if err.is_timeout()
+    if timed_out
         || chain.iter().any(|e| {
             e.downcast_ref::<io::Error>()
                 .is_some_and(|i| i.kind() == io::ErrorKind::TimedOut)
@@ -197,7 +236,7 @@ pub fn classify_transport(err: &reqwest::Error) -> (ErrorKind, String) {
             format!("the host name could not be resolved: {innermost}"),
         );
     }
-    if err.is_connect() {
+    if connecting {
         return (
             ErrorKind::ConnectionFailed,
             format!("could not connect: {innermost}"),
@@ -262,5 +301,83 @@ mod tests {
         assert_eq!(generic_message(b""), None);
         let long = "x".repeat(1000);
         assert!(generic_message(long.as_bytes()).unwrap().chars().count() <= 201);
+    }
+
+    /// An error with a source, as hyper and reqwest chain theirs.
+    #[derive(Debug)]
+    struct Wrapped(&'static str, Box<dyn StdError + Send + Sync>);
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl StdError for Wrapped {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            Some(&*self.1)
+        }
+    }
+
+    fn sent(inner: impl StdError + Send + Sync + 'static) -> Wrapped {
+        Wrapped("error sending request", Box::new(inner))
+    }
+
+    #[test]
+    fn a_dropped_tls_connection_is_a_lost_connection_not_a_certificate_problem() {
+        let eof = io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "peer closed connection without sending TLS close_notify",
+        );
+        let (kind, message) = classify_chain(&sent(eof), false, false);
+        assert_eq!(kind, ErrorKind::ConnectionFailed, "{message}");
+        assert!(kind.is_transient(), "so the request is retried");
+        for lost in [
+            io::ErrorKind::ConnectionReset,
+            io::ErrorKind::BrokenPipe,
+            io::ErrorKind::ConnectionAborted,
+        ] {
+            let (kind, _) = classify_chain(&sent(io::Error::from(lost)), false, false);
+            assert_eq!(kind, ErrorKind::ConnectionFailed, "{lost:?}");
+        }
+        let (kind, message) = classify_chain(
+            &sent(io::Error::from(io::ErrorKind::ConnectionRefused)),
+            false,
+            true,
+        );
+        assert_eq!(kind, ErrorKind::ConnectionFailed);
+        assert!(message.contains("refused"), "{message}");
+    }
+
+    #[test]
+    fn certificate_failures_stay_ssl_errors() {
+        let untrusted = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let in_io = io::Error::new(io::ErrorKind::InvalidData, untrusted.clone());
+        assert_eq!(classify_chain(&sent(in_io), false, true).0, ErrorKind::Ssl);
+        assert_eq!(
+            classify_chain(&sent(untrusted), false, true).0,
+            ErrorKind::Ssl
+        );
+        let text = io::Error::other("invalid peer certificate: Expired");
+        assert_eq!(classify_chain(&sent(text), false, true).0, ErrorKind::Ssl);
+    }
+
+    #[test]
+    fn timeouts_and_dns_failures() {
+        let (kind, _) = classify_chain(
+            &sent(io::Error::from(io::ErrorKind::TimedOut)),
+            false,
+            false,
+        );
+        assert_eq!(kind, ErrorKind::Timeout);
+        assert_eq!(
+            classify_chain(&sent(io::Error::other("operation")), true, false).0,
+            ErrorKind::Timeout
+        );
+        let dns =
+            io::Error::other("failed to lookup address information: Name or service not known");
+        let (kind, message) = classify_chain(&Wrapped("dns error", Box::new(dns)), false, true);
+        assert_eq!(kind, ErrorKind::ConnectionFailed);
+        assert!(message.contains("could not be resolved"), "{message}");
     }
 }

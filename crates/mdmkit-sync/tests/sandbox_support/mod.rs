@@ -49,6 +49,48 @@ pub fn serials_of(sandbox: &Sandbox) -> Vec<String> {
         .collect()
 }
 
+/// A sandbox's groups as a correct sync stores them: name -> member serials, keeping only members in
+/// `inventory`.
+pub fn expected_groups(
+    sandbox: &Sandbox,
+    kind: ProviderKind,
+    inventory: &BTreeSet<SerialNumber>,
+) -> BTreeMap<String, BTreeSet<SerialNumber>> {
+    let by_id: BTreeMap<String, SerialNumber> = sandbox
+        .expected_devices(kind)
+        .into_iter()
+        .map(|d| (d.device_id.clone(), serial(&d.serial)))
+        .collect();
+    sandbox
+        .expected_groups(kind)
+        .into_iter()
+        .map(|g| {
+            let members = g
+                .members
+                .iter()
+                .filter_map(|id| by_id.get(id))
+                .filter(|s| inventory.contains(*s))
+                .cloned()
+                .collect();
+            (g.name, members)
+        })
+        .collect()
+}
+
+/// A workspace's synced groups: name -> members.
+pub async fn synced_groups(
+    sync: &MdmSync,
+    ws: &WorkspaceId,
+) -> BTreeMap<String, BTreeSet<SerialNumber>> {
+    sync.groups(ws)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|g| g.is_synced())
+        .map(|g| (g.name, g.members))
+        .collect()
+}
+
 /// A sandbox MDM and an engine wired to it.
 pub struct Env {
     pub sandbox: Sandbox,
@@ -154,26 +196,7 @@ impl Env {
         kind: ProviderKind,
         inventory: &BTreeSet<SerialNumber>,
     ) -> BTreeMap<String, BTreeSet<SerialNumber>> {
-        let by_id: BTreeMap<String, SerialNumber> = self
-            .sandbox
-            .expected_devices(kind)
-            .into_iter()
-            .map(|d| (d.device_id.clone(), serial(&d.serial)))
-            .collect();
-        self.sandbox
-            .expected_groups(kind)
-            .into_iter()
-            .map(|g| {
-                let members = g
-                    .members
-                    .iter()
-                    .filter_map(|id| by_id.get(id))
-                    .filter(|s| inventory.contains(*s))
-                    .cloned()
-                    .collect();
-                (g.name, members)
-            })
-            .collect()
+        expected_groups(&self.sandbox, kind, inventory)
     }
 
     pub async fn view(&self, ws: &WorkspaceId, s: &SerialNumber) -> DeviceView {
@@ -199,14 +222,7 @@ impl Env {
         &self,
         ws: &WorkspaceId,
     ) -> BTreeMap<String, BTreeSet<SerialNumber>> {
-        self.sync
-            .groups(ws)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|g| g.is_synced())
-            .map(|g| (g.name, g.members))
-            .collect()
+        synced_groups(&self.sync, ws).await
     }
 }
 
