@@ -1,32 +1,148 @@
-//! The mdmkit quickstart: six MDM providers, offline.
+//! The mdmkit quickstart: six MDM providers, offline, with storage that persists.
 //!
 //! Starts the sandbox MDM in-process (it speaks the Jamf, Iru, SimpleMDM, Fleet, JumpCloud and Microsoft
-//! Graph APIs over one seeded fleet), then for each provider:
-//! 1. tries to connect a workspace with wrong credentials and shows the error category a person would see;
-//! 2. connects with the right ones: the test call passes, the credentials are encrypted and saved, device
-//!    metadata is fetched and groups are synced;
+//! Graph APIs over one seeded fleet, on fixed ports, so it is the same MDM every run), opens the store (a
+//! SQLite file by default; `--database-url URL` or `DATABASE_URL` for PostgreSQL), then for each provider:
+//! 1. if the workspace is already connected (a previous run saved it), says so and asks the MDM nothing;
+//! 2. otherwise tries wrong credentials (and shows the error category a person would see), then connects
+//!    with the right ones: validated, encrypted, saved, device metadata fetched, groups synced;
 //! 3. prints each device's serial number, MDM display name and "View on …" link, and the synced groups.
 //!
-//! It ends with a search by display name. Run it with `cargo run --example quickstart`.
+//! Then one scheduler tick runs whatever is due (nothing, while devices are fresh and groups were synced in
+//! the last 6 hours), a search by display name, and the line `MDM requests: N`: a second run against the
+//! same database makes none.
+//!
+//! ```text
+//! cargo run --example quickstart
+//! cargo run --example quickstart -- --database-url postgres://postgres@127.0.0.1/test
+//! ```
+//!
+//! The vault key that encrypts the saved credentials is read from `MDMKIT_KEYS` (`id:base64key`, see
+//! `Vault::from_key_list`) or kept in `vault.key` beside the SQLite file (for PostgreSQL, in the system's
+//! temporary directory): a real deployment keeps it in its secret store, never beside the data.
 
+use std::error::Error;
+use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 
+use base64::Engine as _;
 use mdmkit::{MdmProvider, ProviderConfig, ProviderKind, SerialNumber};
 use mdmkit_sandbox::{Access, Sandbox, SandboxConfig};
-use mdmkit_sync::{GroupSyncOutcome, MdmSync, Plan, Stores, SystemClock, Vault, WorkspaceId};
+use mdmkit_sync::{
+    GroupSyncOutcome, MdmSync, Plan, Scheduler, SchedulerConfig, Stores, SystemClock, Vault,
+    WorkspaceId,
+};
 
 const DEVICES: usize = 8;
+/// The sandbox's first port (providers take six in a row): fixed, so saved connections still point at it.
+const SANDBOX_PORT: u16 = 47_310;
+/// The sandbox fleet's seed: the same devices, users and groups every run.
+const SEED: u64 = 1;
+
+type Result<T, E = Box<dyn Error + Send + Sync>> = std::result::Result<T, E>;
+
+/// What the quickstart runs against.
+pub(crate) struct Setup {
+    /// The stores, opened and migrated.
+    pub(crate) stores: Stores,
+    /// The vault whose key sealed any credentials already saved.
+    pub(crate) vault: Vault,
+    /// Where the data lives, as shown to the person.
+    pub(crate) database: String,
+    /// The sandbox's first port.
+    pub(crate) sandbox_port: u16,
+}
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let mut database_url = std::env::var("DATABASE_URL").ok();
+    let mut sandbox_port = SANDBOX_PORT;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--database-url" => database_url = Some(args.next().ok_or("--database-url URL")?),
+            "--sandbox-port" => sandbox_port = args.next().ok_or("--sandbox-port N")?.parse()?,
+            "-h" | "--help" => {
+                println!("usage: quickstart [--database-url URL] [--sandbox-port N]");
+                return Ok(());
+            }
+            other => return Err(format!("unknown argument {other:?} (try --help)").into()),
+        }
+    }
+    let data_dir = std::env::temp_dir().join("mdmkit-quickstart");
+    std::fs::create_dir_all(&data_dir)?;
+    let (url, database) = match database_url {
+        Some(url) => {
+            let shown = url.split('@').next_back().unwrap_or("").to_owned();
+            (url, format!("PostgreSQL at {shown} (schema mdmkit)"))
+        }
+        None => {
+            let file = data_dir.join("mdmkit.db");
+            (
+                format!("sqlite://{}", file.display()),
+                format!("SQLite file {}", file.display()),
+            )
+        }
+    };
+    let stores = mdmkit_sqlx::open(&url).await?;
+    let vault = vault(&data_dir.join("vault.key"))?;
+    let requests = run(
+        Setup {
+            stores,
+            vault,
+            database,
+            sandbox_port,
+        },
+        &mut std::io::stdout(),
+    )
+    .await?;
+    let _ = requests;
+    Ok(())
+}
+
+/// The vault from `MDMKIT_KEYS`, else from `key_file`, created with a new key on the first run.
+fn vault(key_file: &Path) -> Result<Vault> {
+    if std::env::var_os("MDMKIT_KEYS").is_some() {
+        return Ok(Vault::from_env("MDMKIT_KEYS")?);
+    }
+    if !key_file.exists() {
+        let key = Vault::generate_key()?;
+        let line = format!(
+            "quickstart:{}\n",
+            base64::engine::general_purpose::STANDARD.encode(&key[..])
+        );
+        write_private(key_file, line.as_bytes())?;
+    }
+    Ok(Vault::from_key_list(&std::fs::read_to_string(key_file)?)?)
+}
+
+/// Writes a file only its owner may read.
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents)
+}
+
+/// The whole walk-through; returns the number of requests the MDM received.
+pub(crate) async fn run(setup: Setup, out: &mut (dyn Write + Send)) -> Result<u64> {
     let sandbox = Sandbox::start(SandboxConfig {
         devices: DEVICES,
+        seed: SEED,
+        base_port: Some(setup.sandbox_port),
         ..SandboxConfig::default()
     })
     .await?;
-    println!("mdmkit quickstart: a sandbox MDM with {DEVICES} devices is listening on");
+    writeln!(out, "mdmkit quickstart")?;
+    writeln!(out, "  data: {}", setup.database)?;
+    writeln!(
+        out,
+        "  a sandbox MDM with {DEVICES} devices is listening on"
+    )?;
     for (kind, url) in sandbox.urls() {
-        println!("  {:<24} {url}", kind.display_name());
+        writeln!(out, "    {:<24} {url}", kind.display_name())?;
     }
 
     // The factory that turns a saved configuration into a live provider. The sandbox runs on loopback,
@@ -35,13 +151,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let factory = move |config: &ProviderConfig| -> mdmkit::Result<Arc<dyn MdmProvider>> {
         mdmkit::connect(config.clone(), &options)
     };
-    let vault = Vault::new("quickstart-key", &*Vault::generate_key()?)?;
-    let sync = MdmSync::new(
+    let sync = Arc::new(MdmSync::new(
         Arc::new(factory),
-        vault,
-        Stores::memory(),
+        setup.vault,
+        setup.stores,
         Arc::new(SystemClock),
-    );
+    ));
 
     // Every workspace owns the same laptops (by serial), plus one the MDM has never seen.
     let fleet = sandbox.fleet();
@@ -54,47 +169,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     for kind in ProviderKind::ALL {
         let workspace = WorkspaceId::new(format!("acme-{}", kind.id()));
-        sync.set_plan(&workspace, Plan::Pro).await?;
-        for serial in &serials {
-            sync.add_device(&workspace, serial).await?;
-        }
-        let name = kind.display_name();
-        println!("\n━━ {name} ━━");
+        writeln!(out, "\n━━ {} ━━", kind.display_name())?;
+        connect(&sync, &sandbox, &workspace, kind, &serials, out).await?;
 
-        // 1. Wrong credentials: the test call fails, nothing is saved, and the person sees a category.
-        match sync
-            .connect(&workspace, sandbox.config(kind, Access::WrongSecret))
-            .await
-        {
-            Ok(_) => println!("  unexpected: wrong credentials were accepted"),
-            Err(e) => {
-                let category = e.category().map(|c| c.to_string());
-                println!(
-                    "  ✗ wrong credentials refused → {}",
-                    category.unwrap_or_else(|| e.to_string())
-                );
-            }
-        }
-
-        // 2. The right credentials: validated, encrypted, saved; metadata fetched; groups synced.
-        let report = sync
-            .connect(&workspace, sandbox.config(kind, Access::Full))
-            .await?;
-        print!("  ✓ connected");
-        if let Some(Ok(refresh)) = &report.refresh {
-            print!(
-                ": {} of {} devices matched ({} not in the MDM) with {} request{}",
-                refresh.matched,
-                refresh.due,
-                refresh.not_found,
-                refresh.requests,
-                if refresh.requests == 1 { "" } else { "s" }
-            );
-        }
-        println!();
-
-        // 3. What a person sees on the Devices page.
-        println!("  {:<14} {:<28} LINK", "SERIAL", "MDM DISPLAY NAME");
+        // What a person sees on the Devices page.
+        writeln!(out, "  {:<14} {:<28} LINK", "SERIAL", "MDM DISPLAY NAME")?;
         for device in sync.devices(&workspace).await? {
             let display = device.display_name().unwrap_or("—");
             let link = device
@@ -102,27 +181,35 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .as_ref()
                 .map(|l| format!("{}: {}", l.label, l.url))
                 .unwrap_or_else(|| "not in the MDM".to_owned());
-            println!("  {:<14} {:<28} {}", device.serial.as_str(), display, link);
-        }
-
-        if let GroupSyncOutcome::Completed(groups) = &report.group_sync {
-            println!(
-                "  groups: {} {} synced ({} created), {} members matched",
-                groups.mdm_groups,
-                kind.group_noun(),
-                groups.created,
-                groups.members_matched
-            );
+            writeln!(
+                out,
+                "  {:<14} {:<28} {}",
+                device.serial.as_str(),
+                display,
+                link
+            )?;
         }
         for group in sync.groups(&workspace).await? {
-            println!(
+            writeln!(
+                out,
                 "    {:<22} {:>2} devices  {}",
                 group.name,
                 group.members.len(),
                 group.managed_by().unwrap_or_default()
-            );
+            )?;
         }
     }
+
+    // What the scheduler of a running backend would do now: only what is due.
+    let scheduler = Scheduler::new(sync.clone(), SchedulerConfig::default());
+    let now = sync.clock().now();
+    let tick = scheduler.tick(now).await?;
+    writeln!(
+        out,
+        "\n━━ Scheduler: {} of {} workspaces had something due ━━",
+        tick.runs.len(),
+        tick.considered
+    )?;
 
     // Search by MDM display name or serial (R6).
     let user = fleet
@@ -132,13 +219,91 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|u| u.full_name.split(' ').next().unwrap_or("a").to_owned())
         .unwrap_or_else(|| "Mac".to_owned());
     let workspace = WorkspaceId::new("acme-jamf");
-    println!("\n━━ Search \"{user}\" in the Jamf workspace ━━");
+    writeln!(out, "\n━━ Search \"{user}\" in the Jamf workspace ━━")?;
     for device in sync.search(&workspace, &user).await? {
-        println!(
+        writeln!(
+            out,
             "  {:<14} {}",
             device.serial.as_str(),
             device.display_name().unwrap_or("—")
-        );
+        )?;
+    }
+
+    let requests: u64 = ProviderKind::ALL
+        .into_iter()
+        .map(|k| sandbox.request_count(k))
+        .sum();
+    writeln!(out, "\nMDM requests: {requests}")?;
+    sandbox.shutdown().await;
+    Ok(requests)
+}
+
+/// Connects the workspace unless a previous run did.
+async fn connect(
+    sync: &MdmSync,
+    sandbox: &Sandbox,
+    workspace: &WorkspaceId,
+    kind: ProviderKind,
+    serials: &[SerialNumber],
+    out: &mut (dyn Write + Send),
+) -> Result<()> {
+    if let Some(saved) = sync.connection_info(workspace).await? {
+        writeln!(
+            out,
+            "  ✓ already connected to {} (saved {})",
+            saved.provider.display_name(),
+            saved.saved_at.format("%Y-%m-%d %H:%M UTC")
+        )?;
+        return Ok(());
+    }
+    sync.set_plan(workspace, Plan::Pro).await?;
+    sync.stores()
+        .devices
+        .add_devices(workspace, serials)
+        .await?;
+
+    // Wrong credentials: the test call fails, nothing is saved, and the person sees a category.
+    match sync
+        .connect(workspace, sandbox.config(kind, Access::WrongSecret))
+        .await
+    {
+        Ok(_) => writeln!(out, "  unexpected: wrong credentials were accepted")?,
+        Err(e) => {
+            let category = e.category().map(|c| c.to_string());
+            writeln!(
+                out,
+                "  ✗ wrong credentials refused → {}",
+                category.unwrap_or_else(|| e.to_string())
+            )?;
+        }
+    }
+
+    // The right credentials: validated, encrypted, saved; metadata fetched; groups synced.
+    let report = sync
+        .connect(workspace, sandbox.config(kind, Access::Full))
+        .await?;
+    write!(out, "  ✓ connected")?;
+    if let Some(Ok(refresh)) = &report.refresh {
+        write!(
+            out,
+            ": {} of {} devices matched ({} not in the MDM) with {} request{}",
+            refresh.matched,
+            refresh.due,
+            refresh.not_found,
+            refresh.requests,
+            if refresh.requests == 1 { "" } else { "s" }
+        )?;
+    }
+    writeln!(out)?;
+    if let GroupSyncOutcome::Completed(groups) = &report.group_sync {
+        writeln!(
+            out,
+            "  groups: {} {} synced ({} created), {} members matched",
+            groups.mdm_groups,
+            kind.group_noun(),
+            groups.created,
+            groups.members_matched
+        )?;
     }
     Ok(())
 }

@@ -352,6 +352,17 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// Stops every server and waits until they have let go of their ports, so a new sandbox can listen on
+    /// the same ones at once (dropping stops them too, but without waiting).
+    pub async fn shutdown(mut self) {
+        for task in std::mem::take(&mut self.tasks) {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
 impl Drop for Sandbox {
     fn drop(&mut self) {
         for task in &self.tasks {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use mdmkit_core::ProviderKind;
-use mdmkit_sandbox::{Faults, Sandbox, SandboxConfig};
+use mdmkit_sandbox::{Access, Faults, Sandbox, SandboxConfig};
 use serde_json::Value;
 
 const TOKEN: &str = "Bearer sandbox-fleet-token";
@@ -280,4 +280,45 @@ async fn next_links_say_https_in_tls_mode() {
         next.starts_with(&format!("https://{}", url.host_str().unwrap())),
         "{next}"
     );
+}
+
+/// Six consecutive free ports on loopback (bound and released, so another process may take them first;
+/// good enough for a test).
+fn free_port_block() -> u16 {
+    let start = 20_000 + (std::process::id() % 20_000) as u16;
+    (0..2_000u16)
+        .map(|i| start.wrapping_add(i.wrapping_mul(7)) % 40_000 + 20_000)
+        .find(|base| (0..6).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()))
+        .expect("six free consecutive ports")
+}
+
+#[tokio::test]
+async fn a_sandbox_restarted_on_its_ports_with_its_seed_is_the_same_mdm() {
+    let config = SandboxConfig {
+        devices: 12,
+        seed: 7,
+        base_port: Some(free_port_block()),
+        ..SandboxConfig::default()
+    };
+    let first = Sandbox::start(config.clone()).await.unwrap();
+    let urls: Vec<String> = first.urls().map(|(_, u)| u.to_string()).collect();
+    let devices = first.expected_devices(ProviderKind::Jamf);
+    let groups = first.expected_groups(ProviderKind::Intune);
+    let jamf = first.config(ProviderKind::Jamf, Access::Full);
+    first.shutdown().await;
+
+    // The ports are free again at once, and the second sandbox serves the same fleet at the same URLs.
+    let second = Sandbox::start(config).await.expect("the ports were let go");
+    assert_eq!(
+        second
+            .urls()
+            .map(|(_, u)| u.to_string())
+            .collect::<Vec<_>>(),
+        urls
+    );
+    assert_eq!(second.expected_devices(ProviderKind::Jamf), devices);
+    assert_eq!(second.expected_groups(ProviderKind::Intune), groups);
+    assert!(second
+        .config(ProviderKind::Jamf, Access::Full)
+        .same_connection(&jamf));
 }

@@ -6,19 +6,20 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use mdmkit_core::{MdmProvider, ProviderConfig, ProviderKind, SerialNumber, Url};
 
-use crate::clock::{later, Clock};
+use crate::clock::Clock;
 use crate::error::{Error, Result};
-use crate::groups::GroupSyncOutcome;
+use crate::lease::LeaseGuard;
 use crate::model::{
-    DeviceRecord, GroupRecord, Lease, LeaseOutcome, MdmMetadata, Plan, WorkspaceId, WorkspaceState,
+    ConnectionChange, DevicePage, DeviceRecord, GroupRecord, MdmMetadata, Paging, Plan,
+    WorkspaceId, WorkspaceState,
 };
 use crate::provider::ProviderFactory;
-use crate::refresh::RefreshReport;
-use crate::store::{Stores, SyncStateStore};
-use crate::vault::{random_bytes, Vault};
+use crate::reports::{ConnectReport, DisconnectReport, GroupSyncOutcome, GroupSyncTrigger};
+use crate::store::Stores;
+use crate::vault::Vault;
 
 /// The engine's timings and bounds. The defaults are the product rules.
 #[derive(Debug, Clone)]
@@ -33,8 +34,8 @@ pub struct SyncConfig {
     /// After a failed group sync, the scheduler waits this long before trying again (15 min), so a broken
     /// MDM is not asked every tick.
     pub group_sync_retry_after: Duration,
-    /// How long a lease lasts without renewal. Runs renew it at half-life; a crashed worker's lease frees
-    /// itself after this long.
+    /// How long a lease lasts without renewal, by the store's clock. A run renews it in the background every
+    /// third of this; a crashed worker's lease frees itself after this long.
     pub lease_ttl: Duration,
     /// Serial lookups in flight at once within one refresh run. Requests to one MDM server are further
     /// bounded by that server's limits in the provider's HTTP client.
@@ -58,11 +59,6 @@ impl Default for SyncConfig {
     }
 }
 
-/// A `std` duration as a chrono delta, saturating (config values are never negative).
-pub(crate) fn delta(d: Duration) -> TimeDelta {
-    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
-}
-
 /// A workspace's live connection: the provider built from its stored credentials.
 #[derive(Debug, Clone)]
 pub(crate) struct Connection {
@@ -73,78 +69,24 @@ pub(crate) struct Connection {
     fingerprint: (String, Vec<u8>),
 }
 
-/// The workspace's lease, held by one running operation.
-///
-/// Give it back with [`MdmSync::release_lease`]. A guard dropped without that (its run was cancelled at a
-/// deadline, or panicked) releases the lease from a spawned task, so the workspace is free again at once
-/// rather than after [`SyncConfig::lease_ttl`]; with no Tokio runtime to spawn on, the lease simply expires.
-pub(crate) struct LeaseGuard {
-    workspace: WorkspaceId,
-    lease: Lease,
-    renewed_at: DateTime<Utc>,
-    store: Arc<dyn SyncStateStore>,
-    released: bool,
-}
+/// Devices read per store round trip when the engine walks a whole workspace.
+const READ_PAGE: usize = 1000;
 
-impl fmt::Debug for LeaseGuard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LeaseGuard")
-            .field("workspace", &self.workspace)
-            .field("lease", &self.lease)
-            .field("renewed_at", &self.renewed_at)
-            .finish_non_exhaustive()
+/// Every item of a paged device query, read page by page.
+pub(crate) async fn all_pages<T, E, F, Fut>(page_of: F) -> Result<Vec<T>>
+where
+    F: Fn(Paging) -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<DevicePage<T>, E>>,
+    Error: From<E>,
+{
+    let mut items = Vec::new();
+    let mut paging = Some(Paging::first(READ_PAGE));
+    while let Some(p) = paging {
+        let page = page_of(p).await?;
+        paging = page.next_page(READ_PAGE);
+        items.extend(page.devices);
     }
-}
-
-impl Drop for LeaseGuard {
-    fn drop(&mut self) {
-        if self.released {
-            return;
-        }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let store = self.store.clone();
-        let workspace = self.workspace.clone();
-        let lease = self.lease.clone();
-        runtime.spawn(async move {
-            match store.release_lease(&workspace, &lease).await {
-                Ok(_) => tracing::debug!(workspace = %workspace, "lease of a stopped run released"),
-                Err(e) => {
-                    tracing::warn!(workspace = %workspace, error = %e, "could not release the lease of a stopped run; it expires on its own")
-                }
-            }
-        });
-    }
-}
-
-/// What [`MdmSync::connect`] did after the credentials passed validation and were saved.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct ConnectReport {
-    /// The provider now connected.
-    pub provider: ProviderKind,
-    /// Whether the provider or any credential differs from what was saved before (or nothing was).
-    pub connection_changed: bool,
-    /// Devices whose MDM metadata was cleared to be fetched again (R9); 0 when nothing changed.
-    pub devices_reset: usize,
-    /// The refresh run at once after a change, so the group sync can match members.
-    pub refresh: Option<Result<RefreshReport>>,
-    /// The group sync at once after a change (R10), or why there was none: it runs only if that refresh
-    /// completed ([`GroupSyncOutcome::WaitingForRefresh`] otherwise).
-    pub group_sync: GroupSyncOutcome,
-}
-
-/// What [`MdmSync::disconnect`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct DisconnectReport {
-    /// Whether there were credentials to delete.
-    pub was_connected: bool,
-    /// Devices whose MDM metadata was cleared.
-    pub devices_cleared: usize,
-    /// Synced groups turned into ordinary groups.
-    pub groups_detached: usize,
+    Ok(items)
 }
 
 /// Non-secret facts about a workspace's saved connection.
@@ -310,9 +252,9 @@ impl MdmSync {
             );
             return Err(e.into());
         }
-        let mut guard = self.acquire_lease(workspace).await?;
+        let guard = self.acquire_lease(workspace).await?;
         let result = self
-            .connect_locked(workspace, config, provider, &mut guard)
+            .connect_locked(workspace, config, provider, &guard)
             .await;
         self.release_lease(guard).await;
         result
@@ -323,7 +265,7 @@ impl MdmSync {
         workspace: &WorkspaceId,
         config: ProviderConfig,
         provider: Arc<dyn MdmProvider>,
-        guard: &mut LeaseGuard,
+        guard: &LeaseGuard,
     ) -> Result<ConnectReport> {
         let now = self.clock.now();
         let previous = match self.stores.credentials.load_credentials(workspace).await? {
@@ -340,6 +282,7 @@ impl MdmSync {
         let changed = previous
             .as_ref()
             .is_none_or(|p| !p.same_connection(&config));
+        let plan = self.stores.state.sync_state(workspace).await?.plan;
         let sealed = self.vault.seal_config(workspace, &config, now)?;
         let connection = Connection {
             provider,
@@ -347,9 +290,16 @@ impl MdmSync {
             account: config.account_key(),
             fingerprint: (sealed.key_id.clone(), sealed.nonce.clone()),
         };
-        self.stores
+        // Credentials, the R9 reset and the pending group sync in one transaction: a failure leaves the old
+        // connection whole, so a retry sees the change again and completes it.
+        let change = ConnectionChange {
+            clear_metadata: changed,
+            group_sync_pending: changed && plan.allows_group_sync(),
+        };
+        let devices_reset = self
+            .stores
             .credentials
-            .save_credentials(workspace, sealed)
+            .save_connection(workspace, guard.fence(), sealed, change)
             .await?;
         self.remember(workspace, connection.clone());
         tracing::info!(workspace = %workspace, provider = %connection.kind, changed, "MDM credentials saved");
@@ -357,24 +307,12 @@ impl MdmSync {
         let mut report = ConnectReport {
             provider: connection.kind,
             connection_changed: changed,
-            devices_reset: 0,
+            devices_reset,
             refresh: None,
             group_sync: GroupSyncOutcome::NotNeeded,
         };
         if !changed {
             return Ok(report);
-        }
-        report.devices_reset = self.stores.devices.reset_metadata(workspace).await?;
-        self.stores
-            .state
-            .set_refresh_pending(workspace, true)
-            .await?;
-        let plan = self.stores.state.sync_state(workspace).await?.plan;
-        if plan.allows_group_sync() {
-            self.stores
-                .state
-                .set_group_sync_pending(workspace, true)
-                .await?;
         }
         // Fetch at once: group membership is matched by MDM device ID (R12), which was just cleared.
         let refresh = self
@@ -391,7 +329,7 @@ impl MdmSync {
                 .group_sync_locked(
                     workspace,
                     &connection,
-                    crate::groups::GroupSyncTrigger::ConnectionChanged,
+                    GroupSyncTrigger::ConnectionChanged,
                     self.clock.now(),
                     guard,
                 )
@@ -412,39 +350,33 @@ impl MdmSync {
     /// editable groups, as when the MDM drops a group).
     pub async fn disconnect(&self, workspace: &WorkspaceId) -> Result<DisconnectReport> {
         let guard = self.acquire_lease(workspace).await?;
-        let result = self.disconnect_locked(workspace).await;
+        let result = self.disconnect_locked(workspace, &guard).await;
         self.release_lease(guard).await;
         result
     }
 
-    async fn disconnect_locked(&self, workspace: &WorkspaceId) -> Result<DisconnectReport> {
-        let was_connected = self
+    async fn disconnect_locked(
+        &self,
+        workspace: &WorkspaceId,
+        guard: &LeaseGuard,
+    ) -> Result<DisconnectReport> {
+        // One transaction: credentials, metadata, group links and the pending sync go together or not at all.
+        let removed = self
             .stores
             .credentials
-            .delete_credentials(workspace)
+            .remove_connection(workspace, guard.fence())
             .await?;
         self.forget(workspace);
-        let devices_cleared = self.stores.devices.reset_metadata(workspace).await?;
-        let mut groups_detached = 0;
-        for mut group in self.stores.groups.groups(workspace).await? {
-            if group.link.take().is_some() {
-                self.stores.groups.update_group(workspace, &group).await?;
-                groups_detached += 1;
-            }
-        }
-        self.stores
-            .state
-            .set_group_sync_pending(workspace, false)
-            .await?;
-        self.stores
-            .state
-            .set_refresh_pending(workspace, false)
-            .await?;
-        tracing::info!(workspace = %workspace, was_connected, groups_detached, "MDM disconnected");
+        tracing::info!(
+            workspace = %workspace,
+            was_connected = removed.was_connected,
+            groups_detached = removed.groups_detached,
+            "MDM disconnected"
+        );
         Ok(DisconnectReport {
-            was_connected,
-            devices_cleared,
-            groups_detached,
+            was_connected: removed.was_connected,
+            devices_cleared: removed.devices_cleared,
+            groups_detached: removed.groups_detached,
         })
     }
 
@@ -465,7 +397,7 @@ impl MdmSync {
                 .seal_config(workspace, &config, self.clock.now())?;
             self.stores
                 .credentials
-                .save_credentials(workspace, sealed)
+                .save_connection(workspace, guard.fence(), sealed, ConnectionChange::NONE)
                 .await?;
             self.forget(workspace);
             Ok(true)
@@ -475,10 +407,20 @@ impl MdmSync {
         result
     }
 
-    /// Every device of the workspace with its MDM metadata and console link, sorted by serial.
+    /// Every device of the workspace with its MDM metadata and console link, sorted by serial. For large
+    /// workspaces a UI reads pages instead ([`MdmSync::devices_page`]).
     pub async fn devices(&self, workspace: &WorkspaceId) -> Result<Vec<DeviceView>> {
-        let records = self.stores.devices.devices(workspace).await?;
-        self.views(workspace, records).await
+        all_pages(|p| self.devices_page(workspace, p)).await
+    }
+
+    /// One page of the workspace's devices with their MDM metadata and console links, sorted by serial.
+    pub async fn devices_page(
+        &self,
+        workspace: &WorkspaceId,
+        paging: Paging,
+    ) -> Result<DevicePage<DeviceView>> {
+        let page = self.stores.devices.devices(workspace, paging).await?;
+        self.page_views(workspace, page).await
     }
 
     /// One device.
@@ -493,10 +435,36 @@ impl MdmSync {
         Ok(self.views(workspace, vec![record]).await?.pop())
     }
 
-    /// Devices whose serial or MDM display name contains `query`, case-insensitively (R6).
+    /// Devices whose serial or MDM display name contains `query`, case-insensitively (R6): every match.
+    /// A UI showing results as the person types reads one page ([`MdmSync::search_page`]).
     pub async fn search(&self, workspace: &WorkspaceId, query: &str) -> Result<Vec<DeviceView>> {
-        let records = self.stores.devices.search_devices(workspace, query).await?;
-        self.views(workspace, records).await
+        all_pages(|p| self.search_page(workspace, query, p)).await
+    }
+
+    /// One page of the devices whose serial or MDM display name contains `query`, case-insensitively (R6).
+    pub async fn search_page(
+        &self,
+        workspace: &WorkspaceId,
+        query: &str,
+        paging: Paging,
+    ) -> Result<DevicePage<DeviceView>> {
+        let page = self
+            .stores
+            .devices
+            .search_devices(workspace, query, paging)
+            .await?;
+        self.page_views(workspace, page).await
+    }
+
+    async fn page_views(
+        &self,
+        workspace: &WorkspaceId,
+        page: DevicePage,
+    ) -> Result<DevicePage<DeviceView>> {
+        Ok(DevicePage {
+            devices: self.views(workspace, page.devices).await?,
+            next: page.next,
+        })
     }
 
     /// Every group of the workspace, manual and synced.
@@ -589,74 +557,13 @@ impl MdmSync {
             .remove(workspace);
     }
 
-    /// Takes the workspace's lease or says who has it.
+    /// Takes the workspace's lease (renewed in the background while the guard lives) or says who has it.
     pub(crate) async fn acquire_lease(&self, workspace: &WorkspaceId) -> Result<LeaseGuard> {
-        let mut token = [0u8; 16];
-        random_bytes(&mut token)
-            .map_err(|()| crate::error::VaultError::Keys("no OS randomness".into()))?;
-        let owner: String = token.iter().map(|b| format!("{b:02x}")).collect();
-        let now = self.clock.now();
-        let expires_at = later(now, self.config.lease_ttl);
-        match self
-            .stores
-            .state
-            .try_acquire_lease(workspace, &owner, now, expires_at)
-            .await?
-        {
-            LeaseOutcome::Acquired(lease) => Ok(LeaseGuard {
-                workspace: workspace.clone(),
-                lease,
-                renewed_at: now,
-                store: self.stores.state.clone(),
-                released: false,
-            }),
-            LeaseOutcome::Busy { expires_at } => Err(Error::AlreadyRunning {
-                workspace: workspace.clone(),
-                lease_expires_at: expires_at,
-            }),
-        }
+        LeaseGuard::acquire(self.stores.state.clone(), workspace, self.config.lease_ttl).await
     }
 
-    /// Renews the lease once half its lifetime has passed; fails if another worker took it over. Runs
-    /// call it before every write, so a run that lost its lease stops before writing anything more.
-    pub(crate) async fn keep_lease(&self, guard: &mut LeaseGuard) -> Result<()> {
-        let now = self.clock.now();
-        let ttl = delta(self.config.lease_ttl);
-        if now - guard.renewed_at < ttl / 2 {
-            return Ok(());
-        }
-        match self
-            .stores
-            .state
-            .renew_lease(
-                &guard.workspace,
-                &guard.lease,
-                later(now, self.config.lease_ttl),
-            )
-            .await?
-        {
-            Some(lease) => {
-                guard.lease = lease;
-                guard.renewed_at = now;
-                Ok(())
-            }
-            None => Err(Error::LeaseLost {
-                workspace: guard.workspace.clone(),
-            }),
-        }
-    }
-
-    /// Gives the lease back. A failure only delays the next run until the lease expires, so it is logged.
-    pub(crate) async fn release_lease(&self, mut guard: LeaseGuard) {
-        let result = self
-            .stores
-            .state
-            .release_lease(&guard.workspace, &guard.lease)
-            .await;
-        // Only now: if this call is cancelled half-way, the guard's drop tries again.
-        guard.released = true;
-        if let Err(e) = result {
-            tracing::warn!(workspace = %guard.workspace, error = %e, "could not release the sync lease");
-        }
+    /// Gives the lease back.
+    pub(crate) async fn release_lease(&self, guard: LeaseGuard) {
+        guard.release().await;
     }
 }

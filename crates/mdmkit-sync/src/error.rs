@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use mdmkit_core::{Category, ErrorKind};
 
-use crate::model::{Plan, WorkspaceId};
+use crate::model::{Fence, Plan, WorkspaceId};
 
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -91,7 +91,19 @@ pub enum Error {
     Vault(#[from] VaultError),
     /// The store failed.
     #[error(transparent)]
-    Storage(#[from] StoreError),
+    Storage(StoreError),
+}
+
+impl From<StoreError> for Error {
+    /// A write refused for a stale fencing number means the lease was taken over: [`Error::LeaseLost`].
+    fn from(error: StoreError) -> Self {
+        match (error.kind(), error.workspace()) {
+            (StoreErrorKind::StaleFence, Some(workspace)) => Error::LeaseLost {
+                workspace: workspace.clone(),
+            },
+            _ => Error::Storage(error),
+        }
+    }
 }
 
 impl Error {
@@ -170,18 +182,55 @@ pub enum VaultError {
     Format(String),
 }
 
+/// What kind of store failure it is: the engine reacts to a stale fence differently from a broken database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// The database or its connection failed, or a record could not be read back.
+    Backend,
+    /// A write under a lease presented a fencing number that is no longer current (the lease was taken
+    /// over or released): nothing was written.
+    StaleFence,
+    /// The record the write names does not exist.
+    NotFound,
+}
+
 /// A store failure, written by store implementations.
 pub struct StoreError {
+    kind: StoreErrorKind,
     message: String,
+    workspace: Option<WorkspaceId>,
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
 }
 
 impl StoreError {
-    /// A failure with a message.
+    /// A backend failure with a message.
     pub fn new(message: impl Into<String>) -> Self {
         StoreError {
+            kind: StoreErrorKind::Backend,
             message: message.into(),
+            workspace: None,
             source: None,
+        }
+    }
+
+    /// A write refused because `fence` is not the workspace's current fencing number.
+    pub fn stale_fence(workspace: &WorkspaceId, fence: Fence) -> Self {
+        StoreError {
+            kind: StoreErrorKind::StaleFence,
+            message: format!(
+                "the lease of workspace {workspace} was taken over (fence {fence} is stale); nothing written"
+            ),
+            workspace: Some(workspace.clone()),
+            source: None,
+        }
+    }
+
+    /// A write naming a record that does not exist.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        StoreError {
+            kind: StoreErrorKind::NotFound,
+            ..StoreError::new(message)
         }
     }
 
@@ -189,6 +238,21 @@ impl StoreError {
     pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
         self.source = Some(Box::new(source));
         self
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> StoreErrorKind {
+        self.kind
+    }
+
+    /// Whether a write was refused for a stale fencing number.
+    pub fn is_stale_fence(&self) -> bool {
+        self.kind == StoreErrorKind::StaleFence
+    }
+
+    /// The workspace the failure concerns, when the store knows it.
+    pub fn workspace(&self) -> Option<&WorkspaceId> {
+        self.workspace.as_ref()
     }
 
     /// The message.
@@ -206,6 +270,7 @@ impl fmt::Display for StoreError {
 impl fmt::Debug for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StoreError")
+            .field("kind", &self.kind)
             .field("message", &self.message)
             .field("source", &self.source)
             .finish()
@@ -251,5 +316,16 @@ mod tests {
         let e = StoreError::new("insert failed").with_source(std::io::Error::other("disk full"));
         assert_eq!(e.to_string(), "storage: insert failed");
         assert_eq!(e.source().unwrap().to_string(), "disk full");
+        assert_eq!(e.kind(), StoreErrorKind::Backend);
+        assert!(matches!(Error::from(e), Error::Storage(_)));
+    }
+
+    #[test]
+    fn a_stale_fence_is_a_lost_lease() {
+        let ws = WorkspaceId::new("w");
+        let e = StoreError::stale_fence(&ws, Fence::new(3));
+        assert!(e.is_stale_fence());
+        assert!(e.to_string().contains("fence 3 is stale"), "{e}");
+        assert!(matches!(Error::from(e), Error::LeaseLost { workspace } if workspace == ws));
     }
 }

@@ -39,98 +39,18 @@
 //! the source of truth for synced groups; remove the group there (or disconnect) to get rid of it.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::fmt;
 
 use chrono::{DateTime, Utc};
 use mdmkit_core::{MdmGroup, ProviderKind, SerialNumber};
 
 use crate::clock::later;
-use crate::engine::{Connection, LeaseGuard, MdmSync};
+use crate::engine::{all_pages, Connection, MdmSync};
 use crate::error::{Error, Result};
-use crate::model::{GroupRecord, NewGroup, Plan, ProviderLink, WorkspaceId, WorkspaceState};
-
-/// Why a group sync ran.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum GroupSyncTrigger {
-    /// The 6-hour schedule, or a pending sync the scheduler caught up on.
-    Scheduled,
-    /// A person asked for it.
-    Manual,
-    /// The provider or credentials were just set or changed.
-    ConnectionChanged,
-}
-
-/// A synced group that could not take the MDM's name as is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NameCollision {
-    /// The group's id in the MDM.
-    pub mdm_group_id: String,
-    /// The MDM's name for it.
-    pub mdm_name: String,
-    /// The name it was given.
-    pub name: String,
-}
-
-/// What a group sync did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct GroupSyncReport {
-    /// The workspace.
-    pub workspace: WorkspaceId,
-    /// The provider.
-    pub provider: ProviderKind,
-    /// Why it ran.
-    pub trigger: GroupSyncTrigger,
-    /// When it started.
-    pub started_at: DateTime<Utc>,
-    /// Groups the MDM listed.
-    pub mdm_groups: usize,
-    /// Synced groups created.
-    pub created: usize,
-    /// Synced groups whose name or membership changed.
-    pub updated: usize,
-    /// Synced groups already up to date.
-    pub unchanged: usize,
-    /// Synced groups detached (the MDM no longer has them).
-    pub detached: usize,
-    /// Synced groups named differently from the MDM to avoid a collision.
-    pub renamed: Vec<NameCollision>,
-    /// Memberships matched to a device of the workspace.
-    pub members_matched: usize,
-    /// MDM members no device of the workspace carries (unknown device, or metadata not fetched yet).
-    pub members_unmatched: usize,
-    /// HTTP requests the provider sent during the run.
-    pub requests: u64,
-}
-
-/// Whether and how a group sync followed a connect.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum GroupSyncOutcome {
-    /// The connection did not change, so no sync was owed.
-    NotNeeded,
-    /// The plan has no group sync.
-    NotOnPlan(Plan),
-    /// It ran.
-    Completed(GroupSyncReport),
-    /// It failed; it stays pending and the scheduler retries it.
-    Failed(Error),
-    /// The refresh after the change did not complete, so the device metadata is not current for the new
-    /// connection and matching members now would empty every synced group. The sync stays pending; the
-    /// scheduler runs it after its next complete refresh. Groups keep their members meanwhile.
-    WaitingForRefresh,
-}
-
-impl fmt::Display for GroupSyncTrigger {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            GroupSyncTrigger::Scheduled => "scheduled",
-            GroupSyncTrigger::Manual => "manual",
-            GroupSyncTrigger::ConnectionChanged => "connection changed",
-        })
-    }
-}
+use crate::lease::LeaseGuard;
+use crate::model::{
+    GroupChanges, GroupRecord, NewGroup, ProviderLink, WorkspaceId, WorkspaceState,
+};
+pub use crate::reports::{GroupSyncOutcome, GroupSyncReport, GroupSyncTrigger, NameCollision};
 
 fn name_key(name: &str) -> String {
     name.trim().to_lowercase()
@@ -188,7 +108,7 @@ impl MdmSync {
         if !state.plan.allows_group_sync() {
             return Err(Error::PlanExcludesGroupSync { plan: state.plan });
         }
-        let mut guard = self.acquire_lease(workspace).await?;
+        let guard = self.acquire_lease(workspace).await?;
         let result = async {
             let connection = self.connection(workspace).await?;
             // Read again under the lease: another request may have just started a sync.
@@ -202,14 +122,14 @@ impl MdmSync {
             }
             self.stores
                 .state
-                .record_manual_group_sync(workspace, now)
+                .record_manual_group_sync(workspace, guard.fence(), now)
                 .await?;
             self.group_sync_locked(
                 workspace,
                 &connection,
                 GroupSyncTrigger::Manual,
                 now,
-                &mut guard,
+                &guard,
             )
             .await
         }
@@ -218,27 +138,33 @@ impl MdmSync {
         result
     }
 
-    /// A scheduled sync (the scheduler decided it is due).
+    /// A scheduled sync. Under the lease the decision (`still_due`) is taken again on fresh state, because
+    /// another replica may have just run it: `None` when it is no longer due.
     pub(crate) async fn sync_groups_scheduled(
         &self,
         workspace: &WorkspaceId,
         now: DateTime<Utc>,
-    ) -> Result<GroupSyncReport> {
+        still_due: impl Fn(&WorkspaceState) -> bool,
+    ) -> Result<Option<GroupSyncReport>> {
         let state = self.stores.state.sync_state(workspace).await?;
         if !state.plan.allows_group_sync() {
             return Err(Error::PlanExcludesGroupSync { plan: state.plan });
         }
-        let mut guard = self.acquire_lease(workspace).await?;
+        let guard = self.acquire_lease(workspace).await?;
         let result = async {
+            if !still_due(&self.stores.state.sync_state(workspace).await?) {
+                return Ok(None);
+            }
             let connection = self.connection(workspace).await?;
             self.group_sync_locked(
                 workspace,
                 &connection,
                 GroupSyncTrigger::Scheduled,
                 now,
-                &mut guard,
+                &guard,
             )
             .await
+            .map(Some)
         }
         .await;
         self.release_lease(guard).await;
@@ -251,7 +177,7 @@ impl MdmSync {
         connection: &Connection,
         trigger: GroupSyncTrigger,
         now: DateTime<Utc>,
-        guard: &mut LeaseGuard,
+        guard: &LeaseGuard,
     ) -> Result<GroupSyncReport> {
         // The one check every trigger passes (connect, scheduler, manual), under the lease. Not an attempt:
         // nothing was asked of the MDM, so no retry back-off starts.
@@ -263,7 +189,7 @@ impl MdmSync {
         let succeeded = result.is_ok();
         self.stores
             .state
-            .record_group_sync_attempt(workspace, now, succeeded)
+            .record_group_sync_attempt(workspace, guard.fence(), now, succeeded)
             .await?;
         match result {
             Ok(mut report) => {
@@ -297,11 +223,11 @@ impl MdmSync {
         connection: &Connection,
         trigger: GroupSyncTrigger,
         now: DateTime<Utc>,
-        guard: &mut LeaseGuard,
+        guard: &LeaseGuard,
     ) -> Result<GroupSyncReport> {
         // The full list first: on failure nothing is touched (a partial list would detach good groups).
         let listed = connection.provider.groups().await?;
-        self.keep_lease(guard).await?;
+        guard.check()?;
 
         let mut seen_ids = HashSet::new();
         let mut mdm_groups: Vec<MdmGroup> = listed
@@ -315,7 +241,8 @@ impl MdmSync {
         });
 
         let mut members_by_device_id: HashMap<String, Vec<SerialNumber>> = HashMap::new();
-        for device in self.stores.devices.devices(workspace).await? {
+        let devices = &self.stores.devices;
+        for device in all_pages(|p| devices.devices(workspace, p)).await? {
             if let Some(m) = device.metadata {
                 members_by_device_id
                     .entry(m.device_id)
@@ -364,15 +291,14 @@ impl MdmSync {
             requests: 0,
         };
 
+        let mut changes = GroupChanges::default();
         for mut group in detach {
-            self.keep_lease(guard).await?;
             group.link = None;
-            self.stores.groups.update_group(workspace, &group).await?;
+            changes.update.push(group);
             report.detached += 1;
         }
 
         for mdm in mdm_groups {
-            self.keep_lease(guard).await?;
             let base = match mdm.name.trim() {
                 "" => format!("Unnamed group {}", mdm.id),
                 name => name.to_owned(),
@@ -403,10 +329,7 @@ impl MdmSync {
                     } else {
                         existing.name = name;
                         existing.members = members;
-                        self.stores
-                            .groups
-                            .update_group(workspace, &existing)
-                            .await?;
+                        changes.update.push(existing);
                         report.updated += 1;
                     }
                 }
@@ -416,20 +339,22 @@ impl MdmSync {
                         account: connection.account.clone(),
                         mdm_group_id: mdm.id.clone(),
                     };
-                    self.stores
-                        .groups
-                        .create_group(
-                            workspace,
-                            NewGroup {
-                                name,
-                                link: Some(link),
-                                members,
-                            },
-                        )
-                        .await?;
+                    changes.create.push(NewGroup {
+                        name,
+                        link: Some(link),
+                        members,
+                    });
                     report.created += 1;
                 }
             }
+        }
+        // One transaction: a sync that fails or loses its lease half-way leaves the groups as they were.
+        if !changes.is_empty() {
+            guard.check()?;
+            self.stores
+                .groups
+                .apply_group_changes(workspace, guard.fence(), changes)
+                .await?;
         }
         Ok(report)
     }

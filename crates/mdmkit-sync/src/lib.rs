@@ -3,8 +3,9 @@
 //! The orchestration that turns MDM providers into product behaviour: validate-before-save, encrypted
 //! credentials, metadata refreshed at most once a day, group sync on a schedule, over pluggable storage.
 //! It knows no wire format and no concrete provider: providers come from an injected [`ProviderFactory`]
-//! (the `mdmkit` facade supplies the real one), storage from four small traits ([`Stores`]), time from a
-//! [`Clock`].
+//! (the `mdmkit` facade supplies the real one), storage from four small traits ([`Stores`]: the
+//! [`MemoryStore`] here for tests, SQLite and PostgreSQL in `mdmkit-sqlx`, or a backend's own tables), time
+//! from a [`Clock`].
 //!
 //! ```
 //! use std::sync::Arc;
@@ -86,7 +87,10 @@
 //!   set or changed" (R10) is read as "connection changed" (provider, host, tenant or any secret,
 //!   [`mdmkit_core::ProviderConfig::same_connection`]): a new host or tenant is a different MDM, and a
 //!   rotated secret costs one extra sync. After a change, `connect` refreshes before the group sync, because
-//!   membership is matched by the MDM device IDs that R9 just cleared.
+//!   membership is matched by the MDM device IDs that R9 just cleared. Saving the credentials, clearing the
+//!   metadata and marking the refresh and group sync pending are one store transaction
+//!   ([`CredentialStore::save_connection`]): a failure half-way leaves the previous connection whole, and a
+//!   retried `connect` still sees the change and completes it.
 //! - **Metadata current for the connection.** A change sets [`WorkspaceState::refresh_pending`] (in the
 //!   store, next to `group_sync_pending`); only a *complete* refresh ([`RefreshReport::is_complete`]: no
 //!   error, not aborted, no suspicious listing, so every due device got a definite answer) clears it. While
@@ -96,7 +100,8 @@
 //!   and the scheduler retries the refresh every [`SyncConfig::group_sync_retry_after`] and runs the sync in
 //!   the turn whose refresh completes. A device whose lookup keeps failing therefore holds the sync back; the
 //!   refresh report names it.
-//! - **Disconnecting** deletes the credentials, clears device metadata and detaches synced groups.
+//! - **Disconnecting** deletes the credentials, clears device metadata, detaches synced groups and drops
+//!   pending work, in one store transaction ([`CredentialStore::remove_connection`]).
 //! - **Plan** defaults to Free, so a workspace whose plan was never set is never group-synced by accident.
 //! - **Refresh strategy, outcomes, duplicates**: see [`refresh`]. Lookups unless they would cost more
 //!   requests than one bulk listing, from the provider's [`mdmkit_core::RequestCosts`] (commonly
@@ -111,10 +116,15 @@
 //! - **Name collisions**: manual groups win and are never touched; the synced group becomes
 //!   `Name (Provider)`; see [`groups`].
 //! - **Lease.** One per workspace, held by connect, disconnect, refresh and group sync alike (so a refresh
-//!   and a group sync never interleave). It has a time to live ([`SyncConfig::lease_ttl`]), is renewed at
-//!   half-life before every write, and is taken over once expired, so a crashed worker blocks a workspace
-//!   for at most one TTL. A run whose lease was taken over stops with [`Error::LeaseLost`] before its next
-//!   write. Busy callers get [`Error::AlreadyRunning`] with the expiry; nobody waits. A run stopped half-way
+//!   and a group sync never interleave), shared by every replica through the store. Its expiry is judged by
+//!   the store's clock, never the caller's, so replicas with skewed clocks agree on the holder. It has a
+//!   time to live ([`SyncConfig::lease_ttl`]), is renewed in the background every third of it while the run
+//!   lives (also during one long MDM call), and is taken over once expired, so a crashed worker blocks a
+//!   workspace for at most one TTL. Each acquisition increments the lease's [`Fence`]; every write under
+//!   the lease presents it and the store refuses a stale one, so a run whose lease was taken over (it
+//!   paused, or a renewal failed) writes nothing more: it stops with [`Error::LeaseLost`]. Scheduled runs
+//!   decide again under the lease whether their job is still due, so two replicas never run one job twice.
+//!   Busy callers get [`Error::AlreadyRunning`] with the expiry; nobody waits. A run stopped half-way
 //!   (its deadline passed, it panicked, its caller dropped it) gives the lease back from a spawned task, so
 //!   `connect` is not refused for a TTL after a slow MDM was cut off.
 //! - **Isolation between tenants.** The scheduler runs each workspace in its own task with a deadline
@@ -135,24 +145,25 @@ mod clock;
 mod engine;
 mod error;
 pub mod groups;
+mod lease;
 mod memory;
 mod model;
 mod provider;
 pub mod refresh;
+mod reports;
 mod scheduler;
 pub mod storage_suite;
 mod store;
 mod vault;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use engine::{
-    ConnectReport, ConnectionInfo, DeviceLink, DeviceView, DisconnectReport, MdmSync, SyncConfig,
-};
-pub use error::{Error, Result, StoreError, VaultError};
+pub use engine::{ConnectionInfo, DeviceLink, DeviceView, MdmSync, SyncConfig};
+pub use error::{Error, Result, StoreError, StoreErrorKind, VaultError};
 pub use groups::{GroupSyncOutcome, GroupSyncReport, GroupSyncTrigger, NameCollision};
 pub use memory::MemoryStore;
 pub use model::{
-    DeviceRecord, GroupId, GroupRecord, Lease, LeaseOutcome, MdmMetadata, NewGroup, Plan,
+    ConnectionChange, ConnectionRemoved, DeviceCheck, DevicePage, DeviceRecord, Fence,
+    GroupChanges, GroupId, GroupRecord, Lease, LeaseOutcome, MdmMetadata, NewGroup, Paging, Plan,
     ProviderLink, SealedCredentials, WorkspaceId, WorkspaceState,
 };
 pub use provider::ProviderFactory;
@@ -161,6 +172,10 @@ pub use refresh::{
     DuplicateSerial, RefreshReport, RunError, Strategy, SuspiciousListing,
     SHRINK_CHECK_MIN_DEVICES,
 };
+pub use reports::{ConnectReport, DisconnectReport};
 pub use scheduler::{Scheduler, SchedulerConfig, TickReport, WorkspaceRun};
-pub use store::{CredentialStore, DeviceStore, GroupStore, StoreResult, Stores, SyncStateStore};
+pub use store::{
+    check_step, CredentialStore, DeviceStore, GroupStore, Step, StepHook, StoreResult, Stores,
+    SyncStateStore,
+};
 pub use vault::{Vault, KEY_LEN};

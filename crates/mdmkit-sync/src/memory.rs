@@ -1,44 +1,94 @@
-//! The in-memory store: the embedded default, and the reference the storage suite is checked against.
+//! The in-memory store: for tests and single-process experiments, and the reference the storage suite is
+//! checked against. Nothing survives the process; use `mdmkit-sqlx` for a durable store.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::ops::Bound;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mdmkit_core::SerialNumber;
 
+use crate::clock::{later, Clock, SystemClock};
 use crate::error::StoreError;
 use crate::model::{
-    DeviceRecord, GroupId, GroupRecord, Lease, LeaseOutcome, MdmMetadata, NewGroup, Plan,
+    ConnectionChange, ConnectionRemoved, DeviceCheck, DevicePage, DeviceRecord, Fence,
+    GroupChanges, GroupId, GroupRecord, Lease, LeaseOutcome, NewGroup, Paging, Plan,
     SealedCredentials, WorkspaceId, WorkspaceState,
 };
-use crate::store::{CredentialStore, DeviceStore, GroupStore, StoreResult, SyncStateStore};
+use crate::store::{
+    check_step, CredentialStore, DeviceStore, GroupStore, Step, StepHook, StoreResult, Stores,
+    SyncStateStore,
+};
 
 /// Every store trait, in memory, behind one mutex (each operation is atomic).
-#[derive(Debug, Default)]
+///
+/// Leases expire by the store's own [`Clock`] ([`SystemClock`] unless given one with
+/// [`MemoryStore::with_clock`]), as a database judges them by its own `now()`. Clones share the data, like
+/// two connection pools on one database.
+#[derive(Debug, Clone)]
 pub struct MemoryStore {
-    inner: Mutex<Inner>,
+    inner: Arc<Mutex<Inner>>,
+    clock: Arc<dyn Clock>,
+    hook: Option<Arc<dyn StepHook>>,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
     credentials: BTreeMap<WorkspaceId, SealedCredentials>,
     devices: HashMap<WorkspaceId, BTreeMap<SerialNumber, DeviceRecord>>,
-    groups: HashMap<WorkspaceId, BTreeMap<GroupId, GroupRecord>>,
+    groups: HashMap<WorkspaceId, BTreeMap<u64, GroupRecord>>,
     next_group: u64,
     state: HashMap<WorkspaceId, WorkspaceState>,
+    /// Fencing numbers: kept after release, so writes under a released lease are refused.
+    fences: HashMap<WorkspaceId, Fence>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::new()
+    }
 }
 
 impl MemoryStore {
-    /// An empty store.
+    /// An empty store on the system clock.
     pub fn new() -> Self {
-        MemoryStore::default()
+        MemoryStore::with_clock(Arc::new(SystemClock))
+    }
+
+    /// An empty store whose leases expire by `clock` (a [`crate::ManualClock`] in tests).
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        MemoryStore {
+            inner: Arc::new(Mutex::new(Inner::default())),
+            clock,
+            hook: None,
+        }
+    }
+
+    /// Another handle on the same data whose multi-step operations report their steps to `hook`.
+    pub fn with_step_hook(&self, hook: Arc<dyn StepHook>) -> Self {
+        MemoryStore {
+            hook: Some(hook),
+            ..self.clone()
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while holding the lock cannot leave a half-written record: every operation writes whole
-        // values, so the data stays usable.
+        // A panic while holding the lock cannot leave a half-written record: every operation computes its
+        // changes first and writes them last, so the data stays usable.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn step(&self, step: Step) -> StoreResult<()> {
+        check_step(self.hook.as_ref(), step)
+    }
+}
+
+impl Stores {
+    /// A fresh in-memory store on the system clock (nothing survives the process).
+    pub fn memory() -> Stores {
+        Stores::from_one(Arc::new(MemoryStore::new()))
     }
 }
 
@@ -46,10 +96,97 @@ impl Inner {
     fn state(&mut self, ws: &WorkspaceId) -> &mut WorkspaceState {
         self.state.entry(ws.clone()).or_default()
     }
+
+    /// Refuses a write under a fence that is not the workspace's current, held lease.
+    fn fenced(&mut self, ws: &WorkspaceId, fence: Fence) -> StoreResult<()> {
+        let held = self.state.get(ws).and_then(|s| s.lease.as_ref());
+        match held {
+            Some(lease) if lease.fence == fence => Ok(()),
+            _ => Err(StoreError::stale_fence(ws, fence)),
+        }
+    }
+
+    /// Clears every device's metadata and check time (R9), so all are due.
+    fn clear_metadata(&mut self, ws: &WorkspaceId) {
+        for record in self
+            .devices
+            .get_mut(ws)
+            .into_iter()
+            .flat_map(|d| d.values_mut())
+        {
+            record.metadata = None;
+            record.checked_at = None;
+        }
+    }
+
+    fn devices(&self, ws: &WorkspaceId) -> impl Iterator<Item = &DeviceRecord> {
+        self.devices.get(ws).into_iter().flat_map(|d| d.values())
+    }
+
+    fn groups_of(&self, ws: &WorkspaceId) -> impl Iterator<Item = &GroupRecord> {
+        self.groups.get(ws).into_iter().flat_map(|g| g.values())
+    }
 }
 
-fn lower(s: &str) -> String {
-    s.to_lowercase()
+/// The store's group ids: `g` and a number, so they sort by creation.
+fn group_id(n: u64) -> GroupId {
+    GroupId::new(format!("g{n:010}"))
+}
+
+fn group_number(id: &GroupId) -> Option<u64> {
+    id.as_str().strip_prefix('g')?.parse().ok()
+}
+
+fn is_due(record: &DeviceRecord, cutoff: DateTime<Utc>) -> bool {
+    record.checked_at.is_none_or(|at| at <= cutoff)
+}
+
+fn matches_search(record: &DeviceRecord, needle: &str) -> bool {
+    record.serial.as_str().to_lowercase().contains(needle)
+        || record
+            .metadata
+            .as_ref()
+            .and_then(|m| m.display_name.as_deref())
+            .is_some_and(|n| n.to_lowercase().contains(needle))
+}
+
+/// One page of the workspace's devices that pass `keep`, after `page.after`.
+fn page_of(
+    inner: &Inner,
+    ws: &WorkspaceId,
+    page: &Paging,
+    keep: impl Fn(&DeviceRecord) -> bool,
+) -> DevicePage {
+    let limit = page.effective_limit();
+    let start = match &page.after {
+        Some(after) => Bound::Excluded(after.clone()),
+        None => Bound::Unbounded,
+    };
+    let mut devices: Vec<DeviceRecord> = inner
+        .devices
+        .get(ws)
+        .into_iter()
+        .flat_map(|d| d.range((start.clone(), Bound::Unbounded)))
+        .map(|(_, r)| r)
+        .filter(|r| keep(r))
+        .take(limit + 1)
+        .cloned()
+        .collect();
+    let next = if devices.len() > limit {
+        devices.truncate(limit);
+        devices.last().map(|d| d.serial.clone())
+    } else {
+        None
+    };
+    DevicePage { devices, next }
+}
+
+fn sort_groups(groups: &mut [GroupRecord]) {
+    groups.sort_by(|a, b| {
+        a.name
+            .cmp(&b.name)
+            .then_with(|| group_number(&a.id).cmp(&group_number(&b.id)))
+    });
 }
 
 #[async_trait]
@@ -58,34 +195,81 @@ impl CredentialStore for MemoryStore {
         Ok(self.lock().credentials.get(ws).cloned())
     }
 
-    async fn save_credentials(
-        &self,
-        ws: &WorkspaceId,
-        record: SealedCredentials,
-    ) -> StoreResult<()> {
-        self.lock().credentials.insert(ws.clone(), record);
-        Ok(())
-    }
-
-    async fn delete_credentials(&self, ws: &WorkspaceId) -> StoreResult<bool> {
-        Ok(self.lock().credentials.remove(ws).is_some())
-    }
-
     async fn connected_workspaces(&self) -> StoreResult<Vec<WorkspaceId>> {
         Ok(self.lock().credentials.keys().cloned().collect())
+    }
+
+    async fn save_connection(
+        &self,
+        ws: &WorkspaceId,
+        fence: Fence,
+        record: SealedCredentials,
+        change: ConnectionChange,
+    ) -> StoreResult<usize> {
+        let mut inner = self.lock();
+        inner.fenced(ws, fence)?;
+        // Every step is checked before anything is written: a failure leaves the old state whole.
+        self.step(Step::ConnectionSaved)?;
+        let mut cleared = 0;
+        if change.clear_metadata {
+            self.step(Step::ConnectMetadataCleared)?;
+            cleared = inner.devices(ws).count();
+            inner.clear_metadata(ws);
+            inner.state(ws).set_refresh_pending(true);
+        }
+        inner.credentials.insert(ws.clone(), record);
+        if change.group_sync_pending {
+            inner.state(ws).group_sync_pending = true;
+        }
+        Ok(cleared)
+    }
+
+    async fn remove_connection(
+        &self,
+        ws: &WorkspaceId,
+        fence: Fence,
+    ) -> StoreResult<ConnectionRemoved> {
+        let mut inner = self.lock();
+        inner.fenced(ws, fence)?;
+        let removed = ConnectionRemoved {
+            was_connected: inner.credentials.contains_key(ws),
+            devices_cleared: inner.devices(ws).count(),
+            groups_detached: inner.groups_of(ws).filter(|g| g.is_synced()).count(),
+        };
+        for step in Step::DISCONNECT {
+            self.step(step)?;
+        }
+        inner.credentials.remove(ws);
+        inner.clear_metadata(ws);
+        for group in inner
+            .groups
+            .get_mut(ws)
+            .into_iter()
+            .flat_map(|g| g.values_mut())
+        {
+            group.link = None;
+        }
+        if let Some(state) = inner.state.get_mut(ws) {
+            state.group_sync_pending = false;
+            state.set_refresh_pending(false);
+        }
+        Ok(removed)
     }
 }
 
 #[async_trait]
 impl DeviceStore for MemoryStore {
-    async fn add_device(&self, ws: &WorkspaceId, serial: &SerialNumber) -> StoreResult<bool> {
+    async fn add_devices(&self, ws: &WorkspaceId, serials: &[SerialNumber]) -> StoreResult<usize> {
         let mut inner = self.lock();
         let devices = inner.devices.entry(ws.clone()).or_default();
-        if devices.contains_key(serial) {
-            return Ok(false);
+        let mut added = 0;
+        for serial in serials {
+            if !devices.contains_key(serial) {
+                devices.insert(serial.clone(), DeviceRecord::new(serial.clone()));
+                added += 1;
+            }
         }
-        devices.insert(serial.clone(), DeviceRecord::new(serial.clone()));
-        Ok(true)
+        Ok(added)
     }
 
     async fn remove_device(&self, ws: &WorkspaceId, serial: &SerialNumber) -> StoreResult<bool> {
@@ -109,141 +293,170 @@ impl DeviceStore for MemoryStore {
             .cloned())
     }
 
-    async fn devices(&self, ws: &WorkspaceId) -> StoreResult<Vec<DeviceRecord>> {
-        Ok(self
-            .lock()
-            .devices
-            .get(ws)
-            .map(|d| d.values().cloned().collect())
-            .unwrap_or_default())
+    async fn devices(&self, ws: &WorkspaceId, page: Paging) -> StoreResult<DevicePage> {
+        Ok(page_of(&self.lock(), ws, &page, |_| true))
+    }
+
+    async fn device_count(&self, ws: &WorkspaceId) -> StoreResult<u64> {
+        Ok(self.lock().devices(ws).count() as u64)
     }
 
     async fn devices_due(
         &self,
         ws: &WorkspaceId,
-        checked_at_or_before: DateTime<Utc>,
-    ) -> StoreResult<Vec<DeviceRecord>> {
+        cutoff: DateTime<Utc>,
+        page: Paging,
+    ) -> StoreResult<DevicePage> {
+        Ok(page_of(&self.lock(), ws, &page, |r| is_due(r, cutoff)))
+    }
+
+    async fn count_due(&self, ws: &WorkspaceId, cutoff: DateTime<Utc>) -> StoreResult<u64> {
         Ok(self
             .lock()
-            .devices
-            .get(ws)
-            .map(|d| {
-                d.values()
-                    .filter(|r| r.checked_at.is_none_or(|at| at <= checked_at_or_before))
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default())
+            .devices(ws)
+            .filter(|r| is_due(r, cutoff))
+            .count() as u64)
     }
 
-    async fn record_check(
-        &self,
-        ws: &WorkspaceId,
-        serial: &SerialNumber,
-        metadata: Option<MdmMetadata>,
-        checked_at: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        let mut inner = self.lock();
-        let Some(record) = inner.devices.get_mut(ws).and_then(|d| d.get_mut(serial)) else {
-            return Ok(false);
-        };
-        record.metadata = metadata;
-        record.checked_at = Some(checked_at);
-        Ok(true)
-    }
-
-    async fn reset_metadata(&self, ws: &WorkspaceId) -> StoreResult<usize> {
-        let mut inner = self.lock();
-        let Some(devices) = inner.devices.get_mut(ws) else {
-            return Ok(0);
-        };
-        for record in devices.values_mut() {
-            record.metadata = None;
-            record.checked_at = None;
-        }
-        Ok(devices.len())
+    async fn any_due(&self, ws: &WorkspaceId, cutoff: DateTime<Utc>) -> StoreResult<bool> {
+        Ok(self.lock().devices(ws).any(|r| is_due(r, cutoff)))
     }
 
     async fn search_devices(
         &self,
         ws: &WorkspaceId,
         query: &str,
-    ) -> StoreResult<Vec<DeviceRecord>> {
-        let needle = lower(query.trim());
-        Ok(self
-            .lock()
-            .devices
-            .get(ws)
-            .map(|d| {
-                d.values()
-                    .filter(|r| {
-                        lower(r.serial.as_str()).contains(&needle)
-                            || r.metadata
-                                .as_ref()
-                                .and_then(|m| m.display_name.as_deref())
-                                .is_some_and(|n| lower(n).contains(&needle))
-                    })
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default())
+        page: Paging,
+    ) -> StoreResult<DevicePage> {
+        let needle = query.trim().to_lowercase();
+        Ok(page_of(&self.lock(), ws, &page, |r| {
+            matches_search(r, &needle)
+        }))
+    }
+
+    async fn record_checks(
+        &self,
+        ws: &WorkspaceId,
+        fence: Fence,
+        checks: &[DeviceCheck],
+    ) -> StoreResult<usize> {
+        let mut inner = self.lock();
+        inner.fenced(ws, fence)?;
+        if checks.len() > 1 {
+            self.step(Step::ChecksPartlyWritten)?;
+        }
+        let Some(devices) = inner.devices.get_mut(ws) else {
+            return Ok(0);
+        };
+        let mut written = 0;
+        for check in checks {
+            if let Some(record) = devices.get_mut(&check.serial) {
+                record.metadata = check.metadata.clone();
+                record.checked_at = Some(check.checked_at);
+                written += 1;
+            }
+        }
+        Ok(written)
     }
 }
 
 #[async_trait]
 impl GroupStore for MemoryStore {
     async fn groups(&self, ws: &WorkspaceId) -> StoreResult<Vec<GroupRecord>> {
-        let mut groups: Vec<GroupRecord> = self
-            .lock()
-            .groups
-            .get(ws)
-            .map(|g| g.values().cloned().collect())
-            .unwrap_or_default();
-        groups.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        let mut groups: Vec<GroupRecord> = self.lock().groups_of(ws).cloned().collect();
+        sort_groups(&mut groups);
         Ok(groups)
     }
 
     async fn group(&self, ws: &WorkspaceId, id: &GroupId) -> StoreResult<Option<GroupRecord>> {
-        Ok(self.lock().groups.get(ws).and_then(|g| g.get(id)).cloned())
+        let Some(n) = group_number(id) else {
+            return Ok(None);
+        };
+        Ok(self.lock().groups.get(ws).and_then(|g| g.get(&n)).cloned())
     }
 
     async fn create_group(&self, ws: &WorkspaceId, group: NewGroup) -> StoreResult<GroupRecord> {
         let mut inner = self.lock();
-        inner.next_group += 1;
-        let record = GroupRecord {
-            id: GroupId::new(format!("g{:06}", inner.next_group)),
-            name: group.name,
-            link: group.link,
-            members: group.members,
-        };
-        inner
-            .groups
-            .entry(ws.clone())
-            .or_default()
-            .insert(record.id.clone(), record.clone());
-        Ok(record)
+        Ok(create(&mut inner, ws, group))
     }
 
     async fn update_group(&self, ws: &WorkspaceId, group: &GroupRecord) -> StoreResult<()> {
         let mut inner = self.lock();
-        match inner.groups.get_mut(ws).and_then(|g| g.get_mut(&group.id)) {
-            Some(existing) => {
-                *existing = group.clone();
-                Ok(())
-            }
-            None => Err(StoreError::new(format!(
-                "group {} does not exist in workspace {ws}",
-                group.id
-            ))),
-        }
+        check_exists(&inner, ws, group)?;
+        update(&mut inner, ws, group);
+        Ok(())
     }
 
     async fn delete_group(&self, ws: &WorkspaceId, id: &GroupId) -> StoreResult<bool> {
+        let Some(n) = group_number(id) else {
+            return Ok(false);
+        };
         Ok(self
             .lock()
             .groups
             .get_mut(ws)
-            .is_some_and(|g| g.remove(id).is_some()))
+            .is_some_and(|g| g.remove(&n).is_some()))
+    }
+
+    async fn apply_group_changes(
+        &self,
+        ws: &WorkspaceId,
+        fence: Fence,
+        changes: GroupChanges,
+    ) -> StoreResult<()> {
+        let mut inner = self.lock();
+        inner.fenced(ws, fence)?;
+        for group in &changes.update {
+            check_exists(&inner, ws, group)?;
+        }
+        if !changes.create.is_empty() {
+            self.step(Step::GroupsCreated)?;
+        }
+        for group in changes.create {
+            create(&mut inner, ws, group);
+        }
+        for group in &changes.update {
+            update(&mut inner, ws, group);
+        }
+        Ok(())
+    }
+}
+
+fn create(inner: &mut Inner, ws: &WorkspaceId, group: NewGroup) -> GroupRecord {
+    inner.next_group += 1;
+    let n = inner.next_group;
+    let record = GroupRecord {
+        id: group_id(n),
+        name: group.name,
+        link: group.link,
+        members: group.members,
+    };
+    inner
+        .groups
+        .entry(ws.clone())
+        .or_default()
+        .insert(n, record.clone());
+    record
+}
+
+fn check_exists(inner: &Inner, ws: &WorkspaceId, group: &GroupRecord) -> StoreResult<()> {
+    let exists = group_number(&group.id)
+        .is_some_and(|n| inner.groups.get(ws).is_some_and(|g| g.contains_key(&n)));
+    if exists {
+        Ok(())
+    } else {
+        Err(StoreError::not_found(format!(
+            "group {} does not exist in workspace {ws}",
+            group.id
+        )))
+    }
+}
+
+fn update(inner: &mut Inner, ws: &WorkspaceId, group: &GroupRecord) {
+    if let Some(existing) =
+        group_number(&group.id).and_then(|n| inner.groups.get_mut(ws).and_then(|g| g.get_mut(&n)))
+    {
+        *existing = group.clone();
     }
 }
 
@@ -261,10 +474,12 @@ impl SyncStateStore for MemoryStore {
     async fn record_refresh(
         &self,
         ws: &WorkspaceId,
+        fence: Fence,
         at: DateTime<Utc>,
         mdm_device_count: Option<u64>,
     ) -> StoreResult<()> {
         let mut inner = self.lock();
+        inner.fenced(ws, fence)?;
         let state = inner.state(ws);
         state.last_refresh = Some(at);
         if mdm_device_count.is_some() {
@@ -276,10 +491,12 @@ impl SyncStateStore for MemoryStore {
     async fn record_group_sync_attempt(
         &self,
         ws: &WorkspaceId,
+        fence: Fence,
         at: DateTime<Utc>,
         succeeded: bool,
     ) -> StoreResult<()> {
         let mut inner = self.lock();
+        inner.fenced(ws, fence)?;
         let state = inner.state(ws);
         state.last_group_sync_attempt = Some(at);
         if succeeded {
@@ -292,24 +509,36 @@ impl SyncStateStore for MemoryStore {
     async fn record_manual_group_sync(
         &self,
         ws: &WorkspaceId,
+        fence: Fence,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        self.lock().state(ws).last_manual_group_sync = Some(at);
-        Ok(())
-    }
-
-    async fn set_group_sync_pending(&self, ws: &WorkspaceId, pending: bool) -> StoreResult<()> {
-        self.lock().state(ws).group_sync_pending = pending;
-        Ok(())
-    }
-
-    async fn set_refresh_pending(&self, ws: &WorkspaceId, pending: bool) -> StoreResult<()> {
         let mut inner = self.lock();
-        let state = inner.state(ws);
-        state.refresh_pending = pending;
-        if pending {
-            state.mdm_device_count = None;
-        }
+        inner.fenced(ws, fence)?;
+        inner.state(ws).last_manual_group_sync = Some(at);
+        Ok(())
+    }
+
+    async fn set_group_sync_pending(
+        &self,
+        ws: &WorkspaceId,
+        fence: Fence,
+        pending: bool,
+    ) -> StoreResult<()> {
+        let mut inner = self.lock();
+        inner.fenced(ws, fence)?;
+        inner.state(ws).group_sync_pending = pending;
+        Ok(())
+    }
+
+    async fn set_refresh_pending(
+        &self,
+        ws: &WorkspaceId,
+        fence: Fence,
+        pending: bool,
+    ) -> StoreResult<()> {
+        let mut inner = self.lock();
+        inner.fenced(ws, fence)?;
+        inner.state(ws).set_refresh_pending(pending);
         Ok(())
     }
 
@@ -317,23 +546,25 @@ impl SyncStateStore for MemoryStore {
         &self,
         ws: &WorkspaceId,
         owner: &str,
-        now: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
+        ttl: Duration,
     ) -> StoreResult<LeaseOutcome> {
+        let now = self.clock.now();
         let mut inner = self.lock();
-        let state = inner.state(ws);
-        if let Some(current) = &state.lease {
-            if current.expires_at > now && current.owner != owner {
+        if let Some(current) = &inner.state(ws).lease {
+            if current.expires_at > now {
                 return Ok(LeaseOutcome::Busy {
                     expires_at: current.expires_at,
                 });
             }
         }
+        let fence = Fence::new(inner.fences.get(ws).map_or(1, |f| f.get() + 1));
+        inner.fences.insert(ws.clone(), fence);
         let lease = Lease {
             owner: owner.to_owned(),
-            expires_at,
+            fence,
+            expires_at: later(now, ttl),
         };
-        state.lease = Some(lease.clone());
+        inner.state(ws).lease = Some(lease.clone());
         Ok(LeaseOutcome::Acquired(lease))
     }
 
@@ -341,13 +572,13 @@ impl SyncStateStore for MemoryStore {
         &self,
         ws: &WorkspaceId,
         lease: &Lease,
-        expires_at: DateTime<Utc>,
+        ttl: Duration,
     ) -> StoreResult<Option<Lease>> {
+        let now = self.clock.now();
         let mut inner = self.lock();
-        let state = inner.state(ws);
-        match &mut state.lease {
-            Some(current) if current.owner == lease.owner => {
-                current.expires_at = expires_at;
+        match &mut inner.state(ws).lease {
+            Some(current) if current.owner == lease.owner && current.fence == lease.fence => {
+                current.expires_at = later(now, ttl);
                 Ok(Some(current.clone()))
             }
             _ => Ok(None),
@@ -357,7 +588,11 @@ impl SyncStateStore for MemoryStore {
     async fn release_lease(&self, ws: &WorkspaceId, lease: &Lease) -> StoreResult<bool> {
         let mut inner = self.lock();
         let state = inner.state(ws);
-        if state.lease.as_ref().is_some_and(|l| l.owner == lease.owner) {
+        if state
+            .lease
+            .as_ref()
+            .is_some_and(|l| l.owner == lease.owner && l.fence == lease.fence)
+        {
             state.lease = None;
             return Ok(true);
         }

@@ -226,12 +226,45 @@ impl NewGroup {
     }
 }
 
-/// The right to run sync work on a workspace until `expires_at`: at most one holder at a time (R10).
+/// The fencing number of one acquisition of a workspace's lease. Increments on every acquisition, so a
+/// later holder always presents a larger number than an earlier one.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Fence(u64);
+
+impl Fence {
+    /// The number as stored.
+    pub fn new(number: u64) -> Self {
+        Fence(number)
+    }
+
+    /// The number.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Debug for Fence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fence({})", self.0)
+    }
+}
+
+impl fmt::Display for Fence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// The right to run sync work on a workspace until `expires_at` (in the store's clock). Writes under it
+/// present its [`Fence`]; the store refuses a stale one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lease {
     /// A random token naming the holder; only the holder may renew or release.
     pub owner: String,
-    /// After this instant anyone may take the lease over (its holder is presumed dead).
+    /// The fencing number of this acquisition; writes under the lease present it.
+    pub fence: Fence,
+    /// After this instant, by the store's clock, anyone may take the lease over.
     pub expires_at: DateTime<Utc>,
 }
 
@@ -241,7 +274,7 @@ pub struct Lease {
 pub enum LeaseOutcome {
     /// The lease is ours.
     Acquired(Lease),
-    /// Someone else holds it until `expires_at`.
+    /// Someone else holds it until `expires_at` (the store's clock).
     Busy {
         /// When the current holder's lease runs out unless renewed.
         expires_at: DateTime<Utc>,
@@ -273,6 +306,118 @@ pub struct WorkspaceState {
     pub refresh_pending: bool,
     /// The current lease, if any (possibly expired).
     pub lease: Option<Lease>,
+}
+
+/// Which page of a workspace's devices to read: devices are ordered by serial, and a page starts after
+/// the serial that ended the previous one (keyset paging: stable while devices are added or removed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paging {
+    /// Start after this serial; `None` for the first page.
+    pub after: Option<SerialNumber>,
+    /// At most this many devices (at least one is always asked for).
+    pub limit: usize,
+}
+
+impl Paging {
+    /// The first page of at most `limit` devices.
+    pub fn first(limit: usize) -> Self {
+        Paging { after: None, limit }
+    }
+
+    /// The limit actually used: never zero.
+    pub fn effective_limit(&self) -> usize {
+        self.limit.max(1)
+    }
+}
+
+/// One page of devices, sorted by serial.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevicePage<T = DeviceRecord> {
+    /// The devices of this page.
+    pub devices: Vec<T>,
+    /// The serial to continue after, if more devices follow; `None` on the last page.
+    pub next: Option<SerialNumber>,
+}
+
+impl<T> DevicePage<T> {
+    /// The request for the page after this one, with the same `limit`; `None` on the last page.
+    pub fn next_page(&self, limit: usize) -> Option<Paging> {
+        self.next.clone().map(|after| Paging {
+            after: Some(after),
+            limit,
+        })
+    }
+}
+
+/// The MDM's definite answer about one device, as a refresh writes it (see
+/// [`crate::DeviceStore::record_checks`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceCheck {
+    /// The device.
+    pub serial: SerialNumber,
+    /// Its metadata; `None`: unknown to the MDM, or ambiguous.
+    pub metadata: Option<MdmMetadata>,
+    /// When the MDM answered (the start of the run).
+    pub checked_at: DateTime<Utc>,
+}
+
+/// What changes in the same transaction as a new credentials record (see
+/// [`crate::CredentialStore::save_connection`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionChange {
+    /// Clear the MDM metadata and check time of every device of the workspace, so all are due (R9), and
+    /// mark the metadata not current for the connection ([`WorkspaceState::refresh_pending`], which also
+    /// forgets `mdm_device_count`).
+    pub clear_metadata: bool,
+    /// Mark a group sync as owed at once (R10: the provider was set or changed).
+    pub group_sync_pending: bool,
+}
+
+impl ConnectionChange {
+    /// The record only (a key rotation re-seals the same connection).
+    pub const NONE: ConnectionChange = ConnectionChange {
+        clear_metadata: false,
+        group_sync_pending: false,
+    };
+}
+
+/// What [`crate::CredentialStore::remove_connection`] changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionRemoved {
+    /// Whether there was a credentials record to delete.
+    pub was_connected: bool,
+    /// Devices whose MDM metadata was cleared.
+    pub devices_cleared: usize,
+    /// Synced groups turned into ordinary groups (their link removed).
+    pub groups_detached: usize,
+}
+
+/// The group changes of one group sync, written in one transaction (see
+/// [`crate::GroupStore::apply_group_changes`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupChanges {
+    /// Groups to create (the store assigns their ids).
+    pub create: Vec<NewGroup>,
+    /// Groups whose name, link and members are replaced (a detach is an update without a link).
+    pub update: Vec<GroupRecord>,
+}
+
+impl GroupChanges {
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.create.is_empty() && self.update.is_empty()
+    }
+}
+
+impl WorkspaceState {
+    /// Marks the metadata current or not for the connection; not current also forgets
+    /// `mdm_device_count`, which described the previous connection's MDM.
+    pub(crate) fn set_refresh_pending(&mut self, pending: bool) {
+        self.refresh_pending = pending;
+        if pending {
+            self.mdm_device_count = None;
+        }
+    }
 }
 
 /// Encrypted credentials as stored: one record per workspace (R3).

@@ -57,40 +57,22 @@
 //! connection change ([`crate::WorkspaceState::refresh_pending`]), which group sync waits for.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt;
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use mdmkit_core::RequestCosts;
-use mdmkit_core::{Category, ErrorKind, MdmDevice, MdmProviderExt, ProviderKind, SerialNumber};
+use mdmkit_core::{ErrorKind, MdmDevice, MdmProviderExt, ProviderKind, SerialNumber};
 
 use crate::clock::earlier;
-use crate::engine::{Connection, LeaseGuard, MdmSync};
+use crate::engine::{all_pages, Connection, MdmSync};
 use crate::error::Result;
-use crate::model::{DeviceRecord, MdmMetadata, WorkspaceId, WorkspaceState};
+use crate::lease::LeaseGuard;
+use crate::model::{DeviceCheck, MdmMetadata, Paging, WorkspaceId, WorkspaceState};
+pub use crate::reports::{DuplicateSerial, RefreshReport, RunError, Strategy, SuspiciousListing};
 
 /// The smallest last complete listing for which a listing under half its size is suspicious: small fleets
 /// do lose half their devices at times.
 pub const SHRINK_CHECK_MIN_DEVICES: u64 = 20;
-
-/// How a refresh run asked the MDM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Strategy {
-    /// One lookup by serial per due device.
-    Lookups,
-    /// One paged listing of every MDM device, matched locally.
-    Bulk,
-}
-
-impl fmt::Display for Strategy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Strategy::Lookups => "lookups by serial",
-            Strategy::Bulk => "bulk listing",
-        })
-    }
-}
 
 /// Requests a complete listing of `mdm_devices` rows takes at `page_size` rows a page (at least one: an
 /// empty MDM still answers one page).
@@ -142,61 +124,6 @@ pub fn choose_strategy_with(
     }
 }
 
-/// An error met during a run, kept for the report (no secrets: built from the provider error's text).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RunError {
-    /// The precise kind.
-    pub kind: ErrorKind,
-    /// The user-facing R8 category.
-    pub category: Category,
-    /// The provider error's text.
-    pub message: String,
-    /// The device the request was about, for a lookup.
-    pub serial: Option<SerialNumber>,
-}
-
-impl RunError {
-    pub(crate) fn new(error: &mdmkit_core::Error, serial: Option<SerialNumber>) -> Self {
-        RunError {
-            kind: error.kind(),
-            category: error.category(),
-            message: error.to_string(),
-            serial,
-        }
-    }
-}
-
-impl fmt::Display for RunError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.serial {
-            Some(s) => write!(f, "{} ({}): {}", s, self.category.name(), self.message),
-            None => write!(f, "{}: {}", self.category.name(), self.message),
-        }
-    }
-}
-
-/// Several MDM devices share a serial: reported, never matched to one of them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DuplicateSerial {
-    /// The serial.
-    pub serial: SerialNumber,
-    /// The MDM device IDs that carry it, sorted.
-    pub device_ids: Vec<String>,
-}
-
-/// A complete listing that was not believed (see [the module docs](crate::refresh)): nothing was written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SuspiciousListing {
-    /// Distinct MDM devices the listing returned.
-    pub listed: u64,
-    /// Distinct MDM devices the last complete listing returned, if there was one for this connection.
-    pub last_listed: Option<u64>,
-    /// Devices of the workspace holding metadata, all kept.
-    pub devices_with_metadata: usize,
-}
-
 impl SuspiciousListing {
     /// Whether a complete listing of `listed` distinct devices is suspicious, given the last complete
     /// listing's count and how many devices of the workspace hold metadata.
@@ -218,45 +145,6 @@ impl SuspiciousListing {
             devices_with_metadata,
         })
     }
-}
-
-/// What a refresh run did, for operators: coverage at a glance.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RefreshReport {
-    /// The workspace.
-    pub workspace: WorkspaceId,
-    /// The provider asked.
-    pub provider: ProviderKind,
-    /// When the run started (check times are stamped with it).
-    pub started_at: DateTime<Utc>,
-    /// Devices due at the start.
-    pub due: usize,
-    /// How the MDM was asked; `None` when nothing was due.
-    pub strategy: Option<Strategy>,
-    /// The request count the strategy was chosen on.
-    pub estimated_requests: u64,
-    /// MDM device records read: distinct devices of the listing (a device listed twice counts once), or
-    /// results of the lookups.
-    pub devices_seen: u64,
-    /// Due devices matched to exactly one MDM device; their metadata was written.
-    pub matched: usize,
-    /// MDM devices read that belong to no device of the workspace, or have no usable serial (bulk only).
-    pub unmatched: u64,
-    /// Due devices the MDM does not know; their metadata was cleared.
-    pub not_found: usize,
-    /// Serials the MDM holds more than once.
-    pub duplicates: Vec<DuplicateSerial>,
-    /// Failed requests; their devices kept their metadata and stay due.
-    pub errors: usize,
-    /// The last error met.
-    pub last_error: Option<RunError>,
-    /// Whether the run stopped early on an error that concerns the whole connection, or a listing failed.
-    pub aborted: bool,
-    /// A complete listing that was not believed: nothing was written and the devices stay due.
-    pub suspicious_listing: Option<SuspiciousListing>,
-    /// HTTP requests the provider sent during the run (retries and token requests included).
-    pub requests: u64,
 }
 
 impl RefreshReport {
@@ -349,10 +237,98 @@ fn concerns_connection(error: &mdmkit_core::Error) -> bool {
     )
 }
 
+/// Device checks written per store call: a bulk refresh of 10,000 devices writes them in 20 batches (one
+/// transaction each, a handful of statements), not 10,000 round trips.
+pub const WRITE_BATCH: usize = 500;
+
+/// Collects a run's definite answers and writes them in batches, under the run's lease.
+struct Checks<'a> {
+    sync: &'a MdmSync,
+    workspace: &'a WorkspaceId,
+    guard: &'a LeaseGuard,
+    now: DateTime<Utc>,
+    pending: Vec<DeviceCheck>,
+}
+
+impl<'a> Checks<'a> {
+    fn new(
+        sync: &'a MdmSync,
+        workspace: &'a WorkspaceId,
+        guard: &'a LeaseGuard,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Checks {
+            sync,
+            workspace,
+            guard,
+            now,
+            pending: Vec::with_capacity(WRITE_BATCH),
+        }
+    }
+
+    /// Counts the answer in the report and queues its write; writes a full batch.
+    async fn push(
+        &mut self,
+        serial: SerialNumber,
+        answer: Answer,
+        report: &mut RefreshReport,
+    ) -> Result<()> {
+        let metadata = match answer {
+            Answer::Found(device) => {
+                report.matched += 1;
+                Some(MdmMetadata::from(&*device))
+            }
+            Answer::NotFound => {
+                report.not_found += 1;
+                None
+            }
+            Answer::Duplicate(device_ids) => {
+                tracing::warn!(workspace = %self.workspace, serial = %serial, ?device_ids, "several MDM devices share a serial; not matched");
+                report.duplicates.push(DuplicateSerial {
+                    serial: serial.clone(),
+                    device_ids,
+                });
+                None
+            }
+        };
+        self.pending.push(DeviceCheck {
+            serial,
+            metadata,
+            checked_at: self.now,
+        });
+        if self.pending.len() >= WRITE_BATCH {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is queued, in one transaction under the lease's fence.
+    async fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.guard.check()?;
+        self.sync
+            .stores
+            .devices
+            .record_checks(self.workspace, self.guard.fence(), &self.pending)
+            .await?;
+        self.pending.clear();
+        Ok(())
+    }
+}
+
+/// What a bulk refresh needs to know of the workspace's devices, read page by page.
+struct Inventory {
+    known: HashSet<SerialNumber>,
+    due: Vec<SerialNumber>,
+    with_metadata: usize,
+}
+
 impl MdmSync {
     /// Fetches the MDM metadata of every device that is due (R5), choosing lookups or a bulk listing (see
     /// [`crate::refresh`]). Provider failures are in the report; `Err` means the run could not start or
-    /// store its results (not connected, lease busy, storage or vault failure).
+    /// store its results (not connected, lease busy or lost, storage or vault failure).
     pub async fn refresh_due(&self, workspace: &WorkspaceId) -> Result<RefreshReport> {
         self.refresh_at(workspace, self.clock.now()).await
     }
@@ -362,11 +338,40 @@ impl MdmSync {
         workspace: &WorkspaceId,
         now: DateTime<Utc>,
     ) -> Result<RefreshReport> {
-        let mut guard = self.acquire_lease(workspace).await?;
+        let guard = self.acquire_lease(workspace).await?;
         let result = async {
             let connection = self.connection(workspace).await?;
-            self.refresh_locked(workspace, &connection, now, &mut guard)
+            self.refresh_locked(workspace, &connection, now, &guard)
                 .await
+        }
+        .await;
+        self.release_lease(guard).await;
+        result
+    }
+
+    /// A refresh the scheduler decided on. Under the lease the decision is taken again on fresh state,
+    /// because another replica may have just run it: `None` when the window (`window_open`) has closed or
+    /// no device is due any more (and no refresh is owed after a connection change).
+    pub(crate) async fn refresh_scheduled(
+        &self,
+        workspace: &WorkspaceId,
+        now: DateTime<Utc>,
+        window_open: impl Fn(&WorkspaceState) -> bool,
+    ) -> Result<Option<RefreshReport>> {
+        let guard = self.acquire_lease(workspace).await?;
+        let result = async {
+            let state = self.stores.state.sync_state(workspace).await?;
+            let cutoff = earlier(now, self.config.refresh_interval);
+            let still_due = window_open(&state)
+                && (state.refresh_pending
+                    || self.stores.devices.any_due(workspace, cutoff).await?);
+            if !still_due {
+                return Ok(None);
+            }
+            let connection = self.connection(workspace).await?;
+            self.refresh_locked(workspace, &connection, now, &guard)
+                .await
+                .map(Some)
         }
         .await;
         self.release_lease(guard).await;
@@ -378,59 +383,55 @@ impl MdmSync {
         workspace: &WorkspaceId,
         connection: &Connection,
         now: DateTime<Utc>,
-        guard: &mut LeaseGuard,
+        guard: &LeaseGuard,
     ) -> Result<RefreshReport> {
         let provider = &connection.provider;
         let requests_before = provider.request_count();
         let cutoff = earlier(now, self.config.refresh_interval);
         let state = self.stores.state.sync_state(workspace).await?;
-        let due = self.stores.devices.devices_due(workspace, cutoff).await?;
-        let mut report = RefreshReport::new(workspace, connection.kind, now, due.len());
+        let devices = &self.stores.devices;
+        let due =
+            usize::try_from(devices.count_due(workspace, cutoff).await?).unwrap_or(usize::MAX);
+        let mut report = RefreshReport::new(workspace, connection.kind, now, due);
         let mut listed = None;
-        if !due.is_empty() {
-            let all = self.stores.devices.devices(workspace).await?;
-            let estimate = (all.len() as u64).max(state.mdm_device_count.unwrap_or(0));
+        if due > 0 {
+            let estimate = devices
+                .device_count(workspace)
+                .await?
+                .max(state.mdm_device_count.unwrap_or(0));
             let page_size = provider
                 .device_paging()
                 .page_size()
                 .unwrap_or(self.config.assumed_page_size);
             let costs = provider.request_costs();
-            let strategy = choose_strategy_with(due.len(), estimate, page_size, costs);
+            let strategy = choose_strategy_with(due, estimate, page_size, costs);
             report.strategy = Some(strategy);
             report.estimated_requests =
-                strategy_requests(strategy, due.len(), estimate, page_size, costs);
-            let due: Vec<SerialNumber> = due.into_iter().map(|d| d.serial).collect();
+                strategy_requests(strategy, due, estimate, page_size, costs);
+            let mut checks = Checks::new(self, workspace, guard, now);
             match strategy {
                 Strategy::Lookups => {
-                    self.by_lookups(workspace, connection, due, now, &mut report, guard)
+                    self.by_lookups(connection, cutoff, &mut checks, &mut report)
                         .await?
                 }
                 Strategy::Bulk => {
                     listed = self
-                        .by_listing(
-                            workspace,
-                            connection,
-                            due,
-                            &all,
-                            &state,
-                            now,
-                            &mut report,
-                            guard,
-                        )
+                        .by_listing(connection, cutoff, &state, &mut checks, &mut report)
                         .await?;
                 }
             }
+            checks.flush().await?;
         }
         report.requests = provider.request_count().saturating_sub(requests_before);
+        guard.check()?;
         self.stores
             .state
-            .record_refresh(workspace, now, listed)
+            .record_refresh(workspace, guard.fence(), now, listed)
             .await?;
         if state.refresh_pending && report.is_complete() {
-            self.keep_lease(guard).await?;
             self.stores
                 .state
-                .set_refresh_pending(workspace, false)
+                .set_refresh_pending(workspace, guard.fence(), false)
                 .await?;
             tracing::info!(workspace = %workspace, "device metadata current for the new MDM connection");
         }
@@ -450,74 +451,106 @@ impl MdmSync {
         Ok(report)
     }
 
+    /// One lookup per due device, a page of due devices at a time; each page's answers are one write.
     async fn by_lookups(
         &self,
-        workspace: &WorkspaceId,
         connection: &Connection,
-        due: Vec<SerialNumber>,
-        now: DateTime<Utc>,
+        cutoff: DateTime<Utc>,
+        checks: &mut Checks<'_>,
         report: &mut RefreshReport,
-        guard: &mut LeaseGuard,
     ) -> Result<()> {
+        let workspace = checks.workspace;
         let provider = connection.provider.clone();
-        let mut answers = stream::iter(due.into_iter().map(|serial| {
-            let provider = provider.clone();
-            async move {
-                let result = provider.devices_by_serial(&serial).await;
-                (serial, result)
-            }
-        }))
-        .buffer_unordered(self.config.lookup_concurrency.max(1));
-        while let Some((serial, result)) = answers.next().await {
-            match result {
-                Ok(found) => {
-                    report.devices_seen += found.len() as u64;
-                    // Providers re-check serials; check again rather than trust a fuzzy filter.
-                    let exact: Vec<MdmDevice> = found
-                        .into_iter()
-                        .filter(|d| d.serial_number.as_ref().is_none_or(|s| *s == serial))
-                        .collect();
-                    let answer = Answer::from_matches(exact);
-                    self.apply(workspace, serial, answer, now, report, guard)
-                        .await?;
+        let mut paging = Some(Paging::first(WRITE_BATCH));
+        while let Some(page) = paging {
+            let page = self
+                .stores
+                .devices
+                .devices_due(workspace, cutoff, page)
+                .await?;
+            // Keyset paging: devices answered on this page are no longer due, the cursor moves past them.
+            paging = page.next_page(WRITE_BATCH);
+            let mut answers = stream::iter(page.devices.into_iter().map(|device| {
+                let provider = provider.clone();
+                async move {
+                    let result = provider.devices_by_serial(&device.serial).await;
+                    (device.serial, result)
                 }
-                Err(e) => {
-                    tracing::debug!(workspace = %workspace, serial = %serial, error = %e, "MDM lookup failed");
-                    report.fail(&e, Some(serial));
-                    if concerns_connection(&e) {
-                        report.aborted = true;
-                        break;
+            }))
+            .buffer_unordered(self.config.lookup_concurrency.max(1));
+            while let Some((serial, result)) = answers.next().await {
+                checks.guard.check()?;
+                match result {
+                    Ok(found) => {
+                        report.devices_seen += found.len() as u64;
+                        // Providers re-check serials; check again rather than trust a fuzzy filter.
+                        let exact: Vec<MdmDevice> = found
+                            .into_iter()
+                            .filter(|d| d.serial_number.as_ref().is_none_or(|s| *s == serial))
+                            .collect();
+                        checks
+                            .push(serial, Answer::from_matches(exact), report)
+                            .await?;
+                    }
+                    Err(e) => {
+                        tracing::debug!(workspace = %workspace, serial = %serial, error = %e, "MDM lookup failed");
+                        report.fail(&e, Some(serial));
+                        if concerns_connection(&e) {
+                            report.aborted = true;
+                            return Ok(());
+                        }
                     }
                 }
             }
+            drop(answers);
+            checks.flush().await?;
         }
         Ok(())
     }
 
+    /// The workspace's serials, the due ones and how many hold metadata, read page by page.
+    async fn inventory(&self, workspace: &WorkspaceId, cutoff: DateTime<Utc>) -> Result<Inventory> {
+        let mut inventory = Inventory {
+            known: HashSet::new(),
+            due: Vec::new(),
+            with_metadata: 0,
+        };
+        let devices = &self.stores.devices;
+        for device in all_pages(|p| devices.devices(workspace, p)).await? {
+            if device.checked_at.is_none_or(|at| at <= cutoff) {
+                inventory.due.push(device.serial.clone());
+            }
+            if device.metadata.is_some() {
+                inventory.with_metadata += 1;
+            }
+            inventory.known.insert(device.serial);
+        }
+        Ok(inventory)
+    }
+
     /// Returns the listing's count of distinct devices when it completed (suspicious or not).
-    #[allow(clippy::too_many_arguments)]
     async fn by_listing(
         &self,
-        workspace: &WorkspaceId,
         connection: &Connection,
-        due: Vec<SerialNumber>,
-        all: &[DeviceRecord],
+        cutoff: DateTime<Utc>,
         state: &WorkspaceState,
-        now: DateTime<Utc>,
+        checks: &mut Checks<'_>,
         report: &mut RefreshReport,
-        guard: &mut LeaseGuard,
     ) -> Result<Option<u64>> {
-        let known: HashSet<&SerialNumber> = all.iter().map(|d| &d.serial).collect();
+        let workspace = checks.workspace;
+        let inventory = self.inventory(workspace, cutoff).await?;
         // Every MDM device ID read, and the rows of ours by ID: a row read twice is one device.
         let mut seen: HashSet<String> = HashSet::new();
         let mut ours: HashMap<String, MdmDevice> = HashMap::new();
         let mut rows = connection.provider.device_stream();
         while let Some(row) = rows.next().await {
+            // A lease found lost stops the listing at once: nothing it read could be written.
+            checks.guard.check()?;
             match row {
                 Ok(device) => {
                     seen.insert(device.device_id.clone());
                     match &device.serial_number {
-                        Some(serial) if known.contains(serial) => {
+                        Some(serial) if inventory.known.contains(serial) => {
                             ours.insert(device.device_id.clone(), device);
                         }
                         // Its serial may have changed since an earlier row.
@@ -533,21 +566,19 @@ impl MdmSync {
                     return Ok(None);
                 }
             }
-            self.keep_lease(guard).await?;
         }
         drop(rows);
         let listed = seen.len() as u64;
         report.devices_seen = listed;
         report.unmatched = listed.saturating_sub(ours.len() as u64);
-        let with_metadata = all.iter().filter(|d| d.metadata.is_some()).count();
         if let Some(suspicious) =
-            SuspiciousListing::check(listed, state.mdm_device_count, with_metadata)
+            SuspiciousListing::check(listed, state.mdm_device_count, inventory.with_metadata)
         {
             tracing::warn!(
                 workspace = %workspace,
                 listed,
                 last_listed = ?suspicious.last_listed,
-                devices_with_metadata = with_metadata,
+                devices_with_metadata = inventory.with_metadata,
                 "MDM listing shrank suspiciously; metadata kept, asking again later"
             );
             report.suspicious_listing = Some(suspicious);
@@ -559,47 +590,11 @@ impl MdmSync {
                 by_serial.entry(serial).or_default().push(device);
             }
         }
-        for serial in due {
+        for serial in inventory.due {
             let answer = Answer::from_matches(by_serial.remove(&serial).unwrap_or_default());
-            self.apply(workspace, serial, answer, now, report, guard)
-                .await?;
+            checks.push(serial, answer, report).await?;
         }
         Ok(Some(listed))
-    }
-
-    async fn apply(
-        &self,
-        workspace: &WorkspaceId,
-        serial: SerialNumber,
-        answer: Answer,
-        now: DateTime<Utc>,
-        report: &mut RefreshReport,
-        guard: &mut LeaseGuard,
-    ) -> Result<()> {
-        self.keep_lease(guard).await?;
-        let metadata = match answer {
-            Answer::Found(device) => {
-                report.matched += 1;
-                Some(MdmMetadata::from(&*device))
-            }
-            Answer::NotFound => {
-                report.not_found += 1;
-                None
-            }
-            Answer::Duplicate(device_ids) => {
-                tracing::warn!(workspace = %workspace, serial = %serial, ?device_ids, "several MDM devices share a serial; not matched");
-                report.duplicates.push(DuplicateSerial {
-                    serial: serial.clone(),
-                    device_ids,
-                });
-                None
-            }
-        };
-        self.stores
-            .devices
-            .record_check(workspace, &serial, metadata, now)
-            .await?;
-        Ok(())
     }
 }
 

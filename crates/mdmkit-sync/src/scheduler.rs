@@ -59,9 +59,9 @@ use tokio::time::Instant;
 use crate::clock::{earlier, later};
 use crate::engine::MdmSync;
 use crate::error::{Error, Result};
-use crate::groups::GroupSyncReport;
 use crate::model::{WorkspaceId, WorkspaceState};
-use crate::refresh::RefreshReport;
+use crate::reports::GroupSyncReport;
+use crate::reports::RefreshReport;
 use crate::vault::random_bytes;
 
 /// The scheduler's pace and bounds.
@@ -411,28 +411,35 @@ impl Shared {
             .is_none_or(|at| now >= later(later(at, cfg.group_sync_interval), jitter))
     }
 
+    /// Whether a refresh may run: once per [`SchedulerConfig::refresh_every`] (plus the workspace's jitter),
+    /// or, while one is owed after a connection change, once per
+    /// [`crate::SyncConfig::group_sync_retry_after`].
+    fn refresh_window_open(
+        &self,
+        state: &WorkspaceState,
+        now: DateTime<Utc>,
+        jitter: Duration,
+    ) -> bool {
+        let opens = |at| {
+            if state.refresh_pending {
+                later(at, self.engine.config.group_sync_retry_after)
+            } else {
+                later(later(at, self.config.refresh_every), jitter)
+            }
+        };
+        state.last_refresh.is_none_or(|at| now >= opens(at))
+    }
+
     async fn job_for(&self, workspace: WorkspaceId, now: DateTime<Utc>) -> Result<Option<Job>> {
         let stores = &self.engine.stores;
         let state = stores.state.sync_state(&workspace).await?;
         let jitter = self.jitter_for(&workspace);
-        let refresh = if state.refresh_pending {
-            // Owed since the connection changed, and group sync waits for it: no device need be due.
-            state
-                .last_refresh
-                .is_none_or(|at| now >= later(at, self.engine.config.group_sync_retry_after))
-        } else {
-            let window_open = state
-                .last_refresh
-                .is_none_or(|at| now >= later(later(at, self.config.refresh_every), jitter));
-            window_open && {
+        // Owed since the connection changed (and group sync waits for it): no device need be due.
+        let refresh = self.refresh_window_open(&state, now, jitter)
+            && (state.refresh_pending || {
                 let cutoff = earlier(now, self.engine.config.refresh_interval);
-                !stores
-                    .devices
-                    .devices_due(&workspace, cutoff)
-                    .await?
-                    .is_empty()
-            }
-        };
+                stores.devices.any_due(&workspace, cutoff).await?
+            });
         let group_sync =
             self.group_sync_due(&state, now, jitter) && (refresh || !state.refresh_pending);
         Ok((refresh || group_sync).then_some(Job {
@@ -544,19 +551,22 @@ impl Shared {
             elapsed: Duration::ZERO,
         };
         let mut stopped = false;
+        let jitter = self.jitter_for(&workspace);
         if job.refresh {
+            let window_open = |state: &WorkspaceState| self.refresh_window_open(state, now, jitter);
             let result = self
                 .guarded(
                     &workspace,
                     deadline,
-                    self.engine.refresh_at(&workspace, now),
+                    self.engine.refresh_scheduled(&workspace, now, window_open),
                 )
                 .await;
             stopped = matches!(
                 result,
                 Err(Error::DeadlineExceeded { .. } | Error::RunPanicked { .. })
             );
-            run.refresh = Some(result);
+            // `None`: another replica ran it first.
+            run.refresh = result.transpose();
         }
         let mut group_sync = job.group_sync && !stopped && !self.is_stopping();
         if group_sync && job.group_sync_after_refresh {
@@ -570,14 +580,16 @@ impl Shared {
                 .map_or(true, |state| !state.refresh_pending);
         }
         if group_sync {
+            let still_due = |state: &WorkspaceState| self.group_sync_due(state, now, jitter);
             let result = self
                 .guarded(
                     &workspace,
                     deadline,
-                    self.engine.sync_groups_scheduled(&workspace, now),
+                    self.engine
+                        .sync_groups_scheduled(&workspace, now, still_due),
                 )
                 .await;
-            run.group_sync = Some(result);
+            run.group_sync = result.transpose();
         }
         run.elapsed = started.elapsed();
         Turn::Ran(Box::new(run))

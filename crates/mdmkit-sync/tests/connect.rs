@@ -205,11 +205,7 @@ async fn r3_credentials_are_encrypted_at_rest_and_cannot_move_to_another_workspa
 
     // Copied into another workspace's row, the record does not open.
     let thief = WorkspaceId::new("thief");
-    h.stores
-        .credentials
-        .save_credentials(&thief, record)
-        .await
-        .unwrap();
+    mdmkit_sync::storage_suite::store_credentials(&h.stores, &thief, record).await;
     h.sync.add_device(&thief, &serial("C02AAA")).await.unwrap();
     let err = h.sync.refresh_due(&thief).await.unwrap_err();
     assert!(
@@ -334,11 +330,8 @@ async fn connect_while_a_sync_runs_saves_nothing() {
     h.mdm.account("acme", ProviderKind::Fleet);
     let ws = h.workspace("w", Plan::Pro, &[]).await;
     let now = h.now();
-    h.stores
-        .state
-        .try_acquire_lease(&ws, "another-worker", now, now + TimeDelta::minutes(10))
-        .await
-        .unwrap();
+    h.hold_lease(&ws, "another-worker", TimeDelta::minutes(10))
+        .await;
     let err = h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap_err();
     let Error::AlreadyRunning {
         lease_expires_at, ..

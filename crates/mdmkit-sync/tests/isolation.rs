@@ -42,7 +42,7 @@ async fn a_drip_feeding_mdm_ends_at_its_deadline_and_delays_no_other_tenant() {
         let report = env.sync.connect(ws, config).await.unwrap();
         assert!(matches!(report.group_sync, GroupSyncOutcome::Completed(_)));
     }
-    let devices_before = env.stores.devices.devices(&slow).await.unwrap();
+    let devices_before = env.sync.devices(&slow).await.unwrap();
     let groups_before = env.stores.groups.groups(&slow).await.unwrap();
     assert!(devices_before.iter().all(|d| d.metadata.is_some()));
     assert!(groups_before.iter().any(|g| !g.members.is_empty()));
@@ -99,7 +99,7 @@ async fn a_drip_feeding_mdm_ends_at_its_deadline_and_delays_no_other_tenant() {
     assert!(stuck.elapsed >= DEADLINE);
     assert!(fine.elapsed < stuck.elapsed);
     assert_eq!(
-        env.stores.devices.devices(&slow).await.unwrap(),
+        env.sync.devices(&slow).await.unwrap(),
         devices_before,
         "every device record as it was"
     );

@@ -423,12 +423,7 @@ async fn refresh_waits_its_turn_and_stops_when_its_lease_is_taken_over() {
     h.advance(TimeDelta::hours(24));
 
     // While another worker holds the lease: refused, with its expiry.
-    let now = h.now();
-    h.stores
-        .state
-        .try_acquire_lease(&ws, "other", now, now + TimeDelta::minutes(3))
-        .await
-        .unwrap();
+    h.hold_lease(&ws, "other", TimeDelta::minutes(3)).await;
     assert!(matches!(
         h.sync.refresh_due(&ws).await.unwrap_err(),
         Error::AlreadyRunning { .. }
@@ -446,13 +441,7 @@ async fn refresh_waits_its_turn_and_stops_when_its_lease_is_taken_over() {
         tokio::task::yield_now().await;
     }
     let later = h.advance(TimeDelta::minutes(11));
-    let taken = h
-        .stores
-        .state
-        .try_acquire_lease(&ws, "thief", later, later + TimeDelta::minutes(10))
-        .await
-        .unwrap();
-    assert!(matches!(taken, mdmkit_sync::LeaseOutcome::Acquired(_)));
+    h.hold_lease(&ws, "thief", TimeDelta::minutes(10)).await;
     gate.add_permits(100);
     let err = run.await.unwrap().unwrap_err();
     assert!(matches!(err, Error::LeaseLost { .. }), "{err:?}");

@@ -95,11 +95,7 @@ async fn r3_credentials_are_sealed_bound_to_their_workspace_and_never_shown() {
     // single request reaches the MDM with it.
     let before = env.requests(JAMF);
     let thief = env.fleet_workspace("thief", Plan::Pro).await;
-    env.stores
-        .credentials
-        .save_credentials(&thief, first.clone())
-        .await
-        .unwrap();
+    mdmkit_sync::storage_suite::store_credentials(&env.stores, &thief, first.clone()).await;
     let moved = env.sync.refresh_due(&thief).await.unwrap_err();
     assert!(
         matches!(moved, Error::Vault(VaultError::Decrypt { .. })),
@@ -111,11 +107,7 @@ async fn r3_credentials_are_sealed_bound_to_their_workspace_and_never_shown() {
     let expected = VaultError::Decrypt {
         workspace: relabelled.clone(),
     };
-    env.stores
-        .credentials
-        .save_credentials(&relabelled, forged)
-        .await
-        .unwrap();
+    mdmkit_sync::storage_suite::store_credentials(&env.stores, &relabelled, forged).await;
     let err = env.sync.refresh_due(&relabelled).await.unwrap_err();
     assert!(matches!(&err, Error::Vault(e) if *e == expected), "{err:?}");
     assert_eq!(env.requests(JAMF), before);

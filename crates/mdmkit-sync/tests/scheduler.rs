@@ -519,11 +519,7 @@ async fn a_workspace_that_keeps_failing_backs_off_exponentially_up_to_a_cap() {
         .unwrap()
         .unwrap();
     record.nonce[0] ^= 0xff;
-    h.stores
-        .credentials
-        .save_credentials(&ws, record)
-        .await
-        .unwrap();
+    mdmkit_sync::storage_suite::store_credentials(&h.stores, &ws, record).await;
 
     let mut config = no_jitter();
     config.max_failure_backoff = Duration::from_secs(40 * 60);

@@ -20,7 +20,8 @@ use mdmkit_core::{
     PagingStyle, ProviderConfig, ProviderKind, SerialNumber, SimpleMdmConfig, Url,
 };
 use mdmkit_sync::{
-    Clock, ManualClock, MdmSync, Plan, ProviderFactory, Stores, SyncConfig, Vault, WorkspaceId,
+    Clock, Lease, LeaseOutcome, ManualClock, MdmSync, MemoryStore, Plan, ProviderFactory, Stores,
+    SyncConfig, Vault, WorkspaceId,
 };
 use tokio::sync::Semaphore;
 
@@ -596,9 +597,20 @@ impl Harness {
     }
 
     pub fn with_config(config: SyncConfig) -> Harness {
+        // The store judges leases by its own clock: here the same manual clock as the engine's.
+        Harness::with_stores(config, |clock| {
+            Stores::from_one(Arc::new(MemoryStore::with_clock(clock)))
+        })
+    }
+
+    /// An engine over the stores `stores` builds on the harness's manual clock.
+    pub fn with_stores(
+        config: SyncConfig,
+        stores: impl FnOnce(Arc<ManualClock>) -> Stores,
+    ) -> Harness {
         let clock = Arc::new(ManualClock::new(start()));
         let mdm = FakeMdm::new();
-        let stores = Stores::memory();
+        let stores = stores(clock.clone());
         let sync = MdmSync::new(
             mdm.factory(),
             Vault::new("k1", &VAULT_KEY).unwrap(),
@@ -620,6 +632,20 @@ impl Harness {
 
     pub fn advance(&self, by: TimeDelta) -> DateTime<Utc> {
         self.clock.advance(by)
+    }
+
+    /// Takes the workspace's lease as another worker would, for `ttl` of the store's (manual) clock.
+    pub async fn hold_lease(&self, ws: &WorkspaceId, owner: &str, ttl: TimeDelta) -> Lease {
+        match self
+            .stores
+            .state
+            .try_acquire_lease(ws, owner, ttl.to_std().unwrap())
+            .await
+            .unwrap()
+        {
+            LeaseOutcome::Acquired(lease) => lease,
+            other => panic!("lease busy: {other:?}"),
+        }
     }
 
     /// A workspace on `plan` whose inventory holds `serials`.

@@ -12,8 +12,8 @@ use mdmkit::http::ClientOptions;
 use mdmkit::{MdmProvider, ProviderConfig, ProviderKind, SerialNumber};
 use mdmkit_sandbox::{Access, ExpectedDevice, Sandbox, SandboxConfig};
 use mdmkit_sync::{
-    Clock, DeviceView, GroupRecord, ManualClock, MdmSync, Plan, ProviderFactory, Stores, Vault,
-    WorkspaceId,
+    Clock, DeviceView, GroupRecord, ManualClock, MdmSync, MemoryStore, Plan, ProviderFactory,
+    Stores, Vault, WorkspaceId,
 };
 
 pub const VAULT_KEY: [u8; 32] = [0x5A; 32];
@@ -112,7 +112,7 @@ impl Env {
     pub async fn start_with(config: SandboxConfig) -> Env {
         let sandbox = Sandbox::start(config).await.expect("the sandbox starts");
         let clock = Arc::new(ManualClock::new(start_time()));
-        let stores = Stores::memory();
+        let stores = Stores::from_one(Arc::new(MemoryStore::with_clock(clock.clone())));
         let sync = MdmSync::new(
             factory(sandbox.client_options()),
             Vault::new("k1", &VAULT_KEY).unwrap(),

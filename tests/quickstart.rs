@@ -1,0 +1,94 @@
+//! The quickstart persists: a second run against the same database finds every workspace connected and
+//! asks the MDM nothing.
+
+#[path = "../examples/quickstart.rs"]
+#[allow(dead_code)]
+mod quickstart;
+
+use mdmkit_sqlx::testing::{TempSqlite, TestSchema};
+use mdmkit_sync::{Stores, Vault};
+
+const KEY: &str = "quickstart-test:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// Six consecutive free ports on loopback (bound and released; good enough for a test).
+fn free_port_block() -> u16 {
+    // Tests of this file run at once: each starts its search elsewhere.
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let offset = NEXT.fetch_add(1_000, std::sync::atomic::Ordering::SeqCst);
+    let start = 20_000 + (std::process::id() % 20_000) as u16 + offset;
+    (0..2_000u16)
+        .map(|i| start.wrapping_add(i.wrapping_mul(11)) % 40_000 + 20_000)
+        .find(|base| (0..6).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()))
+        .expect("six free consecutive ports")
+}
+
+async fn run_twice(open: impl Fn() -> futures::future::BoxFuture<'static, Stores>) {
+    let port = free_port_block();
+    let mut outputs = Vec::new();
+    for _ in 0..2 {
+        let mut out = Vec::new();
+        let requests = quickstart::run(
+            quickstart::Setup {
+                stores: open().await,
+                vault: Vault::from_key_list(KEY).unwrap(),
+                database: "test".into(),
+                sandbox_port: port,
+            },
+            &mut out,
+        )
+        .await
+        .unwrap();
+        outputs.push((requests, String::from_utf8(out).unwrap()));
+    }
+    let (first_requests, first) = &outputs[0];
+    let (second_requests, second) = &outputs[1];
+    assert!(*first_requests > 0);
+    assert_eq!(first.matches("✓ connected").count(), 6, "{first}");
+    assert_eq!(first.matches("✗ wrong credentials refused").count(), 6);
+    assert!(
+        first.ends_with(&format!("MDM requests: {first_requests}\n")),
+        "{first}"
+    );
+
+    assert_eq!(*second_requests, 0, "{second}");
+    assert_eq!(second.matches("✓ already connected").count(), 6, "{second}");
+    assert!(!second.contains("wrong credentials"));
+    assert!(
+        second.contains("Scheduler: 0 of 6 workspaces had something due"),
+        "{second}"
+    );
+    assert!(second.ends_with("MDM requests: 0\n"), "{second}");
+    // The same devices, names, links and groups as the first run showed, read from the store.
+    let listing = |text: &str| {
+        text.lines()
+            .filter(|l| l.contains("View on") || l.contains("Managed by"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert!(!listing(first).is_empty());
+    assert_eq!(listing(first), listing(second));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_run_on_the_same_sqlite_file_asks_the_mdm_nothing() {
+    let db = TempSqlite::new().unwrap();
+    let url = db.url();
+    run_twice(move || {
+        let url = url.clone();
+        Box::pin(async move { mdmkit_sqlx::open(&url).await.unwrap() })
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_run_on_the_same_postgres_schema_asks_the_mdm_nothing() {
+    let Some(db) = TestSchema::create().await else {
+        return;
+    };
+    let db = std::sync::Arc::new(db);
+    run_twice(move || {
+        let db = db.clone();
+        Box::pin(async move { db.open().await.stores() })
+    })
+    .await;
+}
