@@ -1,4 +1,8 @@
-//! `mdmkit`: validate MDM credentials, look up and list devices and groups, and run the sandbox MDM.
+//! `mdmkit`: validate MDM credentials, look up and list devices and groups, run the sandbox MDM, and make
+//! vault keys (`mdmkit keygen [ID]` prints a ready `MDMKIT_KEYS` entry).
+//!
+//! Secrets given as flags or environment variables are held as `SecretString`s from the moment they are
+//! parsed, so no `Debug` of the parsed command line shows them.
 //!
 //! Exit codes: 0 success; 2 an MDM error (the first line on stderr is `error: <Category>: <meaning>`, the
 //! R8 category, then the provider's own detail); 3 `lookup` found no device; 64 a usage error.
@@ -12,10 +16,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use futures::StreamExt;
 use mdmkit::http::{ClientOptions, HostPolicy};
 use mdmkit::{
-    parse_base_url, Error, FleetConfig, IntuneCloud, IntuneConfig, IruConfig, JamfConfig,
-    JumpCloudConfig, JumpCloudRegion, MdmDevice, MdmProvider, MdmProviderExt, ProviderConfig,
-    ProviderKind, SerialNumber, SimpleMdmConfig, Unresolved,
+    parse_base_url, Error, ExposeSecret, FleetConfig, IntuneCloud, IntuneConfig, IruConfig,
+    JamfConfig, JumpCloudConfig, JumpCloudRegion, MdmDevice, MdmProvider, MdmProviderExt,
+    ProviderConfig, ProviderKind, SecretString, SerialNumber, SimpleMdmConfig, Unresolved,
 };
+use mdmkit_sync::Vault;
 
 const EXIT_MDM_ERROR: u8 = 2;
 const EXIT_NOT_FOUND: u8 = 3;
@@ -69,6 +74,15 @@ enum Command {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+    },
+    /// Print a new vault key as a ready `MDMKIT_KEYS` entry, `ID:base64key`, for mdmkit-sync's vault.
+    ///
+    /// For a first key, the entry is the whole value; to rotate, append it after a comma (the last entry
+    /// seals new credentials), reseal every workspace, then drop the old entry.
+    Keygen {
+        /// The key id: 1 to 64 characters of A-Z, a-z, 0-9, '-', '_' or '.'. Default: today's date (UTC),
+        /// e.g. 2026-05-01.
+        id: Option<String>,
     },
     /// Run the local sandbox MDM; prints "<provider> <url>" for each provider.
     Sandbox {
@@ -126,11 +140,11 @@ struct Connection {
     #[arg(long, env = "MDMKIT_CLIENT_ID")]
     client_id: Option<String>,
     /// jamf, intune (prefer the environment variable).
-    #[arg(long, env = "MDMKIT_CLIENT_SECRET", hide_env_values = true)]
-    client_secret: Option<String>,
+    #[arg(long, env = "MDMKIT_CLIENT_SECRET", hide_env_values = true, value_parser = secret)]
+    client_secret: Option<SecretString>,
     /// iru, fleet, jumpcloud, and simplemdm's API Secret Access Key (prefer the environment variable).
-    #[arg(long, env = "MDMKIT_API_TOKEN", hide_env_values = true)]
-    api_token: Option<String>,
+    #[arg(long, env = "MDMKIT_API_TOKEN", hide_env_values = true, value_parser = secret)]
+    api_token: Option<SecretString>,
     /// intune.
     #[arg(long, env = "MDMKIT_TENANT_ID")]
     tenant_id: Option<String>,
@@ -155,13 +169,18 @@ impl From<Error> for Failure {
     }
 }
 
+/// Parses a secret flag straight into a `SecretString`.
+fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(value))
+}
+
 fn need(
-    value: &Option<String>,
+    value: Option<&str>,
     flag: &str,
     env: &str,
     provider: ProviderKind,
 ) -> Result<String, Failure> {
-    match value.as_deref().map(str::trim) {
+    match value.map(str::trim) {
         Some(v) if !v.is_empty() => Ok(v.to_owned()),
         _ => Err(Failure::Usage(format!(
             "{} needs {flag} (or {env})",
@@ -182,12 +201,26 @@ fn is_loopback_host(host: &str) -> bool {
 impl Connection {
     fn config(&self) -> Result<ProviderConfig, Failure> {
         let kind = self.provider.kind();
-        let host = || need(&self.host, "--host", "MDMKIT_HOST", kind);
-        let token = || need(&self.api_token, "--api-token", "MDMKIT_API_TOKEN", kind);
-        let client_id = || need(&self.client_id, "--client-id", "MDMKIT_CLIENT_ID", kind);
+        let host = || need(self.host.as_deref(), "--host", "MDMKIT_HOST", kind);
+        let token = || {
+            need(
+                self.api_token.as_ref().map(ExposeSecret::expose_secret),
+                "--api-token",
+                "MDMKIT_API_TOKEN",
+                kind,
+            )
+        };
+        let client_id = || {
+            need(
+                self.client_id.as_deref(),
+                "--client-id",
+                "MDMKIT_CLIENT_ID",
+                kind,
+            )
+        };
         let secret = || {
             need(
-                &self.client_secret,
+                self.client_secret.as_ref().map(ExposeSecret::expose_secret),
                 "--client-secret",
                 "MDMKIT_CLIENT_SECRET",
                 kind,
@@ -239,7 +272,12 @@ impl Connection {
                 ProviderConfig::JumpCloud(c)
             }
             ProviderKind::Intune => {
-                let tenant = need(&self.tenant_id, "--tenant-id", "MDMKIT_TENANT_ID", kind)?;
+                let tenant = need(
+                    self.tenant_id.as_deref(),
+                    "--tenant-id",
+                    "MDMKIT_TENANT_ID",
+                    kind,
+                )?;
                 let mut c = IntuneConfig::new(&tenant, &client_id()?, secret()?)?;
                 if let Some(region) = &self.region {
                     c.cloud = region.parse::<IntuneCloud>().map_err(Failure::Usage)?;
@@ -431,6 +469,18 @@ async fn run(command: Command) -> Result<(), Failure> {
                 }
             }
         }
+        Command::Keygen { id } => {
+            let id = id.unwrap_or_else(|| chrono::Utc::now().format("%Y-%m-%d").to_string());
+            let entry =
+                Vault::generate_key_entry(&id).map_err(|e| Failure::Usage(e.to_string()))?;
+            writeln!(out, "{}", *entry).map_err(io)?;
+            out.flush().map_err(io)?;
+            eprintln!(
+                "a new vault key {id:?}: for a first key set MDMKIT_KEYS to the line above; to rotate, \
+                 append it after a comma (the last entry seals), reseal, then drop the old entry. \
+                 Keep it as secret as the credentials it protects."
+            );
+        }
         Command::Sandbox { port, devices, tls } => {
             let config = mdmkit_sandbox::SandboxConfig {
                 devices,
@@ -469,7 +519,6 @@ async fn run(command: Command) -> Result<(), Failure> {
 
 /// The CLI flags that reach a provider of the running sandbox.
 fn sandbox_hint(sandbox: &mdmkit_sandbox::Sandbox, kind: ProviderKind) -> String {
-    use mdmkit::ExposeSecret;
     let url = sandbox.url(kind);
     let flags = match sandbox.config(kind, mdmkit_sandbox::Access::Full) {
         ProviderConfig::Jamf(c) => format!(
@@ -526,6 +575,40 @@ fn main() -> ExitCode {
             eprintln!("error: {}", e.category());
             eprintln!("{e}");
             ExitCode::from(EXIT_MDM_ERROR)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CANARY: &str = "CANARY-cli-7f3a9c";
+
+    #[test]
+    fn the_parsed_command_line_never_shows_a_secret() {
+        for secret_flag in ["--client-secret", "--api-token"] {
+            let cli = Cli::try_parse_from([
+                "mdmkit",
+                "validate",
+                "--provider",
+                "jamf",
+                "--host",
+                "acme.jamfcloud.com",
+                "--client-id",
+                "id",
+                secret_flag,
+                CANARY,
+            ])
+            .unwrap();
+            let shown = format!("{cli:?} {cli:#?}");
+            assert!(!shown.contains(CANARY), "{shown}");
+            let Command::Validate(connection) = cli.command else {
+                panic!("not validate")
+            };
+            // The value is still there for the configuration to use.
+            let held = connection.client_secret.or(connection.api_token).unwrap();
+            assert_eq!(held.expose_secret(), CANARY);
         }
     }
 }

@@ -5,94 +5,13 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use mdmkit::{ExposeSecret, ProviderConfig, ProviderKind};
+use mdmkit::ProviderKind;
 use mdmkit_sandbox::{Access, Faults, Sandbox, SandboxConfig};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_mdmkit");
+mod support;
 
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs the binary off the async runtime so the in-process sandbox keeps serving.
-async fn mdmkit(args: Vec<String>) -> Output {
-    tokio::task::spawn_blocking(move || {
-        let out = Command::new(BIN)
-            .args(&args)
-            .env_remove("MDMKIT_HOST")
-            .env_remove("MDMKIT_API_TOKEN")
-            .env_remove("MDMKIT_CLIENT_ID")
-            .env_remove("MDMKIT_CLIENT_SECRET")
-            .env_remove("MDMKIT_TENANT_ID")
-            .env_remove("MDMKIT_ORG_ID")
-            .env_remove("MDMKIT_CA_CERT")
-            .output()
-            .expect("the binary runs");
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    })
-    .await
-    .unwrap()
-}
-
-/// The connection flags for a sandbox configuration.
-fn flags(config: &ProviderConfig, url: &str) -> Vec<String> {
-    let kind = config.kind();
-    let mut f = vec![
-        "--provider".to_owned(),
-        kind.id().to_owned(),
-        "--host".to_owned(),
-        url.to_owned(),
-    ];
-    let mut push = |k: &str, v: &str| {
-        f.push(k.to_owned());
-        f.push(v.to_owned());
-    };
-    match config {
-        ProviderConfig::Jamf(c) => {
-            push("--client-id", &c.client_id);
-            push("--client-secret", c.client_secret.expose_secret());
-        }
-        ProviderConfig::Iru(c) => push("--api-token", c.api_token.expose_secret()),
-        ProviderConfig::SimpleMdm(c) => push("--api-token", c.api_key.expose_secret()),
-        ProviderConfig::Fleet(c) => push("--api-token", c.api_token.expose_secret()),
-        ProviderConfig::JumpCloud(c) => push("--api-token", c.api_token.expose_secret()),
-        ProviderConfig::Intune(c) => {
-            push("--tenant-id", &c.tenant_id);
-            push("--client-id", &c.client_id);
-            push("--client-secret", c.client_secret.expose_secret());
-            push("--login-host", url);
-        }
-        _ => unreachable!(),
-    }
-    f
-}
-
-fn args(command: &[&str], flags: &[String]) -> Vec<String> {
-    command
-        .iter()
-        .map(|s| s.to_string())
-        .chain(flags.iter().cloned())
-        .collect()
-}
-
-fn secret_of(config: &ProviderConfig) -> String {
-    match config {
-        ProviderConfig::Jamf(c) => c.client_secret.expose_secret().to_owned(),
-        ProviderConfig::Iru(c) => c.api_token.expose_secret().to_owned(),
-        ProviderConfig::SimpleMdm(c) => c.api_key.expose_secret().to_owned(),
-        ProviderConfig::Fleet(c) => c.api_token.expose_secret().to_owned(),
-        ProviderConfig::JumpCloud(c) => c.api_token.expose_secret().to_owned(),
-        ProviderConfig::Intune(c) => c.client_secret.expose_secret().to_owned(),
-        _ => unreachable!(),
-    }
-}
+use support::{args, flags, mdmkit, secret_of, Output, BIN};
 
 async fn every_command_works(kind: ProviderKind) {
     let sandbox = Sandbox::start(SandboxConfig {

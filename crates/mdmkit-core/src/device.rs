@@ -46,17 +46,12 @@ pub struct SerialNumber(String);
 
 impl SerialNumber {
     /// Normalises `raw`, or explains why it is not a usable serial.
+    ///
+    /// Placeholders are recognised on the normalised form, so `To  Be Filled By O.E.M.` (two spaces) or a
+    /// placeholder written with letters that upper-case to ASCII is refused too, and parsing a parsed
+    /// serial always gives it back unchanged.
     pub fn parse(raw: &str) -> Result<SerialNumber> {
         let trimmed = raw.trim();
-        if PLACEHOLDER_SERIALS
-            .iter()
-            .any(|p| p.eq_ignore_ascii_case(trimmed))
-            || trimmed.chars().all(|c| c == '0' || c == '-' || c == ' ')
-        {
-            return Err(Error::config(format!(
-                "{trimmed:?} is a placeholder, not a serial number"
-            )));
-        }
         let normalised: String = trimmed
             .split_whitespace()
             .collect::<Vec<_>>()
@@ -64,6 +59,15 @@ impl SerialNumber {
             .chars()
             .flat_map(char::to_uppercase)
             .collect();
+        if PLACEHOLDER_SERIALS
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(&normalised))
+            || normalised.chars().all(|c| c == '0' || c == '-' || c == ' ')
+        {
+            return Err(Error::config(format!(
+                "{trimmed:?} is a placeholder, not a serial number"
+            )));
+        }
         if normalised.chars().any(char::is_control) {
             return Err(Error::config(
                 "a serial number cannot contain control characters",

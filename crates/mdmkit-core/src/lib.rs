@@ -7,8 +7,9 @@
 //! - the normalised [`MdmDevice`] (serial number, MDM device ID, MDM user ID, MDM display name) and
 //!   [`MdmGroup`], with [`SerialNumber`] normalisation and the display-name rule [`display_name`];
 //! - one [`Error`] with an [`ErrorKind`] for code and a user-facing [`Category`] (the six of R8);
-//! - [`ProviderKind`] (display names, credential fields, fixed endpoints) and typed, serialisable
-//!   [`ProviderConfig`]s whose `Debug` never shows a secret;
+//! - [`ProviderKind`] (display names, credential fields, fixed endpoints) and typed
+//!   [`ProviderConfig`]s, validated however they are built, whose `Debug` and default `Serialize` never
+//!   show a secret;
 //! - deep links ([`links`]), the paging engine ([`paging`], which stops servers that repeat pages or
 //!   overrun their own totals) and the HTTP client ([`http`]) with retries, limits per MDM server, the
 //!   OAuth token cache and the host policy;
@@ -45,8 +46,8 @@ pub use changes::{
     NumberedPosition,
 };
 pub use config::{
-    parse_base_url, FleetConfig, IntuneConfig, IruConfig, JamfConfig, JumpCloudConfig,
-    ProviderConfig, SimpleMdmConfig,
+    parse_base_url, ExposedSecrets, FleetConfig, IntuneConfig, IruConfig, JamfConfig,
+    JumpCloudConfig, ProviderConfig, SimpleMdmConfig,
 };
 pub use device::{display_name, MdmDevice, MdmGroup, SerialNumber};
 pub use error::{Category, Error, ErrorKind, Result};

@@ -102,6 +102,8 @@ mod changes;
 mod client;
 mod convert;
 mod error;
+#[cfg(test)]
+mod properties;
 mod scim;
 mod wire;
 
@@ -161,6 +163,8 @@ impl FleetProvider {
     /// A provider for the Fleet server and token in `config`. Does no I/O; call
     /// [`MdmProvider::validate`] to test the credentials.
     pub fn new(config: FleetConfig, options: &ClientOptions) -> Result<Self> {
+        // The same checks as the constructors, for a configuration changed after it was built.
+        let config = config.validated()?;
         Ok(FleetProvider {
             client: FleetClient::new(&config, options)?,
             base_url: config.base_url,

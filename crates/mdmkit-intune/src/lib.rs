@@ -100,6 +100,8 @@ mod client;
 mod convert;
 mod delta;
 mod error;
+#[cfg(test)]
+mod properties;
 mod wire;
 
 use std::collections::{BTreeSet, HashMap};
@@ -143,6 +145,8 @@ impl IntuneProvider {
     /// A provider for `config`. No request is made until an operation runs; the Client Secret is held only
     /// by the token source.
     pub fn new(config: IntuneConfig, options: &ClientOptions) -> Result<Self> {
+        // The same checks as the constructors, for a configuration changed after it was built.
+        let config = config.validated()?;
         Ok(IntuneProvider {
             cloud: config.cloud,
             client: GraphClient::new(&config, options)?,

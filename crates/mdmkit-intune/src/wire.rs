@@ -1,10 +1,11 @@
 //! Microsoft Graph JSON as the service sends it: only the fields the connector reads, each optional where
 //! Graph may leave it out or send `null` (unselected properties, hidden directory objects, unassigned
-//! users).
+//! users). A collection's `value` is required and an array, so a 200 of another shape (`{}`, `null`, an
+//! HTML page) is an invalid response, never "no devices" or "no groups".
 
 use serde::{Deserialize, Deserializer};
 
-/// `null` and absent both become the type's default (Graph sends `"value": null` on some error paths).
+/// `null` and absent both become the type's default (`members@delta` is sent only when members changed).
 fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
@@ -17,8 +18,7 @@ where
 #[derive(Debug, Deserialize)]
 #[serde(bound(deserialize = "T: Deserialize<'de>"))]
 pub(crate) struct Collection<T> {
-    /// The rows; may be empty even when a next link follows.
-    #[serde(default = "Vec::new", deserialize_with = "null_as_default")]
+    /// The rows; may be empty even when a next link follows, but never missing or `null`.
     pub value: Vec<T>,
     /// The absolute URL of the next page, with Graph's own `$skiptoken`; absent on the last page.
     #[serde(rename = "@odata.nextLink", default)]
@@ -84,8 +84,8 @@ pub(crate) struct DeviceMember {
 /// A page of `GET /groups/delta`: like a collection, and the last page carries `@odata.deltaLink`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct DeltaPage {
-    /// Changed groups (or continuations of one, holding only `id` and `members@delta`).
-    #[serde(default = "Vec::new", deserialize_with = "null_as_default")]
+    /// Changed groups (or continuations of one, holding only `id` and `members@delta`). Required, like a
+    /// collection's: `{}` is not "nothing changed".
     pub value: Vec<DeltaGroup>,
     /// The next page of this round.
     #[serde(rename = "@odata.nextLink", default)]
@@ -156,13 +156,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn collections_accept_missing_and_null_values() {
-        let c: Collection<ManagedDevice> = serde_json::from_str(r#"{"value": null}"#).unwrap();
-        assert!(c.value.is_empty());
+    fn collections_need_their_value_array() {
         let c: Collection<ManagedDevice> =
-            serde_json::from_str(r#"{"@odata.nextLink": "https://g/next"}"#).unwrap();
-        assert!(c.value.is_empty());
+            serde_json::from_str(r#"{"value": [], "@odata.nextLink": "https://g/next"}"#).unwrap();
+        assert!(c.value.is_empty(), "an empty page before the next one");
         assert_eq!(c.next_link.as_deref(), Some("https://g/next"));
+        for wrong in [
+            r#"{"value": null}"#,
+            r#"{"@odata.nextLink": "https://g/next"}"#,
+            "{}",
+            "[]",
+            "null",
+            r#"{"value": {"id": "m1"}}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<Collection<ManagedDevice>>(wrong).is_err(),
+                "{wrong}"
+            );
+        }
     }
 
     #[test]

@@ -89,6 +89,8 @@
 mod client;
 mod convert;
 mod error;
+#[cfg(test)]
+mod properties;
 mod wire;
 
 mod changes;
@@ -122,6 +124,8 @@ pub struct IruProvider {
 impl IruProvider {
     /// A provider for the tenant in `config`. No request is sent until a method is called.
     pub fn new(config: IruConfig, options: &ClientOptions) -> Result<Self> {
+        // The same checks as the constructors, for a configuration changed after it was built.
+        let config = config.validated()?;
         Ok(IruProvider {
             client: IruClient::new(&config, options)?,
         })

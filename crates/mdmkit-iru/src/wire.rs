@@ -1,8 +1,11 @@
 //! The JSON Iru sends, decoded leniently where the reference says shapes vary.
 //!
 //! Every decoder here goes through [`serde_json::Value`] first so that the documented variants (a bare
-//! object where an array is documented, `"user": ""`, string or numeric ids) are accepted, and anything
-//! else fails with a message that says which field was wrong.
+//! device object where an array is documented, `"user": ""`, string or numeric ids) are accepted, and
+//! anything else fails with a message that says which field was wrong. What carries results is strict: a
+//! device listing is an array (or one object that is a device, with a `device_id`), a tag page an object
+//! with a `results` array; `{}`, `null`, an error object or an HTML page is never "no devices" or "no
+//! tags".
 
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
@@ -171,7 +174,8 @@ pub(crate) struct WireDevice {
 }
 
 /// The body of a device listing: a bare array (documented), or a single device object (one documented
-/// example of the serial lookup shows that).
+/// example of the serial lookup shows that). An object without a `device_id` is not a device (`{}`, an
+/// error object): refused, so that it is not read as one nameless device, or as none.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct WireDeviceList(pub(crate) Vec<WireDevice>);
 
@@ -187,9 +191,21 @@ impl<'de> Deserialize<'de> for WireDeviceList {
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(WireDeviceList),
-            Value::Object(map) => serde_json::from_value(Value::Object(map))
-                .map(|device| WireDeviceList(vec![device]))
-                .map_err(|e| D::Error::custom(format!("the device object: {e}"))),
+            Value::Object(map) => {
+                let device: WireDevice = serde_json::from_value(Value::Object(map))
+                    .map_err(|e| D::Error::custom(format!("the device object: {e}")))?;
+                if device
+                    .device_id
+                    .as_ref()
+                    .and_then(WireId::non_blank)
+                    .is_none()
+                {
+                    return Err(D::Error::custom(
+                        "expected an array of devices, got an object that is not a device (no device_id)",
+                    ));
+                }
+                Ok(WireDeviceList(vec![device]))
+            }
             other => Err(D::Error::custom(format!(
                 "expected an array of devices, got {}",
                 type_name(&other)
@@ -208,8 +224,7 @@ pub(crate) struct WireTag {
     pub(crate) name: Option<String>,
 }
 
-/// A page of `GET /api/v1/tags`: `{count, next, previous, results}`; a bare array of tags is accepted as a
-/// single, final page.
+/// A page of `GET /api/v1/tags`: `{count, next, previous, results}`, with `results` an array.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct WireTagPage {
     /// The tags on this page.
@@ -232,14 +247,9 @@ impl<'de> Deserialize<'de> for WireTagPage {
                 .collect()
         }
         match Value::deserialize(d)? {
-            Value::Array(items) => Ok(WireTagPage {
-                results: tags(items)?,
-                ..WireTagPage::default()
-            }),
             Value::Object(mut map) => {
                 let results = match map.remove("results") {
                     Some(Value::Array(items)) => tags(items)?,
-                    Some(Value::Null) => Vec::new(),
                     Some(other) => {
                         return Err(D::Error::custom(format!(
                             "expected `results` to be an array of tags, got {}",
@@ -358,6 +368,17 @@ mod tests {
             serde_json::from_str(r#"{"device_id":"a","serial_number":"X"}"#).unwrap();
         assert_eq!(single.0.len(), 1);
         assert_eq!(single.0[0].serial_number.as_deref(), Some("X"));
+        for not_a_device in [
+            "{}",
+            r#"{"detail":"Not found."}"#,
+            r#"{"device_id":" ","serial_number":"X"}"#,
+            "null",
+        ] {
+            let err = serde_json::from_str::<WireDeviceList>(not_a_device)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("expected an array of devices"), "{err}");
+        }
         let err = serde_json::from_str::<WireDeviceList>(r#"[{"device_id":"a"},{"device_id":[]}]"#)
             .unwrap_err()
             .to_string();
@@ -382,8 +403,19 @@ mod tests {
         let last: WireTagPage =
             serde_json::from_str(r#"{"count":0,"next":"","results":[]}"#).unwrap();
         assert_eq!(last.next, None);
-        let bare: WireTagPage = serde_json::from_str(r#"[{"id":"t1","name":"a"}]"#).unwrap();
-        assert_eq!((bare.results.len(), bare.next), (1, None));
-        assert!(serde_json::from_str::<WireTagPage>(r#"{"detail":"x"}"#).is_err());
+        for wrong in [
+            r#"{"detail":"x"}"#,
+            r#"[{"id":"t1","name":"a"}]"#,
+            "[]",
+            "{}",
+            "null",
+            r#"{"count":0,"results":null}"#,
+            r#"{"count":1,"results":{"id":"t1"}}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<WireTagPage>(wrong).is_err(),
+                "{wrong}"
+            );
+        }
     }
 }

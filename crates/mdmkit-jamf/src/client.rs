@@ -696,15 +696,22 @@ impl JamfClient {
             let page = self
                 .inventory_page(OP, &["GROUP_MEMBERSHIPS"], &request, None)
                 .await?;
-            Ok(page.map(|c| {
-                let groups: Vec<String> = c
-                    .group_memberships
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|m| m.group_id.0)
-                    .collect();
-                (c.id.0, groups)
-            }))
+            let mut rows = Vec::with_capacity(page.items.len());
+            for c in page.items {
+                // The section was asked for: a computer without it is an answer of another shape, and
+                // reading it as "in no group" would empty every static group.
+                let Some(memberships) = c.group_memberships else {
+                    return Err(Error::invalid_response(format!(
+                        "computer {} came without the groupMemberships section that was asked for",
+                        c.id.0
+                    ))
+                    .with_provider(ProviderKind::Jamf)
+                    .with_operation(OP));
+                };
+                let groups: Vec<String> = memberships.into_iter().map(|m| m.group_id.0).collect();
+                rows.push((c.id.0, groups));
+            }
+            Ok(Page::new(rows, page.info))
         })
         .await?;
         let mut by_group: HashMap<String, Vec<String>> = HashMap::new();

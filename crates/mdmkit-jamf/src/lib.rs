@@ -89,6 +89,8 @@
 mod client;
 mod convert;
 mod error;
+#[cfg(test)]
+mod properties;
 mod version;
 mod wire;
 
@@ -121,6 +123,8 @@ pub struct JamfProvider {
 impl JamfProvider {
     /// A provider for the server and API client in `config`. Makes no request.
     pub fn new(config: JamfConfig, options: &ClientOptions) -> Result<Self> {
+        // The same checks as the constructors, for a configuration changed after it was built.
+        let config = config.validated()?;
         Ok(JamfProvider {
             client: JamfClient::new(&config, options)?,
             base_url: config.base_url,

@@ -4,6 +4,10 @@
 //! API and smart-group membership); sections not requested come back `null`; strings may be `null` or
 //! empty; the Classic API's JSON renders a list as an array, as `{"computer": [...]}` or, for one element,
 //! as `{"computer": {...}}`.
+//!
+//! Strict where a result is carried: the `results` of a page, the `members` of a smart
+//! group and the `computers` of a Classic group are required, so a 200 of another shape (`{}`, `null`, an
+//! HTML page) is an invalid response rather than "no computers" or "no members".
 
 use serde::{Deserialize, Deserializer};
 
@@ -28,7 +32,7 @@ impl<'de> Deserialize<'de> for Id {
     }
 }
 
-/// `null` (or a missing field) as the type's default, for lists that Jamf sends as `null`.
+/// `null` (or a missing field) as the type's default, for lists that Jamf sends as `null` in error bodies.
 fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
@@ -44,13 +48,14 @@ pub(crate) struct VersionBody {
     pub(crate) version: Option<String>,
 }
 
-/// A `{totalCount, results}` page (computers inventory, users, smart groups).
+/// A `{totalCount, results}` page (computers inventory, users). `results` carries the rows and is
+/// required; a missing or `null` `totalCount` only means the total is unknown (the pager then ends on a
+/// short page), so it is tolerated.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", bound(deserialize = "T: Deserialize<'de>"))]
 pub(crate) struct SearchResults<T> {
     #[serde(default)]
     pub(crate) total_count: Option<u64>,
-    #[serde(default = "Vec::new", deserialize_with = "null_default")]
     pub(crate) results: Vec<T>,
 }
 
@@ -143,7 +148,6 @@ pub(crate) struct ComputerGroup {
 /// `GET /api/v{2,3}/computer-groups/smart-group-membership/{id}`: `{"members":[1,2,3]}`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct SmartGroupMembership {
-    #[serde(default = "Vec::new", deserialize_with = "null_default")]
     pub(crate) members: Vec<Id>,
 }
 
@@ -153,10 +157,9 @@ pub(crate) struct ClassicGroupBody {
     pub(crate) computer_group: ClassicGroup,
 }
 
-/// The Classic `computer_group` object; only the member list is read.
+/// The Classic `computer_group` object; only the member list is read (required: every rendering has it).
 #[derive(Debug, Deserialize)]
 pub(crate) struct ClassicGroup {
-    #[serde(default)]
     pub(crate) computers: ClassicComputers,
 }
 
@@ -183,10 +186,9 @@ impl<'de> Deserialize<'de> for ClassicComputers {
             List(Vec<ClassicComputer>),
             Wrapped(Wrapped),
         }
-        Ok(ClassicComputers(match Option::<Raw>::deserialize(d)? {
-            None => Vec::new(),
-            Some(Raw::List(list)) => list,
-            Some(Raw::Wrapped(w)) => match w.computer {
+        Ok(ClassicComputers(match Raw::deserialize(d)? {
+            Raw::List(list) => list,
+            Raw::Wrapped(w) => match w.computer {
                 None => Vec::new(),
                 Some(OneOrMany::Many(list)) => list,
                 Some(OneOrMany::One(one)) => vec![one],
@@ -242,8 +244,12 @@ mod tests {
         let m: SmartGroupMembership = serde_json::from_str(r#"{"members":[1,"2"," 3 "]}"#).unwrap();
         let ids: Vec<_> = m.members.into_iter().map(|i| i.0).collect();
         assert_eq!(ids, ["1", "2", "3"]);
-        let m: SmartGroupMembership = serde_json::from_str(r#"{"members":null}"#).unwrap();
-        assert!(m.members.is_empty());
+        for wrong in [r#"{"members":null}"#, "{}", "[]", r#"{"members":{"id":1}}"#] {
+            assert!(
+                serde_json::from_str::<SmartGroupMembership>(wrong).is_err(),
+                "{wrong}"
+            );
+        }
     }
 
     #[test]
@@ -271,8 +277,18 @@ mod tests {
         );
         assert!(ids(r#"{"computer_group":{"id":2,"computers":{"computer":[]}}}"#).is_empty());
         assert!(ids(r#"{"computer_group":{"id":2,"computers":{"size":0}}}"#).is_empty());
-        assert!(ids(r#"{"computer_group":{"id":2,"computers":null}}"#).is_empty());
-        assert!(ids(r#"{"computer_group":{"id":2}}"#).is_empty());
+        for wrong in [
+            r#"{"computer_group":{"id":2,"computers":null}}"#,
+            r#"{"computer_group":{"id":2}}"#,
+            r#"{"computer_group":{"id":2,"computers":"82,106"}}"#,
+            r#"{"computer_group":null}"#,
+            "{}",
+        ] {
+            assert!(
+                serde_json::from_str::<ClassicGroupBody>(wrong).is_err(),
+                "{wrong}"
+            );
+        }
     }
 
     #[test]
@@ -285,7 +301,26 @@ mod tests {
         assert_eq!(c.id.0, "5");
         assert_eq!((c.serial(), c.username(), c.name()), (None, None, None));
         let page: SearchResults<Computer> =
-            serde_json::from_str(r#"{"totalCount":0,"results":null}"#).unwrap();
+            serde_json::from_str(r#"{"totalCount":0,"results":[]}"#).unwrap();
         assert!(page.results.is_empty());
+    }
+
+    #[test]
+    fn a_page_of_another_shape_is_an_error_not_an_empty_page() {
+        for wrong in [
+            "{}",
+            "[]",
+            "null",
+            r#"{"totalCount":0,"results":null}"#,
+            r#"{"totalCount":1}"#,
+            r#"{"totalCount":1,"results":{"id":"1"}}"#,
+            r#"{"totalCount":"lots","results":[]}"#,
+            r#""results""#,
+        ] {
+            assert!(
+                serde_json::from_str::<SearchResults<Computer>>(wrong).is_err(),
+                "{wrong}"
+            );
+        }
     }
 }

@@ -175,6 +175,13 @@ impl JumpCloudClient {
     ) -> Result<Option<SystemUser>> {
         let path = format!("api/systemusers/{}", path_segment(id));
         match self.get(&path, operation).json::<SystemUser>().await {
+            // A record without an id is not the user asked for (`{}`, an error object): reading it as a
+            // nameless user would silently drop the user's name from the device.
+            Ok(user) if user.user_id().is_none() => Err(Error::invalid_response(
+                "the user record has no _id; the answer is not a JumpCloud user",
+            )
+            .with_provider(ProviderKind::JumpCloud)
+            .with_operation(operation)),
             Ok(user) => Ok(Some(user)),
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 tracing::debug!(

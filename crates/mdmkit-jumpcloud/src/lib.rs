@@ -94,6 +94,8 @@
 mod client;
 mod convert;
 mod error;
+#[cfg(test)]
+mod properties;
 mod wire;
 
 use std::collections::{HashMap, HashSet};
@@ -190,6 +192,8 @@ impl JumpCloudProvider {
     /// A provider for `config`. Fails only on a configuration that cannot work (an organisation id that
     /// is not a valid header value, an unusable base URL, a bad extra root certificate).
     pub fn new(config: JumpCloudConfig, options: &ClientOptions) -> Result<Self> {
+        // The same checks as the constructors, for a configuration changed after it was built.
+        let config = config.validated()?;
         let console = parse_base_url(config.api_base().as_str(), &["/api/v2", "/api"])
             .map_err(|e| e.with_provider(ProviderKind::JumpCloud))?;
         let org_id = config

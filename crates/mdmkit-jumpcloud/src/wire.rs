@@ -1,7 +1,9 @@
 //! JumpCloud's JSON as the API sends it (V1 `/api/...` and V2 `/api/v2/...`).
 //!
-//! Everything is optional and `null`-tolerant: the public spec marks almost nothing as required, and
-//! public scripts read fields (`id` beside `_id`) the spec does not list. Unknown fields are ignored.
+//! Fields are optional and `null`-tolerant: the public spec marks almost nothing as required, and public
+//! scripts read fields (`id` beside `_id`) the spec does not list. Unknown fields are ignored. What carries
+//! results is strict: a V1 list's `results` must be an array and a V2 list an array (or that envelope),
+//! so `{}`, `null` or an HTML page is an invalid response, never "no systems" or "no groups".
 
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -11,7 +13,7 @@ use serde_json::Value;
 #[derive(Debug, Deserialize)]
 #[serde(bound = "T: Deserialize<'de>")]
 pub(crate) struct V1List<T> {
-    #[serde(default, deserialize_with = "null_as_empty")]
+    /// Required, and an array: `null` or a missing list is not an empty one.
     pub(crate) results: Vec<T>,
     #[serde(rename = "totalCount", default)]
     pub(crate) total_count: Option<u64>,
@@ -215,7 +217,34 @@ mod tests {
             serde_json::from_str(r#"{"results":[{"id":"x"}],"totalCount":7}"#).unwrap();
         let (items, total) = wrapped.into_parts();
         assert_eq!((items.len(), total), (1, Some(7)));
-        let v1: V1List<System> = serde_json::from_str(r#"{"results":null}"#).unwrap();
+        let v1: V1List<System> = serde_json::from_str(r#"{"results":[],"totalCount":0}"#).unwrap();
         assert!(v1.results.is_empty());
+    }
+
+    #[test]
+    fn lists_of_another_shape_are_errors() {
+        for wrong in [
+            r#"{"results":null}"#,
+            "{}",
+            "[]",
+            "null",
+            r#"{"totalCount":3}"#,
+            r#"{"results":{"_id":"a"}}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<V1List<System>>(wrong).is_err(),
+                "{wrong}"
+            );
+        }
+        for wrong in ["{}", "null", r#"{"results":null}"#, r#""systems""#, "0"] {
+            assert!(
+                serde_json::from_str::<V2List<GraphObject>>(wrong).is_err(),
+                "{wrong}"
+            );
+        }
+        let (items, _) = serde_json::from_str::<V2List<GraphObject>>("[]")
+            .unwrap()
+            .into_parts();
+        assert!(items.is_empty(), "a bare empty array is V2's empty list");
     }
 }

@@ -21,6 +21,8 @@ pub(crate) struct Shared {
     pub(crate) fleet: RwLock<Fleet>,
     pub(crate) token_lifetime: Mutex<Duration>,
     pub(crate) providers: BTreeMap<ProviderKind, ProviderState>,
+    /// See [`crate::SandboxConfig::secret_suffix`].
+    pub(crate) secret_suffix: String,
     /// Vendor behaviours a test can switch.
     pub(crate) switches: Switches,
 }

@@ -22,6 +22,8 @@
 //!   an observer's token and absent without Premium, [`Sandbox::set_fleet_premium`]); JumpCloud's
 //!   `/api/v2/users/{id}/systems`; Entra's `groups/delta` with `members@delta` and delta links that
 //!   [`Sandbox::expire_group_delta_links`] turns into `410 syncStateNotFound`.
+//! - The credentials of each provider come from [`Sandbox::config`]; [`SandboxConfig::secret_suffix`] makes
+//!   every secret end in a value of the test's choosing (a canary to search logs and output for).
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -46,6 +48,7 @@ mod iru;
 mod jamf;
 mod jumpcloud;
 pub mod model;
+mod secrets;
 mod server;
 mod simplemdm;
 
@@ -99,6 +102,11 @@ pub struct SandboxConfig {
     pub host: IpAddr,
     /// First port; providers take consecutive ports in [`ProviderKind::ALL`] order. `None`: any free port.
     pub base_port: Option<u16>,
+    /// Appended to every secret (API token, key or client secret) that [`Sandbox::config`] hands out, and
+    /// removed from every secret the sandbox receives before it checks it. Empty by default. Tests that
+    /// prove a secret never reaches logs, errors or output set a distinctive value (a canary) and search
+    /// for it. A secret sent without the suffix is still accepted.
+    pub secret_suffix: String,
 }
 
 impl Default for SandboxConfig {
@@ -111,6 +119,7 @@ impl Default for SandboxConfig {
             faults: BTreeMap::new(),
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             base_port: None,
+            secret_suffix: String::new(),
         }
     }
 }
@@ -177,6 +186,7 @@ impl Sandbox {
             token_lifetime: Mutex::new(config.token_lifetime),
             providers,
             switches: Default::default(),
+            secret_suffix: config.secret_suffix,
         });
         let tls = if config.tls {
             Some(server::generate_tls().map_err(std::io::Error::other)?)
@@ -221,9 +231,13 @@ impl Sandbox {
         self.ca_pem.as_deref()
     }
 
-    /// A provider configuration pointing at this sandbox with the given credentials.
+    /// A provider configuration pointing at this sandbox with the given credentials (each secret ends in
+    /// [`SandboxConfig::secret_suffix`]).
     pub fn config(&self, kind: ProviderKind, access: Access) -> ProviderConfig {
-        common::sim(kind).config(self.url(kind), access)
+        secrets::with_suffix(
+            common::sim(kind).config(self.url(kind), access),
+            &self.shared.secret_suffix,
+        )
     }
 
     /// Client options suited to the sandbox: loopback and plain HTTP allowed, fast backoff, and the

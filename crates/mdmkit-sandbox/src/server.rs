@@ -18,7 +18,7 @@ use tower::{Layer as _, ServiceExt as _};
 use url::Url;
 
 use crate::common::{sim, Ctx, Listening, Shared};
-use crate::faults;
+use crate::{faults, secrets};
 
 /// The generated TLS material.
 pub(crate) struct Tls {
@@ -117,6 +117,10 @@ pub(crate) async fn serve(
     let routed = sim(kind)
         .router()
         .layer(middleware::from_fn_with_state(ctx.clone(), faults::inject))
+        .layer(middleware::from_fn_with_state(
+            ctx.clone(),
+            secrets::unsuffix,
+        ))
         // Simulators that build absolute links (next pages) read the scheme from `X-Forwarded-Proto`, as
         // behind a TLS-terminating proxy; in TLS mode the server says https itself.
         .layer(middleware::map_request(

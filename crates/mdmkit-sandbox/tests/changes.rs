@@ -21,7 +21,7 @@ async fn sandbox(devices: usize) -> Sandbox {
 }
 
 fn config_value(sandbox: &Sandbox, kind: ProviderKind, access: Access) -> Value {
-    serde_json::to_value(sandbox.config(kind, access)).unwrap()
+    serde_json::to_value(sandbox.config(kind, access).expose_secrets()).unwrap()
 }
 
 async fn get(

@@ -15,8 +15,12 @@ async fn labels_page_by_page_and_per_page() {
     .await
     .unwrap();
     let base = sandbox.url(ProviderKind::Fleet).to_string();
-    let token = serde_json::to_value(sandbox.config(ProviderKind::Fleet, Access::Full)).unwrap()
-        ["api_token"]
+    let token = serde_json::to_value(
+        sandbox
+            .config(ProviderKind::Fleet, Access::Full)
+            .expose_secrets(),
+    )
+    .unwrap()["api_token"]
         .as_str()
         .unwrap()
         .to_owned();

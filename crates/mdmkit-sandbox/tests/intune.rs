@@ -53,8 +53,12 @@ impl Intune {
 
     /// Tenant, client id and secret that `Sandbox::config` hands out for `access`.
     fn credentials(&self, access: Access) -> (String, String, String) {
-        let config =
-            serde_json::to_value(self.sandbox.config(ProviderKind::Intune, access)).unwrap();
+        let config = serde_json::to_value(
+            self.sandbox
+                .config(ProviderKind::Intune, access)
+                .expose_secrets(),
+        )
+        .unwrap();
         assert_eq!(config["provider"], "intune");
         let s = |k: &str| config[k].as_str().unwrap().to_owned();
         (s("tenant_id"), s("client_id"), s("client_secret"))
@@ -209,7 +213,12 @@ fn enc(text: &str) -> String {
 #[tokio::test]
 async fn configurations_point_both_hosts_at_the_sandbox() {
     let t = Intune::start(3).await;
-    let full = serde_json::to_value(t.sandbox.config(ProviderKind::Intune, Access::Full)).unwrap();
+    let full = serde_json::to_value(
+        t.sandbox
+            .config(ProviderKind::Intune, Access::Full)
+            .expose_secrets(),
+    )
+    .unwrap();
     assert_eq!(full["graph_url"], t.base.as_str());
     assert_eq!(full["login_url"], t.base.as_str());
     assert_eq!(full["tenant_id"], TENANT_ID);
@@ -1406,7 +1415,12 @@ async fn tls_mode_issues_tokens_for_the_https_root_and_links_stay_on_https() {
         .add_root_certificate(ca)
         .build()
         .unwrap();
-    let config = serde_json::to_value(sandbox.config(ProviderKind::Intune, Access::Full)).unwrap();
+    let config = serde_json::to_value(
+        sandbox
+            .config(ProviderKind::Intune, Access::Full)
+            .expose_secrets(),
+    )
+    .unwrap();
     let ask = |scope: String| {
         http.post(format!("{base}{TENANT_ID}/oauth2/v2.0/token"))
             .form(&[

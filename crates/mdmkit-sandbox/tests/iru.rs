@@ -38,7 +38,12 @@ impl Iru {
 
     /// The API token `Sandbox::config` hands out for `access`.
     fn token_for(&self, access: Access) -> String {
-        let config = serde_json::to_value(self.sandbox.config(ProviderKind::Iru, access)).unwrap();
+        let config = serde_json::to_value(
+            self.sandbox
+                .config(ProviderKind::Iru, access)
+                .expose_secrets(),
+        )
+        .unwrap();
         assert_eq!(config["provider"], "iru");
         assert_eq!(config["base_url"], self.base.as_str());
         config["api_token"].as_str().unwrap().to_owned()

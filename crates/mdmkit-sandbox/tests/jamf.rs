@@ -36,7 +36,12 @@ impl Jamf {
 
     /// The client id and secret `Sandbox::config` hands out for `access`.
     fn credentials(&self, access: Access) -> (String, String) {
-        let config = serde_json::to_value(self.sandbox.config(ProviderKind::Jamf, access)).unwrap();
+        let config = serde_json::to_value(
+            self.sandbox
+                .config(ProviderKind::Jamf, access)
+                .expose_secrets(),
+        )
+        .unwrap();
         assert_eq!(config["provider"], "jamf");
         assert_eq!(config["base_url"], self.base.as_str());
         (

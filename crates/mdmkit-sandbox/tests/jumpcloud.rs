@@ -275,7 +275,7 @@ async fn a_key_without_device_access_gets_403_on_device_routes_only() {
     ] {
         let config = sandbox.config(ProviderKind::JumpCloud, access);
         assert!(matches!(config, ProviderConfig::JumpCloud(_)));
-        let value = serde_json::to_value(&config).unwrap();
+        let value = serde_json::to_value(config.expose_secrets()).unwrap();
         assert_eq!(value["api_token"], key, "{access:?}");
         assert_eq!(value["base_url"], api.base, "{access:?}");
         assert!(value.get("org_id").is_none());

@@ -175,8 +175,10 @@ mod tests {
         assert_eq!(g.id, "436635");
         assert_eq!(g.name, "SimpleMDM for iOS");
         assert_eq!(g.member_device_ids, ["1406463", "775822"]);
-        let unnamed: wire::AssignmentGroup =
-            serde_json::from_str(r#"{"id":7,"attributes":{"name":""}}"#).unwrap();
+        let unnamed: wire::AssignmentGroup = serde_json::from_str(
+            r#"{"id":7,"attributes":{"name":""},"relationships":{"devices":{"data":[]}}}"#,
+        )
+        .unwrap();
         let unnamed = group(unnamed);
         assert_eq!(unnamed.name, "Assignment group 7");
         assert!(unnamed.member_device_ids.is_empty());

@@ -98,6 +98,8 @@
 mod client;
 mod convert;
 mod error;
+#[cfg(test)]
+mod properties;
 mod wire;
 
 use async_trait::async_trait;
@@ -129,6 +131,8 @@ impl SimpleMdmProvider {
     ///
     /// No request is sent; call [`MdmProvider::validate`] to test the credentials.
     pub fn new(config: SimpleMdmConfig, options: &ClientOptions) -> Result<Self> {
+        // The same checks as the constructors, for a configuration changed after it was built.
+        let config = config.validated()?;
         Ok(SimpleMdmProvider {
             http: client::http_client(&config, options)?,
             base_url: client::api_base(&config),

@@ -5,6 +5,10 @@
 //! integers on the wire but strings are accepted too; `null` counts as absent everywhere; a relationship's
 //! `data` may be one object or an array; text fields accept numbers and booleans. Unknown fields are
 //! ignored, so the API may add fields freely.
+//!
+//! Strict where results are carried: a list's `data` must be an array, and an assignment group must carry
+//! its member devices (`relationships.devices.data`, embedded as documented), so a 200 of another shape is
+//! an invalid response, never "no devices", "no groups" or "no members".
 
 use serde::de::{self, DeserializeOwned, Deserializer};
 use serde::Deserialize;
@@ -14,8 +18,7 @@ use serde_json::Value;
 #[derive(Debug, Deserialize)]
 #[serde(bound = "T: DeserializeOwned")]
 pub(crate) struct ListResponse<T> {
-    /// The rows of this page.
-    #[serde(default, deserialize_with = "null_as_default")]
+    /// The rows of this page (required; `null` is not an empty page).
     pub(crate) data: Vec<T>,
     /// Whether rows follow this page. Documented as always present; `None` if a server omits it, and
     /// the core pager then falls back to "a short page is the last".
@@ -121,8 +124,7 @@ pub(crate) struct AssignmentGroup {
     /// The group's fields.
     #[serde(default, deserialize_with = "null_as_default")]
     pub(crate) attributes: AssignmentGroupAttributes,
-    /// Linked records; only the member devices are read.
-    #[serde(default, deserialize_with = "null_as_default")]
+    /// Linked records; only the member devices are read. Required: members come embedded.
     pub(crate) relationships: AssignmentGroupRelationships,
 }
 
@@ -137,9 +139,17 @@ pub(crate) struct AssignmentGroupAttributes {
 /// The relationships of an assignment group that mdmkit reads.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct AssignmentGroupRelationships {
-    /// Member devices, embedded (live data repeats ids; the core de-duplicates).
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub(crate) devices: Relationship<ResourceRef>,
+    /// Member devices, embedded (live data repeats ids; the core de-duplicates). Required, with its
+    /// `data`: a group without them is not "a group without members".
+    pub(crate) devices: Members,
+}
+
+/// The `devices` relationship of an assignment group: `{"data": [...]}` (or, leniently, one object).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Members {
+    /// The member references.
+    #[serde(deserialize_with = "present_one_or_many")]
+    pub(crate) data: Vec<ResourceRef>,
 }
 
 /// A reference to another record: `{"type":"device","id":121}`.
@@ -172,6 +182,28 @@ where
         one => serde_json::from_value(one)
             .map(|v| vec![v])
             .map_err(de::Error::custom),
+    }
+}
+
+/// [`one_or_many`] for a list that must be there: `null` is refused.
+fn present_one_or_many<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    match Value::deserialize(d)? {
+        Value::Null => Err(de::Error::custom("expected a list of members, got null")),
+        Value::Array(items) => items
+            .into_iter()
+            .map(|v| serde_json::from_value(v).map_err(de::Error::custom))
+            .collect(),
+        one @ Value::Object(_) => serde_json::from_value(one)
+            .map(|v| vec![v])
+            .map_err(de::Error::custom),
+        other => Err(de::Error::custom(format!(
+            "expected a list of members, got {}",
+            kind_of(&other)
+        ))),
     }
 }
 
@@ -275,7 +307,40 @@ mod tests {
         assert_eq!(a.name, None);
         assert_eq!(a.device_name.as_deref(), Some("42"));
         assert_eq!(a.serial_number, None);
-        let empty: ListResponse<Device> = serde_json::from_str(r#"{"data":null}"#).unwrap();
+        let empty: ListResponse<Device> = serde_json::from_str(r#"{"data":[]}"#).unwrap();
         assert!(empty.data.is_empty());
+    }
+
+    #[test]
+    fn lists_and_group_members_of_another_shape_are_errors() {
+        for wrong in [
+            r#"{"data":null}"#,
+            "{}",
+            "[]",
+            "null",
+            r#"{"data":{"id":1}}"#,
+            r#"{"has_more":false}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<ListResponse<Device>>(wrong).is_err(),
+                "{wrong}"
+            );
+        }
+        for wrong in [
+            r#"{"id":7,"attributes":{"name":"g"}}"#,
+            r#"{"id":7,"relationships":null}"#,
+            r#"{"id":7,"relationships":{}}"#,
+            r#"{"id":7,"relationships":{"devices":{}}}"#,
+            r#"{"id":7,"relationships":{"devices":{"data":null}}}"#,
+            r#"{"id":7,"relationships":{"devices":{"data":"1,2"}}}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<AssignmentGroup>(wrong).is_err(),
+                "{wrong}"
+            );
+        }
+        let g: AssignmentGroup =
+            serde_json::from_str(r#"{"id":7,"relationships":{"devices":{"data":[]}}}"#).unwrap();
+        assert!(g.relationships.devices.data.is_empty());
     }
 }

@@ -223,8 +223,10 @@ impl MdmSync {
 
     /// Saves MDM credentials after proving they work (R8), and reacts to a change (R9, R10).
     ///
-    /// 1. Builds the provider and runs its test call. On failure the error (its R8 category in
-    ///    [`Error::category`]) is returned and **nothing is saved**: credentials saved before stay in force.
+    /// 1. Checks the configuration ([`ProviderConfig::validated`]: required fields, host rules), builds the
+    ///    provider and runs its test call. On failure the error (its R8 category in [`Error::category`])
+    ///    is returned and **nothing is saved**: credentials saved before stay in force. An invalid
+    ///    configuration fails with its own message ("API Client ID is required") before any request.
     /// 2. Takes the workspace's lease (a running sync makes this fail with [`Error::AlreadyRunning`], with
     ///    nothing saved), encrypts and saves.
     /// 3. If the provider or any credential changed ([`ProviderConfig::same_connection`]), clears the MDM
@@ -239,6 +241,7 @@ impl MdmSync {
         workspace: &WorkspaceId,
         config: ProviderConfig,
     ) -> Result<ConnectReport> {
+        let config = config.validated()?;
         let provider = self.factory.build(&config)?;
         if let Err(e) = provider.validate().await {
             tracing::info!(

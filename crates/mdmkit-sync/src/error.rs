@@ -150,15 +150,15 @@ impl Error {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum VaultError {
-    /// A key is malformed (wrong length, bad encoding, bad id).
+    /// A key is malformed (wrong length, bad encoding).
     #[error("vault key {key_id:?}: {reason}")]
     InvalidKey {
-        /// The key's id as given.
+        /// The key's id (a valid one: an invalid id is a [`VaultError::Keys`] error that does not repeat it).
         key_id: String,
         /// What is wrong with it.
         reason: String,
     },
-    /// The vault has no key, or the key list cannot be read.
+    /// The vault has no key, a key id is invalid, or the key list cannot be read.
     #[error("vault keys: {0}")]
     Keys(String),
     /// A record names a key the vault does not hold (retired too early?).

@@ -78,7 +78,9 @@
 //!
 //! ## Decisions
 //!
-//! - **Connecting.** Validation runs before anything else and outside the lease, so bad credentials get
+//! - **Connecting.** The configuration's own checks ([`mdmkit_core::ProviderConfig::validated`]) run first,
+//!   so a missing credential fails with its message before any request. Validation runs before anything
+//!   else and outside the lease, so bad credentials get
 //!   their R8 category at once and nothing is written. Saving then takes the workspace's lease: credentials
 //!   never change under a running sync (which could otherwise write the old MDM's metadata after the
 //!   reset); while a sync runs, `connect` fails with [`Error::AlreadyRunning`] and saves nothing. "Provider
@@ -132,7 +134,11 @@
 //!   belong to each MDM server and the providers' HTTP clients enforce them there, so one tenant's slow Jamf
 //!   never takes another tenant's Jamf requests.
 //! - **Secrets** are decrypted only to build a provider, live in `SecretString`s, and never reach `Debug`,
-//!   logs or errors; logs carry workspace ids, provider names, counts and error categories.
+//!   logs or errors; logs carry workspace ids, provider names, counts and error categories. The vault is
+//!   the one caller of [`mdmkit_core::ProviderConfig::expose_secrets`]; `tests/canary.rs` proves the rest
+//!   for every provider, with every log line recorded at TRACE.
+//! - **Keys** come from `MDMKIT_KEYS` ([`Vault::from_env`]); [`Vault::generate_key_entry`] (or
+//!   `mdmkit keygen`) makes an entry, and the README's "Vault keys and rotation" gives the rotation steps.
 #![deny(missing_docs)]
 
 mod clock;

@@ -5,13 +5,15 @@
 //! - **Rotation.** Every record stores the id of the key that sealed it. The vault holds one *active* key
 //!   (new writes) and any number of *old* keys (opening only). Rotate by adding a new active key and keeping
 //!   the old one until every record has been re-saved; [`Vault::needs_reseal`] tells which records still
-//!   use an old key.
+//!   use an old key. [`Vault::generate_key_entry`] makes a ready `id:base64key` entry for
+//!   [`Vault::from_key_list`] (`mdmkit keygen` prints one); key ids follow [`Vault::check_key_id`].
 //! - **Binding.** The associated data is the workspace id, the provider id and the key id, each
 //!   length-prefixed. A record copied to another workspace, relabelled with another provider or pointed at
 //!   another key fails authentication.
 //! - **Hygiene.** Keys live in [`Zeroizing`] buffers and the cipher state zeroises itself on drop;
 //!   decrypted plaintext is returned as `Zeroizing<Vec<u8>>` and parsed straight into `SecretString`s.
-//!   `Debug` shows key ids only; errors name key ids and lengths only.
+//!   `Debug` shows key ids only; errors name valid key ids, pair positions and lengths only (never the
+//!   text of a malformed pair, which may be a key).
 
 use std::fmt;
 
@@ -27,6 +29,8 @@ use crate::model::{SealedCredentials, WorkspaceId};
 
 /// Bytes in a vault key.
 pub const KEY_LEN: usize = 32;
+/// The key-id rule as error messages state it; [`Vault::check_key_id`] has the reasons.
+const KEY_ID_RULE: &str = "a key id is 1 to 64 characters of A-Z, a-z, 0-9, '-', '_' or '.'";
 const NONCE_LEN: usize = 24;
 const AAD_DOMAIN: &[u8] = b"mdmkit-sync/credentials/v1";
 /// Room reserved up front for a serialised configuration, so that serialising never reallocates and leaves
@@ -63,22 +67,6 @@ impl fmt::Debug for Vault {
     }
 }
 
-fn check_key_id(id: &str) -> Result<(), VaultError> {
-    let ok = !id.is_empty()
-        && id.len() <= 64
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(VaultError::InvalidKey {
-            key_id: id.chars().take(64).collect(),
-            reason: "a key id is 1 to 64 characters of A-Z, a-z, 0-9, '-', '_' or '.'".into(),
-        })
-    }
-}
-
 fn key_bytes(id: &str, bytes: &[u8]) -> Result<Zeroizing<[u8; KEY_LEN]>, VaultError> {
     if bytes.len() != KEY_LEN {
         return Err(VaultError::InvalidKey {
@@ -91,10 +79,61 @@ fn key_bytes(id: &str, bytes: &[u8]) -> Result<Zeroizing<[u8; KEY_LEN]>, VaultEr
     Ok(key)
 }
 
+/// Decodes a key written as standard base64 (with padding).
+fn decode_key(encoded: &str) -> Option<Zeroizing<Vec<u8>>> {
+    base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()
+        .map(Zeroizing::new)
+}
+
+/// What the `n`th of `total` pairs of a key list is called in errors: its position, never its text.
+fn pair_name(n: usize, total: usize) -> String {
+    format!("pair {n} of {total}")
+}
+
 impl Vault {
+    /// Checks a key id. The rules:
+    ///
+    /// - 1 to 64 characters;
+    /// - only ASCII letters and digits, `-`, `_` and `.` (so an id never contains `:` or `,`, which separate
+    ///   ids, keys and pairs in [`Vault::from_key_list`], and a base64 key, which always ends in `=`, is
+    ///   never taken for an id);
+    /// - unique within a vault.
+    ///
+    /// A date (`2026-05`, `2026-05-01`) is a good id: it tells which key is newer and when it was made.
+    /// The id is stored in clear with every record it seals and bound into the record's authentication, so
+    /// it must never change for a key. An invalid id is not repeated in the error, in case a key was passed
+    /// where the id belongs.
+    ///
+    /// ```
+    /// use mdmkit_sync::Vault;
+    ///
+    /// assert!(Vault::check_key_id("2026-05").is_ok());
+    /// assert!(Vault::check_key_id("prod_key.v2").is_ok());
+    /// for bad in ["", "has space", "a:b", "a,b", "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80="] {
+    ///     assert!(Vault::check_key_id(bad).is_err(), "{bad}");
+    /// }
+    /// ```
+    pub fn check_key_id(id: &str) -> Result<(), VaultError> {
+        let ok = !id.is_empty()
+            && id.len() <= 64
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if ok {
+            Ok(())
+        } else {
+            Err(VaultError::Keys(format!(
+                "a key id ({} characters, not shown) is invalid: {KEY_ID_RULE}",
+                id.chars().count()
+            )))
+        }
+    }
+
     /// A vault with one key, which seals new records.
     pub fn new(key_id: &str, key: &[u8]) -> Result<Vault, VaultError> {
-        check_key_id(key_id)?;
+        Vault::check_key_id(key_id)?;
         Ok(Vault {
             keys: vec![VaultKey {
                 id: key_id.to_owned(),
@@ -105,7 +144,7 @@ impl Vault {
 
     /// Adds an older key that still opens records but seals nothing.
     pub fn with_old_key(mut self, key_id: &str, key: &[u8]) -> Result<Vault, VaultError> {
-        check_key_id(key_id)?;
+        Vault::check_key_id(key_id)?;
         if self.keys.iter().any(|k| k.id == key_id) {
             return Err(VaultError::Keys(format!("key id {key_id:?} appears twice")));
         }
@@ -120,27 +159,38 @@ impl Vault {
     }
 
     /// Reads keys from `id:base64key` pairs separated by commas or whitespace, oldest first: the **last**
-    /// pair is the active key, so rotating means appending a pair. Keys are standard base64 of 32 bytes.
+    /// pair is the active key, so rotating means appending a pair ([`Vault::generate_key_entry`] makes
+    /// one). Keys are standard base64 of 32 bytes; ids follow [`Vault::check_key_id`].
+    ///
+    /// Errors name a pair by its position and, once its id is known to be valid, by its id; they never
+    /// repeat the text of a pair (a pair written `key:id` would otherwise print the key).
     pub fn from_key_list(list: &str) -> Result<Vault, VaultError> {
-        let mut vault: Option<Vault> = None;
         let pairs: Vec<&str> = list
             .split(|c: char| c == ',' || c.is_whitespace())
             .filter(|p| !p.is_empty())
             .collect();
-        for pair in pairs.iter().rev() {
+        let total = pairs.len();
+        let mut vault: Option<Vault> = None;
+        for (i, pair) in pairs.iter().enumerate().rev() {
+            let name = pair_name(i + 1, total);
             let Some((id, encoded)) = pair.split_once(':') else {
-                return Err(VaultError::Keys(
-                    "expected id:base64key pairs separated by commas".into(),
-                ));
+                return Err(VaultError::Keys(format!(
+                    "{name} has no ':'; expected id:base64key pairs separated by commas"
+                )));
             };
-            let decoded = Zeroizing::new(
-                base64::engine::general_purpose::STANDARD
-                    .decode(encoded.trim())
-                    .map_err(|_| VaultError::InvalidKey {
-                        key_id: id.to_owned(),
-                        reason: "not standard base64".into(),
-                    })?,
-            );
+            if Vault::check_key_id(id).is_err() {
+                let swapped = decode_key(id).is_some_and(|k| k.len() == KEY_LEN)
+                    && Vault::check_key_id(encoded).is_ok();
+                return Err(VaultError::Keys(if swapped {
+                    format!("{name} looks like base64key:id; write it as id:base64key")
+                } else {
+                    format!("{name} has an invalid key id: {KEY_ID_RULE}")
+                }));
+            }
+            let decoded = decode_key(encoded).ok_or_else(|| VaultError::InvalidKey {
+                key_id: id.to_owned(),
+                reason: "not standard base64".into(),
+            })?;
             vault = Some(match vault {
                 None => Vault::new(id, &decoded)?,
                 Some(v) => v.with_old_key(id, &decoded)?,
@@ -169,6 +219,37 @@ impl Vault {
         let mut key = Zeroizing::new([0u8; KEY_LEN]);
         random_bytes(&mut key[..]).map_err(|_| VaultError::Keys("no OS randomness".into()))?;
         Ok(key)
+    }
+
+    /// A new random key as a ready `id:base64key` entry of the key list ([`Vault::from_key_list`], the
+    /// `MDMKIT_KEYS` variable of the README): set it as the whole list for a first key, or append it
+    /// (after a comma) to rotate. `mdmkit keygen [ID]` prints one. The id must pass
+    /// [`Vault::check_key_id`]. The entry is a secret: store it where the backend's other secrets live.
+    ///
+    /// ```
+    /// use mdmkit_sync::Vault;
+    ///
+    /// # fn main() -> Result<(), mdmkit_sync::VaultError> {
+    /// let first = Vault::generate_key_entry("2026-01")?;
+    /// assert!(first.starts_with("2026-01:"));
+    /// let vault = Vault::from_key_list(&first)?;
+    /// assert_eq!(vault.active_key_id(), "2026-01");
+    ///
+    /// // Rotation: append a new entry; it seals from now on, the old one still opens.
+    /// let rotated = format!("{},{}", *first, *Vault::generate_key_entry("2026-07")?);
+    /// let vault = Vault::from_key_list(&rotated)?;
+    /// assert_eq!(vault.active_key_id(), "2026-07");
+    /// assert_eq!(vault.key_ids().collect::<Vec<_>>(), ["2026-01", "2026-07"]);
+    /// # Ok(()) }
+    /// ```
+    pub fn generate_key_entry(key_id: &str) -> Result<Zeroizing<String>, VaultError> {
+        Vault::check_key_id(key_id)?;
+        let key = Vault::generate_key()?;
+        let mut entry = Zeroizing::new(String::with_capacity(key_id.len() + 1 + 44));
+        entry.push_str(key_id);
+        entry.push(':');
+        base64::engine::general_purpose::STANDARD.encode_string(&key[..], &mut entry);
+        Ok(entry)
     }
 
     /// The id of the key that seals new records.
@@ -275,6 +356,10 @@ impl Vault {
     }
 
     /// Serialises and seals a provider configuration (credentials and endpoint).
+    ///
+    /// The plaintext is the configuration's explicit-secrets form
+    /// ([`ProviderConfig::expose_secrets`]; its default `Serialize` redacts them): the same JSON earlier
+    /// releases sealed, so records sealed before keep opening.
     pub fn seal_config(
         &self,
         workspace: &WorkspaceId,
@@ -282,12 +367,14 @@ impl Vault {
         now: DateTime<Utc>,
     ) -> Result<SealedCredentials, VaultError> {
         let mut plaintext = Zeroizing::new(Vec::with_capacity(PLAINTEXT_CAPACITY));
-        serde_json::to_writer(&mut *plaintext, config)
+        serde_json::to_writer(&mut *plaintext, &config.expose_secrets())
             .map_err(|_| VaultError::Format("serialised".into()))?;
         self.seal(workspace, config.kind(), &plaintext, now)
     }
 
-    /// Opens and parses a sealed provider configuration.
+    /// Opens and parses a sealed provider configuration. Parsing runs the configuration's checks (the
+    /// same as its constructors), so a record that no longer passes them is an error, not a provider
+    /// built from it.
     pub fn open_config(
         &self,
         workspace: &WorkspaceId,
@@ -350,6 +437,32 @@ mod tests {
         assert!(!String::from_utf8_lossy(&a.ciphertext).contains(SECRET));
         let back = v.open_config(&ws("w1"), &a).unwrap();
         assert!(back.same_connection(&jamf()));
+    }
+
+    #[test]
+    fn sealed_plaintext_holds_the_secret_and_records_sealed_before_still_open() {
+        let v = vault("k1", 7);
+        let sealed = v.seal_config(&ws("w1"), &jamf(), now()).unwrap();
+        let plaintext = v.open(&ws("w1"), &sealed).unwrap();
+        let text = String::from_utf8(plaintext.to_vec()).unwrap();
+        assert!(
+            text.contains(SECRET),
+            "the vault seals the secret, not [redacted]"
+        );
+        assert!(!text.contains("[redacted]"));
+
+        // Plaintext as the derived `Serialize` of earlier releases wrote it.
+        let before = format!(
+            r#"{{"provider":"jamf","base_url":"https://acme.jamfcloud.com/","client_id":"client","client_secret":"{SECRET}"}}"#
+        );
+        let old = v
+            .seal(&ws("w1"), ProviderKind::Jamf, before.as_bytes(), now())
+            .unwrap();
+        let opened = v.open_config(&ws("w1"), &old).unwrap();
+        assert!(opened.same_connection(&jamf()));
+        // Re-sealing writes the same plaintext.
+        let resealed = v.seal_config(&ws("w1"), &opened, now()).unwrap();
+        assert_eq!(*v.open(&ws("w1"), &resealed).unwrap(), before.as_bytes());
     }
 
     #[test]
@@ -423,6 +536,65 @@ mod tests {
             assert!(err.contains(needle), "{bad:?}: {err}");
             assert!(!err.contains(&b64(1)) && !err.contains(&b64(2)), "{err}");
         }
+    }
+
+    #[test]
+    fn malformed_pairs_never_echo_key_material() {
+        let b64 = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; KEY_LEN]);
+        let key = b64(0xA7);
+        let unpadded = key.trim_end_matches('=').to_owned();
+        for (bad, needle) in [
+            // The pair given the wrong way round.
+            (format!("{key}:k1"), "looks like base64key:id"),
+            (
+                format!("old:{},{key}:new", b64(1)),
+                "pair 2 of 2 looks like",
+            ),
+            // Key material where the id belongs, in other shapes.
+            (format!("{key}:{key}"), "invalid key id"),
+            (format!("{unpadded}=x:{}", b64(1)), "invalid key id"),
+            (key.clone(), "has no ':'"),
+            (format!("k1:{key}:"), "base64"),
+        ] {
+            let err = Vault::from_key_list(&bad).unwrap_err();
+            let shown = format!("{err} {err:?}");
+            assert!(shown.contains(needle), "{bad}: {shown}");
+            for fragment in [&key[..12], &key[20..32], &unpadded[30..]] {
+                assert!(
+                    !shown.contains(fragment),
+                    "{fragment} of the key in {shown}"
+                );
+            }
+        }
+        // Called directly with key material as the id.
+        let err = Vault::new(&key, &[1; KEY_LEN]).unwrap_err();
+        assert!(!format!("{err} {err:?}").contains(&key[..12]), "{err:?}");
+        let err = Vault::generate_key_entry(&key).unwrap_err();
+        assert!(!format!("{err} {err:?}").contains(&key[..12]), "{err:?}");
+    }
+
+    #[test]
+    fn generated_entries_are_ready_key_list_entries() {
+        let a = Vault::generate_key_entry("2026-01").unwrap();
+        let b = Vault::generate_key_entry("2026-07").unwrap();
+        let (id, key) = a.split_once(':').unwrap();
+        assert_eq!(id, "2026-01");
+        assert_eq!(
+            base64::engine::general_purpose::STANDARD
+                .decode(key)
+                .unwrap()
+                .len(),
+            KEY_LEN
+        );
+        assert_ne!(a[8..], b[8..], "a fresh key each time");
+        let vault = Vault::from_key_list(&format!("{},{}", *a, *b)).unwrap();
+        assert_eq!(vault.active_key_id(), "2026-07");
+        let sealed_old = Vault::from_key_list(&a)
+            .unwrap()
+            .seal_config(&ws("w"), &jamf(), now())
+            .unwrap();
+        assert!(vault.open_config(&ws("w"), &sealed_old).is_ok());
+        assert!(Vault::generate_key_entry("bad id").is_err());
     }
 
     #[test]

@@ -22,7 +22,14 @@
 //!
 //! The same suite runs against a live tenant when `MDMKIT_TEST_<PROVIDER>_*` variables are set (see
 //! [`live_config`]); otherwise the live check says it is skipping and passes.
+//!
+//! Two helpers serve the provider crates' own tests: [`shapes`] (200 answers of the wrong shape, which
+//! must be invalid responses, never empty results) and [`arbitrary`] (proptest strategies for the
+//! wire-parser property tests).
 #![deny(missing_docs)]
+
+pub mod arbitrary;
+pub mod shapes;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -37,6 +44,29 @@ use mdmkit_core::{
     UserRef,
 };
 pub use mdmkit_sandbox::{Access, ExpectedDevice, Faults, Sandbox, SandboxConfig};
+
+#[doc(hidden)]
+pub use mdmkit_core as __core;
+
+/// Six `#[tokio::test]`s in a module `per_provider`, one per provider (`per_provider::jamf`, ...), each
+/// awaiting `check(kind)` where `check` is an `async fn(ProviderKind)` of the calling file.
+#[macro_export]
+macro_rules! per_provider_tests {
+    ($check:ident) => {
+        mod per_provider {
+            $crate::per_provider_tests!(@each $check, jamf Jamf, iru Iru, simplemdm SimpleMdm,
+                fleet Fleet, jumpcloud JumpCloud, intune Intune);
+        }
+    };
+    (@each $check:ident, $($name:ident $kind:ident),*) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$check($crate::__core::ProviderKind::$kind).await
+            }
+        )*
+    };
+}
 
 /// Builds a provider from a configuration: the provider crate's constructor, or `mdmkit::connect`.
 pub type Factory = Arc<
@@ -142,6 +172,30 @@ fn hostile_options() -> ClientOptions {
     }
 }
 
+/// An MDM failing in every way the sandbox can fail a successful answer, each at every request: 503s,
+/// HTML error pages, malformed and truncated bodies (token responses included), and 429s with a
+/// one-second `Retry-After`.
+pub fn failing_mdm() -> Vec<(&'static str, Faults)> {
+    let every = |set: fn(&mut Faults)| {
+        let mut faults = Faults::default();
+        set(&mut faults);
+        faults
+    };
+    vec![
+        ("503s", every(|f| f.server_errors = 1.0)),
+        ("HTML error pages", every(|f| f.html_errors = 1.0)),
+        ("malformed JSON", every(|f| f.malformed = 1.0)),
+        ("truncated bodies", every(|f| f.truncated = 1.0)),
+        (
+            "429 with Retry-After",
+            every(|f| {
+                f.rate_limited = 1.0;
+                f.retry_after = Duration::from_secs(1);
+            }),
+        ),
+    ]
+}
+
 /// Options with quick, bounded retries, so failure checks finish fast.
 pub fn quick_options(sandbox: &Sandbox) -> ClientOptions {
     ClientOptions {
@@ -156,35 +210,23 @@ pub fn quick_options(sandbox: &Sandbox) -> ClientOptions {
 }
 
 /// The same configuration with every endpoint moved to `base` (for unreachable-host checks).
-pub fn with_base_url(config: ProviderConfig, base: &Url) -> ProviderConfig {
-    match config {
-        ProviderConfig::Jamf(c) => ProviderConfig::Jamf(JamfConfig {
-            base_url: base.clone(),
-            ..c
-        }),
-        ProviderConfig::Iru(c) => ProviderConfig::Iru(IruConfig {
-            base_url: base.clone(),
-            ..c
-        }),
-        ProviderConfig::SimpleMdm(c) => ProviderConfig::SimpleMdm(SimpleMdmConfig {
-            base_url: Some(base.clone()),
-            ..c
-        }),
-        ProviderConfig::Fleet(c) => ProviderConfig::Fleet(FleetConfig {
-            base_url: base.clone(),
-            ..c
-        }),
-        ProviderConfig::JumpCloud(c) => ProviderConfig::JumpCloud(JumpCloudConfig {
-            base_url: Some(base.clone()),
-            ..c
-        }),
-        ProviderConfig::Intune(c) => ProviderConfig::Intune(IntuneConfig {
-            graph_url: Some(base.clone()),
-            login_url: Some(base.clone()),
-            ..c
-        }),
-        other => other,
+pub fn with_base_url(mut config: ProviderConfig, base: &Url) -> ProviderConfig {
+    match &mut config {
+        ProviderConfig::Jamf(c) => c.base_url = base.clone(),
+        ProviderConfig::Iru(c) => {
+            c.base_url = base.clone();
+            c.custom_endpoint = true;
+        }
+        ProviderConfig::SimpleMdm(c) => c.base_url = Some(base.clone()),
+        ProviderConfig::Fleet(c) => c.base_url = base.clone(),
+        ProviderConfig::JumpCloud(c) => c.base_url = Some(base.clone()),
+        ProviderConfig::Intune(c) => {
+            c.graph_url = Some(base.clone());
+            c.login_url = Some(base.clone());
+        }
+        _ => {}
     }
+    config
 }
 
 fn expected_by_id(sandbox: &Sandbox, kind: ProviderKind) -> BTreeMap<String, ExpectedDevice> {
