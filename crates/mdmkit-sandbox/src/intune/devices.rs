@@ -73,7 +73,7 @@ pub(super) const MANAGED_DEVICE_FILTERS: FilterRules = FilterRules {
         ("jailBroken", &[Use::Op(Op::Eq)]),
         ("deviceName", &[Use::Op(Op::Eq), Use::Func(Func::Contains)]),
         ("model", &[Use::Op(Op::Eq), Use::Func(Func::Contains)]),
-        ("userPrincipalName", &[Use::Op(Op::Eq), Use::Op(Op::Ne)]),
+        ("userPrincipalName", &[Use::Op(Op::Eq)]),
         ("azureADDeviceId", &[Use::Op(Op::Eq)]),
         ("emailAddress", &[Use::Func(Func::Contains)]),
         ("osVersion", &[Use::Func(Func::Contains)]),

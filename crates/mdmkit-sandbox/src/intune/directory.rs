@@ -61,14 +61,7 @@ pub(super) const DEVICE_FILTERS: FilterRules = FilterRules {
     props: DEVICE_PROPS,
     filterable: &[
         ("id", &[Use::Op(Op::Eq)]),
-        (
-            "deviceId",
-            &[
-                Use::Op(Op::Eq),
-                Use::Op(Op::Ne),
-                Use::Func(Func::StartsWith),
-            ],
-        ),
+        ("deviceId", &[Use::Op(Op::Eq), Use::Func(Func::StartsWith)]),
         (
             "displayName",
             &[Use::Op(Op::Eq), Use::Func(Func::StartsWith)],

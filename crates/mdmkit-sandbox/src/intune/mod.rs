@@ -98,11 +98,13 @@
 //! makes the managed-device listing ignore `$filter` altogether and return every device.
 //!
 //! # Filters
-//! OData `eq ne gt ge lt le`, `contains()`, `startswith()`, `endswith()`, `any()` lambdas, `and`, `or`,
-//! `not` and parentheses; string literals in single quotes with `''` for a quote. String comparisons ignore
+//! Only the OData the connector sends (`serialNumber eq`, `lastSyncDateTime gt`, `securityEnabled eq true`)
+//! and what the tests probe around it: `eq gt lt`, `contains()`, `startswith()`, `any()` lambdas, `and`,
+//! `or`, `not` and parentheses; string literals in single quotes with `''` for a quote. Other operators
+//! (`ne`, `ge`, `le`, `endswith()`, `null`) are not simulated and are a 400. String comparisons ignore
 //! case (assumed: connectors rely on it for serials, and the directory's compares do). On managed devices
 //! the properties and operators are those the reference lists (`serialNumber eq`, `deviceName eq|contains`,
-//! `userPrincipalName eq|ne`, `azureADDeviceId eq`, `emailAddress contains`, `lastSyncDateTime lt|gt`, …);
+//! `userPrincipalName eq`, `azureADDeviceId eq`, `emailAddress contains`, `lastSyncDateTime lt|gt`, …);
 //! a clause on a known property that does not support the operator (`userId eq …`, `userDisplayName eq …`,
 //! `startswith(serialNumber, …)`, `not …`) is silently ignored, so it matches every device, as reported for
 //! the real service. An unknown property is a 400. `or` works only between `eq` clauses on one property

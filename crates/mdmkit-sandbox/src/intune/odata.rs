@@ -279,25 +279,20 @@ pub(super) fn range_after<V>(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Op {
     Eq,
-    Ne,
     Gt,
-    Ge,
     Lt,
-    Le,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Func {
     Contains,
     StartsWith,
-    EndsWith,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Lit {
     Str(String),
     Bool(bool),
-    Null,
     /// An unquoted token: a number, a date, a GUID.
     Raw(String),
 }
@@ -492,7 +487,6 @@ impl Parser {
             let func = match lower.as_str() {
                 "contains" => Func::Contains,
                 "startswith" => Func::StartsWith,
-                "endswith" => Func::EndsWith,
                 _ => return Err(format!("unknown function '{name}'")),
             };
             let prop = self.word()?;
@@ -514,11 +508,8 @@ impl Parser {
         let word = self.word()?;
         Ok(match word.to_ascii_lowercase().as_str() {
             "eq" => Op::Eq,
-            "ne" => Op::Ne,
             "gt" => Op::Gt,
-            "ge" => Op::Ge,
             "lt" => Op::Lt,
-            "le" => Op::Le,
             _ => return Err(format!("unknown operator '{word}'")),
         })
     }
@@ -529,7 +520,6 @@ impl Parser {
             Some(Tok::Word(w)) => Ok(match w.as_str() {
                 "true" => Lit::Bool(true),
                 "false" => Lit::Bool(false),
-                "null" => Lit::Null,
                 _ => Lit::Raw(w),
             }),
             other => Err(format!("expected a literal, found {other:?}")),
@@ -703,46 +693,28 @@ pub(super) fn fold(value: &Value) -> Option<String> {
 
 pub(super) fn compare(value: Option<&Value>, op: Op, lit: &Lit) -> bool {
     match lit {
-        Lit::Null => {
-            let null = value.is_none_or(Value::is_null);
-            match op {
-                Op::Eq => null,
-                Op::Ne => !null,
-                _ => false,
-            }
-        }
         Lit::Bool(b) => {
             let v = value.and_then(Value::as_bool);
-            match op {
-                Op::Eq => v == Some(*b),
-                Op::Ne => v != Some(*b),
-                _ => false,
-            }
+            op == Op::Eq && v == Some(*b)
         }
         Lit::Str(s) | Lit::Raw(s) => {
             let Some(v) = value.and_then(fold) else {
-                return op == Op::Ne;
+                return false;
             };
             // Dates compare in time order whatever their precision (`…:00Z` against `…:00.000Z`).
             if let (Some(a), Some(b)) = (parse_timestamp(&v), parse_timestamp(s)) {
                 let order = a.cmp(&b);
                 return match op {
                     Op::Eq => order.is_eq(),
-                    Op::Ne => order.is_ne(),
                     Op::Gt => order.is_gt(),
-                    Op::Ge => order.is_ge(),
                     Op::Lt => order.is_lt(),
-                    Op::Le => order.is_le(),
                 };
             }
             let s = s.to_lowercase();
             match op {
                 Op::Eq => v == s,
-                Op::Ne => v != s,
                 Op::Gt => v > s,
-                Op::Ge => v >= s,
                 Op::Lt => v < s,
-                Op::Le => v <= s,
             }
         }
     }
@@ -763,7 +735,6 @@ pub(super) fn eval(expr: &Expr, get: &dyn Fn(&str) -> Option<Value>) -> bool {
             match func {
                 Func::Contains => v.contains(&s),
                 Func::StartsWith => v.starts_with(&s),
-                Func::EndsWith => v.ends_with(&s),
             }
         }
         Expr::Any { prop, op, lit } => match get(prop) {
