@@ -3,7 +3,8 @@
 //! Connect a Rust backend to MDM providers: Jamf, Iru (formerly Kandji), SimpleMDM, Fleet, JumpCloud and
 //! Microsoft Intune. This facade re-exports [`mdmkit_core`] (the provider trait, normalised devices and
 //! groups, errors, configurations, deep links and HTTP machinery), the provider crates behind one feature
-//! each (all on by default), and [`connect`], which builds any provider from its configuration.
+//! each (all on by default), and [`connect`], which builds any provider from its configuration. The product
+//! rules cited by number (R1–R12) are summarised in [`mdmkit_core`'s docs](mdmkit_core#product-rules).
 //!
 //! ```no_run
 //! # async fn demo() -> mdmkit::Result<()> {

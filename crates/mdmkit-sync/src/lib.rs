@@ -5,7 +5,8 @@
 //! It knows no wire format and no concrete provider: providers come from an injected [`ProviderFactory`]
 //! (the `mdmkit` facade supplies the real one), storage from four small traits ([`Stores`]: the
 //! [`MemoryStore`] here for tests, SQLite and PostgreSQL in `mdmkit-sqlx`, or a backend's own tables), time
-//! from a [`Clock`].
+//! from a [`Clock`]. The product rules it keeps are cited by number (R3, R5, R8–R10, R12); what they say
+//! is summarised in [`mdmkit_core`'s docs](mdmkit_core#product-rules).
 //!
 //! ```
 //! use std::sync::Arc;

@@ -258,7 +258,7 @@ fn assert_matches_expected(device: &MdmDevice, expected: &ExpectedDevice, contex
     assert_eq!(
         device.display_name.as_deref(),
         Some(display_name.as_str()),
-        "{context}: R4 display name of {}",
+        "{context}: display name (user name, else device name) of {}",
         expected.device_id
     );
 }
@@ -625,7 +625,7 @@ pub mod checks {
                 }
                 _ => {}
             }
-            assert_matches_expected(device, want, "R4");
+            assert_matches_expected(device, want, "display name rule");
         }
         assert!(saw_unassigned, "the fleet has unassigned devices");
         assert!(
