@@ -54,7 +54,7 @@ fn inventory(env: &Env) -> BTreeSet<SerialNumber> {
 
 #[tokio::test]
 async fn r3_credentials_are_sealed_bound_to_their_workspace_and_never_shown() {
-    let (logs, _guard) = LogCapture::install();
+    let logs = LogCapture::install();
     let env = Env::start(12).await;
     let ws = env.fleet_workspace("acme", Plan::Pro).await;
     let jamf = env.config(JAMF);
