@@ -347,9 +347,9 @@ impl MdmProvider for IntuneProvider {
         true
     }
 
-    /// Entra groups by delta (see [`delta`]): a first round reads every security group; later rounds
-    /// read again only the groups the delta names and the groups containing them. An expired link
-    /// (HTTP 410) or a token that does not parse starts a first round.
+    /// Entra groups by delta (see "Groups by delta" in the crate docs): a first round reads every
+    /// security group; later rounds read again only the groups the delta names and the groups
+    /// containing them. An expired link (HTTP 410) or a token that does not parse starts a first round.
     async fn groups_delta(&self, token: Option<&GroupDeltaToken>) -> Result<GroupDelta> {
         let Some(mut state) = token.and_then(delta::DeltaToken::parse) else {
             if token.is_some() {

@@ -265,7 +265,7 @@ impl MdmProvider for IruProvider {
     }
 
     /// `GET /api/v1/devices?ordering=-last_check_in`, newest first, until a device checked in before
-    /// `since` (see [`changes`]).
+    /// `since` (see [changed since T](crate#changed-since-t)).
     async fn list_changed_devices_page(
         &self,
         since: DateTime<Utc>,
