@@ -53,6 +53,31 @@
 //! assert_eq!(view.link.as_ref().unwrap().label, "View on Fleet");
 //! # Ok(()) }
 //! ```
+//!
+//! Offline, against the `mdmkit-sandbox` crate (a local server that speaks all six APIs), the same
+//! calls run for every provider; this example is a doc test:
+//!
+//! ```
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use mdmkit::{build_provider, MdmProviderExt, ProviderKind, SerialNumber};
+//! use mdmkit_sandbox::{Access, Sandbox, SandboxConfig};
+//!
+//! let sandbox = Sandbox::start(SandboxConfig::default()).await?;
+//! for kind in ProviderKind::ALL {
+//!     let provider = build_provider(sandbox.config(kind, Access::Full), &sandbox.client_options())?;
+//!     provider.validate().await?;
+//!     let expected = &sandbox.expected_devices(kind)[0];
+//!     let device = provider
+//!         .device_by_serial(&SerialNumber::parse(&expected.serial_number)?)
+//!         .await?
+//!         .expect("the sandbox has it");
+//!     assert_eq!(device.display_name.as_deref(), Some(expected.display_name.as_str()));
+//!     let url = provider.device_url(&device.device_id).expect("every provider links");
+//!     assert!(url.as_str().contains(&device.device_id), "{} {url}", kind.link_label());
+//! }
+//! # Ok(()) }
+//! ```
 #![deny(missing_docs)]
 
 use std::sync::Arc;

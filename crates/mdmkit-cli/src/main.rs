@@ -22,6 +22,9 @@ use mdmkit::{
 };
 use mdmkit_sync::Vault;
 
+#[cfg(feature = "sandbox")]
+mod sandbox;
+
 const EXIT_MDM_ERROR: u8 = 2;
 const EXIT_NOT_FOUND: u8 = 3;
 const EXIT_USAGE: u8 = 64;
@@ -63,7 +66,8 @@ enum Command {
     Devices {
         #[command(flatten)]
         connection: Connection,
-        /// One JSON object per line.
+        /// JSON Lines: one JSON object per device and line, written as each page arrives (`jq -s .`
+        /// makes an array of it).
         #[arg(long)]
         json: bool,
     },
@@ -85,6 +89,7 @@ enum Command {
         id: Option<String>,
     },
     /// Run the local sandbox MDM; prints "<provider> <url>" for each provider.
+    #[cfg(feature = "sandbox")]
     Sandbox {
         /// First port (providers take consecutive ports); any free port if omitted.
         #[arg(long)]
@@ -151,6 +156,11 @@ struct Connection {
     /// jumpcloud, optional: the organisation for multi-tenant administrators.
     #[arg(long, env = "MDMKIT_ORG_ID")]
     org_id: Option<String>,
+    /// simplemdm, optional: the name of the device custom attribute that holds the assigned user
+    /// (SimpleMDM has no user field of its own); without it a device's display name is its own name.
+    /// Ignored by the other providers, so the variable can stay set in a shared environment.
+    #[arg(long, env = "MDMKIT_USER_ATTRIBUTE")]
+    user_attribute: Option<String>,
     /// Extra trusted root certificate, PEM.
     #[arg(long, env = "MDMKIT_CA_CERT")]
     ca_cert: Option<std::path::PathBuf>,
@@ -259,6 +269,12 @@ impl Connection {
             ProviderKind::SimpleMdm => {
                 let mut c = SimpleMdmConfig::new(token()?)?;
                 c.base_url = override_url(&self.host)?;
+                c.user_attribute = self
+                    .user_attribute
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_owned);
                 ProviderConfig::SimpleMdm(c)
             }
             ProviderKind::Fleet => ProviderConfig::Fleet(FleetConfig::new(&host()?, token()?)?),
@@ -481,67 +497,13 @@ async fn run(command: Command) -> Result<(), Failure> {
                  Keep it as secret as the credentials it protects."
             );
         }
+        #[cfg(feature = "sandbox")]
         Command::Sandbox { port, devices, tls } => {
-            let config = mdmkit_sandbox::SandboxConfig {
-                devices,
-                tls,
-                base_port: port,
-                ..mdmkit_sandbox::SandboxConfig::default()
-            };
-            let sandbox = mdmkit_sandbox::Sandbox::start(config)
-                .await
-                .map_err(|e| Failure::Usage(format!("cannot start the sandbox: {e}")))?;
-            for (kind, url) in sandbox.urls() {
-                writeln!(out, "{} {url}", kind.id()).map_err(io)?;
-            }
-            out.flush().map_err(io)?;
             drop(out);
-            if let Some(pem) = sandbox.ca_pem() {
-                let path = std::env::temp_dir()
-                    .join(format!("mdmkit-sandbox-ca-{}.pem", std::process::id()));
-                std::fs::write(&path, pem)
-                    .map_err(|e| Failure::Usage(format!("cannot write the CA: {e}")))?;
-                eprintln!(
-                    "CA certificate: {} (pass it with --ca-cert)",
-                    path.display()
-                );
-            }
-            eprintln!("sandbox credentials (not secrets: they only open this sandbox):");
-            for kind in ProviderKind::ALL {
-                eprintln!("  {}", sandbox_hint(&sandbox, kind));
-            }
-            eprintln!("press Ctrl-C to stop");
-            let _ = tokio::signal::ctrl_c().await;
+            sandbox::run(port, devices, tls).await?;
         }
     }
     Ok(())
-}
-
-/// The CLI flags that reach a provider of the running sandbox.
-fn sandbox_hint(sandbox: &mdmkit_sandbox::Sandbox, kind: ProviderKind) -> String {
-    let url = sandbox.url(kind);
-    let flags = match sandbox.config(kind, mdmkit_sandbox::Access::Full) {
-        ProviderConfig::Jamf(c) => format!(
-            "--client-id {} --client-secret {}",
-            c.client_id,
-            c.client_secret.expose_secret()
-        ),
-        ProviderConfig::Iru(c) => format!("--api-token {}", c.api_token.expose_secret()),
-        ProviderConfig::SimpleMdm(c) => format!("--api-token {}", c.api_key.expose_secret()),
-        ProviderConfig::Fleet(c) => format!("--api-token {}", c.api_token.expose_secret()),
-        ProviderConfig::JumpCloud(c) => format!("--api-token {}", c.api_token.expose_secret()),
-        ProviderConfig::Intune(c) => format!(
-            "--tenant-id {} --client-id {} --client-secret {} --login-host {url}",
-            c.tenant_id,
-            c.client_id,
-            c.client_secret.expose_secret()
-        ),
-        _ => String::new(),
-    };
-    format!(
-        "mdmkit validate --provider {} --host {url} {flags}",
-        kind.id()
-    )
 }
 
 fn main() -> ExitCode {
