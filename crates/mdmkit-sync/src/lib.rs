@@ -146,6 +146,7 @@ mod engine;
 mod error;
 pub mod groups;
 mod lease;
+mod marks;
 mod memory;
 mod model;
 mod provider;
@@ -160,6 +161,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{ConnectionInfo, DeviceLink, DeviceView, MdmSync, SyncConfig};
 pub use error::{Error, Result, StoreError, StoreErrorKind, VaultError};
 pub use groups::{GroupSyncOutcome, GroupSyncReport, GroupSyncTrigger, NameCollision};
+pub use marks::{MarkStore, SyncMarks};
 pub use memory::MemoryStore;
 pub use model::{
     ConnectionChange, ConnectionRemoved, DeviceCheck, DevicePage, DeviceRecord, Fence,
