@@ -29,13 +29,13 @@ use mdmkit_core::{ProviderKind, SerialNumber};
 
 use crate::clock::{Clock, ManualClock};
 use crate::error::{StoreError, StoreErrorKind};
+use crate::marks::SyncMarks;
 use crate::memory::MemoryStore;
 use crate::model::{
     ConnectionChange, ConnectionRemoved, DeviceCheck, DevicePage, DeviceRecord, Fence,
     GroupChanges, GroupId, Lease, LeaseOutcome, MdmMetadata, NewGroup, Paging, Plan, ProviderLink,
     SealedCredentials, WorkspaceId,
 };
-use crate::marks::SyncMarks;
 use crate::store::{Step, StepHook, StoreResult, Stores};
 use crate::vault::random_bytes;
 
@@ -120,7 +120,10 @@ pub async fn sync_marks(stores: &Stores) {
         .await
         .unwrap();
     // A delta link longer than any index key, as Graph's are.
-    let link = format!("https://graph.example/v1.0/groups/delta?$deltatoken={}", "x".repeat(3000));
+    let link = format!(
+        "https://graph.example/v1.0/groups/delta?$deltatoken={}",
+        "x".repeat(3000)
+    );
     marks
         .record_group_delta(&ws, fence, Some(&link), Some(t(2)))
         .await
@@ -132,7 +135,10 @@ pub async fn sync_marks(stores: &Stores) {
         last_full_group_read: Some(t(2)),
     };
     assert_eq!(marks.sync_marks(&ws).await.unwrap(), want);
-    assert!(!format!("{want:?}").contains("deltatoken"), "Debug shows the link's length only");
+    assert!(
+        !format!("{want:?}").contains("deltatoken"),
+        "Debug shows the link's length only"
+    );
     // A changes-only group read replaces the link and keeps the full read; `None` forgets the link.
     marks
         .record_group_delta(&ws, fence, Some("next"), None)
@@ -143,7 +149,10 @@ pub async fn sync_marks(stores: &Stores) {
         (got.group_delta.as_deref(), got.last_full_group_read),
         (Some("next"), Some(t(2)))
     );
-    marks.record_group_delta(&ws, fence, None, None).await.unwrap();
+    marks
+        .record_group_delta(&ws, fence, None, None)
+        .await
+        .unwrap();
     assert_eq!(marks.sync_marks(&ws).await.unwrap().group_delta, None);
     assert_eq!(
         marks.sync_marks(&bystander).await.unwrap(),
@@ -167,15 +176,26 @@ pub async fn sync_marks(stores: &Stores) {
             .unwrap_err();
         assert_eq!(err.kind(), StoreErrorKind::StaleFence);
     }
-    assert_eq!(marks.sync_marks(&ws).await.unwrap().device_watermark, Some(t(5)));
+    assert_eq!(
+        marks.sync_marks(&ws).await.unwrap().device_watermark,
+        Some(t(5))
+    );
 
     // Saving credentials without a change of MDM keeps the marks; a new connection (R9) forgets them.
     stores
         .credentials
-        .save_connection(&ws, fence, sealed(ProviderKind::Intune, 1), ConnectionChange::NONE)
+        .save_connection(
+            &ws,
+            fence,
+            sealed(ProviderKind::Intune, 1),
+            ConnectionChange::NONE,
+        )
         .await
         .unwrap();
-    assert_eq!(marks.sync_marks(&ws).await.unwrap().device_watermark, Some(t(5)));
+    assert_eq!(
+        marks.sync_marks(&ws).await.unwrap().device_watermark,
+        Some(t(5))
+    );
     marks
         .record_group_delta(&ws, fence, Some(&link), Some(t(2)))
         .await
@@ -200,7 +220,11 @@ pub async fn sync_marks(stores: &Stores) {
         .record_device_watermark(&bystander, other_fence, t(8), Some(t(8)))
         .await
         .unwrap();
-    stores.credentials.remove_connection(&ws, fence).await.unwrap();
+    stores
+        .credentials
+        .remove_connection(&ws, fence)
+        .await
+        .unwrap();
     assert_eq!(marks.sync_marks(&ws).await.unwrap(), SyncMarks::default());
     assert_eq!(
         marks.sync_marks(&bystander).await.unwrap().device_watermark,
@@ -211,7 +235,11 @@ pub async fn sync_marks(stores: &Stores) {
         .record_device_watermark(&ws, fence, t(9), None)
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), StoreErrorKind::StaleFence, "a released lease writes nothing");
+    assert_eq!(
+        err.kind(),
+        StoreErrorKind::StaleFence,
+        "a released lease writes nothing"
+    );
 }
 
 /// A workspace id no other run uses.

@@ -362,15 +362,17 @@ async fn forbidden_stops_the_run_and_keeps_every_device_as_it_was() {
 }
 
 #[tokio::test]
-async fn a_listing_that_breaks_part_way_writes_nothing() {
+async fn a_listing_that_breaks_part_way_clears_nothing() {
     let h = Harness::new();
     let ws = fleet(&h, 150).await;
     h.mdm.set_page_size("acme", 50);
     h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
     let before = h.sync.devices(&ws).await.unwrap();
+    let connected_at = h.now();
     h.mdm.remove_device("acme", "150");
 
     h.advance(TimeDelta::hours(24));
+    let failed_at = h.now();
     h.mdm
         .fail_after("acme", Op::ListPage, ErrorKind::Timeout, 1);
     let report = h.sync.refresh_due(&ws).await.unwrap();
@@ -380,13 +382,23 @@ async fn a_listing_that_breaks_part_way_writes_nothing() {
         report.last_error.as_ref().unwrap().category,
         Category::ConnectionFailed
     );
-    assert_eq!((report.matched, report.not_found), (0, 0));
+    // The first page streamed into the store before the failure: those 50 answers are definite.
+    assert_eq!((report.matched, report.not_found), (50, 0));
+    let after = h.sync.devices(&ws).await.unwrap();
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(b.metadata, a.metadata, "{}: same metadata", a.serial);
+    }
+    let stamped: Vec<_> = after.iter().map(|d| d.checked_at).collect();
     assert_eq!(
-        h.sync.devices(&ws).await.unwrap(),
-        before,
-        "a device missing from a partial listing is not 'not found'"
+        stamped.iter().filter(|t| **t == Some(failed_at)).count(),
+        50
     );
-    assert_eq!(report.still_due(), 150);
+    assert_eq!(
+        stamped.iter().filter(|t| **t == Some(connected_at)).count(),
+        100,
+        "a device missing from a partial listing is not 'not found' and stays due"
+    );
+    assert_eq!(report.still_due(), 100);
 }
 
 #[tokio::test]
@@ -587,7 +599,17 @@ async fn a_listing_under_half_the_last_one_is_suspicious_but_small_fleets_may_sh
     let report = h.sync.refresh_due(&ws).await.unwrap();
     let suspicious = report.suspicious_listing.clone().unwrap();
     assert_eq!((suspicious.listed, suspicious.last_listed), (19, Some(40)));
-    assert_eq!(h.sync.devices(&ws).await.unwrap(), before);
+    // Nothing is cleared: the 19 listed devices were written as they streamed in (same metadata, new
+    // check time); the 21 missing ones keep metadata and check time, and stay due.
+    let after = h.sync.devices(&ws).await.unwrap();
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(b.metadata, a.metadata, "{}", a.serial);
+    }
+    assert_eq!(&after[19..], &before[19..]);
+    assert_eq!(
+        (report.matched, report.not_found, report.still_due()),
+        (19, 0, 21)
+    );
 
     // A fleet under the threshold: losing most of it is believed at once.
     let h = Harness::new();
