@@ -20,8 +20,8 @@ macro_rules! sql_store {
             use mdmkit_sync::{
                 check_step, ConnectionChange, ConnectionRemoved, CredentialStore, DeviceCheck,
                 DevicePage, DeviceRecord, DeviceStore, Fence, GroupChanges, GroupId, GroupRecord,
-                GroupStore, LeaseOutcome, MarkStore, NewGroup, Paging, Plan, SealedCredentials, Step,
-                StoreError, StoreResult, SyncStateStore, WorkspaceId, WorkspaceState,
+                GroupStore, LeaseOutcome, MarkStore, NewGroup, Paging, Plan, SealedCredentials,
+                Step, StoreError, StoreResult, SyncStateStore, WorkspaceId, WorkspaceState,
             };
             use sqlx::{Acquire, QueryBuilder, Transaction};
 
@@ -605,7 +605,10 @@ macro_rules! sql_store {
 
             #[async_trait]
             impl MarkStore for $Store {
-                async fn sync_marks(&self, ws: &WorkspaceId) -> StoreResult<mdmkit_sync::SyncMarks> {
+                async fn sync_marks(
+                    &self,
+                    ws: &WorkspaceId,
+                ) -> StoreResult<mdmkit_sync::SyncMarks> {
                     Ok(sqlx::query_as::<_, MarksRow>(sql::MARKS)
                         .bind(ws.as_str())
                         .fetch_optional(&self.pool)
