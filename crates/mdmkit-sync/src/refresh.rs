@@ -57,9 +57,13 @@
 //! - when the provider could not filter ([`mdmkit_core::Coverage::Everything`], e.g. Graph ignoring
 //!   `$filter`), the listing is a full one and is treated as such.
 //!
-//! The watermark moves to the run's start only when the run is complete ([`RefreshReport::is_complete`]),
-//! and the full-listing time only after a complete, believed full listing; a failed run asks again from
-//! the old watermark. Changed devices that are not due (checked within the interval) are not written:
+//! The watermark moves only when the run is complete ([`RefreshReport::is_complete`]), to the run's start
+//! or to the oldest check time of the devices the run left alone (not due), whichever is earlier: what
+//! those hold reflects the MDM as of their check. The full-listing time moves only after a complete,
+//! believed full listing, or a complete lookup run over every device of the workspace (as good for the
+//! workspace, and how a provider refreshed by lookups, such as Fleet, gets its first watermark). A failed
+//! run asks again from the old watermark. A listing of changes replaces a bulk listing whenever it is
+//! allowed, and lookups when those would cost more than the bulk listing's pages (the daily run). Changed devices that are not due (checked within the interval) are not written:
 //! R5 holds for every device, and the next full listing catches such a change at the latest.
 //!
 //! # Memory
@@ -477,54 +481,52 @@ impl MdmSync {
                 .page_size()
                 .unwrap_or(self.config.assumed_page_size);
             let costs = provider.request_costs();
-            let strategy = choose_strategy_with(due, estimate, page_size, costs);
-            report.strategy = Some(strategy);
+            let mut strategy = choose_strategy_with(due, estimate, page_size, costs);
             report.estimated_requests =
                 strategy_requests(strategy, due, estimate, page_size, costs);
+            let since = self
+                .incremental_plan(workspace, connection, &state, now, strategy, &report)
+                .await?;
+            if since.is_some() {
+                strategy = Strategy::Changes;
+                report.estimated_requests = strategy_requests(strategy, due, 0, page_size, costs);
+            }
+            report.strategy = Some(strategy);
             let mut checks = Checks::new(self, workspace, guard, now);
             match strategy {
                 Strategy::Lookups => {
                     self.by_lookups(connection, cutoff, &mut checks, &mut report)
-                        .await?
+                        .await?;
+                    // Every device of the workspace answered now, by serial: as good as a full
+                    // listing for the workspace (a device the MDM lost was found missing), so
+                    // providers refreshed by lookups (Fleet) can go incremental the next day.
+                    let all = devices.device_count(workspace).await? == due as u64;
+                    if all && report.is_complete() {
+                        checks.flush().await?;
+                        guard.check()?;
+                        self.stores
+                            .marks
+                            .record_device_watermark(workspace, guard.fence(), now, Some(now))
+                            .await?;
+                    }
                 }
                 _ => {
-                    let marks = self.stores.marks.sync_marks(workspace).await?;
-                    let mut since = incremental_since(
-                        provider.change_tracking(),
-                        &marks,
-                        &state,
-                        now,
-                        self.config.full_listing_interval,
-                    );
-                    // Devices never answered need a lookup each in an incremental run: when they cost
-                    // more than the listing, list in full instead.
-                    if since.is_some() {
-                        let fresh = devices.count_due(workspace, DateTime::UNIX_EPOCH).await?;
-                        let fresh = usize::try_from(fresh).unwrap_or(usize::MAX);
-                        let lookups =
-                            strategy_requests(Strategy::Lookups, fresh, estimate, page_size, costs);
-                        if lookups > report.estimated_requests {
-                            since = None;
-                        }
-                    }
-                    if since.is_some() {
-                        report.strategy = Some(Strategy::Changes);
-                        report.estimated_requests = 1;
-                    }
                     let outcome = self
                         .by_listing(connection, since, cutoff, &state, &mut checks, &mut report)
                         .await?;
                     checks.flush().await?;
                     listed = outcome.listed;
                     if report.is_complete() {
-                        // Only now: a failed run asks again from the old watermark.
+                        // Only now: a failed run asks again from the old watermark. Devices not due
+                        // were answered earlier: the watermark may not pass their check.
+                        let watermark = outcome.oldest_recent.map_or(now, |at| at.min(now));
                         guard.check()?;
                         self.stores
                             .marks
                             .record_device_watermark(
                                 workspace,
                                 guard.fence(),
-                                now,
+                                watermark,
                                 outcome.full.then_some(now),
                             )
                             .await?;
@@ -560,6 +562,60 @@ impl MdmSync {
             "MDM refresh finished"
         );
         Ok(report)
+    }
+
+    /// Where an incremental run would start, when it should replace `chosen` (see the module docs):
+    /// [`incremental_since`] allows one, and the run would cost fewer requests than `chosen`. A listing of
+    /// changes costs its pages (unknown before listing, at most the bulk listing's) plus a lookup per
+    /// due device never answered; it replaces a bulk listing always, and lookups when they cost more
+    /// than the bulk listing's pages (the daily run, when every device is due).
+    async fn incremental_plan(
+        &self,
+        workspace: &WorkspaceId,
+        connection: &Connection,
+        state: &WorkspaceState,
+        now: DateTime<Utc>,
+        chosen: Strategy,
+        report: &RefreshReport,
+    ) -> Result<Option<DateTime<Utc>>> {
+        let provider = &connection.provider;
+        let marks = self.stores.marks.sync_marks(workspace).await?;
+        let Some(since) = incremental_since(
+            provider.change_tracking(),
+            &marks,
+            state,
+            now,
+            self.config.full_listing_interval,
+        ) else {
+            return Ok(None);
+        };
+        let devices = &self.stores.devices;
+        let estimate = devices
+            .device_count(workspace)
+            .await?
+            .max(state.mdm_device_count.unwrap_or(0));
+        let page_size = provider
+            .device_paging()
+            .page_size()
+            .unwrap_or(self.config.assumed_page_size);
+        let costs = provider.request_costs();
+        let pages = bulk_listing_requests(estimate, page_size);
+        let fresh = devices.count_due(workspace, DateTime::UNIX_EPOCH).await?;
+        let fresh = usize::try_from(fresh).unwrap_or(usize::MAX);
+        let changes = pages.saturating_add(strategy_requests(
+            Strategy::Lookups,
+            fresh,
+            estimate,
+            page_size,
+            costs,
+        ));
+        let worth_it = match chosen {
+            Strategy::Lookups => {
+                report.estimated_requests > pages && changes < report.estimated_requests
+            }
+            _ => changes <= report.estimated_requests.saturating_add(pages),
+        };
+        Ok(worth_it.then_some(since))
     }
 
     /// One lookup per due device, a page of due devices at a time; each page's answers are one write.

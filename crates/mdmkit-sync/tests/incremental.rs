@@ -351,3 +351,62 @@ async fn connecting_anew_forgets_the_watermark_and_the_delta_link() {
     assert_eq!(after.group_delta, None, "Jamf reads no deltas");
     assert_eq!(after.last_full_listing, Some(env.now()));
 }
+
+#[tokio::test]
+async fn a_fleet_refreshed_by_lookups_goes_incremental_the_next_day() {
+    // Fleet's listing reads each assigned host, so the first refresh looks every device up; having
+    // answered every device, it sets the watermark, and the next day lists only the changes.
+    let kind = ProviderKind::Fleet;
+    let n = 300;
+    let env = Env::start(n).await;
+    env.clock.set(env.sandbox.fleet().now());
+    let ws = env.fleet_workspace("acme", Plan::Free).await;
+    let first = env
+        .sync
+        .connect(&ws, env.config(kind))
+        .await
+        .unwrap()
+        .refresh
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.strategy, Some(Strategy::Lookups), "{first:?}");
+    assert_eq!(marks(&env, &ws).await.device_watermark, Some(env.now()));
+    advance(&env, DAY);
+    env.sandbox.mutate(|f| {
+        f.touch_device(4);
+        f.touch_device(5);
+    });
+    let before = env.requests(kind);
+    let report = env.sync.refresh_due(&ws).await.unwrap();
+    let requests = env.requests(kind) - before;
+    assert_eq!(report.strategy, Some(Strategy::Changes), "{report:?}");
+    assert!(report.is_complete(), "{report:?}");
+    assert_eq!(report.matched + report.unchanged, n, "{report:?}");
+    assert!(
+        requests < first.requests / 10,
+        "{requests} requests against {} for the lookups",
+        first.requests
+    );
+}
+
+#[tokio::test]
+async fn the_watermark_never_passes_a_device_answered_earlier() {
+    // A device looked up mid-day holds the MDM's state of then: a full listing the next morning may
+    // not move the watermark past it, or a change made between the two would be missed.
+    let kind = ProviderKind::Jamf;
+    let env = Env::start(40).await;
+    env.clock.set(env.sandbox.fleet().now());
+    let serials = env.fleet_serials();
+    let (late, early) = serials.split_last().unwrap();
+    let ws = env.workspace("acme", Plan::Free, early).await;
+    env.sync.connect(&ws, env.config(kind)).await.unwrap();
+    advance(&env, TimeDelta::hours(12));
+    env.sync.add_device(&ws, &serial(late)).await.unwrap();
+    let looked_up = env.sync.refresh_due(&ws).await.unwrap();
+    assert_eq!(looked_up.strategy, Some(Strategy::Lookups));
+    let late_checked = env.now();
+    advance(&env, TimeDelta::hours(12));
+    let report = env.sync.refresh_due(&ws).await.unwrap();
+    assert!(report.is_complete(), "{report:?}");
+    assert_eq!(marks(&env, &ws).await.device_watermark, Some(late_checked));
+}

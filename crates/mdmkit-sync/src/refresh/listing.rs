@@ -24,6 +24,9 @@ pub(super) struct ListingOutcome {
     /// A complete, believed listing of every device: the only kind that may clear what vanished, and
     /// the one that restarts the full-listing clock.
     pub(super) full: bool,
+    /// The oldest check time of the devices this run did not answer because they were not due: what
+    /// they hold reflects the MDM as of then, so the watermark may not be later.
+    pub(super) oldest_recent: Option<DateTime<Utc>>,
 }
 
 /// The compact state of a streamed listing. Per listed device it keeps 8 bytes (a hash of its MDM id,
@@ -36,6 +39,8 @@ struct Tally {
     /// The due serials.
     due: HashSet<SerialNumber>,
     with_metadata: usize,
+    /// The oldest check time among devices that are not due.
+    oldest_recent: Option<DateTime<Utc>>,
     /// Hashes of every MDM device id listed, and of those whose serial is the workspace's.
     ids: HashSet<u64>,
     ours: HashSet<u64>,
@@ -65,6 +70,7 @@ impl MdmSync {
             known: HashSet::new(),
             due: HashSet::new(),
             with_metadata: 0,
+            oldest_recent: None,
             ids: HashSet::new(),
             ours: HashSet::new(),
             first: HashMap::new(),
@@ -77,8 +83,13 @@ impl MdmSync {
             let page = self.stores.devices.devices(workspace, p).await?;
             paging = page.next_page(WRITE_BATCH);
             for device in page.devices {
-                if device.checked_at.is_none_or(|at| at <= cutoff) {
-                    tally.due.insert(device.serial.clone());
+                match device.checked_at {
+                    Some(at) if at > cutoff => {
+                        tally.oldest_recent = Some(tally.oldest_recent.map_or(at, |o| o.min(at)));
+                    }
+                    _ => {
+                        tally.due.insert(device.serial.clone());
+                    }
                 }
                 if device.metadata.is_some() {
                     tally.with_metadata += 1;
@@ -229,6 +240,7 @@ impl MdmSync {
             return Ok(ListingOutcome {
                 listed: None,
                 full: false,
+                oldest_recent: tally.oldest_recent,
             });
         }
         if tally.everything {
@@ -253,6 +265,7 @@ impl MdmSync {
                 return Ok(ListingOutcome {
                     listed: Some(listed),
                     full: false,
+                    oldest_recent: tally.oldest_recent,
                 });
             }
             let mut vanished: Vec<SerialNumber> = tally
@@ -268,6 +281,7 @@ impl MdmSync {
             return Ok(ListingOutcome {
                 listed: Some(listed),
                 full: true,
+                oldest_recent: tally.oldest_recent,
             });
         }
         report.matched += written.saturating_sub(tally.held.len());
@@ -277,6 +291,7 @@ impl MdmSync {
         Ok(ListingOutcome {
             listed: None,
             full: false,
+            oldest_recent: tally.oldest_recent,
         })
     }
 
