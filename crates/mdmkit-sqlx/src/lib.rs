@@ -38,6 +38,7 @@
 //! | `mdmkit_groups`, `mdmkit_group_members` | group, member | name, MDM link, members by serial |
 //! | `mdmkit_workspace_state` | workspace | plan, last runs, pending group sync |
 //! | `mdmkit_leases` | workspace ever leased | holder, fencing number, expiry (by the database's clock) |
+//! | `mdmkit_sync_marks` | workspace | device watermark, last full listing, group delta link (migration 0002) |
 //!
 //! Migrations are numbered files under `migrations/sqlite` and `migrations/postgres`; a new version adds
 //! a file to both, never edits an applied one.

@@ -46,6 +46,15 @@ pub struct SyncConfig {
     /// The page size assumed for listings whose provider does not say (Graph's next-link paging), when
     /// choosing the refresh strategy.
     pub assumed_page_size: u32,
+    /// Where the provider can list "changed since" ([`mdmkit_core::ChangeTracking`]), a refresh lists only
+    /// the changes while the last complete full listing is younger than this; otherwise it lists in full
+    /// (the only way to see deletions). 48 h: with the daily refresh (R5), every other run is a full
+    /// listing, so a device deleted in the MDM loses its metadata within two days.
+    pub full_listing_interval: Duration,
+    /// Where the provider reads groups by delta (Entra), a group sync reads only the changes while the
+    /// last full group read is younger than this (24 h). The full read also matches the members of
+    /// unchanged groups against device metadata that changed since.
+    pub full_group_read_interval: Duration,
 }
 
 impl Default for SyncConfig {
@@ -58,6 +67,8 @@ impl Default for SyncConfig {
             lease_ttl: Duration::from_secs(10 * 60),
             lookup_concurrency: 4,
             assumed_page_size: 100,
+            full_listing_interval: Duration::from_secs(48 * 3600),
+            full_group_read_interval: Duration::from_secs(24 * 3600),
         }
     }
 }

@@ -151,6 +151,7 @@ mod engine;
 mod error;
 pub mod groups;
 mod lease;
+mod marks;
 mod memory;
 mod model;
 mod provider;
@@ -167,6 +168,7 @@ pub use error::{Error, Result, StoreError, StoreErrorKind, VaultError};
 pub use groups::{GroupSyncOutcome, GroupSyncReport, GroupSyncTrigger, NameCollision};
 /// Re-exported from `mdmkit-core`: the one console-link type of every layer.
 pub use mdmkit_core::DeviceLink;
+pub use marks::{MarkStore, SyncMarks};
 pub use memory::MemoryStore;
 pub use model::{
     ConnectionChange, ConnectionRemoved, DeviceCheck, DevicePage, DeviceRecord, Fence,

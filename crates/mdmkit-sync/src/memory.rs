@@ -12,6 +12,7 @@ use mdmkit_core::SerialNumber;
 
 use crate::clock::{later, Clock, SystemClock};
 use crate::error::StoreError;
+use crate::marks::{MarkStore, SyncMarks};
 use crate::model::{
     ConnectionChange, ConnectionRemoved, DeviceCheck, DevicePage, DeviceRecord, Fence,
     GroupChanges, GroupId, GroupRecord, Lease, LeaseOutcome, NewGroup, Paging, Plan,
@@ -43,6 +44,8 @@ struct Inner {
     state: HashMap<WorkspaceId, WorkspaceState>,
     /// Fencing numbers: kept after release, so writes under a released lease are refused.
     fences: HashMap<WorkspaceId, Fence>,
+    /// Incremental-read marks.
+    marks: HashMap<WorkspaceId, SyncMarks>,
 }
 
 impl Default for MemoryStore {
@@ -220,6 +223,7 @@ impl CredentialStore for MemoryStore {
             cleared = inner.devices(ws).count();
             inner.clear_metadata(ws);
             inner.state(ws).set_refresh_pending(true);
+            inner.marks.remove(ws);
         }
         inner.credentials.insert(ws.clone(), record);
         if change.group_sync_pending {
@@ -245,6 +249,7 @@ impl CredentialStore for MemoryStore {
         }
         inner.credentials.remove(ws);
         inner.clear_metadata(ws);
+        inner.marks.remove(ws);
         for group in inner
             .groups
             .get_mut(ws)
@@ -601,5 +606,46 @@ impl SyncStateStore for MemoryStore {
             return Ok(true);
         }
         Ok(false)
+    }
+}
+
+#[async_trait]
+impl MarkStore for MemoryStore {
+    async fn sync_marks(&self, ws: &WorkspaceId) -> StoreResult<SyncMarks> {
+        Ok(self.lock().marks.get(ws).cloned().unwrap_or_default())
+    }
+
+    async fn record_device_watermark(
+        &self,
+        ws: &WorkspaceId,
+        fence: Fence,
+        watermark: DateTime<Utc>,
+        full_listing: Option<DateTime<Utc>>,
+    ) -> StoreResult<()> {
+        let mut inner = self.lock();
+        inner.fenced(ws, fence)?;
+        let marks = inner.marks.entry(ws.clone()).or_default();
+        marks.device_watermark = Some(watermark);
+        if full_listing.is_some() {
+            marks.last_full_listing = full_listing;
+        }
+        Ok(())
+    }
+
+    async fn record_group_delta(
+        &self,
+        ws: &WorkspaceId,
+        fence: Fence,
+        token: Option<&str>,
+        full_read: Option<DateTime<Utc>>,
+    ) -> StoreResult<()> {
+        let mut inner = self.lock();
+        inner.fenced(ws, fence)?;
+        let marks = inner.marks.entry(ws.clone()).or_default();
+        marks.group_delta = token.map(str::to_owned);
+        if full_read.is_some() {
+            marks.last_full_group_read = full_read;
+        }
+        Ok(())
     }
 }

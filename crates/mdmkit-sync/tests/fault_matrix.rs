@@ -247,7 +247,7 @@ enum Stored {
     /// Exactly the snapshot, record for record.
     Untouched,
     /// The snapshot but for the check time of devices the MDM still gave a definite answer about (lookups
-    /// go device by device), their metadata the same.
+    /// go device by device; a listing writes each page it read), their metadata the same.
     StillAnswered,
     /// The run completed: the same devices, metadata and groups, checked again.
     Refreshed,
@@ -718,7 +718,7 @@ fn stored_text(stored: Stored) -> &'static str {
     match stored {
         Stored::Untouched => "everything, record for record",
         Stored::StillAnswered => {
-            "everything, but a device the MDM still answered for (lookups) has a new check time, same metadata"
+            "everything, but a device the MDM still answered for (a lookup, or a listing page read before the fault) has a new check time, same metadata"
         }
         Stored::Refreshed => "everything, devices checked again: same metadata and groups",
     }
