@@ -156,7 +156,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("|---|---|---|---|---|---|---|---|");
     for kind in &kinds {
-        let provider = mdmkit::connect(sandbox.config(*kind, Access::Full), &options)?;
+        let provider = mdmkit::build_provider(sandbox.config(*kind, Access::Full), &options)?;
         provider.validate().await?;
         sandbox.reset_request_counts();
         reset_peak_rss();
@@ -198,7 +198,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("| provider | requests | ceil(changed / page) | listed | coverage | wall (s) | met |");
     println!("|---|---|---|---|---|---|---|");
     for kind in &kinds {
-        let provider = mdmkit::connect(sandbox.config(*kind, Access::Full), &options)?;
+        let provider = mdmkit::build_provider(sandbox.config(*kind, Access::Full), &options)?;
         if !provider.change_tracking().is_supported() {
             println!(
                 "| {} | - | - | - | no change filter (full listing) | - | n/a |",
@@ -230,7 +230,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("| provider | first read | next read | next kind |");
     println!("|---|---|---|---|");
     for kind in &kinds {
-        let provider = mdmkit::connect(sandbox.config(*kind, Access::Full), &options)?;
+        let provider = mdmkit::build_provider(sandbox.config(*kind, Access::Full), &options)?;
         sandbox.reset_request_counts();
         let first = provider.groups_delta(None).await?;
         let first_requests = sandbox.request_count(*kind);
@@ -292,7 +292,7 @@ async fn large_listing(
         };
         // The same credentials as any sandbox's, pointed at the child's server.
         let config = mdmkit_testkit::with_base_url(sandbox.config(*kind, Access::Full), url);
-        let provider = mdmkit::connect(config, &options)?;
+        let provider = mdmkit::build_provider(config, &options)?;
         provider.validate().await?;
         let before = provider.request_count();
         reset_peak_rss();

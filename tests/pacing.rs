@@ -31,7 +31,7 @@ fn options(sandbox: &Sandbox, registry: &LimitRegistry) -> ClientOptions {
 
 /// Lists every device; returns how many and the pacing of the one server the listing talked to.
 async fn list(sandbox: &Sandbox, options: &ClientOptions) -> (usize, Pacing) {
-    let provider = mdmkit::connect(
+    let provider = mdmkit::build_provider(
         sandbox.config(ProviderKind::SimpleMdm, Access::Full),
         options,
     )

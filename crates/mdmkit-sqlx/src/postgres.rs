@@ -275,7 +275,7 @@ mod dialect {
         for check in checks {
             let m = check.metadata.as_ref();
             let display = m.and_then(|m| m.display_name.as_deref());
-            serial.push(check.serial.as_str());
+            serial.push(check.serial_number.as_str());
             device_id.push(m.map(|m| m.device_id.as_str()));
             user_id.push(m.and_then(|m| m.user_id.as_deref()));
             name.push(display);

@@ -184,7 +184,7 @@ mod dialect {
         qb.push_values(checks, |mut row, check| {
             let m = check.metadata.as_ref();
             let name = m.and_then(|m| m.display_name.as_deref());
-            row.push_bind(check.serial.as_str())
+            row.push_bind(check.serial_number.as_str())
                 .push_bind(m.map(|m| m.device_id.as_str()))
                 .push_bind(m.and_then(|m| m.user_id.as_deref()))
                 .push_bind(name)

@@ -90,7 +90,7 @@ macro_rules! sql_store {
                         .collect::<StoreResult<Vec<DeviceRecord>>>()?;
                     let next = if devices.len() > limit {
                         devices.truncate(limit);
-                        devices.last().map(|d| d.serial.clone())
+                        devices.last().map(|d| d.serial_number.clone())
                     } else {
                         None
                     };
