@@ -11,7 +11,7 @@
 //! Graph), so "the API fails" is the case worth telling apart.
 
 use std::convert::Infallible;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::{to_bytes, Body, Bytes};
 use axum::extract::{Request, State};
@@ -65,6 +65,34 @@ pub struct Faults {
     /// In TLS mode ([`crate::SandboxConfig::tls`]), the provider presents a self-signed certificate no
     /// client trusts (open connections are dropped, so the next request meets it). No effect without TLS.
     pub untrusted_tls: bool,
+    /// The API allows this many requests per window and says so: every API response carries
+    /// `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` (the window's end, in whole
+    /// epoch seconds rounded up), and a request over the limit is answered 429 with `Retry-After` until
+    /// the window resets, as a server that throttles by fixed windows does. `None`: no throttling and
+    /// no such headers.
+    pub rate_window: Option<RateWindow>,
+}
+
+/// A fixed request window ([`Faults::rate_window`]): `limit` API requests per `period`, the window
+/// starting at the first request after the last one ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateWindow {
+    /// Requests allowed per window.
+    pub limit: u32,
+    /// The window's length.
+    pub period: Duration,
+}
+
+/// One API request counted against a [`RateWindow`].
+#[derive(Debug, Clone, Copy)]
+struct WindowCount {
+    limit: u32,
+    /// Requests left after this one (0 when it was refused).
+    remaining: u32,
+    /// When the window ends.
+    reset_at: SystemTime,
+    /// Whether this request is over the limit.
+    refused: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +124,8 @@ pub(crate) struct FaultPlan {
     api_requests: u64,
     /// Whether the issued tokens were already expired by `revoke_credentials_after`.
     tokens_revoked: bool,
+    /// The current rate window: when it started and the requests it counted.
+    window: Option<(Instant, u32)>,
 }
 
 impl FaultPlan {
@@ -123,6 +153,25 @@ impl FaultPlan {
             }
         }
         chosen
+    }
+
+    /// Counts an API request against the rate window, if there is one.
+    fn count_in_window(&mut self, now: Instant, wall: SystemTime) -> Option<WindowCount> {
+        let RateWindow { limit, period } = self.faults.rate_window?;
+        let (started, used) = match self.window {
+            Some((started, used)) if now.duration_since(started) < period => (started, used),
+            _ => (now, 0),
+        };
+        let refused = used >= limit;
+        let used = if refused { used } else { used + 1 };
+        self.window = Some((started, used));
+        let left = period.saturating_sub(now.duration_since(started));
+        Some(WindowCount {
+            limit,
+            remaining: limit.saturating_sub(used),
+            reset_at: wall + left,
+            refused,
+        })
     }
 
     /// Counts an API request and says what revocation it meets.
@@ -156,6 +205,7 @@ struct Decision {
 }
 
 struct ApiFaults {
+    window: Option<WindowCount>,
     status: Option<u16>,
     oversized_body: Option<usize>,
     revocation: Revocation,
@@ -170,6 +220,7 @@ pub(crate) async fn inject(State(ctx): State<Ctx>, mut request: Request, next: N
     let decision = {
         let mut plan = provider.faults.lock().unwrap();
         let api = is_api.then(|| ApiFaults {
+            window: plan.count_in_window(Instant::now(), SystemTime::now()),
             status: plan.faults.status,
             oversized_body: plan.faults.oversized_body,
             revocation: plan.revocation(sim.issues_tokens()),
@@ -190,7 +241,20 @@ pub(crate) async fn inject(State(ctx): State<Ctx>, mut request: Request, next: N
         tokio::time::sleep(decision.latency).await;
     }
     let mut oversized_body = None;
+    let mut window = None;
     if let Some(api) = decision.api {
+        window = api.window;
+        if let Some(count) = window.filter(|c| c.refused) {
+            let mut response = sim.error(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
+            let wait = count
+                .reset_at
+                .duration_since(SystemTime::now())
+                .unwrap_or_default();
+            // Whole seconds, rounded up: never an invitation to come back before the reset.
+            set_retry_after(&mut response, wait + Duration::from_nanos(999_999_999));
+            set_window_headers(&mut response, count);
+            return response;
+        }
         match api.revocation {
             Revocation::None => {}
             Revocation::ExpireTokens => provider.expire_tokens(),
@@ -215,6 +279,9 @@ pub(crate) async fn inject(State(ctx): State<Ctx>, mut request: Request, next: N
         oversized_body = api.oversized_body;
     }
     let mut response = answer(&ctx, decision.fault, decision.retry_after, request, next).await;
+    if let Some(count) = window {
+        set_window_headers(&mut response, count);
+    }
     if let Some(size) = oversized_body {
         if response.status().is_success() {
             response = pad(response, size).await;
@@ -284,6 +351,25 @@ fn set_retry_after(response: &mut Response, retry_after: Duration) {
     let secs = retry_after.as_secs().max(1).to_string();
     if let Ok(v) = HeaderValue::from_str(&secs) {
         response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+}
+
+/// The rate window's headers: its limit, the requests left, and its end in whole epoch seconds rounded
+/// up (what servers that send them commonly send).
+fn set_window_headers(response: &mut Response, count: WindowCount) {
+    let since_epoch = count
+        .reset_at
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let reset = since_epoch.as_secs() + u64::from(since_epoch.subsec_nanos() > 0);
+    for (name, value) in [
+        ("x-ratelimit-limit", count.limit.to_string()),
+        ("x-ratelimit-remaining", count.remaining.to_string()),
+        ("x-ratelimit-reset", reset.to_string()),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, v);
+        }
     }
 }
 
@@ -398,6 +484,37 @@ mod tests {
             started.elapsed() >= every * 8,
             "each byte waited its interval"
         );
+    }
+
+    #[test]
+    fn a_rate_window_counts_refuses_over_its_limit_and_resets() {
+        let mut plan = FaultPlan::new(Faults {
+            rate_window: Some(RateWindow {
+                limit: 3,
+                period: Duration::from_secs(10),
+            }),
+            ..Faults::default()
+        });
+        let start = Instant::now();
+        let wall = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let seen: Vec<(u32, bool)> = (0..5)
+            .map(|_| {
+                let c = plan.count_in_window(start, wall).unwrap();
+                assert_eq!(c.limit, 3);
+                assert_eq!(c.reset_at, wall + Duration::from_secs(10));
+                (c.remaining, c.refused)
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [(2, false), (1, false), (0, false), (0, true), (0, true)]
+        );
+        let later = start + Duration::from_secs(10);
+        let c = plan.count_in_window(later, wall).unwrap();
+        assert_eq!((c.remaining, c.refused), (2, false), "a new window");
+        assert!(FaultPlan::new(Faults::default())
+            .count_in_window(start, wall)
+            .is_none());
     }
 
     #[test]

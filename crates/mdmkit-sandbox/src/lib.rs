@@ -82,7 +82,7 @@ use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{ProviderConfig, ProviderKind};
 use url::Url;
 
-pub use faults::Faults;
+pub use faults::{Faults, RateWindow};
 pub use model::{Fleet, SimDevice, SimGroup, SimUser};
 
 use common::{ProviderState, Shared};

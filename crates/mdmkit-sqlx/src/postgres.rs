@@ -215,9 +215,100 @@ impl<'r> Decode<'r, Postgres> for DbTime {
 mod dialect {
     use std::sync::LazyLock;
 
-    use crate::common::{sql, LeaseSql};
+    use chrono::{DateTime, Utc};
+    use mdmkit_core::SerialNumber;
+    use mdmkit_sync::DeviceCheck;
+    use sqlx::PgConnection;
+
+    use crate::common::{search_key, sql, LeaseSql};
 
     pub(super) type Db = sqlx::Postgres;
+
+    /// Rows per write statement. PostgreSQL takes each column as one array parameter (`UNNEST`), so a
+    /// statement's text and plan are the same whatever its size (prepared once, cached), and no bind
+    /// limit applies; the cap only bounds one statement's memory.
+    pub(super) const ROWS_PER_WRITE: usize = 50_000;
+
+    const ADD_DEVICES: &str = "INSERT INTO mdmkit_devices (workspace, serial, serial_search) \
+         SELECT $1, v.serial, v.serial_search FROM UNNEST($2::text[], $3::text[]) \
+         AS v (serial, serial_search) ON CONFLICT (workspace, serial) DO NOTHING";
+    const RECORD_CHECKS: &str = "UPDATE mdmkit_devices SET mdm_device_id = v.mdm_device_id, \
+         mdm_user_id = v.mdm_user_id, display_name = v.display_name, name_search = v.name_search, \
+         checked_at = v.checked_at \
+         FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[]) \
+         AS v (serial, mdm_device_id, mdm_user_id, display_name, name_search, checked_at) \
+         WHERE mdmkit_devices.workspace = $1 AND mdmkit_devices.serial = v.serial";
+    const ADD_MEMBERS: &str = "INSERT INTO mdmkit_group_members (group_id, serial) \
+         SELECT $1, v.serial FROM UNNEST($2::text[]) AS v (serial)";
+
+    /// Adds `serials` (new ones only) to the workspace, in one set-based statement.
+    pub(super) async fn add_devices(
+        conn: &mut PgConnection,
+        ws: &str,
+        serials: &[SerialNumber],
+    ) -> sqlx::Result<u64> {
+        let serial: Vec<&str> = serials.iter().map(SerialNumber::as_str).collect();
+        let serial_search: Vec<String> = serial.iter().map(|s| search_key(s)).collect();
+        let done = sqlx::query(ADD_DEVICES)
+            .bind(ws)
+            .bind(serial)
+            .bind(serial_search)
+            .execute(conn)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Writes the metadata and check time of each device in `checks` the workspace tracks, in one
+    /// set-based statement.
+    pub(super) async fn record_checks(
+        conn: &mut PgConnection,
+        ws: &str,
+        checks: &[DeviceCheck],
+    ) -> sqlx::Result<u64> {
+        let n = checks.len();
+        let mut serial = Vec::with_capacity(n);
+        let mut device_id = Vec::with_capacity(n);
+        let mut user_id = Vec::with_capacity(n);
+        let mut name = Vec::with_capacity(n);
+        let mut name_search = Vec::with_capacity(n);
+        let mut checked_at: Vec<DateTime<Utc>> = Vec::with_capacity(n);
+        for check in checks {
+            let m = check.metadata.as_ref();
+            let display = m.and_then(|m| m.display_name.as_deref());
+            serial.push(check.serial_number.as_str());
+            device_id.push(m.map(|m| m.device_id.as_str()));
+            user_id.push(m.and_then(|m| m.user_id.as_deref()));
+            name.push(display);
+            name_search.push(display.map(search_key));
+            checked_at.push(check.checked_at);
+        }
+        let done = sqlx::query(RECORD_CHECKS)
+            .bind(ws)
+            .bind(serial)
+            .bind(device_id)
+            .bind(user_id)
+            .bind(name)
+            .bind(name_search)
+            .bind(checked_at)
+            .execute(conn)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Adds `serials` to group `group` (its old members already deleted), in one set-based statement.
+    pub(super) async fn add_members(
+        conn: &mut PgConnection,
+        group: i64,
+        serials: &[&SerialNumber],
+    ) -> sqlx::Result<u64> {
+        let serial: Vec<&str> = serials.iter().map(|s| s.as_str()).collect();
+        let done = sqlx::query(ADD_MEMBERS)
+            .bind(group)
+            .bind(serial)
+            .execute(conn)
+            .await?;
+        Ok(done.rows_affected())
+    }
 
     /// The server's clock (the transaction's start; every lease statement is a transaction of its own).
     const NOW: &str = "now()";

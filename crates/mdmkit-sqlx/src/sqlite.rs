@@ -147,9 +147,66 @@ impl<'r> Decode<'r, Sqlite> for DbTime {
 mod dialect {
     use std::sync::LazyLock;
 
-    use crate::common::{sql, LeaseSql};
+    use mdmkit_core::SerialNumber;
+    use mdmkit_sync::DeviceCheck;
+    use sqlx::{QueryBuilder, SqliteConnection};
+
+    use crate::common::{search_key, sql, DbTime, LeaseSql, ROWS_PER_STATEMENT};
 
     pub(super) type Db = sqlx::Sqlite;
+
+    /// Rows per write statement: multi-row `VALUES` lists, kept below SQLite's bind limit.
+    pub(super) const ROWS_PER_WRITE: usize = ROWS_PER_STATEMENT;
+
+    /// Adds `serials` (new ones only) to the workspace.
+    pub(super) async fn add_devices(
+        conn: &mut SqliteConnection,
+        ws: &str,
+        serials: &[SerialNumber],
+    ) -> sqlx::Result<u64> {
+        let mut qb = QueryBuilder::<Db>::new(sql::ADD_DEVICES);
+        qb.push_values(serials, |mut row, serial| {
+            row.push_bind(ws)
+                .push_bind(serial.as_str())
+                .push_bind(search_key(serial.as_str()));
+        });
+        qb.push(sql::ADD_DEVICES_END);
+        Ok(qb.build().execute(conn).await?.rows_affected())
+    }
+
+    /// Writes the metadata and check time of each device in `checks` the workspace tracks.
+    pub(super) async fn record_checks(
+        conn: &mut SqliteConnection,
+        ws: &str,
+        checks: &[DeviceCheck],
+    ) -> sqlx::Result<u64> {
+        let mut qb = QueryBuilder::<Db>::new(sql::RECORD_CHECKS);
+        qb.push_values(checks, |mut row, check| {
+            let m = check.metadata.as_ref();
+            let name = m.and_then(|m| m.display_name.as_deref());
+            row.push_bind(check.serial_number.as_str())
+                .push_bind(m.map(|m| m.device_id.as_str()))
+                .push_bind(m.and_then(|m| m.user_id.as_deref()))
+                .push_bind(name)
+                .push_bind(name.map(search_key))
+                .push_bind(DbTime(check.checked_at));
+        });
+        qb.push(sql::RECORD_CHECKS_END).push_bind(ws);
+        Ok(qb.build().execute(conn).await?.rows_affected())
+    }
+
+    /// Adds `serials` to group `group` (its old members already deleted).
+    pub(super) async fn add_members(
+        conn: &mut SqliteConnection,
+        group: i64,
+        serials: &[&SerialNumber],
+    ) -> sqlx::Result<u64> {
+        let mut qb = QueryBuilder::<Db>::new(sql::ADD_MEMBERS);
+        qb.push_values(serials, |mut row, serial| {
+            row.push_bind(group).push_bind(serial.as_str());
+        });
+        Ok(qb.build().execute(conn).await?.rows_affected())
+    }
 
     /// Now in microseconds since the Unix epoch, by SQLite's clock.
     const NOW: &str = "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)";

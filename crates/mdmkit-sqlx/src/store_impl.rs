@@ -23,14 +23,14 @@ macro_rules! sql_store {
                 GroupStore, LeaseOutcome, MarkStore, NewGroup, Paging, Plan, SealedCredentials,
                 Step, StoreError, StoreResult, SyncStateStore, WorkspaceId, WorkspaceState,
             };
-            use sqlx::{Acquire, QueryBuilder, Transaction};
+            use sqlx::{Acquire, Transaction};
 
             use super::$Store;
             use super::$dialect::{self as dialect, Db};
             use crate::common::{
                 backend, contains_pattern, fence_value, group_key, groups_from, limit_value,
-                micros, plan_text, search_key, sql, CredentialsRow, DbTime, DeviceRow, GroupRow,
-                LeaseRow, MarksRow, MemberRow, StateRow, ROWS_PER_STATEMENT,
+                micros, plan_text, sql, CredentialsRow, DbTime, DeviceRow, GroupRow, LeaseRow,
+                MarksRow, MemberRow, StateRow,
             };
 
             type Tx = Transaction<'static, Db>;
@@ -143,12 +143,10 @@ macro_rules! sql_store {
                     )
                     .await?;
                     let members: Vec<&SerialNumber> = members.iter().collect();
-                    for chunk in members.chunks(ROWS_PER_STATEMENT) {
-                        let mut qb = QueryBuilder::<Db>::new(sql::ADD_MEMBERS);
-                        qb.push_values(chunk, |mut row, serial| {
-                            row.push_bind(id).push_bind(serial.as_str());
-                        });
-                        Self::exec(tx, "adding group members", qb.build()).await?;
+                    for chunk in members.chunks(dialect::ROWS_PER_WRITE) {
+                        dialect::add_members(&mut **tx, id, chunk)
+                            .await
+                            .map_err(|e| backend("adding group members", e))?;
                     }
                     Ok(())
                 }
@@ -347,15 +345,10 @@ macro_rules! sql_store {
                     }
                     let mut tx = self.write_tx().await?;
                     let mut added = 0u64;
-                    for chunk in serials.chunks(ROWS_PER_STATEMENT) {
-                        let mut qb = QueryBuilder::<Db>::new(sql::ADD_DEVICES);
-                        qb.push_values(chunk, |mut row, serial| {
-                            row.push_bind(ws.as_str())
-                                .push_bind(serial.as_str())
-                                .push_bind(search_key(serial.as_str()));
-                        });
-                        qb.push(sql::ADD_DEVICES_END);
-                        added += Self::exec(&mut tx, "adding devices", qb.build()).await?;
+                    for chunk in serials.chunks(dialect::ROWS_PER_WRITE) {
+                        added += dialect::add_devices(&mut *tx, ws.as_str(), chunk)
+                            .await
+                            .map_err(|e| backend("adding devices", e))?;
                     }
                     Self::commit(tx).await?;
                     Ok(usize::try_from(added).unwrap_or(usize::MAX))
@@ -465,20 +458,10 @@ macro_rules! sql_store {
                 ) -> StoreResult<usize> {
                     let mut tx = self.fenced(ws, fence).await?;
                     let mut written = 0u64;
-                    for (i, chunk) in checks.chunks(ROWS_PER_STATEMENT).enumerate() {
-                        let mut qb = QueryBuilder::<Db>::new(sql::RECORD_CHECKS);
-                        qb.push_values(chunk, |mut row, check| {
-                            let m = check.metadata.as_ref();
-                            let name = m.and_then(|m| m.display_name.as_deref());
-                            row.push_bind(check.serial_number.as_str())
-                                .push_bind(m.map(|m| m.device_id.as_str()))
-                                .push_bind(m.and_then(|m| m.user_id.as_deref()))
-                                .push_bind(name)
-                                .push_bind(name.map(search_key))
-                                .push_bind(DbTime(check.checked_at));
-                        });
-                        qb.push(sql::RECORD_CHECKS_END).push_bind(ws.as_str());
-                        written += Self::exec(&mut tx, "recording checks", qb.build()).await?;
+                    for (i, chunk) in checks.chunks(dialect::ROWS_PER_WRITE).enumerate() {
+                        written += dialect::record_checks(&mut *tx, ws.as_str(), chunk)
+                            .await
+                            .map_err(|e| backend("recording checks", e))?;
                         if i == 0 && checks.len() > 1 {
                             self.step(Step::ChecksPartlyWritten)?;
                         }

@@ -166,9 +166,9 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{ConnectionInfo, DeviceView, MdmSync, SyncConfig};
 pub use error::{Error, Result, StoreError, StoreErrorKind, VaultError};
 pub use groups::{GroupSyncOutcome, GroupSyncReport, GroupSyncTrigger, NameCollision};
+pub use marks::{MarkStore, SyncMarks};
 /// Re-exported from `mdmkit-core`: the one console-link type of every layer.
 pub use mdmkit_core::DeviceLink;
-pub use marks::{MarkStore, SyncMarks};
 pub use memory::MemoryStore;
 pub use model::{
     ConnectionChange, ConnectionRemoved, DeviceCheck, DevicePage, DeviceRecord, Fence,

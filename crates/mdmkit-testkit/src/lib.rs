@@ -37,7 +37,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use mdmkit_core::http::{ClientOptions, RetryConfig};
+use mdmkit_core::http::{ClientOptions, LimitRegistry, RetryConfig};
 use mdmkit_core::{
     Category, Coverage, ErrorKind, FleetConfig, GroupDelta, GroupDeltaKind, IntuneConfig,
     IruConfig, JamfConfig, JumpCloudConfig, MdmDevice, MdmProvider, MdmProviderExt, Pager,
@@ -163,6 +163,7 @@ const HANG_GUARD: Duration = Duration::from_secs(60);
 fn hostile_options() -> ClientOptions {
     ClientOptions {
         rate_limit: Some(None),
+        limit_registry: LimitRegistry::new(),
         retry: RetryConfig {
             max_attempts: 2,
             budget: Duration::from_secs(5),
@@ -430,10 +431,12 @@ pub mod checks {
         let server = httpmock::MockServer::start_async().await;
         let base = Url::parse(&format!("{}/", server.base_url())).unwrap();
         let config = with_base_url(sandbox.config(h.kind, Access::Full), &base);
-        let provider = h.build(config, &hostile_options()).unwrap();
         for status in [429u16, 503] {
             for header in ["Retry-After", "X-RateLimit-Reset"] {
                 for value in HOSTILE_NUMBERS {
+                    // A provider with limits of its own per case: a server's pause (a 429's wait, an
+                    // exhausted rate window) rightly holds every later request to that server.
+                    let provider = h.build(config.clone(), &hostile_options()).unwrap();
                     let mock = server
                         .mock_async(|when, then| {
                             when.any_request();

@@ -15,16 +15,18 @@ use std::collections::HashMap;
 use std::fmt;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{Semaphore, SemaphorePermit};
 use url::Url;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::kind::ProviderKind;
 
 use super::options::ProviderLimits;
+use super::pacing::{Pacer, Pacing};
 
 /// Whose limits a client's requests count against: a provider kind, a server origin and, on hosts that
 /// all tenants share, the tenant. It never holds a secret, and its `Debug` shows no credential.
@@ -116,13 +118,15 @@ impl fmt::Debug for ServerKey {
     }
 }
 
-/// The limits in force for one server: requests in flight and, where the vendor states one, a request
-/// rate. Shared by every client whose [`ServerKey`] is equal.
+/// The limits in force for one server: requests in flight, a request rate where the vendor states one,
+/// and the pacing the server itself asks for (`429`/`Retry-After`, `X-RateLimit-*`: see
+/// [`Pacing`]). Shared by every client whose [`ServerKey`] is equal, and by no other.
 pub struct ServerLimits {
     key: ServerKey,
     limits: ProviderLimits,
     in_flight: Semaphore,
     rate: Option<DefaultDirectRateLimiter>,
+    pacer: Pacer,
 }
 
 impl fmt::Debug for ServerLimits {
@@ -131,6 +135,7 @@ impl fmt::Debug for ServerLimits {
             .field("key", &self.key)
             .field("limits", &self.limits)
             .field("available", &self.in_flight.available_permits())
+            .field("pacing", &self.pacer.snapshot())
             .finish()
     }
 }
@@ -146,6 +151,7 @@ impl ServerLimits {
             limits,
             in_flight: Semaphore::new(limits.max_concurrency.max(1)),
             rate,
+            pacer: Pacer::default(),
         }
     }
 
@@ -159,8 +165,22 @@ impl ServerLimits {
         self.limits
     }
 
-    /// Waits for the rate limit, then for a slot; the request may be sent while the permit lives.
-    pub(crate) async fn admit(&self) -> Result<SemaphorePermit<'_>> {
+    /// What pacing from the server's answers has done for this server, and what it knows now.
+    pub fn pacing(&self) -> Pacing {
+        self.pacer.snapshot()
+    }
+
+    /// Waits for what the server asked (a pause, its rate window), for the stated rate limit, then for a
+    /// slot; the request may be sent while the permit lives. A server's wait longer than `budget` is not
+    /// taken: the request ends at once as rate limited, with that wait.
+    pub(crate) async fn admit(&self, budget: Duration) -> Result<SemaphorePermit<'_>> {
+        self.pacer.pace(budget).await.map_err(|wait| {
+            Error::new(
+                ErrorKind::RateLimited,
+                "the server asked for a pause longer than the retry budget",
+            )
+            .with_retry_after(Some(wait))
+        })?;
         if let Some(rate) = &self.rate {
             rate.until_ready().await;
         }
@@ -168,6 +188,22 @@ impl ServerLimits {
             .acquire()
             .await
             .map_err(|_| Error::config("the HTTP client was shut down"))
+    }
+
+    /// Learns from a response to a request that still holds its permit: a `429`'s wait pauses every
+    /// request to this server; `X-RateLimit-*` paces them.
+    pub(crate) fn observe(
+        &self,
+        status: reqwest::StatusCode,
+        headers: &reqwest::header::HeaderMap,
+    ) {
+        let in_flight = self
+            .limits
+            .max_concurrency
+            .max(1)
+            .saturating_sub(self.in_flight.available_permits());
+        let others = u64::try_from(in_flight.saturating_sub(1)).unwrap_or(u64::MAX);
+        self.pacer.observe(status, headers, others);
     }
 }
 
@@ -227,6 +263,18 @@ impl LimitRegistry {
             entries.sweep_at = (entries.by_key.len() * 2).max(64);
         }
         fresh
+    }
+
+    /// The pacing of every server with a live client (for tests and benchmarks: did a server ask us
+    /// to wait, and did we?).
+    pub fn pacing(&self) -> Vec<(ServerKey, Pacing)> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .by_key
+            .values()
+            .filter_map(Weak::upgrade)
+            .map(|limits| (limits.key.clone(), limits.pacing()))
+            .collect()
     }
 
     /// Servers with a live client.

@@ -16,6 +16,7 @@ mod auth;
 mod classify;
 mod limits;
 mod options;
+mod pacing;
 mod policy;
 mod retry;
 mod token;
@@ -23,7 +24,7 @@ mod token;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -47,6 +48,7 @@ pub use classify::{
 };
 pub use limits::{LimitRegistry, ServerKey, ServerLimits};
 pub use options::{ClientOptions, ProviderLimits, RateLimit};
+pub use pacing::Pacing;
 pub use policy::{is_internal, HostPolicy, HostPolicyViolation};
 pub use retry::{
     parse_rate_limit_reset, parse_retry_after, retry_after, retry_after_at, RetryConfig,
@@ -327,6 +329,7 @@ impl HttpClient {
                     headers,
                     request.body.clone(),
                     operation,
+                    retry.budget.saturating_sub(started.elapsed()),
                 )
                 .await
             {
@@ -376,9 +379,10 @@ impl HttpClient {
         headers: HeaderMap,
         body: Option<Bytes>,
         operation: &'static str,
+        budget: Duration,
     ) -> Result<Response> {
         let t = &self.transport;
-        let _permit = self.limits.admit().await?;
+        let _permit = self.limits.admit(budget).await?;
         t.requests.fetch_add(1, Ordering::Relaxed);
         let mut builder = t
             .client
@@ -394,6 +398,8 @@ impl HttpClient {
         let mut response = builder.send().await.map_err(transport_error)?;
         let status = response.status();
         let headers = response.headers().clone();
+        // Learned while this request still counts as in flight (see `ServerLimits::observe`).
+        self.limits.observe(status, &headers);
         let limit = t.max_body_bytes;
         let too_large = || {
             Error::invalid_response(format!(

@@ -29,9 +29,10 @@ impl RateLimit {
     }
 }
 
-/// The per-provider defaults for concurrency and request rate, chosen below each vendor's stated limits.
-/// They apply per server (or per tenant on shared hosts), across every client for it: see
-/// [`super::ServerKey`].
+/// The per-provider defaults for concurrency and request rate. A fixed rate is set only where the vendor
+/// states one; everywhere else the client paces from what the server says (`429` with `Retry-After`,
+/// `X-RateLimit-*`: see [`super::Pacing`]), which also applies on top of a stated rate. They apply per
+/// server (or per tenant on shared hosts), across every client for it: see [`super::ServerKey`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProviderLimits {
     /// Requests in flight at once per server.
@@ -42,12 +43,15 @@ pub struct ProviderLimits {
 
 impl ProviderLimits {
     /// The defaults for a provider:
-    /// - Jamf asks for at most 5 concurrent connections per server;
-    /// - Iru allows 10,000 requests an hour per tenant, shared by all its tokens: we take 4,000 so other
-    ///   integrations keep headroom;
-    /// - SimpleMDM documents no limit but throttles: 2 at a time, about 1 request a second;
-    /// - Intune allows 2,000 device requests per 20 s per app and tenant: we take 1,000;
-    /// - Fleet and JumpCloud document none: 6 at a time.
+    /// - Jamf states no rate but asks for at most 5 concurrent connections per server;
+    /// - Iru states 10,000 requests an hour per tenant, shared by every token and integration of the
+    ///   tenant: we take 4,000 (bursts included), leaving the rest to the tenant's other integrations,
+    ///   as a daily listing of 10,000 devices needs about 35;
+    /// - Intune (Graph's Intune devices service) states 2,000 requests per 20 s per app and tenant
+    ///   (4,000 for all apps of a tenant): we take 1,000, half of the app's share;
+    /// - SimpleMDM, Fleet and JumpCloud state no rate: none is imposed, the server's answers pace us.
+    ///   SimpleMDM lists with a cursor (one request at a time anyway); 2 in flight keeps its per-device
+    ///   reads gentle. Fleet and JumpCloud: 6 at a time.
     pub fn for_provider(kind: ProviderKind) -> Self {
         let rate = |n, secs| RateLimit::new(n, Duration::from_secs(secs));
         match kind {
@@ -61,7 +65,7 @@ impl ProviderLimits {
             },
             ProviderKind::SimpleMdm => ProviderLimits {
                 max_concurrency: 2,
-                rate_limit: rate(60, 60),
+                rate_limit: None,
             },
             ProviderKind::Intune => ProviderLimits {
                 max_concurrency: 8,
