@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mdmkit::sync::{MdmSync, Plan, Stores, SystemClock, Vault, WorkspaceId};
+use mdmkit::sync::{MdmSync, Plan, RefreshOutcome, Stores, SystemClock, Vault, WorkspaceId};
 use mdmkit::{
     Coverage, GroupDeltaKind, MdmDevice, MdmProvider, MdmProviderExt, Pager, ProviderKind,
     Resolution, SerialNumber,
@@ -224,7 +224,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let report = sync
             .connect(&workspace, sandbox.config(ProviderKind::Jamf, Access::Full))
             .await?;
-        let refresh = report.refresh.expect("a refresh after connecting")?;
+        let refresh = match report.refresh {
+            RefreshOutcome::Ran(refresh) => refresh,
+            RefreshOutcome::Failed(e) => return Err(e.into()),
+            RefreshOutcome::NotRun => return Err("no refresh after connecting".into()),
+        };
         println!(
             "\nrefresh through mdmkit-sync (Jamf): {} matched of {} due, strategy {:?}, {} requests, {:.2} s",
             refresh.matched,

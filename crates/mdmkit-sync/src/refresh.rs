@@ -68,7 +68,9 @@ use crate::engine::{all_pages, Connection, MdmSync};
 use crate::error::Result;
 use crate::lease::LeaseGuard;
 use crate::model::{DeviceCheck, MdmMetadata, Paging, WorkspaceId, WorkspaceState};
-pub use crate::reports::{DuplicateSerial, RefreshReport, RunError, Strategy, SuspiciousListing};
+pub use crate::reports::{
+    DuplicateSerial, RefreshOutcome, RefreshReport, RunError, Strategy, SuspiciousListing,
+};
 
 /// The smallest last complete listing for which a listing under half its size is suspicious: small fleets
 /// do lose half their devices at times.
