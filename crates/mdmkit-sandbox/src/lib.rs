@@ -262,8 +262,10 @@ impl Sandbox {
     /// configuration's serde form uses. Each secret ends in [`SandboxConfig::secret_suffix`].
     ///
     /// Providers with a fixed endpoint (SimpleMDM, JumpCloud, Intune's Entra login host) have no form
-    /// field for it, so a configuration built from these values alone points at the vendor; set the
-    /// endpoint from [`Sandbox::url`], or take [`Sandbox::config`], which has everything.
+    /// field for it, so a configuration built from these values alone points at the vendor, and Iru's
+    /// checks refuse a host that is not an Iru tenant's unless it is marked as a custom endpoint
+    /// (`IruConfig::with_base_url`); [`Sandbox::config`] has all of that. Jamf's and Fleet's values alone
+    /// reach the sandbox.
     pub fn credentials(&self, kind: ProviderKind) -> Vec<SandboxCredential> {
         // The serde form of a configuration is keyed by the credential fields; the sandbox's secrets may
         // be written in clear because they open nothing but this sandbox.
@@ -272,7 +274,13 @@ impl Sandbox {
         kind.credential_fields()
             .iter()
             .filter_map(|field| {
-                let value = form.get(field.key)?.as_str()?.to_owned();
+                // The serde form writes the host as `base_url` (and reads either).
+                let key = if field.key == "host" {
+                    "base_url"
+                } else {
+                    field.key
+                };
+                let value = form.get(key)?.as_str()?.to_owned();
                 Some(SandboxCredential {
                     field: *field,
                     value,
