@@ -279,7 +279,7 @@ async fn connect(
         .connect(workspace, sandbox.config(kind, Access::Full))
         .await?;
     write!(out, "  ✓ connected")?;
-    if let Some(Ok(refresh)) = &report.refresh {
+    if let Some(refresh) = report.refresh.report() {
         write!(
             out,
             ": {} of {} devices matched ({} not in the MDM) with {} request{}",

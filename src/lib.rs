@@ -101,6 +101,54 @@ pub use mdmkit_jumpcloud as jumpcloud;
 #[cfg(feature = "simplemdm")]
 pub use mdmkit_simplemdm as simplemdm;
 
+/// What code using mdmkit needs in scope, in one import: `use mdmkit::prelude::*;`.
+///
+/// Besides the provider trait and the types calls take or return, it brings what the public API uses
+/// from other crates, so a backend need not add them itself: `futures`' `StreamExt` and `TryStreamExt`
+/// (to read `MdmProviderExt::device_stream`) and `chrono`'s `DateTime`, `Utc` and `TimeDelta` (every
+/// timestamp). The whole crates are `mdmkit::futures` and `mdmkit::chrono`, the same versions mdmkit
+/// uses. With the `sync` feature the prelude adds the engine's everyday types. It leaves `Result` and
+/// `Error` out, so they do not shadow the standard ones: write `mdmkit::Result`.
+///
+/// ```
+/// use mdmkit::prelude::*;
+///
+/// /// The first `n` devices of any provider, and how long ago the listing started.
+/// async fn first_devices(
+///     provider: &dyn MdmProvider,
+///     n: usize,
+/// ) -> mdmkit::Result<(Vec<MdmDevice>, TimeDelta)> {
+///     let started: DateTime<Utc> = Utc::now();
+///     let devices: Vec<MdmDevice> = provider.device_stream().take(n).try_collect().await?;
+///     Ok((devices, Utc::now() - started))
+/// }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let sandbox = mdmkit_sandbox::Sandbox::start(mdmkit_sandbox::SandboxConfig { devices: 5, ..Default::default() }).await?;
+/// # let config = sandbox.config(ProviderKind::Fleet, mdmkit_sandbox::Access::Full);
+/// # let provider = build_provider(config, &sandbox.client_options())?;
+/// let (devices, _took) = first_devices(&*provider, 3).await?;
+/// assert_eq!(devices.len(), 3);
+/// # Ok(()) }
+/// ```
+pub mod prelude {
+    pub use mdmkit_core::chrono::{DateTime, TimeDelta, Utc};
+    pub use mdmkit_core::futures::{Stream, StreamExt, TryStreamExt};
+    pub use mdmkit_core::http::ClientOptions;
+    pub use mdmkit_core::{
+        DeviceLink, ErrorKind, MdmDevice, MdmGroup, MdmProvider, MdmProviderExt, ProviderConfig,
+        ProviderKind, SerialNumber,
+    };
+
+    pub use crate::build_provider;
+    #[cfg(feature = "sync")]
+    pub use crate::provider_factory;
+    #[cfg(feature = "sync")]
+    pub use mdmkit_sync::{
+        DeviceView, MdmSync, Plan, RefreshOutcome, Stores, SystemClock, Vault, WorkspaceId,
+    };
+}
+
 /// The README's Rust examples, compiled (and run unless marked `no_run`) as doc tests, so they cannot
 /// drift from the code.
 #[cfg(doctest)]

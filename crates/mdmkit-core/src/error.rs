@@ -296,16 +296,43 @@ impl fmt::Display for Error {
 }
 
 impl fmt::Debug for Error {
+    /// One line a developer can read where `main` returned the error or a log printed it:
+    /// `Error { kind: Unauthorized, provider: Jamf, operation: "validate", status: 401, message: "…" }`,
+    /// with unknown parts left out and the source by its `Display` (a transport error's own `Debug` is a
+    /// nested dump). `{:#?}` prints every field, the source's `Debug` included. Secrets never reach the
+    /// message or the source, so neither form shows one.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Error")
-            .field("kind", &self.kind)
-            .field("provider", &self.provider)
-            .field("operation", &self.operation)
-            .field("status", &self.status)
-            .field("retry_after", &self.retry_after)
-            .field("message", &self.message)
-            .field("source", &self.source)
-            .finish()
+        if f.alternate() {
+            return f
+                .debug_struct("Error")
+                .field("kind", &self.kind)
+                .field("provider", &self.provider)
+                .field("operation", &self.operation)
+                .field("status", &self.status)
+                .field("retry_after", &self.retry_after)
+                .field("message", &self.message)
+                .field("source", &self.source)
+                .finish();
+        }
+        write!(f, "Error {{ kind: {:?}", self.kind)?;
+        if let Some(provider) = self.provider {
+            write!(f, ", provider: {provider:?}")?;
+        }
+        if let Some(operation) = self.operation {
+            write!(f, ", operation: {operation:?}")?;
+        }
+        if let Some(status) = self.status {
+            write!(f, ", status: {status}")?;
+        }
+        if let Some(after) = self.retry_after {
+            write!(f, ", retry_after: {after:?}")?;
+        }
+        // `{:?}` of a string escapes line breaks, so the whole stays on one line.
+        write!(f, ", message: {:?}", self.message)?;
+        if let Some(source) = &self.source {
+            write!(f, ", source: {:?}", source.to_string())?;
+        }
+        f.write_str(" }")
     }
 }
 
@@ -320,6 +347,38 @@ impl StdError for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_is_one_readable_line_with_every_known_part() {
+        let source = std::io::Error::other("tcp connect error:\nConnection refused");
+        let e = Error::new(
+            ErrorKind::Unauthorized,
+            "HTTP 401: INVALID_TOKEN\nsecond line",
+        )
+        .with_provider(ProviderKind::Jamf)
+        .with_operation("validate")
+        .with_status(401)
+        .with_source(source);
+        let shown = format!("{e:?}");
+        assert_eq!(
+            shown,
+            "Error { kind: Unauthorized, provider: Jamf, operation: \"validate\", status: 401, \
+             message: \"HTTP 401: INVALID_TOKEN\\nsecond line\", \
+             source: \"tcp connect error:\\nConnection refused\" }"
+        );
+        assert!(!shown.contains('\n'));
+        // Unknown parts are left out rather than shown as `None`.
+        assert_eq!(
+            format!("{:?}", Error::config("API Client ID is required")),
+            "Error { kind: InvalidConfiguration, message: \"API Client ID is required\" }"
+        );
+        // The alternate form keeps every field for a closer look.
+        let full = format!("{e:#?}");
+        assert!(
+            full.contains("retry_after: None") && full.contains("Custom"),
+            "{full}"
+        );
+    }
 
     #[test]
     fn every_kind_maps_to_one_of_the_six_categories() {

@@ -83,8 +83,10 @@ pub use paging::{Page, PageInfo, PageRequest, Pager, PagingStyle};
 pub use provider::{device_stream_with_limit, MdmProvider, MdmProviderExt, RequestCosts};
 pub use resolution::{DeviceUser, Resolution, ResolvedUserName, Unresolved, UserRef};
 
-/// Re-exported so provider crates and embedders use the same versions.
+/// Re-exported so provider crates and embedders use the same versions: `chrono` for every timestamp,
+/// `futures` for the stream of [`MdmProviderExt::device_stream`].
 pub use async_trait::async_trait;
 pub use chrono;
+pub use futures;
 pub use secrecy::{self, ExposeSecret, SecretString};
 pub use url::{self, Url};

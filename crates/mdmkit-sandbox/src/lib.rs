@@ -22,8 +22,12 @@
 //!   an observer's token and absent without Premium, [`Sandbox::set_fleet_premium`]); JumpCloud's
 //!   `/api/v2/users/{id}/systems`; Entra's `groups/delta` with `members@delta` and delta links that
 //!   [`Sandbox::expire_group_delta_links`] turns into `410 syncStateNotFound`.
-//! - The credentials of each provider come from [`Sandbox::config`]; [`SandboxConfig::secret_suffix`] makes
-//!   every secret end in a value of the test's choosing (a canary to search logs and output for).
+//! - The credentials of each provider: [`Sandbox::config`] gives a ready `ProviderConfig` (any [`Access`]),
+//!   [`Sandbox::credentials`] the values a person types into the provider's settings form, keyed as in
+//!   `ProviderKind::credential_fields` (for a console's sign-in hints, or to exercise a backend's form
+//!   handling end to end). They open only the sandbox, so they are not secrets of anyone's.
+//!   [`SandboxConfig::secret_suffix`] makes every secret end in a value of the test's choosing (a canary
+//!   to search logs and output for).
 //!
 //! ```
 //! # #[tokio::main]
@@ -53,6 +57,10 @@
 //! let answer = http.get(hosts).bearer_auth(fleet.api_token.expose_secret()).send().await?;
 //! assert_eq!(answer.status(), 503);
 //! assert_eq!(sandbox.request_count(ProviderKind::Fleet), 2);
+//! // What a person would type into the Jamf settings form to reach it:
+//! for credential in sandbox.credentials(ProviderKind::Jamf) {
+//!     println!("{}: {}", credential.field.label, credential.value);
+//! }
 //! sandbox.shutdown().await;
 //! # Ok(()) }
 //! ```
@@ -79,7 +87,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use mdmkit_core::http::ClientOptions;
-use mdmkit_core::{ProviderConfig, ProviderKind};
+use mdmkit_core::{CredentialField, ProviderConfig, ProviderKind};
 use url::Url;
 
 pub use faults::{Faults, RateWindow};
@@ -143,6 +151,15 @@ impl Default for SandboxConfig {
             secret_suffix: String::new(),
         }
     }
+}
+
+/// One value of a provider's settings form that reaches the sandbox ([`Sandbox::credentials`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxCredential {
+    /// The form field: key, label as R1 words it, and whether it is a secret.
+    pub field: CredentialField,
+    /// The value to type (shown in clear: a sandbox credential opens only the sandbox).
+    pub value: String,
 }
 
 /// What a correct connector should report for one device, in the provider's own identifiers.
@@ -259,6 +276,38 @@ impl Sandbox {
             common::sim(kind).config(self.url(kind), access),
             &self.shared.secret_suffix,
         )
+    }
+
+    /// What a person types into `kind`'s settings form to reach this sandbox with full access: one value
+    /// per field of `ProviderKind::credential_fields`, in that order, with the same keys the
+    /// configuration's serde form uses. Each secret ends in [`SandboxConfig::secret_suffix`].
+    ///
+    /// Providers with a fixed endpoint (SimpleMDM, JumpCloud, Intune's Entra login host) have no form
+    /// field for it, so a configuration built from these values alone points at the vendor, and Iru's
+    /// checks refuse a host that is not an Iru tenant's unless it is marked as a custom endpoint
+    /// (`IruConfig::with_base_url`); [`Sandbox::config`] has all of that. Jamf's and Fleet's values alone
+    /// reach the sandbox.
+    pub fn credentials(&self, kind: ProviderKind) -> Vec<SandboxCredential> {
+        // The serde form of a configuration is keyed by the credential fields; the sandbox's secrets may
+        // be written in clear because they open nothing but this sandbox.
+        let form = serde_json::to_value(self.config(kind, Access::Full).expose_secrets())
+            .unwrap_or_default();
+        kind.credential_fields()
+            .iter()
+            .filter_map(|field| {
+                // The serde form writes the host as `base_url` (and reads either).
+                let key = if field.key == "host" {
+                    "base_url"
+                } else {
+                    field.key
+                };
+                let value = form.get(key)?.as_str()?.to_owned();
+                Some(SandboxCredential {
+                    field: *field,
+                    value,
+                })
+            })
+            .collect()
     }
 
     /// Client options suited to the sandbox: loopback and plain HTTP allowed, fast backoff, and the

@@ -12,8 +12,8 @@ use mdmkit_sandbox::{Access, Sandbox, SandboxConfig};
 use mdmkit_sqlx::testing::TestSchema;
 use mdmkit_sync::storage_suite::WatchedLeases;
 use mdmkit_sync::{
-    Clock, Error, GroupSyncOutcome, GroupSyncTrigger, ManualClock, MdmSync, Plan, Scheduler,
-    SchedulerConfig, Vault, WorkspaceId,
+    Clock, Error, GroupSyncOutcome, GroupSyncTrigger, ManualClock, MdmSync, Plan, RefreshOutcome,
+    Scheduler, SchedulerConfig, Vault, WorkspaceId,
 };
 
 const REPLICAS: usize = 4;
@@ -107,7 +107,7 @@ async fn four_replicas_share_twenty_workspaces_for_three_days_and_do_every_job_o
             .connect(&ws, sandbox.config(kind, Access::Full))
             .await
             .unwrap();
-        let refresh = report.refresh.unwrap().unwrap();
+        let refresh = report.refresh.into_report().unwrap();
         assert!(refresh.is_complete(), "{ws}: {refresh:?}");
         assert!(
             refresh.matched > 0 && refresh.not_found >= 1,
@@ -144,14 +144,16 @@ async fn four_replicas_share_twenty_workspaces_for_three_days_and_do_every_job_o
             for run in tick.runs {
                 let entry = seen.entry(run.workspace.clone()).or_default();
                 match &run.refresh {
-                    Some(Ok(r)) => {
+                    RefreshOutcome::Ran(r) => {
                         assert!(r.is_complete(), "{}: {r:?}", run.workspace);
                         reported += r.requests;
                         entry.refreshes.push((now, r.due));
                     }
-                    Some(Err(Error::AlreadyRunning { .. })) => contested += 1,
-                    None => {}
-                    Some(Err(e)) => panic!("{}: refresh failed at {now}: {e}", run.workspace),
+                    RefreshOutcome::Failed(Error::AlreadyRunning { .. }) => contested += 1,
+                    RefreshOutcome::NotRun => {}
+                    RefreshOutcome::Failed(e) => {
+                        panic!("{}: refresh failed at {now}: {e}", run.workspace)
+                    }
                 }
                 match &run.group_sync {
                     Some(Ok(r)) => {

@@ -20,7 +20,9 @@ use crate::model::{
     WorkspaceId, WorkspaceState,
 };
 use crate::provider::ProviderFactory;
-use crate::reports::{ConnectReport, DisconnectReport, GroupSyncOutcome, GroupSyncTrigger};
+use crate::reports::{
+    ConnectReport, DisconnectReport, GroupSyncOutcome, GroupSyncTrigger, RefreshOutcome,
+};
 use crate::store::Stores;
 use crate::vault::Vault;
 
@@ -309,7 +311,7 @@ impl MdmSync {
             provider: connection.kind,
             connection_changed: changed,
             devices_reset,
-            refresh: None,
+            refresh: RefreshOutcome::NotRun,
             group_sync: GroupSyncOutcome::NotNeeded,
         };
         if !changed {
@@ -320,7 +322,7 @@ impl MdmSync {
             .refresh_locked(workspace, &connection, now, guard)
             .await;
         let lease_lost = matches!(refresh, Err(Error::LeaseLost { .. }));
-        report.refresh = Some(refresh);
+        report.refresh = refresh.into();
         if lease_lost {
             // Another worker owns the workspace now; the pending flag makes the scheduler sync later.
             return Ok(report);

@@ -13,6 +13,29 @@ use mdmkit_core::{Category, ErrorKind};
 
 use crate::model::{Fence, Plan, WorkspaceId};
 
+/// Which way [`to_the_second`] rounds a fractional second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Round {
+    /// For times in the past ("started at").
+    Down,
+    /// For times a person waits for ("allowed at", "runs until"), so the time shown is never early.
+    Up,
+}
+
+/// A time as people read it in messages: UTC, to the second (`2026-12-06 20:03:27 UTC`). Clocks carry
+/// nanoseconds, which say nothing to a person and make a message look like a dump.
+pub(crate) fn to_the_second(at: &DateTime<Utc>, round: Round) -> impl fmt::Display {
+    let whole = at.timestamp();
+    let secs = if round == Round::Up && at.timestamp_subsec_nanos() > 0 {
+        whole.saturating_add(1)
+    } else {
+        whole
+    };
+    DateTime::<Utc>::from_timestamp(secs, 0)
+        .unwrap_or(*at)
+        .format("%Y-%m-%d %H:%M:%S UTC")
+}
+
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -39,7 +62,11 @@ pub enum Error {
         plan: Plan,
     },
     /// A manual group sync was asked for within the cooldown (R10).
-    #[error("a group sync was started manually at {last}; the next manual sync is allowed at {next_allowed}")]
+    #[error(
+        "a group sync was started manually at {}; the next manual sync is allowed at {}",
+        to_the_second(.last, Round::Down),
+        to_the_second(.next_allowed, Round::Up)
+    )]
     Cooldown {
         /// The previous manual sync.
         last: DateTime<Utc>,
@@ -47,7 +74,10 @@ pub enum Error {
         next_allowed: DateTime<Utc>,
     },
     /// Another sync holds the workspace's lease (R10: one at a time).
-    #[error("a sync is already running for workspace {workspace} (its lease runs until {lease_expires_at})")]
+    #[error(
+        "a sync is already running for workspace {workspace} (its lease runs until {})",
+        to_the_second(.lease_expires_at, Round::Up)
+    )]
     AlreadyRunning {
         /// The workspace.
         workspace: WorkspaceId,

@@ -181,7 +181,7 @@ pub use refresh::{
     DuplicateSerial, RefreshReport, RunError, Strategy, SuspiciousListing,
     SHRINK_CHECK_MIN_DEVICES,
 };
-pub use reports::{ConnectReport, DisconnectReport};
+pub use reports::{ConnectReport, DisconnectReport, RefreshOutcome};
 pub use scheduler::{Scheduler, SchedulerConfig, TickReport, WorkspaceRun};
 pub use store::{
     check_step, CredentialStore, DeviceStore, GroupStore, Step, StepHook, StoreResult, Stores,

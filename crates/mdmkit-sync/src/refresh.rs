@@ -114,7 +114,9 @@ use crate::error::Result;
 use crate::lease::LeaseGuard;
 use crate::marks::SyncMarks;
 use crate::model::{DeviceCheck, MdmMetadata, Paging, WorkspaceId, WorkspaceState};
-pub use crate::reports::{DuplicateSerial, RefreshReport, RunError, Strategy, SuspiciousListing};
+pub use crate::reports::{
+    DuplicateSerial, RefreshOutcome, RefreshReport, RunError, Strategy, SuspiciousListing,
+};
 
 mod listing;
 

@@ -19,11 +19,78 @@ pub struct ConnectReport {
     pub connection_changed: bool,
     /// Devices whose MDM metadata was cleared to be fetched again (R9); 0 when nothing changed.
     pub devices_reset: usize,
-    /// The refresh run at once after a change, so the group sync can match members.
-    pub refresh: Option<Result<RefreshReport>>,
+    /// The refresh run at once after a change, so the group sync can match members
+    /// ([`RefreshOutcome::NotRun`] when the connection did not change).
+    pub refresh: RefreshOutcome,
     /// The group sync at once after a change (R10), or why there was none: it runs only if that refresh
     /// completed ([`GroupSyncOutcome::WaitingForRefresh`] otherwise).
     pub group_sync: GroupSyncOutcome,
+}
+
+/// Whether a refresh ran (after a connect, or in a scheduler turn) and how it ended. The three cases are
+/// all there are, so a `match` needs no wildcard.
+#[derive(Debug)]
+pub enum RefreshOutcome {
+    /// No refresh ran: the connection did not change (connect), or nothing was due or another replica ran
+    /// it first (scheduler).
+    NotRun,
+    /// It ran to its end. Some devices may still lack an answer: [`RefreshReport::is_complete`] says
+    /// whether every due device got one, and the report names the rest.
+    Ran(RefreshReport),
+    /// It stopped with an error (the MDM refused the listing, the store failed, the lease was lost, the
+    /// run passed its deadline, ...). What was stored before stays.
+    Failed(Error),
+}
+
+impl RefreshOutcome {
+    /// Whether a refresh ran, to its end or not.
+    pub fn ran(&self) -> bool {
+        !matches!(self, RefreshOutcome::NotRun)
+    }
+
+    /// The report of a refresh that ran to its end.
+    pub fn report(&self) -> Option<&RefreshReport> {
+        match self {
+            RefreshOutcome::Ran(report) => Some(report),
+            _ => None,
+        }
+    }
+
+    /// The report of a refresh that ran to its end, by value.
+    pub fn into_report(self) -> Option<RefreshReport> {
+        match self {
+            RefreshOutcome::Ran(report) => Some(report),
+            _ => None,
+        }
+    }
+
+    /// The error that stopped the refresh.
+    pub fn error(&self) -> Option<&Error> {
+        match self {
+            RefreshOutcome::Failed(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl From<Result<RefreshReport>> for RefreshOutcome {
+    fn from(result: Result<RefreshReport>) -> Self {
+        match result {
+            Ok(report) => RefreshOutcome::Ran(report),
+            Err(error) => RefreshOutcome::Failed(error),
+        }
+    }
+}
+
+impl From<Result<Option<RefreshReport>>> for RefreshOutcome {
+    /// `Ok(None)`: the run found nothing to do.
+    fn from(result: Result<Option<RefreshReport>>) -> Self {
+        match result {
+            Ok(None) => RefreshOutcome::NotRun,
+            Ok(Some(report)) => RefreshOutcome::Ran(report),
+            Err(error) => RefreshOutcome::Failed(error),
+        }
+    }
 }
 
 /// What [`crate::MdmSync::disconnect`] did.

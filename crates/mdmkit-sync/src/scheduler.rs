@@ -61,7 +61,7 @@ use crate::engine::MdmSync;
 use crate::error::{Error, Result};
 use crate::model::{WorkspaceId, WorkspaceState};
 use crate::reports::GroupSyncReport;
-use crate::reports::RefreshReport;
+use crate::reports::RefreshOutcome;
 use crate::vault::random_bytes;
 
 /// The scheduler's pace and bounds.
@@ -107,8 +107,8 @@ impl Default for SchedulerConfig {
 pub struct WorkspaceRun {
     /// The workspace.
     pub workspace: WorkspaceId,
-    /// The refresh run.
-    pub refresh: Option<Result<RefreshReport>>,
+    /// The refresh: [`RefreshOutcome::NotRun`] when none was due.
+    pub refresh: RefreshOutcome,
     /// The group sync.
     pub group_sync: Option<Result<GroupSyncReport>>,
     /// How long the run took once it had its slot (at most about [`SchedulerConfig::run_deadline`]).
@@ -122,9 +122,9 @@ impl WorkspaceRun {
     /// cooldown or a sync waiting for its refresh are not failures.
     pub fn failed(&self) -> bool {
         let refresh = match &self.refresh {
-            Some(Ok(report)) => report.made_no_progress(),
-            Some(Err(e)) => counts_as_failure(e),
-            None => false,
+            RefreshOutcome::Ran(report) => report.made_no_progress(),
+            RefreshOutcome::Failed(e) => counts_as_failure(e),
+            RefreshOutcome::NotRun => false,
         };
         let group_sync = matches!(&self.group_sync, Some(Err(e)) if counts_as_failure(e));
         refresh || group_sync
@@ -132,7 +132,7 @@ impl WorkspaceRun {
 
     /// The first error of the run, if any.
     fn first_error(&self) -> Option<&Error> {
-        let refresh = self.refresh.as_ref().and_then(|r| r.as_ref().err());
+        let refresh = self.refresh.error();
         refresh.or_else(|| self.group_sync.as_ref().and_then(|r| r.as_ref().err()))
     }
 }
@@ -546,7 +546,7 @@ impl Shared {
             .unwrap_or_else(|| started + Duration::from_secs(30 * 365 * 86_400));
         let mut run = WorkspaceRun {
             workspace: workspace.clone(),
-            refresh: None,
+            refresh: RefreshOutcome::NotRun,
             group_sync: None,
             elapsed: Duration::ZERO,
         };
@@ -565,8 +565,8 @@ impl Shared {
                 result,
                 Err(Error::DeadlineExceeded { .. } | Error::RunPanicked { .. })
             );
-            // `None`: another replica ran it first.
-            run.refresh = result.transpose();
+            // `Ok(None)`: another replica ran it first.
+            run.refresh = result.into();
         }
         let mut group_sync = job.group_sync && !stopped && !self.is_stopping();
         if group_sync && job.group_sync_after_refresh {

@@ -133,7 +133,7 @@ async fn r9_a_new_provider_clears_metadata_and_fetches_it_from_the_new_one() {
     let report = h.sync.connect(&ws, h.mdm.config("new")).await.unwrap();
     assert!(report.connection_changed);
     assert_eq!(report.devices_reset, 2);
-    let refresh = report.refresh.unwrap().unwrap();
+    let refresh = report.refresh.into_report().unwrap();
     assert_eq!((refresh.due, refresh.matched, refresh.not_found), (2, 1, 1));
     assert_eq!(h.device_id(&ws, "C02AAA").await.as_deref(), Some("f-77"));
     assert_eq!(
@@ -167,7 +167,7 @@ async fn r9_a_rotated_secret_is_a_change_and_the_same_secret_is_not() {
     let again = h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
     assert!(!again.connection_changed);
     assert_eq!(again.devices_reset, 0);
-    assert!(again.refresh.is_none());
+    assert!(!again.refresh.ran());
     assert_eq!(h.mdm.requests("acme") - before, 1, "only the test call");
     assert_eq!(h.device_id(&ws, "C02AAA").await.as_deref(), Some("d1"));
 
@@ -179,7 +179,7 @@ async fn r9_a_rotated_secret_is_a_change_and_the_same_secret_is_not() {
         .unwrap();
     assert!(rotated.connection_changed);
     assert_eq!(rotated.devices_reset, 1);
-    assert_eq!(rotated.refresh.unwrap().unwrap().matched, 1);
+    assert_eq!(rotated.refresh.into_report().unwrap().matched, 1);
 }
 
 #[tokio::test]
@@ -409,7 +409,7 @@ async fn a_change_whose_refresh_does_not_complete_leaves_every_synced_group_its_
             .unwrap();
         assert!(report.connection_changed);
         assert_eq!(report.devices_reset, 2);
-        let refresh = report.refresh.unwrap().unwrap();
+        let refresh = report.refresh.into_report().unwrap();
         assert!(!refresh.is_complete(), "{scenario}: {refresh:?}");
         assert!(
             matches!(report.group_sync, GroupSyncOutcome::WaitingForRefresh),
@@ -455,7 +455,7 @@ async fn a_change_on_an_empty_workspace_or_a_free_plan_needs_no_waiting() {
     h.mdm.set_groups("acme", &[("g1", "Laptops", &[])]);
     let pro = h.workspace("pro", Plan::Pro, &[]).await;
     let report = h.sync.connect(&pro, h.mdm.config("acme")).await.unwrap();
-    assert!(report.refresh.unwrap().unwrap().is_complete());
+    assert!(report.refresh.into_report().unwrap().is_complete());
     assert!(matches!(report.group_sync, GroupSyncOutcome::Completed(_)));
     assert!(!h.sync.state(&pro).await.unwrap().refresh_pending);
 

@@ -34,7 +34,7 @@ use mdmkit::{Category, MdmProvider, ProviderConfig, ProviderKind, SerialNumber, 
 use mdmkit_sandbox::{Access, Faults, Sandbox, SandboxConfig};
 use mdmkit_sync::{
     ConnectionInfo, DeviceView, GroupRecord, GroupSyncOutcome, Lease, ManualClock, MdmSync, Plan,
-    ProviderFactory, Stores, SyncConfig, Vault, WorkspaceId,
+    ProviderFactory, RefreshOutcome, Stores, SyncConfig, Vault, WorkspaceId,
 };
 use sandbox_support::{
     expected_groups, factory, serial, serials_of, start_time, synced_groups, VAULT_KEY,
@@ -525,7 +525,8 @@ async fn run_case(kind: ProviderKind, fault: Fault) -> CaseResult {
         .await
         .expect("setup connects");
     match (&report.refresh, &report.group_sync) {
-        (Some(Ok(refresh)), GroupSyncOutcome::Completed(_)) if refresh.is_complete() => {}
+        (RefreshOutcome::Ran(refresh), GroupSyncOutcome::Completed(_)) if refresh.is_complete() => {
+        }
         other => panic!("{kind:?}/{fault:?}: setup did not complete: {other:?}"),
     }
     check_good_state(&sandbox, kind, &sync, &ws, &inventory).await;

@@ -26,7 +26,7 @@ async fn connected(kind: ProviderKind, n: usize) -> (Env, WorkspaceId) {
         .await
         .unwrap()
         .refresh
-        .unwrap()
+        .into_report()
         .unwrap();
     assert_eq!(first.strategy, Some(Strategy::Bulk), "{kind}: {first:?}");
     assert!(first.is_complete(), "{kind}: {first:?}");
@@ -345,7 +345,7 @@ async fn connecting_anew_forgets_the_watermark_and_the_delta_link() {
         .connect(&ws, env.config(ProviderKind::Jamf))
         .await
         .unwrap();
-    let refresh = connect.refresh.unwrap().unwrap();
+    let refresh = connect.refresh.into_report().unwrap();
     assert_eq!(refresh.strategy, Some(Strategy::Bulk));
     let after = marks(&env, &ws).await;
     assert_eq!(after.group_delta, None, "Jamf reads no deltas");
@@ -367,7 +367,7 @@ async fn a_fleet_refreshed_by_lookups_goes_incremental_the_next_day() {
         .await
         .unwrap()
         .refresh
-        .unwrap()
+        .into_report()
         .unwrap();
     assert_eq!(first.strategy, Some(Strategy::Lookups), "{first:?}");
     assert_eq!(marks(&env, &ws).await.device_watermark, Some(env.now()));

@@ -72,7 +72,7 @@ async fn a_drip_feeding_mdm_ends_at_its_deadline_and_delays_no_other_tenant() {
     // The healthy tenant: both jobs done, within the same deadline (else they would have been stopped),
     // and before the slow run ended.
     let fine = run(&healthy);
-    let refresh = fine.refresh.as_ref().unwrap().as_ref().unwrap();
+    let refresh = fine.refresh.report().unwrap();
     assert!(refresh.is_complete(), "{refresh:?}");
     assert_eq!(refresh.matched, serials_of(&env.sandbox).len());
     let sync = fine.group_sync.as_ref().unwrap().as_ref().unwrap();
@@ -91,7 +91,7 @@ async fn a_drip_feeding_mdm_ends_at_its_deadline_and_delays_no_other_tenant() {
 
     // The slow tenant: stopped at its deadline with a Server error, nothing written.
     let stuck = run(&slow);
-    let err = stuck.refresh.as_ref().unwrap().as_ref().unwrap_err();
+    let err = stuck.refresh.error().unwrap();
     assert!(matches!(err, Error::DeadlineExceeded { .. }), "{err:?}");
     assert_eq!(err.category(), Some(Category::Server));
     assert!(stuck.group_sync.is_none());

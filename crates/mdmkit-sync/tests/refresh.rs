@@ -186,7 +186,7 @@ async fn few_due_devices_are_looked_up_and_many_are_listed_at_the_bulk_lower_bou
 
     // 250 due, pages of 100: ceil(250/100) = 3 requests beat 250 lookups.
     let report = h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
-    let refresh = report.refresh.unwrap().unwrap();
+    let refresh = report.refresh.into_report().unwrap();
     assert_eq!(refresh.strategy, Some(Strategy::Bulk));
     assert_eq!(refresh.requests, bulk_listing_requests(250, 100));
     assert_eq!(refresh.requests, 3);
@@ -311,7 +311,7 @@ async fn duplicate_serials_are_reported_and_never_matched_by_lookup_or_listing()
         h.sync.add_device(&ws, &serial("DUP1")).await.unwrap();
 
         let report = h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
-        let refresh = report.refresh.unwrap().unwrap();
+        let refresh = report.refresh.into_report().unwrap();
         let expected = if bulk {
             Strategy::Bulk
         } else {
@@ -413,7 +413,7 @@ async fn the_report_shows_coverage_both_ways() {
         .add_device("acme", "To Be Filled By O.E.M.", "x2", "No serial", None);
     h.sync.add_device(&ws, &serial("ONLYHERE1")).await.unwrap();
     let report = h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
-    let r = report.refresh.unwrap().unwrap();
+    let r = report.refresh.into_report().unwrap();
     assert_eq!(r.strategy, Some(Strategy::Bulk));
     assert_eq!(r.devices_seen, 12);
     assert_eq!(r.matched, 10);
@@ -487,7 +487,7 @@ async fn a_device_listed_twice_by_offset_paging_is_one_device_not_a_duplicate() 
         }
     });
     let report = h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
-    let refresh = report.refresh.unwrap().unwrap();
+    let refresh = report.refresh.into_report().unwrap();
     assert_eq!(refresh.strategy, Some(Strategy::Bulk));
     assert_eq!(pages.load(std::sync::atomic::Ordering::SeqCst), 3);
     assert_eq!(refresh.duplicates, vec![], "one device id is one device");
@@ -518,7 +518,7 @@ async fn a_listing_that_comes_back_empty_keeps_the_metadata_reports_it_and_is_as
     let ws = fleet(&h, 30).await;
     let report = h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
     assert_eq!(
-        report.refresh.unwrap().unwrap().strategy,
+        report.refresh.into_report().unwrap().strategy,
         Some(Strategy::Bulk)
     );
     assert_eq!(h.sync.state(&ws).await.unwrap().mdm_device_count, Some(30));
@@ -664,7 +664,7 @@ async fn a_bulk_listing_streams_into_the_store_in_batches() {
     // 1,200 devices at 100 a page: 12 pages, written 500 devices at a time.
     let ws = fleet(&h, 1200).await;
     let report = h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
-    let refresh = report.refresh.unwrap().unwrap();
+    let refresh = report.refresh.into_report().unwrap();
     assert_eq!(refresh.strategy, Some(Strategy::Bulk));
     assert_eq!(refresh.matched, 1200);
     let total = h.mdm.requests("acme");
@@ -685,7 +685,7 @@ async fn a_duplicate_whose_second_row_comes_after_a_written_batch_is_still_unmat
     h.mdm
         .add_device("acme", "SER0000", "twin", "Twin Mac", None);
     let report = h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
-    let refresh = report.refresh.unwrap().unwrap();
+    let refresh = report.refresh.into_report().unwrap();
     assert_eq!(refresh.strategy, Some(Strategy::Bulk));
     assert_eq!(
         refresh.duplicates,

@@ -215,7 +215,7 @@ async fn a_store_failure_in_the_middle_of_connect_leaves_the_old_connection_whol
         let report = h.sync.connect(&ws, h.mdm.config("other")).await.unwrap();
         assert!(report.connection_changed, "{step:?}");
         assert_eq!(report.devices_reset, 3);
-        assert_eq!(report.refresh.unwrap().unwrap().matched, 3);
+        assert_eq!(report.refresh.into_report().unwrap().matched, 3);
         assert_eq!(h.device_id(&ws, "SER00001").await.as_deref(), Some("f1"));
         assert!(
             h.sync
@@ -366,7 +366,7 @@ async fn a_bulk_refresh_of_ten_thousand_devices_writes_in_twenty_batches() {
     h.stores.devices.add_devices(&ws, &serials).await.unwrap();
 
     let report = h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
-    let refresh = report.refresh.unwrap().unwrap();
+    let refresh = report.refresh.into_report().unwrap();
     assert_eq!(refresh.matched, 10_000);
     assert_eq!(refresh.requests, 5, "five 2000-row pages");
     assert_eq!(counting.checks_written.load(Ordering::SeqCst), 10_000);
@@ -422,7 +422,7 @@ async fn a_replica_that_decided_on_stale_state_finds_the_job_done_under_the_leas
     settle().await;
     let first = one.tick(now).await.unwrap();
     let ran = &first.runs[0];
-    assert_eq!(ran.refresh.as_ref().unwrap().as_ref().unwrap().matched, 3);
+    assert_eq!(ran.refresh.report().unwrap().matched, 3);
     assert!(ran.group_sync.as_ref().unwrap().is_ok());
     let requests = h.mdm.requests("acme");
     let state = h.sync.state(&ws).await.unwrap();
@@ -434,7 +434,7 @@ async fn a_replica_that_decided_on_stale_state_finds_the_job_done_under_the_leas
         second
             .runs
             .iter()
-            .all(|r| r.refresh.is_none() && r.group_sync.is_none()),
+            .all(|r| !r.refresh.ran() && r.group_sync.is_none()),
         "nothing ran twice: {second:#?}"
     );
     assert_eq!(h.mdm.requests("acme"), requests, "no MDM request");

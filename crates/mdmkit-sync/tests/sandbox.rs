@@ -227,7 +227,7 @@ async fn r4_each_device_stores_mdm_device_id_user_id_and_user_name_else_device_n
             .workspace(&format!("w-{kind}"), Plan::Free, &serials)
             .await;
         let report = env.sync.connect(&ws, env.config(kind)).await.unwrap();
-        let refresh = report.refresh.unwrap().unwrap();
+        let refresh = report.refresh.into_report().unwrap();
         assert_eq!(refresh.strategy, Some(strategy), "{kind}");
         assert_eq!(refresh.matched, serials.len());
         for s in &serials {
@@ -568,7 +568,7 @@ async fn r9_a_new_provider_clears_every_devices_metadata_and_fetches_it_from_the
     let report = env.sync.connect(&ws, env.config(FLEET)).await.unwrap();
     assert!(report.connection_changed);
     assert_eq!(report.devices_reset, 12);
-    let refresh = report.refresh.unwrap().unwrap();
+    let refresh = report.refresh.into_report().unwrap();
     assert_eq!((refresh.provider, refresh.matched), (FLEET, 0));
     assert_eq!(refresh.last_error.unwrap().category, Category::Server);
     for view in env.sync.devices(&ws).await.unwrap() {
@@ -596,7 +596,7 @@ async fn r9_a_new_provider_clears_every_devices_metadata_and_fetches_it_from_the
     let again = env.sync.connect(&ws, env.config(FLEET)).await.unwrap();
     assert!(!again.connection_changed);
     assert_eq!(again.devices_reset, 0);
-    assert!(again.refresh.is_none());
+    assert!(!again.refresh.ran());
     assert_eq!(env.requests(FLEET), before + 1);
     assert!(env
         .sync
@@ -624,7 +624,7 @@ async fn r9_new_credentials_for_the_same_provider_refetch_every_device() {
     let report = env.sync.connect(&ws, other_app).await.unwrap();
     assert!(report.connection_changed);
     assert_eq!(report.devices_reset, 8);
-    let refresh = report.refresh.unwrap().unwrap();
+    let refresh = report.refresh.into_report().unwrap();
     assert_eq!((refresh.due, refresh.matched), (8, 8));
     for view in env.sync.devices(&ws).await.unwrap() {
         assert_eq!(view.checked_at, Some(env.now()), "fetched again just now");
@@ -698,7 +698,7 @@ async fn r10_the_scheduler_syncs_groups_every_six_hours() {
         .unwrap();
     assert_eq!(tick.runs.len(), 1);
     let run = &tick.runs[0];
-    assert!(run.refresh.is_none(), "devices were fetched 6 h ago");
+    assert!(!run.refresh.ran(), "devices were fetched 6 h ago");
     let sync = run.group_sync.as_ref().unwrap().as_ref().unwrap();
     assert_eq!(sync.trigger, GroupSyncTrigger::Scheduled);
     assert_eq!(sync.updated, 1);
@@ -1124,7 +1124,7 @@ async fn refresh_looks_up_a_few_devices_and_lists_many_at_the_bulk_lower_bound()
     let env = Env::start(150).await;
     let ws = env.fleet_workspace("acme", Plan::Free).await;
     let report = env.sync.connect(&ws, env.config(BULK)).await.unwrap();
-    let refresh = report.refresh.unwrap().unwrap();
+    let refresh = report.refresh.into_report().unwrap();
     assert_eq!(refresh.strategy, Some(Strategy::Bulk));
     assert_eq!(refresh.requests, bulk_listing_requests(150, 100));
     assert_eq!(refresh.requests, 2);
@@ -1170,7 +1170,7 @@ async fn refresh_looks_up_a_few_devices_and_lists_many_at_the_bulk_lower_bound()
         .await
         .unwrap()
         .refresh
-        .unwrap()
+        .into_report()
         .unwrap();
     assert_eq!(refresh.strategy, Some(Strategy::Bulk));
     assert_eq!(refresh.matched, 155);
@@ -1256,7 +1256,7 @@ async fn a_device_the_mdm_does_not_know_is_cleared_and_stamped() {
     let ws = env.workspace("acme", Plan::Free, &serials).await;
     for kind in [JAMF, BULK] {
         let report = env.sync.connect(&ws, env.config(kind)).await.unwrap();
-        let refresh = report.refresh.unwrap().unwrap();
+        let refresh = report.refresh.into_report().unwrap();
         assert_eq!((refresh.matched, refresh.not_found), (10, 1), "{kind}");
         let unknown = env.view(&ws, &serial("NOTINMDM0001")).await;
         assert_eq!(unknown.metadata, None);
@@ -1328,7 +1328,7 @@ async fn duplicate_serials_in_the_mdm_are_reported_never_matched_to_one() {
             .await
             .unwrap()
             .refresh
-            .unwrap()
+            .into_report()
             .unwrap();
         assert_eq!(refresh.strategy, Some(Strategy::Bulk));
         assert_eq!(
@@ -1357,7 +1357,7 @@ async fn duplicate_serials_in_the_mdm_are_reported_never_matched_to_one() {
                 .await
                 .unwrap()
                 .refresh
-                .unwrap()
+                .into_report()
                 .unwrap();
             assert_eq!(refresh.strategy, Some(Strategy::Lookups));
             assert_eq!(refresh.matched, 0);
@@ -1378,7 +1378,7 @@ async fn every_refresh_run_reports_what_it_saw_matched_missed_and_spent() {
     let ws = env.workspace("acme", Plan::Free, &serials).await;
 
     let report = env.sync.connect(&ws, env.config(BULK)).await.unwrap();
-    let r = report.refresh.unwrap().unwrap();
+    let r = report.refresh.into_report().unwrap();
     assert_eq!(r.workspace, ws);
     assert_eq!((r.provider, r.started_at), (BULK, env.now()));
     assert_eq!(

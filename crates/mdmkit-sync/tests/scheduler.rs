@@ -68,7 +68,7 @@ async fn r10_group_sync_runs_every_six_hours_and_never_on_free() {
     let run = &tick.runs[0];
     assert_eq!(run.workspace, ws);
     assert!(
-        run.refresh.is_none(),
+        !run.refresh.ran(),
         "devices were fetched less than a day ago"
     );
     let sync = run.group_sync.as_ref().unwrap().as_ref().unwrap();
@@ -100,14 +100,14 @@ async fn r5_the_scheduler_refreshes_due_devices_and_retries_failures_at_its_own_
         .tick(h.advance(TimeDelta::hours(23)))
         .await
         .unwrap();
-    assert!(tick.runs.iter().all(|r| r.refresh.is_none()), "not due yet");
+    assert!(tick.runs.iter().all(|r| !r.refresh.ran()), "not due yet");
 
     h.mdm.fail_serial("a0", "W0D0", ErrorKind::Timeout, None);
     let tick = scheduler
         .tick(h.advance(TimeDelta::hours(1)))
         .await
         .unwrap();
-    let refresh = tick.runs[0].refresh.as_ref().unwrap().as_ref().unwrap();
+    let refresh = tick.runs[0].refresh.report().unwrap();
     assert_eq!((refresh.due, refresh.matched, refresh.errors), (2, 1, 1));
 
     // The failed device stays due, but is retried once the refresh interval has passed, not every tick.
@@ -116,14 +116,14 @@ async fn r5_the_scheduler_refreshes_due_devices_and_retries_failures_at_its_own_
         .tick(h.advance(TimeDelta::minutes(30)))
         .await
         .unwrap();
-    assert!(tick.runs.iter().all(|r| r.refresh.is_none()));
+    assert!(tick.runs.iter().all(|r| !r.refresh.ran()));
     assert_eq!(h.mdm.requests("a0"), before);
     h.mdm.clear_faults("a0");
     let tick = scheduler
         .tick(h.advance(TimeDelta::minutes(30)))
         .await
         .unwrap();
-    let refresh = tick.runs[0].refresh.as_ref().unwrap().as_ref().unwrap();
+    let refresh = tick.runs[0].refresh.report().unwrap();
     assert_eq!((refresh.due, refresh.matched), (1, 1));
     assert_eq!(tick.runs[0].workspace, ws);
 }
@@ -207,7 +207,7 @@ async fn at_most_n_workspaces_run_at_once() {
         assert!(tick
             .runs
             .iter()
-            .all(|r| r.refresh.as_ref().unwrap().as_ref().unwrap().matched == 3));
+            .all(|r| r.refresh.report().unwrap().matched == 3));
         assert_eq!(
             h.mdm.peak_in_flight(ProviderKind::Fleet),
             expected,
@@ -237,7 +237,11 @@ async fn stop_lets_running_work_finish_and_starts_nothing_new() {
     let report = tick.await.unwrap().unwrap();
     assert_eq!(report.runs.len(), 1, "the run in progress finished");
     let finished = &report.runs[0];
-    assert!(finished.refresh.as_ref().unwrap().is_ok());
+    assert!(
+        finished.refresh.report().is_some(),
+        "{:?}",
+        finished.refresh
+    );
     assert!(
         finished.group_sync.is_none(),
         "its next job was not started"
@@ -343,7 +347,7 @@ async fn a_pending_sync_after_a_change_waits_until_a_refresh_completes_for_the_n
         .await
         .unwrap();
     let run = run_of(&tick, &ws);
-    assert_eq!(run.refresh.as_ref().unwrap().as_ref().unwrap().errors, 2);
+    assert_eq!(run.refresh.report().unwrap().errors, 2);
     assert!(run.group_sync.is_none(), "{run:?}");
     assert!(run.failed());
     assert_eq!(h.sync.groups(&ws).await.unwrap(), groups);
@@ -357,13 +361,7 @@ async fn a_pending_sync_after_a_change_waits_until_a_refresh_completes_for_the_n
         .await
         .unwrap();
     let run = run_of(&tick, &ws);
-    assert!(run
-        .refresh
-        .as_ref()
-        .unwrap()
-        .as_ref()
-        .unwrap()
-        .is_complete());
+    assert!(run.refresh.report().unwrap().is_complete());
     let sync = run.group_sync.as_ref().unwrap().as_ref().unwrap();
     assert_eq!(sync.members_matched, 2);
     assert_eq!(h.sync.groups(&ws).await.unwrap(), groups);
@@ -393,12 +391,12 @@ async fn a_hanging_mdm_is_stopped_at_the_deadline_and_holds_up_no_other_workspac
         .expect("the tick ends once the slow run hits its deadline")
         .unwrap();
     let fine = run_of(&tick, healthy);
-    assert_eq!(fine.refresh.as_ref().unwrap().as_ref().unwrap().matched, 2);
+    assert_eq!(fine.refresh.report().unwrap().matched, 2);
     assert!(fine.group_sync.as_ref().unwrap().is_ok());
     assert!(!fine.failed());
 
     let stuck = run_of(&tick, slow);
-    let err = stuck.refresh.as_ref().unwrap().as_ref().unwrap_err();
+    let err = stuck.refresh.error().unwrap();
     assert!(matches!(err, Error::DeadlineExceeded { .. }), "{err:?}");
     assert_eq!(err.category(), Some(Category::Server));
     assert!(stuck.group_sync.is_none(), "the run was over");
@@ -453,7 +451,7 @@ async fn a_workspace_whose_run_is_still_going_is_not_started_again() {
     h.mdm.unhang("a0");
     let first = first.await.unwrap().unwrap();
     let run = run_of(&first, &slow);
-    assert_eq!(run.refresh.as_ref().unwrap().as_ref().unwrap().matched, 1);
+    assert_eq!(run.refresh.report().unwrap().matched, 1);
     assert!(scheduler.running().is_empty());
 }
 
@@ -470,12 +468,12 @@ async fn a_panic_in_one_run_is_caught_and_reported_as_that_workspaces_failure() 
     let tick = scheduler.tick(now).await.unwrap();
 
     let run = run_of(&tick, broken);
-    let err = run.refresh.as_ref().unwrap().as_ref().unwrap_err();
+    let err = run.refresh.error().unwrap();
     assert!(matches!(err, Error::RunPanicked { .. }), "{err:?}");
     assert!(run.group_sync.is_none());
     assert!(run.failed());
     let other = run_of(&tick, fine);
-    assert_eq!(other.refresh.as_ref().unwrap().as_ref().unwrap().matched, 1);
+    assert_eq!(other.refresh.report().unwrap().matched, 1);
     assert!(other.group_sync.as_ref().unwrap().is_ok());
 
     assert_eq!(h.sync.devices(broken).await.unwrap(), devices_before);
@@ -499,7 +497,7 @@ async fn a_panic_in_one_run_is_caught_and_reported_as_that_workspaces_failure() 
         .await
         .unwrap();
     let run = run_of(&tick, broken);
-    assert_eq!(run.refresh.as_ref().unwrap().as_ref().unwrap().matched, 1);
+    assert_eq!(run.refresh.report().unwrap().matched, 1);
     assert!(!run.failed());
     assert_eq!(scheduler.backing_off_until(broken), None);
 }
@@ -532,7 +530,7 @@ async fn a_workspace_that_keeps_failing_backs_off_exponentially_up_to_a_cap() {
         let tick = scheduler.tick(now).await.unwrap();
         if let Some(run) = tick.runs.first() {
             assert!(run.failed(), "minute {minute}: {run:?}");
-            let err = run.refresh.as_ref().unwrap().as_ref().unwrap_err();
+            let err = run.refresh.error().unwrap();
             assert!(matches!(err, Error::Vault(_)), "{err:?}");
             attempts.push(minute);
         } else {
