@@ -95,6 +95,26 @@ pub(crate) struct Console {
     pub(crate) sessions: Sessions,
 }
 
+impl Console {
+    /// Gives an empty inventory the sandbox's serial numbers, plus one the MDM has never seen, so the
+    /// pages have something to show. `false` if the workspace already had devices.
+    pub(crate) async fn seed_inventory(&self, sandbox: &Sandbox) -> Result<bool, SyncError> {
+        let devices = &self.sync.stores().devices;
+        if devices.device_count(&self.workspace).await? > 0 {
+            return Ok(false);
+        }
+        let mut serials: Vec<SerialNumber> = sandbox
+            .fleet()
+            .devices
+            .values()
+            .filter_map(|d| SerialNumber::parse(&d.serial).ok())
+            .collect();
+        serials.extend(SerialNumber::parse("NOTINTHEMDM1"));
+        devices.add_devices(&self.workspace, &serials).await?;
+        Ok(true)
+    }
+}
+
 /// A console serving requests, with its scheduler running.
 #[derive(Debug)]
 pub(crate) struct Running {
@@ -381,8 +401,9 @@ async fn save_settings(
         Ok(report) => {
             let mut text = format!("Connected to {}.", report.provider.display_name());
             if report.connection_changed {
+                // R9: a new connection's metadata replaces whatever the previous one left.
                 text.push_str(&format!(
-                    " Device metadata was cleared and fetched again ({} devices).",
+                    " MDM metadata fetched again for the workspace's {} devices.",
                     report.devices_reset
                 ));
             }

@@ -31,9 +31,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use mdmkit::{ProviderKind, SerialNumber};
+use mdmkit::ProviderKind;
 use mdmkit_sandbox::{Access, Sandbox, SandboxConfig};
-use mdmkit_sync::{SchedulerConfig, SystemClock, Vault, WorkspaceId};
+use mdmkit_sync::{SchedulerConfig, SystemClock, Vault};
 
 type Result<T, E = Box<dyn Error + Send + Sync>> = std::result::Result<T, E>;
 
@@ -91,24 +91,7 @@ async fn main() -> Result<()> {
     })
     .await?;
     if let Some(sandbox) = &sandbox {
-        let workspace = WorkspaceId::new(app::WORKSPACE);
-        if running
-            .console
-            .sync
-            .stores()
-            .devices
-            .device_count(&workspace)
-            .await?
-            == 0
-        {
-            running
-                .console
-                .sync
-                .stores()
-                .devices
-                .add_devices(&workspace, &sandbox_serials(sandbox)?)
-                .await?;
-        }
+        running.console.seed_inventory(sandbox).await?;
         print_sandbox(sandbox)?;
     }
     println!("console: http://{}/", running.addr);
@@ -116,18 +99,6 @@ async fn main() -> Result<()> {
     tokio::signal::ctrl_c().await?;
     running.shutdown().await;
     Ok(())
-}
-
-/// The sandbox's serial numbers, plus one the MDM has never seen: the workspace's starting inventory.
-pub(crate) fn sandbox_serials(sandbox: &Sandbox) -> Result<Vec<SerialNumber>> {
-    let mut serials = sandbox
-        .fleet()
-        .devices
-        .values()
-        .map(|d| SerialNumber::parse(&d.serial))
-        .collect::<Result<Vec<_>, _>>()?;
-    serials.push(SerialNumber::parse("NOTINTHEMDM1")?);
-    Ok(serials)
 }
 
 /// The sandbox's addresses and demo credentials (they open nothing but the sandbox).
