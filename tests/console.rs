@@ -442,3 +442,42 @@ async fn the_scheduler_runs_inside_the_server() {
     );
     harness.stop().await;
 }
+
+/// The README's "Embedding in your backend" snippets are the example's own code: every `rust` block
+/// between the section's markers appears, line for line (indentation aside), in one of the example's files.
+#[test]
+fn readme_embedding_snippets_are_the_examples_code() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let section = readme
+        .split("<!-- embedding:begin -->")
+        .nth(1)
+        .and_then(|rest| rest.split("<!-- embedding:end -->").next())
+        .expect("the README's embedding markers");
+    let sources: Vec<Vec<String>> = ["main.rs", "app.rs", "pages.rs", "session.rs"]
+        .iter()
+        .map(|file| {
+            std::fs::read_to_string(root.join("examples/console").join(file))
+                .unwrap()
+                .lines()
+                .map(|l| l.trim().to_owned())
+                .collect()
+        })
+        .collect();
+    let mut blocks = 0;
+    for block in section.split("```rust,ignore\n").skip(1) {
+        let code = block.split("```").next().unwrap();
+        let lines: Vec<String> = code
+            .lines()
+            .map(|l| l.trim().to_owned())
+            .filter(|l| !l.is_empty())
+            .collect();
+        assert!(!lines.is_empty());
+        let found = sources
+            .iter()
+            .any(|source| source.windows(lines.len()).any(|w| w == lines.as_slice()));
+        assert!(found, "README snippet not in examples/console:\n{code}");
+        blocks += 1;
+    }
+    assert!(blocks >= 5, "{blocks} snippets");
+}
