@@ -26,7 +26,7 @@ pub(crate) fn when(at: Option<DateTime<Utc>>) -> String {
 pub(crate) fn layout(title: &str, nav: Nav, flash: Option<&Flash>, body: Markup) -> Markup {
     let link = |target: Nav, href: &str, label: &str| {
         html! {
-            a href=(href) class=@if nav == target { "current" } { (label) }
+            a href=(href) class=[(nav == target).then_some("current")] { (label) }
         }
     };
     html! {
@@ -130,7 +130,7 @@ pub(crate) fn settings(page: SettingsPage<'_>) -> Markup {
             "Provider: "
             @for kind in ProviderKind::ALL {
                 a href={ "/settings?provider=" (kind.id()) } id={ "provider-" (kind.id()) }
-                    class=@if kind == chosen { "current" } { (kind.display_name()) }
+                    class=[(kind == chosen).then_some("current")] { (kind.display_name()) }
             }
         }
         @if let Some(error) = page.error {
