@@ -15,9 +15,9 @@ mod support;
 
 use std::time::Duration;
 
+use mdmkit::sync::{Plan, WorkspaceId};
 use mdmkit::ProviderKind;
 use mdmkit_sandbox::Access;
-use mdmkit_sync::{Plan, WorkspaceId};
 use reqwest::StatusCode;
 use support::{scheduler, Harness};
 

@@ -22,9 +22,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use mdmkit::sync::WorkspaceId;
 use mdmkit::ProviderKind;
 use mdmkit_sandbox::Access;
-use mdmkit_sync::WorkspaceId;
 use support::{scheduler, Harness};
 
 /// chromedriver, stopped when the test ends however it ends.
@@ -313,8 +313,8 @@ async fn a_person_connects_jamf_searches_syncs_groups_and_switches_provider() {
     for device in &expected {
         let row = rows
             .iter()
-            .find(|r| r.0 == device.serial)
-            .unwrap_or_else(|| panic!("{} listed", device.serial));
+            .find(|r| r.0 == device.serial_number)
+            .unwrap_or_else(|| panic!("{} listed", device.serial_number));
         assert_eq!(row.1, device.display_name);
         assert_eq!(row.2, "View on Jamf");
     }
@@ -331,7 +331,7 @@ async fn a_person_connects_jamf_searches_syncs_groups_and_switches_provider() {
     person
         .click(&format!(
             "tr[data-serial=\"{}\"] td.link a",
-            followed.serial
+            followed.serial_number
         ))
         .await;
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -344,7 +344,7 @@ async fn a_person_connects_jamf_searches_syncs_groups_and_switches_provider() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     person.browser.switch_to_window(jamf_tab).await.unwrap();
-    person.wait_text("#serial", &followed.serial).await;
+    person.wait_text("#serial", &followed.serial_number).await;
     person.wait_text("#device-id", &followed.device_id).await;
     let url = person.browser.current_url().await.unwrap();
     assert_eq!(
@@ -376,7 +376,7 @@ async fn a_person_connects_jamf_searches_syncs_groups_and_switches_provider() {
                 .collect::<String>();
             let others = expected
                 .iter()
-                .filter(|d| !owned.contains(&d.serial))
+                .filter(|d| !owned.contains(&d.serial_number))
                 .any(|d| d.display_name.to_lowercase().contains(&part.to_lowercase()));
             (!owned.is_empty() && !others).then_some((part, owned))
         })
@@ -446,7 +446,7 @@ async fn a_person_connects_jamf_searches_syncs_groups_and_switches_provider() {
     person.wait_text("#flash", "Connected to Fleet.").await;
     let rows = person.device_rows().await;
     for device in harness.sandbox.expected_devices(ProviderKind::Fleet) {
-        let row = rows.iter().find(|r| r.0 == device.serial).unwrap();
+        let row = rows.iter().find(|r| r.0 == device.serial_number).unwrap();
         assert_eq!(row.2, "View on Fleet", "{row:?}");
         assert!(
             row.1 == device.display_name || row.1 == device.list_display_name,

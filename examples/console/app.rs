@@ -11,12 +11,12 @@ use axum::routing::{get, post};
 use axum::Router;
 use maud::Markup;
 use mdmkit::http::ClientOptions;
-use mdmkit::{ErrorKind, MdmProvider, ProviderConfig, ProviderKind, SerialNumber, Url};
-use mdmkit_sandbox::Sandbox;
-use mdmkit_sync::{
+use mdmkit::sync::{
     Clock, Error as SyncError, GroupId, GroupSyncOutcome, MdmSync, NewGroup, Plan, Scheduler,
     SchedulerConfig, Stores, Vault, WorkspaceId,
 };
+use mdmkit::{ErrorKind, MdmProvider, ProviderConfig, ProviderKind, SerialNumber, Url};
+use mdmkit_sandbox::Sandbox;
 use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -82,7 +82,7 @@ fn factory(
             Some(s) if s.serves(config) => &s.options,
             _ => &strict,
         };
-        mdmkit::connect(config.clone(), options)
+        mdmkit::build_provider(config.clone(), options)
     }
 }
 
@@ -296,7 +296,7 @@ fn render_settings(
     chosen: ProviderKind,
     form: &SettingsForm,
     error: Option<&SettingsError>,
-    connection: Option<&mdmkit_sync::ConnectionInfo>,
+    connection: Option<&mdmkit::sync::ConnectionInfo>,
 ) -> Response {
     let flash = console.sessions.take_flash(&session.id);
     let sandbox_url = console
@@ -837,7 +837,7 @@ struct EditForm {
 }
 
 /// The group a form names, if it may be edited: synced groups are read-only (R12).
-async fn editable_group(console: &Console, id: &str) -> Result<mdmkit_sync::GroupRecord, String> {
+async fn editable_group(console: &Console, id: &str) -> Result<mdmkit::sync::GroupRecord, String> {
     let group = console
         .sync
         .stores()

@@ -31,9 +31,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
+use mdmkit::sync::{SchedulerConfig, SystemClock, Vault};
 use mdmkit::ProviderKind;
 use mdmkit_sandbox::{Access, Sandbox, SandboxConfig};
-use mdmkit_sync::{SchedulerConfig, SystemClock, Vault};
 
 type Result<T, E = Box<dyn Error + Send + Sync>> = std::result::Result<T, E>;
 

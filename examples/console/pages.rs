@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use maud::{html, Markup, DOCTYPE};
+use mdmkit::sync::{ConnectionInfo, DeviceView, GroupRecord, Plan, WorkspaceState};
 use mdmkit::{CredentialField, ProviderKind};
-use mdmkit_sync::{ConnectionInfo, DeviceView, GroupRecord, Plan, WorkspaceState};
 
 use crate::session::Flash;
 
@@ -210,9 +210,9 @@ pub(crate) fn devices(page: DevicesPage<'_>) -> Markup {
                 th { "Last refresh" } th {} } }
             tbody {
                 @for device in page.devices {
-                    tr class="device" data-serial=(device.serial.as_str()) {
-                        td class="serial" { (device.serial.as_str()) }
-                        td class="display-name" { (device.display_name().unwrap_or("—")) }
+                    tr class="device" data-serial=(device.serial_number.as_str()) {
+                        td class="serial" { (device.serial_number.as_str()) }
+                        td class="display-name" { (device.display_name.as_deref().unwrap_or("—")) }
                         td class="user" {
                             (device.metadata.as_ref().and_then(|m| m.user_id.as_deref()).unwrap_or("—"))
                         }
@@ -226,7 +226,7 @@ pub(crate) fn devices(page: DevicesPage<'_>) -> Markup {
                         td {
                             form method="post" action="/devices/remove" class="inline" {
                                 (csrf_field(page.csrf))
-                                input type="hidden" name="serial" value=(device.serial.as_str());
+                                input type="hidden" name="serial" value=(device.serial_number.as_str());
                                 button type="submit" class="remove" { "Remove" }
                             }
                         }

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use mdmkit::sync::{SchedulerConfig, Stores, SystemClock, Vault};
 use mdmkit::ProviderKind;
 use mdmkit_sandbox::{Access, Sandbox, SandboxConfig};
 use mdmkit_sqlx::testing::TempSqlite;
-use mdmkit_sync::{SchedulerConfig, Stores, SystemClock, Vault};
 
 use crate::app;
 

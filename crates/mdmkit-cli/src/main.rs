@@ -309,7 +309,7 @@ impl Connection {
             host_policy: HostPolicy::allow_all(),
             ..ClientOptions::default()
         };
-        Ok(mdmkit::connect(config, &options)?)
+        Ok(mdmkit::build_provider(config, &options)?)
     }
 }
 
@@ -337,7 +337,6 @@ fn print_device_text(
     provider: &dyn MdmProvider,
     d: &MdmDevice,
 ) -> std::io::Result<()> {
-    let kind = provider.kind();
     writeln!(
         out,
         "Serial number:    {}",
@@ -357,8 +356,8 @@ fn print_device_text(
         "MDM display name: {}",
         d.display_name.as_deref().unwrap_or("-")
     )?;
-    if let Some(url) = provider.device_url(&d.device_id) {
-        writeln!(out, "{}: {url}", kind.link_label())?;
+    if let Some(link) = provider.device_link(&d.device_id) {
+        writeln!(out, "{}: {}", link.label, link.url)?;
     }
     Ok(())
 }

@@ -30,12 +30,12 @@ async fn every_command_works(kind: ProviderKind) {
 
     let expected = sandbox.expected_devices(kind);
     let first = &expected[0];
-    let out = mdmkit(args(&["lookup", &first.serial.to_lowercase()], &f)).await;
+    let out = mdmkit(args(&["lookup", &first.serial_number.to_lowercase()], &f)).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains(&first.device_id), "{}", out.stdout);
     assert!(out.stdout.contains(&kind.link_label()), "{}", out.stdout);
 
-    let out = mdmkit(args(&["lookup", &first.serial, "--json"], &f)).await;
+    let out = mdmkit(args(&["lookup", &first.serial_number, "--json"], &f)).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     let device: Value = serde_json::from_str(out.stdout.trim()).unwrap();
     let keys: Vec<&str> = device

@@ -53,6 +53,7 @@ pub use device::{display_name, MdmDevice, MdmGroup, SerialNumber};
 pub use error::{Category, Error, ErrorKind, Result};
 pub use group_delta::{GroupDelta, GroupDeltaKind, GroupDeltaToken};
 pub use kind::{CredentialField, IntuneCloud, JumpCloudRegion, ProviderKind};
+pub use links::DeviceLink;
 pub use paging::{Page, PageInfo, PageRequest, Pager, PagingStyle};
 pub use provider::{device_stream_with_limit, MdmProvider, MdmProviderExt, RequestCosts};
 pub use resolution::{DeviceUser, Resolution, ResolvedUserName, Unresolved, UserRef};

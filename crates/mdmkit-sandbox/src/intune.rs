@@ -2907,7 +2907,7 @@ impl ProviderSim for IntuneSim {
             .unwrap_or_else(|| device.name.clone());
         ExpectedDevice {
             index: device.index,
-            serial: device.serial.clone(),
+            serial_number: device.serial.clone(),
             device_id: managed_id(device.index),
             user_id: user.map(|u| user_id(u.index)),
             list_display_name: display_name.clone(),

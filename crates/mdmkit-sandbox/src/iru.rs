@@ -1387,7 +1387,7 @@ impl ProviderSim for IruSim {
         let display_name = user.map_or_else(|| device.name.clone(), |u| u.full_name.clone());
         ExpectedDevice {
             index: device.index,
-            serial: device.serial.clone(),
+            serial_number: device.serial.clone(),
             device_id: device_id(device.index),
             user_id: user.map(|u| user_id(u.index)),
             list_display_name: display_name.clone(),

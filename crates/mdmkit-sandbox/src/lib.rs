@@ -131,7 +131,7 @@ pub struct ExpectedDevice {
     /// Index in the fleet.
     pub index: u32,
     /// Serial number as served.
-    pub serial: String,
+    pub serial_number: String,
     /// The provider's device id.
     pub device_id: String,
     /// The provider's user id, if the provider exposes the assignment.

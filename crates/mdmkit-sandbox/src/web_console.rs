@@ -55,7 +55,7 @@ fn device_page(ctx: &Ctx, id: &str) -> Response {
             let expected = sim.expected_device(&fleet, d);
             (expected.device_id == id).then(|| {
                 let user = fleet.user_of(d).map(|u| u.full_name.clone());
-                (d.name.clone(), expected.serial, user)
+                (d.name.clone(), expected.serial_number, user)
             })
         })
     };

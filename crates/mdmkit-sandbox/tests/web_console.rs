@@ -42,7 +42,7 @@ async fn device_links_open_a_page_about_the_device() {
                 .unwrap()
                 .starts_with("text/html"));
             let page = response.text().await.unwrap();
-            assert!(page.contains(&expected.serial), "{kind}: {page}");
+            assert!(page.contains(&expected.serial_number), "{kind}: {page}");
             assert!(
                 page.contains(&device.name.replace('&', "&amp;").replace('\'', "&#39;")),
                 "{kind}: {page}"

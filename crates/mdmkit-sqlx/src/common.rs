@@ -120,7 +120,7 @@ pub(crate) struct DeviceRow {
 impl DeviceRow {
     pub(crate) fn into_record(self) -> Result<DeviceRecord, StoreError> {
         Ok(DeviceRecord {
-            serial: parse_serial(&self.serial)?,
+            serial_number: parse_serial(&self.serial)?,
             metadata: self.mdm_device_id.map(|device_id| MdmMetadata {
                 device_id,
                 user_id: self.mdm_user_id,

@@ -90,7 +90,7 @@ macro_rules! sql_store {
                         .collect::<StoreResult<Vec<DeviceRecord>>>()?;
                     let next = if devices.len() > limit {
                         devices.truncate(limit);
-                        devices.last().map(|d| d.serial.clone())
+                        devices.last().map(|d| d.serial_number.clone())
                     } else {
                         None
                     };
@@ -458,7 +458,7 @@ macro_rules! sql_store {
                         qb.push_values(chunk, |mut row, check| {
                             let m = check.metadata.as_ref();
                             let name = m.and_then(|m| m.display_name.as_deref());
-                            row.push_bind(check.serial.as_str())
+                            row.push_bind(check.serial_number.as_str())
                                 .push_bind(m.map(|m| m.device_id.as_str()))
                                 .push_bind(m.and_then(|m| m.user_id.as_deref()))
                                 .push_bind(name)

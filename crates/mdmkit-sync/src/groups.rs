@@ -247,7 +247,7 @@ impl MdmSync {
                 members_by_device_id
                     .entry(m.device_id)
                     .or_default()
-                    .push(device.serial);
+                    .push(device.serial_number);
             }
         }
 

@@ -142,7 +142,11 @@ fn is_due(record: &DeviceRecord, cutoff: DateTime<Utc>) -> bool {
 }
 
 fn matches_search(record: &DeviceRecord, needle: &str) -> bool {
-    record.serial.as_str().to_lowercase().contains(needle)
+    record
+        .serial_number
+        .as_str()
+        .to_lowercase()
+        .contains(needle)
         || record
             .metadata
             .as_ref()
@@ -174,7 +178,7 @@ fn page_of(
         .collect();
     let next = if devices.len() > limit {
         devices.truncate(limit);
-        devices.last().map(|d| d.serial.clone())
+        devices.last().map(|d| d.serial_number.clone())
     } else {
         None
     };
@@ -350,7 +354,7 @@ impl DeviceStore for MemoryStore {
         };
         let mut written = 0;
         for check in checks {
-            if let Some(record) = devices.get_mut(&check.serial) {
+            if let Some(record) = devices.get_mut(&check.serial_number) {
                 record.metadata = check.metadata.clone();
                 record.checked_at = Some(check.checked_at);
                 written += 1;

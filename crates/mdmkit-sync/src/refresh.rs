@@ -285,14 +285,14 @@ impl<'a> Checks<'a> {
             Answer::Duplicate(device_ids) => {
                 tracing::warn!(workspace = %self.workspace, serial = %serial, ?device_ids, "several MDM devices share a serial; not matched");
                 report.duplicates.push(DuplicateSerial {
-                    serial: serial.clone(),
+                    serial_number: serial.clone(),
                     device_ids,
                 });
                 None
             }
         };
         self.pending.push(DeviceCheck {
-            serial,
+            serial_number: serial,
             metadata,
             checked_at: self.now,
         });
@@ -473,8 +473,8 @@ impl MdmSync {
             let mut answers = stream::iter(page.devices.into_iter().map(|device| {
                 let provider = provider.clone();
                 async move {
-                    let result = provider.devices_by_serial(&device.serial).await;
-                    (device.serial, result)
+                    let result = provider.devices_by_serial(&device.serial_number).await;
+                    (device.serial_number, result)
                 }
             }))
             .buffer_unordered(self.config.lookup_concurrency.max(1));
@@ -518,12 +518,12 @@ impl MdmSync {
         let devices = &self.stores.devices;
         for device in all_pages(|p| devices.devices(workspace, p)).await? {
             if device.checked_at.is_none_or(|at| at <= cutoff) {
-                inventory.due.push(device.serial.clone());
+                inventory.due.push(device.serial_number.clone());
             }
             if device.metadata.is_some() {
                 inventory.with_metadata += 1;
             }
-            inventory.known.insert(device.serial);
+            inventory.known.insert(device.serial_number);
         }
         Ok(inventory)
     }

@@ -68,7 +68,7 @@ pub struct RunError {
     /// The provider error's text.
     pub message: String,
     /// The device the request was about, for a lookup.
-    pub serial: Option<SerialNumber>,
+    pub serial_number: Option<SerialNumber>,
 }
 
 impl RunError {
@@ -77,14 +77,14 @@ impl RunError {
             kind: error.kind(),
             category: error.category(),
             message: error.to_string(),
-            serial,
+            serial_number: serial,
         }
     }
 }
 
 impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.serial {
+        match &self.serial_number {
             Some(s) => write!(f, "{} ({}): {}", s, self.category.name(), self.message),
             None => write!(f, "{}: {}", self.category.name(), self.message),
         }
@@ -95,7 +95,7 @@ impl fmt::Display for RunError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DuplicateSerial {
     /// The serial.
-    pub serial: SerialNumber,
+    pub serial_number: SerialNumber,
     /// The MDM device IDs that carry it, sorted.
     pub device_ids: Vec<String>,
 }

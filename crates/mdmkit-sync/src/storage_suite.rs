@@ -126,7 +126,7 @@ fn meta(id: &str, name: Option<&str>) -> MdmMetadata {
 
 fn check(s: &SerialNumber, metadata: Option<MdmMetadata>, at: DateTime<Utc>) -> DeviceCheck {
     DeviceCheck {
-        serial: s.clone(),
+        serial_number: s.clone(),
         metadata,
         checked_at: at,
     }
@@ -220,7 +220,7 @@ where
             "only full pages say more follows"
         );
         paging = page.next_page(limit);
-        out.extend(page.devices.into_iter().map(|d| d.serial));
+        out.extend(page.devices.into_iter().map(|d| d.serial_number));
     }
     out
 }
@@ -327,7 +327,11 @@ pub async fn devices(stores: &Stores) {
     assert_eq!(store.device_count(&other).await.unwrap(), 1);
 
     let first = store.devices(&ws, Paging::first(10)).await.unwrap();
-    let serials: Vec<_> = first.devices.iter().map(|d| d.serial.clone()).collect();
+    let serials: Vec<_> = first
+        .devices
+        .iter()
+        .map(|d| d.serial_number.clone())
+        .collect();
     assert_eq!(
         serials,
         [s1.clone(), s2.clone(), s3.clone()],
@@ -348,7 +352,7 @@ pub async fn devices(stores: &Stores) {
         .await
         .unwrap();
     assert_eq!(rest.devices.len(), 1);
-    assert_eq!(rest.devices[0].serial, s3);
+    assert_eq!(rest.devices[0].serial_number, s3);
     assert_eq!(rest.next, None);
     assert_eq!(
         store
@@ -756,7 +760,12 @@ pub async fn connection_changes(stores: &Stores) {
         .unwrap();
     assert_eq!(cleared, 2);
     for d in all_records(stores, &ws).await {
-        assert_eq!((d.metadata, d.checked_at), (None, None), "{}", d.serial);
+        assert_eq!(
+            (d.metadata, d.checked_at),
+            (None, None),
+            "{}",
+            d.serial_number
+        );
     }
     let state = stores.state.sync_state(&ws).await.unwrap();
     assert!(state.group_sync_pending);
@@ -877,7 +886,12 @@ pub async fn connection_changes(stores: &Stores) {
         None
     );
     for d in all_records(stores, &ws).await {
-        assert_eq!((d.metadata, d.checked_at), (None, None), "{}", d.serial);
+        assert_eq!(
+            (d.metadata, d.checked_at),
+            (None, None),
+            "{}",
+            d.serial_number
+        );
     }
     let groups = stores.groups.groups(&ws).await.unwrap();
     assert_eq!(groups.len(), 2, "kept, not deleted");
@@ -1617,7 +1631,7 @@ pub async fn large_fleet(stores: &Stores, n: usize) -> LargeFleetTimings {
             .iter()
             .filter(|i| checked(**i))
             .map(|&i| DeviceCheck {
-                serial: serials[i].clone(),
+                serial_number: serials[i].clone(),
                 metadata: Some(MdmMetadata {
                     device_id: i.to_string(),
                     user_id: None,

@@ -1,5 +1,5 @@
 //! The fault matrix (issue 9): six providers × fourteen faults, each case run through the real providers
-//! (`mdmkit::connect`) against the in-process sandbox over HTTPS, and `mdmkit-sync` over an in-memory
+//! (`mdmkit::build_provider`) against the in-process sandbox over HTTPS, and `mdmkit-sync` over an in-memory
 //! store with a manual clock.
 //!
 //! Every case:
@@ -324,7 +324,7 @@ impl Snapshot {
         after.state.last_group_sync = before.state.last_group_sync;
         for d in &self.devices {
             if d.checked_at.is_none_or(|c| c < at - TimeDelta::hours(2)) {
-                out.push(format!("{} was not checked by the run", d.serial));
+                out.push(format!("{} was not checked by the run", d.serial_number));
             }
         }
         out.extend(
@@ -341,7 +341,7 @@ impl Snapshot {
         let devices = |s: &Snapshot| -> BTreeMap<SerialNumber, DeviceView> {
             s.devices
                 .iter()
-                .map(|d| (d.serial.clone(), d.clone()))
+                .map(|d| (d.serial_number.clone(), d.clone()))
                 .collect()
         };
         let groups = |s: &Snapshot| -> BTreeMap<String, GroupRecord> {
@@ -427,7 +427,7 @@ fn unresolvable(config: &ProviderConfig) -> ProviderConfig {
 fn unresolving_factory(options: ClientOptions) -> Arc<dyn ProviderFactory> {
     Arc::new(
         move |c: &ProviderConfig| -> mdmkit::Result<Arc<dyn MdmProvider>> {
-            mdmkit::connect(unresolvable(c), &options)
+            mdmkit::build_provider(unresolvable(c), &options)
         },
     )
 }
@@ -629,7 +629,10 @@ async fn run_case(kind: ProviderKind, fault: Fault) -> CaseResult {
             if b.checked_at != d.checked_at {
                 moved = true;
                 if d.checked_at != Some(fault_at) {
-                    problems.push(format!("{}: check time {:?}", d.serial, d.checked_at));
+                    problems.push(format!(
+                        "{}: check time {:?}",
+                        d.serial_number, d.checked_at
+                    ));
                 }
             }
         }
@@ -680,13 +683,13 @@ async fn check_good_state(
     let expected: BTreeMap<SerialNumber, String> = sandbox
         .expected_devices(kind)
         .into_iter()
-        .map(|d| (serial(&d.serial), d.device_id))
+        .map(|d| (serial(&d.serial_number), d.device_id))
         .collect();
     for device in sync.devices(ws).await.unwrap() {
         let id = device.metadata.as_ref().map(|m| m.device_id.clone());
         assert_eq!(
             id.as_ref(),
-            expected.get(&device.serial),
+            expected.get(&device.serial_number),
             "{kind:?}: {device:?}"
         );
         assert!(device.checked_at.is_some());

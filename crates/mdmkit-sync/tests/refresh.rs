@@ -135,7 +135,7 @@ async fn r6_search_finds_serials_and_display_names_case_insensitively() {
                 .await
                 .unwrap()
                 .into_iter()
-                .map(|d| d.serial.to_string())
+                .map(|d| d.serial_number.to_string())
                 .collect::<Vec<_>>()
         }
     };
@@ -149,7 +149,7 @@ async fn r6_search_finds_serials_and_display_names_case_insensitively() {
         "the device name is not the display name here"
     );
     let views = h.sync.search(&ws, "hopper").await.unwrap();
-    assert_eq!(views[0].display_name(), Some("Grace Hopper"));
+    assert_eq!(views[0].display_name.as_deref(), Some("Grace Hopper"));
 }
 
 #[tokio::test]
@@ -171,7 +171,7 @@ async fn r7_devices_with_an_mdm_id_link_to_the_console_for_every_provider() {
             .expect("a link for a device with an MDM id");
         assert_eq!(link.label, format!("View on {}", kind.display_name()));
         assert_eq!(Some(link.url), config.device_url("abc-123"), "{kind}");
-        assert_eq!(views[1].serial, serial("C02NONE"));
+        assert_eq!(views[1].serial_number, serial("C02NONE"));
         assert_eq!(views[1].link, None, "no MDM id, no link");
     }
 }
@@ -247,7 +247,7 @@ async fn a_transient_failure_keeps_the_old_metadata_and_leaves_the_device_due() 
     );
     let last = report.last_error.unwrap();
     assert_eq!(last.category, Category::Server);
-    assert_eq!(last.serial, Some(serial("SER0000")));
+    assert_eq!(last.serial_number, Some(serial("SER0000")));
     assert_eq!(
         h.display_name(&ws, "SER0000").await.as_deref(),
         Some("Mac 0"),
@@ -319,7 +319,7 @@ async fn duplicate_serials_are_reported_and_never_matched_by_lookup_or_listing()
         assert_eq!(
             refresh.duplicates,
             vec![DuplicateSerial {
-                serial: serial("DUP1"),
+                serial_number: serial("DUP1"),
                 device_ids: vec!["d-5".into(), "d-6".into()],
             }]
         );
@@ -491,7 +491,7 @@ async fn a_device_listed_twice_by_offset_paging_is_one_device_not_a_duplicate() 
     assert_eq!(
         refresh.duplicates,
         vec![DuplicateSerial {
-            serial: serial("SER0007"),
+            serial_number: serial("SER0007"),
             device_ids: vec!["8".into(), "other-id".into()],
         }]
     );

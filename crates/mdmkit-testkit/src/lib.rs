@@ -68,7 +68,7 @@ macro_rules! per_provider_tests {
     };
 }
 
-/// Builds a provider from a configuration: the provider crate's constructor, or `mdmkit::connect`.
+/// Builds a provider from a configuration: the provider crate's constructor, or `mdmkit::build_provider`.
 pub type Factory = Arc<
     dyn Fn(ProviderConfig, &ClientOptions) -> mdmkit_core::Result<Arc<dyn MdmProvider>>
         + Send
@@ -246,7 +246,11 @@ fn assert_matches_expected(device: &MdmDevice, expected: &ExpectedDevice, contex
     assert_eq!(device.device_id, expected.device_id, "{context}: device id");
     assert_eq!(
         device.serial_number.as_ref().map(SerialNumber::as_str),
-        Some(SerialNumber::parse(&expected.serial).unwrap().as_str()),
+        Some(
+            SerialNumber::parse(&expected.serial_number)
+                .unwrap()
+                .as_str()
+        ),
         "{context}: serial of {}",
         expected.device_id
     );
@@ -529,7 +533,7 @@ pub mod checks {
         let provider = h.provider(&sandbox, Access::Full);
         let expected = sandbox.expected_devices(h.kind);
         for wanted in expected.iter().take(4) {
-            let serial = SerialNumber::parse(&wanted.serial.to_lowercase()).unwrap();
+            let serial = SerialNumber::parse(&wanted.serial_number.to_lowercase()).unwrap();
             let found = provider.devices_by_serial(&serial).await.unwrap();
             assert_eq!(found.len(), 1, "exactly one device for {serial}: {found:?}");
             assert_matches_expected(&found[0], wanted, "lookup");
@@ -639,7 +643,8 @@ pub mod checks {
         let sandbox = h.sandbox(5).await;
         let provider = h.provider(&sandbox, Access::Full);
         for device in provider.all_devices().await.unwrap() {
-            let (label, url) = provider.device_link(&device.device_id).expect("a link");
+            let mdmkit_core::DeviceLink { label, url } =
+                provider.device_link(&device.device_id).expect("a link");
             assert_eq!(label, format!("View on {}", h.kind.display_name()));
             assert!(
                 url.as_str().contains(&device.device_id),

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use mdmkit::http::ClientOptions;
-use mdmkit::{MdmProvider, ProviderConfig, ProviderKind, SerialNumber};
+use mdmkit::{ProviderConfig, ProviderKind, SerialNumber};
 use mdmkit_sandbox::{Access, ExpectedDevice, Sandbox, SandboxConfig};
 use mdmkit_sync::{
     Clock, DeviceView, GroupRecord, ManualClock, MdmSync, MemoryStore, Plan, ProviderFactory,
@@ -30,11 +30,7 @@ pub fn serial(s: &str) -> SerialNumber {
 
 /// The real providers, built by the `mdmkit` facade with `options`.
 pub fn factory(options: ClientOptions) -> Arc<dyn ProviderFactory> {
-    Arc::new(
-        move |c: &ProviderConfig| -> mdmkit::Result<Arc<dyn MdmProvider>> {
-            mdmkit::connect(c.clone(), &options)
-        },
-    )
+    mdmkit::provider_factory(options)
 }
 
 /// Every distinct serial of a sandbox's fleet as served, in fleet order.
@@ -59,7 +55,7 @@ pub fn expected_groups(
     let by_id: BTreeMap<String, SerialNumber> = sandbox
         .expected_devices(kind)
         .into_iter()
-        .map(|d| (d.device_id.clone(), serial(&d.serial)))
+        .map(|d| (d.device_id.clone(), serial(&d.serial_number)))
         .collect();
     sandbox
         .expected_groups(kind)
@@ -185,7 +181,7 @@ impl Env {
         self.sandbox
             .expected_devices(kind)
             .into_iter()
-            .map(|d| (serial(&d.serial), d))
+            .map(|d| (serial(&d.serial_number), d))
             .collect()
     }
 
