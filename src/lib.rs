@@ -7,7 +7,8 @@
 //! configuration. With the `sync` feature it also re-exports [`mdmkit_sync`] as [`sync`] (validate before
 //! save, encrypted credentials, throttled refresh, group sync, scheduler) and supplies its real provider
 //! factory, [`provider_factory`]. Every feature is on by default; `default-features = false` and a list of
-//! provider features builds only what is named.
+//! provider features builds only what is named. The product rules cited by number (R1–R12) are
+//! summarised in [`mdmkit_core`'s docs](mdmkit_core#product-rules).
 //!
 //! One provider, no storage:
 //!

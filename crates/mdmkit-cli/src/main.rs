@@ -5,7 +5,7 @@
 //! parsed, so no `Debug` of the parsed command line shows them.
 //!
 //! Exit codes: 0 success; 2 an MDM error (the first line on stderr is `error: <Category>: <meaning>`, the
-//! R8 category, then the provider's own detail); 3 `lookup` found no device; 64 a usage error.
+//! user-facing category of a failed connection test, then the provider's own detail); 3 `lookup` found no device; 64 a usage error.
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -41,7 +41,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the provider's test call (R8); prints "OK: <provider>".
+    /// Run the provider's connection test call; prints "OK: <provider>".
     Validate(Connection),
     /// Print the device with this serial number; exit 3 if the MDM has none.
     Lookup {
@@ -56,7 +56,7 @@ enum Command {
     /// List every device, streaming: rows are printed page by page as they arrive, the fleet is never
     /// held in memory.
     ///
-    /// MDM DISPLAY NAME (`display_name` in JSON) is the assigned user's name, else the device's name (R4).
+    /// MDM DISPLAY NAME (`display_name` in JSON) is the assigned user's name, else the device's name.
     /// Fleet: where the token may not read Fleet's SCIM users (an observer role; Fleet Free; servers
     /// before 4.67), a listing cannot know users' names without reading every host, which this command
     /// does not do; it shows the user's IdP username (`user_id`) instead. `lookup` always shows the name.
@@ -451,7 +451,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             let provider = connection.provider()?;
             for group in provider.groups().await? {
                 if json {
-                    let line = serde_json::json!({"id": group.id, "name": group.name, "members": group.member_device_ids});
+                    let line = serde_json::json!({"id": group.id, "name": group.name, "members": group.members_for_display()});
                     writeln!(out, "{line}").map_err(io)?;
                 } else {
                     writeln!(
@@ -463,7 +463,8 @@ async fn run(command: Command) -> Result<(), Failure> {
                     )
                     .map_err(io)?;
                     if !group.member_device_ids.is_empty() {
-                        writeln!(out, "  {}", group.member_device_ids.join(", ")).map_err(io)?;
+                        writeln!(out, "  {}", group.members_for_display().join(", "))
+                            .map_err(io)?;
                     }
                 }
             }

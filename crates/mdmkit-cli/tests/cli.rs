@@ -428,3 +428,50 @@ async fn fleet_without_scim_shows_usernames_and_help_says_so() {
     assert!(help.stdout.contains("IdP username"), "{}", help.stdout);
     assert!(help.stdout.contains("SCIM"), "{}", help.stdout);
 }
+
+/// Jamf numbers its computers, so a group's members print as 2, 9, 10, not 10, 2, 9: in the JSON lines
+/// and in the text listing alike.
+#[tokio::test]
+async fn group_members_print_in_numeric_order() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        devices: 40,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let kind = ProviderKind::Jamf;
+    let url = sandbox.url(kind).to_string();
+    let f = flags(&sandbox.config(kind, Access::Full), &url);
+    let numeric = |ids: &[u64]| ids.windows(2).all(|w| w[0] < w[1]);
+    let mixed_widths = |ids: &[u64]| ids.iter().any(|i| *i < 10) && ids.iter().any(|i| *i >= 10);
+
+    let out = mdmkit(args(&["groups", "--json"], &f)).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut checked = 0;
+    for line in out.stdout.lines() {
+        let g: Value = serde_json::from_str(line).unwrap();
+        let ids: Vec<u64> = g["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_str().unwrap().parse().unwrap())
+            .collect();
+        assert!(numeric(&ids), "{g}");
+        checked += usize::from(mixed_widths(&ids));
+    }
+    assert!(
+        checked > 0,
+        "no group mixes one- and two-digit ids: {}",
+        out.stdout
+    );
+
+    let out = mdmkit(args(&["groups"], &f)).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut checked = 0;
+    for members in out.stdout.lines().filter_map(|l| l.strip_prefix("  ")) {
+        let ids: Vec<u64> = members.split(", ").map(|m| m.parse().unwrap()).collect();
+        assert!(numeric(&ids), "{members}");
+        checked += usize::from(mixed_widths(&ids));
+    }
+    assert!(checked > 0, "{}", out.stdout);
+}

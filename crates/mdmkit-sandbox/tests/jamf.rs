@@ -978,7 +978,7 @@ async fn expected_devices_agree_with_what_the_api_serves() {
         } else {
             realname
         };
-        assert_eq!(e.display_name, display, "R4");
+        assert_eq!(e.display_name, display, "user name, else device name");
         assert_eq!(
             e.list_display_name, display,
             "the listing carries realname as well"

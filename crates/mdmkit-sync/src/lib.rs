@@ -4,7 +4,9 @@
 //! credentials, metadata refreshed at most once a day, group sync on a schedule, over pluggable storage.
 //! It knows no wire format and no concrete provider: providers come from an injected [`ProviderFactory`],
 //! storage from four small traits ([`Stores`]: the [`MemoryStore`] here for tests, SQLite and PostgreSQL
-//! in `mdmkit-sqlx`, or a backend's own tables), time from a [`Clock`].
+//! in `mdmkit-sqlx`, or a backend's own tables), time from a [`Clock`]. The product rules it keeps are
+//! cited by number (R3, R5, R8–R10, R12); what they say is summarised in
+//! [`mdmkit_core`'s docs](mdmkit_core#product-rules).
 //!
 //! A backend adds the `mdmkit` facade, whose `sync` feature (on by default) re-exports this crate as
 //! `mdmkit::sync` and supplies the real factory: `mdmkit::provider_factory(ClientOptions::default())`.
