@@ -80,6 +80,7 @@ pub mod model;
 mod secrets;
 mod server;
 mod simplemdm;
+mod web_console;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};

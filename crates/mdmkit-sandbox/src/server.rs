@@ -116,6 +116,7 @@ pub(crate) async fn serve(
     let https = tls.is_some();
     let routed = sim(kind)
         .router()
+        .merge(crate::web_console::router(kind))
         .layer(middleware::from_fn_with_state(ctx.clone(), faults::inject))
         .layer(middleware::from_fn_with_state(
             ctx.clone(),
