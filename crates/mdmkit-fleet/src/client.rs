@@ -23,6 +23,10 @@ const HOSTS: &str = "api/v1/fleet/hosts";
 const HOST_BY_IDENTIFIER: &str = "api/v1/fleet/hosts/identifier/";
 const LABELS: &str = "api/v1/fleet/labels";
 const SCIM_USERS: &str = "api/v1/fleet/scim/Users";
+
+/// Rows asked for per page of the device listing unless [`FleetProvider::with_page_size`](crate::FleetProvider::with_page_size)
+/// says otherwise (Fleet documents no maximum).
+pub const PAGE_SIZE: u32 = 100;
 /// The most SCIM users Fleet serves a page (`count` above it is refused with `tooMany`).
 pub(crate) const SCIM_PAGE: u64 = 100;
 

@@ -110,8 +110,7 @@ pub use crate::error::IruErrorClassifier;
 pub use mdmkit_core::config::IRU_HOST_FORMS;
 pub use mdmkit_core::IruConfig;
 
-/// The most devices Iru returns per page, and the page size this provider asks for.
-pub const MAX_PAGE_SIZE: u32 = client::PAGE_LIMIT;
+pub use crate::client::PAGE_SIZE;
 
 /// An Iru (formerly Kandji) tenant as an [`MdmProvider`].
 ///
@@ -164,9 +163,7 @@ impl MdmProvider for IruProvider {
     }
 
     fn device_paging(&self) -> PagingStyle {
-        PagingStyle::Offset {
-            limit: MAX_PAGE_SIZE,
-        }
+        PagingStyle::Offset { limit: PAGE_SIZE }
     }
 
     async fn list_devices_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {

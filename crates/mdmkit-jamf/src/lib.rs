@@ -104,7 +104,8 @@ use mdmkit_core::{
     Page, PageRequest, PagingStyle, ProviderKind, Resolution, Result, SerialNumber, Url,
 };
 
-use crate::client::{JamfClient, MAX_PAGE_SIZE};
+use crate::client::JamfClient;
+pub use crate::client::PAGE_SIZE;
 
 pub use crate::error::JamfErrorClassifier;
 pub use crate::version::JamfProVersion;
@@ -149,7 +150,7 @@ impl MdmProvider for JamfProvider {
     fn device_paging(&self) -> PagingStyle {
         PagingStyle::PageNumber {
             first: 0,
-            size: MAX_PAGE_SIZE,
+            size: PAGE_SIZE,
         }
     }
 
