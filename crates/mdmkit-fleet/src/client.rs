@@ -14,7 +14,7 @@ use mdmkit_core::{
     Error, ErrorKind, FleetConfig, Page, PageInfo, PageRequest, PagingStyle, ProviderKind, Result,
 };
 
-use crate::error::FleetErrors;
+use crate::error::FleetErrorClassifier;
 use crate::scim::{ListResponse, ScimUser};
 use crate::wire::{Host, HostEnvelope, HostsPage, Label, LabelsPage, ListMeta, MeResponse};
 
@@ -50,7 +50,7 @@ impl FleetClient {
     pub(crate) fn new(config: &FleetConfig, options: &ClientOptions) -> Result<Self> {
         let http = HttpClient::new(ProviderKind::Fleet, config.base_url.clone(), options)?
             .with_auth(Arc::new(BearerToken::new(config.api_token.clone())))
-            .with_classifier(Arc::new(FleetErrors));
+            .with_classifier(Arc::new(FleetErrorClassifier));
         Ok(FleetClient { http })
     }
 

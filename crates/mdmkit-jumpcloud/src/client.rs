@@ -17,7 +17,7 @@ use mdmkit_core::{
 };
 use serde::de::DeserializeOwned;
 
-use crate::error::JumpCloudErrors;
+use crate::error::JumpCloudErrorClassifier;
 use crate::wire::{GraphObject, System, SystemGroup, SystemUser, V1List, V2List};
 
 /// Rows asked for per page of every listing: the most JumpCloud serves (`limit`, V1 and V2: "Limited to
@@ -65,7 +65,7 @@ impl JumpCloudClient {
                 X_API_KEY,
                 config.api_token.clone(),
             )))
-            .with_classifier(Arc::new(JumpCloudErrors::new(org_id)));
+            .with_classifier(Arc::new(JumpCloudErrorClassifier::new(org_id)));
         Ok(JumpCloudClient {
             http,
             org_id: org_header,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use mdmkit_core::http::{BasicAuth, ClientOptions, HttpClient, ServerKey};
 use mdmkit_core::{Error, PageRequest, ProviderKind, Result, SimpleMdmConfig, Url};
 
-use crate::error::SimpleMdmErrors;
+use crate::error::SimpleMdmErrorClassifier;
 use crate::wire;
 
 /// Rows asked for per page of every listing: the most SimpleMDM serves (`limit` takes 1 to 100).
@@ -22,7 +22,7 @@ pub(crate) fn http_client(config: &SimpleMdmConfig, options: &ClientOptions) -> 
     Ok(
         HttpClient::for_server(ProviderKind::SimpleMdm, base, server, options)?
             .with_auth(Arc::new(auth))
-            .with_classifier(Arc::new(SimpleMdmErrors)),
+            .with_classifier(Arc::new(SimpleMdmErrorClassifier)),
     )
 }
 
