@@ -17,6 +17,24 @@
 //!   follow-up reads a listing can leave to a caller with a cache ([`resolution`]), and reading groups
 //!   by delta ([`group_delta`]).
 //!
+//! # How a provider crate is laid out
+//!
+//! Each of the six provider crates (`mdmkit-jamf`, `mdmkit-iru`, `mdmkit-simplemdm`, `mdmkit-fleet`,
+//! `mdmkit-jumpcloud`, `mdmkit-intune`) has the same modules, so a seventh can copy the shape:
+//!
+//! | module | holds |
+//! |---|---|
+//! | `lib.rs` | the crate docs (a table of the requests each operation makes, the provider's quirks), the `…Provider` struct and its [`MdmProvider`] impl, the re-exported config |
+//! | `client` | the `…Client` struct over one [`http::HttpClient`]: paths, query parameters, one method per request; the public `PAGE_SIZE` (rows asked for per page of the device listing) |
+//! | `wire` | serde types exactly as the API sends them, lenient where the vendor is |
+//! | `convert` | wire types to [`MdmDevice`] and [`MdmGroup`], nothing else |
+//! | `error` | `<Provider>ErrorClassifier`, a crate-private [`http::ErrorClassifier`] that turns the vendor's error bodies into an [`ErrorKind`] and a one-line message |
+//! | `properties` (tests only) | property tests: every parser fed any bytes never panics |
+//! | provider-specific | what only that API needs: Jamf `version` (which API generation the server speaks), Intune `auth` and `delta`, Fleet `scim`, Iru and Fleet `changes` |
+//!
+//! Shared concerns stay here rather than in each crate: retries, limits and token caching ([`http`]),
+//! paging ([`paging`]), path-segment encoding ([`http::path_segment`]) and deep links ([`links`]).
+//!
 //! # Product rules
 //!
 //! The crates cite the product rules they keep by number (R1–R12). In short (the full text, with where each

@@ -14,7 +14,7 @@ use mdmkit_core::{
     Error, ErrorKind, FleetConfig, Page, PageInfo, PageRequest, PagingStyle, ProviderKind, Result,
 };
 
-use crate::error::FleetErrors;
+use crate::error::FleetErrorClassifier;
 use crate::scim::{ListResponse, ScimUser};
 use crate::wire::{Host, HostEnvelope, HostsPage, Label, LabelsPage, ListMeta, MeResponse};
 
@@ -23,6 +23,10 @@ const HOSTS: &str = "api/v1/fleet/hosts";
 const HOST_BY_IDENTIFIER: &str = "api/v1/fleet/hosts/identifier/";
 const LABELS: &str = "api/v1/fleet/labels";
 const SCIM_USERS: &str = "api/v1/fleet/scim/Users";
+
+/// Rows asked for per page of the device listing unless [`FleetProvider::with_page_size`](crate::FleetProvider::with_page_size)
+/// says otherwise (Fleet documents no maximum).
+pub const PAGE_SIZE: u32 = 100;
 /// The most SCIM users Fleet serves a page (`count` above it is refused with `tooMany`).
 pub(crate) const SCIM_PAGE: u64 = 100;
 
@@ -46,7 +50,7 @@ impl FleetClient {
     pub(crate) fn new(config: &FleetConfig, options: &ClientOptions) -> Result<Self> {
         let http = HttpClient::new(ProviderKind::Fleet, config.base_url.clone(), options)?
             .with_auth(Arc::new(BearerToken::new(config.api_token.clone())))
-            .with_classifier(Arc::new(FleetErrors));
+            .with_classifier(Arc::new(FleetErrorClassifier));
         Ok(FleetClient { http })
     }
 

@@ -19,9 +19,9 @@ const UNAUTHORIZED_HINT: &str = "check the API token; a token of a user who is n
 
 /// Fleet's [`ErrorClassifier`].
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct FleetErrors;
+pub(crate) struct FleetErrorClassifier;
 
-impl ErrorClassifier for FleetErrors {
+impl ErrorClassifier for FleetErrorClassifier {
     fn classify(&self, status: StatusCode, _headers: &HeaderMap, body: &[u8]) -> ErrorDetail {
         let fleet = fleet_message(body);
         let is_fleet = fleet.is_some();
@@ -91,7 +91,7 @@ mod tests {
     use super::*;
 
     fn classify(status: u16, body: &str) -> ErrorDetail {
-        FleetErrors.classify(
+        FleetErrorClassifier.classify(
             StatusCode::from_u16(status).unwrap(),
             &HeaderMap::new(),
             body.as_bytes(),

@@ -82,7 +82,7 @@
 //!   neither `page` nor `per_page` is sent, and 20 when only `page` is). Fleet sends no total, so a
 //!   listing ends on a page shorter than asked, except that a `meta.has_next_results` flag, when Fleet
 //!   sends one, is reported as [`PageInfo::has_more`](mdmkit_core::PageInfo) and wins (some clients saw
-//!   Fleet clamp `per_page`). The default page size is [`DEFAULT_PAGE_SIZE`] (100, the size Fleet's own
+//!   Fleet clamp `per_page`). The default page size is [`PAGE_SIZE`] (100, the size Fleet's own
 //!   documentation pages with): Fleet documents no maximum, and a size the server silently clamps would
 //!   end a flag-less listing early, so a modest size is the safe side. [`FleetProvider::with_page_size`]
 //!   changes it. Pages are ordered by `id`; offset paging can still skip a host deleted while the
@@ -162,8 +162,7 @@ pub use mdmkit_core::FleetConfig;
 use crate::client::{is_dot_segment, FleetClient, ScimPage};
 use crate::scim::ScimIndex;
 
-/// Rows asked for per page unless [`FleetProvider::with_page_size`] says otherwise.
-pub const DEFAULT_PAGE_SIZE: u32 = 100;
+pub use crate::client::PAGE_SIZE;
 
 /// Label member lists read at the same time.
 const LABEL_CONCURRENCY: usize = 4;
@@ -205,7 +204,7 @@ impl FleetProvider {
         Ok(FleetProvider {
             client: FleetClient::new(&config, options)?,
             base_url: config.base_url,
-            page_size: DEFAULT_PAGE_SIZE,
+            page_size: PAGE_SIZE,
             include_builtin_labels: false,
             fan_out: options
                 .limits_for(ProviderKind::Fleet)

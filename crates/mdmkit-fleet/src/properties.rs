@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::client::is_dot_segment;
 use crate::convert;
-use crate::error::FleetErrors;
+use crate::error::FleetErrorClassifier;
 use crate::scim::{ListResponse, ScimIndex};
 use crate::wire::{HostEnvelope, HostsPage, LabelsPage, MeResponse};
 
@@ -117,6 +117,6 @@ proptest! {
             let _ = (me.shows_no_access(), me.team_count());
         }
         let status = StatusCode::from_u16(status).unwrap();
-        let _ = FleetErrors.classify(status, &HeaderMap::new(), &body);
+        let _ = FleetErrorClassifier.classify(status, &HeaderMap::new(), &body);
     }
 }

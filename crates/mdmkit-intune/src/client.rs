@@ -16,7 +16,7 @@ use mdmkit_core::{
 use serde::de::DeserializeOwned;
 
 use crate::auth::{graph_scope, token_endpoint, EntraTokenErrors};
-use crate::error::{GraphClassifier, Needs};
+use crate::error::{IntuneErrorClassifier, Needs};
 use crate::wire::{Collection, DeltaGroup, DeltaPage, DeviceMember, Group, ManagedDevice};
 
 const MANAGED_DEVICES: &str = "v1.0/deviceManagement/managedDevices";
@@ -49,7 +49,7 @@ impl GraphClient {
         let transport = HttpClient::for_server(ProviderKind::Intune, graph_base, server, options)?;
         let login = transport
             .with_base_url(config.login_base())
-            .with_classifier(Arc::new(GraphClassifier::new(Needs::Nothing)));
+            .with_classifier(Arc::new(IntuneErrorClassifier::new(Needs::Nothing)));
         let credentials = ClientCredentials::new(
             login,
             vec![token_endpoint(config)?],
@@ -61,8 +61,10 @@ impl GraphClient {
         let tokens = Arc::new(TokenCache::new(Arc::new(credentials)));
         let graph = transport.with_auth(Arc::new(OAuthBearer::new(Arc::clone(&tokens))));
         Ok(GraphClient {
-            devices: graph.with_classifier(Arc::new(GraphClassifier::new(Needs::ManagedDevices))),
-            directory: graph.with_classifier(Arc::new(GraphClassifier::new(Needs::GroupMembers))),
+            devices: graph
+                .with_classifier(Arc::new(IntuneErrorClassifier::new(Needs::ManagedDevices))),
+            directory: graph
+                .with_classifier(Arc::new(IntuneErrorClassifier::new(Needs::GroupMembers))),
             tokens,
         })
     }

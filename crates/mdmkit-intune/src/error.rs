@@ -49,14 +49,14 @@ impl Needs {
 
 /// The [`ErrorClassifier`] for Graph and the Entra login host.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct GraphClassifier {
+pub(crate) struct IntuneErrorClassifier {
     needs: Needs,
 }
 
-impl GraphClassifier {
+impl IntuneErrorClassifier {
     /// A classifier whose Forbidden messages name the permission `needs` stands for.
     pub(crate) fn new(needs: Needs) -> Self {
-        GraphClassifier { needs }
+        IntuneErrorClassifier { needs }
     }
 }
 
@@ -175,7 +175,7 @@ pub(crate) fn entra_said(body: &TokenErrorBody) -> String {
     }
 }
 
-impl ErrorClassifier for GraphClassifier {
+impl ErrorClassifier for IntuneErrorClassifier {
     fn classify(&self, status: StatusCode, _headers: &HeaderMap, body: &[u8]) -> ErrorDetail {
         let Some(fault) = Fault::parse(body) else {
             let message = token_error_summary(body).or_else(|| generic_message(body));
@@ -200,7 +200,7 @@ impl ErrorClassifier for GraphClassifier {
     }
 }
 
-impl GraphClassifier {
+impl IntuneErrorClassifier {
     fn with_advice(&self, kind: Option<ErrorKind>, message: Option<String>) -> Option<String> {
         let advice = match kind {
             Some(ErrorKind::Forbidden) => self.needs.advice(),
@@ -219,7 +219,7 @@ mod tests {
     use super::*;
 
     fn classify(needs: Needs, status: u16, body: &str) -> ErrorDetail {
-        GraphClassifier::new(needs).classify(
+        IntuneErrorClassifier::new(needs).classify(
             StatusCode::from_u16(status).unwrap(),
             &HeaderMap::new(),
             body.as_bytes(),

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::auth::EntraTokenErrors;
 use crate::convert;
 use crate::delta::{nesting_of, DeltaToken, Round};
-use crate::error::{Fault, GraphClassifier, Needs};
+use crate::error::{Fault, IntuneErrorClassifier, Needs};
 use crate::wire::{Collection, DeltaPage, DeviceMember, GraphErrorBody, Group, ManagedDevice};
 
 const KEYS: &[&str] = &[
@@ -103,7 +103,7 @@ proptest! {
         }
         let status = StatusCode::from_u16(status).unwrap();
         for needs in [Needs::Nothing, Needs::ManagedDevices, Needs::GroupMembers] {
-            let _ = GraphClassifier::new(needs).classify(status, &HeaderMap::new(), &body);
+            let _ = IntuneErrorClassifier::new(needs).classify(status, &HeaderMap::new(), &body);
         }
     }
 

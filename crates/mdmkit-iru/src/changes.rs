@@ -20,7 +20,7 @@ use mdmkit_core::{
     ChangeCursor, ChangeTracking, ChangesPage, Coverage, Error, PageRequest, ProviderKind, Result,
 };
 
-use crate::client::{IruClient, PAGE_LIMIT};
+use crate::client::{IruClient, PAGE_SIZE};
 use crate::convert;
 
 pub(crate) const TRACKING: ChangeTracking = ChangeTracking::supported(
@@ -91,7 +91,7 @@ pub(crate) async fn page(
     let mut position = Position::from_cursor(cursor)?;
     let request = PageRequest::Offset {
         offset: position.offset,
-        limit: PAGE_LIMIT,
+        limit: PAGE_SIZE,
     };
     let page = client
         .devices_page_ordered(&request, &[], ORDERING, OPERATION)
@@ -133,7 +133,7 @@ pub(crate) async fn page(
             .unwrap_or(rows.len())
     };
     let reached_older = keep < rows.len();
-    let short = rows.len() < PAGE_LIMIT as usize;
+    let short = rows.len() < PAGE_SIZE as usize;
     let count = rows.len() as u64;
     let devices = rows
         .into_iter()

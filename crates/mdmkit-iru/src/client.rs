@@ -12,8 +12,9 @@ use serde::de::DeserializeOwned;
 use crate::error::IruErrorClassifier;
 use crate::wire::{WireDevice, WireDeviceList, WireTag, WireTagPage};
 
-/// The most devices `GET /api/v1/devices` returns per request (a hard limit, also the default).
-pub(crate) const PAGE_LIMIT: u32 = 300;
+/// Rows asked for per page of the device listing: the most `GET /api/v1/devices` returns per request (a
+/// hard limit, also the default).
+pub const PAGE_SIZE: u32 = 300;
 /// The device ordering for every paged listing: `device_id` is unique, so pages never overlap or skip
 /// rows because of ties (serial numbers can be blank or repeated).
 pub(crate) const ORDERING: &str = "device_id";
@@ -84,11 +85,11 @@ impl IruClient {
                 ))))
             }
         };
-        if limit == 0 || limit > PAGE_LIMIT {
+        if limit == 0 || limit > PAGE_SIZE {
             // The server would cap a larger page at 300 and the caller's pager would take the first
             // capped page for the last one.
             return Err(fail(Error::config(format!(
-                "Iru serves 1 to {PAGE_LIMIT} devices per page; {limit} were asked for"
+                "Iru serves 1 to {PAGE_SIZE} devices per page; {limit} were asked for"
             ))));
         }
         let mut builder = self
@@ -112,7 +113,7 @@ impl IruClient {
         filters: &[(&str, &str)],
         operation: &'static str,
     ) -> Result<Vec<WireDevice>> {
-        let pager = self.http.pager(PagingStyle::Offset { limit: PAGE_LIMIT });
+        let pager = self.http.pager(PagingStyle::Offset { limit: PAGE_SIZE });
         collect_all(pager, device_id, |request| async move {
             self.devices_page(&request, filters, operation).await
         })

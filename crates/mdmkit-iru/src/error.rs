@@ -13,7 +13,7 @@ use serde_json::Value;
 /// body such as `{"detail": "Authentication credentials were not provided."}` when it cannot send a 401,
 /// and that is an invalid token (Unauthorized), not a missing permission.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct IruErrorClassifier;
+pub(crate) struct IruErrorClassifier;
 
 impl ErrorClassifier for IruErrorClassifier {
     fn classify(&self, status: StatusCode, _headers: &HeaderMap, body: &[u8]) -> ErrorDetail {

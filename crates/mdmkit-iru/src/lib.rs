@@ -115,7 +115,7 @@
 //!   (created between the two reads) is ignored until the next sync. No tags means no device pass.
 //!   Blueprints are not groups here. Requests for a sync: the tag pages plus `floor(devices / 300) + 1`.
 //! - **Errors.** Bodies are `{"detail": …}`, a bare array of strings, field errors or an HTML page; all
-//!   become a one-line message ([`IruErrorClassifier`]). Both 401 and 403 are authorisation failures; a 403
+//!   become a one-line message (`IruErrorClassifier`). Both 401 and 403 are authorisation failures; a 403
 //!   whose detail is an authentication failure ("Authentication credentials were not provided.",
 //!   "Invalid token.") is reported as Unauthorized, any other 403 as Forbidden with a hint about the
 //!   token's per-endpoint permissions.
@@ -143,12 +143,10 @@ use mdmkit_core::{
 use crate::client::IruClient;
 use crate::convert::{Membership, TagIndex};
 
-pub use crate::error::IruErrorClassifier;
 pub use mdmkit_core::config::IRU_HOST_FORMS;
 pub use mdmkit_core::IruConfig;
 
-/// The most devices Iru returns per page, and the page size this provider asks for.
-pub const MAX_PAGE_SIZE: u32 = client::PAGE_LIMIT;
+pub use crate::client::PAGE_SIZE;
 
 /// An Iru (formerly Kandji) tenant as an [`MdmProvider`].
 ///
@@ -201,9 +199,7 @@ impl MdmProvider for IruProvider {
     }
 
     fn device_paging(&self) -> PagingStyle {
-        PagingStyle::Offset {
-            limit: MAX_PAGE_SIZE,
-        }
+        PagingStyle::Offset { limit: PAGE_SIZE }
     }
 
     async fn list_devices_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {

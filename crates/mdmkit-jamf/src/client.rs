@@ -22,8 +22,9 @@ use crate::wire::{
     VersionBody,
 };
 
-/// The largest page the Jamf Pro API serves; larger requests are cut to this silently.
-pub(crate) const MAX_PAGE_SIZE: u32 = 2000;
+/// Rows asked for per page of the device listing: the largest page the Jamf Pro API serves (larger
+/// requests are cut to this silently).
+pub const PAGE_SIZE: u32 = 2000;
 /// `/api/v1/users` declares (and enforces) a maximum of 1000.
 const USERS_PAGE_SIZE: u32 = 1000;
 /// Serial lookups expect one row; duplicates are still read in full.
@@ -268,7 +269,7 @@ impl JamfClient {
                 &InventoryQuery {
                     sections,
                     page,
-                    size: size.clamp(1, MAX_PAGE_SIZE),
+                    size: size.clamp(1, PAGE_SIZE),
                     filter,
                 },
             )
@@ -318,7 +319,7 @@ impl JamfClient {
         let filter = format!("general.reportDate>={}", rsql_quote(&rfc3339_millis(since)));
         let request = PageRequest::PageNumber {
             page: position.next,
-            size: MAX_PAGE_SIZE,
+            size: PAGE_SIZE,
         };
         let computers = self
             .inventory_page(OP, DEVICE_SECTIONS, &request, Some(&filter))
@@ -340,7 +341,7 @@ impl JamfClient {
         };
         let next = position.after_page(
             computers.items.len(),
-            MAX_PAGE_SIZE,
+            PAGE_SIZE,
             computers.info.total,
             false,
         );
@@ -630,7 +631,7 @@ impl JamfClient {
         }
         if groups.len() > 1 {
             let count = self.inventory(OP, &ONE_ROW).await?.total_count;
-            let use_bulk = match count.map(|c| c.div_ceil(u64::from(MAX_PAGE_SIZE))) {
+            let use_bulk = match count.map(|c| c.div_ceil(u64::from(PAGE_SIZE))) {
                 // No computers: no group has members.
                 Some(0) => {
                     return Ok(groups
@@ -690,7 +691,7 @@ impl JamfClient {
         const OP: &str = "groups";
         let pager = self.api.pager(PagingStyle::PageNumber {
             first: 0,
-            size: MAX_PAGE_SIZE,
+            size: PAGE_SIZE,
         });
         let rows = collect_all(pager, membership_row_id, |request| async move {
             let page = self

@@ -20,7 +20,7 @@ use crate::wire::ApiError;
 /// `INVALID_PRIVILEGE` is always Forbidden and `INVALID_TOKEN` always Unauthorized, whatever 4xx status
 /// carried them.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct JamfErrorClassifier;
+pub(crate) struct JamfErrorClassifier;
 
 impl ErrorClassifier for JamfErrorClassifier {
     fn classify(&self, status: StatusCode, _headers: &HeaderMap, body: &[u8]) -> ErrorDetail {

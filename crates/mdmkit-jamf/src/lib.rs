@@ -75,7 +75,7 @@
 //!
 //! Requests go through [`mdmkit_core::http::HttpClient`], which keeps at most 5 in flight per server,
 //! across every provider instance for it and token requests included (Jamf's own guidance), retries 5xx and connection failures, and maps statuses to error kinds. The
-//! [`JamfErrorClassifier`] puts the `ApiError` codes (`INVALID_TOKEN`, `INVALID_PRIVILEGE`, …) into the
+//! `JamfErrorClassifier` puts the `ApiError` codes (`INVALID_TOKEN`, `INVALID_PRIVILEGE`, …) into the
 //! messages.
 //!
 //! ## Decisions where the documentation leaves room
@@ -141,9 +141,9 @@ use mdmkit_core::{
     Page, PageRequest, PagingStyle, ProviderKind, Resolution, Result, SerialNumber, Url,
 };
 
-use crate::client::{JamfClient, MAX_PAGE_SIZE};
+use crate::client::JamfClient;
+pub use crate::client::PAGE_SIZE;
 
-pub use crate::error::JamfErrorClassifier;
 pub use crate::version::JamfProVersion;
 
 /// A Jamf Pro server, read through an API client's credentials (API Roles and Clients, Jamf Pro 10.49
@@ -186,7 +186,7 @@ impl MdmProvider for JamfProvider {
     fn device_paging(&self) -> PagingStyle {
         PagingStyle::PageNumber {
             first: 0,
-            size: MAX_PAGE_SIZE,
+            size: PAGE_SIZE,
         }
     }
 

@@ -10,11 +10,12 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use crate::convert::{self, UserDirectory, UserIds};
+use crate::error::JamfErrorClassifier;
 use crate::wire::{
     ClassicGroupBody, Computer, ComputerGroup, SearchResults, SmartGroupMembership, User,
     VersionBody,
 };
-use crate::{JamfErrorClassifier, JamfProVersion};
+use crate::JamfProVersion;
 
 const KEYS: &[&str] = &[
     "totalCount",

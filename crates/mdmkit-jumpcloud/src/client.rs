@@ -17,11 +17,12 @@ use mdmkit_core::{
 };
 use serde::de::DeserializeOwned;
 
-use crate::error::JumpCloudErrors;
+use crate::error::JumpCloudErrorClassifier;
 use crate::wire::{GraphObject, System, SystemGroup, SystemUser, V1List, V2List};
 
-/// The largest page JumpCloud serves (`limit`, V1 and V2: "Limited to 100").
-pub const PAGE_LIMIT: u32 = 100;
+/// Rows asked for per page of every listing: the most JumpCloud serves (`limit`, V1 and V2: "Limited to
+/// 100").
+pub const PAGE_SIZE: u32 = 100;
 
 const X_ORG_ID: HeaderName = HeaderName::from_static("x-org-id");
 const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
@@ -64,7 +65,7 @@ impl JumpCloudClient {
                 X_API_KEY,
                 config.api_token.clone(),
             )))
-            .with_classifier(Arc::new(JumpCloudErrors::new(org_id)));
+            .with_classifier(Arc::new(JumpCloudErrorClassifier::new(org_id)));
         Ok(JumpCloudClient {
             http,
             org_id: org_header,
@@ -132,7 +133,7 @@ impl JumpCloudClient {
         serial: &str,
     ) -> Result<Vec<System>> {
         let filter = format!("serialNumber:$eq:{serial}");
-        let pager = self.http.pager(PagingStyle::Offset { limit: PAGE_LIMIT });
+        let pager = self.http.pager(PagingStyle::Offset { limit: PAGE_SIZE });
         collect_all(pager, System::device_id, |request| {
             let filter = filter.as_str();
             async move {
@@ -146,7 +147,7 @@ impl JumpCloudClient {
 
     /// The whole user directory, `GET /api/systemusers` page by page.
     pub(crate) async fn user_directory(&self, operation: &'static str) -> Result<Vec<SystemUser>> {
-        let pager = self.http.pager(PagingStyle::Offset { limit: PAGE_LIMIT });
+        let pager = self.http.pager(PagingStyle::Offset { limit: PAGE_SIZE });
         collect_all(pager, SystemUser::user_id, |request| async move {
             let (offset, limit) = offset_of(&request)?;
             let list: V1List<SystemUser> = self
@@ -238,7 +239,7 @@ impl JumpCloudClient {
         path: &str,
         row_id: fn(&T) -> Option<&str>,
     ) -> Result<Vec<T>> {
-        let pager = self.http.pager(PagingStyle::Offset { limit: PAGE_LIMIT });
+        let pager = self.http.pager(PagingStyle::Offset { limit: PAGE_SIZE });
         collect_all(pager, row_id, |request| async move {
             let (offset, limit) = offset_of(&request)?;
             let response = self
@@ -264,7 +265,7 @@ impl JumpCloudClient {
 /// The offset and limit of an offset-paged request; anything else is a programming error.
 pub(crate) fn offset_of(request: &PageRequest) -> Result<(u64, u32)> {
     match request {
-        PageRequest::Offset { offset, limit } => Ok((*offset, (*limit).clamp(1, PAGE_LIMIT))),
+        PageRequest::Offset { offset, limit } => Ok((*offset, (*limit).clamp(1, PAGE_SIZE))),
         other => Err(Error::config(format!(
             "JumpCloud pages by offset (limit/skip), not {other:?}"
         ))

@@ -13,13 +13,13 @@ use serde_json::Value;
 /// The JumpCloud [`ErrorClassifier`]. Knows the configured organisation id (not a secret) so messages can
 /// name it.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct JumpCloudErrors {
+pub(crate) struct JumpCloudErrorClassifier {
     org_id: Option<String>,
 }
 
-impl JumpCloudErrors {
+impl JumpCloudErrorClassifier {
     pub(crate) fn new(org_id: Option<String>) -> Self {
-        JumpCloudErrors { org_id }
+        JumpCloudErrorClassifier { org_id }
     }
 
     fn org(&self) -> String {
@@ -33,7 +33,7 @@ impl JumpCloudErrors {
 /// What to tell the operator when the vendor's text matches a known case: a refined kind (if the status
 /// alone would mislead) and the advice appended to the vendor's text.
 fn advice(
-    errors: &JumpCloudErrors,
+    errors: &JumpCloudErrorClassifier,
     status: StatusCode,
     lower: &str,
 ) -> Option<(Option<ErrorKind>, String)> {
@@ -176,7 +176,7 @@ fn detail_text(item: &Value) -> Option<String> {
     }
 }
 
-impl ErrorClassifier for JumpCloudErrors {
+impl ErrorClassifier for JumpCloudErrorClassifier {
     fn classify(&self, status: StatusCode, _headers: &HeaderMap, body: &[u8]) -> ErrorDetail {
         let text = vendor_text(body);
         let lower = text.as_deref().unwrap_or_default().to_ascii_lowercase();
@@ -204,7 +204,7 @@ mod tests {
     use super::*;
 
     fn classify(org: Option<&str>, status: u16, body: &str) -> ErrorDetail {
-        JumpCloudErrors::new(org.map(str::to_owned)).classify(
+        JumpCloudErrorClassifier::new(org.map(str::to_owned)).classify(
             StatusCode::from_u16(status).unwrap(),
             &HeaderMap::new(),
             body.as_bytes(),

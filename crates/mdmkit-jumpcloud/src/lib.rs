@@ -153,7 +153,7 @@ use tokio::sync::Mutex;
 use crate::client::{offset_of, JumpCloudClient};
 use crate::wire::{GraphObject, System, SystemUser};
 
-pub use crate::client::PAGE_LIMIT;
+pub use crate::client::PAGE_SIZE;
 pub use mdmkit_core::{JumpCloudConfig, JumpCloudRegion};
 
 /// Group member lists read at once: a few, so a group sync leaves room for other work.
@@ -290,7 +290,7 @@ impl JumpCloudProvider {
         }
         let total = total.unwrap_or(page_len as u64).max(page_len as u64);
         let estimate = (needing as u64 * total).div_ceil(page_len.max(1) as u64);
-        if estimate <= u64::from(PAGE_LIMIT) {
+        if estimate <= u64::from(PAGE_SIZE) {
             *bindings = Bindings::PerSystem;
             return Ok(bindings.clone());
         }
@@ -609,7 +609,7 @@ impl MdmProvider for JumpCloudProvider {
     }
 
     fn device_paging(&self) -> PagingStyle {
-        PagingStyle::Offset { limit: PAGE_LIMIT }
+        PagingStyle::Offset { limit: PAGE_SIZE }
     }
 
     /// One page of `GET /api/systems?limit&skip&sort=_id`; the page reports JumpCloud's `totalCount`.
@@ -655,7 +655,7 @@ impl MdmProvider for JumpCloudProvider {
             .listing_page(
                 OP_CHANGES,
                 position.next,
-                PAGE_LIMIT,
+                PAGE_SIZE,
                 Some(&filter),
                 resolution,
             )
@@ -673,7 +673,7 @@ impl MdmProvider for JumpCloudProvider {
                  the filter was not applied; listing every system"
             );
         }
-        let next = position.after_page(page.items.len(), PAGE_LIMIT, page.info.total, true);
+        let next = position.after_page(page.items.len(), PAGE_SIZE, page.info.total, true);
         let coverage = if ignored {
             Coverage::Everything
         } else {

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use crate::convert;
-use crate::error::JumpCloudErrors;
+use crate::error::JumpCloudErrorClassifier;
 use crate::wire::{GraphObject, System, SystemGroup, SystemUser, V1List, V2List};
 
 const KEYS: &[&str] = &[
@@ -98,6 +98,6 @@ proptest! {
     #[test]
     fn error_bodies(body in body(KEYS), status in 100u16..600, org in proptest::option::of(text())) {
         let status = StatusCode::from_u16(status).unwrap();
-        let _ = JumpCloudErrors::new(org).classify(status, &HeaderMap::new(), &body);
+        let _ = JumpCloudErrorClassifier::new(org).classify(status, &HeaderMap::new(), &body);
     }
 }

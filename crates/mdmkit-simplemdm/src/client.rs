@@ -6,11 +6,11 @@ use std::sync::Arc;
 use mdmkit_core::http::{BasicAuth, ClientOptions, HttpClient, ServerKey};
 use mdmkit_core::{Error, PageRequest, ProviderKind, Result, SimpleMdmConfig, Url};
 
-use crate::error::SimpleMdmErrors;
+use crate::error::SimpleMdmErrorClassifier;
 use crate::wire;
 
-/// The most rows SimpleMDM serves per page (`limit` takes 1 to 100).
-pub(crate) const MAX_PAGE_SIZE: u32 = 100;
+/// Rows asked for per page of every listing: the most SimpleMDM serves (`limit` takes 1 to 100).
+pub const PAGE_SIZE: u32 = 100;
 
 /// Builds the HTTP client: the configured endpoint, Basic auth with the key as user name and an empty
 /// password, and SimpleMDM's error reader.
@@ -22,7 +22,7 @@ pub(crate) fn http_client(config: &SimpleMdmConfig, options: &ClientOptions) -> 
     Ok(
         HttpClient::for_server(ProviderKind::SimpleMdm, base, server, options)?
             .with_auth(Arc::new(auth))
-            .with_classifier(Arc::new(SimpleMdmErrors)),
+            .with_classifier(Arc::new(SimpleMdmErrorClassifier)),
     )
 }
 
@@ -102,7 +102,7 @@ pub(crate) fn cursor(
 }
 
 fn clamp(limit: u32) -> u32 {
-    limit.clamp(1, MAX_PAGE_SIZE)
+    limit.clamp(1, PAGE_SIZE)
 }
 
 #[cfg(test)]

@@ -9,9 +9,9 @@ use serde_json::Value;
 
 /// The [`ErrorClassifier`] for SimpleMDM.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct SimpleMdmErrors;
+pub(crate) struct SimpleMdmErrorClassifier;
 
-impl ErrorClassifier for SimpleMdmErrors {
+impl ErrorClassifier for SimpleMdmErrorClassifier {
     fn classify(
         &self,
         _status: mdmkit_core::http::StatusCode,
@@ -59,7 +59,7 @@ mod tests {
     use super::*;
 
     fn message(body: &str) -> Option<String> {
-        SimpleMdmErrors
+        SimpleMdmErrorClassifier
             .classify(
                 mdmkit_core::http::StatusCode::NOT_FOUND,
                 &mdmkit_core::http::HeaderMap::new(),
@@ -106,7 +106,7 @@ mod tests {
 
     #[test]
     fn the_kind_is_left_to_the_status() {
-        let detail = SimpleMdmErrors.classify(
+        let detail = SimpleMdmErrorClassifier.classify(
             mdmkit_core::http::StatusCode::UNAUTHORIZED,
             &mdmkit_core::http::HeaderMap::new(),
             br#"{"errors":[{"title":"Unauthorized"}]}"#,

@@ -149,8 +149,7 @@ use mdmkit_core::{
 
 pub use mdmkit_core::SimpleMdmConfig;
 
-/// The largest page SimpleMDM serves (`limit` takes 1 to 100); every listing asks for it.
-pub const PAGE_SIZE: u32 = client::MAX_PAGE_SIZE;
+pub use crate::client::PAGE_SIZE;
 
 /// A connection to one SimpleMDM account.
 ///

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use crate::convert;
-use crate::error::SimpleMdmErrors;
+use crate::error::SimpleMdmErrorClassifier;
 use crate::wire::{AccountResponse, AssignmentGroup, Device, ListResponse};
 
 const KEYS: &[&str] = &[
@@ -63,6 +63,6 @@ proptest! {
             let _ = account.name();
         }
         let status = StatusCode::from_u16(status).unwrap();
-        let _ = SimpleMdmErrors.classify(status, &HeaderMap::new(), &body);
+        let _ = SimpleMdmErrorClassifier.classify(status, &HeaderMap::new(), &body);
     }
 }
