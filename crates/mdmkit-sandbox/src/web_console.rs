@@ -1,4 +1,4 @@
-//! The device pages of each simulated provider's web console: what a "View on <provider>" link opens.
+//! The device pages of each simulated provider's web console: what a "View on …" link opens.
 //!
 //! A real MDM answers its console's device URL (Jamf's `computers.html?id=ID&o=r`, Iru's `devices/ID`,
 //! SimpleMDM's `admin/devices/ID`, Fleet's `hosts/ID`) with the device's record in its web app. The sandbox
