@@ -54,7 +54,9 @@ pub use error::{Category, Error, ErrorKind, Result};
 pub use group_delta::{GroupDelta, GroupDeltaKind, GroupDeltaToken};
 pub use kind::{CredentialField, IntuneCloud, JumpCloudRegion, ProviderKind};
 pub use paging::{Page, PageInfo, PageRequest, Pager, PagingStyle};
-pub use provider::{device_stream_with_limit, MdmProvider, MdmProviderExt, RequestCosts};
+pub use provider::{
+    device_stream_with, device_stream_with_limit, MdmProvider, MdmProviderExt, RequestCosts,
+};
 pub use resolution::{DeviceUser, Resolution, ResolvedUserName, Unresolved, UserRef};
 
 /// Re-exported so provider crates and embedders use the same versions.

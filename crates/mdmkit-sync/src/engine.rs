@@ -12,6 +12,7 @@ use mdmkit_core::{MdmProvider, ProviderConfig, ProviderKind, SerialNumber, Url};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::lease::LeaseGuard;
+use crate::lookup_cache::LookupCacheConfig;
 use crate::model::{
     ConnectionChange, DevicePage, DeviceRecord, GroupRecord, MdmMetadata, Paging, Plan,
     WorkspaceId, WorkspaceState,
@@ -43,6 +44,8 @@ pub struct SyncConfig {
     /// The page size assumed for listings whose provider does not say (Graph's next-link paging), when
     /// choosing the refresh strategy.
     pub assumed_page_size: u32,
+    /// How long cached follow-up answers (user names, device bindings) are used.
+    pub lookup_cache: LookupCacheConfig,
 }
 
 impl Default for SyncConfig {
@@ -55,6 +58,7 @@ impl Default for SyncConfig {
             lease_ttl: Duration::from_secs(10 * 60),
             lookup_concurrency: 4,
             assumed_page_size: 100,
+            lookup_cache: LookupCacheConfig::default(),
         }
     }
 }

@@ -13,6 +13,11 @@
 //!   paging that does not say) and `e` the per-device reads the API forces on a listing
 //!   ([`RequestCosts::per_listed_device`]: 0 for most, 1 for Fleet and JumpCloud).
 //!
+//! A bulk refresh lists with [`mdmkit_core::Resolution::Deferred`] and makes follow-up reads only for the
+//! due devices it matched, answered from the [`crate::lookup_cache`] where it can; so the run compares
+//! lookups with `ceil(M / p)` plus the follow-ups the cache is not expected to answer (one per due device
+//! beyond its young entries, for providers with `e > 0`).
+//!
 //! [`choose_strategy_with`] takes the cheaper one; with the common costs (`l = 1`, `e = 0`,
 //! [`choose_strategy`]) that is lookups while `d <= ceil(M / p)`, bulk beyond. `M` is not known
 //! before listing, so it is estimated as the larger of the workspace's device count and the row count of the
@@ -61,12 +66,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use mdmkit_core::RequestCosts;
-use mdmkit_core::{ErrorKind, MdmDevice, MdmProviderExt, ProviderKind, SerialNumber};
+use mdmkit_core::paging::DEFAULT_MAX_PAGES;
+use mdmkit_core::{device_stream_with, ErrorKind, MdmDevice, ProviderKind, SerialNumber};
 
 use crate::clock::earlier;
 use crate::engine::{all_pages, Connection, MdmSync};
 use crate::error::Result;
 use crate::lease::LeaseGuard;
+use crate::lookup_cache::{choose_strategy_cached, names_from_lookup};
 use crate::model::{DeviceCheck, MdmMetadata, Paging, WorkspaceId, WorkspaceState};
 pub use crate::reports::{DuplicateSerial, RefreshReport, RunError, Strategy, SuspiciousListing};
 
@@ -171,6 +178,7 @@ impl RefreshReport {
             aborted: false,
             suspicious_listing: None,
             requests: 0,
+            lookups: Default::default(),
         }
     }
 
@@ -194,7 +202,7 @@ impl RefreshReport {
         self.aborted || self.suspicious_listing.is_some() || (self.errors > 0 && answered == 0)
     }
 
-    fn fail(&mut self, error: &mdmkit_core::Error, serial: Option<SerialNumber>) {
+    pub(crate) fn fail(&mut self, error: &mdmkit_core::Error, serial: Option<SerialNumber>) {
         self.errors += 1;
         self.last_error = Some(RunError::new(error, serial));
     }
@@ -242,11 +250,11 @@ fn concerns_connection(error: &mdmkit_core::Error) -> bool {
 pub const WRITE_BATCH: usize = 500;
 
 /// Collects a run's definite answers and writes them in batches, under the run's lease.
-struct Checks<'a> {
+pub(crate) struct Checks<'a> {
     sync: &'a MdmSync,
-    workspace: &'a WorkspaceId,
-    guard: &'a LeaseGuard,
-    now: DateTime<Utc>,
+    pub(crate) workspace: &'a WorkspaceId,
+    pub(crate) guard: &'a LeaseGuard,
+    pub(crate) now: DateTime<Utc>,
     pending: Vec<DeviceCheck>,
 }
 
@@ -404,10 +412,14 @@ impl MdmSync {
                 .page_size()
                 .unwrap_or(self.config.assumed_page_size);
             let costs = provider.request_costs();
-            let strategy = choose_strategy_with(due, estimate, page_size, costs);
+            // Bulk listings defer follow-up reads to the lookup caches (see `lookup_cache`).
+            let follow_ups = self
+                .expected_follow_ups(workspace, due, costs, now)
+                .await?;
+            let (strategy, estimated) =
+                choose_strategy_cached(due, estimate, page_size, costs, follow_ups);
             report.strategy = Some(strategy);
-            report.estimated_requests =
-                strategy_requests(strategy, due, estimate, page_size, costs);
+            report.estimated_requests = estimated;
             let mut checks = Checks::new(self, workspace, guard, now);
             match strategy {
                 Strategy::Lookups => {
@@ -461,6 +473,8 @@ impl MdmSync {
     ) -> Result<()> {
         let workspace = checks.workspace;
         let provider = connection.provider.clone();
+        let costs = provider.request_costs();
+        let mut learned = Vec::new();
         let mut paging = Some(Paging::first(WRITE_BATCH));
         while let Some(page) = paging {
             let page = self
@@ -488,6 +502,9 @@ impl MdmSync {
                             .into_iter()
                             .filter(|d| d.serial_number.as_ref().is_none_or(|s| *s == serial))
                             .collect();
+                        if let [device] = exact.as_slice() {
+                            learned.extend(names_from_lookup(costs, device, checks.now));
+                        }
                         checks
                             .push(serial, Answer::from_matches(exact), report)
                             .await?;
@@ -504,6 +521,9 @@ impl MdmSync {
             }
             drop(answers);
             checks.flush().await?;
+            self.store_entries(workspace, checks.guard, &learned, report)
+                .await?;
+            learned.clear();
         }
         Ok(())
     }
@@ -542,7 +562,11 @@ impl MdmSync {
         // Every MDM device ID read, and the rows of ours by ID: a row read twice is one device.
         let mut seen: HashSet<String> = HashSet::new();
         let mut ours: HashMap<String, MdmDevice> = HashMap::new();
-        let mut rows = connection.provider.device_stream();
+        let mut rows = device_stream_with(
+            &*connection.provider,
+            DEFAULT_MAX_PAGES,
+            self.listing_resolution(),
+        );
         while let Some(row) = rows.next().await {
             // A lease found lost stops the listing at once: nothing it read could be written.
             checks.guard.check()?;
@@ -590,9 +614,16 @@ impl MdmSync {
                 by_serial.entry(serial).or_default().push(device);
             }
         }
+        let resolved = self
+            .resolve_due(connection, checks, &inventory.due, &mut by_serial, report)
+            .await?;
         for serial in inventory.due {
-            let answer = Answer::from_matches(by_serial.remove(&serial).unwrap_or_default());
-            checks.push(serial, answer, report).await?;
+            let found = by_serial.remove(&serial).unwrap_or_default();
+            if found.iter().any(|d| resolved.failed.contains(&d.device_id)) {
+                // Its follow-up read failed: no definite answer, so it keeps its metadata and stays due.
+                continue;
+            }
+            checks.push(serial, Answer::from_matches(found), report).await?;
         }
         Ok(Some(listed))
     }

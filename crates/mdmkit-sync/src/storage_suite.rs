@@ -38,6 +38,9 @@ use crate::model::{
 use crate::store::{Step, StepHook, StoreResult, Stores};
 use crate::vault::random_bytes;
 
+mod lookup_cache;
+pub use lookup_cache::{large_lookup_cache, lookup_cache, lookup_cache_atomic};
+
 /// How the suite reaches a store's database.
 #[async_trait]
 pub trait SuiteTarget: Send + Sync {
@@ -83,6 +86,9 @@ macro_rules! storage_suite_tests {
         $crate::storage_suite_tests!(@one $target, suite_lease_race_between_two_pools, |t| lease_race(&open(&t).await, &open(&t).await, 100));
         $crate::storage_suite_tests!(@one $target, suite_skewed_clocks, |t| skewed_clocks(&open(&t).await, &open(&t).await));
         $crate::storage_suite_tests!(@one $target, suite_atomic_changes, |t| atomic_changes(&t));
+        $crate::storage_suite_tests!(@one $target, suite_lookup_cache, |t| lookup_cache(&open(&t).await));
+        $crate::storage_suite_tests!(@one $target, suite_large_lookup_cache, |t| large_lookup_cache(&open(&t).await, 2_500));
+        $crate::storage_suite_tests!(@one $target, suite_lookup_cache_atomic, |t| lookup_cache_atomic(&t));
     };
     (@one $target:path, $name:ident, |$t:ident| $case:ident($($arg:expr),*)) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -234,6 +240,7 @@ pub async fn run_all(stores: &Stores) {
     connection_changes(stores).await;
     leases(stores).await;
     stale_fences_are_refused(stores).await;
+    lookup_cache(stores).await;
 }
 
 /// [`crate::CredentialStore`]: one record per workspace, replaced on save, listed, removed, isolated.

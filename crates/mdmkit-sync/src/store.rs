@@ -31,6 +31,7 @@ use chrono::{DateTime, Utc};
 use mdmkit_core::SerialNumber;
 
 use crate::error::StoreError;
+use crate::lookup_cache::LookupCacheStore;
 use crate::model::{
     ConnectionChange, ConnectionRemoved, DeviceCheck, DevicePage, DeviceRecord, Fence,
     GroupChanges, GroupId, GroupRecord, Lease, LeaseOutcome, NewGroup, Paging, Plan,
@@ -297,7 +298,7 @@ pub fn check_step(hook: Option<&Arc<dyn StepHook>>, step: Step) -> StoreResult<(
     hook.map_or(Ok(()), |h| h.after(step))
 }
 
-/// The four stores the engine works with, over one database (see the module docs on atomicity).
+/// The stores the engine works with, over one database (see the module docs on atomicity).
 #[derive(Debug, Clone)]
 pub struct Stores {
     /// Encrypted credentials.
@@ -308,19 +309,22 @@ pub struct Stores {
     pub groups: Arc<dyn GroupStore>,
     /// Sync state and leases.
     pub state: Arc<dyn SyncStateStore>,
+    /// Lookup caches ([`crate::lookup_cache`]).
+    pub lookups: Arc<dyn LookupCacheStore>,
 }
 
 impl Stores {
-    /// All four from one value that implements every trait.
+    /// All of them from one value that implements every trait.
     pub fn from_one<S>(store: Arc<S>) -> Stores
     where
-        S: CredentialStore + DeviceStore + GroupStore + SyncStateStore,
+        S: CredentialStore + DeviceStore + GroupStore + SyncStateStore + LookupCacheStore,
     {
         Stores {
             credentials: store.clone(),
             devices: store.clone(),
             groups: store.clone(),
-            state: store,
+            state: store.clone(),
+            lookups: store,
         }
     }
 }
