@@ -297,7 +297,9 @@ pub fn device_stream_with<P: MdmProvider + ?Sized>(
         let Some(request) = pager.next_request().cloned() else {
             return Ok::<_, Error>(None);
         };
-        let page = provider.list_devices_page_with(&request, resolution).await?;
+        let page = provider
+            .list_devices_page_with(&request, resolution)
+            .await?;
         pager.record(&page, MdmDevice::row_id).map_err(|e| {
             e.with_provider(provider.kind())
                 .with_operation("list_devices")

@@ -161,9 +161,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{ConnectionInfo, DeviceLink, DeviceView, MdmSync, SyncConfig};
 pub use error::{Error, Result, StoreError, StoreErrorKind, VaultError};
 pub use groups::{GroupSyncOutcome, GroupSyncReport, GroupSyncTrigger, NameCollision};
-pub use lookup_cache::{
-    LookupCacheConfig, LookupCacheStore, LookupEntry, LookupKind, LookupStats,
-};
+pub use lookup_cache::{LookupCacheConfig, LookupCacheStore, LookupEntry, LookupKind, LookupStats};
 pub use memory::MemoryStore;
 pub use model::{
     ConnectionChange, ConnectionRemoved, DeviceCheck, DevicePage, DeviceRecord, Fence,

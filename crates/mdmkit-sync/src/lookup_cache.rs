@@ -310,10 +310,26 @@ impl MdmSync {
             failed: HashSet::new(),
         };
         let mut fresh: Vec<LookupEntry> = Vec::new();
-        self.resolve_names(provider, workspace, now, devices, report, &mut fresh, &mut resolved)
-            .await?;
-        self.resolve_bindings(provider, workspace, now, devices, report, &mut fresh, &mut resolved)
-            .await?;
+        self.resolve_names(
+            provider,
+            workspace,
+            now,
+            devices,
+            report,
+            &mut fresh,
+            &mut resolved,
+        )
+        .await?;
+        self.resolve_bindings(
+            provider,
+            workspace,
+            now,
+            devices,
+            report,
+            &mut fresh,
+            &mut resolved,
+        )
+        .await?;
         self.store_entries(workspace, guard, &fresh, report).await?;
         Ok(resolved)
     }
@@ -359,10 +375,8 @@ impl MdmSync {
             report.lookups.reads += chunk.len() as u64;
             match provider.resolve_user_names(chunk).await {
                 Ok(answers) => {
-                    let mut answered: HashMap<String, Option<String>> = answers
-                        .into_iter()
-                        .map(|a| (a.user_id, a.name))
-                        .collect();
+                    let mut answered: HashMap<String, Option<String>> =
+                        answers.into_iter().map(|a| (a.user_id, a.name)).collect();
                     for asked in chunk {
                         // Left out of the answer: the MDM has no name to give for this id now. Remembered
                         // as "no name", so it is not asked again every day.

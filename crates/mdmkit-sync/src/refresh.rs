@@ -65,8 +65,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
-use mdmkit_core::RequestCosts;
 use mdmkit_core::paging::DEFAULT_MAX_PAGES;
+use mdmkit_core::RequestCosts;
 use mdmkit_core::{device_stream_with, ErrorKind, MdmDevice, ProviderKind, SerialNumber};
 
 use crate::clock::earlier;
@@ -413,9 +413,7 @@ impl MdmSync {
                 .unwrap_or(self.config.assumed_page_size);
             let costs = provider.request_costs();
             // Bulk listings defer follow-up reads to the lookup caches (see `lookup_cache`).
-            let follow_ups = self
-                .expected_follow_ups(workspace, due, costs, now)
-                .await?;
+            let follow_ups = self.expected_follow_ups(workspace, due, costs, now).await?;
             let (strategy, estimated) =
                 choose_strategy_cached(due, estimate, page_size, costs, follow_ups);
             report.strategy = Some(strategy);
@@ -623,7 +621,9 @@ impl MdmSync {
                 // Its follow-up read failed: no definite answer, so it keeps its metadata and stays due.
                 continue;
             }
-            checks.push(serial, Answer::from_matches(found), report).await?;
+            checks
+                .push(serial, Answer::from_matches(found), report)
+                .await?;
         }
         Ok(Some(listed))
     }

@@ -11,10 +11,9 @@ use chrono::TimeDelta;
 use futures::StreamExt;
 use mdmkit::paging::DEFAULT_MAX_PAGES;
 use mdmkit::{
-    device_stream_with, ChangeCursor, ChangeTracking, ChangesPage, DeviceUser, MdmDevice,
-    MdmGroup, MdmProvider, MdmProviderExt, Page, PageRequest, PagingStyle, ProviderConfig,
-    ProviderKind, RequestCosts, Resolution, ResolvedUserName, SerialNumber, Unresolved, Url,
-    UserRef,
+    device_stream_with, ChangeCursor, ChangeTracking, ChangesPage, DeviceUser, MdmDevice, MdmGroup,
+    MdmProvider, MdmProviderExt, Page, PageRequest, PagingStyle, ProviderConfig, ProviderKind,
+    RequestCosts, Resolution, ResolvedUserName, SerialNumber, Unresolved, Url, UserRef,
 };
 use mdmkit_sandbox::SandboxConfig;
 use mdmkit_sync::{
@@ -108,7 +107,11 @@ impl MdmProvider for Recording {
         self.inner.resolve_user_names(users).await
     }
     async fn resolve_device_users(&self, ids: &[String]) -> mdmkit::Result<Vec<DeviceUser>> {
-        self.asked.devices.lock().unwrap().extend(ids.iter().cloned());
+        self.asked
+            .devices
+            .lock()
+            .unwrap()
+            .extend(ids.iter().cloned());
         self.inner.resolve_device_users(ids).await
     }
 }
@@ -179,7 +182,10 @@ async fn full_listing(
         .collect();
     for d in &mut devices {
         if d.unresolved == Some(Unresolved::UserName) {
-            let name = d.user_id.as_ref().and_then(|u| names.get(u).cloned().flatten());
+            let name = d
+                .user_id
+                .as_ref()
+                .and_then(|u| names.get(u).cloned().flatten());
             d.resolve_user_name(name);
         }
         assert_eq!(d.unresolved, None, "{d:?}");
@@ -263,7 +269,11 @@ async fn fleet_names_come_from_the_cache_and_are_read_again_after_a_week() {
     let probe = 1; // the SCIM read each listing tries once (Fleet Free: 404)
     let (day1, requests) = next_refresh(&env, &sync, &ws, FLEET, TimeDelta::days(1)).await;
     assert_eq!(day1.strategy, Some(Strategy::Bulk), "{day1:?}");
-    assert_eq!(asked.take_users(), unseen, "only ids the cache has not seen");
+    assert_eq!(
+        asked.take_users(),
+        unseen,
+        "only ids the cache has not seen"
+    );
     assert_eq!(requests, pages + probe + unseen.len() as u64, "{day1:?}");
     assert_eq!(day1.lookups.reads, unseen.len() as u64);
 
@@ -301,10 +311,17 @@ async fn fleet_names_come_from_the_cache_and_are_read_again_after_a_week() {
     let (day7, requests) = next_refresh(&env, &sync, &ws, FLEET, TimeDelta::days(1)).await;
     let reread = asked.take_users();
     let week_old: BTreeSet<String> = listed_ids.intersection(&lookup_ids).cloned().collect();
-    assert_eq!(reread, week_old, "ids cached on day 0 are a week old; day 1's are not");
+    assert_eq!(
+        reread, week_old,
+        "ids cached on day 0 are a week old; day 1's are not"
+    );
     // More than a SCIM page of users: the provider tries SCIM once more before reading hosts.
     let scim_retry = u64::from(reread.len() > 100);
-    assert_eq!(requests, pages + probe + scim_retry + reread.len() as u64, "{day7:?}");
+    assert_eq!(
+        requests,
+        pages + probe + scim_retry + reread.len() as u64,
+        "{day7:?}"
+    );
     assert_eq!(
         env.view(&ws, &renamed_serial).await.display_name(),
         Some("Renamed Person")
@@ -331,7 +348,11 @@ async fn jumpcloud_bindings_are_rechecked_only_after_their_window() {
     // Systems of the fleet by what the graph must say: nobody, or a user without `primarySystemUser`.
     let expected = env.expected(JC);
     let fleet = env.sandbox.fleet();
-    let id_of = |index: u32| expected[&serial(&fleet.devices[&index].serial)].device_id.clone();
+    let id_of = |index: u32| {
+        expected[&serial(&fleet.devices[&index].serial)]
+            .device_id
+            .clone()
+    };
     let unbound: BTreeSet<String> = fleet
         .devices
         .values()
@@ -354,7 +375,10 @@ async fn jumpcloud_bindings_are_rechecked_only_after_their_window() {
     assert!(first.is_complete(), "{first:?}");
     assert_eq!(first.strategy, Some(Strategy::Bulk));
     assert_eq!(asked.take_devices(), needing);
-    assert_eq!(stored(&env, &sync, &ws).await, inline_listing(&env, JC).await);
+    assert_eq!(
+        stored(&env, &sync, &ws).await,
+        inline_listing(&env, JC).await
+    );
 
     // What a deferred listing alone costs (pages and the user directory).
     let provider = mdmkit::connect(env.config(JC), &env.sandbox.client_options()).unwrap();
@@ -381,7 +405,10 @@ async fn jumpcloud_bindings_are_rechecked_only_after_their_window() {
     let (day7, requests) = next_refresh(&env, &sync, &ws, JC, TimeDelta::days(1)).await;
     assert_eq!(asked.take_devices(), unbound);
     assert!(requests >= listing + unbound.len() as u64, "{day7:?}");
-    assert_eq!(stored(&env, &sync, &ws).await, inline_listing(&env, JC).await);
+    assert_eq!(
+        stored(&env, &sync, &ws).await,
+        inline_listing(&env, JC).await
+    );
 }
 
 /// The provider's inline listing (every graph read made) by serial.
@@ -414,7 +441,10 @@ async fn new_credentials_and_an_explicit_clear_empty_the_caches() {
     };
     assert_eq!(cached(&sync).await, needing.len() as u64);
 
-    assert_eq!(sync.clear_lookup_cache(&ws).await.unwrap(), needing.len() as u64);
+    assert_eq!(
+        sync.clear_lookup_cache(&ws).await.unwrap(),
+        needing.len() as u64
+    );
     assert_eq!(cached(&sync).await, 0);
     next_refresh(&env, &sync, &ws, JC, TimeDelta::days(1)).await;
     assert_eq!(asked.take_devices(), needing, "read again after the clear");

@@ -64,7 +64,11 @@ pub async fn lookup_cache(stores: &Stores) {
         same_key.clone(),
     ];
     assert_eq!(
-        stores.lookups.store_lookups(&ws, fence, &all).await.unwrap(),
+        stores
+            .lookups
+            .store_lookups(&ws, fence, &all)
+            .await
+            .unwrap(),
         5
     );
     stores
@@ -105,7 +109,13 @@ pub async fn lookup_cache(stores: &Stores) {
     // Counted by kind and age (at or after the instant).
     let count = |kind, since| {
         let ws = ws.clone();
-        async move { stores.lookups.count_lookups(&ws, kind, since).await.unwrap() }
+        async move {
+            stores
+                .lookups
+                .count_lookups(&ws, kind, since)
+                .await
+                .unwrap()
+        }
     };
     assert_eq!(count(LookupKind::UserName, t(0)).await, 2);
     assert_eq!(count(LookupKind::UserName, precise(1)).await, 2);
@@ -118,7 +128,11 @@ pub async fn lookup_cache(stores: &Stores) {
     let rebound = LookupEntry::device_user("sys-1", Some("u-9".into()), None, precise(30));
     stores
         .lookups
-        .store_lookups(&ws, fence, &[anna.clone(), renamed.clone(), rebound.clone()])
+        .store_lookups(
+            &ws,
+            fence,
+            &[anna.clone(), renamed.clone(), rebound.clone()],
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -139,7 +153,11 @@ pub async fn lookup_cache(stores: &Stores) {
     // Writes under a fence that is no longer current are refused and change nothing.
     let refused = stores
         .lookups
-        .store_lookups(&ws, crate::model::Fence::new(fence.get() + 1000), &[anna.clone()])
+        .store_lookups(
+            &ws,
+            crate::model::Fence::new(fence.get() + 1000),
+            &[anna.clone()],
+        )
         .await
         .unwrap_err();
     assert!(refused.is_stale_fence(), "{refused}");
@@ -155,10 +173,19 @@ pub async fn lookup_cache(stores: &Stores) {
     );
 
     // Re-sealing the same connection keeps the caches; a new connection clears them with the metadata.
-    stores.devices.add_device(&ws, &serial("LOOK0001")).await.unwrap();
+    stores
+        .devices
+        .add_device(&ws, &serial("LOOK0001"))
+        .await
+        .unwrap();
     stores
         .credentials
-        .save_connection(&ws, fence, sealed(ProviderKind::Fleet, 1), ConnectionChange::NONE)
+        .save_connection(
+            &ws,
+            fence,
+            sealed(ProviderKind::Fleet, 1),
+            ConnectionChange::NONE,
+        )
         .await
         .unwrap();
     assert_eq!(count(LookupKind::UserName, t(0)).await, 2);
@@ -185,9 +212,17 @@ pub async fn lookup_cache(stores: &Stores) {
         .store_lookups(&ws, fence, &[anna.clone(), bound.clone()])
         .await
         .unwrap();
-    stores.credentials.remove_connection(&ws, fence).await.unwrap();
+    stores
+        .credentials
+        .remove_connection(&ws, fence)
+        .await
+        .unwrap();
     for kind in LookupKind::ALL {
-        assert_eq!(count(kind, t(-1000)).await, 0, "{kind:?} cleared by a disconnect");
+        assert_eq!(
+            count(kind, t(-1000)).await,
+            0,
+            "{kind:?} cleared by a disconnect"
+        );
     }
     stores
         .lookups
@@ -196,7 +231,9 @@ pub async fn lookup_cache(stores: &Stores) {
         .unwrap();
     assert_eq!(stores.lookups.clear_lookups(&ws, fence).await.unwrap(), 2);
     assert_eq!(stores.lookups.clear_lookups(&ws, fence).await.unwrap(), 0);
-    assert!(read(stores, &ws, LookupKind::DeviceUser, &["sys-2"]).await.is_empty());
+    assert!(read(stores, &ws, LookupKind::DeviceUser, &["sys-2"])
+        .await
+        .is_empty());
     assert_eq!(
         stores
             .lookups
@@ -221,7 +258,11 @@ pub async fn large_lookup_cache(stores: &Stores, n: usize) {
         })
         .collect();
     assert_eq!(
-        stores.lookups.store_lookups(&ws, fence, &entries).await.unwrap(),
+        stores
+            .lookups
+            .store_lookups(&ws, fence, &entries)
+            .await
+            .unwrap(),
         n
     );
     let wanted: Vec<String> = entries.iter().map(|e| e.key.clone()).collect();
@@ -230,7 +271,13 @@ pub async fn large_lookup_cache(stores: &Stores, n: usize) {
         .lookups(&ws, LookupKind::UserName, &wanted)
         .await
         .unwrap();
-    found.sort_by_key(|e| e.key.trim_start_matches("user").split('@').next().and_then(|i| i.parse::<usize>().ok()));
+    found.sort_by_key(|e| {
+        e.key
+            .trim_start_matches("user")
+            .split('@')
+            .next()
+            .and_then(|i| i.parse::<usize>().ok())
+    });
     assert_eq!(found, entries);
     let young = (0..n).filter(|i| i % 48 >= 24).count() as u64;
     assert_eq!(
@@ -241,7 +288,10 @@ pub async fn large_lookup_cache(stores: &Stores, n: usize) {
             .unwrap(),
         young
     );
-    assert_eq!(stores.lookups.clear_lookups(&ws, fence).await.unwrap(), n as u64);
+    assert_eq!(
+        stores.lookups.clear_lookups(&ws, fence).await.unwrap(),
+        n as u64
+    );
 }
 
 /// The caches are cleared in the same transaction as the metadata: a connect or disconnect that fails
@@ -259,7 +309,12 @@ pub async fn lookup_cache_atomic(target: &dyn SuiteTarget) {
         let fence = lease(&stores, &ws, "atomic").await.fence;
         stores
             .credentials
-            .save_connection(&ws, fence, sealed(ProviderKind::Fleet, 1), ConnectionChange::NONE)
+            .save_connection(
+                &ws,
+                fence,
+                sealed(ProviderKind::Fleet, 1),
+                ConnectionChange::NONE,
+            )
             .await
             .unwrap();
         stores
@@ -275,7 +330,11 @@ pub async fn lookup_cache_atomic(target: &dyn SuiteTarget) {
                 .await
                 .map(|_| ())
         } else {
-            stores.credentials.remove_connection(&ws, fence).await.map(|_| ())
+            stores
+                .credentials
+                .remove_connection(&ws, fence)
+                .await
+                .map(|_| ())
         };
         assert!(failed.is_err(), "{step:?}: the injected fault fails it");
         assert!(faults.fired(), "{step:?} was never reached");
@@ -291,7 +350,11 @@ pub async fn lookup_cache_atomic(target: &dyn SuiteTarget) {
                 .await
                 .unwrap();
         } else {
-            stores.credentials.remove_connection(&ws, fence).await.unwrap();
+            stores
+                .credentials
+                .remove_connection(&ws, fence)
+                .await
+                .unwrap();
         }
         assert!(
             read(&stores, &ws, LookupKind::UserName, &["anna@acme.com"])
