@@ -73,7 +73,7 @@ pub async fn lookup_cache(stores: &Stores) {
     );
     stores
         .lookups
-        .store_lookups(&bystander, other_fence, &[anna.clone()])
+        .store_lookups(&bystander, other_fence, std::slice::from_ref(&anna))
         .await
         .unwrap();
 
@@ -156,7 +156,7 @@ pub async fn lookup_cache(stores: &Stores) {
         .store_lookups(
             &ws,
             crate::model::Fence::new(fence.get() + 1000),
-            &[anna.clone()],
+            std::slice::from_ref(&anna),
         )
         .await
         .unwrap_err();
@@ -319,7 +319,7 @@ pub async fn lookup_cache_atomic(target: &dyn SuiteTarget) {
             .unwrap();
         stores
             .lookups
-            .store_lookups(&ws, fence, &[entry.clone()])
+            .store_lookups(&ws, fence, std::slice::from_ref(&entry))
             .await
             .unwrap();
         faults.fail_at(step);
