@@ -268,7 +268,8 @@ impl MdmSync {
     }
 
     /// Follow-up reads a bulk refresh of `due` devices is expected to need: one per due device beyond the
-    /// young cache entries, for providers whose listings need follow-ups at all.
+    /// young cache entries, for providers whose listings need follow-ups at all. (An estimate: a user
+    /// with several devices is one entry.)
     pub(crate) async fn expected_follow_ups(
         &self,
         workspace: &WorkspaceId,
@@ -280,10 +281,12 @@ impl MdmSync {
             return Ok(0);
         }
         let config = &self.config.lookup_cache;
+        // A provider defers one kind of read; the other kind's entries (names a JumpCloud lookup run
+        // learned) say nothing about it, so the larger count stands for the cache.
         let mut young = 0u64;
         for kind in LookupKind::ALL {
             let since = earlier(now, config.shortest(kind));
-            young = young.saturating_add(
+            young = young.max(
                 self.stores
                     .lookups
                     .count_lookups(workspace, kind, since)

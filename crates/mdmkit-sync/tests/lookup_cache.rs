@@ -27,6 +27,8 @@ use sandbox_support::{serial, Env, VAULT_KEY};
 struct Asked {
     users: Mutex<Vec<String>>,
     devices: Mutex<Vec<String>>,
+    /// Resolution calls fail (as a server error) while set.
+    failing: std::sync::atomic::AtomicBool,
 }
 
 impl Asked {
@@ -112,6 +114,12 @@ impl MdmProvider for Recording {
             .lock()
             .unwrap()
             .extend(ids.iter().cloned());
+        if self.asked.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(mdmkit::Error::new(
+                mdmkit::ErrorKind::Server,
+                "HTTP 503 Service Unavailable",
+            ));
+        }
         self.inner.resolve_device_users(ids).await
     }
 }
@@ -454,4 +462,41 @@ async fn new_credentials_and_an_explicit_clear_empty_the_caches() {
         .await
         .unwrap();
     assert_eq!(cached(&sync).await, 0);
+}
+
+/// A follow-up read that fails gives its devices no answer: they keep their metadata and check time and
+/// stay due, the run reports the error, and the next run completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_follow_up_read_keeps_its_devices_due() {
+    const JC: ProviderKind = ProviderKind::JumpCloud;
+    let env = Env::start(40).await;
+    let (sync, asked) = recording_engine(&env, LookupCacheConfig::default());
+    let ws = env.fleet_workspace("jc-failing", Plan::Free).await;
+    sync.connect(&ws, env.config(JC)).await.unwrap();
+    let needing = asked.take_devices();
+    let before = sync.devices(&ws).await.unwrap();
+    sync.clear_lookup_cache(&ws).await.unwrap();
+
+    asked.failing.store(true, std::sync::atomic::Ordering::SeqCst);
+    let day1 = env.advance(TimeDelta::days(1));
+    let report = sync.refresh_due(&ws).await.unwrap();
+    assert!(!report.is_complete() && report.errors >= 1, "{report:?}");
+    assert_eq!(report.still_due(), needing.len(), "{report:?}");
+    let expected = env.expected(JC);
+    for (old, now) in before.iter().zip(sync.devices(&ws).await.unwrap()) {
+        let id = &expected[&old.serial].device_id;
+        if needing.contains(id) {
+            assert_eq!(&now, old, "kept whole: {id}");
+        } else {
+            assert_eq!(now.checked_at, Some(day1), "{id}");
+            assert_eq!(now.metadata, old.metadata, "{id}");
+        }
+    }
+
+    asked.failing.store(false, std::sync::atomic::Ordering::SeqCst);
+    env.advance(TimeDelta::hours(1));
+    let report = sync.refresh_due(&ws).await.unwrap();
+    assert!(report.is_complete(), "{report:?}");
+    assert_eq!(report.due, needing.len(), "only the unanswered devices were due");
+    assert_eq!(asked.take_devices(), needing);
 }
