@@ -477,7 +477,9 @@ async fn a_failed_follow_up_read_keeps_its_devices_due() {
     let before = sync.devices(&ws).await.unwrap();
     sync.clear_lookup_cache(&ws).await.unwrap();
 
-    asked.failing.store(true, std::sync::atomic::Ordering::SeqCst);
+    asked
+        .failing
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     let day1 = env.advance(TimeDelta::days(1));
     let report = sync.refresh_due(&ws).await.unwrap();
     assert!(!report.is_complete() && report.errors >= 1, "{report:?}");
@@ -493,10 +495,16 @@ async fn a_failed_follow_up_read_keeps_its_devices_due() {
         }
     }
 
-    asked.failing.store(false, std::sync::atomic::Ordering::SeqCst);
+    asked
+        .failing
+        .store(false, std::sync::atomic::Ordering::SeqCst);
     env.advance(TimeDelta::hours(1));
     let report = sync.refresh_due(&ws).await.unwrap();
     assert!(report.is_complete(), "{report:?}");
-    assert_eq!(report.due, needing.len(), "only the unanswered devices were due");
+    assert_eq!(
+        report.due,
+        needing.len(),
+        "only the unanswered devices were due"
+    );
     assert_eq!(asked.take_devices(), needing);
 }
