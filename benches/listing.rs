@@ -12,12 +12,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use mdmkit::sync::{MdmSync, Plan, Stores, SystemClock, Vault, WorkspaceId};
 use mdmkit::{
-    Coverage, GroupDeltaKind, MdmDevice, MdmProvider, MdmProviderExt, Pager, ProviderConfig,
-    ProviderKind, Resolution, SerialNumber,
+    Coverage, GroupDeltaKind, MdmDevice, MdmProvider, MdmProviderExt, Pager, ProviderKind,
+    Resolution, SerialNumber,
 };
 use mdmkit_sandbox::{Access, Faults, Sandbox, SandboxConfig};
-use mdmkit_sync::{MdmSync, Plan, Stores, SystemClock, Vault, WorkspaceId};
 
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -71,7 +71,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "provider", "requests", "bound (pages + extra)", "seconds", "devices/s"
     );
     for kind in &kinds {
-        let provider = mdmkit::connect(sandbox.config(*kind, Access::Full), &options)?;
+        let provider = mdmkit::build_provider(sandbox.config(*kind, Access::Full), &options)?;
         provider.validate().await?;
         sandbox.reset_request_counts();
         let started = Instant::now();
@@ -108,7 +108,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "provider", "requests", "unresolved", "seconds"
     );
     for kind in &kinds {
-        let provider = mdmkit::connect(sandbox.config(*kind, Access::Full), &options)?;
+        let provider = mdmkit::build_provider(sandbox.config(*kind, Access::Full), &options)?;
         provider.validate().await?;
         sandbox.reset_request_counts();
         let started = Instant::now();
@@ -149,7 +149,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "provider", "requests", "listed", "coverage", "seconds"
     );
     for kind in &kinds {
-        let provider = mdmkit::connect(sandbox.config(*kind, Access::Full), &options)?;
+        let provider = mdmkit::build_provider(sandbox.config(*kind, Access::Full), &options)?;
         if !provider.change_tracking().is_supported() {
             println!(
                 "{:<24} {:>9} {:>9} {:>12} {:>9}",
@@ -184,7 +184,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "provider", "first read", "next read", "next kind"
     );
     for kind in &kinds {
-        let provider = mdmkit::connect(sandbox.config(*kind, Access::Full), &options)?;
+        let provider = mdmkit::build_provider(sandbox.config(*kind, Access::Full), &options)?;
         sandbox.reset_request_counts();
         let first = provider.groups_delta(None).await?;
         let first_requests = sandbox.request_count(*kind);
@@ -207,11 +207,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // A whole refresh through mdmkit-sync: register every serial, connect, refresh.
     if kinds.contains(&ProviderKind::Jamf) {
-        let factory = move |config: &ProviderConfig| -> mdmkit::Result<Arc<dyn MdmProvider>> {
-            mdmkit::connect(config.clone(), &options)
-        };
         let sync = MdmSync::new(
-            Arc::new(factory),
+            mdmkit::provider_factory(options),
             Vault::new("bench", &*Vault::generate_key()?)?,
             Stores::memory(),
             Arc::new(SystemClock),

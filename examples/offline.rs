@@ -9,7 +9,7 @@ use mdmkit::{
 };
 
 fn main() {
-    println!("Providers and the credentials each takes (R1):");
+    println!("Providers and the credentials each takes:");
     for kind in ProviderKind::ALL {
         let fields: Vec<String> = kind
             .credential_fields()
@@ -47,7 +47,7 @@ fn main() {
         }
     }
 
-    println!("\nMDM display name (R4): the assigned user's name, else the device name:");
+    println!("\nMDM display name: the assigned user's name, else the device name:");
     for (user, device) in [
         (Some("Ada Lovelace"), Some("Ada's MacBook Pro")),
         (None, Some("Büro-Mac 7")),
@@ -60,7 +60,7 @@ fn main() {
         );
     }
 
-    println!("\nLinks to the device's record (R7), from what people paste as the host:");
+    println!("\nLinks to the device's record, from what people paste as the host:");
     let configs = [
         ProviderConfig::Jamf(
             JamfConfig::new("https://acme.jamfcloud.com/api/", "client-id", "secret")
@@ -81,7 +81,7 @@ fn main() {
         Err(e) => println!("  rejected host: {}", e.message()),
     }
 
-    println!("\nWhat a failed connection test tells the person saving credentials (R8):");
+    println!("\nWhat a failed connection test tells the person saving credentials:");
     for category in Category::ALL {
         println!("  {category}");
     }

@@ -27,12 +27,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use mdmkit::{MdmProvider, ProviderConfig, ProviderKind, SerialNumber};
-use mdmkit_sandbox::{Access, Sandbox, SandboxConfig};
-use mdmkit_sync::{
+use mdmkit::sync::{
     GroupSyncOutcome, MdmSync, Plan, Scheduler, SchedulerConfig, Stores, SystemClock, Vault,
     WorkspaceId,
 };
+use mdmkit::{ProviderKind, SerialNumber};
+use mdmkit_sandbox::{Access, Sandbox, SandboxConfig};
 
 const DEVICES: usize = 8;
 /// The sandbox's first port (providers take six in a row): fixed, so saved connections still point at it.
@@ -145,14 +145,10 @@ pub(crate) async fn run(setup: Setup, out: &mut (dyn Write + Send)) -> Result<u6
         writeln!(out, "    {:<24} {url}", kind.display_name())?;
     }
 
-    // The factory that turns a saved configuration into a live provider. The sandbox runs on loopback,
-    // which the default host policy refuses, so its client options allow it.
-    let options = sandbox.client_options();
-    let factory = move |config: &ProviderConfig| -> mdmkit::Result<Arc<dyn MdmProvider>> {
-        mdmkit::connect(config.clone(), &options)
-    };
+    // The real provider factory turns a saved configuration into a live provider. The sandbox runs on
+    // loopback, which the default host policy refuses, so its client options allow it.
     let sync = Arc::new(MdmSync::new(
-        Arc::new(factory),
+        mdmkit::provider_factory(sandbox.client_options()),
         setup.vault,
         setup.stores,
         Arc::new(SystemClock),
@@ -175,7 +171,7 @@ pub(crate) async fn run(setup: Setup, out: &mut (dyn Write + Send)) -> Result<u6
         // What a person sees on the Devices page.
         writeln!(out, "  {:<14} {:<28} LINK", "SERIAL", "MDM DISPLAY NAME")?;
         for device in sync.devices(&workspace).await? {
-            let display = device.display_name().unwrap_or("—");
+            let display = device.display_name.as_deref().unwrap_or("—");
             let link = device
                 .link
                 .as_ref()
@@ -184,7 +180,7 @@ pub(crate) async fn run(setup: Setup, out: &mut (dyn Write + Send)) -> Result<u6
             writeln!(
                 out,
                 "  {:<14} {:<28} {}",
-                device.serial.as_str(),
+                device.serial_number.as_str(),
                 display,
                 link
             )?;
@@ -224,8 +220,8 @@ pub(crate) async fn run(setup: Setup, out: &mut (dyn Write + Send)) -> Result<u6
         writeln!(
             out,
             "  {:<14} {}",
-            device.serial.as_str(),
-            device.display_name().unwrap_or("—")
+            device.serial_number.as_str(),
+            device.display_name.as_deref().unwrap_or("—")
         )?;
     }
 

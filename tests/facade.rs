@@ -1,9 +1,9 @@
-//! The facade: `connect` builds every provider, and a provider's links agree with the links computed
+//! The facade: `build_provider` builds every provider, and a provider's links agree with the links computed
 //! from its configuration alone (what `mdmkit-sync` shows without building a provider).
 
 use mdmkit::http::ClientOptions;
 use mdmkit::{
-    connect, FleetConfig, IntuneCloud, IntuneConfig, IruConfig, JamfConfig, JumpCloudConfig,
+    build_provider, FleetConfig, IntuneCloud, IntuneConfig, IruConfig, JamfConfig, JumpCloudConfig,
     JumpCloudRegion, ProviderConfig, SimpleMdmConfig,
 };
 
@@ -23,10 +23,10 @@ fn configs() -> Vec<ProviderConfig> {
 }
 
 #[test]
-fn connect_builds_every_provider_without_io() {
+fn build_provider_builds_every_provider_without_io() {
     for config in configs() {
         let kind = config.kind();
-        let provider = connect(config, &ClientOptions::default()).unwrap();
+        let provider = build_provider(config, &ClientOptions::default()).unwrap();
         assert_eq!(provider.kind(), kind);
         assert_eq!(provider.request_count(), 0, "building sends nothing");
     }
@@ -35,7 +35,7 @@ fn connect_builds_every_provider_without_io() {
 #[test]
 fn provider_links_match_configuration_links() {
     for config in configs() {
-        let provider = connect(config.clone(), &ClientOptions::default()).unwrap();
+        let provider = build_provider(config.clone(), &ClientOptions::default()).unwrap();
         for id in [
             "42",
             "5f0c1a2b3c4d5e6f7a8b9c0d",
@@ -56,7 +56,7 @@ fn provider_links_match_configuration_links() {
 #[test]
 fn debug_of_a_built_provider_shows_no_secret() {
     for config in configs() {
-        let provider = connect(config, &ClientOptions::default()).unwrap();
+        let provider = build_provider(config, &ClientOptions::default()).unwrap();
         let shown = format!("{provider:?}");
         for secret in ["secret\"", "\"token\"", "\"key\""] {
             assert!(!shown.contains(secret), "{shown}");

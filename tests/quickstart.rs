@@ -5,8 +5,8 @@
 #[allow(dead_code)]
 mod quickstart;
 
+use mdmkit::sync::{Stores, Vault};
 use mdmkit_sqlx::testing::{TempSqlite, TestSchema};
-use mdmkit_sync::{Stores, Vault};
 
 const KEY: &str = "quickstart-test:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 

@@ -5,7 +5,7 @@
 //! parsed, so no `Debug` of the parsed command line shows them.
 //!
 //! Exit codes: 0 success; 2 an MDM error (the first line on stderr is `error: <Category>: <meaning>`, the
-//! R8 category, then the provider's own detail); 3 `lookup` found no device; 64 a usage error.
+//! user-facing category of a failed connection test, then the provider's own detail); 3 `lookup` found no device; 64 a usage error.
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -21,6 +21,9 @@ use mdmkit::{
     ProviderConfig, ProviderKind, SecretString, SerialNumber, SimpleMdmConfig, Unresolved,
 };
 use mdmkit_sync::Vault;
+
+#[cfg(feature = "sandbox")]
+mod sandbox;
 
 const EXIT_MDM_ERROR: u8 = 2;
 const EXIT_NOT_FOUND: u8 = 3;
@@ -41,7 +44,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the provider's test call (R8); prints "OK: <provider>".
+    /// Run the provider's connection test call; prints "OK: <provider>".
     Validate(Connection),
     /// Print the device with this serial number; exit 3 if the MDM has none.
     Lookup {
@@ -56,14 +59,15 @@ enum Command {
     /// List every device, streaming: rows are printed page by page as they arrive, the fleet is never
     /// held in memory.
     ///
-    /// MDM DISPLAY NAME (`display_name` in JSON) is the assigned user's name, else the device's name (R4).
+    /// MDM DISPLAY NAME (`display_name` in JSON) is the assigned user's name, else the device's name.
     /// Fleet: where the token may not read Fleet's SCIM users (an observer role; Fleet Free; servers
     /// before 4.67), a listing cannot know users' names without reading every host, which this command
     /// does not do; it shows the user's IdP username (`user_id`) instead. `lookup` always shows the name.
     Devices {
         #[command(flatten)]
         connection: Connection,
-        /// One JSON object per line.
+        /// JSON Lines: one JSON object per device and line, written as each page arrives (`jq -s .`
+        /// makes an array of it).
         #[arg(long)]
         json: bool,
     },
@@ -85,6 +89,7 @@ enum Command {
         id: Option<String>,
     },
     /// Run the local sandbox MDM; prints "<provider> <url>" for each provider.
+    #[cfg(feature = "sandbox")]
     Sandbox {
         /// First port (providers take consecutive ports); any free port if omitted.
         #[arg(long)]
@@ -151,6 +156,11 @@ struct Connection {
     /// jumpcloud, optional: the organisation for multi-tenant administrators.
     #[arg(long, env = "MDMKIT_ORG_ID")]
     org_id: Option<String>,
+    /// simplemdm, optional: the name of the device custom attribute that holds the assigned user
+    /// (SimpleMDM has no user field of its own); without it a device's display name is its own name.
+    /// Ignored by the other providers, so the variable can stay set in a shared environment.
+    #[arg(long, env = "MDMKIT_USER_ATTRIBUTE")]
+    user_attribute: Option<String>,
     /// Extra trusted root certificate, PEM.
     #[arg(long, env = "MDMKIT_CA_CERT")]
     ca_cert: Option<std::path::PathBuf>,
@@ -259,6 +269,12 @@ impl Connection {
             ProviderKind::SimpleMdm => {
                 let mut c = SimpleMdmConfig::new(token()?)?;
                 c.base_url = override_url(&self.host)?;
+                c.user_attribute = self
+                    .user_attribute
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_owned);
                 ProviderConfig::SimpleMdm(c)
             }
             ProviderKind::Fleet => ProviderConfig::Fleet(FleetConfig::new(&host()?, token()?)?),
@@ -309,7 +325,7 @@ impl Connection {
             host_policy: HostPolicy::allow_all(),
             ..ClientOptions::default()
         };
-        Ok(mdmkit::connect(config, &options)?)
+        Ok(mdmkit::build_provider(config, &options)?)
     }
 }
 
@@ -337,7 +353,6 @@ fn print_device_text(
     provider: &dyn MdmProvider,
     d: &MdmDevice,
 ) -> std::io::Result<()> {
-    let kind = provider.kind();
     writeln!(
         out,
         "Serial number:    {}",
@@ -357,8 +372,8 @@ fn print_device_text(
         "MDM display name: {}",
         d.display_name.as_deref().unwrap_or("-")
     )?;
-    if let Some(url) = provider.device_url(&d.device_id) {
-        writeln!(out, "{}: {url}", kind.link_label())?;
+    if let Some(link) = provider.device_link(&d.device_id) {
+        writeln!(out, "{}: {}", link.label, link.url)?;
     }
     Ok(())
 }
@@ -452,7 +467,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             let provider = connection.provider()?;
             for group in provider.groups().await? {
                 if json {
-                    let line = serde_json::json!({"id": group.id, "name": group.name, "members": group.member_device_ids});
+                    let line = serde_json::json!({"id": group.id, "name": group.name, "members": group.members_for_display()});
                     writeln!(out, "{line}").map_err(io)?;
                 } else {
                     writeln!(
@@ -464,7 +479,8 @@ async fn run(command: Command) -> Result<(), Failure> {
                     )
                     .map_err(io)?;
                     if !group.member_device_ids.is_empty() {
-                        writeln!(out, "  {}", group.member_device_ids.join(", ")).map_err(io)?;
+                        writeln!(out, "  {}", group.members_for_display().join(", "))
+                            .map_err(io)?;
                     }
                 }
             }
@@ -481,67 +497,13 @@ async fn run(command: Command) -> Result<(), Failure> {
                  Keep it as secret as the credentials it protects."
             );
         }
+        #[cfg(feature = "sandbox")]
         Command::Sandbox { port, devices, tls } => {
-            let config = mdmkit_sandbox::SandboxConfig {
-                devices,
-                tls,
-                base_port: port,
-                ..mdmkit_sandbox::SandboxConfig::default()
-            };
-            let sandbox = mdmkit_sandbox::Sandbox::start(config)
-                .await
-                .map_err(|e| Failure::Usage(format!("cannot start the sandbox: {e}")))?;
-            for (kind, url) in sandbox.urls() {
-                writeln!(out, "{} {url}", kind.id()).map_err(io)?;
-            }
-            out.flush().map_err(io)?;
             drop(out);
-            if let Some(pem) = sandbox.ca_pem() {
-                let path = std::env::temp_dir()
-                    .join(format!("mdmkit-sandbox-ca-{}.pem", std::process::id()));
-                std::fs::write(&path, pem)
-                    .map_err(|e| Failure::Usage(format!("cannot write the CA: {e}")))?;
-                eprintln!(
-                    "CA certificate: {} (pass it with --ca-cert)",
-                    path.display()
-                );
-            }
-            eprintln!("sandbox credentials (not secrets: they only open this sandbox):");
-            for kind in ProviderKind::ALL {
-                eprintln!("  {}", sandbox_hint(&sandbox, kind));
-            }
-            eprintln!("press Ctrl-C to stop");
-            let _ = tokio::signal::ctrl_c().await;
+            sandbox::run(port, devices, tls).await?;
         }
     }
     Ok(())
-}
-
-/// The CLI flags that reach a provider of the running sandbox.
-fn sandbox_hint(sandbox: &mdmkit_sandbox::Sandbox, kind: ProviderKind) -> String {
-    let url = sandbox.url(kind);
-    let flags = match sandbox.config(kind, mdmkit_sandbox::Access::Full) {
-        ProviderConfig::Jamf(c) => format!(
-            "--client-id {} --client-secret {}",
-            c.client_id,
-            c.client_secret.expose_secret()
-        ),
-        ProviderConfig::Iru(c) => format!("--api-token {}", c.api_token.expose_secret()),
-        ProviderConfig::SimpleMdm(c) => format!("--api-token {}", c.api_key.expose_secret()),
-        ProviderConfig::Fleet(c) => format!("--api-token {}", c.api_token.expose_secret()),
-        ProviderConfig::JumpCloud(c) => format!("--api-token {}", c.api_token.expose_secret()),
-        ProviderConfig::Intune(c) => format!(
-            "--tenant-id {} --client-id {} --client-secret {} --login-host {url}",
-            c.tenant_id,
-            c.client_id,
-            c.client_secret.expose_secret()
-        ),
-        _ => String::new(),
-    };
-    format!(
-        "mdmkit validate --provider {} --host {url} {flags}",
-        kind.id()
-    )
 }
 
 fn main() -> ExitCode {

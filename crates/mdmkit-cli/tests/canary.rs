@@ -46,7 +46,7 @@ async fn canary_never_shows(kind: ProviderKind) {
     .await
     .unwrap();
     let url = sandbox.url(kind).to_string();
-    let serial = sandbox.expected_devices(kind)[0].serial.clone();
+    let serial = sandbox.expected_devices(kind)[0].serial_number.clone();
     let full = sandbox.config(kind, Access::Full);
     let secret = secret_of(&full);
     assert!(secret.ends_with(CANARY), "the canary is in play");

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 mod support;
 
-use support::{args, flags, mdmkit, secret_of, Output, BIN};
+use support::{args, flags, mdmkit, mdmkit_with_env, secret_of, Output, BIN};
 
 async fn every_command_works(kind: ProviderKind) {
     let sandbox = Sandbox::start(SandboxConfig {
@@ -30,12 +30,12 @@ async fn every_command_works(kind: ProviderKind) {
 
     let expected = sandbox.expected_devices(kind);
     let first = &expected[0];
-    let out = mdmkit(args(&["lookup", &first.serial.to_lowercase()], &f)).await;
+    let out = mdmkit(args(&["lookup", &first.serial_number.to_lowercase()], &f)).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains(&first.device_id), "{}", out.stdout);
     assert!(out.stdout.contains(&kind.link_label()), "{}", out.stdout);
 
-    let out = mdmkit(args(&["lookup", &first.serial, "--json"], &f)).await;
+    let out = mdmkit(args(&["lookup", &first.serial_number, "--json"], &f)).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     let device: Value = serde_json::from_str(out.stdout.trim()).unwrap();
     let keys: Vec<&str> = device
@@ -55,15 +55,9 @@ async fn every_command_works(kind: ProviderKind) {
         assert!(device.get(key).is_some(), "{key} in {device}");
     }
     assert_eq!(device["device_id"], first.device_id.as_str());
-    if kind == ProviderKind::SimpleMdm {
-        // The CLI has no flag for SimpleMDM's user custom attribute: the display name is the device name.
-        let name = sandbox.fleet().devices[&first.index].name.clone();
-        assert_eq!(device["display_name"], name.as_str());
-        assert!(device["user_id"].is_null());
-    } else {
-        assert_eq!(device["display_name"], first.display_name.as_str());
-        assert_eq!(device["user_id"].as_str(), first.user_id.as_deref());
-    }
+    // SimpleMDM included: `flags` passes the sandbox's `--user-attribute`.
+    assert_eq!(device["display_name"], first.display_name.as_str());
+    assert_eq!(device["user_id"].as_str(), first.user_id.as_deref());
 
     let out = mdmkit(args(&["lookup", "NOSUCHSERIAL42"], &f)).await;
     assert_eq!(out.code, 3, "{} {}", out.stdout, out.stderr);
@@ -311,6 +305,7 @@ async fn secrets_come_from_the_environment_too() {
     );
 }
 
+#[cfg(feature = "sandbox")]
 #[test]
 fn the_sandbox_command_prints_each_providers_url() {
     let mut child = Command::new(BIN)
@@ -427,4 +422,145 @@ async fn fleet_without_scim_shows_usernames_and_help_says_so() {
     assert_eq!(help.code, 0);
     assert!(help.stdout.contains("IdP username"), "{}", help.stdout);
     assert!(help.stdout.contains("SCIM"), "{}", help.stdout);
+}
+
+/// SimpleMDM has no user field: `--user-attribute` (or `MDMKIT_USER_ATTRIBUTE`) names the custom attribute
+/// that holds the user, and the listing and the lookup then show the user; without it, the device's name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simplemdm_users_come_from_the_user_attribute_flag_or_variable() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        devices: 12,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let kind = ProviderKind::SimpleMdm;
+    let url = sandbox.url(kind).to_string();
+    let config = sandbox.config(kind, Access::Full);
+    let mdmkit::ProviderConfig::SimpleMdm(simplemdm) = &config else {
+        panic!("not SimpleMDM")
+    };
+    let attribute = simplemdm.user_attribute.clone().expect("the sandbox's");
+    let with_flag = flags(&config, &url);
+    assert!(with_flag.contains(&"--user-attribute".to_owned()));
+    let without: Vec<String> = {
+        let mut rest = Vec::new();
+        let mut it = with_flag.iter();
+        while let Some(flag) = it.next() {
+            match flag.as_str() {
+                "--user-attribute" => {
+                    it.next();
+                }
+                _ => rest.push(flag.clone()),
+            }
+        }
+        rest
+    };
+    let expected = sandbox.expected_devices(kind);
+    let assigned = expected
+        .iter()
+        .find(|e| e.user_id.is_some())
+        .expect("an assigned device");
+    let device_name = sandbox.fleet().devices[&assigned.index].name.clone();
+    assert_ne!(
+        assigned.display_name, device_name,
+        "the user's name differs"
+    );
+    let row_of = |out: &Output| -> Value {
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stdout
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .find(|row| row["device_id"] == assigned.device_id.as_str())
+            .expect("the assigned device is listed")
+    };
+
+    let by_flag = row_of(&mdmkit(args(&["devices", "--json"], &with_flag)).await);
+    let by_env = row_of(
+        &mdmkit_with_env(
+            args(&["devices", "--json"], &without),
+            vec![("MDMKIT_USER_ATTRIBUTE", attribute.clone())],
+        )
+        .await,
+    );
+    for row in [&by_flag, &by_env] {
+        assert_eq!(row["display_name"], assigned.display_name.as_str(), "{row}");
+        assert_eq!(
+            row["user_id"].as_str(),
+            assigned.user_id.as_deref(),
+            "{row}"
+        );
+    }
+    let out = mdmkit_with_env(
+        args(&["lookup", &assigned.serial_number], &without),
+        vec![("MDMKIT_USER_ATTRIBUTE", attribute)],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains(&format!("MDM display name: {}", assigned.display_name)),
+        "{}",
+        out.stdout
+    );
+
+    let plain = row_of(&mdmkit(args(&["devices", "--json"], &without)).await);
+    assert_eq!(plain["display_name"], device_name.as_str(), "{plain}");
+    assert!(plain["user_id"].is_null(), "{plain}");
+
+    let help = mdmkit(vec!["devices".into(), "--help".into()]).await;
+    assert!(
+        help.stdout.contains("MDMKIT_USER_ATTRIBUTE"),
+        "{}",
+        help.stdout
+    );
+    // The streamed format is named, so scripts know to read it line by line.
+    assert!(help.stdout.contains("JSON Lines"), "{}", help.stdout);
+}
+
+/// Jamf numbers its computers, so a group's members print as 2, 9, 10, not 10, 2, 9: in the JSON lines
+/// and in the text listing alike.
+#[tokio::test]
+async fn group_members_print_in_numeric_order() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        devices: 40,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let kind = ProviderKind::Jamf;
+    let url = sandbox.url(kind).to_string();
+    let f = flags(&sandbox.config(kind, Access::Full), &url);
+    let numeric = |ids: &[u64]| ids.windows(2).all(|w| w[0] < w[1]);
+    let mixed_widths = |ids: &[u64]| ids.iter().any(|i| *i < 10) && ids.iter().any(|i| *i >= 10);
+
+    let out = mdmkit(args(&["groups", "--json"], &f)).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut checked = 0;
+    for line in out.stdout.lines() {
+        let g: Value = serde_json::from_str(line).unwrap();
+        let ids: Vec<u64> = g["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_str().unwrap().parse().unwrap())
+            .collect();
+        assert!(numeric(&ids), "{g}");
+        checked += usize::from(mixed_widths(&ids));
+    }
+    assert!(
+        checked > 0,
+        "no group mixes one- and two-digit ids: {}",
+        out.stdout
+    );
+
+    let out = mdmkit(args(&["groups"], &f)).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut checked = 0;
+    for members in out.stdout.lines().filter_map(|l| l.strip_prefix("  ")) {
+        let ids: Vec<u64> = members.split(", ").map(|m| m.parse().unwrap()).collect();
+        assert!(numeric(&ids), "{members}");
+        checked += usize::from(mixed_widths(&ids));
+    }
+    assert!(checked > 0, "{}", out.stdout);
 }

@@ -251,6 +251,29 @@ impl MdmGroup {
             member_device_ids,
         }
     }
+
+    /// The member IDs in the order to show people: IDs that are numbers by value (`2` before `10`, as
+    /// Jamf, SimpleMDM and Fleet number their devices), then the others in text order.
+    /// [`member_device_ids`](Self::member_device_ids) itself stays in text order, which comparisons use.
+    pub fn members_for_display(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self.member_device_ids.iter().map(String::as_str).collect();
+        ids.sort_by(|a, b| display_order(a, b));
+        ids
+    }
+}
+
+/// Numbers by value (any length, leading zeros ignored, ties broken by the text), before anything else
+/// in text order.
+fn display_order(a: &str, b: &str) -> std::cmp::Ordering {
+    fn number(s: &str) -> Option<&str> {
+        (!s.is_empty() && s.bytes().all(|c| c.is_ascii_digit())).then(|| s.trim_start_matches('0'))
+    }
+    match (number(a), number(b)) {
+        (Some(x), Some(y)) => x.len().cmp(&y.len()).then(x.cmp(y)).then(a.cmp(b)),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.cmp(b),
+    }
 }
 
 #[cfg(test)]
@@ -333,6 +356,54 @@ mod tests {
         assert_eq!(d.display_name.as_deref(), Some("Mac"));
         let g = MdmGroup::new("1", "G", ["b".to_owned(), "a".to_owned(), "b".to_owned()]);
         assert_eq!(g.member_device_ids, ["a", "b"]);
+    }
+
+    #[test]
+    fn members_show_in_numeric_order_when_they_are_numbers() {
+        let g = MdmGroup::new(
+            "1",
+            "g",
+            [
+                "10",
+                "9",
+                "b",
+                "2",
+                "100",
+                "a",
+                "010",
+                "12345678901234567890123",
+            ]
+            .map(String::from),
+        );
+        assert_eq!(
+            g.member_device_ids,
+            [
+                "010",
+                "10",
+                "100",
+                "12345678901234567890123",
+                "2",
+                "9",
+                "a",
+                "b"
+            ],
+            "stored in text order"
+        );
+        assert_eq!(
+            g.members_for_display(),
+            [
+                "2",
+                "9",
+                "010",
+                "10",
+                "100",
+                "12345678901234567890123",
+                "a",
+                "b"
+            ]
+        );
+        let uuids = MdmGroup::new("2", "g", ["b-1", "a-2"].map(String::from));
+        assert_eq!(uuids.members_for_display(), ["a-2", "b-1"]);
     }
 
     #[test]

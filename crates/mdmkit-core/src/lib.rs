@@ -17,6 +17,31 @@
 //!   follow-up reads a listing can leave to a caller with a cache ([`resolution`]), and reading groups
 //!   by delta ([`group_delta`]).
 //!
+//! # Product rules
+//!
+//! The crates cite the product rules they keep by number (R1–R12). In short (the full text, with where each
+//! rule lives, is `docs/product-rules.md` in the repository):
+//!
+//! - **R1** six providers and their credentials, shown under exact display names ([`ProviderKind`]);
+//! - **R2** fixed endpoints for providers without a host, each still overridable;
+//! - **R3** credentials encrypted at rest, keys rotatable, records bound to their workspace; secrets never
+//!   in `Debug`, logs, errors or panics;
+//! - **R4** devices matched by serial number; stored: MDM device ID, MDM user ID, and a display name that is
+//!   the assigned user's name, else the device's ([`display_name`]);
+//! - **R5** a device's metadata is refreshed at most once a day;
+//! - **R6** the display name is searchable with the serial number;
+//! - **R7** a device with an MDM device ID links to its record: "View on &lt;provider&gt;" ([`links`]);
+//! - **R8** saving credentials runs a test call first; a failure saves nothing and reads as one of six
+//!   [`Category`]s: Unauthorized, Forbidden, Not found, Connection failed, SSL error, Server error;
+//! - **R9** a changed connection clears every device's metadata and fetches it again;
+//! - **R10** group sync (Pro and Enterprise plans): every six hours, on request at most every fifteen
+//!   minutes, at once when the provider is set or changed, one at a time per workspace;
+//! - **R11** what a group is per provider: Jamf computer groups, Iru tags, SimpleMDM assignment groups,
+//!   Fleet labels, JumpCloud system groups, Intune (Entra ID) security groups;
+//! - **R12** each sync reconciles the whole group list: new groups are created as "Managed by
+//!   &lt;provider&gt;", names and members follow the MDM (members by MDM device ID), and a group gone
+//!   from the MDM is detached, not deleted.
+//!
 //! ```
 //! use mdmkit_core::{display_name, ErrorKind, ProviderKind, SerialNumber};
 //!
@@ -53,6 +78,7 @@ pub use device::{display_name, MdmDevice, MdmGroup, SerialNumber};
 pub use error::{Category, Error, ErrorKind, Result};
 pub use group_delta::{GroupDelta, GroupDeltaKind, GroupDeltaToken};
 pub use kind::{CredentialField, IntuneCloud, JumpCloudRegion, ProviderKind};
+pub use links::DeviceLink;
 pub use paging::{Page, PageInfo, PageRequest, Pager, PagingStyle};
 pub use provider::{
     device_stream_with, device_stream_with_limit, MdmProvider, MdmProviderExt, RequestCosts,

@@ -1,8 +1,30 @@
 //! Deep links to a device's record in each provider's console (R7). Pure functions: no I/O.
 
+use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::kind::IntuneCloud;
+use crate::kind::{IntuneCloud, ProviderKind};
+
+/// A device's console link as a person sees it (R7): `View on <provider>` and the URL of the device's
+/// record. The one link type of every layer: [`crate::MdmProviderExt::device_link`] returns it, and so do
+/// `mdmkit-sync`'s device views.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DeviceLink {
+    /// `View on <provider>` ([`ProviderKind::link_label`]).
+    pub label: String,
+    /// The device's record in the provider's console.
+    pub url: Url,
+}
+
+impl DeviceLink {
+    /// The link to `url` labelled for `kind`'s console.
+    pub fn new(kind: ProviderKind, url: Url) -> DeviceLink {
+        DeviceLink {
+            label: kind.link_label(),
+            url,
+        }
+    }
+}
 
 fn encoded(id: &str) -> String {
     url::form_urlencoded::byte_serialize(id.trim().as_bytes()).collect()

@@ -13,6 +13,7 @@ use crate::device::{MdmDevice, MdmGroup, SerialNumber};
 use crate::error::{Error, ErrorKind, Result};
 use crate::group_delta::{GroupDelta, GroupDeltaToken};
 use crate::kind::ProviderKind;
+use crate::links::DeviceLink;
 use crate::paging::{Page, PageRequest, Pager, PagingStyle, DEFAULT_MAX_PAGES};
 use crate::resolution::{DeviceUser, Resolution, ResolvedUserName, UserRef};
 
@@ -269,9 +270,9 @@ pub trait MdmProviderExt: MdmProvider {
     }
 
     /// The console link with its label (`View on <provider>`), if the device has one.
-    fn device_link(&self, device_id: &str) -> Option<(String, Url)> {
+    fn device_link(&self, device_id: &str) -> Option<DeviceLink> {
         self.device_url(device_id)
-            .map(|url| (self.kind().link_label(), url))
+            .map(|url| DeviceLink::new(self.kind(), url))
     }
 }
 

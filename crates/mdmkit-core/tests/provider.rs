@@ -151,7 +151,7 @@ async fn device_by_serial_reports_duplicates_instead_of_picking_one() {
 #[test]
 fn device_links_carry_the_view_on_label() {
     let provider = fake(1, None);
-    let (label, url) = provider.device_link("abc").unwrap();
+    let mdmkit_core::DeviceLink { label, url } = provider.device_link("abc").unwrap();
     assert_eq!(label, "View on Iru (formerly Kandji)");
     assert_eq!(url.as_str(), "https://acme.kandji.io/devices/abc");
 }

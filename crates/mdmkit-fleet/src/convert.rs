@@ -197,7 +197,7 @@ mod tests {
         assert_eq!(
             d.display_name.as_deref(),
             Some("h"),
-            "no full name: R4 uses the device name"
+            "no full name: the display name is the device name"
         );
     }
 

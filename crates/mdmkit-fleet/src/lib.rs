@@ -25,6 +25,43 @@
 //! # Ok(()) }
 //! ```
 //!
+//! The same calls run offline against `mdmkit-sandbox`, a local server that speaks the Fleet API
+//! (this example is a doc test):
+//!
+//! ```
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use mdmkit_core::{ErrorKind, MdmProvider, MdmProviderExt, ProviderConfig, ProviderKind, SerialNumber};
+//! use mdmkit_sandbox::{Access, Sandbox, SandboxConfig};
+//! use mdmkit_fleet::FleetProvider;
+//!
+//! let sandbox = Sandbox::start(SandboxConfig::default()).await?;
+//! let kind = ProviderKind::Fleet;
+//! let ProviderConfig::Fleet(config) = sandbox.config(kind, Access::Full) else {
+//!     unreachable!("the sandbox hands out a Fleet configuration for Fleet")
+//! };
+//! let fleet = FleetProvider::new(config, &sandbox.client_options())?;
+//! fleet.validate().await?;
+//!
+//! let expected = sandbox.expected_devices(kind);
+//! let serial = SerialNumber::parse(&expected[0].serial_number)?;
+//! let device = fleet.device_by_serial(&serial).await?.expect("the sandbox has it");
+//! assert_eq!(device.device_id, expected[0].device_id);
+//! assert_eq!(device.user_id, expected[0].user_id);
+//! assert_eq!(device.display_name.as_deref(), Some(expected[0].display_name.as_str()));
+//! assert!(fleet.device_url(&device.device_id).is_some());
+//! assert_eq!(fleet.all_devices().await?.len(), expected.len());
+//! assert_eq!(fleet.groups().await?.len(), sandbox.expected_groups(kind).len());
+//!
+//! // Wrong credentials are refused by the test call, with the category a person sees.
+//! let ProviderConfig::Fleet(wrong) = sandbox.config(kind, Access::WrongSecret) else {
+//!     unreachable!()
+//! };
+//! let refused = FleetProvider::new(wrong, &sandbox.client_options())?.validate().await.unwrap_err();
+//! assert_eq!(refused.kind(), ErrorKind::Unauthorized);
+//! # Ok(()) }
+//! ```
+//!
 //! ## What is sent
 //!
 //! | operation | request |

@@ -52,7 +52,7 @@ fn links_for_every_host_form() {
 fn link_label_and_odd_ids() {
     let provider = fleet("fleet.example.com");
     assert_eq!(provider.kind(), ProviderKind::Fleet);
-    let (label, url) = provider.device_link("7").unwrap();
+    let mdmkit_core::DeviceLink { label, url } = provider.device_link("7").unwrap();
     assert_eq!(label, "View on Fleet");
     assert_eq!(url.as_str(), "https://fleet.example.com/hosts/7");
     assert_eq!(provider.device_url(" "), None);

@@ -28,6 +28,43 @@
 //! # Ok(()) }
 //! ```
 //!
+//! The same calls run offline against `mdmkit-sandbox`, a local server that speaks Microsoft Graph and the Entra token endpoint
+//! (this example is a doc test):
+//!
+//! ```
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use mdmkit_core::{ErrorKind, MdmProvider, MdmProviderExt, ProviderConfig, ProviderKind, SerialNumber};
+//! use mdmkit_sandbox::{Access, Sandbox, SandboxConfig};
+//! use mdmkit_intune::IntuneProvider;
+//!
+//! let sandbox = Sandbox::start(SandboxConfig::default()).await?;
+//! let kind = ProviderKind::Intune;
+//! let ProviderConfig::Intune(config) = sandbox.config(kind, Access::Full) else {
+//!     unreachable!("the sandbox hands out a Intune configuration for Intune")
+//! };
+//! let intune = IntuneProvider::new(config, &sandbox.client_options())?;
+//! intune.validate().await?;
+//!
+//! let expected = sandbox.expected_devices(kind);
+//! let serial = SerialNumber::parse(&expected[0].serial_number)?;
+//! let device = intune.device_by_serial(&serial).await?.expect("the sandbox has it");
+//! assert_eq!(device.device_id, expected[0].device_id);
+//! assert_eq!(device.user_id, expected[0].user_id);
+//! assert_eq!(device.display_name.as_deref(), Some(expected[0].display_name.as_str()));
+//! assert!(intune.device_url(&device.device_id).is_some());
+//! assert_eq!(intune.all_devices().await?.len(), expected.len());
+//! assert_eq!(intune.groups().await?.len(), sandbox.expected_groups(kind).len());
+//!
+//! // Wrong credentials are refused by the test call, with the category a person sees.
+//! let ProviderConfig::Intune(wrong) = sandbox.config(kind, Access::WrongSecret) else {
+//!     unreachable!()
+//! };
+//! let refused = IntuneProvider::new(wrong, &sandbox.client_options())?.validate().await.unwrap_err();
+//! assert_eq!(refused.kind(), ErrorKind::Unauthorized);
+//! # Ok(()) }
+//! ```
+//!
 //! ## What it sends
 //!
 //! | Operation | Request |
@@ -310,9 +347,9 @@ impl MdmProvider for IntuneProvider {
         true
     }
 
-    /// Entra groups by delta (see [`delta`]): a first round reads every security group; later rounds
-    /// read again only the groups the delta names and the groups containing them. An expired link
-    /// (HTTP 410) or a token that does not parse starts a first round.
+    /// Entra groups by delta (see "Groups by delta" in the crate docs): a first round reads every
+    /// security group; later rounds read again only the groups the delta names and the groups
+    /// containing them. An expired link (HTTP 410) or a token that does not parse starts a first round.
     async fn groups_delta(&self, token: Option<&GroupDeltaToken>) -> Result<GroupDelta> {
         let Some(mut state) = token.and_then(delta::DeltaToken::parse) else {
             if token.is_some() {

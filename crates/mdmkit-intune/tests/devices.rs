@@ -435,7 +435,7 @@ async fn kind_and_deep_links() {
         intune.device_url("705c034c-034c-705c-4c03-5c704c035c70").unwrap().as_str(),
         "https://intune.microsoft.com/#view/Microsoft_Intune_Devices/DeviceSettingsMenuBlade/~/overview/mdmDeviceId/705c034c-034c-705c-4c03-5c704c035c70"
     );
-    let (label, _) = intune.device_link("705c034c").unwrap();
+    let label = intune.device_link("705c034c").unwrap().label;
     assert_eq!(label, "View on Microsoft Intune");
     assert_eq!(intune.device_url("  "), None);
     // Links never cause a request.

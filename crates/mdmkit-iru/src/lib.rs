@@ -26,6 +26,43 @@
 //! # }
 //! ```
 //!
+//! The same calls run offline against `mdmkit-sandbox`, a local server that speaks the Iru (Kandji) API
+//! (this example is a doc test):
+//!
+//! ```
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use mdmkit_core::{ErrorKind, MdmProvider, MdmProviderExt, ProviderConfig, ProviderKind, SerialNumber};
+//! use mdmkit_sandbox::{Access, Sandbox, SandboxConfig};
+//! use mdmkit_iru::IruProvider;
+//!
+//! let sandbox = Sandbox::start(SandboxConfig::default()).await?;
+//! let kind = ProviderKind::Iru;
+//! let ProviderConfig::Iru(config) = sandbox.config(kind, Access::Full) else {
+//!     unreachable!("the sandbox hands out a Iru configuration for Iru")
+//! };
+//! let iru = IruProvider::new(config, &sandbox.client_options())?;
+//! iru.validate().await?;
+//!
+//! let expected = sandbox.expected_devices(kind);
+//! let serial = SerialNumber::parse(&expected[0].serial_number)?;
+//! let device = iru.device_by_serial(&serial).await?.expect("the sandbox has it");
+//! assert_eq!(device.device_id, expected[0].device_id);
+//! assert_eq!(device.user_id, expected[0].user_id);
+//! assert_eq!(device.display_name.as_deref(), Some(expected[0].display_name.as_str()));
+//! assert!(iru.device_url(&device.device_id).is_some());
+//! assert_eq!(iru.all_devices().await?.len(), expected.len());
+//! assert_eq!(iru.groups().await?.len(), sandbox.expected_groups(kind).len());
+//!
+//! // Wrong credentials are refused by the test call, with the category a person sees.
+//! let ProviderConfig::Iru(wrong) = sandbox.config(kind, Access::WrongSecret) else {
+//!     unreachable!()
+//! };
+//! let refused = IruProvider::new(wrong, &sandbox.client_options())?.validate().await.unwrap_err();
+//! assert_eq!(refused.kind(), ErrorKind::Unauthorized);
+//! # Ok(()) }
+//! ```
+//!
 //! ## What it calls
 //!
 //! | operation | request |
@@ -228,7 +265,7 @@ impl MdmProvider for IruProvider {
     }
 
     /// `GET /api/v1/devices?ordering=-last_check_in`, newest first, until a device checked in before
-    /// `since` (see [`changes`]).
+    /// `since` (see [changed since T](crate#changed-since-t)).
     async fn list_changed_devices_page(
         &self,
         since: DateTime<Utc>,

@@ -87,7 +87,7 @@ fn device_links_use_the_console_host_of_each_api_host() {
             format!("{link}{id}"),
             "{host}"
         );
-        let (label, url) = iru.device_link(id).unwrap();
+        let mdmkit_core::DeviceLink { label, url } = iru.device_link(id).unwrap();
         assert_eq!(label, "View on Iru (formerly Kandji)");
         assert_eq!(url.as_str(), format!("{link}{id}"));
     }

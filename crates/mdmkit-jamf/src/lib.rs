@@ -23,6 +23,43 @@
 //! # }
 //! ```
 //!
+//! The same calls run offline against `mdmkit-sandbox`, a local server that speaks the Jamf Pro API
+//! (this example is a doc test):
+//!
+//! ```
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use mdmkit_core::{ErrorKind, MdmProvider, MdmProviderExt, ProviderConfig, ProviderKind, SerialNumber};
+//! use mdmkit_sandbox::{Access, Sandbox, SandboxConfig};
+//! use mdmkit_jamf::JamfProvider;
+//!
+//! let sandbox = Sandbox::start(SandboxConfig::default()).await?;
+//! let kind = ProviderKind::Jamf;
+//! let ProviderConfig::Jamf(config) = sandbox.config(kind, Access::Full) else {
+//!     unreachable!("the sandbox hands out a Jamf configuration for Jamf")
+//! };
+//! let jamf = JamfProvider::new(config, &sandbox.client_options())?;
+//! jamf.validate().await?;
+//!
+//! let expected = sandbox.expected_devices(kind);
+//! let serial = SerialNumber::parse(&expected[0].serial_number)?;
+//! let device = jamf.device_by_serial(&serial).await?.expect("the sandbox has it");
+//! assert_eq!(device.device_id, expected[0].device_id);
+//! assert_eq!(device.user_id, expected[0].user_id);
+//! assert_eq!(device.display_name.as_deref(), Some(expected[0].display_name.as_str()));
+//! assert!(jamf.device_url(&device.device_id).is_some());
+//! assert_eq!(jamf.all_devices().await?.len(), expected.len());
+//! assert_eq!(jamf.groups().await?.len(), sandbox.expected_groups(kind).len());
+//!
+//! // Wrong credentials are refused by the test call, with the category a person sees.
+//! let ProviderConfig::Jamf(wrong) = sandbox.config(kind, Access::WrongSecret) else {
+//!     unreachable!()
+//! };
+//! let refused = JamfProvider::new(wrong, &sandbox.client_options())?.validate().await.unwrap_err();
+//! assert_eq!(refused.kind(), ErrorKind::Unauthorized);
+//! # Ok(()) }
+//! ```
+//!
 //! ## How it talks to Jamf Pro
 //!
 //! | What | Request |

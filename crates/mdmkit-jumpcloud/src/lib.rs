@@ -26,6 +26,43 @@
 //! # }
 //! ```
 //!
+//! The same calls run offline against `mdmkit-sandbox`, a local server that speaks the JumpCloud APIs
+//! (this example is a doc test):
+//!
+//! ```
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use mdmkit_core::{ErrorKind, MdmProvider, MdmProviderExt, ProviderConfig, ProviderKind, SerialNumber};
+//! use mdmkit_sandbox::{Access, Sandbox, SandboxConfig};
+//! use mdmkit_jumpcloud::JumpCloudProvider;
+//!
+//! let sandbox = Sandbox::start(SandboxConfig::default()).await?;
+//! let kind = ProviderKind::JumpCloud;
+//! let ProviderConfig::JumpCloud(config) = sandbox.config(kind, Access::Full) else {
+//!     unreachable!("the sandbox hands out a JumpCloud configuration for JumpCloud")
+//! };
+//! let jumpcloud = JumpCloudProvider::new(config, &sandbox.client_options())?;
+//! jumpcloud.validate().await?;
+//!
+//! let expected = sandbox.expected_devices(kind);
+//! let serial = SerialNumber::parse(&expected[0].serial_number)?;
+//! let device = jumpcloud.device_by_serial(&serial).await?.expect("the sandbox has it");
+//! assert_eq!(device.device_id, expected[0].device_id);
+//! assert_eq!(device.user_id, expected[0].user_id);
+//! assert_eq!(device.display_name.as_deref(), Some(expected[0].display_name.as_str()));
+//! assert!(jumpcloud.device_url(&device.device_id).is_some());
+//! assert_eq!(jumpcloud.all_devices().await?.len(), expected.len());
+//! assert_eq!(jumpcloud.groups().await?.len(), sandbox.expected_groups(kind).len());
+//!
+//! // Wrong credentials are refused by the test call, with the category a person sees.
+//! let ProviderConfig::JumpCloud(wrong) = sandbox.config(kind, Access::WrongSecret) else {
+//!     unreachable!()
+//! };
+//! let refused = JumpCloudProvider::new(wrong, &sandbox.client_options())?.validate().await.unwrap_err();
+//! assert_eq!(refused.kind(), ErrorKind::Unauthorized);
+//! # Ok(()) }
+//! ```
+//!
 //! ## Endpoints
 //!
 //! | what | request |

@@ -34,7 +34,8 @@ fn links_for_each_region() {
         let provider = region_provider(region);
         let url = provider.device_url("63923eb5664f0d6d7ec123e2").unwrap();
         assert_eq!(url.as_str(), want, "{region:?}");
-        let (label, link) = provider.device_link("63923eb5664f0d6d7ec123e2").unwrap();
+        let mdmkit_core::DeviceLink { label, url: link } =
+            provider.device_link("63923eb5664f0d6d7ec123e2").unwrap();
         assert_eq!(label, "View on JumpCloud");
         assert_eq!(link, url);
         // The same link the configuration computes without a provider.

@@ -662,7 +662,7 @@ impl ProviderSim for FleetSim {
             .unwrap_or_else(|| device.name.clone());
         ExpectedDevice {
             index: device.index,
-            serial: device.serial.clone(),
+            serial_number: device.serial.clone(),
             device_id: host_id(device.index),
             user_id: identity.map(|(id, _)| id),
             display_name: display_name.clone(),

@@ -25,14 +25,35 @@
 //! - The credentials of each provider come from [`Sandbox::config`]; [`SandboxConfig::secret_suffix`] makes
 //!   every secret end in a value of the test's choosing (a canary to search logs and output for).
 //!
-//! ```no_run
-//! # async fn demo() -> std::io::Result<()> {
-//! use mdmkit_core::ProviderKind;
-//! use mdmkit_sandbox::{Access, Sandbox, SandboxConfig};
+//! ```
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use mdmkit_core::{ExposeSecret, ProviderConfig, ProviderKind};
+//! use mdmkit_sandbox::{Access, Faults, Sandbox, SandboxConfig};
 //!
 //! let sandbox = Sandbox::start(SandboxConfig { devices: 200, ..SandboxConfig::default() }).await?;
-//! let jamf = sandbox.config(ProviderKind::Jamf, Access::Full); // points at the sandbox
-//! println!("Jamf listens at {}", sandbox.url(ProviderKind::Jamf));
+//! // A configuration that points at the sandbox, for any provider crate (or `mdmkit::build_provider`), with
+//! // `sandbox.client_options()` (which lets the client reach a loopback server).
+//! let ProviderConfig::Fleet(fleet) = sandbox.config(ProviderKind::Fleet, Access::Full) else {
+//!     unreachable!()
+//! };
+//! assert_eq!(&fleet.base_url, sandbox.url(ProviderKind::Fleet));
+//! assert_eq!(sandbox.expected_devices(ProviderKind::Fleet).len(), 200);
+//!
+//! // It speaks the vendor's API: here Fleet's host list, with the token it handed out.
+//! let hosts = sandbox.url(ProviderKind::Fleet).join("api/v1/fleet/hosts?per_page=5")?;
+//! let http = reqwest::Client::new();
+//! let answer = http.get(hosts.clone()).bearer_auth(fleet.api_token.expose_secret()).send().await?;
+//! assert_eq!(answer.status(), 200);
+//! let body: serde_json::Value = serde_json::from_slice(&answer.bytes().await?)?;
+//! assert_eq!(body["hosts"].as_array().map(Vec::len), Some(5));
+//!
+//! // Faults make it misbehave the way real servers do.
+//! sandbox.set_faults(ProviderKind::Fleet, Faults { status: Some(503), ..Faults::default() });
+//! let answer = http.get(hosts).bearer_auth(fleet.api_token.expose_secret()).send().await?;
+//! assert_eq!(answer.status(), 503);
+//! assert_eq!(sandbox.request_count(ProviderKind::Fleet), 2);
+//! sandbox.shutdown().await;
 //! # Ok(()) }
 //! ```
 #![deny(missing_docs)]
@@ -130,7 +151,7 @@ pub struct ExpectedDevice {
     /// Index in the fleet.
     pub index: u32,
     /// Serial number as served.
-    pub serial: String,
+    pub serial_number: String,
     /// The provider's device id.
     pub device_id: String,
     /// The provider's user id, if the provider exposes the assignment.

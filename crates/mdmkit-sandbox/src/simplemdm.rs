@@ -592,7 +592,7 @@ impl ProviderSim for SimpleMdmSim {
         let display_name = user.clone().unwrap_or_else(|| device.name.clone());
         ExpectedDevice {
             index: device.index,
-            serial: device.serial.clone(),
+            serial_number: device.serial.clone(),
             device_id: device_id(device.index).to_string(),
             user_id: user,
             // Rows carry their custom attributes, so the listing names the user as a lookup does.

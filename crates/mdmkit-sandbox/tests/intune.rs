@@ -686,7 +686,7 @@ async fn the_bulk_listing_pages_by_absolute_next_links_with_an_empty_third_page(
     );
     for row in &rows {
         let want = &expected[row["id"].as_str().unwrap()];
-        assert_eq!(row["serialNumber"], want.serial.as_str());
+        assert_eq!(row["serialNumber"], want.serial_number.as_str());
         assert_eq!(user_id(row), want.user_id, "{row}");
         assert_eq!(display_name(row), want.display_name, "{row}");
         assert_eq!(want.list_display_name, want.display_name);
@@ -929,7 +929,7 @@ async fn a_single_managed_device_is_a_bare_entity() {
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["id"], want.device_id.as_str());
-    assert_eq!(r.body["serialNumber"], want.serial.as_str());
+    assert_eq!(r.body["serialNumber"], want.serial_number.as_str());
     assert!(r.body.get("value").is_none());
     assert!(r.body["@odata.context"]
         .as_str()

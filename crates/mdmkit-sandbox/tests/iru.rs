@@ -312,7 +312,7 @@ async fn devices_page_by_limit_and_offset_with_a_silent_300_cap() {
         .devices("limit=300&offset=300&ordering=serial_number")
         .await;
     let serials = strs(&[by_serial, rest].concat(), "serial_number");
-    let mut want_serials: Vec<String> = expected.iter().map(|e| e.serial.clone()).collect();
+    let mut want_serials: Vec<String> = expected.iter().map(|e| e.serial_number.clone()).collect();
     want_serials.sort();
     assert_eq!(serials, want_serials[..600]);
     let by_name = strs(
@@ -385,7 +385,7 @@ async fn device_rows_have_the_documented_shape_and_agree_with_expected_devices()
         let id = row["device_id"].as_str().unwrap();
         let e = &expected[id];
         let d = &fleet.devices[&e.index];
-        assert_eq!(row["serial_number"], e.serial.as_str());
+        assert_eq!(row["serial_number"], e.serial_number.as_str());
         assert_eq!(row["device_name"], d.name.as_str());
         for key in [
             "model",
@@ -626,7 +626,7 @@ async fn single_devices_and_details() {
         assert_eq!(details["general"]["device_id"], e.device_id.as_str());
         assert_eq!(
             details["hardware_overview"]["serial_number"],
-            e.serial.as_str()
+            e.serial_number.as_str()
         );
         assert_eq!(
             details["general"]["assigned_user"], row["user"],

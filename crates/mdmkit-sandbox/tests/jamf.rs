@@ -966,7 +966,7 @@ async fn expected_devices_agree_with_what_the_api_serves() {
     let expected = jamf.sandbox.expected_devices(ProviderKind::Jamf);
     assert_eq!(expected.len(), served.len());
     for e in &expected {
-        let c = served[&e.serial];
+        let c = served[&e.serial_number];
         assert_eq!(c["id"], e.device_id.as_str());
         let ul = &c["userAndLocation"];
         let username = ul["username"].as_str().unwrap();
@@ -978,7 +978,7 @@ async fn expected_devices_agree_with_what_the_api_serves() {
         } else {
             realname
         };
-        assert_eq!(e.display_name, display, "R4");
+        assert_eq!(e.display_name, display, "user name, else device name");
         assert_eq!(
             e.list_display_name, display,
             "the listing carries realname as well"

@@ -356,33 +356,33 @@ async fn the_serial_filter_is_exact_and_case_sensitive() {
     let expected = sandbox.expected_devices(ProviderKind::JumpCloud);
     let (first, second) = (&expected[0], &expected[1]);
     assert!(
-        second.serial.starts_with(&first.serial),
+        second.serial_number.starts_with(&first.serial_number),
         "the fleet's prefix trap"
     );
 
     let reply = api
         .get(&format!(
             "api/systems?filter=serialNumber:$eq:{}&limit=100&skip=0&sort=_id",
-            first.serial
+            first.serial_number
         ))
         .await;
     assert_eq!(reply.body["totalCount"], 1);
     assert_eq!(reply.body["results"][0]["_id"], first.device_id.as_str());
     assert_eq!(
         reply.body["results"][0]["serialNumber"],
-        first.serial.as_str()
+        first.serial_number.as_str()
     );
     let reply = api
         .get(&format!(
             "api/systems?filter=serialNumber:$eq:{}",
-            first.serial.to_lowercase()
+            first.serial_number.to_lowercase()
         ))
         .await;
     assert_eq!(reply.body["totalCount"], 0, "values are case-sensitive");
     let reply = api
         .get(&format!(
             "api/systems?filter=serialNumber:$ne:{}",
-            first.serial
+            first.serial_number
         ))
         .await;
     assert_eq!(reply.body["totalCount"], 39);
@@ -390,14 +390,14 @@ async fn the_serial_filter_is_exact_and_case_sensitive() {
     let reply = api
         .get(&format!(
             "api/systems?filter=serialNumber:$eq:{}&filter=_id:$eq:{}",
-            second.serial, second.device_id
+            second.serial_number, second.device_id
         ))
         .await;
     assert_eq!(reply.body["totalCount"], 1);
     let reply = api
         .get(&format!(
             "api/systems?filter=serialNumber:$eq:{}&filter=_id:$eq:{}",
-            second.serial, first.device_id
+            second.serial_number, first.device_id
         ))
         .await;
     assert_eq!(reply.body["totalCount"], 0);
@@ -408,7 +408,7 @@ async fn the_serial_filter_is_exact_and_case_sensitive() {
     let reply = api
         .get(&format!(
             "api/systems?filter=serialNumber:eq:{}",
-            first.serial
+            first.serial_number
         ))
         .await;
     assert_error(&reply, 400, "INVALID_ARGUMENT", "operator");
@@ -832,7 +832,7 @@ async fn expected_devices_agree_with_what_the_api_serves() {
     for system in &systems {
         let id = system["_id"].as_str().unwrap();
         let want = &expected[id];
-        assert_eq!(system["serialNumber"], want.serial.as_str());
+        assert_eq!(system["serialNumber"], want.serial_number.as_str());
         let user = assigned_user(&api, system).await;
         assert_eq!(user, want.user_id);
         let name = match &user {
@@ -862,7 +862,7 @@ async fn expected_devices_agree_with_what_the_api_serves() {
     let reply = api
         .get(&format!(
             "api/systems?filter=serialNumber:$eq:{}",
-            want.serial
+            want.serial_number
         ))
         .await;
     let system = &reply.body["results"][0];
@@ -949,7 +949,7 @@ async fn a_large_fleet_serves_deep_pages() {
     }
     assert_eq!(seen.len(), 500);
     let serial = sandbox.expected_devices(ProviderKind::JumpCloud)[77_777]
-        .serial
+        .serial_number
         .clone();
     let reply = api
         .get(&format!("api/systems?filter=serialNumber:$eq:{serial}"))

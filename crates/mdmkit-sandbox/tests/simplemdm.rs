@@ -632,7 +632,10 @@ async fn expected_devices_agree_with_what_is_served() {
     let mut assigned = 0;
     for (row, want) in rows.iter().zip(&expected) {
         assert_eq!(row["id"].as_i64().unwrap().to_string(), want.device_id);
-        assert_eq!(row["attributes"]["serial_number"], want.serial.as_str());
+        assert_eq!(
+            row["attributes"]["serial_number"],
+            want.serial_number.as_str()
+        );
         let user = Some(owner(row)).filter(|v| !v.is_empty());
         assert_eq!(user, want.user_id.as_deref());
         let display = user.unwrap_or_else(|| row["attributes"]["name"].as_str().unwrap());

@@ -875,10 +875,10 @@ async fn device_links_for_the_fixed_endpoint_and_overrides() {
     );
     assert_eq!(
         fixed.device_link("121").unwrap(),
-        (
-            "View on SimpleMDM".to_owned(),
-            Url::parse("https://a.simplemdm.com/admin/devices/121").unwrap()
-        )
+        mdmkit_core::DeviceLink {
+            label: "View on SimpleMDM".to_owned(),
+            url: Url::parse("https://a.simplemdm.com/admin/devices/121").unwrap()
+        }
     );
     assert_eq!(fixed.device_url("  "), None);
 

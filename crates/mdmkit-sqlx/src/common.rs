@@ -120,7 +120,7 @@ pub(crate) struct DeviceRow {
 impl DeviceRow {
     pub(crate) fn into_record(self) -> Result<DeviceRecord, StoreError> {
         Ok(DeviceRecord {
-            serial: parse_serial(&self.serial)?,
+            serial_number: parse_serial(&self.serial)?,
             metadata: self.mdm_device_id.map(|device_id| MdmMetadata {
                 device_id,
                 user_id: self.mdm_user_id,
@@ -212,6 +212,26 @@ impl StateRow {
             refresh_pending: self.refresh_pending,
             lease,
         })
+    }
+}
+
+/// A row of `mdmkit_sync_marks`.
+#[derive(sqlx::FromRow)]
+pub(crate) struct MarksRow {
+    device_watermark: Option<DbTime>,
+    last_full_listing: Option<DbTime>,
+    group_delta: Option<String>,
+    last_full_group_read: Option<DbTime>,
+}
+
+impl MarksRow {
+    pub(crate) fn into_marks(self) -> mdmkit_sync::SyncMarks {
+        mdmkit_sync::SyncMarks {
+            device_watermark: self.device_watermark.map(|t| t.0),
+            last_full_listing: self.last_full_listing.map(|t| t.0),
+            group_delta: self.group_delta,
+            last_full_group_read: self.last_full_group_read.map(|t| t.0),
+        }
     }
 }
 
@@ -386,6 +406,21 @@ pub(crate) mod sql {
          WHERE workspace = $1 AND holder = $2 AND fence = $3 RETURNING holder, fence, expires_at";
     pub(crate) const RELEASE_LEASE: &str = "UPDATE mdmkit_leases SET holder = NULL, \
          expires_at = {now} WHERE workspace = $1 AND holder = $2 AND fence = $3";
+    pub(crate) const MARKS: &str = "SELECT device_watermark, last_full_listing, group_delta, \
+         last_full_group_read FROM mdmkit_sync_marks WHERE workspace = $1";
+    /// `$2`: the watermark, `$3`: the full listing (kept when NULL).
+    pub(crate) const RECORD_WATERMARK: &str = "INSERT INTO mdmkit_sync_marks \
+         (workspace, device_watermark, last_full_listing) VALUES ($1, $2, $3) \
+         ON CONFLICT (workspace) DO UPDATE SET device_watermark = excluded.device_watermark, \
+         last_full_listing = COALESCE(excluded.last_full_listing, mdmkit_sync_marks.last_full_listing)";
+    /// `$2`: the token (NULL forgets it), `$3`: the full read (kept when NULL).
+    pub(crate) const RECORD_GROUP_DELTA: &str = "INSERT INTO mdmkit_sync_marks \
+         (workspace, group_delta, last_full_group_read) VALUES ($1, $2, $3) \
+         ON CONFLICT (workspace) DO UPDATE SET group_delta = excluded.group_delta, \
+         last_full_group_read = COALESCE(excluded.last_full_group_read, \
+         mdmkit_sync_marks.last_full_group_read)";
+    /// Connecting anew or disconnecting forgets the marks of the previous MDM.
+    pub(crate) const FORGET_MARKS: &str = "DELETE FROM mdmkit_sync_marks WHERE workspace = $1";
     /// The fence check that opens every fenced write transaction (the dialect may add a row lock).
     pub(crate) const CHECK_FENCE: &str = "SELECT fence FROM mdmkit_leases \
          WHERE workspace = $1 AND fence = $2 AND holder IS NOT NULL";

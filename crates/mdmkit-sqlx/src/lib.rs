@@ -10,11 +10,23 @@
 //! embedded migrations (applied when a store is opened, safely when several processes start at once), and
 //! use queries checked at run time only: nothing needs a database, or offline query data, to build.
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), mdmkit_sqlx::Error> {
-//! // `sqlite://mdmkit.db`, or `postgres://user:password@db.internal/app` with the `postgres` feature.
-//! let stores = mdmkit_sqlx::open("sqlite://mdmkit.db").await?;
-//! # let _ = stores; Ok(()) }
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use mdmkit_sync::{Plan, WorkspaceId};
+//! # let dir = mdmkit_sqlx::testing::TempSqlite::new()?;
+//! # let url = dir.url();
+//! // `url` is e.g. `sqlite://mdmkit.db`, or `postgres://user:password@db.internal/app` with the
+//! // `postgres` feature. The stores go to `mdmkit_sync::MdmSync::new`.
+//! let stores = mdmkit_sqlx::open(&url).await?;
+//! let acme = WorkspaceId::new("acme");
+//! stores.state.set_plan(&acme, Plan::Pro).await?;
+//! drop(stores);
+//!
+//! // Opened again, as by the next process: what was saved is there.
+//! let stores = mdmkit_sqlx::open(&url).await?;
+//! assert_eq!(stores.state.sync_state(&acme).await?.plan, Plan::Pro);
+//! # Ok(()) }
 //! ```
 //!
 //! ## The schema
@@ -27,6 +39,7 @@
 //! | `mdmkit_workspace_state` | workspace | plan, last runs, pending group sync |
 //! | `mdmkit_leases` | workspace ever leased | holder, fencing number, expiry (by the database's clock) |
 //! | `mdmkit_lookup_cache` | workspace × kind × key | cached follow-up answers (user names, device bindings) and when they were read |
+//! | `mdmkit_sync_marks` | workspace | device watermark, last full listing, group delta link (migration 0002) |
 //!
 //! Migrations are numbered files under `migrations/sqlite` and `migrations/postgres`; a new version adds
 //! a file to both, never edits an applied one.

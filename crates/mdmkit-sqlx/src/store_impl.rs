@@ -20,8 +20,8 @@ macro_rules! sql_store {
             use mdmkit_sync::{
                 check_step, ConnectionChange, ConnectionRemoved, CredentialStore, DeviceCheck,
                 DevicePage, DeviceRecord, DeviceStore, Fence, GroupChanges, GroupId, GroupRecord,
-                GroupStore, LeaseOutcome, NewGroup, Paging, Plan, SealedCredentials, Step,
-                StoreError, StoreResult, SyncStateStore, WorkspaceId, WorkspaceState,
+                GroupStore, LeaseOutcome, MarkStore, NewGroup, Paging, Plan, SealedCredentials,
+                Step, StoreError, StoreResult, SyncStateStore, WorkspaceId, WorkspaceState,
             };
             use sqlx::{Acquire, QueryBuilder, Transaction};
 
@@ -30,7 +30,7 @@ macro_rules! sql_store {
             use crate::common::{
                 backend, contains_pattern, fence_value, group_key, groups_from, limit_value,
                 micros, plan_text, search_key, sql, CredentialsRow, DbTime, DeviceRow, GroupRow,
-                LeaseRow, MemberRow, StateRow, ROWS_PER_STATEMENT,
+                LeaseRow, MarksRow, MemberRow, StateRow, ROWS_PER_STATEMENT,
             };
 
             type Tx = Transaction<'static, Db>;
@@ -90,7 +90,7 @@ macro_rules! sql_store {
                         .collect::<StoreResult<Vec<DeviceRecord>>>()?;
                     let next = if devices.len() > limit {
                         devices.truncate(limit);
-                        devices.last().map(|d| d.serial.clone())
+                        devices.last().map(|d| d.serial_number.clone())
                     } else {
                         None
                     };
@@ -110,6 +110,16 @@ macro_rules! sql_store {
                         .await
                         .map_err(|e| backend("clearing device metadata", e))?;
                     Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+                }
+
+                async fn forget_marks(tx: &mut Tx, ws: &WorkspaceId) -> StoreResult<()> {
+                    Self::exec(
+                        tx,
+                        "forgetting the sync marks",
+                        sqlx::query(sql::FORGET_MARKS).bind(ws.as_str()),
+                    )
+                    .await
+                    .map(|_| ())
                 }
 
                 async fn exec<'q>(
@@ -272,6 +282,7 @@ macro_rules! sql_store {
                     let mut cleared = 0;
                     if change.clear_metadata {
                         cleared = Self::clear_metadata(&mut tx, ws).await?;
+                        Self::forget_marks(&mut tx, ws).await?;
                         Self::exec(
                             &mut tx,
                             "marking a refresh pending",
@@ -308,6 +319,7 @@ macro_rules! sql_store {
                     .await?;
                     self.step(Step::ConnectionDeleted)?;
                     let devices_cleared = Self::clear_metadata(&mut tx, ws).await?;
+                    Self::forget_marks(&mut tx, ws).await?;
                     self.step(Step::DisconnectMetadataCleared)?;
                     let detached = Self::exec(
                         &mut tx,
@@ -466,7 +478,7 @@ macro_rules! sql_store {
                         qb.push_values(chunk, |mut row, check| {
                             let m = check.metadata.as_ref();
                             let name = m.and_then(|m| m.display_name.as_deref());
-                            row.push_bind(check.serial.as_str())
+                            row.push_bind(check.serial_number.as_str())
                                 .push_bind(m.map(|m| m.device_id.as_str()))
                                 .push_bind(m.and_then(|m| m.user_id.as_deref()))
                                 .push_bind(name)
@@ -596,6 +608,52 @@ macro_rules! sql_store {
                         Self::rewrite_group(&mut tx, ws, group).await?;
                     }
                     Self::commit(tx).await
+                }
+            }
+
+            #[async_trait]
+            impl MarkStore for $Store {
+                async fn sync_marks(
+                    &self,
+                    ws: &WorkspaceId,
+                ) -> StoreResult<mdmkit_sync::SyncMarks> {
+                    Ok(sqlx::query_as::<_, MarksRow>(sql::MARKS)
+                        .bind(ws.as_str())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(|e| backend("reading the sync marks", e))?
+                        .map(MarksRow::into_marks)
+                        .unwrap_or_default())
+                }
+
+                async fn record_device_watermark(
+                    &self,
+                    ws: &WorkspaceId,
+                    fence: Fence,
+                    watermark: DateTime<Utc>,
+                    full_listing: Option<DateTime<Utc>>,
+                ) -> StoreResult<()> {
+                    let q = sqlx::query(sql::RECORD_WATERMARK)
+                        .bind(ws.as_str())
+                        .bind(DbTime(watermark))
+                        .bind(full_listing.map(DbTime));
+                    self.state_write(ws, fence, "recording the device watermark", q)
+                        .await
+                }
+
+                async fn record_group_delta(
+                    &self,
+                    ws: &WorkspaceId,
+                    fence: Fence,
+                    token: Option<&str>,
+                    full_read: Option<DateTime<Utc>>,
+                ) -> StoreResult<()> {
+                    let q = sqlx::query(sql::RECORD_GROUP_DELTA)
+                        .bind(ws.as_str())
+                        .bind(token.map(str::to_owned))
+                        .bind(full_read.map(DbTime));
+                    self.state_write(ws, fence, "recording the group delta link", q)
+                        .await
                 }
             }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use mdmkit::{MdmProvider, ProviderConfig, ProviderKind, SerialNumber};
+use mdmkit::{ProviderKind, SerialNumber};
 use mdmkit_sandbox::{Access, Sandbox, SandboxConfig};
 use mdmkit_sqlx::testing::TestSchema;
 use mdmkit_sync::storage_suite::WatchedLeases;
@@ -59,12 +59,8 @@ async fn four_replicas_share_twenty_workspaces_for_three_days_and_do_every_job_o
     let mut replicas = Vec::new();
     for i in 0..REPLICAS {
         let store = db.open_with(3).await;
-        let options = options.clone();
-        let factory = move |c: &ProviderConfig| -> mdmkit::Result<Arc<dyn MdmProvider>> {
-            mdmkit::connect(c.clone(), &options)
-        };
         let engine = Arc::new(MdmSync::new(
-            Arc::new(factory),
+            mdmkit::provider_factory(options.clone()),
             Vault::new("k1", &[7u8; 32]).unwrap(),
             WatchedLeases::wrap(&watch, &store.stores()),
             clock.clone(),

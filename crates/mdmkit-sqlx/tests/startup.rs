@@ -106,7 +106,7 @@ async fn sqlite_data_survives_a_restart() {
         .await
         .unwrap();
     assert_eq!(page.devices.len(), 1);
-    assert_eq!(page.devices[0].serial, serial("C02PERSIST1"));
+    assert_eq!(page.devices[0].serial_number, serial("C02PERSIST1"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -129,7 +129,7 @@ async fn postgres_search_is_served_by_trigram_indexes() {
         .iter()
         .enumerate()
         .map(|(i, s)| DeviceCheck {
-            serial: s.clone(),
+            serial_number: s.clone(),
             metadata: Some(MdmMetadata {
                 device_id: i.to_string(),
                 user_id: None,

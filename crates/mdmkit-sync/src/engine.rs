@@ -7,7 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use mdmkit_core::{MdmProvider, ProviderConfig, ProviderKind, SerialNumber, Url};
+use mdmkit_core::{
+    DeviceLink, MdmProvider, MdmProviderExt, ProviderConfig, ProviderKind, SerialNumber,
+};
+use serde::Serialize;
 
 use crate::clock::Clock;
 use crate::error::{Error, Result};
@@ -46,6 +49,15 @@ pub struct SyncConfig {
     pub assumed_page_size: u32,
     /// How long cached follow-up answers (user names, device bindings) are used.
     pub lookup_cache: LookupCacheConfig,
+    /// Where the provider can list "changed since" ([`mdmkit_core::ChangeTracking`]), a refresh lists only
+    /// the changes while the last complete full listing is younger than this; otherwise it lists in full
+    /// (the only way to see deletions). 48 h: with the daily refresh (R5), every other run is a full
+    /// listing, so a device deleted in the MDM loses its metadata within two days.
+    pub full_listing_interval: Duration,
+    /// Where the provider reads groups by delta (Entra), a group sync reads only the changes while the
+    /// last full group read is younger than this (24 h). The full read also matches the members of
+    /// unchanged groups against device metadata that changed since.
+    pub full_group_read_interval: Duration,
 }
 
 impl Default for SyncConfig {
@@ -59,6 +71,8 @@ impl Default for SyncConfig {
             lookup_concurrency: 4,
             assumed_page_size: 100,
             lookup_cache: LookupCacheConfig::default(),
+            full_listing_interval: Duration::from_secs(48 * 3600),
+            full_group_read_interval: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -105,34 +119,21 @@ pub struct ConnectionInfo {
     pub saved_at: DateTime<Utc>,
 }
 
-/// The console link of a device (R7).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceLink {
-    /// `View on <provider>`.
-    pub label: String,
-    /// The device's record in the provider's console.
-    pub url: Url,
-}
-
-/// A device as a UI shows it: serial, MDM metadata and the console link.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A device as a UI shows it: serial number, MDM display name and metadata, and the console link. Its
+/// names are those of [`mdmkit_core::MdmDevice`]: `serial_number` and the `display_name` field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct DeviceView {
     /// The normalised serial number.
-    pub serial: SerialNumber,
+    pub serial_number: SerialNumber,
+    /// The MDM display name (R4), if known: the same as `metadata`'s, here so a UI needs one field.
+    pub display_name: Option<String>,
     /// The MDM metadata (R4), if known.
     pub metadata: Option<MdmMetadata>,
     /// When the MDM last answered about the device.
     pub checked_at: Option<DateTime<Utc>>,
     /// `View on <provider>` and its URL, for a device with an MDM device ID (R7).
     pub link: Option<DeviceLink>,
-}
-
-impl DeviceView {
-    /// The MDM display name, if known (R4).
-    pub fn display_name(&self) -> Option<&str> {
-        self.metadata.as_ref()?.display_name.as_deref()
-    }
 }
 
 /// The orchestration engine: one per process, shared as `Arc<MdmSync>`, serving every workspace.
@@ -494,15 +495,12 @@ impl MdmSync {
         Ok(records
             .into_iter()
             .map(|r| {
-                let link = connection.as_ref().and_then(|c| {
-                    let id = &r.metadata.as_ref()?.device_id;
-                    Some(DeviceLink {
-                        label: c.kind.link_label(),
-                        url: c.provider.device_url(id)?,
-                    })
-                });
+                let link = connection
+                    .as_ref()
+                    .and_then(|c| c.provider.device_link(&r.metadata.as_ref()?.device_id));
                 DeviceView {
-                    serial: r.serial,
+                    serial_number: r.serial_number,
+                    display_name: r.metadata.as_ref().and_then(|m| m.display_name.clone()),
                     metadata: r.metadata,
                     checked_at: r.checked_at,
                     link,

@@ -14,7 +14,16 @@
 //!
 //! # How
 //!
-//! Each run reads the **full** group list (`provider.groups()`); if that fails, nothing is changed. Then:
+//! Each run reads the MDM's groups first; if that fails, nothing is changed. Where the provider reads
+//! groups by delta (Entra, [`mdmkit_core::MdmProvider::supports_group_delta`]), the run passes the delta
+//! link stored for the workspace ([`crate::SyncMarks::group_delta`]) and gets back only the groups that
+//! changed (each with its complete membership) and the ids of deleted ones; groups it does not mention
+//! stay as they are. The new link is stored only after the groups were written, so a failed sync reads
+//! the same changes again. Without a link, with one the server no longer accepts (`syncStateNotFound`,
+//! HTTP 410, after about a week: the provider falls back by itself) or once the last full read is older
+//! than [`crate::SyncConfig::full_group_read_interval`] (24 h), every group is read: the full read also
+//! matches the members of unchanged groups against device metadata fetched since. Other providers read
+//! the full list every time. Then:
 //!
 //! - A group is identified by its link: provider, MDM account ([`mdmkit_core::ProviderConfig::account_key`]) and MDM group id.
 //! - A new MDM group becomes a new synced group; its label is `Managed by <provider>`
@@ -22,7 +31,8 @@
 //! - An existing synced group gets the MDM's name and membership, overwriting local edits (R12).
 //! - Members are matched by MDM device ID through the stored metadata (R4); MDM members no device of the
 //!   workspace carries are counted as `members_unmatched`.
-//! - A synced group the MDM no longer lists (or one linked to another provider or account) is **detached**:
+//! - A synced group the MDM no longer lists, or a delta reports deleted (or one linked to another provider
+//!   or account), is **detached**:
 //!   its link is removed and it stays, with its name and members, as an ordinary editable group.
 //!
 //! # Name collisions
@@ -41,7 +51,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use mdmkit_core::{MdmGroup, ProviderKind, SerialNumber};
+use mdmkit_core::{GroupDeltaKind, GroupDeltaToken, MdmGroup, ProviderKind, SerialNumber};
 
 use crate::clock::later;
 use crate::engine::{all_pages, Connection, MdmSync};
@@ -95,6 +105,16 @@ pub(crate) fn cooldown_until(
     let last = state.last_manual_group_sync?;
     let next = later(last, cooldown);
     (now < next).then_some((last, next))
+}
+
+/// What a group read returned.
+struct GroupRead {
+    /// Every group (full read), or the changed ones with their complete membership.
+    groups: Vec<MdmGroup>,
+    /// Changes only: ids of deleted groups.
+    removed: HashSet<String>,
+    changes_only: bool,
+    token: Option<GroupDeltaToken>,
 }
 
 impl MdmSync {
@@ -225,15 +245,30 @@ impl MdmSync {
         now: DateTime<Utc>,
         guard: &LeaseGuard,
     ) -> Result<GroupSyncReport> {
-        // The full list first: on failure nothing is touched (a partial list would detach good groups).
-        let listed = connection.provider.groups().await?;
+        // The MDM's answer first: on failure nothing is touched (a partial list would detach good groups).
+        let read = self.read_groups(workspace, connection, now).await?;
         guard.check()?;
 
         let mut seen_ids = HashSet::new();
-        let mut mdm_groups: Vec<MdmGroup> = listed
+        let mut mdm_groups: Vec<MdmGroup> = read
+            .groups
             .into_iter()
             .filter(|g| seen_ids.insert(g.id.clone()))
             .collect();
+        let changed_ids = seen_ids.clone();
+        if read.changes_only {
+            // Groups the delta does not mention are unchanged: still ours, unless deleted.
+            for group in self.stores.groups.groups(workspace).await? {
+                if let Some(link) = &group.link {
+                    if link.provider == connection.kind
+                        && link.account == connection.account
+                        && !read.removed.contains(&link.mdm_group_id)
+                    {
+                        seen_ids.insert(link.mdm_group_id.clone());
+                    }
+                }
+            }
+        }
         mdm_groups.sort_by(|a, b| {
             name_key(&a.name)
                 .cmp(&name_key(&b.name))
@@ -247,7 +282,7 @@ impl MdmSync {
                 members_by_device_id
                     .entry(m.device_id)
                     .or_default()
-                    .push(device.serial);
+                    .push(device.serial_number);
             }
         }
 
@@ -266,6 +301,10 @@ impl MdmSync {
                     taken.insert(name_key(&group.name));
                 }
                 Some(link) if ours(link) && !linked.contains_key(&link.mdm_group_id) => {
+                    if !changed_ids.contains(&link.mdm_group_id) {
+                        // Unchanged since the last delta: kept as is, and its name stays taken.
+                        taken.insert(name_key(&group.name));
+                    }
                     linked.insert(link.mdm_group_id.clone(), group);
                 }
                 Some(_) => {
@@ -280,15 +319,16 @@ impl MdmSync {
             provider: connection.kind,
             trigger,
             started_at: now,
-            mdm_groups: mdm_groups.len(),
+            mdm_groups: seen_ids.len(),
             created: 0,
             updated: 0,
-            unchanged: 0,
+            unchanged: seen_ids.len().saturating_sub(changed_ids.len()),
             detached: 0,
             renamed: Vec::new(),
             members_matched: 0,
             members_unmatched: 0,
             requests: 0,
+            delta: false,
         };
 
         let mut changes = GroupChanges::default();
@@ -356,7 +396,55 @@ impl MdmSync {
                 .apply_group_changes(workspace, guard.fence(), changes)
                 .await?;
         }
+        // Only once the groups are written: a sync that failed reads the same changes again.
+        if connection.provider.supports_group_delta() {
+            guard.check()?;
+            self.stores
+                .marks
+                .record_group_delta(
+                    workspace,
+                    guard.fence(),
+                    read.token.as_ref().map(GroupDeltaToken::as_str),
+                    (!read.changes_only).then_some(now),
+                )
+                .await?;
+        }
+        report.delta = read.changes_only;
         Ok(report)
+    }
+
+    /// The MDM's groups: by delta from the stored token where the provider reads deltas and the last
+    /// full read is younger than [`crate::SyncConfig::full_group_read_interval`], else a full read.
+    async fn read_groups(
+        &self,
+        workspace: &WorkspaceId,
+        connection: &Connection,
+        now: DateTime<Utc>,
+    ) -> Result<GroupRead> {
+        let provider = &connection.provider;
+        let token = if provider.supports_group_delta() {
+            let marks = self.stores.marks.sync_marks(workspace).await?;
+            let fresh = marks.last_full_group_read.is_some_and(|at| {
+                at <= now && now < later(at, self.config.full_group_read_interval)
+            });
+            marks
+                .group_delta
+                .filter(|_| fresh)
+                .map(GroupDeltaToken::new)
+        } else {
+            None
+        };
+        let delta = provider.groups_delta(token.as_ref()).await?;
+        let changes_only = delta.kind == GroupDeltaKind::Changes;
+        if token.is_some() && !changes_only {
+            tracing::info!(workspace = %workspace, "the MDM no longer accepted the group delta link; read every group");
+        }
+        Ok(GroupRead {
+            groups: delta.groups,
+            removed: delta.removed.into_iter().collect(),
+            changes_only,
+            token: delta.token,
+        })
     }
 }
 

@@ -2,45 +2,50 @@
 //!
 //! The orchestration that turns MDM providers into product behaviour: validate-before-save, encrypted
 //! credentials, metadata refreshed at most once a day, group sync on a schedule, over pluggable storage.
-//! It knows no wire format and no concrete provider: providers come from an injected [`ProviderFactory`]
-//! (the `mdmkit` facade supplies the real one), storage from four small traits ([`Stores`]: the
-//! [`MemoryStore`] here for tests, SQLite and PostgreSQL in `mdmkit-sqlx`, or a backend's own tables), time
-//! from a [`Clock`].
+//! It knows no wire format and no concrete provider: providers come from an injected [`ProviderFactory`],
+//! storage from four small traits ([`Stores`]: the [`MemoryStore`] here for tests, SQLite and PostgreSQL
+//! in `mdmkit-sqlx`, or a backend's own tables), time from a [`Clock`]. The product rules it keeps are
+//! cited by number (R3, R5, R8–R10, R12); what they say is summarised in
+//! [`mdmkit_core`'s docs](mdmkit_core#product-rules).
+//!
+//! A backend adds the `mdmkit` facade, whose `sync` feature (on by default) re-exports this crate as
+//! `mdmkit::sync` and supplies the real factory: `mdmkit::provider_factory(ClientOptions::default())`.
+//! The example below, written as such a backend would, plugs in a stand-in MDM instead, which is how a
+//! backend's own tests run without a network.
 //!
 //! ```
 //! use std::sync::Arc;
-//! use mdmkit_core::{async_trait, FleetConfig, MdmDevice, MdmGroup, MdmProvider, Page, PageInfo,
-//!     PageRequest, PagingStyle, ProviderConfig, ProviderKind, SerialNumber, Url};
-//! use mdmkit_sync::{MdmSync, Plan, Stores, SystemClock, Vault, WorkspaceId};
+//! use mdmkit::sync::{MdmSync, Plan, Stores, SystemClock, Vault, WorkspaceId};
+//! use mdmkit::{async_trait, FleetConfig, MdmDevice, MdmGroup, MdmProvider, Page, PageInfo,
+//!     PageRequest, PagingStyle, ProviderConfig, ProviderKind, RequestCosts, SerialNumber, Url};
 //!
-//! // A stand-in MDM with one Mac; the `mdmkit` facade's factory builds real providers.
+//! // A stand-in MDM with one Mac.
 //! #[derive(Debug)]
 //! struct OneMac;
 //! #[async_trait]
 //! impl MdmProvider for OneMac {
 //!     fn kind(&self) -> ProviderKind { ProviderKind::Fleet }
-//!     async fn validate(&self) -> mdmkit_core::Result<()> { Ok(()) }
-//!     async fn devices_by_serial(&self, s: &SerialNumber) -> mdmkit_core::Result<Vec<MdmDevice>> {
+//!     async fn validate(&self) -> mdmkit::Result<()> { Ok(()) }
+//!     async fn devices_by_serial(&self, s: &SerialNumber) -> mdmkit::Result<Vec<MdmDevice>> {
 //!         Ok(vec![MdmDevice::new("42", Some(s.clone()), Some("Studio Mac".into()),
 //!             Some("u7".into()), Some("Ada Lovelace".into()))])
 //!     }
 //!     fn device_paging(&self) -> PagingStyle { PagingStyle::Offset { limit: 100 } }
-//!     async fn list_devices_page(&self, _: &PageRequest) -> mdmkit_core::Result<Page<MdmDevice>> {
+//!     async fn list_devices_page(&self, _: &PageRequest) -> mdmkit::Result<Page<MdmDevice>> {
 //!         Ok(Page::new(vec![], PageInfo::default()))
 //!     }
-//!     async fn groups(&self) -> mdmkit_core::Result<Vec<MdmGroup>> { Ok(vec![]) }
+//!     async fn groups(&self) -> mdmkit::Result<Vec<MdmGroup>> { Ok(vec![]) }
 //!     fn device_url(&self, id: &str) -> Option<Url> {
 //!         Url::parse(&format!("https://fleet.example.com/hosts/{id}")).ok()
 //!     }
 //!     fn request_count(&self) -> u64 { 0 }
-//!     fn request_costs(&self) -> mdmkit_core::RequestCosts {
-//!         mdmkit_core::RequestCosts::PAGES_CARRY_EVERYTHING
-//!     }
+//!     fn request_costs(&self) -> RequestCosts { RequestCosts::PAGES_CARRY_EVERYTHING }
 //! }
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let factory = |_: &ProviderConfig| -> mdmkit_core::Result<Arc<dyn MdmProvider>> { Ok(Arc::new(OneMac)) };
+//! // Any `Fn(&ProviderConfig) -> mdmkit::Result<Arc<dyn MdmProvider>>` is a factory.
+//! let factory = |_: &ProviderConfig| -> mdmkit::Result<Arc<dyn MdmProvider>> { Ok(Arc::new(OneMac)) };
 //! let vault = Vault::new("2026-01", &*Vault::generate_key()?)?; // or Vault::from_env("MDMKIT_KEYS")
 //! let sync = MdmSync::new(Arc::new(factory), vault, Stores::memory(), Arc::new(SystemClock));
 //!
@@ -54,7 +59,7 @@
 //! assert!(report.connection_changed);
 //!
 //! let found = sync.search(&ws, "lovelace").await?;
-//! assert_eq!(found[0].display_name(), Some("Ada Lovelace"));
+//! assert_eq!(found[0].display_name.as_deref(), Some("Ada Lovelace"));
 //! let link = found[0].link.as_ref().unwrap();
 //! assert_eq!(link.label, "View on Fleet");
 //! assert_eq!(link.url.as_str(), "https://fleet.example.com/hosts/42");
@@ -147,6 +152,7 @@ mod error;
 pub mod groups;
 mod lease;
 pub mod lookup_cache;
+mod marks;
 mod memory;
 mod model;
 mod provider;
@@ -158,10 +164,13 @@ mod store;
 mod vault;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use engine::{ConnectionInfo, DeviceLink, DeviceView, MdmSync, SyncConfig};
+pub use engine::{ConnectionInfo, DeviceView, MdmSync, SyncConfig};
 pub use error::{Error, Result, StoreError, StoreErrorKind, VaultError};
 pub use groups::{GroupSyncOutcome, GroupSyncReport, GroupSyncTrigger, NameCollision};
 pub use lookup_cache::{LookupCacheConfig, LookupCacheStore, LookupEntry, LookupKind, LookupStats};
+pub use marks::{MarkStore, SyncMarks};
+/// Re-exported from `mdmkit-core`: the one console-link type of every layer.
+pub use mdmkit_core::DeviceLink;
 pub use memory::MemoryStore;
 pub use model::{
     ConnectionChange, ConnectionRemoved, DeviceCheck, DevicePage, DeviceRecord, Fence,

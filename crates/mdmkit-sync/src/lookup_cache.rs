@@ -8,8 +8,8 @@
 //! | [`LookupKind::UserName`]: a user's full name, or "no name" | MDM user id (Fleet: the IdP username) | `resolve_user_names`, and lookups of providers whose listings need follow-ups | rows marked [`Unresolved::UserName`] | [`LookupCacheConfig::user_name_max_age`], 7 days |
 //! | [`LookupKind::DeviceUser`]: who is bound to a device, or "nobody" | MDM device id (JumpCloud system id) | `resolve_device_users` | rows marked [`Unresolved::User`] | "nobody" [`LookupCacheConfig::unbound_max_age`], a bound user [`LookupCacheConfig::bound_max_age`], 7 days each |
 //!
-//! A bulk refresh lists with [`Resolution::Deferred`] and resolves only the rows it is about to store (due
-//! devices of the workspace's inventory), from the cache where an entry is young enough and from the MDM
+//! A bulk refresh (a full listing or a listing of changes) lists with [`Resolution::Deferred`] and resolves
+//! only the rows it is about to store (rows answering due devices, a batch at a time), from the cache where an entry is young enough and from the MDM
 //! otherwise, at the provider's own concurrency (the provider crates fan out within their HTTP limits).
 //! Answers are written back in batches under the run's lease, fenced like every other write.
 //!
@@ -33,17 +33,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use mdmkit_core::{
-    MdmDevice, MdmProvider, RequestCosts, Resolution, SerialNumber, Unresolved, UserRef,
-};
+use mdmkit_core::{MdmDevice, MdmProvider, RequestCosts, Resolution, Unresolved, UserRef};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::earlier;
-use crate::engine::{Connection, MdmSync};
+use crate::engine::MdmSync;
 use crate::error::Result;
 use crate::lease::LeaseGuard;
 use crate::model::{Fence, WorkspaceId};
-use crate::refresh::{bulk_listing_requests, Checks, RefreshReport, Strategy, WRITE_BATCH};
+use crate::refresh::{bulk_listing_requests, RefreshReport, Strategy, WRITE_BATCH};
 use crate::store::StoreResult;
 
 /// What a cache entry remembers.
@@ -511,48 +509,6 @@ impl MdmSync {
             report.lookups.stored += written as u64;
         }
         Ok(())
-    }
-
-    /// Resolves the devices a bulk refresh is about to store as found (due serials the listing holds
-    /// exactly once), in place in `by_serial`.
-    pub(crate) async fn resolve_due(
-        &self,
-        connection: &Connection,
-        checks: &Checks<'_>,
-        due: &[SerialNumber],
-        by_serial: &mut HashMap<SerialNumber, Vec<MdmDevice>>,
-        report: &mut RefreshReport,
-    ) -> Result<Resolved> {
-        let mut taken: Vec<(SerialNumber, MdmDevice)> = Vec::new();
-        for serial in due {
-            if let Some(found) = by_serial.get_mut(serial) {
-                if found.len() == 1 && found[0].unresolved.is_some() {
-                    if let Some(device) = found.pop() {
-                        taken.push((serial.clone(), device));
-                    }
-                }
-            }
-        }
-        let (serials, mut devices): (Vec<SerialNumber>, Vec<MdmDevice>) = taken.into_iter().unzip();
-        let resolved = if devices.is_empty() {
-            Resolved {
-                failed: HashSet::new(),
-            }
-        } else {
-            self.resolve_listed(
-                &*connection.provider,
-                checks.workspace,
-                checks.guard,
-                checks.now,
-                &mut devices,
-                report,
-            )
-            .await?
-        };
-        for (serial, device) in serials.into_iter().zip(devices) {
-            by_serial.entry(serial).or_default().push(device);
-        }
-        Ok(resolved)
     }
 }
 

@@ -12,6 +12,7 @@ use mdmkit_core::SerialNumber;
 
 use crate::clock::{later, Clock, SystemClock};
 use crate::error::StoreError;
+use crate::marks::{MarkStore, SyncMarks};
 use crate::model::{
     ConnectionChange, ConnectionRemoved, DeviceCheck, DevicePage, DeviceRecord, Fence,
     GroupChanges, GroupId, GroupRecord, Lease, LeaseOutcome, NewGroup, Paging, Plan,
@@ -47,6 +48,8 @@ struct Inner {
     fences: HashMap<WorkspaceId, Fence>,
     /// Lookup caches by workspace (see `lookup_cache`).
     lookups: HashMap<WorkspaceId, lookup_cache::Entries>,
+    /// Incremental-read marks.
+    marks: HashMap<WorkspaceId, SyncMarks>,
 }
 
 impl Default for MemoryStore {
@@ -148,7 +151,11 @@ fn is_due(record: &DeviceRecord, cutoff: DateTime<Utc>) -> bool {
 }
 
 fn matches_search(record: &DeviceRecord, needle: &str) -> bool {
-    record.serial.as_str().to_lowercase().contains(needle)
+    record
+        .serial_number
+        .as_str()
+        .to_lowercase()
+        .contains(needle)
         || record
             .metadata
             .as_ref()
@@ -180,7 +187,7 @@ fn page_of(
         .collect();
     let next = if devices.len() > limit {
         devices.truncate(limit);
-        devices.last().map(|d| d.serial.clone())
+        devices.last().map(|d| d.serial_number.clone())
     } else {
         None
     };
@@ -222,6 +229,7 @@ impl CredentialStore for MemoryStore {
             cleared = inner.devices(ws).count();
             inner.clear_metadata(ws);
             inner.state(ws).set_refresh_pending(true);
+            inner.marks.remove(ws);
         }
         inner.credentials.insert(ws.clone(), record);
         if change.group_sync_pending {
@@ -247,6 +255,7 @@ impl CredentialStore for MemoryStore {
         }
         inner.credentials.remove(ws);
         inner.clear_metadata(ws);
+        inner.marks.remove(ws);
         for group in inner
             .groups
             .get_mut(ws)
@@ -356,7 +365,7 @@ impl DeviceStore for MemoryStore {
         };
         let mut written = 0;
         for check in checks {
-            if let Some(record) = devices.get_mut(&check.serial) {
+            if let Some(record) = devices.get_mut(&check.serial_number) {
                 record.metadata = check.metadata.clone();
                 record.checked_at = Some(check.checked_at);
                 written += 1;
@@ -603,5 +612,46 @@ impl SyncStateStore for MemoryStore {
             return Ok(true);
         }
         Ok(false)
+    }
+}
+
+#[async_trait]
+impl MarkStore for MemoryStore {
+    async fn sync_marks(&self, ws: &WorkspaceId) -> StoreResult<SyncMarks> {
+        Ok(self.lock().marks.get(ws).cloned().unwrap_or_default())
+    }
+
+    async fn record_device_watermark(
+        &self,
+        ws: &WorkspaceId,
+        fence: Fence,
+        watermark: DateTime<Utc>,
+        full_listing: Option<DateTime<Utc>>,
+    ) -> StoreResult<()> {
+        let mut inner = self.lock();
+        inner.fenced(ws, fence)?;
+        let marks = inner.marks.entry(ws.clone()).or_default();
+        marks.device_watermark = Some(watermark);
+        if full_listing.is_some() {
+            marks.last_full_listing = full_listing;
+        }
+        Ok(())
+    }
+
+    async fn record_group_delta(
+        &self,
+        ws: &WorkspaceId,
+        fence: Fence,
+        token: Option<&str>,
+        full_read: Option<DateTime<Utc>>,
+    ) -> StoreResult<()> {
+        let mut inner = self.lock();
+        inner.fenced(ws, fence)?;
+        let marks = inner.marks.entry(ws.clone()).or_default();
+        marks.group_delta = token.map(str::to_owned);
+        if full_read.is_some() {
+            marks.last_full_group_read = full_read;
+        }
+        Ok(())
     }
 }

@@ -111,7 +111,7 @@ impl From<&MdmDevice> for MdmMetadata {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceRecord {
     /// The normalised serial number: the only key devices are matched on.
-    pub serial: SerialNumber,
+    pub serial_number: SerialNumber,
     /// What the MDM says about the device; `None` when unknown to the MDM, never fetched or cleared (R9).
     pub metadata: Option<MdmMetadata>,
     /// When the MDM last gave a definite answer about this device (found, not found or ambiguous).
@@ -123,7 +123,7 @@ impl DeviceRecord {
     /// A device that was never checked.
     pub fn new(serial: SerialNumber) -> Self {
         DeviceRecord {
-            serial,
+            serial_number: serial,
             metadata: None,
             checked_at: None,
         }
@@ -354,7 +354,7 @@ impl<T> DevicePage<T> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceCheck {
     /// The device.
-    pub serial: SerialNumber,
+    pub serial_number: SerialNumber,
     /// Its metadata; `None`: unknown to the MDM, or ambiguous.
     pub metadata: Option<MdmMetadata>,
     /// When the MDM answered (the start of the run).

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use mdmkit_core::{MdmProvider, ProviderConfig};
 
 /// Builds a provider from a configuration. The engine knows no concrete provider: the `mdmkit` facade
-/// supplies the real factory, tests supply fakes.
+/// supplies the real factory (`mdmkit::provider_factory(options)`, feature `sync`), tests supply fakes.
 ///
 /// Building must not do I/O (the engine calls `validate` itself). Any `Fn(&ProviderConfig) ->
 /// Result<Arc<dyn MdmProvider>>` closure is a factory.

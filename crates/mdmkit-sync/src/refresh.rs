@@ -13,8 +13,14 @@
 //!   paging that does not say) and `e` the per-device reads the API forces on a listing
 //!   ([`RequestCosts::per_listed_device`]: 0 for most, 1 for Fleet and JumpCloud).
 //!
-//! A bulk refresh lists with [`mdmkit_core::Resolution::Deferred`] and makes follow-up reads only for the
-//! due devices it matched, answered from the [`crate::lookup_cache`] where it can; so the run compares
+//! - **changes** ([`Strategy::Changes`]): where the provider lists "changed since T"
+//!   ([`mdmkit_core::MdmProvider::change_tracking`]), a run that would list in bulk lists only the devices
+//!   changed since the workspace's watermark ([`crate::SyncMarks`]) minus the provider's overlap:
+//!   `ceil(changed / p)` requests plus a lookup per due device never answered before.
+//!
+//! A bulk listing and a listing of changes read with [`mdmkit_core::Resolution::Deferred`] and make
+//! follow-up reads only for the due devices they answer, from the [`crate::lookup_cache`] where it can
+//! (see [`listing`]); so the run compares
 //! lookups with `ceil(M / p)` plus the follow-ups the cache is not expected to answer (one per due device
 //! beyond its young entries, for providers with `e > 0`).
 //!
@@ -39,18 +45,58 @@
 //! the same ID are one device (offset paging shows a row twice when devices are added during the listing),
 //! and the last row read for it counts.
 //!
+//! # Incremental refresh
+//!
+//! A bulk run lists changes instead of every device when the provider tracks changes, the workspace has a
+//! watermark for its current connection (connecting anew forgets it, R9), and the last complete full
+//! listing is younger than [`crate::SyncConfig::full_listing_interval`] (48 h: with the daily refresh of R5,
+//! every other run lists in full). [`incremental_since`] takes that decision. In such a run:
+//!
+//! - a listed row that continues the device the workspace stored (same MDM device ID) is written; any
+//!   other row of a due device (a new or re-enrolled device, a serial that had no answer) is asked again by
+//!   serial, so duplicates are still never matched silently; two listed rows of different IDs are a
+//!   duplicate;
+//! - a due device the listing does not mention is **unchanged**: its metadata is kept and its check time
+//!   stamped ([`RefreshReport::unchanged`]); one never checked is looked up;
+//! - nothing is ever cleared as vanished: a listing of changes proves no deletion. Only a complete,
+//!   believed full listing clears devices the MDM no longer has;
+//! - when the provider could not filter ([`mdmkit_core::Coverage::Everything`], e.g. Graph ignoring
+//!   `$filter`), the listing is a full one and is treated as such.
+//!
+//! The watermark moves only when the run is complete ([`RefreshReport::is_complete`]), to the run's start
+//! or to the oldest check time of the devices the run left alone (not due), whichever is earlier: what
+//! those hold reflects the MDM as of their check. The full-listing time moves only after a complete,
+//! believed full listing, or a complete lookup run over every device of the workspace (as good for the
+//! workspace, and how a provider refreshed by lookups, such as Fleet, gets its first watermark). A failed
+//! run asks again from the old watermark. A listing of changes replaces a bulk listing whenever it is
+//! allowed, and lookups when those would cost more than the bulk listing's pages (the daily run). Changed devices that are not due (checked within the interval) are not written:
+//! R5 holds for every device, and the next full listing catches such a change at the latest.
+//!
+//! # Memory
+//!
+//! A listing is streamed: each row that answers a due device is written as it arrives, in batches of
+//! [`WRITE_BATCH`]; no run holds the fleet's rows. What a run keeps is compact: a 64-bit hash of each
+//! listed MDM device ID (to count distinct devices, 8 bytes plus the set's overhead per device), and
+//! per device of the workspace its serial (twice: all serials, due serials) and, for due devices the
+//! listing answered, the MDM device ID of its first row: about 150 bytes per workspace device. That map
+//! keeps the duplicate rule while streaming: a second row with the same serial and another ID turns the
+//! answer into a duplicate, written when the listing ends (after the first row's write, so the later
+//! write wins).
+//!
 //! Errors that concern the whole connection (Unauthorized, Forbidden, Not found, SSL, invalid configuration)
-//! stop a lookup run at once, since every further request would fail the same way. A bulk listing that
-//! fails part-way writes nothing: without the whole listing neither "not found" nor "exactly one" can be
-//! concluded.
+//! stop a lookup run at once, since every further request would fail the same way. A listing that
+//! fails part-way keeps what it already wrote (devices listed before the failure, answered by their row;
+//! a duplicate whose second row lay beyond the failure is caught by the next run) and clears nothing:
+//! without the whole listing "not found" cannot be concluded, and the devices not yet answered stay due.
 //!
 //! # Listings that shrink suspiciously
 //!
 //! A complete listing is believed only if it is plausible. While devices of the workspace hold metadata, a
 //! listing is **suspicious** when it returns no device at all, or fewer than half the devices of the last
 //! complete listing when that one had at least [`SHRINK_CHECK_MIN_DEVICES`] (an API answering with an empty
-//! or partial page set, a permission silently narrowed). A suspicious listing writes nothing: metadata and
-//! check times are kept, so the devices stay due and are asked again on a later run; the report says so in
+//! or partial page set, a permission silently narrowed). A suspicious listing clears nothing: the devices
+//! it did not list keep their metadata and check times, so they stay due and are asked again on a later
+//! run (those it listed were written as they streamed in); the report says so in
 //! [`RefreshReport::suspicious_listing`]. Its count becomes the new reference, so a second complete listing
 //! that agrees with it is believed: a fleet that really shrank is cleared one run later, an MDM that
 //! glitched once clears nothing.
@@ -61,21 +107,23 @@
 //! not aborted, no suspicious listing. Only a complete run makes the metadata current again after a
 //! connection change ([`crate::WorkspaceState::refresh_pending`]), which group sync waits for.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
-use mdmkit_core::paging::DEFAULT_MAX_PAGES;
-use mdmkit_core::RequestCosts;
-use mdmkit_core::{device_stream_with, ErrorKind, MdmDevice, ProviderKind, SerialNumber};
+use mdmkit_core::{ChangeTracking, RequestCosts};
+use mdmkit_core::{ErrorKind, MdmDevice, ProviderKind, SerialNumber};
 
-use crate::clock::earlier;
-use crate::engine::{all_pages, Connection, MdmSync};
+use crate::clock::{earlier, later};
+use crate::engine::{Connection, MdmSync};
 use crate::error::Result;
 use crate::lease::LeaseGuard;
 use crate::lookup_cache::{choose_strategy_cached, names_from_lookup};
+use crate::marks::SyncMarks;
 use crate::model::{DeviceCheck, MdmMetadata, Paging, WorkspaceId, WorkspaceState};
 pub use crate::reports::{DuplicateSerial, RefreshReport, RunError, Strategy, SuspiciousListing};
+
+mod listing;
 
 /// The smallest last complete listing for which a listing under half its size is suspicious: small fleets
 /// do lose half their devices at times.
@@ -112,6 +160,8 @@ pub fn strategy_requests(
             bulk_listing_requests(mdm_devices_estimate, page_size)
                 + mdm_devices_estimate * u64::from(costs.per_listed_device)
         }
+        // Not known before listing: at least one page; ceil(changed / page size) in all.
+        Strategy::Changes => 1,
     }
 }
 
@@ -172,6 +222,7 @@ impl RefreshReport {
             matched: 0,
             unmatched: 0,
             not_found: 0,
+            unchanged: 0,
             duplicates: Vec::new(),
             errors: 0,
             last_error: None,
@@ -185,7 +236,7 @@ impl RefreshReport {
     /// Due devices that got no definite answer and stay due.
     pub fn still_due(&self) -> usize {
         self.due
-            .saturating_sub(self.matched + self.not_found + self.duplicates.len())
+            .saturating_sub(self.matched + self.not_found + self.unchanged + self.duplicates.len())
     }
 
     /// Whether every due device got a definite answer: no error, not aborted, no suspicious listing. After
@@ -198,7 +249,7 @@ impl RefreshReport {
     /// Whether the run got nowhere: aborted, a suspicious listing, or only errors. The scheduler backs such
     /// a workspace off.
     pub(crate) fn made_no_progress(&self) -> bool {
-        let answered = self.matched + self.not_found + self.duplicates.len();
+        let answered = self.matched + self.not_found + self.unchanged + self.duplicates.len();
         self.aborted || self.suspicious_listing.is_some() || (self.errors > 0 && answered == 0)
     }
 
@@ -243,6 +294,26 @@ fn concerns_connection(error: &mdmkit_core::Error) -> bool {
             | ErrorKind::Ssl
             | ErrorKind::InvalidConfiguration
     )
+}
+
+/// Where an incremental refresh starts listing: the watermark minus the provider's overlap, when the
+/// provider tracks changes, the workspace has a watermark for its current connection and the last complete
+/// full listing is younger than `full_interval`; `None` means a full listing is due.
+pub fn incremental_since(
+    tracking: ChangeTracking,
+    marks: &SyncMarks,
+    state: &WorkspaceState,
+    now: DateTime<Utc>,
+    full_interval: std::time::Duration,
+) -> Option<DateTime<Utc>> {
+    if !tracking.is_supported() || state.refresh_pending {
+        return None;
+    }
+    let watermark = marks.device_watermark?;
+    let full = marks.last_full_listing?;
+    // A full listing "from the future" (the clock went back) proves nothing: list in full.
+    let fresh = full <= now && now < later(full, full_interval);
+    fresh.then(|| earlier(watermark, tracking.overlap()))
 }
 
 /// Device checks written per store call: a bulk refresh of 10,000 devices writes them in 20 batches (one
@@ -293,14 +364,27 @@ impl<'a> Checks<'a> {
             Answer::Duplicate(device_ids) => {
                 tracing::warn!(workspace = %self.workspace, serial = %serial, ?device_ids, "several MDM devices share a serial; not matched");
                 report.duplicates.push(DuplicateSerial {
-                    serial: serial.clone(),
+                    serial_number: serial.clone(),
                     device_ids,
                 });
                 None
             }
         };
         self.pending.push(DeviceCheck {
-            serial,
+            serial_number: serial,
+            metadata,
+            checked_at: self.now,
+        });
+        if self.pending.len() >= WRITE_BATCH {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Queues a write without counting it (the listing counts its answers when it ends).
+    async fn write(&mut self, serial: SerialNumber, metadata: Option<MdmMetadata>) -> Result<()> {
+        self.pending.push(DeviceCheck {
+            serial_number: serial,
             metadata,
             checked_at: self.now,
         });
@@ -324,13 +408,6 @@ impl<'a> Checks<'a> {
         self.pending.clear();
         Ok(())
     }
-}
-
-/// What a bulk refresh needs to know of the workspace's devices, read page by page.
-struct Inventory {
-    known: HashSet<SerialNumber>,
-    due: Vec<SerialNumber>,
-    with_metadata: usize,
 }
 
 impl MdmSync {
@@ -414,20 +491,56 @@ impl MdmSync {
             let costs = provider.request_costs();
             // Bulk listings defer follow-up reads to the lookup caches (see `lookup_cache`).
             let follow_ups = self.expected_follow_ups(workspace, due, costs, now).await?;
-            let (strategy, estimated) =
+            let (mut strategy, estimated) =
                 choose_strategy_cached(due, estimate, page_size, costs, follow_ups);
-            report.strategy = Some(strategy);
             report.estimated_requests = estimated;
+            let since = self
+                .incremental_plan(workspace, connection, &state, now, strategy, &report)
+                .await?;
+            if since.is_some() {
+                strategy = Strategy::Changes;
+                report.estimated_requests = strategy_requests(strategy, due, 0, page_size, costs);
+            }
+            report.strategy = Some(strategy);
             let mut checks = Checks::new(self, workspace, guard, now);
             match strategy {
                 Strategy::Lookups => {
                     self.by_lookups(connection, cutoff, &mut checks, &mut report)
-                        .await?
-                }
-                Strategy::Bulk => {
-                    listed = self
-                        .by_listing(connection, cutoff, &state, &mut checks, &mut report)
                         .await?;
+                    // Every device of the workspace answered now, by serial: as good as a full
+                    // listing for the workspace (a device the MDM lost was found missing), so
+                    // providers refreshed by lookups (Fleet) can go incremental the next day.
+                    let all = devices.device_count(workspace).await? == due as u64;
+                    if all && report.is_complete() {
+                        checks.flush().await?;
+                        guard.check()?;
+                        self.stores
+                            .marks
+                            .record_device_watermark(workspace, guard.fence(), now, Some(now))
+                            .await?;
+                    }
+                }
+                _ => {
+                    let outcome = self
+                        .by_listing(connection, since, cutoff, &state, &mut checks, &mut report)
+                        .await?;
+                    checks.flush().await?;
+                    listed = outcome.listed;
+                    if report.is_complete() {
+                        // Only now: a failed run asks again from the old watermark. Devices not due
+                        // were answered earlier: the watermark may not pass their check.
+                        let watermark = outcome.oldest_recent.map_or(now, |at| at.min(now));
+                        guard.check()?;
+                        self.stores
+                            .marks
+                            .record_device_watermark(
+                                workspace,
+                                guard.fence(),
+                                watermark,
+                                outcome.full.then_some(now),
+                            )
+                            .await?;
+                    }
                 }
             }
             checks.flush().await?;
@@ -461,6 +574,60 @@ impl MdmSync {
         Ok(report)
     }
 
+    /// Where an incremental run would start, when it should replace `chosen` (see the module docs):
+    /// [`incremental_since`] allows one, and the run would cost fewer requests than `chosen`. A listing of
+    /// changes costs its pages (unknown before listing, at most the bulk listing's) plus a lookup per
+    /// due device never answered; it replaces a bulk listing always, and lookups when they cost more
+    /// than the bulk listing's pages (the daily run, when every device is due).
+    async fn incremental_plan(
+        &self,
+        workspace: &WorkspaceId,
+        connection: &Connection,
+        state: &WorkspaceState,
+        now: DateTime<Utc>,
+        chosen: Strategy,
+        report: &RefreshReport,
+    ) -> Result<Option<DateTime<Utc>>> {
+        let provider = &connection.provider;
+        let marks = self.stores.marks.sync_marks(workspace).await?;
+        let Some(since) = incremental_since(
+            provider.change_tracking(),
+            &marks,
+            state,
+            now,
+            self.config.full_listing_interval,
+        ) else {
+            return Ok(None);
+        };
+        let devices = &self.stores.devices;
+        let estimate = devices
+            .device_count(workspace)
+            .await?
+            .max(state.mdm_device_count.unwrap_or(0));
+        let page_size = provider
+            .device_paging()
+            .page_size()
+            .unwrap_or(self.config.assumed_page_size);
+        let costs = provider.request_costs();
+        let pages = bulk_listing_requests(estimate, page_size);
+        let fresh = devices.count_due(workspace, DateTime::UNIX_EPOCH).await?;
+        let fresh = usize::try_from(fresh).unwrap_or(usize::MAX);
+        let changes = pages.saturating_add(strategy_requests(
+            Strategy::Lookups,
+            fresh,
+            estimate,
+            page_size,
+            costs,
+        ));
+        let worth_it = match chosen {
+            Strategy::Lookups => {
+                report.estimated_requests > pages && changes < report.estimated_requests
+            }
+            _ => changes <= report.estimated_requests.saturating_add(pages),
+        };
+        Ok(worth_it.then_some(since))
+    }
+
     /// One lookup per due device, a page of due devices at a time; each page's answers are one write.
     async fn by_lookups(
         &self,
@@ -485,8 +652,8 @@ impl MdmSync {
             let mut answers = stream::iter(page.devices.into_iter().map(|device| {
                 let provider = provider.clone();
                 async move {
-                    let result = provider.devices_by_serial(&device.serial).await;
-                    (device.serial, result)
+                    let result = provider.devices_by_serial(&device.serial_number).await;
+                    (device.serial_number, result)
                 }
             }))
             .buffer_unordered(self.config.lookup_concurrency.max(1));
@@ -524,108 +691,6 @@ impl MdmSync {
             learned.clear();
         }
         Ok(())
-    }
-
-    /// The workspace's serials, the due ones and how many hold metadata, read page by page.
-    async fn inventory(&self, workspace: &WorkspaceId, cutoff: DateTime<Utc>) -> Result<Inventory> {
-        let mut inventory = Inventory {
-            known: HashSet::new(),
-            due: Vec::new(),
-            with_metadata: 0,
-        };
-        let devices = &self.stores.devices;
-        for device in all_pages(|p| devices.devices(workspace, p)).await? {
-            if device.checked_at.is_none_or(|at| at <= cutoff) {
-                inventory.due.push(device.serial.clone());
-            }
-            if device.metadata.is_some() {
-                inventory.with_metadata += 1;
-            }
-            inventory.known.insert(device.serial);
-        }
-        Ok(inventory)
-    }
-
-    /// Returns the listing's count of distinct devices when it completed (suspicious or not).
-    async fn by_listing(
-        &self,
-        connection: &Connection,
-        cutoff: DateTime<Utc>,
-        state: &WorkspaceState,
-        checks: &mut Checks<'_>,
-        report: &mut RefreshReport,
-    ) -> Result<Option<u64>> {
-        let workspace = checks.workspace;
-        let inventory = self.inventory(workspace, cutoff).await?;
-        // Every MDM device ID read, and the rows of ours by ID: a row read twice is one device.
-        let mut seen: HashSet<String> = HashSet::new();
-        let mut ours: HashMap<String, MdmDevice> = HashMap::new();
-        let mut rows = device_stream_with(
-            &*connection.provider,
-            DEFAULT_MAX_PAGES,
-            self.listing_resolution(),
-        );
-        while let Some(row) = rows.next().await {
-            // A lease found lost stops the listing at once: nothing it read could be written.
-            checks.guard.check()?;
-            match row {
-                Ok(device) => {
-                    seen.insert(device.device_id.clone());
-                    match &device.serial_number {
-                        Some(serial) if inventory.known.contains(serial) => {
-                            ours.insert(device.device_id.clone(), device);
-                        }
-                        // Its serial may have changed since an earlier row.
-                        _ => {
-                            ours.remove(&device.device_id);
-                        }
-                    }
-                }
-                Err(e) => {
-                    tracing::debug!(workspace = %workspace, error = %e, "MDM listing failed");
-                    report.fail(&e, None);
-                    report.aborted = true;
-                    return Ok(None);
-                }
-            }
-        }
-        drop(rows);
-        let listed = seen.len() as u64;
-        report.devices_seen = listed;
-        report.unmatched = listed.saturating_sub(ours.len() as u64);
-        if let Some(suspicious) =
-            SuspiciousListing::check(listed, state.mdm_device_count, inventory.with_metadata)
-        {
-            tracing::warn!(
-                workspace = %workspace,
-                listed,
-                last_listed = ?suspicious.last_listed,
-                devices_with_metadata = inventory.with_metadata,
-                "MDM listing shrank suspiciously; metadata kept, asking again later"
-            );
-            report.suspicious_listing = Some(suspicious);
-            return Ok(Some(listed));
-        }
-        let mut by_serial: HashMap<SerialNumber, Vec<MdmDevice>> = HashMap::new();
-        for device in ours.into_values() {
-            if let Some(serial) = device.serial_number.clone() {
-                by_serial.entry(serial).or_default().push(device);
-            }
-        }
-        let resolved = self
-            .resolve_due(connection, checks, &inventory.due, &mut by_serial, report)
-            .await?;
-        for serial in inventory.due {
-            let found = by_serial.remove(&serial).unwrap_or_default();
-            if found.iter().any(|d| resolved.failed.contains(&d.device_id)) {
-                // Its follow-up read failed: no definite answer, so it keeps its metadata and stays due.
-                continue;
-            }
-            checks
-                .push(serial, Answer::from_matches(found), report)
-                .await?;
-        }
-        Ok(Some(listed))
     }
 }
 
@@ -754,6 +819,7 @@ mod tests {
                     let cost = match choose_strategy(due, fleet, page) {
                         Strategy::Lookups => due as u64,
                         Strategy::Bulk => bulk,
+                        Strategy::Changes => panic!("never chosen without a watermark"),
                     };
                     assert_eq!(cost, bulk.min(due as u64), "{due} {fleet} {page}");
                 }

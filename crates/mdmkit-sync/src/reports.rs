@@ -46,6 +46,9 @@ pub enum Strategy {
     Lookups,
     /// One paged listing of every MDM device, matched locally.
     Bulk,
+    /// An incremental refresh: a listing of the devices changed since the workspace's watermark; due
+    /// devices it does not mention keep their metadata (see [`crate::refresh`]).
+    Changes,
 }
 
 impl fmt::Display for Strategy {
@@ -53,6 +56,7 @@ impl fmt::Display for Strategy {
         f.write_str(match self {
             Strategy::Lookups => "lookups by serial",
             Strategy::Bulk => "bulk listing",
+            Strategy::Changes => "changes since the watermark",
         })
     }
 }
@@ -68,7 +72,7 @@ pub struct RunError {
     /// The provider error's text.
     pub message: String,
     /// The device the request was about, for a lookup.
-    pub serial: Option<SerialNumber>,
+    pub serial_number: Option<SerialNumber>,
 }
 
 impl RunError {
@@ -77,14 +81,14 @@ impl RunError {
             kind: error.kind(),
             category: error.category(),
             message: error.to_string(),
-            serial,
+            serial_number: serial,
         }
     }
 }
 
 impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.serial {
+        match &self.serial_number {
             Some(s) => write!(f, "{} ({}): {}", s, self.category.name(), self.message),
             None => write!(f, "{}: {}", self.category.name(), self.message),
         }
@@ -95,7 +99,7 @@ impl fmt::Display for RunError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DuplicateSerial {
     /// The serial.
-    pub serial: SerialNumber,
+    pub serial_number: SerialNumber,
     /// The MDM device IDs that carry it, sorted.
     pub device_ids: Vec<String>,
 }
@@ -137,6 +141,9 @@ pub struct RefreshReport {
     pub unmatched: u64,
     /// Due devices the MDM does not know; their metadata was cleared.
     pub not_found: usize,
+    /// Due devices an incremental refresh found unchanged since the watermark: their metadata was kept
+    /// and their check time stamped.
+    pub unchanged: usize,
     /// Serials the MDM holds more than once.
     pub duplicates: Vec<DuplicateSerial>,
     /// Failed requests; their devices kept their metadata and stay due.
@@ -145,7 +152,8 @@ pub struct RefreshReport {
     pub last_error: Option<RunError>,
     /// Whether the run stopped early on an error that concerns the whole connection, or a listing failed.
     pub aborted: bool,
-    /// A complete listing that was not believed: nothing was written and the devices stay due.
+    /// A complete listing that was not believed: the devices it did not list were not cleared and stay
+    /// due (those it listed were written).
     pub suspicious_listing: Option<SuspiciousListing>,
     /// HTTP requests the provider sent during the run (retries and token requests included).
     pub requests: u64,
@@ -206,6 +214,9 @@ pub struct GroupSyncReport {
     pub members_unmatched: usize,
     /// HTTP requests the provider sent during the run.
     pub requests: u64,
+    /// The MDM answered with changes since the previous sync (a delta read) rather than every group;
+    /// groups it did not mention are counted as unchanged.
+    pub delta: bool,
 }
 
 /// Whether and how a group sync followed a connect.

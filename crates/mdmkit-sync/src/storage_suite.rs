@@ -29,6 +29,7 @@ use mdmkit_core::{ProviderKind, SerialNumber};
 
 use crate::clock::{Clock, ManualClock};
 use crate::error::{StoreError, StoreErrorKind};
+use crate::marks::SyncMarks;
 use crate::memory::MemoryStore;
 use crate::model::{
     ConnectionChange, ConnectionRemoved, DeviceCheck, DevicePage, DeviceRecord, Fence,
@@ -89,6 +90,7 @@ macro_rules! storage_suite_tests {
         $crate::storage_suite_tests!(@one $target, suite_lookup_cache, |t| lookup_cache(&open(&t).await));
         $crate::storage_suite_tests!(@one $target, suite_large_lookup_cache, |t| large_lookup_cache(&open(&t).await, 2_500));
         $crate::storage_suite_tests!(@one $target, suite_lookup_cache_atomic, |t| lookup_cache_atomic(&t));
+        $crate::storage_suite_tests!(@one $target, suite_sync_marks, |t| sync_marks(&open(&t).await));
     };
     (@one $target:path, $name:ident, |$t:ident| $case:ident($($arg:expr),*)) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,6 +103,149 @@ macro_rules! storage_suite_tests {
             let _ = $crate::storage_suite::$case($($arg),*).await;
         }
     };
+}
+
+/// [`crate::MarkStore`]: the incremental-read marks are empty at first, written under the lease's fence
+/// only, kept per workspace, and forgotten with the metadata when the connection changes (R9) or goes.
+pub async fn sync_marks(stores: &Stores) {
+    let ws = unique_workspace("marks");
+    let bystander = unique_workspace("marks-other");
+    let marks = &stores.marks;
+    assert_eq!(marks.sync_marks(&ws).await.unwrap(), SyncMarks::default());
+    let held = lease(stores, &ws, "marks").await;
+    let fence = held.fence;
+    let other_fence = lease(stores, &bystander, "other").await.fence;
+
+    // A first full listing sets both; an incremental run moves only the watermark.
+    marks
+        .record_device_watermark(&ws, fence, t(1), Some(t(1)))
+        .await
+        .unwrap();
+    marks
+        .record_device_watermark(&ws, fence, t(5), None)
+        .await
+        .unwrap();
+    // A delta link longer than any index key, as Graph's are.
+    let link = format!(
+        "https://graph.example/v1.0/groups/delta?$deltatoken={}",
+        "x".repeat(3000)
+    );
+    marks
+        .record_group_delta(&ws, fence, Some(&link), Some(t(2)))
+        .await
+        .unwrap();
+    let want = SyncMarks {
+        device_watermark: Some(t(5)),
+        last_full_listing: Some(t(1)),
+        group_delta: Some(link.clone()),
+        last_full_group_read: Some(t(2)),
+    };
+    assert_eq!(marks.sync_marks(&ws).await.unwrap(), want);
+    assert!(
+        !format!("{want:?}").contains("deltatoken"),
+        "Debug shows the link's length only"
+    );
+    // A changes-only group read replaces the link and keeps the full read; `None` forgets the link.
+    marks
+        .record_group_delta(&ws, fence, Some("next"), None)
+        .await
+        .unwrap();
+    let got = marks.sync_marks(&ws).await.unwrap();
+    assert_eq!(
+        (got.group_delta.as_deref(), got.last_full_group_read),
+        (Some("next"), Some(t(2)))
+    );
+    marks
+        .record_group_delta(&ws, fence, None, None)
+        .await
+        .unwrap();
+    assert_eq!(marks.sync_marks(&ws).await.unwrap().group_delta, None);
+    assert_eq!(
+        marks.sync_marks(&bystander).await.unwrap(),
+        SyncMarks::default(),
+        "marks are per workspace"
+    );
+
+    // Only the current lease writes: a fence that is not the workspace's current one is refused.
+    for (w, f) in [
+        (&ws, Fence::new(fence.get() + 1)),
+        (&bystander, Fence::new(other_fence.get() + 1)),
+    ] {
+        let err = marks
+            .record_device_watermark(w, f, t(9), Some(t(9)))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), StoreErrorKind::StaleFence);
+        let err = marks
+            .record_group_delta(w, f, Some("stale"), None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), StoreErrorKind::StaleFence);
+    }
+    assert_eq!(
+        marks.sync_marks(&ws).await.unwrap().device_watermark,
+        Some(t(5))
+    );
+
+    // Saving credentials without a change of MDM keeps the marks; a new connection (R9) forgets them.
+    stores
+        .credentials
+        .save_connection(
+            &ws,
+            fence,
+            sealed(ProviderKind::Intune, 1),
+            ConnectionChange::NONE,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        marks.sync_marks(&ws).await.unwrap().device_watermark,
+        Some(t(5))
+    );
+    marks
+        .record_group_delta(&ws, fence, Some(&link), Some(t(2)))
+        .await
+        .unwrap();
+    let change = ConnectionChange {
+        clear_metadata: true,
+        group_sync_pending: true,
+    };
+    stores
+        .credentials
+        .save_connection(&ws, fence, sealed(ProviderKind::Jamf, 2), change)
+        .await
+        .unwrap();
+    assert_eq!(marks.sync_marks(&ws).await.unwrap(), SyncMarks::default());
+
+    // Disconnecting forgets them too, and leaves the other workspace's alone.
+    marks
+        .record_device_watermark(&ws, fence, t(7), Some(t(7)))
+        .await
+        .unwrap();
+    marks
+        .record_device_watermark(&bystander, other_fence, t(8), Some(t(8)))
+        .await
+        .unwrap();
+    stores
+        .credentials
+        .remove_connection(&ws, fence)
+        .await
+        .unwrap();
+    assert_eq!(marks.sync_marks(&ws).await.unwrap(), SyncMarks::default());
+    assert_eq!(
+        marks.sync_marks(&bystander).await.unwrap().device_watermark,
+        Some(t(8))
+    );
+    stores.state.release_lease(&ws, &held).await.unwrap();
+    let err = marks
+        .record_device_watermark(&ws, fence, t(9), None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.kind(),
+        StoreErrorKind::StaleFence,
+        "a released lease writes nothing"
+    );
 }
 
 /// A workspace id no other run uses.
@@ -132,7 +277,7 @@ fn meta(id: &str, name: Option<&str>) -> MdmMetadata {
 
 fn check(s: &SerialNumber, metadata: Option<MdmMetadata>, at: DateTime<Utc>) -> DeviceCheck {
     DeviceCheck {
-        serial: s.clone(),
+        serial_number: s.clone(),
         metadata,
         checked_at: at,
     }
@@ -226,7 +371,7 @@ where
             "only full pages say more follows"
         );
         paging = page.next_page(limit);
-        out.extend(page.devices.into_iter().map(|d| d.serial));
+        out.extend(page.devices.into_iter().map(|d| d.serial_number));
     }
     out
 }
@@ -241,6 +386,7 @@ pub async fn run_all(stores: &Stores) {
     leases(stores).await;
     stale_fences_are_refused(stores).await;
     lookup_cache(stores).await;
+    sync_marks(stores).await;
 }
 
 /// [`crate::CredentialStore`]: one record per workspace, replaced on save, listed, removed, isolated.
@@ -334,7 +480,11 @@ pub async fn devices(stores: &Stores) {
     assert_eq!(store.device_count(&other).await.unwrap(), 1);
 
     let first = store.devices(&ws, Paging::first(10)).await.unwrap();
-    let serials: Vec<_> = first.devices.iter().map(|d| d.serial.clone()).collect();
+    let serials: Vec<_> = first
+        .devices
+        .iter()
+        .map(|d| d.serial_number.clone())
+        .collect();
     assert_eq!(
         serials,
         [s1.clone(), s2.clone(), s3.clone()],
@@ -355,7 +505,7 @@ pub async fn devices(stores: &Stores) {
         .await
         .unwrap();
     assert_eq!(rest.devices.len(), 1);
-    assert_eq!(rest.devices[0].serial, s3);
+    assert_eq!(rest.devices[0].serial_number, s3);
     assert_eq!(rest.next, None);
     assert_eq!(
         store
@@ -763,7 +913,12 @@ pub async fn connection_changes(stores: &Stores) {
         .unwrap();
     assert_eq!(cleared, 2);
     for d in all_records(stores, &ws).await {
-        assert_eq!((d.metadata, d.checked_at), (None, None), "{}", d.serial);
+        assert_eq!(
+            (d.metadata, d.checked_at),
+            (None, None),
+            "{}",
+            d.serial_number
+        );
     }
     let state = stores.state.sync_state(&ws).await.unwrap();
     assert!(state.group_sync_pending);
@@ -884,7 +1039,12 @@ pub async fn connection_changes(stores: &Stores) {
         None
     );
     for d in all_records(stores, &ws).await {
-        assert_eq!((d.metadata, d.checked_at), (None, None), "{}", d.serial);
+        assert_eq!(
+            (d.metadata, d.checked_at),
+            (None, None),
+            "{}",
+            d.serial_number
+        );
     }
     let groups = stores.groups.groups(&ws).await.unwrap();
     assert_eq!(groups.len(), 2, "kept, not deleted");
@@ -1363,6 +1523,12 @@ pub async fn atomic_changes(target: &dyn SuiteTarget) {
     for step in Step::CONNECT {
         let (ws, fence) = connected("atomic-connect", ConnectionChange::NONE).await;
         let before = all_records(&stores, &ws).await;
+        stores
+            .marks
+            .record_device_watermark(&ws, fence, t(1), Some(t(1)))
+            .await
+            .unwrap();
+        let marks_before = stores.marks.sync_marks(&ws).await.unwrap();
         let change = ConnectionChange {
             clear_metadata: true,
             group_sync_pending: true,
@@ -1385,6 +1551,11 @@ pub async fn atomic_changes(target: &dyn SuiteTarget) {
             all_records(&stores, &ws).await,
             before,
             "{step:?}: metadata kept"
+        );
+        assert_eq!(
+            stores.marks.sync_marks(&ws).await.unwrap(),
+            marks_before,
+            "{step:?}: the watermark is kept with the metadata"
         );
         let state = stores.state.sync_state(&ws).await.unwrap();
         assert!(
@@ -1413,6 +1584,11 @@ pub async fn atomic_changes(target: &dyn SuiteTarget) {
             .all(|d| d.metadata.is_none()));
         let state = stores.state.sync_state(&ws).await.unwrap();
         assert!(state.group_sync_pending && state.refresh_pending);
+        assert_eq!(
+            stores.marks.sync_marks(&ws).await.unwrap(),
+            SyncMarks::default(),
+            "{step:?}: the watermark goes with the metadata"
+        );
     }
 
     for step in Step::DISCONNECT {
@@ -1624,7 +1800,7 @@ pub async fn large_fleet(stores: &Stores, n: usize) -> LargeFleetTimings {
             .iter()
             .filter(|i| checked(**i))
             .map(|&i| DeviceCheck {
-                serial: serials[i].clone(),
+                serial_number: serials[i].clone(),
                 metadata: Some(MdmMetadata {
                     device_id: i.to_string(),
                     user_id: None,

@@ -32,6 +32,7 @@ use mdmkit_core::SerialNumber;
 
 use crate::error::StoreError;
 use crate::lookup_cache::LookupCacheStore;
+use crate::marks::MarkStore;
 use crate::model::{
     ConnectionChange, ConnectionRemoved, DeviceCheck, DevicePage, DeviceRecord, Fence,
     GroupChanges, GroupId, GroupRecord, Lease, LeaseOutcome, NewGroup, Paging, Plan,
@@ -311,19 +312,27 @@ pub struct Stores {
     pub state: Arc<dyn SyncStateStore>,
     /// Lookup caches ([`crate::lookup_cache`]).
     pub lookups: Arc<dyn LookupCacheStore>,
+    /// Incremental-read marks (device watermark, group delta link).
+    pub marks: Arc<dyn MarkStore>,
 }
 
 impl Stores {
     /// All of them from one value that implements every trait.
     pub fn from_one<S>(store: Arc<S>) -> Stores
     where
-        S: CredentialStore + DeviceStore + GroupStore + SyncStateStore + LookupCacheStore,
+        S: CredentialStore
+            + DeviceStore
+            + GroupStore
+            + SyncStateStore
+            + MarkStore
+            + LookupCacheStore,
     {
         Stores {
             credentials: store.clone(),
             devices: store.clone(),
             groups: store.clone(),
             state: store.clone(),
+            marks: store.clone(),
             lookups: store,
         }
     }

@@ -18,7 +18,7 @@
 use std::fmt;
 
 use base64::Engine as _;
-use chacha20poly1305::aead::{Aead, Generate, Payload};
+use chacha20poly1305::aead::{Aead, Payload};
 use chacha20poly1305::{Key, KeyInit, XChaCha20Poly1305, XNonce};
 use chrono::{DateTime, Utc};
 use mdmkit_core::{ProviderConfig, ProviderKind};
@@ -37,13 +37,10 @@ const AAD_DOMAIN: &[u8] = b"mdmkit-sync/credentials/v1";
 /// an unzeroised copy of a secret behind in freed memory.
 const PLAINTEXT_CAPACITY: usize = 16 * 1024;
 
-/// Fills `buf` from the operating system's random source.
+/// Fills `buf` from the operating system's random source (`getrandom` 0.3, the version the rest of the
+/// dependency tree already carries, rather than the cipher crate's own `getrandom` feature and version).
 pub(crate) fn random_bytes(buf: &mut [u8]) -> Result<(), ()> {
-    for chunk in buf.chunks_mut(8) {
-        let word = Zeroizing::new(u64::try_generate().map_err(|_| ())?.to_le_bytes());
-        chunk.copy_from_slice(&word[..chunk.len()]);
-    }
-    Ok(())
+    getrandom::fill(buf).map_err(|_| ())
 }
 
 struct VaultKey {
@@ -302,7 +299,8 @@ impl Vault {
         now: DateTime<Utc>,
     ) -> Result<SealedCredentials, VaultError> {
         let key_id = self.active_key_id().to_owned();
-        let nonce = XNonce::try_generate().map_err(|_| VaultError::Encrypt)?;
+        let mut nonce = XNonce::default();
+        random_bytes(nonce.as_mut_slice()).map_err(|_| VaultError::Encrypt)?;
         let aad = Vault::aad(workspace, provider, &key_id);
         let ciphertext = self
             .cipher(&key_id)?

@@ -136,7 +136,7 @@ async fn canary_never_shows(kind: ProviderKind) {
     shown.push(format!("{:?}", config.expose_secrets()));
     shown.push(serde_json::to_string(&config).unwrap());
     shown.push(serde_json::to_string_pretty(&config).unwrap());
-    let provider = mdmkit::connect(config.clone(), &options).unwrap();
+    let provider = mdmkit::build_provider(config.clone(), &options).unwrap();
     provider.validate().await.unwrap();
     shown.push(format!("{provider:?} {provider:#?}"));
 

@@ -1,5 +1,5 @@
 //! The fault matrix (issue 9): six providers × fourteen faults, each case run through the real providers
-//! (`mdmkit::connect`) against the in-process sandbox over HTTPS, and `mdmkit-sync` over an in-memory
+//! (`mdmkit::build_provider`) against the in-process sandbox over HTTPS, and `mdmkit-sync` over an in-memory
 //! store with a manual clock.
 //!
 //! Every case:
@@ -247,7 +247,7 @@ enum Stored {
     /// Exactly the snapshot, record for record.
     Untouched,
     /// The snapshot but for the check time of devices the MDM still gave a definite answer about (lookups
-    /// go device by device), their metadata the same.
+    /// go device by device; a listing writes each page it read), their metadata the same.
     StillAnswered,
     /// The run completed: the same devices, metadata and groups, checked again.
     Refreshed,
@@ -329,7 +329,7 @@ impl Snapshot {
         }
         for d in &self.devices {
             if d.checked_at.is_none_or(|c| c < at - TimeDelta::hours(2)) {
-                out.push(format!("{} was not checked by the run", d.serial));
+                out.push(format!("{} was not checked by the run", d.serial_number));
             }
         }
         out.extend(
@@ -346,7 +346,7 @@ impl Snapshot {
         let devices = |s: &Snapshot| -> BTreeMap<SerialNumber, DeviceView> {
             s.devices
                 .iter()
-                .map(|d| (d.serial.clone(), d.clone()))
+                .map(|d| (d.serial_number.clone(), d.clone()))
                 .collect()
         };
         let groups = |s: &Snapshot| -> BTreeMap<String, GroupRecord> {
@@ -432,7 +432,7 @@ fn unresolvable(config: &ProviderConfig) -> ProviderConfig {
 fn unresolving_factory(options: ClientOptions) -> Arc<dyn ProviderFactory> {
     Arc::new(
         move |c: &ProviderConfig| -> mdmkit::Result<Arc<dyn MdmProvider>> {
-            mdmkit::connect(unresolvable(c), &options)
+            mdmkit::build_provider(unresolvable(c), &options)
         },
     )
 }
@@ -634,7 +634,10 @@ async fn run_case(kind: ProviderKind, fault: Fault) -> CaseResult {
             if b.checked_at != d.checked_at {
                 moved = true;
                 if d.checked_at != Some(fault_at) {
-                    problems.push(format!("{}: check time {:?}", d.serial, d.checked_at));
+                    problems.push(format!(
+                        "{}: check time {:?}",
+                        d.serial_number, d.checked_at
+                    ));
                 }
             }
         }
@@ -685,13 +688,13 @@ async fn check_good_state(
     let expected: BTreeMap<SerialNumber, String> = sandbox
         .expected_devices(kind)
         .into_iter()
-        .map(|d| (serial(&d.serial), d.device_id))
+        .map(|d| (serial(&d.serial_number), d.device_id))
         .collect();
     for device in sync.devices(ws).await.unwrap() {
         let id = device.metadata.as_ref().map(|m| m.device_id.clone());
         assert_eq!(
             id.as_ref(),
-            expected.get(&device.serial),
+            expected.get(&device.serial_number),
             "{kind:?}: {device:?}"
         );
         assert!(device.checked_at.is_some());
@@ -720,7 +723,7 @@ fn stored_text(stored: Stored) -> &'static str {
     match stored {
         Stored::Untouched => "everything, record for record",
         Stored::StillAnswered => {
-            "everything, but a device the MDM still answered for (lookups) has a new check time, same metadata"
+            "everything, but a device the MDM still answered for (a lookup, or a listing page read before the fault) has a new check time, same metadata"
         }
         Stored::Refreshed => "everything, devices checked again: same metadata and groups",
     }

@@ -54,7 +54,7 @@ async fn connect_refuses_an_invalid_configuration_before_any_request() {
         Arc::new(
             move |c: &ProviderConfig| -> mdmkit::Result<Arc<dyn MdmProvider>> {
                 counting.fetch_add(1, Ordering::SeqCst);
-                mdmkit::connect(c.clone(), &options)
+                mdmkit::build_provider(c.clone(), &options)
             },
         ),
         Vault::new("k1", &VAULT_KEY).unwrap(),
@@ -98,7 +98,7 @@ async fn providers_refuse_an_invalid_configuration_too() {
     let env = Env::start(5).await;
     for kind in ProviderKind::ALL {
         let (config, message) = broken(&env, kind);
-        let err = mdmkit::connect(config, &env.sandbox.client_options()).unwrap_err();
+        let err = mdmkit::build_provider(config, &env.sandbox.client_options()).unwrap_err();
         assert!(err.to_string().contains(message), "{kind:?}: {err}");
     }
 }

@@ -11,9 +11,10 @@ use chrono::TimeDelta;
 use futures::StreamExt;
 use mdmkit::paging::DEFAULT_MAX_PAGES;
 use mdmkit::{
-    device_stream_with, ChangeCursor, ChangeTracking, ChangesPage, DeviceUser, MdmDevice, MdmGroup,
-    MdmProvider, MdmProviderExt, Page, PageRequest, PagingStyle, ProviderConfig, ProviderKind,
-    RequestCosts, Resolution, ResolvedUserName, SerialNumber, Unresolved, Url, UserRef,
+    device_stream_with, ChangeCursor, ChangeListing, ChangeTracking, ChangesPage, DeviceUser,
+    MdmDevice, MdmGroup, MdmProvider, MdmProviderExt, Page, PageRequest, PagingStyle,
+    ProviderConfig, ProviderKind, RequestCosts, Resolution, ResolvedUserName, SerialNumber,
+    Unresolved, Url, UserRef,
 };
 use mdmkit_sandbox::SandboxConfig;
 use mdmkit_sync::{
@@ -132,7 +133,7 @@ fn recording_engine(env: &Env, cache: LookupCacheConfig) -> (MdmSync, Arc<Asked>
     let factory: Arc<dyn ProviderFactory> = Arc::new(
         move |c: &ProviderConfig| -> mdmkit::Result<Arc<dyn MdmProvider>> {
             Ok(Arc::new(Recording {
-                inner: mdmkit::connect(c.clone(), &options)?,
+                inner: mdmkit::build_provider(c.clone(), &options)?,
                 asked: log.clone(),
             }))
         },
@@ -174,7 +175,7 @@ async fn full_listing(
     env: &Env,
     kind: ProviderKind,
 ) -> BTreeMap<SerialNumber, (Option<String>, Option<String>)> {
-    let provider = mdmkit::connect(env.config(kind), &env.sandbox.client_options()).unwrap();
+    let provider = mdmkit::build_provider(env.config(kind), &env.sandbox.client_options()).unwrap();
     let mut devices = provider.all_devices().await.unwrap();
     let refs: Vec<UserRef> = devices
         .iter()
@@ -276,7 +277,9 @@ async fn fleet_names_come_from_the_cache_and_are_read_again_after_a_week() {
     let pages = 2; // 150 hosts at 100 a page
     let probe = 1; // the SCIM read each listing tries once (Fleet Free: 404)
     let (day1, requests) = next_refresh(&env, &sync, &ws, FLEET, TimeDelta::days(1)).await;
-    assert_eq!(day1.strategy, Some(Strategy::Bulk), "{day1:?}");
+    // Refreshed by lookups on day 0, Fleet lists changes from the next day (every host changed in the
+    // sandbox): a listing all the same, with the names deferred to the cache.
+    assert_eq!(day1.strategy, Some(Strategy::Changes), "{day1:?}");
     assert_eq!(
         asked.take_users(),
         unseen,
@@ -284,6 +287,11 @@ async fn fleet_names_come_from_the_cache_and_are_read_again_after_a_week() {
     );
     assert_eq!(requests, pages + probe + unseen.len() as u64, "{day1:?}");
     assert_eq!(day1.lookups.reads, unseen.len() as u64);
+    // Names resolved on a listing of changes are those a full inline listing gives.
+    assert_eq!(
+        stored(&env, &sync, &ws).await,
+        full_listing(&env, FLEET).await
+    );
 
     // The next day: every id is known, so the refresh costs its listing only.
     let (day2, requests) = next_refresh(&env, &sync, &ws, FLEET, TimeDelta::days(1)).await;
@@ -313,7 +321,7 @@ async fn fleet_names_come_from_the_cache_and_are_read_again_after_a_week() {
     let (_, requests) = next_refresh(&env, &sync, &ws, FLEET, TimeDelta::days(4)).await;
     assert_eq!(requests, pages + probe, "six days old: still used");
     assert_ne!(
-        env.view(&ws, &renamed_serial).await.display_name(),
+        env.view(&ws, &renamed_serial).await.display_name.as_deref(),
         Some("Renamed Person")
     );
     let (day7, requests) = next_refresh(&env, &sync, &ws, FLEET, TimeDelta::days(1)).await;
@@ -331,7 +339,7 @@ async fn fleet_names_come_from_the_cache_and_are_read_again_after_a_week() {
         "{day7:?}"
     );
     assert_eq!(
-        env.view(&ws, &renamed_serial).await.display_name(),
+        env.view(&ws, &renamed_serial).await.display_name.as_deref(),
         Some("Renamed Person")
     );
     let _ = day0;
@@ -389,7 +397,7 @@ async fn jumpcloud_bindings_are_rechecked_only_after_their_window() {
     );
 
     // What a deferred listing alone costs (pages and the user directory).
-    let provider = mdmkit::connect(env.config(JC), &env.sandbox.client_options()).unwrap();
+    let provider = mdmkit::build_provider(env.config(JC), &env.sandbox.client_options()).unwrap();
     let before = env.requests(JC);
     let mut rows = device_stream_with(&*provider, DEFAULT_MAX_PAGES, Resolution::Deferred);
     while let Some(row) = rows.next().await {
@@ -398,10 +406,15 @@ async fn jumpcloud_bindings_are_rechecked_only_after_their_window() {
     drop(rows);
     let listing = env.requests(JC) - before;
 
-    // Day 1: everything cached, the refresh costs the listing.
-    let (_, requests) = next_refresh(&env, &sync, &ws, JC, TimeDelta::days(1)).await;
+    // Day 1: everything cached, the refresh costs its listing: one of changes since the watermark (every
+    // system changed in the sandbox), which reads names by id rather than the whole directory.
+    let since = listing_since(&env, &ws, JC, env.now() + TimeDelta::days(1)).await;
+    let (day1, requests) = next_refresh(&env, &sync, &ws, JC, TimeDelta::days(1)).await;
+    assert_eq!(day1.strategy, Some(Strategy::Changes), "{day1:?}");
     assert_eq!(asked.take_devices(), BTreeSet::new());
-    assert_eq!(requests, listing, "no graph read");
+    assert_eq!(day1.lookups.reads, 0, "{day1:?}");
+    let changes = deferred_changes_cost(&env, JC, since).await;
+    assert_eq!(requests, changes, "no graph read: {day1:?}");
     // Day 3: bound users are three days old and read again; "nobody" is not.
     let (day3, requests) = next_refresh(&env, &sync, &ws, JC, TimeDelta::days(2)).await;
     assert_eq!(asked.take_devices(), graph_bound);
@@ -411,12 +424,54 @@ async fn jumpcloud_bindings_are_rechecked_only_after_their_window() {
     assert_eq!(asked.take_devices(), graph_bound);
     // Day 7: "nobody is bound" is a week old and checked again; bound users (day 6) are not.
     let (day7, requests) = next_refresh(&env, &sync, &ws, JC, TimeDelta::days(1)).await;
+    // A listing of changes (the full one ran on day 6): its rows are resolved before they are stored,
+    // so what is stored below equals an inline listing.
+    assert_eq!(day7.strategy, Some(Strategy::Changes), "{day7:?}");
     assert_eq!(asked.take_devices(), unbound);
     assert!(requests >= listing + unbound.len() as u64, "{day7:?}");
     assert_eq!(
         stored(&env, &sync, &ws).await,
         inline_listing(&env, JC).await
     );
+}
+
+/// Where a refresh at `at` lists changes from (it must: the test expects a listing of changes).
+async fn listing_since(
+    env: &Env,
+    ws: &WorkspaceId,
+    kind: ProviderKind,
+    at: chrono::DateTime<chrono::Utc>,
+) -> chrono::DateTime<chrono::Utc> {
+    let marks = env.stores.marks.sync_marks(ws).await.unwrap();
+    let state = env.stores.state.sync_state(ws).await.unwrap();
+    let provider = mdmkit::build_provider(env.config(kind), &env.sandbox.client_options()).unwrap();
+    mdmkit_sync::refresh::incremental_since(
+        provider.change_tracking(),
+        &marks,
+        &state,
+        at,
+        SyncConfig::default().full_listing_interval,
+    )
+    .expect("a listing of changes is due")
+}
+
+/// Requests a listing of changes since `since` costs with every follow-up read deferred.
+async fn deferred_changes_cost(
+    env: &Env,
+    kind: ProviderKind,
+    since: chrono::DateTime<chrono::Utc>,
+) -> u64 {
+    let provider = mdmkit::build_provider(env.config(kind), &env.sandbox.client_options()).unwrap();
+    let before = env.requests(kind);
+    let mut listing = ChangeListing::new(since);
+    while let Some(cursor) = listing.next_cursor().map(|c| c.cloned()) {
+        let page = provider
+            .list_changed_devices_page(since, cursor.as_ref(), Resolution::Deferred)
+            .await
+            .unwrap();
+        listing.record(&page).unwrap();
+    }
+    env.requests(kind) - before
 }
 
 /// The provider's inline listing (every graph read made) by serial.
@@ -483,10 +538,13 @@ async fn a_failed_follow_up_read_keeps_its_devices_due() {
     let day1 = env.advance(TimeDelta::days(1));
     let report = sync.refresh_due(&ws).await.unwrap();
     assert!(!report.is_complete() && report.errors >= 1, "{report:?}");
+    // A listing of changes: devices whose read failed are not taken for unchanged either.
+    assert_eq!(report.strategy, Some(Strategy::Changes), "{report:?}");
+    assert_eq!(report.unchanged, 0, "{report:?}");
     assert_eq!(report.still_due(), needing.len(), "{report:?}");
     let expected = env.expected(JC);
     for (old, now) in before.iter().zip(sync.devices(&ws).await.unwrap()) {
-        let id = &expected[&old.serial].device_id;
+        let id = &expected[&old.serial_number].device_id;
         if needing.contains(id) {
             assert_eq!(&now, old, "kept whole: {id}");
         } else {

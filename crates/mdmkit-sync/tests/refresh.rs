@@ -6,9 +6,11 @@ mod common;
 use chrono::TimeDelta;
 use common::{serial, Harness, Op};
 use mdmkit_core::{Category, ErrorKind, ProviderKind};
+use mdmkit_sync::refresh::WRITE_BATCH;
 use mdmkit_sync::{
-    bulk_listing_requests, DuplicateSerial, Error, MdmMetadata, Plan, Strategy, SuspiciousListing,
-    SyncConfig, WorkspaceId, SHRINK_CHECK_MIN_DEVICES,
+    bulk_listing_requests, DuplicateSerial, Error, MdmMetadata, MemoryStore, Plan, Step, StepHook,
+    StoreResult, Stores, Strategy, SuspiciousListing, SyncConfig, WorkspaceId,
+    SHRINK_CHECK_MIN_DEVICES,
 };
 
 /// A Jamf account and a Free workspace that both hold `n` devices `SER0000`…, device ids `1`…
@@ -135,7 +137,7 @@ async fn r6_search_finds_serials_and_display_names_case_insensitively() {
                 .await
                 .unwrap()
                 .into_iter()
-                .map(|d| d.serial.to_string())
+                .map(|d| d.serial_number.to_string())
                 .collect::<Vec<_>>()
         }
     };
@@ -149,7 +151,7 @@ async fn r6_search_finds_serials_and_display_names_case_insensitively() {
         "the device name is not the display name here"
     );
     let views = h.sync.search(&ws, "hopper").await.unwrap();
-    assert_eq!(views[0].display_name(), Some("Grace Hopper"));
+    assert_eq!(views[0].display_name.as_deref(), Some("Grace Hopper"));
 }
 
 #[tokio::test]
@@ -171,7 +173,7 @@ async fn r7_devices_with_an_mdm_id_link_to_the_console_for_every_provider() {
             .expect("a link for a device with an MDM id");
         assert_eq!(link.label, format!("View on {}", kind.display_name()));
         assert_eq!(Some(link.url), config.device_url("abc-123"), "{kind}");
-        assert_eq!(views[1].serial, serial("C02NONE"));
+        assert_eq!(views[1].serial_number, serial("C02NONE"));
         assert_eq!(views[1].link, None, "no MDM id, no link");
     }
 }
@@ -247,7 +249,7 @@ async fn a_transient_failure_keeps_the_old_metadata_and_leaves_the_device_due() 
     );
     let last = report.last_error.unwrap();
     assert_eq!(last.category, Category::Server);
-    assert_eq!(last.serial, Some(serial("SER0000")));
+    assert_eq!(last.serial_number, Some(serial("SER0000")));
     assert_eq!(
         h.display_name(&ws, "SER0000").await.as_deref(),
         Some("Mac 0"),
@@ -319,7 +321,7 @@ async fn duplicate_serials_are_reported_and_never_matched_by_lookup_or_listing()
         assert_eq!(
             refresh.duplicates,
             vec![DuplicateSerial {
-                serial: serial("DUP1"),
+                serial_number: serial("DUP1"),
                 device_ids: vec!["d-5".into(), "d-6".into()],
             }]
         );
@@ -362,15 +364,17 @@ async fn forbidden_stops_the_run_and_keeps_every_device_as_it_was() {
 }
 
 #[tokio::test]
-async fn a_listing_that_breaks_part_way_writes_nothing() {
+async fn a_listing_that_breaks_part_way_clears_nothing() {
     let h = Harness::new();
     let ws = fleet(&h, 150).await;
     h.mdm.set_page_size("acme", 50);
     h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
     let before = h.sync.devices(&ws).await.unwrap();
+    let connected_at = h.now();
     h.mdm.remove_device("acme", "150");
 
     h.advance(TimeDelta::hours(24));
+    let failed_at = h.now();
     h.mdm
         .fail_after("acme", Op::ListPage, ErrorKind::Timeout, 1);
     let report = h.sync.refresh_due(&ws).await.unwrap();
@@ -380,13 +384,23 @@ async fn a_listing_that_breaks_part_way_writes_nothing() {
         report.last_error.as_ref().unwrap().category,
         Category::ConnectionFailed
     );
-    assert_eq!((report.matched, report.not_found), (0, 0));
+    // The first page streamed into the store before the failure: those 50 answers are definite.
+    assert_eq!((report.matched, report.not_found), (50, 0));
+    let after = h.sync.devices(&ws).await.unwrap();
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(b.metadata, a.metadata, "{}: same metadata", a.serial_number);
+    }
+    let stamped: Vec<_> = after.iter().map(|d| d.checked_at).collect();
     assert_eq!(
-        h.sync.devices(&ws).await.unwrap(),
-        before,
-        "a device missing from a partial listing is not 'not found'"
+        stamped.iter().filter(|t| **t == Some(failed_at)).count(),
+        50
     );
-    assert_eq!(report.still_due(), 150);
+    assert_eq!(
+        stamped.iter().filter(|t| **t == Some(connected_at)).count(),
+        100,
+        "a device missing from a partial listing is not 'not found' and stays due"
+    );
+    assert_eq!(report.still_due(), 100);
 }
 
 #[tokio::test]
@@ -491,7 +505,7 @@ async fn a_device_listed_twice_by_offset_paging_is_one_device_not_a_duplicate() 
     assert_eq!(
         refresh.duplicates,
         vec![DuplicateSerial {
-            serial: serial("SER0007"),
+            serial_number: serial("SER0007"),
             device_ids: vec!["8".into(), "other-id".into()],
         }]
     );
@@ -587,7 +601,17 @@ async fn a_listing_under_half_the_last_one_is_suspicious_but_small_fleets_may_sh
     let report = h.sync.refresh_due(&ws).await.unwrap();
     let suspicious = report.suspicious_listing.clone().unwrap();
     assert_eq!((suspicious.listed, suspicious.last_listed), (19, Some(40)));
-    assert_eq!(h.sync.devices(&ws).await.unwrap(), before);
+    // Nothing is cleared: the 19 listed devices were written as they streamed in (same metadata, new
+    // check time); the 21 missing ones keep metadata and check time, and stay due.
+    let after = h.sync.devices(&ws).await.unwrap();
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(b.metadata, a.metadata, "{}", a.serial_number);
+    }
+    assert_eq!(&after[19..], &before[19..]);
+    assert_eq!(
+        (report.matched, report.not_found, report.still_due()),
+        (19, 0, 21)
+    );
 
     // A fleet under the threshold: losing most of it is believed at once.
     let h = Harness::new();
@@ -601,4 +625,82 @@ async fn a_listing_under_half_the_last_one_is_suspicious_but_small_fleets_may_sh
     assert_eq!(report.strategy, Some(Strategy::Bulk));
     assert_eq!(report.suspicious_listing, None);
     assert_eq!((report.matched, report.not_found), (2, 17));
+}
+
+/// Records, at every multi-device write, how many requests the MDM had received: writes that happen
+/// while the listing is still running show a count below the listing's last.
+#[derive(Default)]
+struct WriteWatch {
+    mdm: std::sync::Mutex<Option<std::sync::Arc<common::FakeMdm>>>,
+    seen: std::sync::Mutex<Vec<u64>>,
+}
+
+impl std::fmt::Debug for WriteWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WriteWatch")
+    }
+}
+
+impl StepHook for WriteWatch {
+    fn after(&self, step: Step) -> StoreResult<()> {
+        if step == Step::ChecksPartlyWritten {
+            if let Some(mdm) = self.mdm.lock().unwrap().as_ref() {
+                self.seen.lock().unwrap().push(mdm.requests("acme"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_bulk_listing_streams_into_the_store_in_batches() {
+    let watch = std::sync::Arc::new(WriteWatch::default());
+    let hook = watch.clone();
+    let h = Harness::with_stores(SyncConfig::default(), move |clock| {
+        let store = MemoryStore::with_clock(clock).with_step_hook(hook);
+        Stores::from_one(std::sync::Arc::new(store))
+    });
+    *watch.mdm.lock().unwrap() = Some(h.mdm.clone());
+    // 1,200 devices at 100 a page: 12 pages, written 500 devices at a time.
+    let ws = fleet(&h, 1200).await;
+    let report = h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
+    let refresh = report.refresh.unwrap().unwrap();
+    assert_eq!(refresh.strategy, Some(Strategy::Bulk));
+    assert_eq!(refresh.matched, 1200);
+    let total = h.mdm.requests("acme");
+    let seen = watch.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1200usize.div_ceil(WRITE_BATCH), "{seen:?}");
+    assert!(
+        seen[0] + 6 <= total,
+        "the first batch was written after {} of {total} requests: the listing was collected first",
+        seen[0]
+    );
+}
+
+#[tokio::test]
+async fn a_duplicate_whose_second_row_comes_after_a_written_batch_is_still_unmatched() {
+    let h = Harness::new();
+    let ws = fleet(&h, 700).await;
+    // The second device with SER0000 is listed last, after the first batch (with SER0000) was written.
+    h.mdm
+        .add_device("acme", "SER0000", "twin", "Twin Mac", None);
+    let report = h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
+    let refresh = report.refresh.unwrap().unwrap();
+    assert_eq!(refresh.strategy, Some(Strategy::Bulk));
+    assert_eq!(
+        refresh.duplicates,
+        vec![DuplicateSerial {
+            serial_number: serial("SER0000"),
+            device_ids: vec!["1".into(), "twin".into()],
+        }]
+    );
+    assert_eq!((refresh.matched, refresh.not_found), (699, 0));
+    let view = h
+        .sync
+        .device(&ws, &serial("SER0000"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(view.metadata, None, "never matched to one of the two");
+    assert_eq!(view.checked_at, Some(h.now()));
 }

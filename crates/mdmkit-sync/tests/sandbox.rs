@@ -1,5 +1,5 @@
 //! The product rules R3-R12 of `design.md`, each run against the sandbox MDM through the real providers
-//! (`mdmkit::connect`), with time driven by a `ManualClock`.
+//! (`mdmkit::build_provider`), with time driven by a `ManualClock`.
 //!
 //! Jamf and Fleet carry most tests; R9/R10 switch from Jamf to Fleet. Per-provider rules (R7 links, R11
 //! groups) cover all six providers.
@@ -54,7 +54,7 @@ fn inventory(env: &Env) -> BTreeSet<SerialNumber> {
 
 #[tokio::test]
 async fn r3_credentials_are_sealed_bound_to_their_workspace_and_never_shown() {
-    let (logs, _guard) = LogCapture::install();
+    let logs = LogCapture::install();
     let env = Env::start(12).await;
     let ws = env.fleet_workspace("acme", Plan::Pro).await;
     let jamf = env.config(JAMF);
@@ -259,7 +259,7 @@ async fn r4_each_device_stores_mdm_device_id_user_id_and_user_name_else_device_n
         }
         let user = fleet.user_of(&fleet.devices[&assigned]).unwrap();
         assert_eq!(
-            env.view(&ws, &held_back[0]).await.display_name(),
+            env.view(&ws, &held_back[0]).await.display_name.as_deref(),
             Some(user.full_name.as_str()),
             "{kind}: a device with a user shows the user's name"
         );
@@ -305,14 +305,17 @@ async fn r5_metadata_is_fetched_at_most_once_per_day() {
         let report = env.sync.refresh_due(&ws).await.unwrap();
         assert_eq!((report.due, report.strategy, report.requests), (0, None, 0));
         assert_eq!(env.requests(JAMF), before, "no request within the day");
-        assert_eq!(env.view(&ws, &s).await.display_name(), Some(&*old_name));
+        assert_eq!(
+            env.view(&ws, &s).await.display_name.as_deref(),
+            Some(&*old_name)
+        );
     }
 
     env.clock.set(connected_at + TimeDelta::hours(24));
     let report = env.sync.refresh_due(&ws).await.unwrap();
     assert_eq!((report.due, report.matched), (10, 10));
     assert_eq!(
-        env.view(&ws, &s).await.display_name(),
+        env.view(&ws, &s).await.display_name.as_deref(),
         Some(&*user.full_name)
     );
     assert_eq!(
@@ -349,7 +352,7 @@ async fn r6_search_finds_serials_and_display_names_case_insensitively() {
                 .await
                 .unwrap()
                 .into_iter()
-                .map(|v| v.serial)
+                .map(|v| v.serial_number)
                 .collect::<BTreeSet<_>>()
         }
     };
@@ -366,7 +369,7 @@ async fn r6_search_finds_serials_and_display_names_case_insensitively() {
         last_name.to_lowercase(),
     ] {
         let found = search(q.clone()).await;
-        assert!(found.contains(&serial(&with_user.serial)), "{q}");
+        assert!(found.contains(&serial(&with_user.serial_number)), "{q}");
         assert_eq!(found, matching(&q), "{q}");
     }
 
@@ -380,7 +383,7 @@ async fn r6_search_finds_serials_and_display_names_case_insensitively() {
     let views = env.sync.search(&ws, last_name).await.unwrap();
     assert!(views
         .iter()
-        .any(|v| v.display_name() == Some(&*with_user.display_name)));
+        .any(|v| v.display_name.as_deref() == Some(&*with_user.display_name)));
 }
 
 #[tokio::test]
@@ -396,7 +399,7 @@ async fn r7_devices_with_an_mdm_device_id_link_to_their_console_record() {
         env.sync.connect(&ws, config.clone()).await.unwrap();
         let expected = env.expected(kind);
         for view in env.sync.devices(&ws).await.unwrap() {
-            let Some(e) = expected.get(&view.serial) else {
+            let Some(e) = expected.get(&view.serial_number) else {
                 assert_eq!(view.metadata, None);
                 assert_eq!(view.link, None, "{kind}: no MDM device ID, no link");
                 continue;
@@ -553,7 +556,10 @@ async fn r9_a_new_provider_clears_every_devices_metadata_and_fetches_it_from_the
     env.sync.connect(&ws, env.config(JAMF)).await.unwrap();
     let jamf = env.expected(JAMF);
     for view in env.sync.devices(&ws).await.unwrap() {
-        assert_eq!(view.metadata.unwrap().user_id, jamf[&view.serial].user_id);
+        assert_eq!(
+            view.metadata.unwrap().user_id,
+            jamf[&view.serial_number].user_id
+        );
         assert_eq!(view.link.unwrap().label, "View on Jamf");
     }
 
@@ -577,7 +583,7 @@ async fn r9_a_new_provider_clears_every_devices_metadata_and_fetches_it_from_the
     assert_eq!((refresh.provider, refresh.matched), (FLEET, 12));
     let fleet = env.expected(FLEET);
     for view in env.sync.devices(&ws).await.unwrap() {
-        let e = &fleet[&view.serial];
+        let e = &fleet[&view.serial_number];
         let m = view.metadata.unwrap();
         assert_eq!((&m.device_id, &m.user_id), (&e.device_id, &e.user_id));
         let link = view.link.unwrap();
@@ -1211,7 +1217,7 @@ async fn a_transient_failure_keeps_the_old_metadata_and_leaves_the_device_due() 
     assert_eq!((looked_up.matched, looked_up.errors), (0, 1));
     let last = looked_up.last_error.unwrap();
     assert_eq!(
-        (last.category, last.serial),
+        (last.category, last.serial_number),
         (Category::Server, Some(single.clone()))
     );
 
@@ -1230,11 +1236,14 @@ async fn a_transient_failure_keeps_the_old_metadata_and_leaves_the_device_due() 
     let looked_up = env.sync.refresh_due(&one).await.unwrap();
     assert_eq!((looked_up.due, looked_up.matched), (1, 1));
     assert_eq!(
-        env.view(&one, &single).await.display_name(),
+        env.view(&one, &single).await.display_name.as_deref(),
         Some("Renamed 5")
     );
     assert_eq!(
-        env.view(&ws, &env.serial_of(3)).await.display_name(),
+        env.view(&ws, &env.serial_of(3))
+            .await
+            .display_name
+            .as_deref(),
         Some("Renamed 3")
     );
 }
@@ -1325,7 +1334,7 @@ async fn duplicate_serials_in_the_mdm_are_reported_never_matched_to_one() {
         assert_eq!(
             refresh.duplicates,
             [DuplicateSerial {
-                serial: twin.clone(),
+                serial_number: twin.clone(),
                 device_ids: ids.clone(),
             }],
             "{kind}"

@@ -21,7 +21,8 @@
 //! ```
 //!
 //! The same suite runs against a live tenant when `MDMKIT_TEST_<PROVIDER>_*` variables are set (see
-//! [`live_config`]); otherwise the live check says it is skipping and passes.
+//! [`live_config`]); with none set the live check says it is skipping and passes, and with some set but
+//! not all, or values that are no valid configuration, it fails.
 //!
 //! Two helpers serve the provider crates' own tests: [`shapes`] (200 answers of the wrong shape, which
 //! must be invalid responses, never empty results) and [`arbitrary`] (proptest strategies for the
@@ -68,7 +69,7 @@ macro_rules! per_provider_tests {
     };
 }
 
-/// Builds a provider from a configuration: the provider crate's constructor, or `mdmkit::connect`.
+/// Builds a provider from a configuration: the provider crate's constructor, or `mdmkit::build_provider`.
 pub type Factory = Arc<
     dyn Fn(ProviderConfig, &ClientOptions) -> mdmkit_core::Result<Arc<dyn MdmProvider>>
         + Send
@@ -246,7 +247,11 @@ fn assert_matches_expected(device: &MdmDevice, expected: &ExpectedDevice, contex
     assert_eq!(device.device_id, expected.device_id, "{context}: device id");
     assert_eq!(
         device.serial_number.as_ref().map(SerialNumber::as_str),
-        Some(SerialNumber::parse(&expected.serial).unwrap().as_str()),
+        Some(
+            SerialNumber::parse(&expected.serial_number)
+                .unwrap()
+                .as_str()
+        ),
         "{context}: serial of {}",
         expected.device_id
     );
@@ -258,7 +263,7 @@ fn assert_matches_expected(device: &MdmDevice, expected: &ExpectedDevice, contex
     assert_eq!(
         device.display_name.as_deref(),
         Some(display_name.as_str()),
-        "{context}: R4 display name of {}",
+        "{context}: display name (user name, else device name) of {}",
         expected.device_id
     );
 }
@@ -529,7 +534,7 @@ pub mod checks {
         let provider = h.provider(&sandbox, Access::Full);
         let expected = sandbox.expected_devices(h.kind);
         for wanted in expected.iter().take(4) {
-            let serial = SerialNumber::parse(&wanted.serial.to_lowercase()).unwrap();
+            let serial = SerialNumber::parse(&wanted.serial_number.to_lowercase()).unwrap();
             let found = provider.devices_by_serial(&serial).await.unwrap();
             assert_eq!(found.len(), 1, "exactly one device for {serial}: {found:?}");
             assert_matches_expected(&found[0], wanted, "lookup");
@@ -625,7 +630,7 @@ pub mod checks {
                 }
                 _ => {}
             }
-            assert_matches_expected(device, want, "R4");
+            assert_matches_expected(device, want, "display name rule");
         }
         assert!(saw_unassigned, "the fleet has unassigned devices");
         assert!(
@@ -639,7 +644,8 @@ pub mod checks {
         let sandbox = h.sandbox(5).await;
         let provider = h.provider(&sandbox, Access::Full);
         for device in provider.all_devices().await.unwrap() {
-            let (label, url) = provider.device_link(&device.device_id).expect("a link");
+            let mdmkit_core::DeviceLink { label, url } =
+                provider.device_link(&device.device_id).expect("a link");
             assert_eq!(label, format!("View on {}", h.kind.display_name()));
             assert!(
                 url.as_str().contains(&device.device_id),
@@ -844,9 +850,11 @@ pub mod checks {
     }
 
     /// Against a live tenant when `MDMKIT_TEST_<PROVIDER>_*` is set: validate, list, look up the first
-    /// listed device, read groups. Skips, saying so, otherwise.
+    /// listed device, read groups. Skips, saying so, when none of the variables is set; fails when some
+    /// are set but not all, or their values make no valid configuration (a typo must not pass as a skip).
     pub async fn live_tenant(h: &Harness) {
-        let Some(config) = live_config(h.kind) else {
+        let config = live_config(h.kind).unwrap_or_else(|e| panic!("{e}"));
+        let Some(config) = config else {
             eprintln!(
                 "skipping the live {} check: set {} to run it",
                 h.kind.display_name(),
@@ -892,31 +900,62 @@ pub fn live_variables(kind: ProviderKind) -> Vec<String> {
     names.iter().map(|n| format!("{prefix}{n}")).collect()
 }
 
-/// The live tenant configuration from `MDMKIT_TEST_<PROVIDER>_*`, if every variable is set.
-pub fn live_config(kind: ProviderKind) -> Option<ProviderConfig> {
-    let values: Option<Vec<String>> = live_variables(kind)
+/// The live tenant configuration from `MDMKIT_TEST_<PROVIDER>_*`: `Ok(None)` when none of the variables is
+/// set, an error naming the problem when some are missing or the values are not a valid configuration.
+pub fn live_config(kind: ProviderKind) -> Result<Option<ProviderConfig>, String> {
+    live_config_from(kind, |name| std::env::var(name).ok())
+}
+
+/// [`live_config`] reading the variables through `lookup` (blank values count as unset). Errors name
+/// variables and the configuration's own error, never a value.
+pub fn live_config_from(
+    kind: ProviderKind,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Option<ProviderConfig>, String> {
+    let names = live_variables(kind);
+    let values: Vec<Option<String>> = names
         .iter()
-        .map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+        .map(|name| lookup(name).filter(|v| !v.trim().is_empty()))
         .collect();
-    let v = values?;
+    if values.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    let missing: Vec<&str> = names
+        .iter()
+        .zip(&values)
+        .filter(|(_, v)| v.is_none())
+        .map(|(n, _)| n.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "the live {} check is half configured: {} not set",
+            kind.display_name(),
+            missing.join(", ")
+        ));
+    }
+    let v: Vec<String> = values.into_iter().flatten().collect();
     let config = match kind {
-        ProviderKind::Jamf => {
-            ProviderConfig::Jamf(JamfConfig::new(&v[0], &v[1], v[2].clone()).ok()?)
-        }
-        ProviderKind::Iru => ProviderConfig::Iru(IruConfig::new(&v[0], v[1].clone()).ok()?),
-        ProviderKind::Fleet => ProviderConfig::Fleet(FleetConfig::new(&v[0], v[1].clone()).ok()?),
+        ProviderKind::Jamf => JamfConfig::new(&v[0], &v[1], v[2].clone()).map(ProviderConfig::Jamf),
+        ProviderKind::Iru => IruConfig::new(&v[0], v[1].clone()).map(ProviderConfig::Iru),
+        ProviderKind::Fleet => FleetConfig::new(&v[0], v[1].clone()).map(ProviderConfig::Fleet),
         ProviderKind::SimpleMdm => {
-            ProviderConfig::SimpleMdm(SimpleMdmConfig::new(v[0].clone()).ok()?)
+            SimpleMdmConfig::new(v[0].clone()).map(ProviderConfig::SimpleMdm)
         }
         ProviderKind::JumpCloud => {
-            ProviderConfig::JumpCloud(JumpCloudConfig::new(v[0].clone()).ok()?)
+            JumpCloudConfig::new(v[0].clone()).map(ProviderConfig::JumpCloud)
         }
         ProviderKind::Intune => {
-            ProviderConfig::Intune(IntuneConfig::new(&v[0], &v[1], v[2].clone()).ok()?)
+            IntuneConfig::new(&v[0], &v[1], v[2].clone()).map(ProviderConfig::Intune)
         }
-        _ => return None,
+        _ => return Ok(None),
     };
-    Some(config)
+    config.map(Some).map_err(|e| {
+        format!(
+            "the live {} check's variables ({}) are set but invalid: {e}",
+            kind.display_name(),
+            names.join(", ")
+        )
+    })
 }
 
 /// Generates one `#[tokio::test]` per conformance check for a provider.

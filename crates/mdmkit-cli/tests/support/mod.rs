@@ -31,6 +31,7 @@ pub async fn mdmkit_with_env(args: Vec<String>, env: Vec<(&'static str, String)>
             .env_remove("MDMKIT_TENANT_ID")
             .env_remove("MDMKIT_ORG_ID")
             .env_remove("MDMKIT_CA_CERT")
+            .env_remove("MDMKIT_USER_ATTRIBUTE")
             .envs(env)
             .output()
             .expect("the binary runs");
@@ -63,7 +64,12 @@ pub fn flags(config: &ProviderConfig, url: &str) -> Vec<String> {
             push("--client-secret", c.client_secret.expose_secret());
         }
         ProviderConfig::Iru(c) => push("--api-token", c.api_token.expose_secret()),
-        ProviderConfig::SimpleMdm(c) => push("--api-token", c.api_key.expose_secret()),
+        ProviderConfig::SimpleMdm(c) => {
+            push("--api-token", c.api_key.expose_secret());
+            if let Some(attribute) = &c.user_attribute {
+                push("--user-attribute", attribute);
+            }
+        }
         ProviderConfig::Fleet(c) => push("--api-token", c.api_token.expose_secret()),
         ProviderConfig::JumpCloud(c) => push("--api-token", c.api_token.expose_secret()),
         ProviderConfig::Intune(c) => {

@@ -27,7 +27,7 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use reqwest::header::{CONTENT_TYPE, LOCATION};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, LOCATION};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use url::Url;
@@ -262,27 +262,22 @@ impl HttpClient {
         RequestBuilder::new(self, Method::GET, parsed)
     }
 
-    /// Sends an `oauth2` crate request through this client: retried like any idempotent request, with
-    /// 400 and 401 answers handed back to `oauth2` to parse as token errors.
-    pub(crate) async fn send_oauth(
+    /// Posts an OAuth 2.0 token request (a form body) through this client: retried like any idempotent
+    /// request, with 400 and 401 answers handed back for the caller to read as token errors (RFC 6749
+    /// §5.2).
+    pub(crate) async fn send_token_request(
         &self,
-        request: oauth2::HttpRequest,
-    ) -> Result<oauth2::HttpResponse> {
-        let (parts, body) = request.into_parts();
-        let url = Url::parse(&parts.uri.to_string())
-            .map_err(|e| Error::config(format!("invalid token URL: {e}")));
-        let mut builder = RequestBuilder::new(self, parts.method, url)
+        url: &Url,
+        form: &[(&str, &str)],
+    ) -> Result<Response> {
+        let mut builder = RequestBuilder::new(self, Method::POST, Ok(url.clone()))
             .operation("token")
             .idempotent(true)
-            .without_auth();
-        builder.headers = parts.headers;
-        builder.body = Some(Bytes::from(body));
+            .without_auth()
+            .header(ACCEPT, HeaderValue::from_static("application/json"))
+            .form(form);
         builder.pass_through_client_errors = true;
-        let response = builder.send().await?;
-        let mut out = http::Response::new(response.body.to_vec());
-        *out.status_mut() = response.status;
-        *out.headers_mut() = response.headers;
-        Ok(out)
+        builder.send().await
     }
 
     fn status_error(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {

@@ -1,19 +1,17 @@
-//! OAuth 2.0 client-credentials tokens (Jamf, Intune): fetched with the `oauth2` crate through the shared
-//! HTTP client, cached, refreshed before expiry, and refreshed by exactly one task at a time.
+//! OAuth 2.0 client-credentials tokens (Jamf, Intune): requested through the shared HTTP client (RFC 6749
+//! §4.4, the secret in the form body), cached, refreshed before expiry, and refreshed by exactly one task
+//! at a time.
+//!
+//! The grant is one form POST and one JSON answer, so it is written here rather than taken from an OAuth
+//! crate: the `oauth2` crate carried its own `rand`, `thiserror` and hashing stacks (PKCE and CSRF state,
+//! which client credentials never use) into every build.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex as StdMutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use oauth2::basic::{
-    BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenResponse,
-};
-use oauth2::{
-    AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, RequestTokenError, Scope,
-    StandardRevocableToken, TokenResponse, TokenUrl,
-};
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -182,8 +180,6 @@ impl fmt::Display for TokenErrorBody {
     }
 }
 
-impl oauth2::ErrorResponse for TokenErrorBody {}
-
 /// Turns a token endpoint's error body into an [`Error`]; providers supply their own (Entra's AADSTS codes).
 pub trait TokenErrorMapper: Send + Sync + fmt::Debug {
     /// Maps a refused token request. `status` is the HTTP status it came with.
@@ -204,19 +200,6 @@ impl TokenErrorMapper for DefaultTokenErrors {
         Error::new(kind, format!("the token request was refused: {body}"))
     }
 }
-
-type CcClient = oauth2::Client<
-    TokenErrorBody,
-    BasicTokenResponse,
-    BasicTokenIntrospectionResponse,
-    StandardRevocableToken,
-    BasicRevocationErrorResponse,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointSet,
->;
 
 /// OAuth 2.0 client credentials with the secret in the form body (Jamf documents only that; Entra accepts
 /// it). Token URLs are tried in order, moving to the next only on 404 (Jamf's `/api/v1/oauth/token`, then
@@ -279,104 +262,111 @@ impl ClientCredentials {
     }
 
     async fn fetch_from(&self, url: &Url) -> Result<AccessToken> {
-        let client: CcClient = oauth2::Client::new(ClientId::new(self.client_id.clone()))
-            .set_client_secret(ClientSecret::new(
-                self.client_secret.expose_secret().to_owned(),
-            ))
-            .set_auth_type(AuthType::RequestBody)
-            .set_token_uri(TokenUrl::from_url(url.clone()));
-        let last_status = Arc::new(StdMutex::new(StatusCode::OK));
-        let http = self.http.clone();
-        let seen = Arc::clone(&last_status);
-        let send = move |request: oauth2::HttpRequest| {
-            let http = http.clone();
-            let seen = Arc::clone(&seen);
-            async move {
-                let response = http.send_oauth(request).await?;
-                *seen.lock().unwrap_or_else(|p| p.into_inner()) = response.status();
-                Ok::<_, Error>(response)
-            }
-        };
-        let mut exchange = client.exchange_client_credentials();
-        for scope in &self.scopes {
-            exchange = exchange.add_scope(Scope::new(scope.clone()));
+        let scope = self.scopes.join(" ");
+        let mut form = vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", self.client_id.as_str()),
+            ("client_secret", self.client_secret.expose_secret()),
+        ];
+        if !scope.is_empty() {
+            form.push(("scope", scope.as_str()));
         }
-        let outcome = exchange.request_async(&send).await;
-        let status = *last_status.lock().unwrap_or_else(|p| p.into_inner());
         let provider = self.http.provider();
-        match outcome {
-            Ok(token) => Ok(AccessToken {
-                secret: SecretString::from(token.access_token().secret().to_owned()),
-                expires_in: token.expires_in(),
-            }),
-            Err(RequestTokenError::ServerResponse(body)) => {
-                Err(self.errors.map(status, &body).with_status(status.as_u16()))
-            }
-            Err(RequestTokenError::Request(e)) => Err(e),
-            Err(RequestTokenError::Parse(e, body)) if status.is_success() => {
-                // A 2xx body may hold the token itself: describe it, never quote it.
-                Err(Error::invalid_response(format!(
-                    "the token endpoint answered HTTP {status} with {}",
-                    unusable_token_response(&body, &e.path().to_string(), e.inner())
+        let outcome = match self.http.send_token_request(url, &form).await {
+            Ok(response) => self.read_answer(response.status(), response.body()),
+            Err(e) => Err(e),
+        };
+        outcome.map_err(|e| e.with_provider(provider).with_operation("token"))
+    }
+
+    /// Reads the token endpoint's answer: a token on 200, otherwise the RFC 6749 §5.2 error it names.
+    fn read_answer(&self, status: StatusCode, body: &[u8]) -> Result<AccessToken> {
+        if status == StatusCode::OK {
+            return read_token(body).map_err(|unusable| {
+                Error::invalid_response(format!(
+                    "the token endpoint answered HTTP {status} with {unusable}"
                 ))
-                .with_status(status.as_u16()))
-            }
-            Err(RequestTokenError::Parse(e, body)) => {
-                let kind = if status.is_client_error() {
-                    ErrorKind::Unauthorized
-                } else {
-                    ErrorKind::InvalidResponse
-                };
-                let shown = super::classify::generic_message(&body)
+                .with_status(status.as_u16())
+            });
+        }
+        if status.is_success() {
+            // A token is only ever issued with 200 (RFC 6749 §5.1); the body may still hold one.
+            return Err(Error::invalid_response(format!(
+                "the token endpoint answered HTTP {status} instead of 200 OK ({} bytes, not shown)",
+                body.len()
+            ))
+            .with_status(status.as_u16()));
+        }
+        // 400 and 401, handed back by the client: the issuer refused the request.
+        match serde_json::from_slice::<TokenErrorBody>(body) {
+            Ok(error) => Err(self.errors.map(status, &error).with_status(status.as_u16())),
+            Err(e) => {
+                let shown = super::classify::generic_message(body)
                     .unwrap_or_else(|| "an empty body".to_owned());
+                let why = match body.trim_ascii().is_empty() {
+                    true => "no error body".to_owned(),
+                    false => format!("an unreadable token error ({e})"),
+                };
                 Err(Error::new(
-                    kind,
-                    format!("the token endpoint answered HTTP {status} with an unreadable token response ({}): {shown}", e.inner()),
+                    ErrorKind::Unauthorized,
+                    format!("the token endpoint answered HTTP {status} with {why}: {shown}"),
                 )
                 .with_status(status.as_u16()))
             }
-            Err(RequestTokenError::Other(message)) => Err(Error::invalid_response(format!(
-                "the token response was not usable: {message}"
-            ))),
         }
-        .map_err(|e| e.with_provider(provider).with_operation("token"))
     }
 }
 
-/// What was wrong with a successful token response, without a character of its content: the body may be
-/// the token itself, or hold it. Only the names of the standard fields are shown.
-fn unusable_token_response(body: &[u8], path: &str, error: &serde_json::Error) -> String {
-    const FIELDS: [&str; 5] = [
-        "access_token",
-        "token_type",
-        "expires_in",
-        "refresh_token",
-        "scope",
-    ];
+/// The token in a 200 answer (RFC 6749 §5.1: `access_token` and `token_type` strings, `expires_in` an
+/// optional whole number of seconds), or what was wrong with it, without a character of its content: the
+/// body may be the token itself, or hold it. Only the names of the standard fields are shown.
+fn read_token(body: &[u8]) -> std::result::Result<AccessToken, String> {
     let trimmed = body.trim_ascii();
     if trimmed.is_empty() {
-        return "an empty body instead of a token response".to_owned();
+        return Err("an empty body instead of a token response".to_owned());
     }
-    if error.is_syntax() || error.is_eof() {
-        let what = if super::classify::looks_like_html(&String::from_utf8_lossy(trimmed)) {
-            "an HTML page"
-        } else {
-            "a body that is not JSON"
-        };
-        return format!(
-            "{what} instead of a token response ({} bytes, not shown)",
-            body.len()
-        );
-    }
-    let field = FIELDS
-        .iter()
-        .find(|f| path == **f || path.starts_with(&format!("{f}.")));
-    match field {
-        Some(field) => format!("a token response whose {field} is missing or not usable"),
-        None => {
-            "JSON that is not a token response (it needs access_token and token_type)".to_owned()
+    let value: serde_json::Value = match serde_json::from_slice(trimmed) {
+        Ok(value) => value,
+        Err(_) => {
+            let what = if super::classify::looks_like_html(&String::from_utf8_lossy(trimmed)) {
+                "an HTML page"
+            } else {
+                "a body that is not JSON"
+            };
+            return Err(format!(
+                "{what} instead of a token response ({} bytes, not shown)",
+                body.len()
+            ));
         }
+    };
+    let not_a_token =
+        || "JSON that is not a token response (it needs access_token and token_type)".to_owned();
+    let unusable = |field: &str| format!("a token response whose {field} is missing or not usable");
+    let Some(fields) = value.as_object() else {
+        return Err(not_a_token());
+    };
+    let token = match fields.get("access_token") {
+        None => return Err(not_a_token()),
+        Some(serde_json::Value::String(token)) => token,
+        Some(_) => return Err(unusable("access_token")),
+    };
+    if !fields
+        .get("token_type")
+        .is_some_and(serde_json::Value::is_string)
+    {
+        return Err(unusable("token_type"));
     }
+    let expires_in = match fields.get("expires_in") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(seconds) => match seconds.as_u64() {
+            Some(seconds) => Some(Duration::from_secs(seconds)),
+            None => return Err(unusable("expires_in")),
+        },
+    };
+    Ok(AccessToken {
+        secret: SecretString::from(token.clone()),
+        expires_in,
+    })
 }
 
 #[async_trait]

@@ -665,7 +665,8 @@ impl Harness {
             .await
             .unwrap()
             .unwrap()
-            .display_name()
+            .display_name
+            .as_deref()
             .map(str::to_owned)
     }
 

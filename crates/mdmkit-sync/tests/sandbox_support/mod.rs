@@ -5,11 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use mdmkit::http::ClientOptions;
-use mdmkit::{MdmProvider, ProviderConfig, ProviderKind, SerialNumber};
+use mdmkit::{ProviderConfig, ProviderKind, SerialNumber};
 use mdmkit_sandbox::{Access, ExpectedDevice, Sandbox, SandboxConfig};
 use mdmkit_sync::{
     Clock, DeviceView, GroupRecord, ManualClock, MdmSync, MemoryStore, Plan, ProviderFactory,
@@ -30,11 +30,7 @@ pub fn serial(s: &str) -> SerialNumber {
 
 /// The real providers, built by the `mdmkit` facade with `options`.
 pub fn factory(options: ClientOptions) -> Arc<dyn ProviderFactory> {
-    Arc::new(
-        move |c: &ProviderConfig| -> mdmkit::Result<Arc<dyn MdmProvider>> {
-            mdmkit::connect(c.clone(), &options)
-        },
-    )
+    mdmkit::provider_factory(options)
 }
 
 /// Every distinct serial of a sandbox's fleet as served, in fleet order.
@@ -59,7 +55,7 @@ pub fn expected_groups(
     let by_id: BTreeMap<String, SerialNumber> = sandbox
         .expected_devices(kind)
         .into_iter()
-        .map(|d| (d.device_id.clone(), serial(&d.serial)))
+        .map(|d| (d.device_id.clone(), serial(&d.serial_number)))
         .collect();
     sandbox
         .expected_groups(kind)
@@ -185,7 +181,7 @@ impl Env {
         self.sandbox
             .expected_devices(kind)
             .into_iter()
-            .map(|d| (serial(&d.serial), d))
+            .map(|d| (serial(&d.serial_number), d))
             .collect()
     }
 
@@ -227,8 +223,10 @@ impl Env {
 }
 
 /// A `tracing` subscriber that writes every event and span field, at every level, into a string: to prove
-/// what the logs never contain. Install it for the current thread with [`LogCapture::install`] (a
-/// current-thread Tokio runtime runs every task of the test, sandbox included, on that thread).
+/// what the logs never contain. [`LogCapture::install`] makes it the process-wide subscriber, once: a
+/// thread-local default loses events when other tests in the binary install and drop their own at the same
+/// time (the global level filter is recomputed as they come and go), so the capture also holds other
+/// tests' logs, which must be free of secrets just the same.
 #[derive(Clone, Default)]
 pub struct LogCapture {
     text: Arc<Mutex<String>>,
@@ -236,10 +234,16 @@ pub struct LogCapture {
 }
 
 impl LogCapture {
-    pub fn install() -> (LogCapture, tracing::subscriber::DefaultGuard) {
-        let capture = LogCapture::default();
-        let guard = tracing::subscriber::set_default(capture.clone());
-        (capture, guard)
+    pub fn install() -> LogCapture {
+        static GLOBAL: OnceLock<LogCapture> = OnceLock::new();
+        GLOBAL
+            .get_or_init(|| {
+                let capture = LogCapture::default();
+                tracing::subscriber::set_global_default(capture.clone())
+                    .expect("no other global subscriber in this test binary");
+                capture
+            })
+            .clone()
     }
 
     pub fn text(&self) -> String {
