@@ -18,11 +18,10 @@
 //!   changed since the workspace's watermark ([`crate::SyncMarks`]) minus the provider's overlap:
 //!   `ceil(changed / p)` requests plus a lookup per due device never answered before.
 //!
-//! A bulk listing and a listing of changes read with [`mdmkit_core::Resolution::Deferred`] and make
-//! follow-up reads only for the due devices they answer, from the [`crate::lookup_cache`] where it can
-//! (see [`listing`]); so the run compares
-//! lookups with `ceil(M / p)` plus the follow-ups the cache is not expected to answer (one per due device
-//! beyond its young entries, for providers with `e > 0`).
+//! A bulk listing and a listing of changes read with [`mdmkit_core::Resolution::Deferred`] and make follow-up
+//! reads only for the due devices they answer, from the [`crate::lookup_cache`] where it can (in batches,
+//! before they are written); so the run compares lookups with `ceil(M / p)` plus the follow-ups the cache is
+//! not expected to answer (one per due device beyond its young entries, for providers with `e > 0`).
 //!
 //! [`choose_strategy_with`] takes the cheaper one; with the common costs (`l = 1`, `e = 0`,
 //! [`choose_strategy`]) that is lookups while `d <= ceil(M / p)`, bulk beyond. `M` is not known
@@ -75,13 +74,13 @@
 //! # Memory
 //!
 //! A listing is streamed: each row that answers a due device is written as it arrives, in batches of
-//! [`WRITE_BATCH`]; no run holds the fleet's rows. What a run keeps is compact: a 64-bit hash of each
-//! listed MDM device ID (to count distinct devices, 8 bytes plus the set's overhead per device), and
-//! per device of the workspace its serial (twice: all serials, due serials) and, for due devices the
-//! listing answered, the MDM device ID of its first row: about 150 bytes per workspace device. That map
-//! keeps the duplicate rule while streaming: a second row with the same serial and another ID turns the
-//! answer into a duplicate, written when the listing ends (after the first row's write, so the later
-//! write wins).
+//! [`WRITE_BATCH`]; no run holds the fleet's rows (rows waiting for follow-up reads, at most [`WRITE_BATCH`],
+//! are resolved through the lookup caches and written as a batch). What a run keeps is compact: a 64-bit hash
+//! of each listed MDM device ID (to count distinct devices, 8 bytes plus the set's overhead per device), and
+//! per device of the workspace its serial (twice: all serials, due serials) and, for due devices the listing
+//! answered, the MDM device ID of its first row: about 150 bytes per workspace device. That map keeps the
+//! duplicate rule while streaming: a second row with the same serial and another ID turns the answer into a
+//! duplicate, written when the listing ends (after the first row's write, so the later write wins).
 //!
 //! Errors that concern the whole connection (Unauthorized, Forbidden, Not found, SSL, invalid configuration)
 //! stop a lookup run at once, since every further request would fail the same way. A listing that

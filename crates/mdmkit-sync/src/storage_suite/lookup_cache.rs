@@ -7,6 +7,7 @@ use mdmkit_core::ProviderKind;
 
 use super::{lease, sealed, serial, t, unique_workspace, FaultInjector, SuiteTarget};
 use crate::lookup_cache::{LookupEntry, LookupKind};
+use crate::marks::SyncMarks;
 use crate::model::{ConnectionChange, WorkspaceId};
 use crate::store::{Step, Stores};
 
@@ -294,8 +295,8 @@ pub async fn large_lookup_cache(stores: &Stores, n: usize) {
     );
 }
 
-/// The caches are cleared in the same transaction as the metadata: a connect or disconnect that fails
-/// half-way keeps them, its retry clears them.
+/// The caches are cleared in the same transaction as the metadata and the sync marks: a connect or
+/// disconnect that fails half-way keeps them all, its retry clears them all.
 pub async fn lookup_cache_atomic(target: &dyn SuiteTarget) {
     let faults = Arc::new(FaultInjector::new());
     let stores = target.open_with_hook(faults.clone()).await;
@@ -322,6 +323,13 @@ pub async fn lookup_cache_atomic(target: &dyn SuiteTarget) {
             .store_lookups(&ws, fence, std::slice::from_ref(&entry))
             .await
             .unwrap();
+        stores
+            .marks
+            .record_device_watermark(&ws, fence, t(2), Some(t(2)))
+            .await
+            .unwrap();
+        let marks = stores.marks.sync_marks(&ws).await.unwrap();
+        assert_eq!(marks.device_watermark, Some(t(2)));
         faults.fail_at(step);
         let failed = if Step::CONNECT.contains(&step) {
             stores
@@ -343,6 +351,11 @@ pub async fn lookup_cache_atomic(target: &dyn SuiteTarget) {
             vec![entry.clone()],
             "{step:?}: the cache is kept with the metadata"
         );
+        assert_eq!(
+            stores.marks.sync_marks(&ws).await.unwrap(),
+            marks,
+            "{step:?}: the marks are kept with the cache"
+        );
         if Step::CONNECT.contains(&step) {
             stores
                 .credentials
@@ -361,6 +374,11 @@ pub async fn lookup_cache_atomic(target: &dyn SuiteTarget) {
                 .await
                 .is_empty(),
             "{step:?}: the retry clears it"
+        );
+        assert_eq!(
+            stores.marks.sync_marks(&ws).await.unwrap(),
+            SyncMarks::default(),
+            "{step:?}: and the marks, in the same transaction"
         );
     }
 }
