@@ -98,7 +98,9 @@ pub use group_delta::{GroupDelta, GroupDeltaKind, GroupDeltaToken};
 pub use kind::{CredentialField, IntuneCloud, JumpCloudRegion, ProviderKind};
 pub use links::DeviceLink;
 pub use paging::{Page, PageInfo, PageRequest, Pager, PagingStyle};
-pub use provider::{device_stream_with_limit, MdmProvider, MdmProviderExt, RequestCosts};
+pub use provider::{
+    device_stream_with, device_stream_with_limit, MdmProvider, MdmProviderExt, RequestCosts,
+};
 pub use resolution::{DeviceUser, Resolution, ResolvedUserName, Unresolved, UserRef};
 
 /// Re-exported so provider crates and embedders use the same versions: `chrono` for every timestamp,

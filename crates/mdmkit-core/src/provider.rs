@@ -283,12 +283,24 @@ pub fn device_stream_with_limit<P: MdmProvider + ?Sized>(
     provider: &P,
     max_pages: u32,
 ) -> BoxStream<'_, Result<MdmDevice>> {
+    device_stream_with(provider, max_pages, Resolution::Inline)
+}
+
+/// [`device_stream_with_limit`] through [`MdmProvider::list_devices_page_with`]: a caller with caches
+/// (mdmkit-sync) lists with [`Resolution::Deferred`] and resolves only the rows it keeps.
+pub fn device_stream_with<P: MdmProvider + ?Sized>(
+    provider: &P,
+    max_pages: u32,
+    resolution: Resolution,
+) -> BoxStream<'_, Result<MdmDevice>> {
     let pager = Pager::with_max_pages(provider.device_paging(), max_pages);
     stream::try_unfold(pager, move |mut pager| async move {
         let Some(request) = pager.next_request().cloned() else {
             return Ok::<_, Error>(None);
         };
-        let page = provider.list_devices_page(&request).await?;
+        let page = provider
+            .list_devices_page_with(&request, resolution)
+            .await?;
         pager.record(&page, MdmDevice::row_id).map_err(|e| {
             e.with_provider(provider.kind())
                 .with_operation("list_devices")

@@ -6,7 +6,7 @@
 //!   small deployment, the quickstart and the examples.
 //! - `PostgresStore` (feature `postgres`): for backends that run several replicas on one database.
 //!
-//! Both implement all four store traits, pass [`mdmkit_sync::storage_suite`] unchanged, keep their own
+//! Both implement every store trait, pass [`mdmkit_sync::storage_suite`] unchanged, keep their own
 //! embedded migrations (applied when a store is opened, safely when several processes start at once), and
 //! use queries checked at run time only: nothing needs a database, or offline query data, to build.
 //!
@@ -38,6 +38,7 @@
 //! | `mdmkit_groups`, `mdmkit_group_members` | group, member | name, MDM link, members by serial |
 //! | `mdmkit_workspace_state` | workspace | plan, last runs, pending group sync |
 //! | `mdmkit_leases` | workspace ever leased | holder, fencing number, expiry (by the database's clock) |
+//! | `mdmkit_lookup_cache` | workspace × kind × key | cached follow-up answers (user names, device bindings) and when they were read |
 //! | `mdmkit_sync_marks` | workspace | device watermark, last full listing, group delta link (migration 0002) |
 //!
 //! Migrations are numbered files under `migrations/sqlite` and `migrations/postgres`; a new version adds
@@ -46,6 +47,7 @@
 
 mod common;
 mod error;
+mod lookup_cache_impl;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "sqlite")]

@@ -98,6 +98,12 @@ macro_rules! sql_store {
                 }
 
                 async fn clear_metadata(tx: &mut Tx, ws: &WorkspaceId) -> StoreResult<usize> {
+                    // The lookup caches came from the same MDM: cleared in the same transaction.
+                    sqlx::query(crate::lookup_cache_impl::sql::CLEAR_LOOKUPS)
+                        .bind(ws.as_str())
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(|e| backend("clearing cached lookups", e))?;
                     let done = sqlx::query(sql::CLEAR_METADATA)
                         .bind(ws.as_str())
                         .execute(&mut **tx)
@@ -218,6 +224,8 @@ macro_rules! sql_store {
                     Self::commit(tx).await
                 }
             }
+
+            crate::lookup_cache_impl::sql_lookup_store!($Store);
 
             enum Extra {
                 None,

@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::lease::LeaseGuard;
+use crate::lookup_cache::LookupCacheConfig;
 use crate::model::{
     ConnectionChange, DevicePage, DeviceRecord, GroupRecord, MdmMetadata, Paging, Plan,
     WorkspaceId, WorkspaceState,
@@ -48,6 +49,8 @@ pub struct SyncConfig {
     /// The page size assumed for listings whose provider does not say (Graph's next-link paging), when
     /// choosing the refresh strategy.
     pub assumed_page_size: u32,
+    /// How long cached follow-up answers (user names, device bindings) are used.
+    pub lookup_cache: LookupCacheConfig,
     /// Where the provider can list "changed since" ([`mdmkit_core::ChangeTracking`]), a refresh lists only
     /// the changes while the last complete full listing is younger than this; otherwise it lists in full
     /// (the only way to see deletions). 48 h: with the daily refresh (R5), every other run is a full
@@ -69,6 +72,7 @@ impl Default for SyncConfig {
             lease_ttl: Duration::from_secs(10 * 60),
             lookup_concurrency: 4,
             assumed_page_size: 100,
+            lookup_cache: LookupCacheConfig::default(),
             full_listing_interval: Duration::from_secs(48 * 3600),
             full_group_read_interval: Duration::from_secs(24 * 3600),
         }

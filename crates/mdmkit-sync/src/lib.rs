@@ -151,6 +151,7 @@ mod engine;
 mod error;
 pub mod groups;
 mod lease;
+pub mod lookup_cache;
 mod marks;
 mod memory;
 mod model;
@@ -166,6 +167,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{ConnectionInfo, DeviceView, MdmSync, SyncConfig};
 pub use error::{Error, Result, StoreError, StoreErrorKind, VaultError};
 pub use groups::{GroupSyncOutcome, GroupSyncReport, GroupSyncTrigger, NameCollision};
+pub use lookup_cache::{LookupCacheConfig, LookupCacheStore, LookupEntry, LookupKind, LookupStats};
 pub use marks::{MarkStore, SyncMarks};
 /// Re-exported from `mdmkit-core`: the one console-link type of every layer.
 pub use mdmkit_core::DeviceLink;

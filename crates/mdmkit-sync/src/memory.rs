@@ -18,6 +18,8 @@ use crate::model::{
     GroupChanges, GroupId, GroupRecord, Lease, LeaseOutcome, NewGroup, Paging, Plan,
     SealedCredentials, WorkspaceId, WorkspaceState,
 };
+mod lookup_cache;
+
 use crate::store::{
     check_step, CredentialStore, DeviceStore, GroupStore, Step, StepHook, StoreResult, Stores,
     SyncStateStore,
@@ -44,6 +46,8 @@ struct Inner {
     state: HashMap<WorkspaceId, WorkspaceState>,
     /// Fencing numbers: kept after release, so writes under a released lease are refused.
     fences: HashMap<WorkspaceId, Fence>,
+    /// Lookup caches by workspace (see `lookup_cache`).
+    lookups: HashMap<WorkspaceId, lookup_cache::Entries>,
     /// Incremental-read marks.
     marks: HashMap<WorkspaceId, SyncMarks>,
 }
@@ -109,8 +113,10 @@ impl Inner {
         }
     }
 
-    /// Clears every device's metadata and check time (R9), so all are due.
+    /// Clears every device's metadata and check time (R9), so all are due, and the lookup caches that
+    /// came from the same MDM.
     fn clear_metadata(&mut self, ws: &WorkspaceId) {
+        self.lookups.remove(ws);
         for record in self
             .devices
             .get_mut(ws)

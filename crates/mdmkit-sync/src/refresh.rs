@@ -18,6 +18,11 @@
 //!   changed since the workspace's watermark ([`crate::SyncMarks`]) minus the provider's overlap:
 //!   `ceil(changed / p)` requests plus a lookup per due device never answered before.
 //!
+//! A bulk listing and a listing of changes read with [`mdmkit_core::Resolution::Deferred`] and make follow-up
+//! reads only for the due devices they answer, from the [`crate::lookup_cache`] where it can (in batches,
+//! before they are written); so the run compares lookups with `ceil(M / p)` plus the follow-ups the cache is
+//! not expected to answer (one per due device beyond its young entries, for providers with `e > 0`).
+//!
 //! [`choose_strategy_with`] takes the cheaper one; with the common costs (`l = 1`, `e = 0`,
 //! [`choose_strategy`]) that is lookups while `d <= ceil(M / p)`, bulk beyond. `M` is not known
 //! before listing, so it is estimated as the larger of the workspace's device count and the row count of the
@@ -69,13 +74,13 @@
 //! # Memory
 //!
 //! A listing is streamed: each row that answers a due device is written as it arrives, in batches of
-//! [`WRITE_BATCH`]; no run holds the fleet's rows. What a run keeps is compact: a 64-bit hash of each
-//! listed MDM device ID (to count distinct devices, 8 bytes plus the set's overhead per device), and
-//! per device of the workspace its serial (twice: all serials, due serials) and, for due devices the
-//! listing answered, the MDM device ID of its first row: about 150 bytes per workspace device. That map
-//! keeps the duplicate rule while streaming: a second row with the same serial and another ID turns the
-//! answer into a duplicate, written when the listing ends (after the first row's write, so the later
-//! write wins).
+//! [`WRITE_BATCH`]; no run holds the fleet's rows (rows waiting for follow-up reads, at most [`WRITE_BATCH`],
+//! are resolved through the lookup caches and written as a batch). What a run keeps is compact: a 64-bit hash
+//! of each listed MDM device ID (to count distinct devices, 8 bytes plus the set's overhead per device), and
+//! per device of the workspace its serial (twice: all serials, due serials) and, for due devices the listing
+//! answered, the MDM device ID of its first row: about 150 bytes per workspace device. That map keeps the
+//! duplicate rule while streaming: a second row with the same serial and another ID turns the answer into a
+//! duplicate, written when the listing ends (after the first row's write, so the later write wins).
 //!
 //! Errors that concern the whole connection (Unauthorized, Forbidden, Not found, SSL, invalid configuration)
 //! stop a lookup run at once, since every further request would fail the same way. A listing that
@@ -112,6 +117,7 @@ use crate::clock::{earlier, later};
 use crate::engine::{Connection, MdmSync};
 use crate::error::Result;
 use crate::lease::LeaseGuard;
+use crate::lookup_cache::{choose_strategy_cached, names_from_lookup};
 use crate::marks::SyncMarks;
 use crate::model::{DeviceCheck, MdmMetadata, Paging, WorkspaceId, WorkspaceState};
 pub use crate::reports::{
@@ -224,6 +230,7 @@ impl RefreshReport {
             aborted: false,
             suspicious_listing: None,
             requests: 0,
+            lookups: Default::default(),
         }
     }
 
@@ -247,7 +254,7 @@ impl RefreshReport {
         self.aborted || self.suspicious_listing.is_some() || (self.errors > 0 && answered == 0)
     }
 
-    fn fail(&mut self, error: &mdmkit_core::Error, serial: Option<SerialNumber>) {
+    pub(crate) fn fail(&mut self, error: &mdmkit_core::Error, serial: Option<SerialNumber>) {
         self.errors += 1;
         self.last_error = Some(RunError::new(error, serial));
     }
@@ -315,11 +322,11 @@ pub fn incremental_since(
 pub const WRITE_BATCH: usize = 500;
 
 /// Collects a run's definite answers and writes them in batches, under the run's lease.
-struct Checks<'a> {
+pub(crate) struct Checks<'a> {
     sync: &'a MdmSync,
-    workspace: &'a WorkspaceId,
-    guard: &'a LeaseGuard,
-    now: DateTime<Utc>,
+    pub(crate) workspace: &'a WorkspaceId,
+    pub(crate) guard: &'a LeaseGuard,
+    pub(crate) now: DateTime<Utc>,
     pending: Vec<DeviceCheck>,
 }
 
@@ -483,9 +490,11 @@ impl MdmSync {
                 .page_size()
                 .unwrap_or(self.config.assumed_page_size);
             let costs = provider.request_costs();
-            let mut strategy = choose_strategy_with(due, estimate, page_size, costs);
-            report.estimated_requests =
-                strategy_requests(strategy, due, estimate, page_size, costs);
+            // Bulk listings defer follow-up reads to the lookup caches (see `lookup_cache`).
+            let follow_ups = self.expected_follow_ups(workspace, due, costs, now).await?;
+            let (mut strategy, estimated) =
+                choose_strategy_cached(due, estimate, page_size, costs, follow_ups);
+            report.estimated_requests = estimated;
             let since = self
                 .incremental_plan(workspace, connection, &state, now, strategy, &report)
                 .await?;
@@ -630,6 +639,8 @@ impl MdmSync {
     ) -> Result<()> {
         let workspace = checks.workspace;
         let provider = connection.provider.clone();
+        let costs = provider.request_costs();
+        let mut learned = Vec::new();
         let mut paging = Some(Paging::first(WRITE_BATCH));
         while let Some(page) = paging {
             let page = self
@@ -657,6 +668,9 @@ impl MdmSync {
                             .into_iter()
                             .filter(|d| d.serial_number.as_ref().is_none_or(|s| *s == serial))
                             .collect();
+                        if let [device] = exact.as_slice() {
+                            learned.extend(names_from_lookup(costs, device, checks.now));
+                        }
                         checks
                             .push(serial, Answer::from_matches(exact), report)
                             .await?;
@@ -673,6 +687,9 @@ impl MdmSync {
             }
             drop(answers);
             checks.flush().await?;
+            self.store_entries(workspace, checks.guard, &learned, report)
+                .await?;
+            learned.clear();
         }
         Ok(())
     }

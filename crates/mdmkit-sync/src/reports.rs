@@ -224,6 +224,8 @@ pub struct RefreshReport {
     pub suspicious_listing: Option<SuspiciousListing>,
     /// HTTP requests the provider sent during the run (retries and token requests included).
     pub requests: u64,
+    /// What the lookup caches answered and what had to be read ([`crate::lookup_cache`]).
+    pub lookups: crate::lookup_cache::LookupStats,
 }
 
 /// Why a group sync ran.

@@ -39,6 +39,9 @@ use crate::model::{
 use crate::store::{Step, StepHook, StoreResult, Stores};
 use crate::vault::random_bytes;
 
+mod lookup_cache;
+pub use lookup_cache::{large_lookup_cache, lookup_cache, lookup_cache_atomic};
+
 /// How the suite reaches a store's database.
 #[async_trait]
 pub trait SuiteTarget: Send + Sync {
@@ -84,6 +87,9 @@ macro_rules! storage_suite_tests {
         $crate::storage_suite_tests!(@one $target, suite_lease_race_between_two_pools, |t| lease_race(&open(&t).await, &open(&t).await, 100));
         $crate::storage_suite_tests!(@one $target, suite_skewed_clocks, |t| skewed_clocks(&open(&t).await, &open(&t).await));
         $crate::storage_suite_tests!(@one $target, suite_atomic_changes, |t| atomic_changes(&t));
+        $crate::storage_suite_tests!(@one $target, suite_lookup_cache, |t| lookup_cache(&open(&t).await));
+        $crate::storage_suite_tests!(@one $target, suite_large_lookup_cache, |t| large_lookup_cache(&open(&t).await, 2_500));
+        $crate::storage_suite_tests!(@one $target, suite_lookup_cache_atomic, |t| lookup_cache_atomic(&t));
         $crate::storage_suite_tests!(@one $target, suite_sync_marks, |t| sync_marks(&open(&t).await));
     };
     (@one $target:path, $name:ident, |$t:ident| $case:ident($($arg:expr),*)) => {
@@ -379,6 +385,7 @@ pub async fn run_all(stores: &Stores) {
     connection_changes(stores).await;
     leases(stores).await;
     stale_fences_are_refused(stores).await;
+    lookup_cache(stores).await;
     sync_marks(stores).await;
 }
 

@@ -31,6 +31,7 @@ use chrono::{DateTime, Utc};
 use mdmkit_core::SerialNumber;
 
 use crate::error::StoreError;
+use crate::lookup_cache::LookupCacheStore;
 use crate::marks::MarkStore;
 use crate::model::{
     ConnectionChange, ConnectionRemoved, DeviceCheck, DevicePage, DeviceRecord, Fence,
@@ -309,6 +310,8 @@ pub struct Stores {
     pub groups: Arc<dyn GroupStore>,
     /// Sync state and leases.
     pub state: Arc<dyn SyncStateStore>,
+    /// Lookup caches ([`crate::lookup_cache`]).
+    pub lookups: Arc<dyn LookupCacheStore>,
     /// Incremental-read marks (device watermark, group delta link).
     pub marks: Arc<dyn MarkStore>,
 }
@@ -317,14 +320,20 @@ impl Stores {
     /// All of them from one value that implements every trait.
     pub fn from_one<S>(store: Arc<S>) -> Stores
     where
-        S: CredentialStore + DeviceStore + GroupStore + SyncStateStore + MarkStore,
+        S: CredentialStore
+            + DeviceStore
+            + GroupStore
+            + SyncStateStore
+            + MarkStore
+            + LookupCacheStore,
     {
         Stores {
             credentials: store.clone(),
             devices: store.clone(),
             groups: store.clone(),
             state: store.clone(),
-            marks: store,
+            marks: store.clone(),
+            lookups: store,
         }
     }
 }

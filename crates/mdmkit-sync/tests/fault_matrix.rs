@@ -322,6 +322,11 @@ impl Snapshot {
             out.push(format!("the group sync at {at} was not recorded"));
         }
         after.state.last_group_sync = before.state.last_group_sync;
+        // A run may list where the setup looked up (the lookup cache the setup filled makes a listing
+        // cheaper); a complete listing records the MDM's device count for the first time.
+        if before.state.mdm_device_count.is_none() {
+            after.state.mdm_device_count = None;
+        }
         for d in &self.devices {
             if d.checked_at.is_none_or(|c| c < at - TimeDelta::hours(2)) {
                 out.push(format!("{} was not checked by the run", d.serial_number));

@@ -1,6 +1,11 @@
 //! The listing half of a refresh, streamed: a full listing or a listing of changes is read page by page
 //! and its answers are written [`WRITE_BATCH`] devices at a time, so a run never holds the fleet's
 //! device records (see "Memory" in [`crate::refresh`]).
+//!
+//! Both kinds of listing read with [`Resolution::Deferred`] (see [`crate::lookup_cache`]): a row that
+//! answers a due device and still needs a follow-up read (a Fleet user name, a JumpCloud binding) waits in
+//! a batch of at most [`WRITE_BATCH`] rows, is resolved from the cache or the MDM, and only then written,
+//! so the stored metadata is what a listing resolved inline would have stored.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -8,7 +13,8 @@ use std::hash::BuildHasher;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use mdmkit_core::{ChangeListing, Coverage, MdmDevice, MdmProviderExt, Resolution, SerialNumber};
+use mdmkit_core::paging::DEFAULT_MAX_PAGES;
+use mdmkit_core::{device_stream_with, ChangeListing, Coverage, MdmDevice, SerialNumber};
 
 use super::{concerns_connection, Answer, Checks, SuspiciousListing, WRITE_BATCH};
 use crate::engine::{Connection, MdmSync};
@@ -54,6 +60,12 @@ struct Tally {
     held: BTreeMap<SerialNumber, MdmDevice>,
     /// The listing covers every device.
     everything: bool,
+    /// Rows that answer a due device but wait for follow-up reads ([`crate::lookup_cache`]), by serial;
+    /// resolved and written [`WRITE_BATCH`] at a time.
+    deferred: BTreeMap<SerialNumber, MdmDevice>,
+    /// Due serials the listing answered but that were not written: their follow-up read failed (or the
+    /// listing failed before they were resolved). They keep their metadata and stay due.
+    unwritten: HashSet<SerialNumber>,
 }
 
 impl Tally {
@@ -77,6 +89,8 @@ impl MdmSync {
             dups: BTreeMap::new(),
             held: BTreeMap::new(),
             everything: false,
+            deferred: BTreeMap::new(),
+            unwritten: HashSet::new(),
         };
         let mut paging = Some(Paging::first(WRITE_BATCH));
         while let Some(p) = paging {
@@ -105,10 +119,12 @@ impl MdmSync {
     /// `verify`: an incremental run, which writes a row only if it continues the stored device.
     async fn take_row(
         &self,
+        connection: &Connection,
         tally: &mut Tally,
         device: MdmDevice,
         verify: bool,
         checks: &mut Checks<'_>,
+        report: &mut RefreshReport,
     ) -> Result<()> {
         let id = tally.hash(&device.device_id);
         tally.ids.insert(id);
@@ -131,6 +147,9 @@ impl MdmSync {
             Some(first) if *first != device.device_id => {
                 let ids = BTreeSet::from([first.clone(), device.device_id]);
                 tally.held.remove(&serial);
+                // A duplicate is written as such when the listing ends: no follow-up read for it.
+                tally.deferred.remove(&serial);
+                tally.unwritten.remove(&serial);
                 tally.dups.insert(serial, ids);
                 return Ok(());
             }
@@ -154,7 +173,69 @@ impl MdmSync {
                 return Ok(());
             }
         }
-        checks.write(serial, Some(MdmMetadata::from(&device))).await
+        self.store_row(connection, tally, serial, device, checks, report)
+            .await
+    }
+
+    /// Writes a row that answers a due device; one that needs follow-up reads waits for its batch.
+    async fn store_row(
+        &self,
+        connection: &Connection,
+        tally: &mut Tally,
+        serial: SerialNumber,
+        device: MdmDevice,
+        checks: &mut Checks<'_>,
+        report: &mut RefreshReport,
+    ) -> Result<()> {
+        if device.unresolved.is_none() {
+            // A later row of the same device replaces a waiting one (its last row counts).
+            tally.deferred.remove(&serial);
+            tally.unwritten.remove(&serial);
+            return checks.write(serial, Some(MdmMetadata::from(&device))).await;
+        }
+        tally.deferred.insert(serial, device);
+        if tally.deferred.len() >= WRITE_BATCH {
+            self.resolve_deferred(connection, tally, checks, report)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Resolves the waiting rows (cache first, then the MDM) and writes those that got their answer;
+    /// a row whose follow-up read failed is not written, so its device keeps its metadata and stays due.
+    async fn resolve_deferred(
+        &self,
+        connection: &Connection,
+        tally: &mut Tally,
+        checks: &mut Checks<'_>,
+        report: &mut RefreshReport,
+    ) -> Result<()> {
+        if tally.deferred.is_empty() {
+            return Ok(());
+        }
+        let (serials, mut devices): (Vec<SerialNumber>, Vec<MdmDevice>) =
+            std::mem::take(&mut tally.deferred).into_iter().unzip();
+        let resolved = self
+            .resolve_listed(
+                &*connection.provider,
+                checks.workspace,
+                checks.guard,
+                checks.now,
+                &mut devices,
+                report,
+            )
+            .await?;
+        for (serial, device) in serials.into_iter().zip(devices) {
+            if resolved.failed.contains(&device.device_id) {
+                tally.unwritten.insert(serial);
+            } else {
+                tally.unwritten.remove(&serial);
+                checks
+                    .write(serial, Some(MdmMetadata::from(&device)))
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// Lists every device (`since` is `None`) or the devices changed since `since`, and writes the
@@ -175,12 +256,16 @@ impl MdmSync {
         match since {
             None => {
                 tally.everything = true;
-                let mut rows = provider.device_stream();
+                let mut rows =
+                    device_stream_with(&**provider, DEFAULT_MAX_PAGES, self.listing_resolution());
                 while let Some(row) = rows.next().await {
                     // A lease found lost stops the listing at once.
                     checks.guard.check()?;
                     match row {
-                        Ok(device) => self.take_row(&mut tally, device, false, checks).await?,
+                        Ok(device) => {
+                            self.take_row(connection, &mut tally, device, false, checks, report)
+                                .await?
+                        }
                         Err(e) => {
                             failure = Some(e);
                             break;
@@ -193,7 +278,11 @@ impl MdmSync {
                 while let Some(cursor) = listing.next_cursor().map(|c| c.cloned()) {
                     checks.guard.check()?;
                     let page = provider
-                        .list_changed_devices_page(since, cursor.as_ref(), Resolution::Inline)
+                        .list_changed_devices_page(
+                            since,
+                            cursor.as_ref(),
+                            self.listing_resolution(),
+                        )
                         .await
                         .and_then(|page| {
                             listing.record(&page).map_err(|e| {
@@ -215,10 +304,21 @@ impl MdmSync {
                     }
                     let verify = !tally.everything;
                     for device in page.devices {
-                        self.take_row(&mut tally, device, verify, checks).await?;
+                        self.take_row(connection, &mut tally, device, verify, checks, report)
+                            .await?;
                     }
                 }
             }
+        }
+        // The rows still waiting for follow-up reads: resolved and written before the duplicates, so a
+        // duplicate's write comes last. After a failure that concerns the connection every read would
+        // fail the same way: they are left unwritten (still due).
+        if failure.as_ref().is_some_and(concerns_connection) {
+            let waiting = std::mem::take(&mut tally.deferred);
+            tally.unwritten.extend(waiting.into_keys());
+        } else {
+            self.resolve_deferred(connection, &mut tally, checks, report)
+                .await?;
         }
         let listed = tally.ids.len() as u64;
         report.devices_seen = listed;
@@ -236,7 +336,7 @@ impl MdmSync {
             tracing::debug!(workspace = %workspace, error = %e, "MDM listing failed");
             report.fail(&e, None);
             report.aborted = true;
-            report.matched += written.saturating_sub(tally.held.len());
+            report.matched += written.saturating_sub(tally.held.len() + tally.unwritten.len());
             return Ok(ListingOutcome {
                 listed: None,
                 full: false,
@@ -246,11 +346,12 @@ impl MdmSync {
         if tally.everything {
             // The listing saw every device: a single row is the answer, no need to ask again.
             for (serial, device) in std::mem::take(&mut tally.held) {
-                checks
-                    .write(serial, Some(MdmMetadata::from(&device)))
+                self.store_row(connection, &mut tally, serial, device, checks, report)
                     .await?;
             }
-            report.matched += written;
+            self.resolve_deferred(connection, &mut tally, checks, report)
+                .await?;
+            report.matched += written.saturating_sub(tally.unwritten.len());
             if let Some(suspicious) =
                 SuspiciousListing::check(listed, state.mdm_device_count, tally.with_metadata)
             {
@@ -284,9 +385,10 @@ impl MdmSync {
                 oldest_recent: tally.oldest_recent,
             });
         }
-        report.matched += written.saturating_sub(tally.held.len());
+        report.matched += written.saturating_sub(tally.held.len() + tally.unwritten.len());
         let held = std::mem::take(&mut tally.held);
-        self.apply_unlisted(connection, cutoff, held, checks, report)
+        let unwritten = std::mem::take(&mut tally.unwritten);
+        self.apply_unlisted(connection, cutoff, held, unwritten, checks, report)
             .await?;
         Ok(ListingOutcome {
             listed: None,
@@ -297,17 +399,19 @@ impl MdmSync {
 
     /// An incremental run's end: rows to verify are asked again by serial; due devices the listing did
     /// not mention are unchanged since the watermark (their metadata is kept and their check stamped),
-    /// except devices never checked, which are looked up.
+    /// except devices never checked, which are looked up. `unwritten`: devices the listing did mention
+    /// but whose follow-up read failed; they stay due, untouched.
     async fn apply_unlisted(
         &self,
         connection: &Connection,
         cutoff: DateTime<Utc>,
         held: BTreeMap<SerialNumber, MdmDevice>,
+        unwritten: HashSet<SerialNumber>,
         checks: &mut Checks<'_>,
         report: &mut RefreshReport,
     ) -> Result<()> {
         let workspace = checks.workspace;
-        let mut failed = HashSet::new();
+        let mut failed = unwritten;
         for serial in held.into_keys() {
             if !self.look_up(connection, &serial, checks, report).await? {
                 if report.aborted {

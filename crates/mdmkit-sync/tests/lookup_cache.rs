@@ -1,0 +1,568 @@
+//! The lookup caches against the sandbox MDM, counted in requests the sandbox received: a daily refresh
+//! of Fleet and JumpCloud costs its listing pages plus reads of only what it has not seen lately.
+
+mod sandbox_support;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use futures::StreamExt;
+use mdmkit::paging::DEFAULT_MAX_PAGES;
+use mdmkit::{
+    device_stream_with, ChangeCursor, ChangeListing, ChangeTracking, ChangesPage, DeviceUser,
+    MdmDevice, MdmGroup, MdmProvider, MdmProviderExt, Page, PageRequest, PagingStyle,
+    ProviderConfig, ProviderKind, RequestCosts, Resolution, ResolvedUserName, SerialNumber,
+    Unresolved, Url, UserRef,
+};
+use mdmkit_sandbox::SandboxConfig;
+use mdmkit_sync::{
+    LookupCacheConfig, LookupKind, MdmSync, Plan, ProviderFactory, RefreshReport, Strategy,
+    SyncConfig, Vault, WorkspaceId,
+};
+use sandbox_support::{serial, Env, VAULT_KEY};
+
+/// What the engine asked the provider to resolve, per call.
+#[derive(Debug, Default)]
+struct Asked {
+    users: Mutex<Vec<String>>,
+    devices: Mutex<Vec<String>>,
+    /// Resolution calls fail (as a server error) while set.
+    failing: std::sync::atomic::AtomicBool,
+}
+
+impl Asked {
+    fn take_users(&self) -> BTreeSet<String> {
+        std::mem::take(&mut *self.users.lock().unwrap())
+            .into_iter()
+            .collect()
+    }
+    fn take_devices(&self) -> BTreeSet<String> {
+        std::mem::take(&mut *self.devices.lock().unwrap())
+            .into_iter()
+            .collect()
+    }
+}
+
+/// A real provider that records the ids it is asked to resolve.
+#[derive(Debug)]
+struct Recording {
+    inner: Arc<dyn MdmProvider>,
+    asked: Arc<Asked>,
+}
+
+#[mdmkit::async_trait]
+impl MdmProvider for Recording {
+    fn kind(&self) -> ProviderKind {
+        self.inner.kind()
+    }
+    async fn validate(&self) -> mdmkit::Result<()> {
+        self.inner.validate().await
+    }
+    async fn devices_by_serial(&self, s: &SerialNumber) -> mdmkit::Result<Vec<MdmDevice>> {
+        self.inner.devices_by_serial(s).await
+    }
+    fn device_paging(&self) -> PagingStyle {
+        self.inner.device_paging()
+    }
+    async fn list_devices_page(&self, r: &PageRequest) -> mdmkit::Result<Page<MdmDevice>> {
+        self.inner.list_devices_page(r).await
+    }
+    async fn groups(&self) -> mdmkit::Result<Vec<MdmGroup>> {
+        self.inner.groups().await
+    }
+    fn device_url(&self, id: &str) -> Option<Url> {
+        self.inner.device_url(id)
+    }
+    fn request_count(&self) -> u64 {
+        self.inner.request_count()
+    }
+    fn request_costs(&self) -> RequestCosts {
+        self.inner.request_costs()
+    }
+    fn change_tracking(&self) -> ChangeTracking {
+        self.inner.change_tracking()
+    }
+    async fn list_changed_devices_page(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+        cursor: Option<&ChangeCursor>,
+        resolution: Resolution,
+    ) -> mdmkit::Result<ChangesPage> {
+        self.inner
+            .list_changed_devices_page(since, cursor, resolution)
+            .await
+    }
+    async fn list_devices_page_with(
+        &self,
+        r: &PageRequest,
+        resolution: Resolution,
+    ) -> mdmkit::Result<Page<MdmDevice>> {
+        self.inner.list_devices_page_with(r, resolution).await
+    }
+    async fn resolve_user_names(&self, users: &[UserRef]) -> mdmkit::Result<Vec<ResolvedUserName>> {
+        self.asked
+            .users
+            .lock()
+            .unwrap()
+            .extend(users.iter().map(|u| u.user_id.clone()));
+        self.inner.resolve_user_names(users).await
+    }
+    async fn resolve_device_users(&self, ids: &[String]) -> mdmkit::Result<Vec<DeviceUser>> {
+        self.asked
+            .devices
+            .lock()
+            .unwrap()
+            .extend(ids.iter().cloned());
+        if self.asked.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(mdmkit::Error::new(
+                mdmkit::ErrorKind::Server,
+                "HTTP 503 Service Unavailable",
+            ));
+        }
+        self.inner.resolve_device_users(ids).await
+    }
+}
+
+/// An engine over `env`'s store and clock whose providers record what they are asked to resolve.
+fn recording_engine(env: &Env, cache: LookupCacheConfig) -> (MdmSync, Arc<Asked>) {
+    let asked = Arc::new(Asked::default());
+    let options = env.sandbox.client_options();
+    let log = asked.clone();
+    let factory: Arc<dyn ProviderFactory> = Arc::new(
+        move |c: &ProviderConfig| -> mdmkit::Result<Arc<dyn MdmProvider>> {
+            Ok(Arc::new(Recording {
+                inner: mdmkit::build_provider(c.clone(), &options)?,
+                asked: log.clone(),
+            }))
+        },
+    );
+    let mut config = SyncConfig::default();
+    config.lookup_cache = cache;
+    let sync = MdmSync::new(
+        factory,
+        Vault::new("k1", &VAULT_KEY).unwrap(),
+        env.stores.clone(),
+        env.clock.clone(),
+    )
+    .with_config(config);
+    (sync, asked)
+}
+
+fn days(n: u64) -> Duration {
+    Duration::from_secs(n * 86_400)
+}
+
+/// One day later, a refresh; its report and the requests the sandbox received for it.
+async fn next_refresh(
+    env: &Env,
+    sync: &MdmSync,
+    ws: &WorkspaceId,
+    kind: ProviderKind,
+    after: TimeDelta,
+) -> (RefreshReport, u64) {
+    env.advance(after);
+    let before = env.requests(kind);
+    let report = sync.refresh_due(ws).await.unwrap();
+    assert!(report.is_complete(), "{report:?}");
+    (report, env.requests(kind) - before)
+}
+
+/// What a provider's own full listing (every follow-up read made) says about each serial: user id and
+/// display name.
+async fn full_listing(
+    env: &Env,
+    kind: ProviderKind,
+) -> BTreeMap<SerialNumber, (Option<String>, Option<String>)> {
+    let provider = mdmkit::build_provider(env.config(kind), &env.sandbox.client_options()).unwrap();
+    let mut devices = provider.all_devices().await.unwrap();
+    let refs: Vec<UserRef> = devices
+        .iter()
+        .filter(|d| d.unresolved == Some(Unresolved::UserName))
+        .filter_map(|d| Some(UserRef::new(d.user_id.clone()?, d.device_id.clone())))
+        .collect();
+    let names: HashMap<String, Option<String>> = provider
+        .resolve_user_names(&refs)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| (n.user_id, n.name))
+        .collect();
+    for d in &mut devices {
+        if d.unresolved == Some(Unresolved::UserName) {
+            let name = d
+                .user_id
+                .as_ref()
+                .and_then(|u| names.get(u).cloned().flatten());
+            d.resolve_user_name(name);
+        }
+        assert_eq!(d.unresolved, None, "{d:?}");
+    }
+    devices
+        .into_iter()
+        .filter_map(|d| Some((d.serial_number.clone()?, (d.user_id, d.display_name))))
+        .collect()
+}
+
+async fn stored(
+    env: &Env,
+    sync: &MdmSync,
+    ws: &WorkspaceId,
+) -> BTreeMap<SerialNumber, (Option<String>, Option<String>)> {
+    let mut out = BTreeMap::new();
+    for s in env.fleet_serials() {
+        let s = serial(&s);
+        let view = sync.device(ws, &s).await.unwrap().unwrap();
+        let m = view.metadata.expect("metadata stored");
+        out.insert(s, (m.user_id, m.display_name));
+    }
+    out
+}
+
+/// Fleet without SCIM access (Fleet Free, an observer's token): listings carry IdP usernames but no
+/// names. The first refresh fills the name cache; later refreshes read a host's record only for a
+/// username not seen, or seen more than a week ago.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_names_come_from_the_cache_and_are_read_again_after_a_week() {
+    const FLEET: ProviderKind = ProviderKind::Fleet;
+    let env = Env::start_with(SandboxConfig {
+        devices: 150,
+        ..SandboxConfig::default()
+    })
+    .await;
+    env.sandbox.set_fleet_premium(false);
+    let (sync, asked) = recording_engine(&env, LookupCacheConfig::default());
+    let ws = env.fleet_workspace("fleet-names", Plan::Free).await;
+    let report = sync.connect(&ws, env.config(FLEET)).await.unwrap();
+    let first = report.refresh.into_report().unwrap();
+    assert!(first.is_complete(), "{first:?}");
+    let day0 = env.now();
+    let filled = env
+        .stores
+        .lookups
+        .count_lookups(&ws, LookupKind::UserName, day0)
+        .await
+        .unwrap();
+    let assigned_users: BTreeSet<u32> = env
+        .sandbox
+        .fleet()
+        .devices
+        .values()
+        .filter_map(|d| d.user)
+        .collect();
+    assert_eq!(
+        filled,
+        assigned_users.len() as u64,
+        "the first refresh ({:?}) remembers every assigned user's name",
+        first.strategy
+    );
+
+    // The listing's user ids (IdP e-mails) and, per id, a device of theirs.
+    let fleet = env.sandbox.fleet();
+    let listed_ids: BTreeSet<String> = assigned_users
+        .iter()
+        .map(|u| fleet.users[u].email.clone())
+        .collect();
+    let lookup_ids: BTreeSet<String> = env
+        .expected(FLEET)
+        .values()
+        .filter_map(|d| d.user_id.clone())
+        .collect();
+    // Where the IdP's username is not the e-mail the host list shows, the cache has not seen the id yet.
+    let unseen: BTreeSet<String> = listed_ids.difference(&lookup_ids).cloned().collect();
+    assert!(!unseen.is_empty() && unseen.len() < listed_ids.len() / 4);
+    asked.take_users();
+
+    let pages = 2; // 150 hosts at 100 a page
+    let probe = 1; // the SCIM read each listing tries once (Fleet Free: 404)
+    let (day1, requests) = next_refresh(&env, &sync, &ws, FLEET, TimeDelta::days(1)).await;
+    // Refreshed by lookups on day 0, Fleet lists changes from the next day (every host changed in the
+    // sandbox): a listing all the same, with the names deferred to the cache.
+    assert_eq!(day1.strategy, Some(Strategy::Changes), "{day1:?}");
+    assert_eq!(
+        asked.take_users(),
+        unseen,
+        "only ids the cache has not seen"
+    );
+    assert_eq!(requests, pages + probe + unseen.len() as u64, "{day1:?}");
+    assert_eq!(day1.lookups.reads, unseen.len() as u64);
+    // Names resolved on a listing of changes are those a full inline listing gives.
+    assert_eq!(
+        stored(&env, &sync, &ws).await,
+        full_listing(&env, FLEET).await
+    );
+
+    // The next day: every id is known, so the refresh costs its listing only.
+    let (day2, requests) = next_refresh(&env, &sync, &ws, FLEET, TimeDelta::days(1)).await;
+    assert_eq!(day2.strategy, Some(Strategy::Bulk));
+    assert_eq!(asked.take_users(), BTreeSet::new());
+    assert_eq!(requests, pages + probe, "no host record read: {day2:?}");
+    assert!(day2.lookups.hits > 100, "{day2:?}");
+
+    // User ids and names are what a full listing, with every name read, gives.
+    let by_cache = stored(&env, &sync, &ws).await;
+    assert_eq!(by_cache, full_listing(&env, FLEET).await);
+
+    // A name changed in the IdP shows once its entry is a week old, not before.
+    let (user, device) = fleet
+        .devices
+        .values()
+        .find_map(|d| {
+            // A provisioned user with a name, known by their e-mail (cached on day 0).
+            let u = d.user?;
+            (u % 11 != 5 && u % 13 != 7 && lookup_ids.contains(&fleet.users[&u].email))
+                .then_some((u, d.index))
+        })
+        .unwrap();
+    env.sandbox
+        .mutate(|f| f.users.get_mut(&user).unwrap().full_name = "Renamed Person".into());
+    let renamed_serial = env.serial_of(device);
+    let (_, requests) = next_refresh(&env, &sync, &ws, FLEET, TimeDelta::days(4)).await;
+    assert_eq!(requests, pages + probe, "six days old: still used");
+    assert_ne!(
+        env.view(&ws, &renamed_serial).await.display_name.as_deref(),
+        Some("Renamed Person")
+    );
+    let (day7, requests) = next_refresh(&env, &sync, &ws, FLEET, TimeDelta::days(1)).await;
+    let reread = asked.take_users();
+    let week_old: BTreeSet<String> = listed_ids.intersection(&lookup_ids).cloned().collect();
+    assert_eq!(
+        reread, week_old,
+        "ids cached on day 0 are a week old; day 1's are not"
+    );
+    // More than a SCIM page of users: the provider tries SCIM once more before reading hosts.
+    let scim_retry = u64::from(reread.len() > 100);
+    assert_eq!(
+        requests,
+        pages + probe + scim_retry + reread.len() as u64,
+        "{day7:?}"
+    );
+    assert_eq!(
+        env.view(&ws, &renamed_serial).await.display_name.as_deref(),
+        Some("Renamed Person")
+    );
+    let _ = day0;
+}
+
+/// JumpCloud: systems without a primary user need a graph read each. The cache remembers "nobody is
+/// bound" for a week and a bound user for three days here, and refreshes in between read nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jumpcloud_bindings_are_rechecked_only_after_their_window() {
+    const JC: ProviderKind = ProviderKind::JumpCloud;
+    let env = Env::start_with(SandboxConfig {
+        devices: 120,
+        ..SandboxConfig::default()
+    })
+    .await;
+    let mut cache = LookupCacheConfig::default();
+    cache.unbound_max_age = days(7);
+    cache.bound_max_age = days(3);
+    let (sync, asked) = recording_engine(&env, cache);
+    let ws = env.fleet_workspace("jc-bindings", Plan::Free).await;
+
+    // Systems of the fleet by what the graph must say: nobody, or a user without `primarySystemUser`.
+    let expected = env.expected(JC);
+    let fleet = env.sandbox.fleet();
+    let id_of = |index: u32| {
+        expected[&serial(&fleet.devices[&index].serial)]
+            .device_id
+            .clone()
+    };
+    let unbound: BTreeSet<String> = fleet
+        .devices
+        .values()
+        .filter(|d| d.user.is_none())
+        .map(|d| id_of(d.index))
+        .collect();
+    let graph_bound: BTreeSet<String> = fleet
+        .devices
+        .values()
+        .filter(|d| d.user.is_some() && d.index % 2 == 1)
+        .map(|d| id_of(d.index))
+        .collect();
+    assert!(unbound.len() > 10 && graph_bound.len() > 10);
+    let needing: BTreeSet<String> = unbound.union(&graph_bound).cloned().collect();
+    assert_eq!(needing.len(), env.sandbox.per_device_listing_requests(JC));
+
+    // Day 0: every system that needs the graph is read once.
+    let report = sync.connect(&ws, env.config(JC)).await.unwrap();
+    let first = report.refresh.into_report().unwrap();
+    assert!(first.is_complete(), "{first:?}");
+    assert_eq!(first.strategy, Some(Strategy::Bulk));
+    assert_eq!(asked.take_devices(), needing);
+    assert_eq!(
+        stored(&env, &sync, &ws).await,
+        inline_listing(&env, JC).await
+    );
+
+    // What a deferred listing alone costs (pages and the user directory).
+    let provider = mdmkit::build_provider(env.config(JC), &env.sandbox.client_options()).unwrap();
+    let before = env.requests(JC);
+    let mut rows = device_stream_with(&*provider, DEFAULT_MAX_PAGES, Resolution::Deferred);
+    while let Some(row) = rows.next().await {
+        row.unwrap();
+    }
+    drop(rows);
+    let listing = env.requests(JC) - before;
+
+    // Day 1: everything cached, the refresh costs its listing: one of changes since the watermark (every
+    // system changed in the sandbox), which reads names by id rather than the whole directory.
+    let since = listing_since(&env, &ws, JC, env.now() + TimeDelta::days(1)).await;
+    let (day1, requests) = next_refresh(&env, &sync, &ws, JC, TimeDelta::days(1)).await;
+    assert_eq!(day1.strategy, Some(Strategy::Changes), "{day1:?}");
+    assert_eq!(asked.take_devices(), BTreeSet::new());
+    assert_eq!(day1.lookups.reads, 0, "{day1:?}");
+    let changes = deferred_changes_cost(&env, JC, since).await;
+    assert_eq!(requests, changes, "no graph read: {day1:?}");
+    // Day 3: bound users are three days old and read again; "nobody" is not.
+    let (day3, requests) = next_refresh(&env, &sync, &ws, JC, TimeDelta::days(2)).await;
+    assert_eq!(asked.take_devices(), graph_bound);
+    assert!(requests >= listing + graph_bound.len() as u64, "{day3:?}");
+    // Day 6: the same again (read on day 3).
+    next_refresh(&env, &sync, &ws, JC, TimeDelta::days(3)).await;
+    assert_eq!(asked.take_devices(), graph_bound);
+    // Day 7: "nobody is bound" is a week old and checked again; bound users (day 6) are not.
+    let (day7, requests) = next_refresh(&env, &sync, &ws, JC, TimeDelta::days(1)).await;
+    // A listing of changes (the full one ran on day 6): its rows are resolved before they are stored,
+    // so what is stored below equals an inline listing.
+    assert_eq!(day7.strategy, Some(Strategy::Changes), "{day7:?}");
+    assert_eq!(asked.take_devices(), unbound);
+    assert!(requests >= listing + unbound.len() as u64, "{day7:?}");
+    assert_eq!(
+        stored(&env, &sync, &ws).await,
+        inline_listing(&env, JC).await
+    );
+}
+
+/// Where a refresh at `at` lists changes from (it must: the test expects a listing of changes).
+async fn listing_since(
+    env: &Env,
+    ws: &WorkspaceId,
+    kind: ProviderKind,
+    at: chrono::DateTime<chrono::Utc>,
+) -> chrono::DateTime<chrono::Utc> {
+    let marks = env.stores.marks.sync_marks(ws).await.unwrap();
+    let state = env.stores.state.sync_state(ws).await.unwrap();
+    let provider = mdmkit::build_provider(env.config(kind), &env.sandbox.client_options()).unwrap();
+    mdmkit_sync::refresh::incremental_since(
+        provider.change_tracking(),
+        &marks,
+        &state,
+        at,
+        SyncConfig::default().full_listing_interval,
+    )
+    .expect("a listing of changes is due")
+}
+
+/// Requests a listing of changes since `since` costs with every follow-up read deferred.
+async fn deferred_changes_cost(
+    env: &Env,
+    kind: ProviderKind,
+    since: chrono::DateTime<chrono::Utc>,
+) -> u64 {
+    let provider = mdmkit::build_provider(env.config(kind), &env.sandbox.client_options()).unwrap();
+    let before = env.requests(kind);
+    let mut listing = ChangeListing::new(since);
+    while let Some(cursor) = listing.next_cursor().map(|c| c.cloned()) {
+        let page = provider
+            .list_changed_devices_page(since, cursor.as_ref(), Resolution::Deferred)
+            .await
+            .unwrap();
+        listing.record(&page).unwrap();
+    }
+    env.requests(kind) - before
+}
+
+/// The provider's inline listing (every graph read made) by serial.
+async fn inline_listing(
+    env: &Env,
+    kind: ProviderKind,
+) -> BTreeMap<SerialNumber, (Option<String>, Option<String>)> {
+    full_listing(env, kind).await
+}
+
+/// New credentials clear the caches with the metadata (R9); so does an on-demand clear.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_credentials_and_an_explicit_clear_empty_the_caches() {
+    const JC: ProviderKind = ProviderKind::JumpCloud;
+    let env = Env::start(40).await;
+    let (sync, asked) = recording_engine(&env, LookupCacheConfig::default());
+    let ws = env.fleet_workspace("jc-clear", Plan::Free).await;
+    sync.connect(&ws, env.config(JC)).await.unwrap();
+    let needing = asked.take_devices();
+    assert!(!needing.is_empty());
+    let cached = |sync: &MdmSync| {
+        let ws = ws.clone();
+        let lookups = sync.stores().lookups.clone();
+        async move {
+            lookups
+                .count_lookups(&ws, LookupKind::DeviceUser, chrono::DateTime::UNIX_EPOCH)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(cached(&sync).await, needing.len() as u64);
+
+    assert_eq!(
+        sync.clear_lookup_cache(&ws).await.unwrap(),
+        needing.len() as u64
+    );
+    assert_eq!(cached(&sync).await, 0);
+    next_refresh(&env, &sync, &ws, JC, TimeDelta::days(1)).await;
+    assert_eq!(asked.take_devices(), needing, "read again after the clear");
+
+    // Another MDM (Fleet): R9 clears metadata and caches in one transaction.
+    sync.connect(&ws, env.config(ProviderKind::Fleet))
+        .await
+        .unwrap();
+    assert_eq!(cached(&sync).await, 0);
+}
+
+/// A follow-up read that fails gives its devices no answer: they keep their metadata and check time and
+/// stay due, the run reports the error, and the next run completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_follow_up_read_keeps_its_devices_due() {
+    const JC: ProviderKind = ProviderKind::JumpCloud;
+    let env = Env::start(40).await;
+    let (sync, asked) = recording_engine(&env, LookupCacheConfig::default());
+    let ws = env.fleet_workspace("jc-failing", Plan::Free).await;
+    sync.connect(&ws, env.config(JC)).await.unwrap();
+    let needing = asked.take_devices();
+    let before = sync.devices(&ws).await.unwrap();
+    sync.clear_lookup_cache(&ws).await.unwrap();
+
+    asked
+        .failing
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let day1 = env.advance(TimeDelta::days(1));
+    let report = sync.refresh_due(&ws).await.unwrap();
+    assert!(!report.is_complete() && report.errors >= 1, "{report:?}");
+    // A listing of changes: devices whose read failed are not taken for unchanged either.
+    assert_eq!(report.strategy, Some(Strategy::Changes), "{report:?}");
+    assert_eq!(report.unchanged, 0, "{report:?}");
+    assert_eq!(report.still_due(), needing.len(), "{report:?}");
+    let expected = env.expected(JC);
+    for (old, now) in before.iter().zip(sync.devices(&ws).await.unwrap()) {
+        let id = &expected[&old.serial_number].device_id;
+        if needing.contains(id) {
+            assert_eq!(&now, old, "kept whole: {id}");
+        } else {
+            assert_eq!(now.checked_at, Some(day1), "{id}");
+            assert_eq!(now.metadata, old.metadata, "{id}");
+        }
+    }
+
+    asked
+        .failing
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    env.advance(TimeDelta::hours(1));
+    let report = sync.refresh_due(&ws).await.unwrap();
+    assert!(report.is_complete(), "{report:?}");
+    assert_eq!(
+        report.due,
+        needing.len(),
+        "only the unanswered devices were due"
+    );
+    assert_eq!(asked.take_devices(), needing);
+}
