@@ -344,8 +344,67 @@ impl StdError for Error {
     }
 }
 
+/// One operation of one provider (`Operation::new(ProviderKind::Jamf, "groups")`), named once by the
+/// provider crate and used for its requests and for the errors it raises outside the HTTP client (a
+/// response it cannot use, a cursor it did not write), so neither has to name the provider again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Operation {
+    provider: ProviderKind,
+    name: &'static str,
+}
+
+impl Operation {
+    /// `name` (`validate`, `list_devices`, `groups`, …) of `provider`.
+    pub const fn new(provider: ProviderKind, name: &'static str) -> Operation {
+        Operation { provider, name }
+    }
+
+    /// The provider.
+    pub const fn provider(self) -> ProviderKind {
+        self.provider
+    }
+
+    /// The operation's name, as errors and logs show it.
+    pub const fn name(self) -> &'static str {
+        self.name
+    }
+
+    /// Names this provider and operation on `error`, keeping a provider or operation it already names
+    /// (the innermost is the most precise).
+    pub fn tag(self, error: Error) -> Error {
+        error.with_provider(self.provider).with_operation(self.name)
+    }
+
+    /// [`Operation::tag`] as a function, for `map_err`.
+    pub fn tagger(self) -> impl Fn(Error) -> Error {
+        move |error| self.tag(error)
+    }
+
+    /// A new error of `kind` in this operation.
+    pub fn error(self, kind: ErrorKind, message: impl Into<String>) -> Error {
+        self.tag(Error::new(kind, message))
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_operation_names_itself_on_errors_without_overriding_inner_ones() {
+        let groups = Operation::new(ProviderKind::Jamf, "groups");
+        let made = groups.error(ErrorKind::InvalidResponse, "no groups section");
+        assert_eq!(made.provider(), Some(ProviderKind::Jamf));
+        assert_eq!(made.operation(), Some("groups"));
+        assert_eq!(made.kind(), ErrorKind::InvalidResponse);
+        let inner = Error::new(ErrorKind::NotFound, "gone").with_operation("token");
+        let tagged = (groups.tagger())(inner);
+        assert_eq!(
+            tagged.operation(),
+            Some("token"),
+            "the inner operation stays"
+        );
+        assert_eq!(tagged.provider(), Some(ProviderKind::Jamf));
+    }
     use super::*;
 
     #[test]

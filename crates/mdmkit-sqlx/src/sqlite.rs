@@ -6,6 +6,9 @@
 //!   the file on one machine (not over a network file system, which breaks SQLite's locks).
 //! - **Leases** expire by SQLite's clock (`julianday('now')`, the clock of the machine the file is on);
 //!   instants are stored as microseconds since the Unix epoch.
+//! - **Opening** switches a new file to WAL and migrates it on one connection before the pool opens more
+//!   (two connections switching a new file at once can deadlock, which SQLite answers with "database is
+//!   locked" without waiting); a "busy" answer while opening is retried until the busy timeout.
 //! - **Migrations** run inside one `BEGIN IMMEDIATE` transaction (sqlx turns each migration's own
 //!   transaction into a savepoint), so processes starting at once apply them one after the other, and the
 //!   later ones find nothing left to do.
@@ -16,7 +19,7 @@
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::DateTime;
 use mdmkit_sync::{StepHook, Stores};
@@ -26,7 +29,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
     SqliteTypeInfo, SqliteValueRef,
 };
-use sqlx::{Database, Decode, Encode, Sqlite, Type};
+use sqlx::{ConnectOptions, Connection, Database, Decode, Encode, Sqlite, SqliteConnection, Type};
 
 use crate::common::DbTime;
 use crate::error::Error;
@@ -71,24 +74,32 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
+        // The first connection is opened alone: it switches a new file to WAL and migrates it before
+        // the pool opens more. Two connections switching one new file at once can deadlock, and SQLite
+        // then answers "database is locked" at once instead of waiting; another process doing the same
+        // is waited out by retrying.
+        let first = retry_while_busy(|| async {
+            let mut first = options
+                .connect()
+                .await
+                .map_err(|e| Error::connect("sqlite", e))?;
+            migrate(&mut first).await?;
+            Ok(first)
+        })
+        .await?;
         // One connection stays open for good: an in-memory database lives only as long as one does.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(options)
-            .await
-            .map_err(|e| Error::connect("sqlite", e))?;
-        let mut lock = pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| Error::connect("sqlite", e))?;
-        // `run_direct` is sqlx's way around `run`'s "Acquire is not general enough" in Send futures.
-        MIGRATOR.run_direct(&mut *lock).await?;
-        lock.commit()
-            .await
-            .map_err(|e| Error::connect("sqlite", e))?;
+        let pool = retry_while_busy(|| async {
+            SqlitePoolOptions::new()
+                .max_connections(8)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(options.clone())
+                .await
+                .map_err(|e| Error::connect("sqlite", e))
+        })
+        .await?;
+        let _ = first.close().await;
         Ok(SqliteStore { pool, hook: None })
     }
 
@@ -114,6 +125,54 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Brings the schema up to date inside one `BEGIN IMMEDIATE` transaction.
+async fn migrate(conn: &mut SqliteConnection) -> Result<(), Error> {
+    let mut lock = conn
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(|e| Error::connect("sqlite", e))?;
+    // `run_direct` is sqlx's way around `run`'s "Acquire is not general enough" in Send futures.
+    MIGRATOR.run_direct(&mut *lock).await?;
+    lock.commit().await.map_err(|e| Error::connect("sqlite", e))
+}
+
+/// Runs `attempt` again while it fails with SQLite's "busy" or "locked" (the cases where SQLite does not
+/// wait by itself), backing off, until [`BUSY_TIMEOUT`] has passed.
+async fn retry_while_busy<T, F, Fut>(mut attempt: F) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match attempt().await {
+            Err(e) if is_busy(&e) && started.elapsed() + pause < BUSY_TIMEOUT => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(500));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether opening failed only because another connection held a lock (`SQLITE_BUSY`, `SQLITE_LOCKED`
+/// and their extended codes).
+fn is_busy(error: &Error) -> bool {
+    let source = match error {
+        Error::Connect { source, .. } => source,
+        Error::Migrate(sqlx::migrate::MigrateError::Execute(source)) => source,
+        Error::Migrate(sqlx::migrate::MigrateError::ExecuteMigration(source, _)) => source,
+        _ => return false,
+    };
+    let sqlx::Error::Database(db) = source else {
+        return false;
+    };
+    db.code()
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| matches!(code & 0xff, 5 | 6))
 }
 
 impl Type<Sqlite> for DbTime {
@@ -228,3 +287,69 @@ mod dialect {
 }
 
 sql_store!(SqliteStore, dialect);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TempSqlite;
+
+    /// A lock SQLite answers "busy" for at once (here: a connection with no busy timeout while another
+    /// holds an exclusive transaction) is waited out by retrying, and the retry gives up on other errors.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn opening_retries_while_sqlite_answers_busy_at_once() {
+        let db = TempSqlite::new().unwrap();
+        let options = SqliteConnectOptions::from_str(&db.url())
+            .unwrap()
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Delete);
+        let mut holder = options.connect().await.unwrap();
+        sqlx::query("CREATE TABLE t (x INTEGER)")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        let mut exclusive = holder.begin_with("BEGIN EXCLUSIVE").await.unwrap();
+        sqlx::query("INSERT INTO t VALUES (1)")
+            .execute(&mut *exclusive)
+            .await
+            .unwrap();
+
+        let impatient = options.clone().busy_timeout(Duration::ZERO);
+        let attempts = std::sync::atomic::AtomicU32::new(0);
+        let read = retry_while_busy(|| async {
+            attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut conn = impatient
+                .connect()
+                .await
+                .map_err(|e| Error::connect("sqlite", e))?;
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM t")
+                .fetch_one(&mut conn)
+                .await
+                .map_err(|e| Error::connect("sqlite", e))
+        });
+        let release = async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            exclusive.commit().await.unwrap();
+        };
+        let (count, ()) = tokio::join!(read, release);
+        assert_eq!(count.expect("the read succeeds once the lock is gone"), 1);
+        assert!(
+            attempts.load(std::sync::atomic::Ordering::SeqCst) > 1,
+            "the first attempts met the lock"
+        );
+
+        let not_busy = Error::Config("bad".into());
+        assert!(!is_busy(&not_busy));
+        let calls = std::sync::atomic::AtomicU32::new(0);
+        let failed: Result<(), Error> = retry_while_busy(|| async {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err(Error::Config("bad".into()))
+        })
+        .await;
+        assert!(failed.is_err());
+        assert_eq!(
+            calls.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "no retry"
+        );
+    }
+}

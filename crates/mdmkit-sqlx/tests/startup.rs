@@ -33,6 +33,29 @@ async fn sqlite_processes_starting_at_once_migrate_once() {
     );
 }
 
+/// A new file opened by several processes at once, many times over: the first connections race to switch
+/// the file to WAL, where SQLite answers "database is locked" without waiting. Every open must succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_new_files_open_while_others_open_them() {
+    for round in 0..40 {
+        let db = TempSqlite::new().unwrap();
+        let url = db.url();
+        let starts = (0..6).map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { SqliteStore::connect(&url).await })
+        });
+        let stores: Vec<SqliteStore> = futures_join(starts).await;
+        for store in &stores {
+            let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            assert_eq!(mode, "wal", "round {round}");
+            store.close().await;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_replicas_starting_at_once_migrate_once() {
     let Some(db) = TestSchema::create().await else {
