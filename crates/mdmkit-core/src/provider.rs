@@ -10,12 +10,17 @@ use url::Url;
 
 use crate::changes::{ChangeCursor, ChangeListing, ChangeTracking, ChangedDevices, ChangesPage};
 use crate::device::{MdmDevice, MdmGroup, SerialNumber};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Operation, Result};
 use crate::group_delta::{GroupDelta, GroupDeltaToken};
 use crate::kind::ProviderKind;
 use crate::links::DeviceLink;
 use crate::paging::{Page, PageRequest, Pager, PagingStyle, DEFAULT_MAX_PAGES};
 use crate::resolution::{DeviceUser, Resolution, ResolvedUserName, UserRef};
+
+// The operations the default methods and conveniences name on their errors (the names providers use).
+const OP_LOOKUP: &str = "device_by_serial";
+const OP_LIST: &str = "list_devices";
+const OP_LIST_CHANGED: &str = "list_changed_devices";
 
 /// What every MDM provider implements. Small and object-safe: use it as `Arc<dyn MdmProvider>`.
 ///
@@ -58,7 +63,11 @@ pub trait MdmProvider: Debug + Send + Sync + 'static {
     fn request_count(&self) -> u64;
 
     /// What lookups and listings cost in requests, so a caller can pick the cheaper way to refresh.
-    fn request_costs(&self) -> RequestCosts;
+    /// Default: [`RequestCosts::PAGES_CARRY_EVERYTHING`], right for an API whose device records carry
+    /// what R4 needs; a provider that reads more per device says so.
+    fn request_costs(&self) -> RequestCosts {
+        RequestCosts::PAGES_CARRY_EVERYTHING
+    }
 
     /// Whether [`MdmProvider::list_changed_devices_page`] can list only changed devices, and by which
     /// field. Default: [`ChangeTracking::Unsupported`].
@@ -81,12 +90,13 @@ pub trait MdmProvider: Debug + Send + Sync + 'static {
         resolution: Resolution,
     ) -> Result<ChangesPage> {
         let _ = (since, cursor, resolution);
-        Err(Error::config(format!(
-            "{} cannot list only the devices that changed; use the bulk listing",
-            self.kind().display_name()
+        Err(Operation::new(self.kind(), OP_LIST_CHANGED).error(
+            ErrorKind::InvalidConfiguration,
+            format!(
+                "{} cannot list only the devices that changed; use the bulk listing",
+                self.kind().display_name()
+            ),
         ))
-        .with_provider(self.kind())
-        .with_operation("list_changed_devices"))
     }
 
     /// [`MdmProvider::list_devices_page`] with a choice of how much per-device follow-up reading to do
@@ -230,12 +240,10 @@ pub trait MdmProviderExt: MdmProvider {
             0 | 1 => Ok(found.pop()),
             n => {
                 let ids: Vec<_> = found.iter().map(|d| d.device_id.as_str()).collect();
-                Err(Error::new(
+                Err(Operation::new(self.kind(), OP_LOOKUP).error(
                     ErrorKind::InvalidResponse,
                     format!("{n} devices share serial {serial}: {}", ids.join(", ")),
-                )
-                .with_provider(self.kind())
-                .with_operation("device_by_serial"))
+                ))
             }
         }
     }
@@ -260,10 +268,9 @@ pub trait MdmProviderExt: MdmProvider {
             let page = self
                 .list_changed_devices_page(since, cursor.as_ref(), Resolution::Inline)
                 .await?;
-            listing.record(&page).map_err(|e| {
-                e.with_provider(self.kind())
-                    .with_operation("list_changed_devices")
-            })?;
+            listing
+                .record(&page)
+                .map_err(Operation::new(self.kind(), OP_LIST_CHANGED).tagger())?;
             devices.extend(page.devices);
         }
         Ok(ChangedDevices::new(devices, listing.coverage()))
@@ -301,10 +308,9 @@ pub fn device_stream_with<P: MdmProvider + ?Sized>(
         let page = provider
             .list_devices_page_with(&request, resolution)
             .await?;
-        pager.record(&page, MdmDevice::row_id).map_err(|e| {
-            e.with_provider(provider.kind())
-                .with_operation("list_devices")
-        })?;
+        pager
+            .record(&page, MdmDevice::row_id)
+            .map_err(Operation::new(provider.kind(), OP_LIST).tagger())?;
         Ok(Some((stream::iter(page.items.into_iter().map(Ok)), pager)))
     })
     .try_flatten()

@@ -153,8 +153,8 @@ use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
     links, ChangeCursor, ChangeTracking, ChangesPage, Error, ErrorKind, MdmDevice, MdmGroup,
-    MdmProvider, Page, PageRequest, PagingStyle, ProviderKind, Resolution, ResolvedUserName,
-    Result, SerialNumber, Url, UserRef,
+    MdmProvider, Operation, Page, PageRequest, PagingStyle, ProviderKind, Resolution,
+    ResolvedUserName, Result, SerialNumber, Url, UserRef,
 };
 
 pub use mdmkit_core::FleetConfig;
@@ -163,6 +163,12 @@ use crate::client::{is_dot_segment, FleetClient, ScimPage};
 use crate::scim::ScimIndex;
 
 pub use crate::client::PAGE_SIZE;
+
+const VALIDATE: Operation = Operation::new(ProviderKind::Fleet, "validate");
+const LOOKUP: Operation = Operation::new(ProviderKind::Fleet, "device_by_serial");
+const LIST: Operation = Operation::new(ProviderKind::Fleet, "list_devices");
+const RESOLVE: Operation = Operation::new(ProviderKind::Fleet, "resolve_user_names");
+const GROUPS: Operation = Operation::new(ProviderKind::Fleet, "groups");
 
 /// Label member lists read at the same time.
 const LABEL_CONCURRENCY: usize = 4;
@@ -229,12 +235,6 @@ impl FleetProvider {
     /// The Fleet server's base URL (ends in `/`).
     pub fn base_url(&self) -> &Url {
         &self.base_url
-    }
-
-    fn error(operation: &'static str, kind: ErrorKind, message: String) -> Error {
-        Error::new(kind, message)
-            .with_provider(ProviderKind::Fleet)
-            .with_operation(operation)
     }
 
     /// The SCIM users of the listing in progress, read on first need; `None` when Fleet refuses or lacks
@@ -378,7 +378,7 @@ impl FleetProvider {
     async fn search_exact(&self, serial: &SerialNumber) -> Result<Vec<MdmDevice>> {
         let hosts = self
             .client
-            .search_hosts(serial.as_str(), self.page_size, "device_by_serial")
+            .search_hosts(serial.as_str(), self.page_size, LOOKUP.name())
             .await?;
         Ok(hosts
             .iter()
@@ -395,13 +395,11 @@ impl MdmProvider for FleetProvider {
     }
 
     async fn validate(&self) -> Result<()> {
-        const OP: &str = "validate";
-        let me = self.client.me(OP).await?;
+        let me = self.client.me(VALIDATE.name()).await?;
         let Some(user) = &me.user else {
-            return Err(Self::error(
-                OP,
+            return Err(VALIDATE.error(
                 ErrorKind::InvalidResponse,
-                "GET /api/v1/fleet/me answered without a \"user\"; the server does not answer like the Fleet API".to_owned(),
+                "GET /api/v1/fleet/me answered without a \"user\"; the server does not answer like the Fleet API",
             ));
         };
         let who = user
@@ -411,8 +409,7 @@ impl MdmProvider for FleetProvider {
             .or_else(|| user.id.as_ref().map(|id| format!("user {}", id.0)))
             .unwrap_or_else(|| "the token's user".to_owned());
         if me.shows_no_access() {
-            return Err(Self::error(
-                OP,
+            return Err(VALIDATE.error(
                 ErrorKind::Forbidden,
                 format!("the Fleet user {who} has no global role and no team, so it cannot read hosts; give it the Observer role (or higher) globally or on the teams to sync"),
             ));
@@ -425,7 +422,7 @@ impl MdmProvider for FleetProvider {
     }
 
     async fn devices_by_serial(&self, serial: &SerialNumber) -> Result<Vec<MdmDevice>> {
-        const OP: &str = "device_by_serial";
+        const OP: &str = LOOKUP.name();
         if is_dot_segment(serial.as_str()) {
             return self.search_exact(serial).await;
         }
@@ -468,7 +465,7 @@ impl MdmProvider for FleetProvider {
         request: &PageRequest,
         resolution: Resolution,
     ) -> Result<Page<MdmDevice>> {
-        const OP: &str = "list_devices";
+        const OP: &str = LIST.name();
         if matches!(request, PageRequest::PageNumber { page: 0, .. }) {
             self.start_listing().await;
         }
@@ -482,7 +479,7 @@ impl MdmProvider for FleetProvider {
     /// (`GET /hosts/{id}`, at the client's concurrency), and answered only if that host still shows the
     /// same IdP user (ids compared ignoring ASCII case).
     async fn resolve_user_names(&self, users: &[UserRef]) -> Result<Vec<ResolvedUserName>> {
-        const OP: &str = "resolve_user_names";
+        const OP: &str = RESOLVE.name();
         if users.len() as u64 > client::SCIM_PAGE {
             self.start_listing().await;
             if let Some(index) = self.scim_index(OP).await {
@@ -525,7 +522,7 @@ impl MdmProvider for FleetProvider {
     }
 
     async fn groups(&self) -> Result<Vec<MdmGroup>> {
-        const OP: &str = "groups";
+        const OP: &str = GROUPS.name();
         let mut seen = std::collections::HashSet::new();
         let labels: Vec<_> = self
             .client

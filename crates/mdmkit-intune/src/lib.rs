@@ -150,7 +150,7 @@ use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
     async_trait, links, ChangeCursor, ChangeTracking, ChangesPage, Coverage, GroupDelta,
-    GroupDeltaToken, IntuneCloud, IntuneConfig, MdmDevice, MdmGroup, MdmProvider, Page,
+    GroupDeltaToken, IntuneCloud, IntuneConfig, MdmDevice, MdmGroup, MdmProvider, Operation, Page,
     PageRequest, PagingStyle, ProviderKind, Resolution, Result, SerialNumber, Url,
 };
 
@@ -158,6 +158,9 @@ pub use auth::{graph_scope, token_endpoint};
 pub use error::permissions;
 
 use client::GraphClient;
+
+/// Reading groups, for the errors raised outside the HTTP client.
+const GROUPS: Operation = Operation::new(ProviderKind::Intune, "groups");
 
 /// Group member listings read at once (each is one or more requests).
 const MEMBER_LISTINGS_AT_ONCE: usize = 4;
@@ -291,11 +294,6 @@ impl MdmProvider for IntuneProvider {
 
     fn request_count(&self) -> u64 {
         self.client.request_count()
-    }
-
-    fn request_costs(&self) -> mdmkit_core::RequestCosts {
-        use mdmkit_core::RequestCosts;
-        RequestCosts::PAGES_CARRY_EVERYTHING
     }
 
     fn change_tracking(&self) -> ChangeTracking {

@@ -136,7 +136,7 @@ use async_trait::async_trait;
 use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
-    links, ChangeCursor, ChangeTracking, ChangesPage, Error, MdmDevice, MdmGroup, MdmProvider,
+    links, ChangeCursor, ChangeTracking, ChangesPage, MdmDevice, MdmGroup, MdmProvider, Operation,
     Page, PageRequest, PagingStyle, ProviderKind, Resolution, Result, SerialNumber, Url,
 };
 
@@ -172,9 +172,9 @@ impl IruProvider {
     }
 }
 
-fn in_operation(operation: &'static str) -> impl Fn(Error) -> Error {
-    move |e| e.with_provider(ProviderKind::Iru).with_operation(operation)
-}
+const LOOKUP: Operation = Operation::new(ProviderKind::Iru, "device_by_serial");
+const LIST: Operation = Operation::new(ProviderKind::Iru, "list_devices");
+const GROUPS: Operation = Operation::new(ProviderKind::Iru, "groups");
 
 #[async_trait]
 impl MdmProvider for IruProvider {
@@ -187,14 +187,13 @@ impl MdmProvider for IruProvider {
     }
 
     async fn devices_by_serial(&self, serial: &SerialNumber) -> Result<Vec<MdmDevice>> {
-        const OPERATION: &str = "device_by_serial";
         let rows = self
             .client
-            .all_devices(&[("serial_number", serial.as_str())], OPERATION)
+            .all_devices(&[("serial_number", serial.as_str())], LOOKUP.name())
             .await?;
         rows.into_iter()
             .filter(|row| convert::reported_serial(row).is_some_and(|s| serial.matches(s)))
-            .map(|row| convert::device(row).map_err(in_operation(OPERATION)))
+            .map(|row| convert::device(row).map_err(LOOKUP.tagger()))
             .collect()
     }
 
@@ -203,32 +202,30 @@ impl MdmProvider for IruProvider {
     }
 
     async fn list_devices_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {
-        const OPERATION: &str = "list_devices";
-        let page = self.client.devices_page(request, &[], OPERATION).await?;
+        let page = self.client.devices_page(request, &[], LIST.name()).await?;
         let items = page
             .items
             .into_iter()
             .map(convert::device)
             .collect::<Result<Vec<_>>>()
-            .map_err(in_operation(OPERATION))?;
+            .map_err(LIST.tagger())?;
         Ok(Page::new(items, page.info))
     }
 
     async fn groups(&self) -> Result<Vec<MdmGroup>> {
-        const OPERATION: &str = "groups";
         let index = TagIndex::new(self.client.all_tags().await?);
         if index.is_empty() {
             return Ok(Vec::new());
         }
         let ambiguous = index.ambiguous_ids();
         let mut membership = Membership::new(index);
-        for row in self.client.all_devices(&[], OPERATION).await? {
+        for row in self.client.all_devices(&[], GROUPS.name()).await? {
             membership.add_row(&row);
         }
         for tag_id in &ambiguous {
             let rows = self
                 .client
-                .all_devices(&[("tag_id", tag_id.as_str())], OPERATION)
+                .all_devices(&[("tag_id", tag_id.as_str())], GROUPS.name())
                 .await?;
             for row in &rows {
                 membership.add_member(tag_id, row);
@@ -249,11 +246,6 @@ impl MdmProvider for IruProvider {
 
     fn request_count(&self) -> u64 {
         self.client.http().request_count()
-    }
-
-    fn request_costs(&self) -> mdmkit_core::RequestCosts {
-        use mdmkit_core::RequestCosts;
-        RequestCosts::PAGES_CARRY_EVERYTHING
     }
 
     fn change_tracking(&self) -> ChangeTracking {

@@ -202,14 +202,10 @@ impl MdmProvider for JamfProvider {
         links::jamf_computer(&self.base_url, device_id)
     }
 
+    /// The default [`MdmProvider::request_costs`] stands: a lookup may read its user's record and a
+    /// listing reads the user directory (1000 a page), and the two extras roughly cancel.
     fn request_count(&self) -> u64 {
         self.client.request_count()
-    }
-
-    fn request_costs(&self) -> mdmkit_core::RequestCosts {
-        // A lookup may read its user's record and a listing reads the user directory (1000 a page):
-        // the two extras roughly cancel, so the common costs describe Jamf well enough.
-        mdmkit_core::RequestCosts::PAGES_CARRY_EVERYTHING
     }
 
     fn change_tracking(&self) -> ChangeTracking {

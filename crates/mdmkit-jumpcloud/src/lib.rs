@@ -145,8 +145,9 @@ use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
     async_trait, links, parse_base_url, ChangeCursor, ChangeTracking, ChangesPage, Coverage,
-    DeviceUser, Error, ErrorKind, MdmDevice, MdmGroup, MdmProvider, NumberedPosition, Page,
-    PageRequest, PagingStyle, ProviderKind, Resolution, Result, SerialNumber, Unresolved, Url,
+    DeviceUser, Error, ErrorKind, MdmDevice, MdmGroup, MdmProvider, NumberedPosition, Operation,
+    Page, PageRequest, PagingStyle, ProviderKind, Resolution, Result, SerialNumber, Unresolved,
+    Url,
 };
 use tokio::sync::Mutex;
 
@@ -163,11 +164,11 @@ const GROUP_FAN_OUT: usize = 4;
 /// no more than this many are wanted outside a full listing.
 const NAMES_BY_ID_UP_TO: usize = 10;
 
-const OP_VALIDATE: &str = "validate";
-const OP_LOOKUP: &str = "device_by_serial";
-const OP_LIST: &str = "list_devices";
-const OP_CHANGES: &str = "list_changed_devices";
-const OP_RESOLVE: &str = "resolve_device_users";
+const OP_VALIDATE: Operation = Operation::new(ProviderKind::JumpCloud, "validate");
+const OP_LOOKUP: Operation = Operation::new(ProviderKind::JumpCloud, "device_by_serial");
+const OP_LIST: Operation = Operation::new(ProviderKind::JumpCloud, "list_devices");
+const OP_CHANGES: Operation = Operation::new(ProviderKind::JumpCloud, "list_changed_devices");
+const OP_RESOLVE: Operation = Operation::new(ProviderKind::JumpCloud, "resolve_device_users");
 
 /// JumpCloud lists changes by the agent's last contact.
 const CHANGE_TRACKING: ChangeTracking = ChangeTracking::supported(
@@ -401,7 +402,7 @@ impl JumpCloudProvider {
     /// the users' names.
     async fn to_devices(
         &self,
-        operation: &'static str,
+        operation: Operation,
         systems: Vec<System>,
         batch: Batch,
     ) -> Result<Vec<MdmDevice>> {
@@ -409,10 +410,7 @@ impl JumpCloudProvider {
             .iter()
             .map(convert::system_id)
             .collect::<Result<_>>()
-            .map_err(|e| {
-                e.with_provider(ProviderKind::JumpCloud)
-                    .with_operation(operation)
-            })?;
+            .map_err(operation.tagger())?;
         // `None` in `deferred` position: the binding was not read.
         let mut user_ids: Vec<Option<String>> =
             systems.iter().map(|s| s.primary_user_id.clone()).collect();
@@ -428,7 +426,10 @@ impl JumpCloudProvider {
             _ if needing.is_empty() => {}
             Batch::Lookup => {
                 let bound = self
-                    .bound_per_system(operation, needing.iter().map(|i| ids[*i].clone()).collect())
+                    .bound_per_system(
+                        operation.name(),
+                        needing.iter().map(|i| ids[*i].clone()).collect(),
+                    )
                     .await?;
                 for (i, bound) in needing.iter().zip(bound) {
                     user_ids[*i] = convert::assigned_user(&bound);
@@ -436,7 +437,7 @@ impl JumpCloudProvider {
             }
             Batch::Listing { total, .. } => {
                 match self
-                    .bindings_for(operation, needing.len(), systems.len(), total)
+                    .bindings_for(operation.name(), needing.len(), systems.len(), total)
                     .await?
                 {
                     Bindings::Index(index) => {
@@ -449,7 +450,7 @@ impl JumpCloudProvider {
                     _ => {
                         let bound = self
                             .bound_per_system(
-                                operation,
+                                operation.name(),
                                 needing.iter().map(|i| ids[*i].clone()).collect(),
                             )
                             .await?;
@@ -465,7 +466,7 @@ impl JumpCloudProvider {
             Batch::Lookup => false,
             Batch::Listing { changes, .. } => !changes || wanted.len() > NAMES_BY_ID_UP_TO,
         };
-        let names = self.names(operation, &wanted, use_directory).await?;
+        let names = self.names(operation.name(), &wanted, use_directory).await?;
         systems
             .iter()
             .zip(user_ids)
@@ -484,10 +485,7 @@ impl JumpCloudProvider {
                 })
             })
             .collect::<Result<Vec<_>>>()
-            .map_err(|e| {
-                e.with_provider(ProviderKind::JumpCloud)
-                    .with_operation(operation)
-            })
+            .map_err(operation.tagger())
     }
 
     /// Starts a new listing: the directory and the binding strategy are read afresh.
@@ -499,7 +497,7 @@ impl JumpCloudProvider {
     /// A page of systems as devices.
     async fn listing_page(
         &self,
-        operation: &'static str,
+        operation: Operation,
         offset: u64,
         limit: u32,
         filter: Option<&str>,
@@ -510,7 +508,7 @@ impl JumpCloudProvider {
         }
         let page = self
             .client
-            .systems_page(operation, offset, limit, filter)
+            .systems_page(operation.name(), offset, limit, filter)
             .await?;
         let devices = self
             .to_devices(
@@ -570,7 +568,11 @@ impl MdmProvider for JumpCloudProvider {
     /// at save time, rather than at the first refresh.
     async fn validate(&self) -> Result<()> {
         let organisations = self.client.organizations().await?;
-        if let Err(e) = self.client.systems_page(OP_VALIDATE, 0, 1, None).await {
+        if let Err(e) = self
+            .client
+            .systems_page(OP_VALIDATE.name(), 0, 1, None)
+            .await
+        {
             let several = organisations.is_some_and(|n| n > 1);
             if e.kind() == ErrorKind::Unauthorized
                 && !self.configured_org
@@ -595,7 +597,7 @@ impl MdmProvider for JumpCloudProvider {
     async fn devices_by_serial(&self, serial: &SerialNumber) -> Result<Vec<MdmDevice>> {
         let systems = self
             .client
-            .systems_by_serial(OP_LOOKUP, serial.as_str())
+            .systems_by_serial(OP_LOOKUP.name(), serial.as_str())
             .await?;
         let exact: Vec<System> = systems
             .into_iter()
@@ -626,7 +628,7 @@ impl MdmProvider for JumpCloudProvider {
         request: &PageRequest,
         resolution: Resolution,
     ) -> Result<Page<MdmDevice>> {
-        let (offset, limit) = offset_of(request).map_err(|e| e.with_operation(OP_LIST))?;
+        let (offset, limit) = offset_of(request).map_err(OP_LIST.tagger())?;
         let (page, devices) = self
             .listing_page(OP_LIST, offset, limit, None, resolution)
             .await?;
@@ -646,10 +648,7 @@ impl MdmProvider for JumpCloudProvider {
         cursor: Option<&ChangeCursor>,
         resolution: Resolution,
     ) -> Result<ChangesPage> {
-        let position = NumberedPosition::from_cursor(cursor).map_err(|e| {
-            e.with_provider(ProviderKind::JumpCloud)
-                .with_operation(OP_CHANGES)
-        })?;
+        let position = NumberedPosition::from_cursor(cursor).map_err(OP_CHANGES.tagger())?;
         let filter = format!("lastContact:$gte:{}", rfc3339_millis(since));
         let (page, devices) = self
             .listing_page(
@@ -687,7 +686,7 @@ impl MdmProvider for JumpCloudProvider {
     async fn resolve_device_users(&self, device_ids: &[String]) -> Result<Vec<DeviceUser>> {
         let bound: Vec<(String, Option<Option<String>>)> = stream::iter(device_ids.iter().cloned())
             .map(|id| async move {
-                match self.client.bound_users(OP_RESOLVE, &id).await {
+                match self.client.bound_users(OP_RESOLVE.name(), &id).await {
                     Ok(bound) => Ok((id, Some(convert::assigned_user(&bound)))),
                     Err(e) if e.kind() == ErrorKind::NotFound => Ok((id, None)),
                     Err(e) => Err(e),
@@ -705,7 +704,7 @@ impl MdmProvider for JumpCloudProvider {
             *self.directory.lock().await = None;
         }
         let names = self
-            .names(OP_RESOLVE, &wanted, wanted.len() > NAMES_BY_ID_UP_TO)
+            .names(OP_RESOLVE.name(), &wanted, wanted.len() > NAMES_BY_ID_UP_TO)
             .await?;
         Ok(bound
             .into_iter()
