@@ -8,7 +8,10 @@ use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use url::Url;
 
-use crate::changes::{ChangeCursor, ChangeListing, ChangeTracking, ChangedDevices, ChangesPage};
+use crate::changes::{
+    parse_timestamp, ChangeCursor, ChangeListing, ChangeTracking, ChangedDevices, ChangesPage,
+    Coverage,
+};
 use crate::device::{MdmDevice, MdmGroup, SerialNumber};
 use crate::error::{Error, ErrorKind, Operation, Result};
 use crate::group_delta::{GroupDelta, GroupDeltaToken};
@@ -136,6 +139,33 @@ pub trait MdmProvider: Debug + Send + Sync + 'static {
         let _ = token;
         Ok(GroupDelta::full(self.groups().await?, None))
     }
+}
+
+/// The page of a listing the server was asked to filter by change time. Servers have been seen to ignore
+/// such filters, so the change time of every row (as sent, read with [`parse_timestamp`]) is checked
+/// with `changed`: a row without one, or outside the filter, shows that the filter was ignored, and the
+/// page (and so the whole listing) covers [`Coverage::Everything`], with a warning naming `provider`.
+pub fn filtered_changes_page<'a>(
+    provider: ProviderKind,
+    devices: Vec<MdmDevice>,
+    next: Option<ChangeCursor>,
+    change_times: impl IntoIterator<Item = Option<&'a str>>,
+    changed: impl Fn(DateTime<Utc>) -> bool,
+) -> ChangesPage {
+    let ignored = change_times
+        .into_iter()
+        .any(|time| time.and_then(parse_timestamp).is_none_or(|t| !changed(t)));
+    let coverage = if ignored {
+        tracing::warn!(
+            %provider,
+            "a device listed as changed has no change time or an earlier one: the server ignored the \
+             filter; listing every device instead"
+        );
+        Coverage::Everything
+    } else {
+        Coverage::Changed
+    };
+    ChangesPage::new(devices, next, coverage)
 }
 
 /// Upper bounds on what operations cost in requests (retries and token renewals aside).

@@ -452,25 +452,17 @@ impl MdmProvider for FleetProvider {
     /// The host list names no user, only the e-mails of `device_mapping`: names come from Fleet's SCIM
     /// users, read once per listing, never from one host record per assigned host. Where SCIM cannot be
     /// read, rows are marked [`mdmkit_core::Unresolved::UserName`] for
-    /// [`MdmProvider::resolve_user_names`].
+    /// [`MdmProvider::resolve_user_names`]. Fleet makes no per-device reads in a listing, so the default
+    /// [`MdmProvider::list_devices_page_with`] (this listing, whatever the resolution) stands.
     async fn list_devices_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {
-        self.list_devices_page_with(request, Resolution::Inline)
-            .await
-    }
-
-    /// Fleet makes no per-device reads in a listing, so both resolutions read the same (the SCIM users
-    /// are one bulk read per listing).
-    async fn list_devices_page_with(
-        &self,
-        request: &PageRequest,
-        resolution: Resolution,
-    ) -> Result<Page<MdmDevice>> {
         const OP: &str = LIST.name();
         if matches!(request, PageRequest::PageNumber { page: 0, .. }) {
             self.start_listing().await;
         }
         let page = self.client.list_hosts_page(request, OP).await?;
-        let devices = self.listed_devices(&page.items, OP, resolution).await;
+        let devices = self
+            .listed_devices(&page.items, OP, Resolution::Inline)
+            .await;
         Ok(Page::new(devices, page.info))
     }
 

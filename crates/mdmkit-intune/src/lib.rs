@@ -117,7 +117,7 @@
 //!   (`ge` is not listed, and an unsupported clause may be ignored). Graph sometimes ignores `$filter`
 //!   on managed devices and returns everything, so every row's `lastSyncDateTime` is checked; a row
 //!   that synced before T means the filter was ignored, and the listing is read to its end as a full
-//!   listing ([`Coverage::Everything`]). `lastSyncDateTime` moves with every sync of the device, not
+//!   listing ([`mdmkit_core::Coverage::Everything`]). `lastSyncDateTime` moves with every sync of the device, not
 //!   with changes made in the admin centre.
 //! - **Groups by delta** ([`MdmProvider::groups_delta`]): see the `delta` module. In short, Graph's
 //!   `groups/delta` tells which groups changed (direct members, names, deletions); those groups and
@@ -145,13 +145,13 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
-use mdmkit_core::changes::{parse_timestamp, rfc3339_millis};
+use mdmkit_core::changes::rfc3339_millis;
 use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
-    async_trait, links, ChangeCursor, ChangeTracking, ChangesPage, Coverage, GroupDelta,
-    GroupDeltaToken, IntuneCloud, IntuneConfig, MdmDevice, MdmGroup, MdmProvider, Operation, Page,
-    PageRequest, PagingStyle, ProviderKind, Resolution, Result, SerialNumber, Url,
+    async_trait, filtered_changes_page, links, ChangeCursor, ChangeTracking, ChangesPage,
+    GroupDelta, GroupDeltaToken, IntuneCloud, IntuneConfig, MdmDevice, MdmGroup, MdmProvider,
+    Operation, Page, PageRequest, PagingStyle, ProviderKind, Resolution, Result, SerialNumber, Url,
 };
 
 pub use auth::{graph_scope, token_endpoint};
@@ -303,7 +303,7 @@ impl MdmProvider for IntuneProvider {
     /// `$filter=lastSyncDateTime gt <since − 1 ms>` (Graph documents `gt`/`lt` for it), following next
     /// links. Graph sometimes ignores `$filter` on managed devices, so every row's `lastSyncDateTime` is
     /// checked: one before `since` (or without one) makes the listing a full one
-    /// ([`Coverage::Everything`]), read to its end.
+    /// ([`mdmkit_core::Coverage::Everything`]), read to its end.
     async fn list_changed_devices_page(
         &self,
         since: DateTime<Utc>,
@@ -318,27 +318,20 @@ impl MdmProvider for IntuneProvider {
             .client
             .changed_device_page(&rfc3339_millis(after), &request)
             .await?;
-        let ignored = page.items.iter().any(|d| {
-            d.last_sync_date_time
-                .as_deref()
-                .and_then(parse_timestamp)
-                .is_none_or(|t| t <= after)
-        });
-        if ignored {
-            tracing::warn!(
-                provider = %ProviderKind::Intune,
-                "Graph returned managed devices that last synced before {since}: it ignored $filter; \
-                 listing every device instead"
-            );
-        }
         let next = page.info.next_link.map(ChangeCursor::new);
+        let synced: Vec<Option<String>> = page
+            .items
+            .iter()
+            .map(|d| d.last_sync_date_time.clone())
+            .collect();
         let devices = page.items.into_iter().map(convert::device).collect();
-        let coverage = if ignored {
-            Coverage::Everything
-        } else {
-            Coverage::Changed
-        };
-        Ok(ChangesPage::new(devices, next, coverage))
+        Ok(filtered_changes_page(
+            ProviderKind::Intune,
+            devices,
+            next,
+            synced.iter().map(Option::as_deref),
+            |t| t > after,
+        ))
     }
 
     fn supports_group_delta(&self) -> bool {

@@ -140,14 +140,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
-use mdmkit_core::changes::{parse_timestamp, rfc3339_millis};
+use mdmkit_core::changes::rfc3339_millis;
 use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
-    async_trait, links, parse_base_url, ChangeCursor, ChangeTracking, ChangesPage, Coverage,
-    DeviceUser, Error, ErrorKind, MdmDevice, MdmGroup, MdmProvider, NumberedPosition, Operation,
-    Page, PageRequest, PagingStyle, ProviderKind, Resolution, Result, SerialNumber, Unresolved,
-    Url,
+    async_trait, filtered_changes_page, links, parse_base_url, ChangeCursor, ChangeTracking,
+    ChangesPage, DeviceUser, Error, ErrorKind, MdmDevice, MdmGroup, MdmProvider, NumberedPosition,
+    Operation, Page, PageRequest, PagingStyle, ProviderKind, Resolution, Result, SerialNumber,
+    Unresolved, Url,
 };
 use tokio::sync::Mutex;
 
@@ -641,7 +641,7 @@ impl MdmProvider for JumpCloudProvider {
 
     /// `GET /api/systems?filter=lastContact:$gte:<since>&sort=_id`, 100 a page; every row's
     /// `lastContact` is checked, and a row before `since` (the filter was not applied) makes the
-    /// listing a full one ([`Coverage::Everything`]).
+    /// listing a full one ([`mdmkit_core::Coverage::Everything`]).
     async fn list_changed_devices_page(
         &self,
         since: DateTime<Utc>,
@@ -659,26 +659,15 @@ impl MdmProvider for JumpCloudProvider {
                 resolution,
             )
             .await?;
-        let ignored = page.items.iter().any(|s| {
-            s.last_contact
-                .as_deref()
-                .and_then(parse_timestamp)
-                .is_none_or(|t| t < since)
-        });
-        if ignored {
-            tracing::warn!(
-                provider = %ProviderKind::JumpCloud,
-                "a system listed for lastContact >= {since} contacted JumpCloud earlier (or never): \
-                 the filter was not applied; listing every system"
-            );
-        }
         let next = position.after_page(page.items.len(), PAGE_SIZE, page.info.total, true);
-        let coverage = if ignored {
-            Coverage::Everything
-        } else {
-            Coverage::Changed
-        };
-        Ok(ChangesPage::new(devices, next, coverage))
+        let contacts = page.items.iter().map(|s| s.last_contact.as_deref());
+        Ok(filtered_changes_page(
+            ProviderKind::JumpCloud,
+            devices,
+            next,
+            contacts,
+            |t| t >= since,
+        ))
     }
 
     /// One graph read per device (`/api/v2/systems/{id}/users`), at the client's concurrency; the users'
