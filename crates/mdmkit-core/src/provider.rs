@@ -78,21 +78,15 @@ pub trait MdmProvider: Debug + Send + Sync + 'static {
         ChangeTracking::Unsupported
     }
 
-    /// One page of the devices whose change field is at or after `since` (see [`crate::changes`]).
-    /// `cursor` is `None` for the first page, then the previous page's [`ChangesPage::next`]; drive it
-    /// with [`ChangeListing`] or use [`MdmProviderExt::changed_devices`]. `resolution` as for
-    /// [`MdmProvider::list_devices_page_with`].
+    /// One page of the devices whose change field is at or after [`ChangesRequest::since`] (see
+    /// [`crate::changes`]). Drive the cursor with [`ChangeListing`] or use
+    /// [`MdmProviderExt::changed_devices`].
     ///
     /// A provider that cannot filter the way it promised (the server ignored the filter) keeps going and
     /// reports [`crate::Coverage::Everything`]. Default, and for [`ChangeTracking::Unsupported`]: an
     /// [`ErrorKind::InvalidConfiguration`] error, since the bulk listing is the way to go.
-    async fn list_changed_devices_page(
-        &self,
-        since: DateTime<Utc>,
-        cursor: Option<&ChangeCursor>,
-        resolution: Resolution,
-    ) -> Result<ChangesPage> {
-        let _ = (since, cursor, resolution);
+    async fn list_changed_devices_page(&self, request: &ChangesRequest) -> Result<ChangesPage> {
+        let _ = request;
         Err(Operation::new(self.kind(), OP_LIST_CHANGED).error(
             ErrorKind::InvalidConfiguration,
             format!(
@@ -138,6 +132,29 @@ pub trait MdmProvider: Debug + Send + Sync + 'static {
     async fn groups_delta(&self, token: Option<&GroupDeltaToken>) -> Result<GroupDelta> {
         let _ = token;
         Ok(GroupDelta::full(self.groups().await?, None))
+    }
+}
+
+/// What [`MdmProvider::list_changed_devices_page`] is asked for: one page of the devices changed since a
+/// time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangesRequest {
+    /// Devices whose change field is at or after this time are listed.
+    pub since: DateTime<Utc>,
+    /// `None` for the first page, then the previous page's [`ChangesPage::next`].
+    pub cursor: Option<ChangeCursor>,
+    /// How much per-device follow-up reading to do, as for [`MdmProvider::list_devices_page_with`].
+    pub resolution: Resolution,
+}
+
+impl ChangesRequest {
+    /// The first page of the devices changed since `since`.
+    pub fn first(since: DateTime<Utc>, resolution: Resolution) -> Self {
+        ChangesRequest {
+            since,
+            cursor: None,
+            resolution,
+        }
     }
 }
 
@@ -225,13 +242,9 @@ macro_rules! forward_provider {
             }
             async fn list_changed_devices_page(
                 &self,
-                since: DateTime<Utc>,
-                cursor: Option<&ChangeCursor>,
-                resolution: Resolution,
+                request: &ChangesRequest,
             ) -> Result<ChangesPage> {
-                (**self)
-                    .list_changed_devices_page(since, cursor, resolution)
-                    .await
+                (**self).list_changed_devices_page(request).await
             }
             async fn list_devices_page_with(
                 &self,
@@ -295,9 +308,12 @@ pub trait MdmProviderExt: MdmProvider {
         let mut listing = ChangeListing::new(since);
         let mut devices = Vec::new();
         while let Some(cursor) = listing.next_cursor().map(|c| c.cloned()) {
-            let page = self
-                .list_changed_devices_page(since, cursor.as_ref(), Resolution::Inline)
-                .await?;
+            let request = ChangesRequest {
+                since,
+                cursor,
+                resolution: Resolution::Inline,
+            };
+            let page = self.list_changed_devices_page(&request).await?;
             listing
                 .record(&page)
                 .map_err(Operation::new(self.kind(), OP_LIST_CHANGED).tagger())?;

@@ -149,10 +149,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::lock::Mutex;
 use futures::stream::{self, StreamExt, TryStreamExt};
-use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
-    links, ChangeCursor, ChangeTracking, ChangesPage, Error, ErrorKind, MdmDevice, MdmGroup,
+    links, ChangeTracking, ChangesPage, ChangesRequest, Error, ErrorKind, MdmDevice, MdmGroup,
     MdmProvider, Operation, Page, PageRequest, PagingStyle, ProviderKind, Resolution,
     ResolvedUserName, Result, SerialNumber, Url, UserRef,
 };
@@ -504,13 +503,13 @@ impl MdmProvider for FleetProvider {
     }
 
     /// Keyset paging on `updated_at` (see the crate docs and the `changes` module).
-    async fn list_changed_devices_page(
-        &self,
-        since: DateTime<Utc>,
-        cursor: Option<&ChangeCursor>,
-        resolution: Resolution,
-    ) -> Result<ChangesPage> {
-        changes::page(self, since, cursor, resolution).await
+    async fn list_changed_devices_page(&self, request: &ChangesRequest) -> Result<ChangesPage> {
+        let ChangesRequest {
+            since,
+            cursor,
+            resolution,
+        } = request;
+        changes::page(self, *since, cursor.as_ref(), *resolution).await
     }
 
     async fn groups(&self) -> Result<Vec<MdmGroup>> {

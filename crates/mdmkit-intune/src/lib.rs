@@ -146,12 +146,11 @@ use std::time::Duration;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 use mdmkit_core::changes::rfc3339_millis;
-use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
-    async_trait, filtered_changes_page, links, ChangeCursor, ChangeTracking, ChangesPage,
+    async_trait, filtered_changes_page, links, ChangeTracking, ChangesPage, ChangesRequest,
     GroupDelta, GroupDeltaToken, IntuneCloud, IntuneConfig, MdmDevice, MdmGroup, MdmProvider,
-    Operation, Page, PageRequest, PagingStyle, ProviderKind, Resolution, Result, SerialNumber, Url,
+    Operation, Page, PageRequest, PagingStyle, ProviderKind, Result, SerialNumber, Url,
 };
 
 pub use auth::{graph_scope, token_endpoint};
@@ -304,21 +303,16 @@ impl MdmProvider for IntuneProvider {
     /// links. Graph sometimes ignores `$filter` on managed devices, so every row's `lastSyncDateTime` is
     /// checked: one before `since` (or without one) makes the listing a full one
     /// ([`mdmkit_core::Coverage::Everything`]), read to its end.
-    async fn list_changed_devices_page(
-        &self,
-        since: DateTime<Utc>,
-        cursor: Option<&ChangeCursor>,
-        _resolution: Resolution,
-    ) -> Result<ChangesPage> {
-        let request = PageRequest::NextLink {
-            url: cursor.map(|c| c.as_str().to_owned()),
+    async fn list_changed_devices_page(&self, request: &ChangesRequest) -> Result<ChangesPage> {
+        let after = request.since - mdmkit_core::chrono::Duration::milliseconds(1);
+        let link = PageRequest::NextLink {
+            url: request.cursor.as_ref().map(|c| c.as_str().to_owned()),
         };
-        let after = since - mdmkit_core::chrono::Duration::milliseconds(1);
         let page = self
             .client
-            .changed_device_page(&rfc3339_millis(after), &request)
+            .changed_device_page(&rfc3339_millis(after), &link)
             .await?;
-        let next = page.info.next_link.map(ChangeCursor::new);
+        let next = page.info.next_link.map(mdmkit_core::ChangeCursor::new);
         let synced: Vec<Option<String>> = page
             .items
             .iter()

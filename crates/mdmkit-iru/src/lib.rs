@@ -133,11 +133,10 @@ mod wire;
 mod changes;
 
 use async_trait::async_trait;
-use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
-    links, ChangeCursor, ChangeTracking, ChangesPage, MdmDevice, MdmGroup, MdmProvider, Operation,
-    Page, PageRequest, PagingStyle, ProviderKind, Resolution, Result, SerialNumber, Url,
+    links, ChangeTracking, ChangesPage, ChangesRequest, MdmDevice, MdmGroup, MdmProvider,
+    Operation, Page, PageRequest, PagingStyle, ProviderKind, Result, SerialNumber, Url,
 };
 
 use crate::client::IruClient;
@@ -254,12 +253,7 @@ impl MdmProvider for IruProvider {
 
     /// `GET /api/v1/devices?ordering=-last_check_in`, newest first, until a device checked in before
     /// `since` (see [changed since T](crate#changed-since-t)).
-    async fn list_changed_devices_page(
-        &self,
-        since: DateTime<Utc>,
-        cursor: Option<&ChangeCursor>,
-        _resolution: Resolution,
-    ) -> Result<ChangesPage> {
-        changes::page(&self.client, since, cursor).await
+    async fn list_changed_devices_page(&self, request: &ChangesRequest) -> Result<ChangesPage> {
+        changes::page(&self.client, request.since, request.cursor.as_ref()).await
     }
 }

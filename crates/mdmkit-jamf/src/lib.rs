@@ -134,11 +134,10 @@ mod wire;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
-    links, ChangeCursor, ChangeTracking, ChangesPage, JamfConfig, MdmDevice, MdmGroup, MdmProvider,
-    Page, PageRequest, PagingStyle, ProviderKind, Resolution, Result, SerialNumber, Url,
+    links, ChangeTracking, ChangesPage, ChangesRequest, JamfConfig, MdmDevice, MdmGroup,
+    MdmProvider, Page, PageRequest, PagingStyle, ProviderKind, Result, SerialNumber, Url,
 };
 
 use crate::client::JamfClient;
@@ -213,13 +212,9 @@ impl MdmProvider for JamfProvider {
     }
 
     /// `general.reportDate>="<since>"` on the computers inventory, 2000 a page, in id order.
-    async fn list_changed_devices_page(
-        &self,
-        since: DateTime<Utc>,
-        cursor: Option<&ChangeCursor>,
-        _resolution: Resolution,
-    ) -> Result<ChangesPage> {
-        self.client.changed_page(since, cursor).await
+    async fn list_changed_devices_page(&self, request: &ChangesRequest) -> Result<ChangesPage> {
+        let cursor = request.cursor.as_ref();
+        self.client.changed_page(request.since, cursor).await
     }
 }
 

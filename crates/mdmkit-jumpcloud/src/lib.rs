@@ -141,13 +141,12 @@ use std::time::Duration;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 use mdmkit_core::changes::rfc3339_millis;
-use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
-    async_trait, filtered_changes_page, links, parse_base_url, ChangeCursor, ChangeTracking,
-    ChangesPage, DeviceUser, Error, ErrorKind, MdmDevice, MdmGroup, MdmProvider, NumberedPosition,
-    Operation, Page, PageRequest, PagingStyle, ProviderKind, Resolution, Result, SerialNumber,
-    Unresolved, Url,
+    async_trait, filtered_changes_page, links, parse_base_url, ChangeTracking, ChangesPage,
+    ChangesRequest, DeviceUser, Error, ErrorKind, MdmDevice, MdmGroup, MdmProvider,
+    NumberedPosition, Operation, Page, PageRequest, PagingStyle, ProviderKind, Resolution, Result,
+    SerialNumber, Unresolved, Url,
 };
 use tokio::sync::Mutex;
 
@@ -642,21 +641,17 @@ impl MdmProvider for JumpCloudProvider {
     /// `GET /api/systems?filter=lastContact:$gte:<since>&sort=_id`, 100 a page; every row's
     /// `lastContact` is checked, and a row before `since` (the filter was not applied) makes the
     /// listing a full one ([`mdmkit_core::Coverage::Everything`]).
-    async fn list_changed_devices_page(
-        &self,
-        since: DateTime<Utc>,
-        cursor: Option<&ChangeCursor>,
-        resolution: Resolution,
-    ) -> Result<ChangesPage> {
-        let position = NumberedPosition::from_cursor(cursor).map_err(OP_CHANGES.tagger())?;
-        let filter = format!("lastContact:$gte:{}", rfc3339_millis(since));
+    async fn list_changed_devices_page(&self, request: &ChangesRequest) -> Result<ChangesPage> {
+        let position =
+            NumberedPosition::from_cursor(request.cursor.as_ref()).map_err(OP_CHANGES.tagger())?;
+        let filter = format!("lastContact:$gte:{}", rfc3339_millis(request.since));
         let (page, devices) = self
             .listing_page(
                 OP_CHANGES,
                 position.next,
                 PAGE_SIZE,
                 Some(&filter),
-                resolution,
+                request.resolution,
             )
             .await?;
         let next = position.after_page(page.items.len(), PAGE_SIZE, page.info.total, true);
@@ -666,7 +661,7 @@ impl MdmProvider for JumpCloudProvider {
             devices,
             next,
             contacts,
-            |t| t >= since,
+            |t| t >= request.since,
         ))
     }
 
