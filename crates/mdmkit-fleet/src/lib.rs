@@ -504,12 +504,8 @@ impl MdmProvider for FleetProvider {
 
     /// Keyset paging on `updated_at` (see the crate docs and the `changes` module).
     async fn list_changed_devices_page(&self, request: &ChangesRequest) -> Result<ChangesPage> {
-        let ChangesRequest {
-            since,
-            cursor,
-            resolution,
-        } = request;
-        changes::page(self, *since, cursor.as_ref(), *resolution).await
+        let cursor = request.cursor.as_ref();
+        changes::page(self, request.since, cursor, request.resolution).await
     }
 
     async fn groups(&self) -> Result<Vec<MdmGroup>> {
