@@ -421,11 +421,14 @@ impl MdmProvider for FleetProvider {
     }
 
     async fn devices_by_serial(&self, serial: &SerialNumber) -> Result<Vec<MdmDevice>> {
-        const OP: &str = LOOKUP.name();
         if is_dot_segment(serial.as_str()) {
             return self.search_exact(serial).await;
         }
-        let Some(host) = self.client.host_by_identifier(serial.as_str(), OP).await? else {
+        let Some(host) = self
+            .client
+            .host_by_identifier(serial.as_str(), LOOKUP.name())
+            .await?
+        else {
             return Ok(Vec::new());
         };
         match convert::reported_serial(&host) {
@@ -454,13 +457,12 @@ impl MdmProvider for FleetProvider {
     /// [`MdmProvider::resolve_user_names`]. Fleet makes no per-device reads in a listing, so the default
     /// [`MdmProvider::list_devices_page_with`] (this listing, whatever the resolution) stands.
     async fn list_devices_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {
-        const OP: &str = LIST.name();
         if matches!(request, PageRequest::PageNumber { page: 0, .. }) {
             self.start_listing().await;
         }
-        let page = self.client.list_hosts_page(request, OP).await?;
+        let page = self.client.list_hosts_page(request, LIST.name()).await?;
         let devices = self
-            .listed_devices(&page.items, OP, Resolution::Inline)
+            .listed_devices(&page.items, LIST.name(), Resolution::Inline)
             .await;
         Ok(Page::new(devices, page.info))
     }
@@ -470,10 +472,9 @@ impl MdmProvider for FleetProvider {
     /// (`GET /hosts/{id}`, at the client's concurrency), and answered only if that host still shows the
     /// same IdP user (ids compared ignoring ASCII case).
     async fn resolve_user_names(&self, users: &[UserRef]) -> Result<Vec<ResolvedUserName>> {
-        const OP: &str = RESOLVE.name();
         if users.len() as u64 > client::SCIM_PAGE {
             self.start_listing().await;
-            if let Some(index) = self.scim_index(OP).await {
+            if let Some(index) = self.scim_index(RESOLVE.name()).await {
                 return Ok(users
                     .iter()
                     .map(|u| {
@@ -485,7 +486,11 @@ impl MdmProvider for FleetProvider {
         }
         let found: Vec<Option<ResolvedUserName>> = stream::iter(users.iter().cloned())
             .map(|wanted| async move {
-                let Some(host) = self.client.host_by_id(&wanted.device_id, OP).await? else {
+                let Some(host) = self
+                    .client
+                    .host_by_id(&wanted.device_id, RESOLVE.name())
+                    .await?
+                else {
                     return Ok::<_, Error>(None);
                 };
                 Ok(convert::assigned_user(&host)
@@ -509,11 +514,10 @@ impl MdmProvider for FleetProvider {
     }
 
     async fn groups(&self) -> Result<Vec<MdmGroup>> {
-        const OP: &str = GROUPS.name();
         let mut seen = std::collections::HashSet::new();
         let labels: Vec<_> = self
             .client
-            .labels(self.page_size, OP)
+            .labels(self.page_size, GROUPS.name())
             .await?
             .into_iter()
             .filter(|l| self.include_builtin_labels || !l.is_builtin())
@@ -524,7 +528,7 @@ impl MdmProvider for FleetProvider {
             .map(|label| async move {
                 let members = self
                     .client
-                    .label_host_ids(&label.id.0, self.page_size, OP)
+                    .label_host_ids(&label.id.0, self.page_size, GROUPS.name())
                     .await?;
                 if members.is_none() {
                     tracing::debug!(label = %label.id.0, "Fleet label disappeared during the sync; left out");
