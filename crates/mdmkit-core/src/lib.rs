@@ -36,7 +36,8 @@
 //! paging ([`paging`]), path-segment encoding ([`http::path_segment`]), deep links ([`links`]), lenient
 //! decoding ([`wire`]), and naming the provider and operation on errors raised outside the HTTP client
 //! ([`Operation`], one constant per operation). What every [`MdmProvider`] impl would write alike is a
-//! default method of the trait (e.g. [`MdmProvider::request_costs`]).
+//! default method of the trait (e.g. [`MdmProvider::request_costs`]) or a helper beside it (e.g.
+//! [`filtered_changes_page`] for a changes listing the server filters).
 //!
 //! # Product rules
 //!

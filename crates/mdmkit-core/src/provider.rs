@@ -362,3 +362,57 @@ pub fn device_stream_with<P: MdmProvider + ?Sized>(
     .try_flatten()
     .boxed()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(rfc3339: &str) -> DateTime<Utc> {
+        parse_timestamp(rfc3339).unwrap()
+    }
+
+    fn coverage(times: &[Option<&str>]) -> Coverage {
+        let since = at("2026-11-01T10:00:00Z");
+        let devices = vec![MdmDevice::new("1", None, None, None, None)];
+        let next = Some(ChangeCursor::new("2"));
+        let page = filtered_changes_page(
+            ProviderKind::JumpCloud,
+            devices,
+            next.clone(),
+            times.iter().copied(),
+            |t| t >= since,
+        );
+        assert_eq!((page.devices.len(), page.next), (1, next));
+        page.coverage
+    }
+
+    #[test]
+    fn a_filtered_page_covers_changes_only_while_every_row_is_inside_the_filter() {
+        assert_eq!(coverage(&[]), Coverage::Changed);
+        assert_eq!(
+            coverage(&[Some("2026-11-01T10:00:00Z"), Some("2026-11-02T08:00:00.5Z")]),
+            Coverage::Changed
+        );
+        for ignored in [
+            [Some("2026-11-01T10:00:00Z"), Some("2026-11-01T09:59:59Z")],
+            [Some("2026-11-01T10:00:00Z"), None],
+            [Some("yesterday"), Some("2026-11-01T11:00:00Z")],
+        ] {
+            assert_eq!(coverage(&ignored), Coverage::Everything, "{ignored:?}");
+        }
+    }
+
+    #[test]
+    fn the_first_changes_request_has_no_cursor() {
+        let since = at("2026-11-01T10:00:00Z");
+        let first = ChangesRequest::first(since, Resolution::Deferred);
+        assert_eq!(
+            first,
+            ChangesRequest {
+                since,
+                cursor: None,
+                resolution: Resolution::Deferred,
+            }
+        );
+    }
+}

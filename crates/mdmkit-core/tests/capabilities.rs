@@ -51,9 +51,6 @@ impl MdmProvider for Plain {
     fn request_count(&self) -> u64 {
         0
     }
-    fn request_costs(&self) -> mdmkit_core::RequestCosts {
-        mdmkit_core::RequestCosts::PAGES_CARRY_EVERYTHING
-    }
 }
 
 /// Lists changes day by day: the cursor is the next day; day 3 "ignores the filter".
@@ -155,6 +152,10 @@ fn at(day: u32) -> DateTime<Utc> {
 async fn defaults_answer_unsupported_and_read_groups_in_full() {
     let plain: Arc<dyn MdmProvider> = Arc::new(Plain);
     assert_eq!(plain.change_tracking(), ChangeTracking::Unsupported);
+    assert_eq!(
+        plain.request_costs(),
+        mdmkit_core::RequestCosts::PAGES_CARRY_EVERYTHING
+    );
     let err = plain
         .list_changed_devices_page(&ChangesRequest::first(at(1), Resolution::Inline))
         .await
