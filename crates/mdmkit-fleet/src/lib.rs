@@ -163,6 +163,7 @@ use crate::scim::ScimIndex;
 
 pub use crate::client::PAGE_SIZE;
 
+// The operations, named once for requests and for the errors raised outside the HTTP client.
 const VALIDATE: Operation = Operation::new(ProviderKind::Fleet, "validate");
 const LOOKUP: Operation = Operation::new(ProviderKind::Fleet, "device_by_serial");
 const LIST: Operation = Operation::new(ProviderKind::Fleet, "list_devices");

@@ -171,6 +171,7 @@ impl IruProvider {
     }
 }
 
+// The operations, named once for requests and for the errors raised outside the HTTP client.
 const LOOKUP: Operation = Operation::new(ProviderKind::Iru, "device_by_serial");
 const LIST: Operation = Operation::new(ProviderKind::Iru, "list_devices");
 const GROUPS: Operation = Operation::new(ProviderKind::Iru, "groups");

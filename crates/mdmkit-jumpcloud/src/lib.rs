@@ -163,11 +163,12 @@ const GROUP_FAN_OUT: usize = 4;
 /// no more than this many are wanted outside a full listing.
 const NAMES_BY_ID_UP_TO: usize = 10;
 
-const OP_VALIDATE: Operation = Operation::new(ProviderKind::JumpCloud, "validate");
-const OP_LOOKUP: Operation = Operation::new(ProviderKind::JumpCloud, "device_by_serial");
-const OP_LIST: Operation = Operation::new(ProviderKind::JumpCloud, "list_devices");
-const OP_CHANGES: Operation = Operation::new(ProviderKind::JumpCloud, "list_changed_devices");
-const OP_RESOLVE: Operation = Operation::new(ProviderKind::JumpCloud, "resolve_device_users");
+// The operations, named once for requests and for the errors raised outside the HTTP client.
+const VALIDATE: Operation = Operation::new(ProviderKind::JumpCloud, "validate");
+const LOOKUP: Operation = Operation::new(ProviderKind::JumpCloud, "device_by_serial");
+const LIST: Operation = Operation::new(ProviderKind::JumpCloud, "list_devices");
+const CHANGES: Operation = Operation::new(ProviderKind::JumpCloud, "list_changed_devices");
+const RESOLVE: Operation = Operation::new(ProviderKind::JumpCloud, "resolve_device_users");
 
 /// JumpCloud lists changes by the agent's last contact.
 const CHANGE_TRACKING: ChangeTracking = ChangeTracking::supported(
@@ -567,11 +568,7 @@ impl MdmProvider for JumpCloudProvider {
     /// at save time, rather than at the first refresh.
     async fn validate(&self) -> Result<()> {
         let organisations = self.client.organizations().await?;
-        if let Err(e) = self
-            .client
-            .systems_page(OP_VALIDATE.name(), 0, 1, None)
-            .await
-        {
+        if let Err(e) = self.client.systems_page(VALIDATE.name(), 0, 1, None).await {
             let several = organisations.is_some_and(|n| n > 1);
             if e.kind() == ErrorKind::Unauthorized
                 && !self.configured_org
@@ -596,7 +593,7 @@ impl MdmProvider for JumpCloudProvider {
     async fn devices_by_serial(&self, serial: &SerialNumber) -> Result<Vec<MdmDevice>> {
         let systems = self
             .client
-            .systems_by_serial(OP_LOOKUP.name(), serial.as_str())
+            .systems_by_serial(LOOKUP.name(), serial.as_str())
             .await?;
         let exact: Vec<System> = systems
             .into_iter()
@@ -606,7 +603,7 @@ impl MdmProvider for JumpCloudProvider {
                     .is_some_and(|reported| serial.matches(reported))
             })
             .collect();
-        self.to_devices(OP_LOOKUP, exact, Batch::Lookup).await
+        self.to_devices(LOOKUP, exact, Batch::Lookup).await
     }
 
     fn device_paging(&self) -> PagingStyle {
@@ -627,9 +624,9 @@ impl MdmProvider for JumpCloudProvider {
         request: &PageRequest,
         resolution: Resolution,
     ) -> Result<Page<MdmDevice>> {
-        let (offset, limit) = offset_of(request).map_err(OP_LIST.tagger())?;
+        let (offset, limit) = offset_of(request).map_err(LIST.tagger())?;
         let (page, devices) = self
-            .listing_page(OP_LIST, offset, limit, None, resolution)
+            .listing_page(LIST, offset, limit, None, resolution)
             .await?;
         Ok(Page::new(devices, page.info))
     }
@@ -643,11 +640,11 @@ impl MdmProvider for JumpCloudProvider {
     /// listing a full one ([`mdmkit_core::Coverage::Everything`]).
     async fn list_changed_devices_page(&self, request: &ChangesRequest) -> Result<ChangesPage> {
         let position =
-            NumberedPosition::from_cursor(request.cursor.as_ref()).map_err(OP_CHANGES.tagger())?;
+            NumberedPosition::from_cursor(request.cursor.as_ref()).map_err(CHANGES.tagger())?;
         let filter = format!("lastContact:$gte:{}", rfc3339_millis(request.since));
         let (page, devices) = self
             .listing_page(
-                OP_CHANGES,
+                CHANGES,
                 position.next,
                 PAGE_SIZE,
                 Some(&filter),
@@ -670,7 +667,7 @@ impl MdmProvider for JumpCloudProvider {
     async fn resolve_device_users(&self, device_ids: &[String]) -> Result<Vec<DeviceUser>> {
         let bound: Vec<(String, Option<Option<String>>)> = stream::iter(device_ids.iter().cloned())
             .map(|id| async move {
-                match self.client.bound_users(OP_RESOLVE.name(), &id).await {
+                match self.client.bound_users(RESOLVE.name(), &id).await {
                     Ok(bound) => Ok((id, Some(convert::assigned_user(&bound)))),
                     Err(e) if e.kind() == ErrorKind::NotFound => Ok((id, None)),
                     Err(e) => Err(e),
@@ -688,7 +685,7 @@ impl MdmProvider for JumpCloudProvider {
             *self.directory.lock().await = None;
         }
         let names = self
-            .names(OP_RESOLVE.name(), &wanted, wanted.len() > NAMES_BY_ID_UP_TO)
+            .names(RESOLVE.name(), &wanted, wanted.len() > NAMES_BY_ID_UP_TO)
             .await?;
         Ok(bound
             .into_iter()
