@@ -201,11 +201,12 @@ impl MdmProvider for JamfProvider {
         links::jamf_computer(&self.base_url, device_id)
     }
 
-    /// The default [`MdmProvider::request_costs`] stands: a lookup may read its user's record and a
-    /// listing reads the user directory (1000 a page), and the two extras roughly cancel.
     fn request_count(&self) -> u64 {
         self.client.request_count()
     }
+
+    // `request_costs` keeps the default: a lookup may read its user's record and a listing reads the
+    // user directory (1000 a page), and the two extras roughly cancel.
 
     fn change_tracking(&self) -> ChangeTracking {
         CHANGE_TRACKING
