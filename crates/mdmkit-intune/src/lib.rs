@@ -149,12 +149,13 @@ use mdmkit_core::changes::rfc3339_millis;
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
     async_trait, filtered_changes_page, links, ChangeTracking, ChangesPage, ChangesRequest,
-    GroupDelta, GroupDeltaToken, IntuneCloud, IntuneConfig, MdmDevice, MdmGroup, MdmProvider,
-    Operation, Page, PageRequest, PagingStyle, ProviderKind, Result, SerialNumber, Url,
+    GroupDelta, GroupDeltaToken, MdmDevice, MdmGroup, MdmProvider, Operation, Page, PageRequest,
+    PagingStyle, ProviderKind, Result, SerialNumber, Url,
 };
 
 pub use auth::{graph_scope, token_endpoint};
 pub use error::permissions;
+pub use mdmkit_core::{IntuneCloud, IntuneConfig};
 
 use client::GraphClient;
 

@@ -123,14 +123,13 @@
 //!   reported as Forbidden by the first group sync, since groups are optional (R10 plans).
 #![deny(missing_docs)]
 
+mod changes;
 mod client;
 mod convert;
 mod error;
 #[cfg(test)]
 mod properties;
 mod wire;
-
-mod changes;
 
 use async_trait::async_trait;
 use mdmkit_core::http::ClientOptions;

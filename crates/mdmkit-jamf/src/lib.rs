@@ -136,12 +136,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
-    links, ChangeTracking, ChangesPage, ChangesRequest, JamfConfig, MdmDevice, MdmGroup,
-    MdmProvider, Page, PageRequest, PagingStyle, ProviderKind, Result, SerialNumber, Url,
+    links, ChangeTracking, ChangesPage, ChangesRequest, MdmDevice, MdmGroup, MdmProvider, Page,
+    PageRequest, PagingStyle, ProviderKind, Result, SerialNumber, Url,
 };
 
 use crate::client::JamfClient;
 pub use crate::client::PAGE_SIZE;
+pub use mdmkit_core::JamfConfig;
 
 pub use crate::version::JamfProVersion;
 
