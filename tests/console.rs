@@ -177,6 +177,151 @@ async fn every_form_needs_its_sessions_csrf_token() {
     harness.stop().await;
 }
 
+/// The check is the router's, not each handler's: every route a form posts to refuses a post without a
+/// session, with another session's token, with a wrong one and with none, whatever else the form holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_post_route_refuses_a_missing_or_wrong_token() {
+    let harness = Harness::start(scheduler(Duration::from_secs(3600))).await;
+    let person = Client::new(&harness.base).await;
+    let other = Client::new(&harness.base).await;
+    let routes: Vec<&str> = app::form_routes()
+        .into_iter()
+        .map(|(path, _)| path)
+        .collect();
+    assert_eq!(routes.len(), 9, "{routes:?}");
+    let wrong = "0".repeat(person.csrf.len());
+    let http = reqwest::Client::new();
+    for path in &routes {
+        let url = format!("{}{path}", harness.base);
+        let r = http
+            .post(&url)
+            .form(&[("csrf", person.csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::FORBIDDEN,
+            "{path} without a session"
+        );
+        for form in [
+            vec![("csrf", other.csrf.as_str())],
+            vec![("csrf", wrong.as_str())],
+            vec![("csrf", "")],
+            vec![],
+        ] {
+            let r = person.http.post(&url).form(&form).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path} with {form:?}");
+            assert!(
+                r.text().await.unwrap().contains("this form expired"),
+                "{path}"
+            );
+        }
+        // The token travels in the form only: a body that is no form carries none.
+        let r = person
+            .http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"csrf":"{}"}}"#, person.csrf))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path} as JSON");
+        // With its own token the same post reaches the handler, which answers with a redirect.
+        let r = person
+            .http
+            .post(&url)
+            .form(&[("csrf", person.csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(r.status(), StatusCode::FORBIDDEN, "{path} with its token");
+    }
+    // Reading needs no token.
+    for page in ["/settings", "/devices", "/groups"] {
+        assert_eq!(person.get(page).await.0, StatusCode::OK, "{page}");
+    }
+    harness.stop().await;
+}
+
+/// The command line: defaults, every option, `DATABASE_URL` overridden by `--database-url`, and errors
+/// that name the argument.
+#[test]
+fn arguments_are_parsed_into_options() {
+    use app::{parse_args, Command, Options};
+    let args = |list: &[&str]| list.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    let defaults = Options {
+        listen: "127.0.0.1:8080".parse().unwrap(),
+        database_url: None,
+        sandbox_port: Some(app::SANDBOX_PORT),
+    };
+    assert_eq!(
+        parse_args(args(&[]), None),
+        Ok(Command::Run(defaults.clone()))
+    );
+    assert_eq!(
+        parse_args(
+            args(&[
+                "--listen",
+                "0.0.0.0:9000",
+                "--database-url",
+                "postgres://postgres@127.0.0.1/test",
+                "--sandbox-port",
+                "47400",
+            ]),
+            Some("sqlite://ignored.db".into()),
+        ),
+        Ok(Command::Run(Options {
+            listen: "0.0.0.0:9000".parse().unwrap(),
+            database_url: Some("postgres://postgres@127.0.0.1/test".into()),
+            sandbox_port: Some(47_400),
+        }))
+    );
+    assert_eq!(
+        parse_args(args(&["--no-sandbox"]), Some("sqlite://from-env.db".into())),
+        Ok(Command::Run(Options {
+            database_url: Some("sqlite://from-env.db".into()),
+            sandbox_port: None,
+            ..defaults
+        }))
+    );
+    for help in ["-h", "--help"] {
+        assert_eq!(
+            parse_args(args(&["--no-sandbox", help]), None),
+            Ok(Command::Help)
+        );
+    }
+    assert!(app::USAGE.starts_with("usage: console [--listen ADDR]"));
+    let error = |list: &[&str]| parse_args(args(list), None).unwrap_err();
+    assert_eq!(
+        error(&["--listen"]),
+        "--listen needs a value: --listen ADDR"
+    );
+    assert!(error(&["--listen", "localhost"]).starts_with("--listen \"localhost\": "));
+    assert!(error(&["--sandbox-port", "70000"]).starts_with("--sandbox-port \"70000\": "));
+    assert_eq!(
+        error(&["--database-url"]),
+        "--database-url needs a value: --database-url URL"
+    );
+    assert_eq!(
+        error(&["--verbose"]),
+        "unknown argument \"--verbose\" (try --help)"
+    );
+}
+
+/// The line printed at start names the address the console serves, as a URL a browser opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_startup_line_points_at_the_console() {
+    let harness = Harness::start(scheduler(Duration::from_secs(3600))).await;
+    let line = app::startup_line(harness.running.addr);
+    assert_eq!(line, format!("console: {}/", harness.base));
+    let url = line.strip_prefix("console: ").unwrap();
+    let page = reqwest::get(url).await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("<h1>MDM settings</h1>"));
+    harness.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settings_validate_save_only_what_works_and_never_show_secrets() {
     let harness = Harness::start(scheduler(Duration::from_secs(3600))).await;
@@ -216,6 +361,10 @@ async fn settings_validate_save_only_what_works_and_never_show_secrets() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("API Client ID is required"), "{page}");
+    assert!(
+        page.contains(r#"<strong class="category">Check the API Client ID field</strong>"#),
+        "{page}"
+    );
     assert_eq!(harness.sandbox.request_count(ProviderKind::Jamf), before);
 
     // A typed host on a private network is refused (the sandbox's own address is the only exception).
@@ -230,7 +379,10 @@ async fn settings_validate_save_only_what_works_and_never_show_secrets() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(page.contains("Invalid input"), "{page}");
+    assert!(
+        page.contains(r#"<strong class="category">Check the Host field</strong>: plain http:// is refused for 10.1.2.3"#),
+        "the field to fix, in words: {page}"
+    );
     assert!(
         page.contains("value=\"http://10.1.2.3:8080\""),
         "the host is shown again: {page}"
