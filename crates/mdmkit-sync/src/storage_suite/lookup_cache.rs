@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use mdmkit_core::ProviderKind;
 
-use super::{lease, sealed, serial, t, unique_workspace, FaultInjector, SuiteTarget};
+use super::{lease, sealed, serial, t, unique_workspace, FaultInjector, Interrupted, SuiteTarget};
 use crate::lookup_cache::{LookupEntry, LookupKind};
 use crate::marks::SyncMarks;
 use crate::model::{ConnectionChange, WorkspaceId};
@@ -301,84 +301,70 @@ pub async fn lookup_cache_atomic(target: &dyn SuiteTarget) {
     let faults = Arc::new(FaultInjector::new());
     let stores = target.open_with_hook(faults.clone()).await;
     let entry = LookupEntry::user_name("anna@acme.com", Some("Anna".into()), t(1));
-    let change = ConnectionChange {
-        clear_metadata: true,
-        group_sync_pending: false,
+    let reconnect = Interrupted {
+        to: sealed(ProviderKind::Fleet, 2),
+        change: ConnectionChange {
+            clear_metadata: true,
+            group_sync_pending: false,
+        },
     };
-    for step in Step::CONNECT.into_iter().chain(Step::DISCONNECT) {
-        let ws = unique_workspace("lookups-atomic");
-        let fence = lease(&stores, &ws, "atomic").await.fence;
-        stores
-            .credentials
-            .save_connection(
-                &ws,
-                fence,
-                sealed(ProviderKind::Fleet, 1),
-                ConnectionChange::NONE,
-            )
-            .await
-            .unwrap();
-        stores
-            .lookups
-            .store_lookups(&ws, fence, std::slice::from_ref(&entry))
-            .await
-            .unwrap();
-        stores
-            .marks
-            .record_device_watermark(&ws, fence, t(2), Some(t(2)))
-            .await
-            .unwrap();
-        let marks = stores.marks.sync_marks(&ws).await.unwrap();
-        assert_eq!(marks.device_watermark, Some(t(2)));
-        faults.fail_at(step);
-        let failed = if Step::CONNECT.contains(&step) {
-            stores
-                .credentials
-                .save_connection(&ws, fence, sealed(ProviderKind::Fleet, 2), change)
-                .await
-                .map(|_| ())
-        } else {
-            stores
-                .credentials
-                .remove_connection(&ws, fence)
-                .await
-                .map(|_| ())
-        };
-        assert!(failed.is_err(), "{step:?}: the injected fault fails it");
-        assert!(faults.fired(), "{step:?} was never reached");
-        assert_eq!(
-            read(&stores, &ws, LookupKind::UserName, &["anna@acme.com"]).await,
-            vec![entry.clone()],
-            "{step:?}: the cache is kept with the metadata"
-        );
-        assert_eq!(
-            stores.marks.sync_marks(&ws).await.unwrap(),
-            marks,
-            "{step:?}: the marks are kept with the cache"
-        );
-        if Step::CONNECT.contains(&step) {
-            stores
-                .credentials
-                .save_connection(&ws, fence, sealed(ProviderKind::Fleet, 2), change)
-                .await
-                .unwrap();
-        } else {
-            stores
-                .credentials
-                .remove_connection(&ws, fence)
-                .await
-                .unwrap();
-        }
-        assert!(
-            read(&stores, &ws, LookupKind::UserName, &["anna@acme.com"])
-                .await
-                .is_empty(),
-            "{step:?}: the retry clears it"
-        );
-        assert_eq!(
-            stores.marks.sync_marks(&ws).await.unwrap(),
-            SyncMarks::default(),
-            "{step:?}: and the marks, in the same transaction"
-        );
-    }
+    reconnect
+        .at_each(
+            &stores,
+            &faults,
+            Step::CONNECT.into_iter().chain(Step::DISCONNECT),
+            async || {
+                let ws = unique_workspace("lookups-atomic");
+                let fence = lease(&stores, &ws, "atomic").await.fence;
+                stores
+                    .credentials
+                    .save_connection(
+                        &ws,
+                        fence,
+                        sealed(ProviderKind::Fleet, 1),
+                        ConnectionChange::NONE,
+                    )
+                    .await
+                    .unwrap();
+                stores
+                    .lookups
+                    .store_lookups(&ws, fence, std::slice::from_ref(&entry))
+                    .await
+                    .unwrap();
+                stores
+                    .marks
+                    .record_device_watermark(&ws, fence, t(2), Some(t(2)))
+                    .await
+                    .unwrap();
+                let marks = stores.marks.sync_marks(&ws).await.unwrap();
+                assert_eq!(marks.device_watermark, Some(t(2)));
+                (ws, fence, marks)
+            },
+            async |step, ws: &WorkspaceId, marks: &SyncMarks| {
+                assert_eq!(
+                    read(&stores, ws, LookupKind::UserName, &["anna@acme.com"]).await,
+                    vec![entry.clone()],
+                    "{step:?}: the cache is kept with the metadata"
+                );
+                assert_eq!(
+                    &stores.marks.sync_marks(ws).await.unwrap(),
+                    marks,
+                    "{step:?}: the marks are kept with the cache"
+                );
+            },
+            async |step, ws: &WorkspaceId, _| {
+                assert!(
+                    read(&stores, ws, LookupKind::UserName, &["anna@acme.com"])
+                        .await
+                        .is_empty(),
+                    "{step:?}: the retry clears it"
+                );
+                assert_eq!(
+                    stores.marks.sync_marks(ws).await.unwrap(),
+                    SyncMarks::default(),
+                    "{step:?}: and the marks, in the same transaction"
+                );
+            },
+        )
+        .await;
 }
