@@ -18,8 +18,8 @@
 //! - **One workspace** (`console`); a multi-tenant backend takes it from the signed-in user.
 //!
 //! The pieces, in `app.rs`: stores → vault → `MdmSync` with the provider factory → `Scheduler::run` in a
-//! task → axum handlers calling `MdmSync`. Pages are in `pages.rs` (maud), sessions and CSRF protection in
-//! `session.rs`.
+//! task → axum handlers calling `MdmSync`, each behind the CSRF check (`require_csrf`). Pages are in
+//! `pages.rs` (maud), sessions and their CSRF tokens in `session.rs`.
 
 mod app;
 mod pages;
