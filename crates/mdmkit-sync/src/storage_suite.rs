@@ -187,51 +187,41 @@ pub async fn sync_marks(stores: &Stores) {
         Some(t(5))
     );
 
-    // Saving credentials without a change of MDM keeps the marks; a new connection (R9) forgets them.
-    stores
-        .credentials
-        .save_connection(
-            &ws,
-            fence,
-            sealed(ProviderKind::Intune, 1),
-            ConnectionChange::NONE,
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        marks.sync_marks(&ws).await.unwrap().device_watermark,
-        Some(t(5))
-    );
-    marks
-        .record_group_delta(&ws, fence, Some(&link), Some(t(2)))
-        .await
-        .unwrap();
-    let change = ConnectionChange {
-        clear_metadata: true,
-        group_sync_pending: true,
-    };
-    stores
-        .credentials
-        .save_connection(&ws, fence, sealed(ProviderKind::Jamf, 2), change)
-        .await
-        .unwrap();
-    assert_eq!(marks.sync_marks(&ws).await.unwrap(), SyncMarks::default());
-
-    // Disconnecting forgets them too, and leaves the other workspace's alone.
-    marks
-        .record_device_watermark(&ws, fence, t(7), Some(t(7)))
-        .await
-        .unwrap();
+    // Saving credentials without a change of MDM keeps the marks; a new connection (R9) forgets them, and
+    // so does a disconnect, which leaves the other workspace's alone.
     marks
         .record_device_watermark(&bystander, other_fence, t(8), Some(t(8)))
         .await
         .unwrap();
-    stores
-        .credentials
-        .remove_connection(&ws, fence)
-        .await
-        .unwrap();
-    assert_eq!(marks.sync_marks(&ws).await.unwrap(), SyncMarks::default());
+    kept_with_the_metadata(
+        stores,
+        &ws,
+        fence,
+        async || {
+            marks
+                .record_device_watermark(&ws, fence, t(7), Some(t(7)))
+                .await
+                .unwrap();
+            marks
+                .record_group_delta(&ws, fence, Some(&link), Some(t(2)))
+                .await
+                .unwrap();
+        },
+        async || {
+            assert_eq!(
+                marks.sync_marks(&ws).await.unwrap().device_watermark,
+                Some(t(5))
+            );
+        },
+        async |by| {
+            assert_eq!(
+                marks.sync_marks(&ws).await.unwrap(),
+                SyncMarks::default(),
+                "forgotten by {by}"
+            );
+        },
+    )
+    .await;
     assert_eq!(
         marks.sync_marks(&bystander).await.unwrap().device_watermark,
         Some(t(8))
@@ -246,6 +236,39 @@ pub async fn sync_marks(stores: &Stores) {
         StoreErrorKind::StaleFence,
         "a released lease writes nothing"
     );
+}
+
+/// State kept with the metadata (sync marks, lookup caches) across connection changes: saving the same
+/// connection again keeps it (`kept`); a new connection (R9) clears it, and so does a disconnect (`cleared`,
+/// told which). `fill` writes it again before each of the two.
+async fn kept_with_the_metadata(
+    stores: &Stores,
+    ws: &WorkspaceId,
+    fence: Fence,
+    fill: impl AsyncFn(),
+    kept: impl AsyncFn(),
+    cleared: impl AsyncFn(&str),
+) {
+    let credentials = &stores.credentials;
+    let resealed = sealed(ProviderKind::Fleet, 1);
+    credentials
+        .save_connection(ws, fence, resealed, ConnectionChange::NONE)
+        .await
+        .unwrap();
+    kept().await;
+    fill().await;
+    let change = ConnectionChange {
+        clear_metadata: true,
+        group_sync_pending: true,
+    };
+    credentials
+        .save_connection(ws, fence, sealed(ProviderKind::Jamf, 2), change)
+        .await
+        .unwrap();
+    cleared("a new connection (R9)").await;
+    fill().await;
+    credentials.remove_connection(ws, fence).await.unwrap();
+    cleared("a disconnect").await;
 }
 
 /// A workspace id no other run uses.

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use mdmkit_core::ProviderKind;
 
-use super::{lease, sealed, serial, t, unique_workspace, FaultInjector, Interrupted, SuiteTarget};
+use super::{
+    kept_with_the_metadata, lease, sealed, serial, t, unique_workspace, FaultInjector, Interrupted,
+    SuiteTarget,
+};
 use crate::lookup_cache::{LookupEntry, LookupKind};
 use crate::marks::SyncMarks;
 use crate::model::{ConnectionChange, WorkspaceId};
@@ -173,58 +176,38 @@ pub async fn lookup_cache(stores: &Stores) {
         vec![renamed.clone()]
     );
 
-    // Re-sealing the same connection keeps the caches; a new connection clears them with the metadata.
+    // Re-sealing the same connection keeps the caches; a new connection clears them with the metadata,
+    // and so does a disconnect; other workspaces keep theirs.
     stores
         .devices
         .add_device(&ws, &serial("LOOK0001"))
         .await
         .unwrap();
-    stores
-        .credentials
-        .save_connection(
-            &ws,
-            fence,
-            sealed(ProviderKind::Fleet, 1),
-            ConnectionChange::NONE,
-        )
-        .await
-        .unwrap();
-    assert_eq!(count(LookupKind::UserName, t(0)).await, 2);
-    let change = ConnectionChange {
-        clear_metadata: true,
-        group_sync_pending: true,
-    };
-    stores
-        .credentials
-        .save_connection(&ws, fence, sealed(ProviderKind::Fleet, 2), change)
-        .await
-        .unwrap();
-    for kind in LookupKind::ALL {
-        assert_eq!(count(kind, t(-1000)).await, 0, "{kind:?} cleared by R9");
-    }
+    kept_with_the_metadata(
+        stores,
+        &ws,
+        fence,
+        async || {
+            stores
+                .lookups
+                .store_lookups(&ws, fence, &[anna.clone(), bound.clone()])
+                .await
+                .unwrap();
+        },
+        async || assert_eq!(count(LookupKind::UserName, t(0)).await, 2),
+        async |by| {
+            for kind in LookupKind::ALL {
+                assert_eq!(count(kind, t(-1000)).await, 0, "{kind:?} cleared by {by}");
+            }
+        },
+    )
+    .await;
     assert_eq!(
         read(stores, &bystander, LookupKind::UserName, &["anna@acme.com"]).await,
         vec![anna.clone()]
     );
 
-    // Disconnecting clears them too; clearing on demand says how many there were.
-    stores
-        .lookups
-        .store_lookups(&ws, fence, &[anna.clone(), bound.clone()])
-        .await
-        .unwrap();
-    stores
-        .credentials
-        .remove_connection(&ws, fence)
-        .await
-        .unwrap();
-    for kind in LookupKind::ALL {
-        assert_eq!(
-            count(kind, t(-1000)).await,
-            0,
-            "{kind:?} cleared by a disconnect"
-        );
-    }
+    // Clearing on demand says how many there were.
     stores
         .lookups
         .store_lookups(&ws, fence, &[anna.clone(), bound.clone()])
