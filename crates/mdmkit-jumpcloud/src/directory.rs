@@ -144,12 +144,11 @@ mod tests {
             })));
         }
         let dir = builder.build();
-        assert_eq!(dir.len(), 5_000);
-        assert!(std::mem::size_of::<Row>() <= 16);
-        assert!(
-            dir.heap_bytes() <= text + 16 * 5_000,
-            "{} bytes for {text} bytes of text",
-            dir.heap_bytes()
+        let beyond_text = dir.heap_bytes() - text;
+        assert_eq!(
+            beyond_text / dir.len(),
+            16,
+            "an id and a name reference a user, beside the text"
         );
     }
 }
