@@ -388,6 +388,7 @@ impl Operation {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn an_operation_names_itself_on_errors_without_overriding_inner_ones() {
@@ -405,7 +406,6 @@ mod tests {
         );
         assert_eq!(tagged.provider(), Some(ProviderKind::Jamf));
     }
-    use super::*;
 
     #[test]
     fn debug_is_one_readable_line_with_every_known_part() {

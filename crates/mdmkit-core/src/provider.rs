@@ -8,14 +8,22 @@ use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use url::Url;
 
-use crate::changes::{ChangeCursor, ChangeListing, ChangeTracking, ChangedDevices, ChangesPage};
+use crate::changes::{
+    parse_timestamp, ChangeCursor, ChangeListing, ChangeTracking, ChangedDevices, ChangesPage,
+    Coverage,
+};
 use crate::device::{MdmDevice, MdmGroup, SerialNumber};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Operation, Result};
 use crate::group_delta::{GroupDelta, GroupDeltaToken};
 use crate::kind::ProviderKind;
 use crate::links::DeviceLink;
 use crate::paging::{Page, PageRequest, Pager, PagingStyle, DEFAULT_MAX_PAGES};
 use crate::resolution::{DeviceUser, Resolution, ResolvedUserName, UserRef};
+
+// The operations the default methods and conveniences name on their errors (the names providers use).
+const OP_LOOKUP: &str = "device_by_serial";
+const OP_LIST: &str = "list_devices";
+const OP_LIST_CHANGED: &str = "list_changed_devices";
 
 /// What every MDM provider implements. Small and object-safe: use it as `Arc<dyn MdmProvider>`.
 ///
@@ -58,7 +66,11 @@ pub trait MdmProvider: Debug + Send + Sync + 'static {
     fn request_count(&self) -> u64;
 
     /// What lookups and listings cost in requests, so a caller can pick the cheaper way to refresh.
-    fn request_costs(&self) -> RequestCosts;
+    /// Default: [`RequestCosts::PAGES_CARRY_EVERYTHING`], right for an API whose device records carry
+    /// what R4 needs; a provider that reads more per device says so.
+    fn request_costs(&self) -> RequestCosts {
+        RequestCosts::PAGES_CARRY_EVERYTHING
+    }
 
     /// Whether [`MdmProvider::list_changed_devices_page`] can list only changed devices, and by which
     /// field. Default: [`ChangeTracking::Unsupported`].
@@ -66,27 +78,22 @@ pub trait MdmProvider: Debug + Send + Sync + 'static {
         ChangeTracking::Unsupported
     }
 
-    /// One page of the devices whose change field is at or after `since` (see [`crate::changes`]).
-    /// `cursor` is `None` for the first page, then the previous page's [`ChangesPage::next`]; drive it
-    /// with [`ChangeListing`] or use [`MdmProviderExt::changed_devices`]. `resolution` as for
-    /// [`MdmProvider::list_devices_page_with`].
+    /// One page of the devices whose change field is at or after [`ChangesRequest::since`] (see
+    /// [`crate::changes`]). Drive the cursor with [`ChangeListing`] or use
+    /// [`MdmProviderExt::changed_devices`].
     ///
     /// A provider that cannot filter the way it promised (the server ignored the filter) keeps going and
     /// reports [`crate::Coverage::Everything`]. Default, and for [`ChangeTracking::Unsupported`]: an
     /// [`ErrorKind::InvalidConfiguration`] error, since the bulk listing is the way to go.
-    async fn list_changed_devices_page(
-        &self,
-        since: DateTime<Utc>,
-        cursor: Option<&ChangeCursor>,
-        resolution: Resolution,
-    ) -> Result<ChangesPage> {
-        let _ = (since, cursor, resolution);
-        Err(Error::config(format!(
-            "{} cannot list only the devices that changed; use the bulk listing",
-            self.kind().display_name()
+    async fn list_changed_devices_page(&self, request: &ChangesRequest) -> Result<ChangesPage> {
+        let _ = request;
+        Err(Operation::new(self.kind(), OP_LIST_CHANGED).error(
+            ErrorKind::InvalidConfiguration,
+            format!(
+                "{} cannot list only the devices that changed; use the bulk listing",
+                self.kind().display_name()
+            ),
         ))
-        .with_provider(self.kind())
-        .with_operation("list_changed_devices"))
     }
 
     /// [`MdmProvider::list_devices_page`] with a choice of how much per-device follow-up reading to do
@@ -126,6 +133,56 @@ pub trait MdmProvider: Debug + Send + Sync + 'static {
         let _ = token;
         Ok(GroupDelta::full(self.groups().await?, None))
     }
+}
+
+/// What [`MdmProvider::list_changed_devices_page`] is asked for: one page of the devices changed since a
+/// time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangesRequest {
+    /// Devices whose change field is at or after this time are listed.
+    pub since: DateTime<Utc>,
+    /// `None` for the first page, then the previous page's [`ChangesPage::next`].
+    pub cursor: Option<ChangeCursor>,
+    /// How much per-device follow-up reading to do, as for [`MdmProvider::list_devices_page_with`].
+    pub resolution: Resolution,
+}
+
+impl ChangesRequest {
+    /// The first page of the devices changed since `since`.
+    pub fn first(since: DateTime<Utc>, resolution: Resolution) -> Self {
+        ChangesRequest {
+            since,
+            cursor: None,
+            resolution,
+        }
+    }
+}
+
+/// The page of a listing the server was asked to filter by change time. Servers have been seen to ignore
+/// such filters, so the change time of every row (as sent, read with [`parse_timestamp`]) is checked
+/// with `changed`: a row without one, or outside the filter, shows that the filter was ignored, and the
+/// page (and so the whole listing) covers [`Coverage::Everything`], with a warning naming `provider`.
+pub fn filtered_changes_page<'a>(
+    provider: ProviderKind,
+    devices: Vec<MdmDevice>,
+    next: Option<ChangeCursor>,
+    change_times: impl IntoIterator<Item = Option<&'a str>>,
+    changed: impl Fn(DateTime<Utc>) -> bool,
+) -> ChangesPage {
+    let ignored = change_times
+        .into_iter()
+        .any(|time| time.and_then(parse_timestamp).is_none_or(|t| !changed(t)));
+    let coverage = if ignored {
+        tracing::warn!(
+            %provider,
+            "a device listed as changed has no change time or an earlier one: the server ignored the \
+             filter; listing every device instead"
+        );
+        Coverage::Everything
+    } else {
+        Coverage::Changed
+    };
+    ChangesPage::new(devices, next, coverage)
 }
 
 /// Upper bounds on what operations cost in requests (retries and token renewals aside).
@@ -185,13 +242,9 @@ macro_rules! forward_provider {
             }
             async fn list_changed_devices_page(
                 &self,
-                since: DateTime<Utc>,
-                cursor: Option<&ChangeCursor>,
-                resolution: Resolution,
+                request: &ChangesRequest,
             ) -> Result<ChangesPage> {
-                (**self)
-                    .list_changed_devices_page(since, cursor, resolution)
-                    .await
+                (**self).list_changed_devices_page(request).await
             }
             async fn list_devices_page_with(
                 &self,
@@ -230,12 +283,10 @@ pub trait MdmProviderExt: MdmProvider {
             0 | 1 => Ok(found.pop()),
             n => {
                 let ids: Vec<_> = found.iter().map(|d| d.device_id.as_str()).collect();
-                Err(Error::new(
+                Err(Operation::new(self.kind(), OP_LOOKUP).error(
                     ErrorKind::InvalidResponse,
                     format!("{n} devices share serial {serial}: {}", ids.join(", ")),
-                )
-                .with_provider(self.kind())
-                .with_operation("device_by_serial"))
+                ))
             }
         }
     }
@@ -257,13 +308,15 @@ pub trait MdmProviderExt: MdmProvider {
         let mut listing = ChangeListing::new(since);
         let mut devices = Vec::new();
         while let Some(cursor) = listing.next_cursor().map(|c| c.cloned()) {
-            let page = self
-                .list_changed_devices_page(since, cursor.as_ref(), Resolution::Inline)
-                .await?;
-            listing.record(&page).map_err(|e| {
-                e.with_provider(self.kind())
-                    .with_operation("list_changed_devices")
-            })?;
+            let request = ChangesRequest {
+                since,
+                cursor,
+                resolution: Resolution::Inline,
+            };
+            let page = self.list_changed_devices_page(&request).await?;
+            listing
+                .record(&page)
+                .map_err(Operation::new(self.kind(), OP_LIST_CHANGED).tagger())?;
             devices.extend(page.devices);
         }
         Ok(ChangedDevices::new(devices, listing.coverage()))
@@ -301,12 +354,65 @@ pub fn device_stream_with<P: MdmProvider + ?Sized>(
         let page = provider
             .list_devices_page_with(&request, resolution)
             .await?;
-        pager.record(&page, MdmDevice::row_id).map_err(|e| {
-            e.with_provider(provider.kind())
-                .with_operation("list_devices")
-        })?;
+        pager
+            .record(&page, MdmDevice::row_id)
+            .map_err(Operation::new(provider.kind(), OP_LIST).tagger())?;
         Ok(Some((stream::iter(page.items.into_iter().map(Ok)), pager)))
     })
     .try_flatten()
     .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(rfc3339: &str) -> DateTime<Utc> {
+        parse_timestamp(rfc3339).unwrap()
+    }
+
+    fn coverage(times: &[Option<&str>]) -> Coverage {
+        let since = at("2026-11-01T10:00:00Z");
+        let devices = vec![MdmDevice::new("1", None, None, None, None)];
+        let next = Some(ChangeCursor::new("2"));
+        let page = filtered_changes_page(
+            ProviderKind::JumpCloud,
+            devices,
+            next.clone(),
+            times.iter().copied(),
+            |t| t >= since,
+        );
+        assert_eq!((page.devices.len(), page.next), (1, next));
+        page.coverage
+    }
+
+    #[test]
+    fn a_filtered_page_covers_changes_only_while_every_row_is_inside_the_filter() {
+        assert_eq!(coverage(&[]), Coverage::Changed);
+        assert_eq!(
+            coverage(&[Some("2026-11-01T10:00:00Z"), Some("2026-11-02T08:00:00.5Z")]),
+            Coverage::Changed
+        );
+        for ignored in [
+            [Some("2026-11-01T10:00:00Z"), Some("2026-11-01T09:59:59Z")],
+            [Some("2026-11-01T10:00:00Z"), None],
+            [Some("yesterday"), Some("2026-11-01T11:00:00Z")],
+        ] {
+            assert_eq!(coverage(&ignored), Coverage::Everything, "{ignored:?}");
+        }
+    }
+
+    #[test]
+    fn the_first_changes_request_has_no_cursor() {
+        let since = at("2026-11-01T10:00:00Z");
+        let first = ChangesRequest::first(since, Resolution::Deferred);
+        assert_eq!(
+            first,
+            ChangesRequest {
+                since,
+                cursor: None,
+                resolution: Resolution::Deferred,
+            }
+        );
+    }
 }

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::{
-    async_trait, ChangeCursor, ChangeTracking, ChangesPage, Coverage, DeviceUser, ErrorKind,
-    GroupDelta, GroupDeltaKind, GroupDeltaToken, MdmDevice, MdmGroup, MdmProvider, MdmProviderExt,
-    Page, PageInfo, PageRequest, PagingStyle, ProviderKind, Resolution, ResolvedUserName, Result,
-    SerialNumber, Unresolved, Url, UserRef,
+    async_trait, ChangeCursor, ChangeTracking, ChangesPage, ChangesRequest, Coverage, DeviceUser,
+    ErrorKind, GroupDelta, GroupDeltaKind, GroupDeltaToken, MdmDevice, MdmGroup, MdmProvider,
+    MdmProviderExt, Page, PageInfo, PageRequest, PagingStyle, ProviderKind, Resolution,
+    ResolvedUserName, Result, SerialNumber, Unresolved, Url, UserRef,
 };
 
 fn device(id: &str, changed_day: u32) -> MdmDevice {
@@ -51,9 +51,6 @@ impl MdmProvider for Plain {
     fn request_count(&self) -> u64 {
         0
     }
-    fn request_costs(&self) -> mdmkit_core::RequestCosts {
-        mdmkit_core::RequestCosts::PAGES_CARRY_EVERYTHING
-    }
 }
 
 /// Lists changes day by day: the cursor is the next day; day 3 "ignores the filter".
@@ -94,14 +91,16 @@ impl MdmProvider for Tracking {
     fn change_tracking(&self) -> ChangeTracking {
         ChangeTracking::supported("day", "tests", Duration::from_secs(1))
     }
-    async fn list_changed_devices_page(
-        &self,
-        since: DateTime<Utc>,
-        cursor: Option<&ChangeCursor>,
-        resolution: Resolution,
-    ) -> Result<ChangesPage> {
+    async fn list_changed_devices_page(&self, request: &ChangesRequest) -> Result<ChangesPage> {
+        let ChangesRequest {
+            since,
+            cursor,
+            resolution,
+        } = request;
         let first_day = since.format("%d").to_string().parse::<u32>().unwrap();
-        let day: u32 = cursor.map_or(first_day, |c| c.as_str().parse().unwrap());
+        let day: u32 = cursor
+            .as_ref()
+            .map_or(first_day, |c| c.as_str().parse().unwrap());
         let rows: Vec<MdmDevice> = self
             .devices
             .iter()
@@ -153,8 +152,12 @@ fn at(day: u32) -> DateTime<Utc> {
 async fn defaults_answer_unsupported_and_read_groups_in_full() {
     let plain: Arc<dyn MdmProvider> = Arc::new(Plain);
     assert_eq!(plain.change_tracking(), ChangeTracking::Unsupported);
+    assert_eq!(
+        plain.request_costs(),
+        mdmkit_core::RequestCosts::PAGES_CARRY_EVERYTHING
+    );
     let err = plain
-        .list_changed_devices_page(at(1), None, Resolution::Inline)
+        .list_changed_devices_page(&ChangesRequest::first(at(1), Resolution::Inline))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidConfiguration);
@@ -209,7 +212,7 @@ async fn wrappers_forward_every_capability() {
     assert_eq!(ids, ["a", "b", "c"]);
     assert_eq!(changed.coverage, Coverage::Changed);
     let deferred = wrapped
-        .list_changed_devices_page(at(2), None, Resolution::Deferred)
+        .list_changed_devices_page(&ChangesRequest::first(at(2), Resolution::Deferred))
         .await
         .unwrap();
     assert!(deferred

@@ -89,14 +89,7 @@ pub(crate) fn fleet_message(body: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn classify(status: u16, body: &str) -> ErrorDetail {
-        FleetErrorClassifier.classify(
-            StatusCode::from_u16(status).unwrap(),
-            &HeaderMap::new(),
-            body.as_bytes(),
-        )
-    }
+    use mdmkit_core::wire::classify_answer;
 
     #[test]
     fn message_and_distinct_reasons() {
@@ -119,7 +112,8 @@ mod tests {
 
     #[test]
     fn only_fleets_own_404_is_not_found() {
-        let fleet = classify(
+        let fleet = classify_answer(
+            &FleetErrorClassifier,
             404,
             r#"{"message": "Resource Not Found", "errors": [{"name": "base", "reason": "Host was not found in the datastore"}]}"#,
         );
@@ -133,7 +127,7 @@ mod tests {
             "<html><head><title>404</title></head></html>",
             "404 page not found",
         ] {
-            let other = classify(404, body);
+            let other = classify_answer(&FleetErrorClassifier, 404, body);
             assert_eq!(
                 other.kind,
                 Some(ErrorKind::InvalidConfiguration),
@@ -145,15 +139,22 @@ mod tests {
 
     #[test]
     fn unauthorized_gets_the_api_only_hint_and_others_keep_the_status_kind() {
-        let d = classify(401, r#"{"message": "Authentication required"}"#);
+        let d = classify_answer(
+            &FleetErrorClassifier,
+            401,
+            r#"{"message": "Authentication required"}"#,
+        );
         assert_eq!(d.kind, None);
         let m = d.message.unwrap();
         assert!(m.starts_with("Authentication required ("), "{m}");
         assert!(m.contains("API-only"), "{m}");
-        assert!(classify(401, "").message.unwrap().contains("API-only"));
-        let d = classify(500, r#"{"message": "boom"}"#);
+        assert!(classify_answer(&FleetErrorClassifier, 401, "")
+            .message
+            .unwrap()
+            .contains("API-only"));
+        let d = classify_answer(&FleetErrorClassifier, 500, r#"{"message": "boom"}"#);
         assert_eq!((d.kind, d.message.as_deref()), (None, Some("boom")));
-        let d = classify(502, "upstream connect error");
+        let d = classify_answer(&FleetErrorClassifier, 502, "upstream connect error");
         assert_eq!(d.message.as_deref(), Some("upstream connect error"));
     }
 }

@@ -153,12 +153,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::lock::Mutex;
 use futures::stream::{self, StreamExt, TryStreamExt};
-use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
-    links, ChangeCursor, ChangeTracking, ChangesPage, Error, ErrorKind, MdmDevice, MdmGroup,
-    MdmProvider, Page, PageRequest, PagingStyle, ProviderKind, Resolution, ResolvedUserName,
-    Result, SerialNumber, Url, UserRef,
+    links, ChangeTracking, ChangesPage, ChangesRequest, Error, ErrorKind, MdmDevice, MdmGroup,
+    MdmProvider, Operation, Page, PageRequest, PagingStyle, ProviderKind, Resolution,
+    ResolvedUserName, Result, SerialNumber, Url, UserRef,
 };
 
 pub use mdmkit_core::FleetConfig;
@@ -167,6 +166,13 @@ use crate::client::{is_dot_segment, FleetClient, ScimPage};
 use crate::scim::ScimIndex;
 
 pub use crate::client::PAGE_SIZE;
+
+// The operations, named once for requests and for the errors raised outside the HTTP client.
+const VALIDATE: Operation = Operation::new(ProviderKind::Fleet, "validate");
+const LOOKUP: Operation = Operation::new(ProviderKind::Fleet, "device_by_serial");
+const LIST: Operation = Operation::new(ProviderKind::Fleet, "list_devices");
+const RESOLVE: Operation = Operation::new(ProviderKind::Fleet, "resolve_user_names");
+const GROUPS: Operation = Operation::new(ProviderKind::Fleet, "groups");
 
 /// Label member lists read at the same time.
 const LABEL_CONCURRENCY: usize = 4;
@@ -233,12 +239,6 @@ impl FleetProvider {
     /// The Fleet server's base URL (ends in `/`).
     pub fn base_url(&self) -> &Url {
         &self.base_url
-    }
-
-    fn error(operation: &'static str, kind: ErrorKind, message: String) -> Error {
-        Error::new(kind, message)
-            .with_provider(ProviderKind::Fleet)
-            .with_operation(operation)
     }
 
     /// The SCIM users of the listing in progress, read on first need; `None` when Fleet refuses or lacks
@@ -385,7 +385,7 @@ impl FleetProvider {
     async fn search_exact(&self, serial: &SerialNumber) -> Result<Vec<MdmDevice>> {
         let hosts = self
             .client
-            .search_hosts(serial.as_str(), self.page_size, "device_by_serial")
+            .search_hosts(serial.as_str(), self.page_size, LOOKUP.name())
             .await?;
         Ok(hosts
             .iter()
@@ -402,13 +402,11 @@ impl MdmProvider for FleetProvider {
     }
 
     async fn validate(&self) -> Result<()> {
-        const OP: &str = "validate";
-        let me = self.client.me(OP).await?;
+        let me = self.client.me(VALIDATE.name()).await?;
         let Some(user) = &me.user else {
-            return Err(Self::error(
-                OP,
+            return Err(VALIDATE.error(
                 ErrorKind::InvalidResponse,
-                "GET /api/v1/fleet/me answered without a \"user\"; the server does not answer like the Fleet API".to_owned(),
+                "GET /api/v1/fleet/me answered without a \"user\"; the server does not answer like the Fleet API",
             ));
         };
         let who = user
@@ -418,8 +416,7 @@ impl MdmProvider for FleetProvider {
             .or_else(|| user.id.as_ref().map(|id| format!("user {}", id.0)))
             .unwrap_or_else(|| "the token's user".to_owned());
         if me.shows_no_access() {
-            return Err(Self::error(
-                OP,
+            return Err(VALIDATE.error(
                 ErrorKind::Forbidden,
                 format!("the Fleet user {who} has no global role and no team, so it cannot read hosts; give it the Observer role (or higher) globally or on the teams to sync"),
             ));
@@ -432,11 +429,14 @@ impl MdmProvider for FleetProvider {
     }
 
     async fn devices_by_serial(&self, serial: &SerialNumber) -> Result<Vec<MdmDevice>> {
-        const OP: &str = "device_by_serial";
         if is_dot_segment(serial.as_str()) {
             return self.search_exact(serial).await;
         }
-        let Some(host) = self.client.host_by_identifier(serial.as_str(), OP).await? else {
+        let Some(host) = self
+            .client
+            .host_by_identifier(serial.as_str(), LOOKUP.name())
+            .await?
+        else {
             return Ok(Vec::new());
         };
         match convert::reported_serial(&host) {
@@ -462,25 +462,16 @@ impl MdmProvider for FleetProvider {
     /// The host list names no user, only the e-mails of `device_mapping`: names come from Fleet's SCIM
     /// users, read once per listing, never from one host record per assigned host. Where SCIM cannot be
     /// read, rows are marked [`mdmkit_core::Unresolved::UserName`] for
-    /// [`MdmProvider::resolve_user_names`].
+    /// [`MdmProvider::resolve_user_names`]. Fleet makes no per-device reads in a listing, so the default
+    /// [`MdmProvider::list_devices_page_with`] (this listing, whatever the resolution) stands.
     async fn list_devices_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {
-        self.list_devices_page_with(request, Resolution::Inline)
-            .await
-    }
-
-    /// Fleet makes no per-device reads in a listing, so both resolutions read the same (the SCIM users
-    /// are one bulk read per listing).
-    async fn list_devices_page_with(
-        &self,
-        request: &PageRequest,
-        resolution: Resolution,
-    ) -> Result<Page<MdmDevice>> {
-        const OP: &str = "list_devices";
         if matches!(request, PageRequest::PageNumber { page: 0, .. }) {
             self.start_listing().await;
         }
-        let page = self.client.list_hosts_page(request, OP).await?;
-        let devices = self.listed_devices(&page.items, OP, resolution).await;
+        let page = self.client.list_hosts_page(request, LIST.name()).await?;
+        let devices = self
+            .listed_devices(&page.items, LIST.name(), Resolution::Inline)
+            .await;
         Ok(Page::new(devices, page.info))
     }
 
@@ -489,10 +480,9 @@ impl MdmProvider for FleetProvider {
     /// (`GET /hosts/{id}`, at the client's concurrency), and answered only if that host still shows the
     /// same IdP user (ids compared ignoring ASCII case).
     async fn resolve_user_names(&self, users: &[UserRef]) -> Result<Vec<ResolvedUserName>> {
-        const OP: &str = "resolve_user_names";
         if users.len() as u64 > client::SCIM_PAGE {
             self.start_listing().await;
-            if let Some(index) = self.scim_index(OP).await {
+            if let Some(index) = self.scim_index(RESOLVE.name()).await {
                 return Ok(users
                     .iter()
                     .map(|u| {
@@ -506,7 +496,11 @@ impl MdmProvider for FleetProvider {
         }
         let found: Vec<Option<ResolvedUserName>> = stream::iter(users.iter().cloned())
             .map(|wanted| async move {
-                let Some(host) = self.client.host_by_id(&wanted.device_id, OP).await? else {
+                let Some(host) = self
+                    .client
+                    .host_by_id(&wanted.device_id, RESOLVE.name())
+                    .await?
+                else {
                     return Ok::<_, Error>(None);
                 };
                 Ok(convert::assigned_user(&host)
@@ -524,21 +518,16 @@ impl MdmProvider for FleetProvider {
     }
 
     /// Keyset paging on `updated_at` (see the crate docs and the `changes` module).
-    async fn list_changed_devices_page(
-        &self,
-        since: DateTime<Utc>,
-        cursor: Option<&ChangeCursor>,
-        resolution: Resolution,
-    ) -> Result<ChangesPage> {
-        changes::page(self, since, cursor, resolution).await
+    async fn list_changed_devices_page(&self, request: &ChangesRequest) -> Result<ChangesPage> {
+        let cursor = request.cursor.as_ref();
+        changes::page(self, request.since, cursor, request.resolution).await
     }
 
     async fn groups(&self) -> Result<Vec<MdmGroup>> {
-        const OP: &str = "groups";
         let mut seen = std::collections::HashSet::new();
         let labels: Vec<_> = self
             .client
-            .labels(self.page_size, OP)
+            .labels(self.page_size, GROUPS.name())
             .await?
             .into_iter()
             .filter(|l| self.include_builtin_labels || !l.is_builtin())
@@ -549,7 +538,7 @@ impl MdmProvider for FleetProvider {
             .map(|label| async move {
                 let members = self
                     .client
-                    .label_host_ids(&label.id.0, self.page_size, OP)
+                    .label_host_ids(&label.id.0, self.page_size, GROUPS.name())
                     .await?;
                 if members.is_none() {
                     tracing::debug!(label = %label.id.0, "Fleet label disappeared during the sync; left out");

@@ -9,6 +9,7 @@
 //! `fleet_id`/`fleet_name` *at the same time*. They are separate fields here (a serde `alias` would reject
 //! a body that has both) and read through accessors that prefer the new name.
 
+use mdmkit_core::wire;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 
@@ -18,32 +19,12 @@ pub(crate) struct Id(pub(crate) String);
 
 impl<'de> Deserialize<'de> for Id {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Unsigned(u64),
-            Signed(i64),
-            Text(String),
-        }
-        let text = match Raw::deserialize(d)? {
-            Raw::Unsigned(n) => n.to_string(),
-            Raw::Signed(n) => n.to_string(),
-            Raw::Text(s) => s.trim().to_owned(),
-        };
+        let text = wire::id_text(d)?;
         if text.is_empty() {
             return Err(serde::de::Error::custom("an empty id"));
         }
         Ok(Id(text))
     }
-}
-
-/// `null` and a missing key both read as an empty list.
-fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
 
 /// For required list envelopes: a missing key stays `None` (an error later), `null` becomes `Some([])`.
@@ -57,20 +38,7 @@ where
 
 /// An optional id that tolerates `null`, numbers and strings (and an empty string as "none").
 fn lenient_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Id>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Unsigned(u64),
-        Signed(i64),
-        Text(String),
-    }
-    Ok(match Option::<Raw>::deserialize(d)? {
-        None => None,
-        Some(Raw::Unsigned(n)) => Some(Id(n.to_string())),
-        Some(Raw::Signed(n)) => Some(Id(n.to_string())),
-        Some(Raw::Text(s)) if s.trim().is_empty() => None,
-        Some(Raw::Text(s)) => Some(Id(s.trim().to_owned())),
-    })
+    Ok(wire::optional_id_text(d)?.map(Id))
 }
 
 /// `GET /api/v1/fleet/me`.
@@ -186,7 +154,7 @@ pub(crate) struct Host {
     #[serde(default)]
     pub(crate) fleet_name: Option<String>,
     /// The assigned IdP user(s) (single-host endpoints; Fleet 4.67+).
-    #[serde(default, deserialize_with = "null_as_empty")]
+    #[serde(default, deserialize_with = "wire::null_as_default")]
     pub(crate) end_users: Vec<EndUser>,
     /// The human-device mapping (list endpoints with `device_mapping=true`). Its list-level shape is
     /// not confirmed, so every plausible form is accepted.
@@ -225,7 +193,7 @@ pub(crate) struct EndUser {
     pub(crate) idp_username: Option<String>,
     #[serde(default)]
     pub(crate) idp_full_name: Option<String>,
-    #[serde(default, deserialize_with = "null_as_empty")]
+    #[serde(default, deserialize_with = "wire::null_as_default")]
     pub(crate) other_emails: Vec<MappingEntry>,
 }
 
@@ -239,7 +207,7 @@ pub(crate) enum DeviceMapping {
     List(Vec<MappingEntry>),
     /// `{"device_mapping": [...]}`.
     Wrapped {
-        #[serde(default, deserialize_with = "null_as_empty")]
+        #[serde(default, deserialize_with = "wire::null_as_default")]
         device_mapping: Vec<MappingEntry>,
     },
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use mdmkit_core::{Error, ErrorKind, MdmDevice, MdmGroup, ProviderKind, SerialNumber};
+use mdmkit_core::{Error, ErrorKind, MdmDevice, MdmGroup, SerialNumber};
 
 use crate::error::permissions;
 use crate::wire::{DeviceMember, Group, ManagedDevice};
@@ -67,7 +67,7 @@ pub(crate) fn member_keys(group: &Group, members: &[DeviceMember]) -> Result<Vec
         }
     }
     if hidden > 0 {
-        return Err(Error::new(
+        return Err(crate::GROUPS.error(
             ErrorKind::Forbidden,
             format!(
                 "group {:?} ({}) lists {hidden} device member(s) without a deviceId: Microsoft Graph hides device details from apps without the application permission {} (grant it with admin consent so group members can be matched to Intune devices)",
@@ -75,9 +75,7 @@ pub(crate) fn member_keys(group: &Group, members: &[DeviceMember]) -> Result<Vec
                 group.id,
                 permissions::DEVICES
             ),
-        )
-        .with_provider(ProviderKind::Intune)
-        .with_operation("groups"));
+        ));
     }
     Ok(keys)
 }

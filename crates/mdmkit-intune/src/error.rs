@@ -219,11 +219,7 @@ mod tests {
     use super::*;
 
     fn classify(needs: Needs, status: u16, body: &str) -> ErrorDetail {
-        IntuneErrorClassifier::new(needs).classify(
-            StatusCode::from_u16(status).unwrap(),
-            &HeaderMap::new(),
-            body.as_bytes(),
-        )
+        mdmkit_core::wire::classify_answer(&IntuneErrorClassifier::new(needs), status, body)
     }
 
     const FORBIDDEN_STRING_FORM: &str = r#"{"error":{"code":"Forbidden","message":"{\r\n  \"_version\": 3,\r\n  \"Message\": \"Application is not authorized to perform this operation. Application must have one of the following scopes: DeviceManagementManagedDevices.Read.All, DeviceManagementManagedDevices.ReadWrite.All - Operation ID (for customer support): 00000000-0000-0000-0000-000000000000 - Activity ID: 1b0c5b8e-0000-4000-8000-000000000001 - Url: https://fef.msua09.manage.microsoft.com/DeviceFE/StatelessDeviceFEService/deviceManagement/managedDevices?api-version=2024-06-14\",\r\n  \"CustomApiErrorPhrase\": \"\",\r\n  \"RetryAfter\": null,\r\n  \"ErrorSourceService\": \"\",\r\n  \"HttpHeaders\": \"{}\"\r\n}","innerError":{"date":"2026-05-01T10:00:00","request-id":"r1","client-request-id":"r1"}}}"#;

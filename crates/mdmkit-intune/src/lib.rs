@@ -117,7 +117,7 @@
 //!   (`ge` is not listed, and an unsupported clause may be ignored). Graph sometimes ignores `$filter`
 //!   on managed devices and returns everything, so every row's `lastSyncDateTime` is checked; a row
 //!   that synced before T means the filter was ignored, and the listing is read to its end as a full
-//!   listing ([`Coverage::Everything`]). `lastSyncDateTime` moves with every sync of the device, not
+//!   listing ([`mdmkit_core::Coverage::Everything`]). `lastSyncDateTime` moves with every sync of the device, not
 //!   with changes made in the admin centre.
 //! - **Groups by delta** ([`MdmProvider::groups_delta`]): see the `delta` module. In short, Graph's
 //!   `groups/delta` tells which groups changed (direct members, names, deletions); those groups and
@@ -145,19 +145,22 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
-use mdmkit_core::changes::{parse_timestamp, rfc3339_millis};
-use mdmkit_core::chrono::{DateTime, Utc};
+use mdmkit_core::changes::rfc3339_millis;
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
-    async_trait, links, ChangeCursor, ChangeTracking, ChangesPage, Coverage, GroupDelta,
-    GroupDeltaToken, IntuneCloud, IntuneConfig, MdmDevice, MdmGroup, MdmProvider, Page,
-    PageRequest, PagingStyle, ProviderKind, Resolution, Result, SerialNumber, Url,
+    async_trait, filtered_changes_page, links, ChangeTracking, ChangesPage, ChangesRequest,
+    GroupDelta, GroupDeltaToken, MdmDevice, MdmGroup, MdmProvider, Operation, Page, PageRequest,
+    PagingStyle, ProviderKind, Result, SerialNumber, Url,
 };
 
 pub use auth::{graph_scope, token_endpoint};
 pub use error::permissions;
+pub use mdmkit_core::{IntuneCloud, IntuneConfig};
 
 use client::GraphClient;
+
+/// Reading groups, for the errors raised outside the HTTP client.
+const GROUPS: Operation = Operation::new(ProviderKind::Intune, "groups");
 
 /// Group member listings read at once (each is one or more requests).
 const MEMBER_LISTINGS_AT_ONCE: usize = 4;
@@ -293,11 +296,6 @@ impl MdmProvider for IntuneProvider {
         self.client.request_count()
     }
 
-    fn request_costs(&self) -> mdmkit_core::RequestCosts {
-        use mdmkit_core::RequestCosts;
-        RequestCosts::PAGES_CARRY_EVERYTHING
-    }
-
     fn change_tracking(&self) -> ChangeTracking {
         CHANGE_TRACKING
     }
@@ -305,42 +303,30 @@ impl MdmProvider for IntuneProvider {
     /// `$filter=lastSyncDateTime gt <since − 1 ms>` (Graph documents `gt`/`lt` for it), following next
     /// links. Graph sometimes ignores `$filter` on managed devices, so every row's `lastSyncDateTime` is
     /// checked: one before `since` (or without one) makes the listing a full one
-    /// ([`Coverage::Everything`]), read to its end.
-    async fn list_changed_devices_page(
-        &self,
-        since: DateTime<Utc>,
-        cursor: Option<&ChangeCursor>,
-        _resolution: Resolution,
-    ) -> Result<ChangesPage> {
-        let request = PageRequest::NextLink {
-            url: cursor.map(|c| c.as_str().to_owned()),
+    /// ([`mdmkit_core::Coverage::Everything`]), read to its end.
+    async fn list_changed_devices_page(&self, request: &ChangesRequest) -> Result<ChangesPage> {
+        let after = request.since - mdmkit_core::chrono::Duration::milliseconds(1);
+        let link = PageRequest::NextLink {
+            url: request.cursor.as_ref().map(|c| c.as_str().to_owned()),
         };
-        let after = since - mdmkit_core::chrono::Duration::milliseconds(1);
         let page = self
             .client
-            .changed_device_page(&rfc3339_millis(after), &request)
+            .changed_device_page(&rfc3339_millis(after), &link)
             .await?;
-        let ignored = page.items.iter().any(|d| {
-            d.last_sync_date_time
-                .as_deref()
-                .and_then(parse_timestamp)
-                .is_none_or(|t| t <= after)
-        });
-        if ignored {
-            tracing::warn!(
-                provider = %ProviderKind::Intune,
-                "Graph returned managed devices that last synced before {since}: it ignored $filter; \
-                 listing every device instead"
-            );
-        }
-        let next = page.info.next_link.map(ChangeCursor::new);
+        let next = page.info.next_link.map(mdmkit_core::ChangeCursor::new);
+        let synced: Vec<Option<String>> = page
+            .items
+            .iter()
+            .map(|d| d.last_sync_date_time.clone())
+            .collect();
         let devices = page.items.into_iter().map(convert::device).collect();
-        let coverage = if ignored {
-            Coverage::Everything
-        } else {
-            Coverage::Changed
-        };
-        Ok(ChangesPage::new(devices, next, coverage))
+        Ok(filtered_changes_page(
+            ProviderKind::Intune,
+            devices,
+            next,
+            synced.iter().map(Option::as_deref),
+            |t| t > after,
+        ))
     }
 
     fn supports_group_delta(&self) -> bool {

@@ -3,16 +3,7 @@
 //! users). A collection's `value` is required and an array, so a 200 of another shape (`{}`, `null`, an
 //! HTML page) is an invalid response, never "no devices" or "no groups".
 
-use serde::{Deserialize, Deserializer};
-
-/// `null` and absent both become the type's default (`members@delta` is sent only when members changed).
-fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
+use serde::Deserialize;
 
 /// An OData collection page: `{"@odata.context", "@odata.count"?, "@odata.nextLink"?, "value": [...]}`.
 #[derive(Debug, Deserialize)]
@@ -107,11 +98,12 @@ pub(crate) struct DeltaGroup {
     /// Present when new or changed.
     #[serde(default)]
     pub security_enabled: Option<bool>,
-    /// Members added, and removed ones (with `@removed`).
+    /// Members added, and removed ones (with `@removed`); sent only when members changed, so absent or
+    /// `null` is none.
     #[serde(
         rename = "members@delta",
         default,
-        deserialize_with = "null_as_default"
+        deserialize_with = "mdmkit_core::wire::null_as_default"
     )]
     pub members_delta: Vec<DeltaMember>,
     /// Set when the group was deleted (`{"reason": "changed"|"deleted"}`).

@@ -93,14 +93,7 @@ fn join(parts: impl Iterator<Item = String>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn classify(status: u16, body: &str) -> ErrorDetail {
-        IruErrorClassifier.classify(
-            StatusCode::from_u16(status).unwrap(),
-            &HeaderMap::new(),
-            body.as_bytes(),
-        )
-    }
+    use mdmkit_core::wire::classify_answer;
 
     #[test]
     fn detail_objects_arrays_and_field_errors() {
@@ -136,7 +129,8 @@ mod tests {
 
     #[test]
     fn forbidden_authentication_failures_are_unauthorized() {
-        let d = classify(
+        let d = classify_answer(
+            &IruErrorClassifier,
             403,
             r#"{"detail":"Authentication credentials were not provided."}"#,
         );
@@ -145,13 +139,14 @@ mod tests {
             d.message.as_deref(),
             Some("Authentication credentials were not provided.")
         );
-        let d = classify(403, r#"{"detail":"Invalid token."}"#);
+        let d = classify_answer(&IruErrorClassifier, 403, r#"{"detail":"Invalid token."}"#);
         assert_eq!(d.kind, Some(ErrorKind::Unauthorized));
     }
 
     #[test]
     fn forbidden_permission_failures_stay_forbidden_with_a_hint() {
-        let d = classify(
+        let d = classify_answer(
+            &IruErrorClassifier,
             403,
             r#"{"detail":"You do not have permission to perform this action."}"#,
         );
@@ -163,9 +158,9 @@ mod tests {
 
     #[test]
     fn other_statuses_keep_the_status_kind() {
-        let d = classify(401, r#"{"detail":"Invalid token."}"#);
+        let d = classify_answer(&IruErrorClassifier, 401, r#"{"detail":"Invalid token."}"#);
         assert_eq!(d.kind, None);
         assert_eq!(d.message.as_deref(), Some("Invalid token."));
-        assert_eq!(classify(500, "").message, None);
+        assert_eq!(classify_answer(&IruErrorClassifier, 500, "").message, None);
     }
 }

@@ -123,6 +123,7 @@
 //!   reported as Forbidden by the first group sync, since groups are optional (R10 plans).
 #![deny(missing_docs)]
 
+mod changes;
 mod client;
 mod convert;
 mod error;
@@ -130,14 +131,11 @@ mod error;
 mod properties;
 mod wire;
 
-mod changes;
-
 use async_trait::async_trait;
-use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
-    links, ChangeCursor, ChangeTracking, ChangesPage, Error, MdmDevice, MdmGroup, MdmProvider,
-    Page, PageRequest, PagingStyle, ProviderKind, Resolution, Result, SerialNumber, Url,
+    links, ChangeTracking, ChangesPage, ChangesRequest, MdmDevice, MdmGroup, MdmProvider,
+    Operation, Page, PageRequest, PagingStyle, ProviderKind, Result, SerialNumber, Url,
 };
 
 use crate::client::IruClient;
@@ -172,9 +170,10 @@ impl IruProvider {
     }
 }
 
-fn in_operation(operation: &'static str) -> impl Fn(Error) -> Error {
-    move |e| e.with_provider(ProviderKind::Iru).with_operation(operation)
-}
+// The operations, named once for requests and for the errors raised outside the HTTP client.
+const LOOKUP: Operation = Operation::new(ProviderKind::Iru, "device_by_serial");
+const LIST: Operation = Operation::new(ProviderKind::Iru, "list_devices");
+const GROUPS: Operation = Operation::new(ProviderKind::Iru, "groups");
 
 #[async_trait]
 impl MdmProvider for IruProvider {
@@ -187,14 +186,13 @@ impl MdmProvider for IruProvider {
     }
 
     async fn devices_by_serial(&self, serial: &SerialNumber) -> Result<Vec<MdmDevice>> {
-        const OPERATION: &str = "device_by_serial";
         let rows = self
             .client
-            .all_devices(&[("serial_number", serial.as_str())], OPERATION)
+            .all_devices(&[("serial_number", serial.as_str())], LOOKUP.name())
             .await?;
         rows.into_iter()
             .filter(|row| convert::reported_serial(row).is_some_and(|s| serial.matches(s)))
-            .map(|row| convert::device(row).map_err(in_operation(OPERATION)))
+            .map(|row| convert::device(row).map_err(LOOKUP.tagger()))
             .collect()
     }
 
@@ -203,32 +201,30 @@ impl MdmProvider for IruProvider {
     }
 
     async fn list_devices_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {
-        const OPERATION: &str = "list_devices";
-        let page = self.client.devices_page(request, &[], OPERATION).await?;
+        let page = self.client.devices_page(request, &[], LIST.name()).await?;
         let items = page
             .items
             .into_iter()
             .map(convert::device)
             .collect::<Result<Vec<_>>>()
-            .map_err(in_operation(OPERATION))?;
+            .map_err(LIST.tagger())?;
         Ok(Page::new(items, page.info))
     }
 
     async fn groups(&self) -> Result<Vec<MdmGroup>> {
-        const OPERATION: &str = "groups";
         let index = TagIndex::new(self.client.all_tags().await?);
         if index.is_empty() {
             return Ok(Vec::new());
         }
         let ambiguous = index.ambiguous_ids();
         let mut membership = Membership::new(index);
-        for row in self.client.all_devices(&[], OPERATION).await? {
+        for row in self.client.all_devices(&[], GROUPS.name()).await? {
             membership.add_row(&row);
         }
         for tag_id in &ambiguous {
             let rows = self
                 .client
-                .all_devices(&[("tag_id", tag_id.as_str())], OPERATION)
+                .all_devices(&[("tag_id", tag_id.as_str())], GROUPS.name())
                 .await?;
             for row in &rows {
                 membership.add_member(tag_id, row);
@@ -251,23 +247,13 @@ impl MdmProvider for IruProvider {
         self.client.http().request_count()
     }
 
-    fn request_costs(&self) -> mdmkit_core::RequestCosts {
-        use mdmkit_core::RequestCosts;
-        RequestCosts::PAGES_CARRY_EVERYTHING
-    }
-
     fn change_tracking(&self) -> ChangeTracking {
         changes::TRACKING
     }
 
     /// `GET /api/v1/devices?ordering=-last_check_in`, newest first, until a device checked in before
     /// `since` (see [changed since T](crate#changed-since-t)).
-    async fn list_changed_devices_page(
-        &self,
-        since: DateTime<Utc>,
-        cursor: Option<&ChangeCursor>,
-        _resolution: Resolution,
-    ) -> Result<ChangesPage> {
-        changes::page(&self.client, since, cursor).await
+    async fn list_changed_devices_page(&self, request: &ChangesRequest) -> Result<ChangesPage> {
+        changes::page(&self.client, request.since, request.cursor.as_ref()).await
     }
 }

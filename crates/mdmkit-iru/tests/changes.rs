@@ -6,7 +6,9 @@ mod common;
 use common::*;
 use httpmock::MockServer;
 use mdmkit_core::chrono::{DateTime, Duration, Utc};
-use mdmkit_core::{ChangeTracking, Coverage, MdmProvider, MdmProviderExt, Resolution};
+use mdmkit_core::{
+    ChangeTracking, ChangesRequest, Coverage, MdmProvider, MdmProviderExt, Resolution,
+};
 use serde_json::{json, Value};
 
 fn since() -> DateTime<Utc> {
@@ -61,7 +63,7 @@ async fn the_listing_stops_at_the_first_device_older_than_the_time_asked_for() {
         }
     ));
     let changed = iru
-        .list_changed_devices_page(since(), None, Resolution::Inline)
+        .list_changed_devices_page(&ChangesRequest::first(since(), Resolution::Inline))
         .await
         .unwrap();
     let ids: Vec<&str> = changed

@@ -154,25 +154,20 @@ fn strip_tags(fragment: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn classify(status: u16, body: &str) -> ErrorDetail {
-        JamfErrorClassifier.classify(
-            StatusCode::from_u16(status).unwrap(),
-            &HeaderMap::new(),
-            body.as_bytes(),
-        )
-    }
+    use mdmkit_core::wire::classify_answer;
 
     #[test]
     fn api_error_codes_and_descriptions_are_surfaced() {
-        let d = classify(
+        let d = classify_answer(
+            &JamfErrorClassifier,
             401,
             r#"{"httpStatus":401,"errors":[{"code":"INVALID_TOKEN","description":"Unauthorized","id":"0","field":null}]}"#,
         );
         assert_eq!(d.message.as_deref(), Some("INVALID_TOKEN: Unauthorized"));
         assert_eq!(d.kind, Some(ErrorKind::Unauthorized));
 
-        let d = classify(
+        let d = classify_answer(
+            &JamfErrorClassifier,
             400,
             r#"{"httpStatus":400,"errors":[{"code":"INVALID_FIELD","field":"filter","description":"Unknown field","id":"0"},{"code":"OTHER","description":null}]}"#,
         );
@@ -186,14 +181,21 @@ mod tests {
     #[test]
     fn invalid_privilege_is_forbidden_even_with_another_4xx() {
         let body = r#"{"httpStatus":401,"errors":[{"code":"INVALID_PRIVILEGE","description":"Forbidden"}]}"#;
-        assert_eq!(classify(401, body).kind, Some(ErrorKind::Forbidden));
+        assert_eq!(
+            classify_answer(&JamfErrorClassifier, 401, body).kind,
+            Some(ErrorKind::Forbidden)
+        );
         // A server error keeps its status-based kind whatever the body says.
-        assert_eq!(classify(500, body).kind, None);
+        assert_eq!(classify_answer(&JamfErrorClassifier, 500, body).kind, None);
     }
 
     #[test]
     fn empty_api_error_falls_back_to_the_generic_reading() {
-        let d = classify(500, r#"{"httpStatus":500,"errors":[]}"#);
+        let d = classify_answer(
+            &JamfErrorClassifier,
+            500,
+            r#"{"httpStatus":500,"errors":[]}"#,
+        );
         assert_eq!(d.message, None);
         assert_eq!(d.kind, None);
     }
@@ -202,7 +204,9 @@ mod tests {
     fn classic_status_page_is_read_as_text() {
         let html = "<html>\n<head>\n   <title>Status page</title>\n</head>\n<body style=\"font-family: sans-serif;\">\n<p style=\"font-size: 1.2em;font-weight: bold;margin: 1em 0px;\">Unauthorized</p>\n<p>The request requires user authentication</p>\n<p>You can get technical details <a href=\"http://www.w3.org/\">here</a>.<br>\n</p>\n</body>\n</html>";
         assert_eq!(
-            classify(401, html).message.as_deref(),
+            classify_answer(&JamfErrorClassifier, 401, html)
+                .message
+                .as_deref(),
             Some("Unauthorized: The request requires user authentication")
         );
     }
@@ -210,13 +214,15 @@ mod tests {
     #[test]
     fn other_bodies_use_the_generic_reading() {
         assert_eq!(
-            classify(502, "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body></body></html>")
+            classify_answer(&JamfErrorClassifier, 502, "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body></body></html>")
                 .message
                 .as_deref(),
             Some("an HTML page (\"502 Bad Gateway\") instead of an API response")
         );
         assert_eq!(
-            classify(503, "upstream unavailable").message.as_deref(),
+            classify_answer(&JamfErrorClassifier, 503, "upstream unavailable")
+                .message
+                .as_deref(),
             Some("upstream unavailable")
         );
     }

@@ -138,15 +138,15 @@ mod wire;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
-    links, ChangeCursor, ChangeTracking, ChangesPage, JamfConfig, MdmDevice, MdmGroup, MdmProvider,
-    Page, PageRequest, PagingStyle, ProviderKind, Resolution, Result, SerialNumber, Url,
+    links, ChangeTracking, ChangesPage, ChangesRequest, MdmDevice, MdmGroup, MdmProvider, Page,
+    PageRequest, PagingStyle, ProviderKind, Result, SerialNumber, Url,
 };
 
 use crate::client::JamfClient;
 pub use crate::client::PAGE_SIZE;
+pub use mdmkit_core::JamfConfig;
 
 pub use crate::version::JamfProVersion;
 
@@ -210,24 +210,17 @@ impl MdmProvider for JamfProvider {
         self.client.request_count()
     }
 
-    fn request_costs(&self) -> mdmkit_core::RequestCosts {
-        // A lookup may read its user's record and a listing reads the user directory (1000 a page):
-        // the two extras roughly cancel, so the common costs describe Jamf well enough.
-        mdmkit_core::RequestCosts::PAGES_CARRY_EVERYTHING
-    }
+    // `request_costs` keeps the default: a lookup may read its user's record and a listing reads the
+    // user directory (1000 a page), and the two extras roughly cancel.
 
     fn change_tracking(&self) -> ChangeTracking {
         CHANGE_TRACKING
     }
 
     /// `general.reportDate>="<since>"` on the computers inventory, 2000 a page, in id order.
-    async fn list_changed_devices_page(
-        &self,
-        since: DateTime<Utc>,
-        cursor: Option<&ChangeCursor>,
-        _resolution: Resolution,
-    ) -> Result<ChangesPage> {
-        self.client.changed_page(since, cursor).await
+    async fn list_changed_devices_page(&self, request: &ChangesRequest) -> Result<ChangesPage> {
+        let cursor = request.cursor.as_ref();
+        self.client.changed_page(request.since, cursor).await
     }
 }
 

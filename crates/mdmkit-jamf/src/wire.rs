@@ -9,37 +9,12 @@
 //! group and the `computers` of a Classic group are required, so a 200 of another shape (`{}`, `null`, an
 //! HTML page) is an invalid response rather than "no computers" or "no members".
 
+use mdmkit_core::wire;
 use serde::{Deserialize, Deserializer};
 
 /// An id that may be sent as a string or as a number; kept as its text.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct Id(pub(crate) String);
-
-impl<'de> Deserialize<'de> for Id {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Text(String),
-            Unsigned(u64),
-            Signed(i64),
-        }
-        Ok(Id(match Raw::deserialize(d)? {
-            Raw::Text(s) => s.trim().to_owned(),
-            Raw::Unsigned(n) => n.to_string(),
-            Raw::Signed(n) => n.to_string(),
-        }))
-    }
-}
-
-/// `null` (or a missing field) as the type's default, for lists that Jamf sends as `null` in error bodies.
-fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+pub(crate) struct Id(#[serde(deserialize_with = "wire::id_text")] pub(crate) String);
 
 /// `GET /api/v1/jamf-pro-version` (schema `JamfProVersion`).
 #[derive(Debug, Deserialize)]
@@ -214,13 +189,11 @@ pub(crate) struct User {
 }
 
 /// The Jamf Pro API error body (schema `ApiError`).
+/// Its `httpStatus` repeats the status line and is not read; a `null` list of errors (some Jamf versions)
+/// reads as none.
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub(crate) struct ApiError {
-    #[serde(default)]
-    #[allow(dead_code)]
-    pub(crate) http_status: Option<u16>,
-    #[serde(default = "Vec::new", deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "wire::null_as_default")]
     pub(crate) errors: Vec<ApiErrorEntry>,
 }
 

@@ -6,7 +6,9 @@ mod common;
 use common::*;
 use httpmock::{Method, MockServer};
 use mdmkit_core::chrono::{DateTime, Utc};
-use mdmkit_core::{ChangeTracking, Coverage, MdmProvider, MdmProviderExt, Resolution};
+use mdmkit_core::{
+    ChangeTracking, ChangesRequest, Coverage, MdmProvider, MdmProviderExt, Resolution,
+};
 
 const SINCE: &str = "2026-11-01T23:59:00Z";
 const FILTER: &str = "general.reportDate>=\"2026-11-01T23:59:00.000Z\"";
@@ -53,7 +55,7 @@ async fn changes_are_filtered_by_report_date_and_users_looked_up_for_the_page() 
         }
     ));
     let page = jamf
-        .list_changed_devices_page(since(), None, Resolution::Inline)
+        .list_changed_devices_page(&ChangesRequest::first(since(), Resolution::Inline))
         .await
         .unwrap();
     assert_eq!(page.next, None, "totalCount reached");

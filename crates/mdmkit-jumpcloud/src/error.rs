@@ -204,10 +204,10 @@ mod tests {
     use super::*;
 
     fn classify(org: Option<&str>, status: u16, body: &str) -> ErrorDetail {
-        JumpCloudErrorClassifier::new(org.map(str::to_owned)).classify(
-            StatusCode::from_u16(status).unwrap(),
-            &HeaderMap::new(),
-            body.as_bytes(),
+        mdmkit_core::wire::classify_answer(
+            &JumpCloudErrorClassifier::new(org.map(str::to_owned)),
+            status,
+            body,
         )
     }
 

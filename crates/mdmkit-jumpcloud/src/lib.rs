@@ -144,13 +144,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
-use mdmkit_core::changes::{parse_timestamp, rfc3339_millis};
-use mdmkit_core::chrono::{DateTime, Utc};
+use mdmkit_core::changes::rfc3339_millis;
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
-    async_trait, links, parse_base_url, ChangeCursor, ChangeTracking, ChangesPage, Coverage,
-    DeviceUser, Error, ErrorKind, MdmDevice, MdmGroup, MdmProvider, NumberedPosition, Page,
-    PageRequest, PagingStyle, ProviderKind, Resolution, Result, SerialNumber, Unresolved, Url,
+    async_trait, filtered_changes_page, links, parse_base_url, ChangeTracking, ChangesPage,
+    ChangesRequest, DeviceUser, Error, ErrorKind, MdmDevice, MdmGroup, MdmProvider,
+    NumberedPosition, Operation, Page, PageRequest, PagingStyle, ProviderKind, Resolution, Result,
+    SerialNumber, Unresolved, Url,
 };
 use tokio::sync::Mutex;
 
@@ -168,11 +168,12 @@ const GROUP_FAN_OUT: usize = 4;
 /// no more than this many are wanted outside a full listing.
 const NAMES_BY_ID_UP_TO: usize = 10;
 
-const OP_VALIDATE: &str = "validate";
-const OP_LOOKUP: &str = "device_by_serial";
-const OP_LIST: &str = "list_devices";
-const OP_CHANGES: &str = "list_changed_devices";
-const OP_RESOLVE: &str = "resolve_device_users";
+// The operations, named once for requests and for the errors raised outside the HTTP client.
+const VALIDATE: Operation = Operation::new(ProviderKind::JumpCloud, "validate");
+const LOOKUP: Operation = Operation::new(ProviderKind::JumpCloud, "device_by_serial");
+const LIST: Operation = Operation::new(ProviderKind::JumpCloud, "list_devices");
+const CHANGES: Operation = Operation::new(ProviderKind::JumpCloud, "list_changed_devices");
+const RESOLVE: Operation = Operation::new(ProviderKind::JumpCloud, "resolve_device_users");
 
 /// JumpCloud lists changes by the agent's last contact.
 const CHANGE_TRACKING: ChangeTracking = ChangeTracking::supported(
@@ -423,7 +424,7 @@ impl JumpCloudProvider {
     /// the users' names.
     async fn to_devices(
         &self,
-        operation: &'static str,
+        operation: Operation,
         systems: Vec<System>,
         batch: Batch,
     ) -> Result<Vec<MdmDevice>> {
@@ -431,10 +432,7 @@ impl JumpCloudProvider {
             .iter()
             .map(convert::system_id)
             .collect::<Result<_>>()
-            .map_err(|e| {
-                e.with_provider(ProviderKind::JumpCloud)
-                    .with_operation(operation)
-            })?;
+            .map_err(operation.tagger())?;
         // `None` in `deferred` position: the binding was not read.
         let mut user_ids: Vec<Option<String>> =
             systems.iter().map(|s| s.primary_user_id.clone()).collect();
@@ -450,7 +448,10 @@ impl JumpCloudProvider {
             _ if needing.is_empty() => {}
             Batch::Lookup => {
                 let bound = self
-                    .bound_per_system(operation, needing.iter().map(|i| ids[*i].clone()).collect())
+                    .bound_per_system(
+                        operation.name(),
+                        needing.iter().map(|i| ids[*i].clone()).collect(),
+                    )
                     .await?;
                 for (i, bound) in needing.iter().zip(bound) {
                     user_ids[*i] = convert::assigned_user(&bound);
@@ -458,7 +459,7 @@ impl JumpCloudProvider {
             }
             Batch::Listing { total, .. } => {
                 match self
-                    .bindings_for(operation, needing.len(), systems.len(), total)
+                    .bindings_for(operation.name(), needing.len(), systems.len(), total)
                     .await?
                 {
                     Bindings::Index(index) => {
@@ -471,7 +472,7 @@ impl JumpCloudProvider {
                     _ => {
                         let bound = self
                             .bound_per_system(
-                                operation,
+                                operation.name(),
                                 needing.iter().map(|i| ids[*i].clone()).collect(),
                             )
                             .await?;
@@ -487,7 +488,7 @@ impl JumpCloudProvider {
             Batch::Lookup => false,
             Batch::Listing { changes, .. } => !changes || wanted.len() > NAMES_BY_ID_UP_TO,
         };
-        let names = self.names(operation, &wanted, use_directory).await?;
+        let names = self.names(operation.name(), &wanted, use_directory).await?;
         systems
             .iter()
             .zip(user_ids)
@@ -506,10 +507,7 @@ impl JumpCloudProvider {
                 })
             })
             .collect::<Result<Vec<_>>>()
-            .map_err(|e| {
-                e.with_provider(ProviderKind::JumpCloud)
-                    .with_operation(operation)
-            })
+            .map_err(operation.tagger())
     }
 
     /// Starts a new listing: the directory and the binding strategy are read afresh.
@@ -521,7 +519,7 @@ impl JumpCloudProvider {
     /// A page of systems as devices.
     async fn listing_page(
         &self,
-        operation: &'static str,
+        operation: Operation,
         offset: u64,
         limit: u32,
         filter: Option<&str>,
@@ -532,7 +530,7 @@ impl JumpCloudProvider {
         }
         let page = self
             .client
-            .systems_page(operation, offset, limit, filter)
+            .systems_page(operation.name(), offset, limit, filter)
             .await?;
         let devices = self
             .to_devices(
@@ -581,7 +579,7 @@ impl MdmProvider for JumpCloudProvider {
     /// at save time, rather than at the first refresh.
     async fn validate(&self) -> Result<()> {
         let organisations = self.client.organizations().await?;
-        if let Err(e) = self.client.systems_page(OP_VALIDATE, 0, 1, None).await {
+        if let Err(e) = self.client.systems_page(VALIDATE.name(), 0, 1, None).await {
             let several = organisations.is_some_and(|n| n > 1);
             if e.kind() == ErrorKind::Unauthorized
                 && !self.configured_org
@@ -606,7 +604,7 @@ impl MdmProvider for JumpCloudProvider {
     async fn devices_by_serial(&self, serial: &SerialNumber) -> Result<Vec<MdmDevice>> {
         let systems = self
             .client
-            .systems_by_serial(OP_LOOKUP, serial.as_str())
+            .systems_by_serial(LOOKUP.name(), serial.as_str())
             .await?;
         let exact: Vec<System> = systems
             .into_iter()
@@ -616,7 +614,7 @@ impl MdmProvider for JumpCloudProvider {
                     .is_some_and(|reported| serial.matches(reported))
             })
             .collect();
-        self.to_devices(OP_LOOKUP, exact, Batch::Lookup).await
+        self.to_devices(LOOKUP, exact, Batch::Lookup).await
     }
 
     fn device_paging(&self) -> PagingStyle {
@@ -637,9 +635,9 @@ impl MdmProvider for JumpCloudProvider {
         request: &PageRequest,
         resolution: Resolution,
     ) -> Result<Page<MdmDevice>> {
-        let (offset, limit) = offset_of(request).map_err(|e| e.with_operation(OP_LIST))?;
+        let (offset, limit) = offset_of(request).map_err(LIST.tagger())?;
         let (page, devices) = self
-            .listing_page(OP_LIST, offset, limit, None, resolution)
+            .listing_page(LIST, offset, limit, None, resolution)
             .await?;
         Ok(Page::new(devices, page.info))
     }
@@ -650,47 +648,29 @@ impl MdmProvider for JumpCloudProvider {
 
     /// `GET /api/systems?filter=lastContact:$gte:<since>&sort=_id`, 100 a page; every row's
     /// `lastContact` is checked, and a row before `since` (the filter was not applied) makes the
-    /// listing a full one ([`Coverage::Everything`]).
-    async fn list_changed_devices_page(
-        &self,
-        since: DateTime<Utc>,
-        cursor: Option<&ChangeCursor>,
-        resolution: Resolution,
-    ) -> Result<ChangesPage> {
-        let position = NumberedPosition::from_cursor(cursor).map_err(|e| {
-            e.with_provider(ProviderKind::JumpCloud)
-                .with_operation(OP_CHANGES)
-        })?;
-        let filter = format!("lastContact:$gte:{}", rfc3339_millis(since));
+    /// listing a full one ([`mdmkit_core::Coverage::Everything`]).
+    async fn list_changed_devices_page(&self, request: &ChangesRequest) -> Result<ChangesPage> {
+        let position =
+            NumberedPosition::from_cursor(request.cursor.as_ref()).map_err(CHANGES.tagger())?;
+        let filter = format!("lastContact:$gte:{}", rfc3339_millis(request.since));
         let (page, devices) = self
             .listing_page(
-                OP_CHANGES,
+                CHANGES,
                 position.next,
                 PAGE_SIZE,
                 Some(&filter),
-                resolution,
+                request.resolution,
             )
             .await?;
-        let ignored = page.items.iter().any(|s| {
-            s.last_contact
-                .as_deref()
-                .and_then(parse_timestamp)
-                .is_none_or(|t| t < since)
-        });
-        if ignored {
-            tracing::warn!(
-                provider = %ProviderKind::JumpCloud,
-                "a system listed for lastContact >= {since} contacted JumpCloud earlier (or never): \
-                 the filter was not applied; listing every system"
-            );
-        }
         let next = position.after_page(page.items.len(), PAGE_SIZE, page.info.total, true);
-        let coverage = if ignored {
-            Coverage::Everything
-        } else {
-            Coverage::Changed
-        };
-        Ok(ChangesPage::new(devices, next, coverage))
+        let contacts = page.items.iter().map(|s| s.last_contact.as_deref());
+        Ok(filtered_changes_page(
+            ProviderKind::JumpCloud,
+            devices,
+            next,
+            contacts,
+            |t| t >= request.since,
+        ))
     }
 
     /// One graph read per device (`/api/v2/systems/{id}/users`), at the client's concurrency; the users'
@@ -698,7 +678,7 @@ impl MdmProvider for JumpCloudProvider {
     async fn resolve_device_users(&self, device_ids: &[String]) -> Result<Vec<DeviceUser>> {
         let bound: Vec<(String, Option<Option<String>>)> = stream::iter(device_ids.iter().cloned())
             .map(|id| async move {
-                match self.client.bound_users(OP_RESOLVE, &id).await {
+                match self.client.bound_users(RESOLVE.name(), &id).await {
                     Ok(bound) => Ok((id, Some(convert::assigned_user(&bound)))),
                     Err(e) if e.kind() == ErrorKind::NotFound => Ok((id, None)),
                     Err(e) => Err(e),
@@ -716,7 +696,7 @@ impl MdmProvider for JumpCloudProvider {
             *self.directory.lock().await = None;
         }
         let names = self
-            .names(OP_RESOLVE, &wanted, wanted.len() > NAMES_BY_ID_UP_TO)
+            .names(RESOLVE.name(), &wanted, wanted.len() > NAMES_BY_ID_UP_TO)
             .await?;
         Ok(bound
             .into_iter()

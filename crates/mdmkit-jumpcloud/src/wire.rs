@@ -118,7 +118,7 @@ pub(crate) struct GraphObject {
     #[serde(rename = "type", default)]
     pub(crate) kind: Option<String>,
     /// Each path is a list of hops; a path of one hop is a direct binding.
-    #[serde(default, deserialize_with = "null_as_empty")]
+    #[serde(default, deserialize_with = "mdmkit_core::wire::null_as_default")]
     pub(crate) paths: Vec<Vec<Value>>,
 }
 
@@ -150,14 +150,6 @@ pub(crate) struct SystemGroup {
     pub(crate) name: Option<String>,
     #[serde(rename = "type", default)]
     pub(crate) kind: Option<String>,
-}
-
-fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
 
 /// `primarySystemUser` as `{"id": "..."}` (documented), a bare id string, `{}` or `null`.

@@ -11,7 +11,7 @@ use chrono::TimeDelta;
 use futures::StreamExt;
 use mdmkit::paging::DEFAULT_MAX_PAGES;
 use mdmkit::{
-    device_stream_with, ChangeCursor, ChangeListing, ChangeTracking, ChangesPage, DeviceUser,
+    device_stream_with, ChangeListing, ChangeTracking, ChangesPage, ChangesRequest, DeviceUser,
     MdmDevice, MdmGroup, MdmProvider, MdmProviderExt, Page, PageRequest, PagingStyle,
     ProviderConfig, ProviderKind, RequestCosts, Resolution, ResolvedUserName, SerialNumber,
     Unresolved, Url, UserRef,
@@ -86,13 +86,9 @@ impl MdmProvider for Recording {
     }
     async fn list_changed_devices_page(
         &self,
-        since: chrono::DateTime<chrono::Utc>,
-        cursor: Option<&ChangeCursor>,
-        resolution: Resolution,
+        request: &ChangesRequest,
     ) -> mdmkit::Result<ChangesPage> {
-        self.inner
-            .list_changed_devices_page(since, cursor, resolution)
-            .await
+        self.inner.list_changed_devices_page(request).await
     }
     async fn list_devices_page_with(
         &self,
@@ -464,7 +460,11 @@ async fn deferred_changes_cost(
     let mut listing = ChangeListing::new(since);
     while let Some(cursor) = listing.next_cursor().map(|c| c.cloned()) {
         let page = provider
-            .list_changed_devices_page(since, cursor.as_ref(), Resolution::Deferred)
+            .list_changed_devices_page(&ChangesRequest {
+                since,
+                cursor,
+                resolution: Resolution::Deferred,
+            })
             .await
             .unwrap();
         listing.record(&page).unwrap();

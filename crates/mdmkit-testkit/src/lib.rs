@@ -39,10 +39,10 @@ use std::time::Duration;
 use futures::TryStreamExt;
 use mdmkit_core::http::{ClientOptions, LimitRegistry, RetryConfig};
 use mdmkit_core::{
-    Category, Coverage, ErrorKind, FleetConfig, GroupDelta, GroupDeltaKind, IntuneConfig,
-    IruConfig, JamfConfig, JumpCloudConfig, MdmDevice, MdmProvider, MdmProviderExt, Pager,
-    ProviderConfig, ProviderKind, Resolution, SerialNumber, SimpleMdmConfig, Unresolved, Url,
-    UserRef,
+    Category, ChangesRequest, Coverage, ErrorKind, FleetConfig, GroupDelta, GroupDeltaKind,
+    IntuneConfig, IruConfig, JamfConfig, JumpCloudConfig, MdmDevice, MdmProvider, MdmProviderExt,
+    Pager, ProviderConfig, ProviderKind, Resolution, SerialNumber, SimpleMdmConfig, Unresolved,
+    Url, UserRef,
 };
 pub use mdmkit_sandbox::{Access, ExpectedDevice, Faults, Sandbox, SandboxConfig};
 
@@ -750,7 +750,7 @@ pub mod checks {
         });
         if !provider.change_tracking().is_supported() {
             let err = provider
-                .list_changed_devices_page(since, None, Resolution::Inline)
+                .list_changed_devices_page(&ChangesRequest::first(since, Resolution::Inline))
                 .await
                 .expect_err("no change tracking: the bulk listing is the way");
             assert_eq!(err.kind(), ErrorKind::InvalidConfiguration, "{err}");

@@ -14,7 +14,9 @@ use std::hash::BuildHasher;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use mdmkit_core::paging::DEFAULT_MAX_PAGES;
-use mdmkit_core::{device_stream_with, ChangeListing, Coverage, MdmDevice, SerialNumber};
+use mdmkit_core::{
+    device_stream_with, ChangeListing, ChangesRequest, Coverage, MdmDevice, SerialNumber,
+};
 
 use super::{concerns_connection, Answer, Checks, SuspiciousListing, WRITE_BATCH};
 use crate::engine::{Connection, MdmSync};
@@ -278,11 +280,11 @@ impl MdmSync {
                 while let Some(cursor) = listing.next_cursor().map(|c| c.cloned()) {
                     checks.guard.check()?;
                     let page = provider
-                        .list_changed_devices_page(
+                        .list_changed_devices_page(&ChangesRequest {
                             since,
-                            cursor.as_ref(),
-                            self.listing_resolution(),
-                        )
+                            cursor,
+                            resolution: self.listing_resolution(),
+                        })
                         .await
                         .and_then(|page| {
                             listing.record(&page).map_err(|e| {
