@@ -31,7 +31,7 @@ use std::collections::hash_map::RandomState;
 use std::collections::HashSet;
 use std::hash::BuildHasher;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Operation, Result};
 
 /// The default ceiling on pages per listing. At Jamf's 2000 rows a page this is 20 million devices.
 pub const DEFAULT_MAX_PAGES: u32 = 10_000;
@@ -104,6 +104,57 @@ pub enum PageRequest {
     },
 }
 
+impl PageRequest {
+    /// `(page, size)` of a page-number request (Jamf, Fleet).
+    ///
+    /// # Errors
+    /// Any other style is an [`ErrorKind::InvalidConfiguration`] error in `operation`: the caller built a
+    /// request in a style the provider does not page by.
+    pub fn page_number(&self, operation: Operation) -> Result<(u64, u32)> {
+        match self {
+            PageRequest::PageNumber { page, size } => Ok((*page, *size)),
+            other => Err(other.wrong_style("page number", operation)),
+        }
+    }
+
+    /// `(offset, limit)` of an offset request (Iru, JumpCloud); another style is an error as for
+    /// [`PageRequest::page_number`].
+    pub fn offset(&self, operation: Operation) -> Result<(u64, u32)> {
+        match self {
+            PageRequest::Offset { offset, limit } => Ok((*offset, *limit)),
+            other => Err(other.wrong_style("offset and limit", operation)),
+        }
+    }
+
+    /// `(after, limit)` of a cursor request (SimpleMDM); another style is an error as for
+    /// [`PageRequest::page_number`].
+    pub fn cursor(&self, operation: Operation) -> Result<(Option<&str>, u32)> {
+        match self {
+            PageRequest::Cursor { after, limit } => Ok((after.as_deref(), *limit)),
+            other => Err(other.wrong_style("cursor", operation)),
+        }
+    }
+
+    /// The link of a next-link request (Graph, Iru tags): `None` for the first page, which the provider
+    /// builds itself; another style is an error as for [`PageRequest::page_number`].
+    pub fn next_link(&self, operation: Operation) -> Result<Option<&str>> {
+        match self {
+            PageRequest::NextLink { url } => Ok(url.as_deref()),
+            other => Err(other.wrong_style("next link", operation)),
+        }
+    }
+
+    fn wrong_style(&self, style: &str, operation: Operation) -> Error {
+        operation.error(
+            ErrorKind::InvalidConfiguration,
+            format!(
+                "{} lists are paged by {style}, not by {self:?}",
+                operation.provider().display_name()
+            ),
+        )
+    }
+}
+
 /// What a fetched page said about the listing, beyond its rows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PageInfo {
@@ -116,6 +167,16 @@ pub struct PageInfo {
     pub next_cursor: Option<String>,
     /// The next page's URL (Graph `@odata.nextLink`), absent on the last page.
     pub next_link: Option<String>,
+}
+
+impl PageInfo {
+    /// What a page that counts its listing said: the server's `total` (when it sent one).
+    pub fn with_total(total: Option<u64>) -> PageInfo {
+        PageInfo {
+            total,
+            ..PageInfo::default()
+        }
+    }
 }
 
 /// One page of a listing.
@@ -406,6 +467,56 @@ mod tests {
             has_more: Some(true),
             ..PageInfo::default()
         }
+    }
+
+    #[test]
+    fn each_style_reads_its_own_request_and_names_the_operation_otherwise() {
+        use crate::kind::ProviderKind;
+        let op = Operation::new(ProviderKind::Fleet, "list_devices");
+        let numbered = PageRequest::PageNumber { page: 2, size: 50 };
+        let offset = PageRequest::Offset {
+            offset: 300,
+            limit: 100,
+        };
+        let cursor = PageRequest::Cursor {
+            after: Some("9".into()),
+            limit: 100,
+        };
+        let link = PageRequest::NextLink {
+            url: Some("https://g/2".into()),
+        };
+        assert_eq!(numbered.page_number(op).unwrap(), (2, 50));
+        assert_eq!(offset.offset(op).unwrap(), (300, 100));
+        assert_eq!(cursor.cursor(op).unwrap(), (Some("9"), 100));
+        assert_eq!(link.next_link(op).unwrap(), Some("https://g/2"));
+        let first = PageRequest::NextLink { url: None };
+        assert_eq!(first.next_link(op).unwrap(), None);
+        let wrong = [
+            first.page_number(op).unwrap_err(),
+            numbered.offset(op).unwrap_err(),
+            offset.cursor(op).unwrap_err(),
+            cursor.next_link(op).unwrap_err(),
+        ];
+        for (err, style) in wrong.iter().zip(["page number", "offset", "cursor", "next link"]) {
+            assert_eq!(err.kind(), ErrorKind::InvalidConfiguration);
+            assert_eq!(err.provider(), Some(ProviderKind::Fleet));
+            assert_eq!(err.operation(), Some("list_devices"));
+            assert!(err.to_string().starts_with("Fleet list_devices: Fleet lists are paged by"), "{err}");
+            assert!(err.to_string().contains(style), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_counted_page_reports_its_total_only() {
+        let info = PageInfo::with_total(Some(7));
+        assert_eq!(info.total, Some(7));
+        assert_eq!(
+            PageInfo {
+                total: None,
+                ..info
+            },
+            PageInfo::default()
+        );
     }
 
     #[test]
