@@ -37,8 +37,7 @@ fn encoded(id: &str) -> Option<String> {
 /// Jamf Pro computer record: `https://HOST/computers.html?id=ID&o=r`.
 pub fn jamf_computer(base: &Url, device_id: &str) -> Option<Url> {
     let id = encoded(device_id)?;
-    base.join(&format!("computers.html?id={id}&o=r"))
-        .ok()
+    base.join(&format!("computers.html?id={id}&o=r")).ok()
 }
 
 /// Maps an Iru API host to its console host: `T.api.kandji.io` → `T.kandji.io`,
@@ -75,9 +74,7 @@ pub fn iru_device(api_base: &Url, device_id: &str) -> Option<Url> {
 /// SimpleMDM device record: `https://a.simplemdm.com/admin/devices/ID`.
 pub fn simplemdm_device(api_base: &Url, device_id: &str) -> Option<Url> {
     let id = encoded(device_id)?;
-    api_base
-        .join(&format!("admin/devices/{id}"))
-        .ok()
+    api_base.join(&format!("admin/devices/{id}")).ok()
 }
 
 /// Fleet host record: `https://HOST/hosts/ID`.

@@ -497,11 +497,18 @@ mod tests {
             offset.cursor(op).unwrap_err(),
             cursor.next_link(op).unwrap_err(),
         ];
-        for (err, style) in wrong.iter().zip(["page number", "offset", "cursor", "next link"]) {
+        for (err, style) in wrong
+            .iter()
+            .zip(["page number", "offset", "cursor", "next link"])
+        {
             assert_eq!(err.kind(), ErrorKind::InvalidConfiguration);
             assert_eq!(err.provider(), Some(ProviderKind::Fleet));
             assert_eq!(err.operation(), Some("list_devices"));
-            assert!(err.to_string().starts_with("Fleet list_devices: Fleet lists are paged by"), "{err}");
+            assert!(
+                err.to_string()
+                    .starts_with("Fleet list_devices: Fleet lists are paged by"),
+                "{err}"
+            );
             assert!(err.to_string().contains(style), "{err}");
         }
     }

@@ -286,7 +286,10 @@ impl JamfClient {
                 },
             )
             .await?;
-        Ok(Page::new(body.results, PageInfo::with_total(body.total_count)))
+        Ok(Page::new(
+            body.results,
+            PageInfo::with_total(body.total_count),
+        ))
     }
 
     // ----- devices -----
@@ -318,14 +321,20 @@ impl JamfClient {
         since: DateTime<Utc>,
         cursor: Option<&ChangeCursor>,
     ) -> Result<ChangesPage> {
-        let position = NumberedPosition::from_cursor(cursor).map_err(LIST_CHANGED_DEVICES.tagger())?;
+        let position =
+            NumberedPosition::from_cursor(cursor).map_err(LIST_CHANGED_DEVICES.tagger())?;
         let filter = format!("general.reportDate>={}", rsql_quote(&rfc3339_millis(since)));
         let request = PageRequest::PageNumber {
             page: position.next,
             size: PAGE_SIZE,
         };
         let computers = self
-            .inventory_page(LIST_CHANGED_DEVICES, DEVICE_SECTIONS, &request, Some(&filter))
+            .inventory_page(
+                LIST_CHANGED_DEVICES,
+                DEVICE_SECTIONS,
+                &request,
+                Some(&filter),
+            )
             .await?;
         let mut usernames: Vec<&str> = computers
             .items
@@ -410,7 +419,10 @@ impl JamfClient {
             r = r.query("filter", filter);
         }
         let body: SearchResults<User> = r.json().await?;
-        Ok(Page::new(body.results, PageInfo::with_total(body.total_count)))
+        Ok(Page::new(
+            body.results,
+            PageInfo::with_total(body.total_count),
+        ))
     }
 
     async fn users(&self, op: Operation, filter: Option<&str>) -> Result<Vec<User>> {

@@ -12,8 +12,8 @@ use mdmkit_core::http::{
 use mdmkit_core::http::{HeaderName, HeaderValue};
 use mdmkit_core::paging::collect_all;
 use mdmkit_core::{
-    Error, ErrorKind, JumpCloudConfig, Page, PageInfo, PageRequest, PagingStyle, ProviderKind,
-    Result,
+    Error, ErrorKind, JumpCloudConfig, Operation, Page, PageInfo, PageRequest, PagingStyle,
+    ProviderKind, Result,
 };
 use serde::de::DeserializeOwned;
 
@@ -27,6 +27,15 @@ pub const PAGE_SIZE: u32 = 100;
 const X_ORG_ID: HeaderName = HeaderName::from_static("x-org-id");
 const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 const X_TOTAL_COUNT: &str = "x-total-count";
+
+/// The operations this module names itself; the provider passes the others by name.
+const VALIDATE: Operation = op("validate");
+const LIST_DEVICES: Operation = op("list_devices");
+const GROUPS: Operation = op("groups");
+
+const fn op(name: &'static str) -> Operation {
+    Operation::new(ProviderKind::JumpCloud, name)
+}
 
 /// JumpCloud's HTTP client: the shared [`HttpClient`] plus the organisation header.
 #[derive(Debug, Clone)]
@@ -77,7 +86,7 @@ impl JumpCloudClient {
     }
 
     /// A GET in the configured organisation (with `x-org-id` when one is set).
-    fn get(&self, path: &str, operation: &'static str) -> RequestBuilder<'_> {
+    fn get(&self, path: &str, operation: impl Into<&'static str>) -> RequestBuilder<'_> {
         let request = self.http.get(path).operation(operation);
         match &self.org_id {
             Some(org) => request.header(X_ORG_ID, org.clone()),
@@ -91,7 +100,7 @@ impl JumpCloudClient {
         let list: V1List<serde_json::Value> = self
             .http
             .get("api/organizations")
-            .operation("validate")
+            .operation(VALIDATE)
             .query("limit", "1")
             .json()
             .await?;
@@ -107,21 +116,14 @@ impl JumpCloudClient {
         limit: u32,
         filter: Option<&str>,
     ) -> Result<Page<System>> {
-        let mut request = self
-            .get("api/systems", operation)
-            .query("limit", limit.to_string())
-            .query("skip", offset.to_string())
-            .query("sort", "_id");
+        let mut request = self.v1_page("api/systems", operation, offset, limit);
         if let Some(filter) = filter {
             request = request.query("filter", filter);
         }
         let list: V1List<System> = request.json().await?;
         Ok(Page::new(
             list.results,
-            PageInfo {
-                total: list.total_count,
-                ..PageInfo::default()
-            },
+            PageInfo::with_total(list.total_count),
         ))
     }
 
@@ -137,7 +139,7 @@ impl JumpCloudClient {
         collect_all(pager, System::device_id, |request| {
             let filter = filter.as_str();
             async move {
-                let (offset, limit) = offset_of(&request)?;
+                let (offset, limit) = offset_in(&request, self.http.operation(operation))?;
                 self.systems_page(operation, offset, limit, Some(filter))
                     .await
             }
@@ -149,20 +151,14 @@ impl JumpCloudClient {
     pub(crate) async fn user_directory(&self, operation: &'static str) -> Result<Vec<SystemUser>> {
         let pager = self.http.pager(PagingStyle::Offset { limit: PAGE_SIZE });
         collect_all(pager, SystemUser::user_id, |request| async move {
-            let (offset, limit) = offset_of(&request)?;
+            let (offset, limit) = offset_in(&request, self.http.operation(operation))?;
             let list: V1List<SystemUser> = self
-                .get("api/systemusers", operation)
-                .query("limit", limit.to_string())
-                .query("skip", offset.to_string())
-                .query("sort", "_id")
+                .v1_page("api/systemusers", operation, offset, limit)
                 .json()
                 .await?;
             Ok(Page::new(
                 list.results,
-                PageInfo {
-                    total: list.total_count,
-                    ..PageInfo::default()
-                },
+                PageInfo::with_total(list.total_count),
             ))
         })
         .await
@@ -178,11 +174,10 @@ impl JumpCloudClient {
         match self.get(&path, operation).json::<SystemUser>().await {
             // A record without an id is not the user asked for (`{}`, an error object): reading it as a
             // nameless user would silently drop the user's name from the device.
-            Ok(user) if user.user_id().is_none() => Err(Error::invalid_response(
+            Ok(user) if user.user_id().is_none() => Err(self.http.operation(operation).error(
+                ErrorKind::InvalidResponse,
                 "the user record has no _id; the answer is not a JumpCloud user",
-            )
-            .with_provider(ProviderKind::JumpCloud)
-            .with_operation(operation)),
+            )),
             Ok(user) => Ok(Some(user)),
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 tracing::debug!(
@@ -218,7 +213,7 @@ impl JumpCloudClient {
 
     /// Every system group: `GET /api/v2/systemgroups`.
     pub(crate) async fn system_groups(&self) -> Result<Vec<SystemGroup>> {
-        self.v2_all("groups", "api/v2/systemgroups", |g: &SystemGroup| {
+        self.v2_all(GROUPS, "api/v2/systemgroups", |g: &SystemGroup| {
             g.id.as_deref()
         })
         .await
@@ -228,20 +223,36 @@ impl JumpCloudClient {
     /// `GET /api/v2/systemgroups/{id}/membership` (not `/members`, which lists direct members only).
     pub(crate) async fn group_membership(&self, group_id: &str) -> Result<Vec<GraphObject>> {
         let path = format!("api/v2/systemgroups/{}/membership", path_segment(group_id));
-        self.v2_all("groups", &path, GraphObject::object_id).await
+        self.v2_all(GROUPS, &path, GraphObject::object_id).await
+    }
+
+    /// One page of a V1 list, sorted by `_id` so `skip` neither skips nor repeats rows while the
+    /// directory changes.
+    fn v1_page(
+        &self,
+        path: &str,
+        operation: &'static str,
+        offset: u64,
+        limit: u32,
+    ) -> RequestBuilder<'_> {
+        self.get(path, operation)
+            .query("limit", limit.to_string())
+            .query("skip", offset.to_string())
+            .query("sort", "_id")
     }
 
     /// Every row of a V2 list, paged with `limit`/`skip`; the total comes from `x-total-count` (or the
     /// body, if JumpCloud wraps the list). `row_id` is a row's id, for the pager's repeat check.
     async fn v2_all<T: DeserializeOwned>(
         &self,
-        operation: &'static str,
+        operation: impl Into<&'static str>,
         path: &str,
         row_id: fn(&T) -> Option<&str>,
     ) -> Result<Vec<T>> {
+        let operation = self.http.operation(operation.into());
         let pager = self.http.pager(PagingStyle::Offset { limit: PAGE_SIZE });
         collect_all(pager, row_id, |request| async move {
-            let (offset, limit) = offset_of(&request)?;
+            let (offset, limit) = offset_in(&request, operation)?;
             let response = self
                 .get(path, operation)
                 .query("limit", limit.to_string())
@@ -252,23 +263,22 @@ impl JumpCloudClient {
             let (items, body_total) = response.json::<V2List<T>>()?.into_parts();
             Ok(Page::new(
                 items,
-                PageInfo {
-                    total: header_total.or(body_total),
-                    ..PageInfo::default()
-                },
+                PageInfo::with_total(header_total.or(body_total)),
             ))
         })
         .await
     }
 }
 
-/// The offset and limit of an offset-paged request; anything else is a programming error.
+/// The offset and limit of a request of the device listing (the provider pages it; see
+/// [`offset_in`]).
 pub(crate) fn offset_of(request: &PageRequest) -> Result<(u64, u32)> {
-    match request {
-        PageRequest::Offset { offset, limit } => Ok((*offset, (*limit).clamp(1, PAGE_SIZE))),
-        other => Err(Error::config(format!(
-            "JumpCloud pages by offset (limit/skip), not {other:?}"
-        ))
-        .with_provider(ProviderKind::JumpCloud)),
-    }
+    offset_in(request, LIST_DEVICES)
+}
+
+/// The offset and limit of an offset-paged request in `operation`, the limit clamped to what JumpCloud
+/// serves; another style is a configuration error.
+fn offset_in(request: &PageRequest, operation: Operation) -> Result<(u64, u32)> {
+    let (offset, limit) = request.offset(operation)?;
+    Ok((offset, limit.clamp(1, PAGE_SIZE)))
 }

@@ -248,7 +248,10 @@ impl MdmProvider for SimpleMdmProvider {
     }
 
     async fn list_devices_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {
-        let page = self.client.devices_page(None, request, LIST_DEVICES).await?;
+        let page = self
+            .client
+            .devices_page(None, request, LIST_DEVICES)
+            .await?;
         Ok(page.map(|row| self.to_device(row)))
     }
 

@@ -793,8 +793,12 @@ mod tests {
     #[test]
     fn an_operation_names_the_request_and_the_client_names_its_operations() {
         let options = ClientOptions::default();
-        let http = HttpClient::new(ProviderKind::Iru, url("https://acme.api.kandji.io/"), &options)
-            .unwrap();
+        let http = HttpClient::new(
+            ProviderKind::Iru,
+            url("https://acme.api.kandji.io/"),
+            &options,
+        )
+        .unwrap();
         let groups = http.operation("groups");
         assert_eq!(groups, Operation::new(ProviderKind::Iru, "groups"));
         let request = http.get("api/v1/tags").operation(groups);
@@ -812,15 +816,22 @@ mod tests {
         let link = PageRequest::NextLink {
             url: Some("https://acme.api.kandji.io/api/v1/tags?page=2".into()),
         };
-        let followed = http.next_link_page(&link, groups, || unreachable!()).unwrap();
+        let followed = http
+            .next_link_page(&link, groups, || unreachable!())
+            .unwrap();
         assert_eq!(followed.url().unwrap().query(), Some("page=2"));
         assert_eq!(followed.operation, "groups");
         let foreign = PageRequest::NextLink {
             url: Some("https://evil.example/api/v1/tags?page=2".into()),
         };
-        let refused = http.next_link_page(&foreign, groups, || unreachable!()).unwrap();
+        let refused = http
+            .next_link_page(&foreign, groups, || unreachable!())
+            .unwrap();
         assert!(refused.url().is_none(), "a foreign link is never followed");
-        let wrong = PageRequest::Offset { offset: 0, limit: 1 };
+        let wrong = PageRequest::Offset {
+            offset: 0,
+            limit: 1,
+        };
         let err = http
             .next_link_page(&wrong, groups, || unreachable!())
             .unwrap_err();
