@@ -27,11 +27,13 @@ impl DeviceLink {
     }
 }
 
-/// The id, trimmed and percent-encoded by the one path encoder ([`path_segment`]); `None` for an id that
-/// names no record (blank, or a dot segment that URL resolution would read as "here" or "up").
+/// The id, trimmed and percent-encoded by the one path encoder ([`path_segment`]), with a space written
+/// `+` as these links have always carried it (a literal `+` is `%2B`, so the two never mix); `None` for
+/// an id that names no record (blank, or a dot segment that URL resolution would read as "here" or
+/// "up").
 fn encoded(id: &str) -> Option<String> {
     let id = id.trim();
-    (!id.is_empty() && !is_dot_segment(id)).then(|| path_segment(id))
+    (!id.is_empty() && !is_dot_segment(id)).then(|| path_segment(id).replace("%20", "+"))
 }
 
 /// Jamf Pro computer record: `https://HOST/computers.html?id=ID&o=r`.
@@ -183,12 +185,12 @@ mod tests {
                 .as_str(),
             "https://fleet.example.com/hosts/a%2Fb%3Fc"
         );
-        // A space is a space in a path (`%20`), never `+`, which a path reads as a plus sign.
+        // A space is `+`, a plus sign `%2B`.
         assert_eq!(
             simplemdm_device(&base("https://a.simplemdm.com"), " a b+c ")
                 .unwrap()
                 .as_str(),
-            "https://a.simplemdm.com/admin/devices/a%20b%2Bc"
+            "https://a.simplemdm.com/admin/devices/a+b%2Bc"
         );
     }
 
