@@ -32,16 +32,13 @@ const DELTA_SELECT: &str = "displayName,securityEnabled,members";
 const DIRECTORY_PAGE: &str = "999";
 
 /// The operations of the Graph requests, each named once for its requests and its errors.
-const VALIDATE: Operation = op("validate");
-const DEVICE_BY_SERIAL: Operation = op("device_by_serial");
-const LIST_DEVICES: Operation = op("list_devices");
-const LIST_CHANGED_DEVICES: Operation = op("list_changed_devices");
-const GROUPS: Operation = op("groups");
-const GROUPS_DELTA: Operation = op("groups_delta");
-
-const fn op(name: &'static str) -> Operation {
-    Operation::new(ProviderKind::Intune, name)
-}
+const VALIDATE: Operation = Operation::new(ProviderKind::Intune, "validate");
+const DEVICE_BY_SERIAL: Operation = Operation::new(ProviderKind::Intune, "device_by_serial");
+const LIST_DEVICES: Operation = Operation::new(ProviderKind::Intune, "list_devices");
+const LIST_CHANGED_DEVICES: Operation =
+    Operation::new(ProviderKind::Intune, "list_changed_devices");
+const GROUPS: Operation = Operation::new(ProviderKind::Intune, "groups");
+const GROUPS_DELTA: Operation = Operation::new(ProviderKind::Intune, "groups_delta");
 
 /// The Graph client: one authenticated transport, with per-area error classifiers so a refusal names the
 /// permission that area needs.

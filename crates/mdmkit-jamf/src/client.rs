@@ -38,15 +38,11 @@ const USERS_PER_FILTER: usize = 50;
 /// that the user directory (1000 a page) is read instead.
 const LOOKUP_USERS_UP_TO: usize = 4 * USERS_PER_FILTER;
 /// The operations of this crate, each named once for its requests and its errors.
-const VALIDATE: Operation = op("validate");
-const LIST_DEVICES: Operation = op("list_devices");
-const LIST_CHANGED_DEVICES: Operation = op("list_changed_devices");
-const DEVICE_BY_SERIAL: Operation = op("device_by_serial");
-const GROUPS: Operation = op("groups");
-
-const fn op(name: &'static str) -> Operation {
-    Operation::new(ProviderKind::Jamf, name)
-}
+const VALIDATE: Operation = Operation::new(ProviderKind::Jamf, "validate");
+const LIST_DEVICES: Operation = Operation::new(ProviderKind::Jamf, "list_devices");
+const LIST_CHANGED_DEVICES: Operation = Operation::new(ProviderKind::Jamf, "list_changed_devices");
+const DEVICE_BY_SERIAL: Operation = Operation::new(ProviderKind::Jamf, "device_by_serial");
+const GROUPS: Operation = Operation::new(ProviderKind::Jamf, "groups");
 
 /// The inventory sections a device needs (id, name, serial, user).
 const DEVICE_SECTIONS: &[&str] = &["GENERAL", "HARDWARE", "USER_AND_LOCATION"];

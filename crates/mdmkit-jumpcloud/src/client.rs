@@ -29,13 +29,9 @@ const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 const X_TOTAL_COUNT: &str = "x-total-count";
 
 /// The operations this module names itself; the provider passes the others by name.
-const VALIDATE: Operation = op("validate");
-const LIST_DEVICES: Operation = op("list_devices");
-const GROUPS: Operation = op("groups");
-
-const fn op(name: &'static str) -> Operation {
-    Operation::new(ProviderKind::JumpCloud, name)
-}
+const VALIDATE: Operation = Operation::new(ProviderKind::JumpCloud, "validate");
+const LIST_DEVICES: Operation = Operation::new(ProviderKind::JumpCloud, "list_devices");
+const GROUPS: Operation = Operation::new(ProviderKind::JumpCloud, "groups");
 
 /// JumpCloud's HTTP client: the shared [`HttpClient`] plus the organisation header.
 #[derive(Debug, Clone)]

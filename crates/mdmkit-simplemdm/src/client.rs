@@ -16,14 +16,11 @@ use crate::wire;
 pub const PAGE_SIZE: u32 = 100;
 
 /// The operations of this crate, each named once for its requests and its errors.
-pub(crate) const VALIDATE: Operation = op("validate");
-pub(crate) const DEVICE_BY_SERIAL: Operation = op("device_by_serial");
-pub(crate) const LIST_DEVICES: Operation = op("list_devices");
-pub(crate) const GROUPS: Operation = op("groups");
-
-const fn op(name: &'static str) -> Operation {
-    Operation::new(ProviderKind::SimpleMdm, name)
-}
+pub(crate) const VALIDATE: Operation = Operation::new(ProviderKind::SimpleMdm, "validate");
+pub(crate) const DEVICE_BY_SERIAL: Operation =
+    Operation::new(ProviderKind::SimpleMdm, "device_by_serial");
+pub(crate) const LIST_DEVICES: Operation = Operation::new(ProviderKind::SimpleMdm, "list_devices");
+pub(crate) const GROUPS: Operation = Operation::new(ProviderKind::SimpleMdm, "groups");
 
 /// SimpleMDM's requests over one [`HttpClient`]: the configured endpoint, Basic auth with the key as
 /// user name and an empty password, and SimpleMDM's error reader.
