@@ -169,16 +169,6 @@ pub struct PageInfo {
     pub next_link: Option<String>,
 }
 
-impl PageInfo {
-    /// What a page that counts its listing said: the server's `total` (when it sent one).
-    pub fn with_total(total: Option<u64>) -> PageInfo {
-        PageInfo {
-            total,
-            ..PageInfo::default()
-        }
-    }
-}
-
 /// One page of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {
@@ -191,6 +181,15 @@ pub struct Page<T> {
 impl<T> Page<T> {
     /// A page with its rows and what the server said.
     pub fn new(items: Vec<T>, info: PageInfo) -> Self {
+        Page { items, info }
+    }
+
+    /// A page of a listing the server counts: its rows and the server's `total`, when it sent one.
+    pub fn counted(items: Vec<T>, total: Option<u64>) -> Self {
+        let info = PageInfo {
+            total,
+            ..PageInfo::default()
+        };
         Page { items, info }
     }
 
@@ -515,13 +514,17 @@ mod tests {
 
     #[test]
     fn a_counted_page_reports_its_total_only() {
-        let info = PageInfo::with_total(Some(7));
-        assert_eq!(info.total, Some(7));
+        let page = Page::counted(vec!["a".to_owned()], Some(7));
+        assert_eq!(page.items, ["a"]);
         assert_eq!(
+            page.info,
             PageInfo {
-                total: None,
-                ..info
-            },
+                total: Some(7),
+                ..PageInfo::default()
+            }
+        );
+        assert_eq!(
+            Page::<String>::counted(Vec::new(), None).info,
             PageInfo::default()
         );
     }

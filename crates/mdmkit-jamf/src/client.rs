@@ -13,7 +13,7 @@ use mdmkit_core::http::{
 use mdmkit_core::paging::collect_all;
 use mdmkit_core::{
     ChangeCursor, ChangesPage, Coverage, Error, ErrorKind, JamfConfig, MdmDevice, MdmGroup,
-    NumberedPosition, Operation, Page, PageInfo, PageRequest, PagingStyle, ProviderKind, Result,
+    NumberedPosition, Operation, Page, PageRequest, PagingStyle, ProviderKind, Result,
     SerialNumber,
 };
 
@@ -282,10 +282,7 @@ impl JamfClient {
                 },
             )
             .await?;
-        Ok(Page::new(
-            body.results,
-            PageInfo::with_total(body.total_count),
-        ))
+        Ok(Page::counted(body.results, body.total_count))
     }
 
     // ----- devices -----
@@ -415,10 +412,7 @@ impl JamfClient {
             r = r.query("filter", filter);
         }
         let body: SearchResults<User> = r.json().await?;
-        Ok(Page::new(
-            body.results,
-            PageInfo::with_total(body.total_count),
-        ))
+        Ok(Page::counted(body.results, body.total_count))
     }
 
     async fn users(&self, op: Operation, filter: Option<&str>) -> Result<Vec<User>> {

@@ -12,8 +12,8 @@ use mdmkit_core::http::{
 use mdmkit_core::http::{HeaderName, HeaderValue};
 use mdmkit_core::paging::collect_all;
 use mdmkit_core::{
-    Error, ErrorKind, JumpCloudConfig, Operation, Page, PageInfo, PageRequest, PagingStyle,
-    ProviderKind, Result,
+    Error, ErrorKind, JumpCloudConfig, Operation, Page, PageRequest, PagingStyle, ProviderKind,
+    Result,
 };
 use serde::de::DeserializeOwned;
 
@@ -117,10 +117,7 @@ impl JumpCloudClient {
             request = request.query("filter", filter);
         }
         let list: V1List<System> = request.json().await?;
-        Ok(Page::new(
-            list.results,
-            PageInfo::with_total(list.total_count),
-        ))
+        Ok(Page::counted(list.results, list.total_count))
     }
 
     /// Every system whose serial JumpCloud's filter matches (exact on JumpCloud's side, but re-checked
@@ -152,10 +149,7 @@ impl JumpCloudClient {
                 .v1_page("api/systemusers", operation, offset, limit)
                 .json()
                 .await?;
-            Ok(Page::new(
-                list.results,
-                PageInfo::with_total(list.total_count),
-            ))
+            Ok(Page::counted(list.results, list.total_count))
         })
         .await
     }
@@ -257,10 +251,7 @@ impl JumpCloudClient {
                 .await?;
             let header_total = response.header_u64(X_TOTAL_COUNT);
             let (items, body_total) = response.json::<V2List<T>>()?.into_parts();
-            Ok(Page::new(
-                items,
-                PageInfo::with_total(header_total.or(body_total)),
-            ))
+            Ok(Page::counted(items, header_total.or(body_total)))
         })
         .await
     }
