@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::IruErrorClassifier;
 use crate::wire::{WireDevice, WireDeviceList, WireTag, WireTagPage};
+
 /// The property tests feed next links to the resolver under this name.
 #[cfg(test)]
 pub(crate) use mdmkit_core::http::resolve_link as next_link;
@@ -23,9 +24,11 @@ pub const PAGE_SIZE: u32 = 300;
 pub(crate) const ORDERING: &str = "device_id";
 
 const DEVICES: &str = "api/v1/devices";
+const TAGS: &str = "api/v1/tags";
+
+/// The operations this module names itself; the provider passes the others by name.
 const VALIDATE: Operation = Operation::new(ProviderKind::Iru, "validate");
 const GROUPS: Operation = Operation::new(ProviderKind::Iru, "groups");
-const TAGS: &str = "api/v1/tags";
 
 /// An authenticated client for one tenant.
 #[derive(Debug, Clone)]
