@@ -621,12 +621,8 @@ impl<'a> RequestBuilder<'a> {
     /// Sends the request (with retries) and returns a successful response; any other status is an error
     /// mapped by the shared status mapping and the provider's classifier.
     pub async fn send(self) -> Result<Response> {
-        let client = self.client;
-        let operation = self.operation;
-        client
-            .execute(self)
-            .await
-            .map_err(|e| e.with_provider(client.provider).with_operation(operation))
+        let operation = self.client.operation(self.operation);
+        self.client.execute(self).await.map_err(operation.tagger())
     }
 
     /// Sends the request and decodes a JSON response.
@@ -691,14 +687,13 @@ impl Response {
             } else {
                 format!("a body starting {:?}", shorten(&text, 80))
             };
-            Error::new(
-                ErrorKind::InvalidResponse,
-                format!("expected JSON but got {what} ({e})"),
-            )
-            .with_status(self.status.as_u16())
-            .with_provider(self.provider)
-            .with_operation(self.operation)
-            .with_source(e)
+            Operation::new(self.provider, self.operation)
+                .error(
+                    ErrorKind::InvalidResponse,
+                    format!("expected JSON but got {what} ({e})"),
+                )
+                .with_status(self.status.as_u16())
+                .with_source(e)
         })
     }
 }
