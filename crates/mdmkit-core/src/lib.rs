@@ -73,6 +73,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod arena;
 pub mod changes;
 pub mod config;
 pub mod device;

@@ -17,6 +17,7 @@ use mdmkit_core::{
 };
 use serde::de::DeserializeOwned;
 
+use crate::directory::DirectoryBuilder;
 use crate::error::JumpCloudErrorClassifier;
 use crate::wire::{GraphObject, System, SystemGroup, SystemUser, V1List, V2List};
 
@@ -140,18 +141,25 @@ impl JumpCloudClient {
         .await
     }
 
-    /// The whole user directory, `GET /api/systemusers` page by page.
-    pub(crate) async fn user_directory(&self, operation: &'static str) -> Result<Vec<SystemUser>> {
-        let pager = self.http.pager(PagingStyle::Offset { limit: PAGE_SIZE });
-        collect_all(pager, SystemUser::user_id, |request| async move {
+    /// The whole user directory, `GET /api/systemusers` page by page into `into` (a page's wire records
+    /// are dropped once added).
+    pub(crate) async fn user_directory(
+        &self,
+        operation: &'static str,
+        into: &mut DirectoryBuilder,
+    ) -> Result<()> {
+        let mut pager = self.http.pager(PagingStyle::Offset { limit: PAGE_SIZE });
+        while let Some(request) = pager.next_request().cloned() {
             let (offset, limit) = offset_in(&request, self.http.operation(operation))?;
             let list: V1List<SystemUser> = self
                 .v1_page("api/systemusers", operation, offset, limit)
                 .json()
                 .await?;
-            Ok(Page::counted(list.results, list.total_count))
-        })
-        .await
+            let page = Page::counted(list.results, list.total_count);
+            pager.record(&page, SystemUser::user_id)?;
+            page.items.iter().for_each(|user| into.add(user));
+        }
+        Ok(())
     }
 
     /// `GET /api/systemusers/{id}`; `None` when the user does not exist (any other failure is an error).
