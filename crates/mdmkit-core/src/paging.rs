@@ -426,21 +426,39 @@ pub fn row_is_id(row: &String) -> Option<&str> {
 /// Fetches every page with `fetch` and returns all rows, applying the [`Pager`] rules; `row_id` names
 /// each row's identity (see [`Pager::record`]).
 ///
-/// Providers use this for every multi-page read (devices, groups, members), so paging is written once.
-pub async fn collect_all<T, I, F, Fut>(pager: Pager, row_id: I, mut fetch: F) -> Result<Vec<T>>
+/// Providers use this (or [`for_each_row`]) for every multi-page read (devices, groups, members), so
+/// paging is written once.
+pub async fn collect_all<T, I, F, Fut>(pager: Pager, row_id: I, fetch: F) -> Result<Vec<T>>
+where
+    I: Fn(&T) -> Option<&str>,
+    F: FnMut(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>>>,
+{
+    let mut all = Vec::new();
+    for_each_row(pager, row_id, fetch, |row| all.push(row)).await?;
+    Ok(all)
+}
+
+/// [`collect_all`] that hands each row to `each` as its page arrives instead of keeping it, so a
+/// listing read into a compact table holds one page of wire records at a time.
+pub async fn for_each_row<T, I, F, Fut>(
+    pager: Pager,
+    row_id: I,
+    mut fetch: F,
+    mut each: impl FnMut(T),
+) -> Result<()>
 where
     I: Fn(&T) -> Option<&str>,
     F: FnMut(PageRequest) -> Fut,
     Fut: std::future::Future<Output = Result<Page<T>>>,
 {
     let mut pager = pager;
-    let mut all = Vec::new();
     while let Some(request) = pager.next_request().cloned() {
         let page = fetch(request).await?;
         pager.record(&page, &row_id)?;
-        all.extend(page.items);
+        page.items.into_iter().for_each(&mut each);
     }
-    Ok(all)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -510,6 +528,45 @@ mod tests {
             );
             assert!(err.to_string().contains(style), "{err}");
         }
+    }
+
+    #[tokio::test]
+    async fn each_row_is_handed_on_in_order_page_by_page_under_the_pager_rules() {
+        let pager = Pager::new(PagingStyle::Offset { limit: 2 });
+        let mut asked = Vec::new();
+        let mut seen = Vec::new();
+        for_each_row(
+            pager,
+            id,
+            |request| {
+                asked.push(request.clone());
+                let PageRequest::Offset { offset, .. } = request else {
+                    unreachable!("an offset listing asks by offset")
+                };
+                // Three rows in all: two full pages' worth, the second one short.
+                async move { Ok(rows(offset..(offset + 2).min(3), info_total(3))) }
+            },
+            |row| seen.push(row),
+        )
+        .await
+        .unwrap();
+        assert_eq!(seen, ["0", "1", "2"]);
+        assert_eq!(asked.len(), 2);
+        // A server that sends the same page again is stopped, as in `collect_all`.
+        let mut handed = 0;
+        let err = for_each_row(
+            Pager::new(PagingStyle::Offset { limit: 2 }),
+            id,
+            |_| async { Ok(rows(0..2, info_total(10))) },
+            |_| handed += 1,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+        assert_eq!(
+            handed, 2,
+            "the first page's rows were handed on before the repeat"
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::http::{
     plain_id_segment, ClientCredentials, ClientOptions, HttpClient, OAuthBearer, TokenCache,
 };
-use mdmkit_core::paging::collect_all;
+use mdmkit_core::paging::{collect_all, for_each_row};
 use mdmkit_core::{
     ChangeCursor, ChangesPage, Coverage, Error, ErrorKind, JamfConfig, MdmDevice, MdmGroup,
     NumberedPosition, Operation, Page, PageRequest, PagingStyle, ProviderKind, Result,
@@ -423,16 +423,17 @@ impl JamfClient {
         filter: Option<&str>,
         into: &mut DirectoryBuilder,
     ) -> Result<()> {
-        let mut pager = self.api.pager(PagingStyle::PageNumber {
+        let pager = self.api.pager(PagingStyle::PageNumber {
             first: 0,
             size: USERS_PAGE_SIZE,
         });
-        while let Some(request) = pager.next_request().cloned() {
-            let page = self.users_page(op, &request, filter).await?;
-            pager.record(&page, user_id)?;
-            page.items.iter().for_each(|user| into.add(user));
-        }
-        Ok(())
+        for_each_row(
+            pager,
+            user_id,
+            |request| async move { self.users_page(op, &request, filter).await },
+            |user| into.add(&user),
+        )
+        .await
     }
 
     /// Turns a user read into [`UserIds`]: a server without `/api/v1/users` (404) uses usernames from now

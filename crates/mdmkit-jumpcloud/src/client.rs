@@ -10,7 +10,7 @@ use mdmkit_core::http::{
     path_segment, ClientOptions, HeaderAuth, HttpClient, RequestBuilder, ServerKey,
 };
 use mdmkit_core::http::{HeaderName, HeaderValue};
-use mdmkit_core::paging::collect_all;
+use mdmkit_core::paging::{collect_all, for_each_row};
 use mdmkit_core::{
     Error, ErrorKind, JumpCloudConfig, Operation, Page, PageRequest, PagingStyle, ProviderKind,
     Result,
@@ -148,18 +148,19 @@ impl JumpCloudClient {
         operation: &'static str,
         into: &mut DirectoryBuilder,
     ) -> Result<()> {
-        let mut pager = self.http.pager(PagingStyle::Offset { limit: PAGE_SIZE });
-        while let Some(request) = pager.next_request().cloned() {
+        let pager = self.http.pager(PagingStyle::Offset { limit: PAGE_SIZE });
+        let read_page = |request| async move {
             let (offset, limit) = offset_in(&request, self.http.operation(operation))?;
             let list: V1List<SystemUser> = self
                 .v1_page("api/systemusers", operation, offset, limit)
                 .json()
                 .await?;
-            let page = Page::counted(list.results, list.total_count);
-            pager.record(&page, SystemUser::user_id)?;
-            page.items.iter().for_each(|user| into.add(user));
-        }
-        Ok(())
+            Ok(Page::counted(list.results, list.total_count))
+        };
+        for_each_row(pager, SystemUser::user_id, read_page, |user| {
+            into.add(&user)
+        })
+        .await
     }
 
     /// `GET /api/systemusers/{id}`; `None` when the user does not exist (any other failure is an error).
