@@ -25,7 +25,7 @@
 //! | module | holds |
 //! |---|---|
 //! | `lib.rs` | the crate docs (a table of the requests each operation makes, the provider's quirks), the `…Provider` struct and its [`MdmProvider`] impl, the re-exported config |
-//! | `client` | the `…Client` struct over one [`http::HttpClient`]: paths, query parameters, one method per request; the public `PAGE_SIZE` (rows asked for per page of the device listing) |
+//! | `client` | the `…Client` struct over one [`http::HttpClient`]: paths, query parameters, one method per request, each reading its [`PageRequest`] with the helper of its paging style ([`PageRequest::page_number`], [`offset`](PageRequest::offset), [`cursor`](PageRequest::cursor), [`next_link`](PageRequest::next_link)); the public `PAGE_SIZE` (rows asked for per page of the device listing) |
 //! | `wire` | serde types exactly as the API sends them, lenient where the vendor is (with the shared helpers of [`wire`]) |
 //! | `convert` | wire types to [`MdmDevice`] and [`MdmGroup`], nothing else |
 //! | `error` | `<Provider>ErrorClassifier`, a crate-private [`http::ErrorClassifier`] that turns the vendor's error bodies into an [`ErrorKind`] and a one-line message (tested through [`wire::classify_answer`]) |
@@ -33,11 +33,12 @@
 //! | provider-specific | what only that API needs: Jamf `version` (which API generation the server speaks), Intune `auth` and `delta`, Fleet `scim`, Iru and Fleet `changes` |
 //!
 //! Shared concerns stay here rather than in each crate: retries, limits and token caching ([`http`]),
-//! paging ([`paging`]), path-segment encoding ([`http::path_segment`]), deep links ([`links`]), lenient
-//! decoding ([`wire`]), and naming the provider and operation on errors raised outside the HTTP client
-//! ([`Operation`], one constant per operation). What every [`MdmProvider`] impl would write alike is a
-//! default method of the trait (e.g. [`MdmProvider::request_costs`]) or a helper beside it (e.g.
-//! [`filtered_changes_page`] for a changes listing the server filters).
+//! paging ([`paging`]), path and link encoding ([`http::path_segment`], [`http::plain_id_segment`],
+//! [`http::resolve_link`]), deep links ([`links`]), lenient decoding ([`wire`]), and naming the provider
+//! and operation on errors raised outside the HTTP client ([`Operation`], one constant per operation).
+//! What every [`MdmProvider`] impl would write alike is a default method of the trait (e.g.
+//! [`MdmProvider::request_costs`]) or a helper beside it (e.g. [`filtered_changes_page`] for a changes
+//! listing the server filters).
 //!
 //! # Product rules
 //!

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::http::{is_dot_segment, path_segment};
 use crate::kind::{IntuneCloud, ProviderKind};
 
 /// A device's console link as a person sees it (R7): `View on <provider>` and the URL of the device's
@@ -26,20 +27,19 @@ impl DeviceLink {
     }
 }
 
-fn encoded(id: &str) -> String {
-    url::form_urlencoded::byte_serialize(id.trim().as_bytes()).collect()
-}
-
-fn non_empty(id: &str) -> Option<&str> {
+/// The id, trimmed and percent-encoded by the one path encoder ([`path_segment`]), with a space written
+/// `+` as these links have always carried it (a literal `+` is `%2B`, so the two never mix); `None` for
+/// an id that names no record (blank, or a dot segment that URL resolution would read as "here" or
+/// "up").
+fn encoded(id: &str) -> Option<String> {
     let id = id.trim();
-    (!id.is_empty()).then_some(id)
+    (!id.is_empty() && !is_dot_segment(id)).then(|| path_segment(id).replace("%20", "+"))
 }
 
 /// Jamf Pro computer record: `https://HOST/computers.html?id=ID&o=r`.
 pub fn jamf_computer(base: &Url, device_id: &str) -> Option<Url> {
-    let id = non_empty(device_id)?;
-    base.join(&format!("computers.html?id={}&o=r", encoded(id)))
-        .ok()
+    let id = encoded(device_id)?;
+    base.join(&format!("computers.html?id={id}&o=r")).ok()
 }
 
 /// Maps an Iru API host to its console host: `T.api.kandji.io` → `T.kandji.io`,
@@ -66,8 +66,7 @@ pub fn iru_console_host(api_host: &str) -> Option<String> {
 /// Iru device record: `https://<console host>/devices/ID`. For a base that is not an Iru API host (a
 /// sandbox), the link is built on that base.
 pub fn iru_device(api_base: &Url, device_id: &str) -> Option<Url> {
-    let id = non_empty(device_id)?;
-    let path = format!("devices/{}", encoded(id));
+    let path = format!("devices/{}", encoded(device_id)?);
     match api_base.host_str().and_then(iru_console_host) {
         Some(console) => Url::parse(&format!("https://{console}/{path}")).ok(),
         None => api_base.join(&path).ok(),
@@ -76,33 +75,30 @@ pub fn iru_device(api_base: &Url, device_id: &str) -> Option<Url> {
 
 /// SimpleMDM device record: `https://a.simplemdm.com/admin/devices/ID`.
 pub fn simplemdm_device(api_base: &Url, device_id: &str) -> Option<Url> {
-    let id = non_empty(device_id)?;
-    api_base
-        .join(&format!("admin/devices/{}", encoded(id)))
-        .ok()
+    let id = encoded(device_id)?;
+    api_base.join(&format!("admin/devices/{id}")).ok()
 }
 
 /// Fleet host record: `https://HOST/hosts/ID`.
 pub fn fleet_host(base: &Url, device_id: &str) -> Option<Url> {
-    let id = non_empty(device_id)?;
-    base.join(&format!("hosts/{}", encoded(id))).ok()
+    let id = encoded(device_id)?;
+    base.join(&format!("hosts/{id}")).ok()
 }
 
 /// JumpCloud device record: `https://<console host>/#/devices/ID/details`.
 pub fn jumpcloud_device(console_base: &Url, device_id: &str) -> Option<Url> {
-    let id = non_empty(device_id)?;
+    let id = encoded(device_id)?;
     let mut url = console_base.clone();
-    url.set_fragment(Some(&format!("/devices/{}/details", encoded(id))));
+    url.set_fragment(Some(&format!("/devices/{id}/details")));
     Some(url)
 }
 
 /// Intune managed-device record in the Intune admin centre.
 pub fn intune_device(cloud: IntuneCloud, managed_device_id: &str) -> Option<Url> {
-    let id = non_empty(managed_device_id)?;
+    let id = encoded(managed_device_id)?;
     Url::parse(&format!(
-        "{}/#view/Microsoft_Intune_Devices/DeviceSettingsMenuBlade/~/overview/mdmDeviceId/{}",
+        "{}/#view/Microsoft_Intune_Devices/DeviceSettingsMenuBlade/~/overview/mdmDeviceId/{id}",
         cloud.portal_host(),
-        encoded(id)
     ))
     .ok()
 }
@@ -188,6 +184,27 @@ mod tests {
                 .unwrap()
                 .as_str(),
             "https://fleet.example.com/hosts/a%2Fb%3Fc"
+        );
+        // A space is `+`, a plus sign `%2B`.
+        assert_eq!(
+            simplemdm_device(&base("https://a.simplemdm.com"), " a b+c ")
+                .unwrap()
+                .as_str(),
+            "https://a.simplemdm.com/admin/devices/a+b%2Bc"
+        );
+    }
+
+    #[test]
+    fn ids_that_name_no_record_give_no_link() {
+        let fleet = base("fleet.example.com");
+        for id in ["", "  ", ".", ".."] {
+            assert_eq!(fleet_host(&fleet, id), None, "{id:?}");
+            assert_eq!(iru_device(&fleet, id), None, "{id:?}");
+            assert_eq!(intune_device(IntuneCloud::Global, id), None, "{id:?}");
+        }
+        assert_eq!(
+            fleet_host(&fleet, "...").unwrap().as_str(),
+            "https://fleet.example.com/hosts/..."
         );
     }
 }

@@ -31,7 +31,7 @@ use std::collections::hash_map::RandomState;
 use std::collections::HashSet;
 use std::hash::BuildHasher;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Operation, Result};
 
 /// The default ceiling on pages per listing. At Jamf's 2000 rows a page this is 20 million devices.
 pub const DEFAULT_MAX_PAGES: u32 = 10_000;
@@ -104,6 +104,57 @@ pub enum PageRequest {
     },
 }
 
+impl PageRequest {
+    /// `(page, size)` of a page-number request (Jamf, Fleet).
+    ///
+    /// # Errors
+    /// Any other style is an [`ErrorKind::InvalidConfiguration`] error in `operation`: the caller built a
+    /// request in a style the provider does not page by.
+    pub fn page_number(&self, operation: Operation) -> Result<(u64, u32)> {
+        match self {
+            PageRequest::PageNumber { page, size } => Ok((*page, *size)),
+            other => Err(other.wrong_style("page number", operation)),
+        }
+    }
+
+    /// `(offset, limit)` of an offset request (Iru, JumpCloud); another style is an error as for
+    /// [`PageRequest::page_number`].
+    pub fn offset(&self, operation: Operation) -> Result<(u64, u32)> {
+        match self {
+            PageRequest::Offset { offset, limit } => Ok((*offset, *limit)),
+            other => Err(other.wrong_style("offset and limit", operation)),
+        }
+    }
+
+    /// `(after, limit)` of a cursor request (SimpleMDM); another style is an error as for
+    /// [`PageRequest::page_number`].
+    pub fn cursor(&self, operation: Operation) -> Result<(Option<&str>, u32)> {
+        match self {
+            PageRequest::Cursor { after, limit } => Ok((after.as_deref(), *limit)),
+            other => Err(other.wrong_style("cursor", operation)),
+        }
+    }
+
+    /// The link of a next-link request (Graph, Iru tags): `None` for the first page, which the provider
+    /// builds itself; another style is an error as for [`PageRequest::page_number`].
+    pub fn next_link(&self, operation: Operation) -> Result<Option<&str>> {
+        match self {
+            PageRequest::NextLink { url } => Ok(url.as_deref()),
+            other => Err(other.wrong_style("next link", operation)),
+        }
+    }
+
+    fn wrong_style(&self, style: &str, operation: Operation) -> Error {
+        operation.error(
+            ErrorKind::InvalidConfiguration,
+            format!(
+                "{} lists are paged by {style}, not by {self:?}",
+                operation.provider().display_name()
+            ),
+        )
+    }
+}
+
 /// What a fetched page said about the listing, beyond its rows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PageInfo {
@@ -130,6 +181,15 @@ pub struct Page<T> {
 impl<T> Page<T> {
     /// A page with its rows and what the server said.
     pub fn new(items: Vec<T>, info: PageInfo) -> Self {
+        Page { items, info }
+    }
+
+    /// A page of a listing the server counts: its rows and the server's `total`, when it sent one.
+    pub fn counted(items: Vec<T>, total: Option<u64>) -> Self {
+        let info = PageInfo {
+            total,
+            ..PageInfo::default()
+        };
         Page { items, info }
     }
 
@@ -366,21 +426,39 @@ pub fn row_is_id(row: &String) -> Option<&str> {
 /// Fetches every page with `fetch` and returns all rows, applying the [`Pager`] rules; `row_id` names
 /// each row's identity (see [`Pager::record`]).
 ///
-/// Providers use this for every multi-page read (devices, groups, members), so paging is written once.
-pub async fn collect_all<T, I, F, Fut>(pager: Pager, row_id: I, mut fetch: F) -> Result<Vec<T>>
+/// Providers use this (or [`for_each_row`]) for every multi-page read (devices, groups, members), so
+/// paging is written once.
+pub async fn collect_all<T, I, F, Fut>(pager: Pager, row_id: I, fetch: F) -> Result<Vec<T>>
+where
+    I: Fn(&T) -> Option<&str>,
+    F: FnMut(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>>>,
+{
+    let mut all = Vec::new();
+    for_each_row(pager, row_id, fetch, |row| all.push(row)).await?;
+    Ok(all)
+}
+
+/// [`collect_all`] that hands each row to `each` as its page arrives instead of keeping it, so a
+/// listing read into a compact table holds one page of wire records at a time.
+pub async fn for_each_row<T, I, F, Fut>(
+    pager: Pager,
+    row_id: I,
+    mut fetch: F,
+    mut each: impl FnMut(T),
+) -> Result<()>
 where
     I: Fn(&T) -> Option<&str>,
     F: FnMut(PageRequest) -> Fut,
     Fut: std::future::Future<Output = Result<Page<T>>>,
 {
     let mut pager = pager;
-    let mut all = Vec::new();
     while let Some(request) = pager.next_request().cloned() {
         let page = fetch(request).await?;
         pager.record(&page, &row_id)?;
-        all.extend(page.items);
+        page.items.into_iter().for_each(&mut each);
     }
-    Ok(all)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -406,6 +484,106 @@ mod tests {
             has_more: Some(true),
             ..PageInfo::default()
         }
+    }
+
+    #[test]
+    fn each_style_reads_its_own_request_and_names_the_operation_otherwise() {
+        use crate::kind::ProviderKind;
+        let op = Operation::new(ProviderKind::Fleet, "list_devices");
+        let numbered = PageRequest::PageNumber { page: 2, size: 50 };
+        let offset = PageRequest::Offset {
+            offset: 300,
+            limit: 100,
+        };
+        let cursor = PageRequest::Cursor {
+            after: Some("9".into()),
+            limit: 100,
+        };
+        let link = PageRequest::NextLink {
+            url: Some("https://g/2".into()),
+        };
+        assert_eq!(numbered.page_number(op).unwrap(), (2, 50));
+        assert_eq!(offset.offset(op).unwrap(), (300, 100));
+        assert_eq!(cursor.cursor(op).unwrap(), (Some("9"), 100));
+        assert_eq!(link.next_link(op).unwrap(), Some("https://g/2"));
+        let first = PageRequest::NextLink { url: None };
+        assert_eq!(first.next_link(op).unwrap(), None);
+        let wrong = [
+            first.page_number(op).unwrap_err(),
+            numbered.offset(op).unwrap_err(),
+            offset.cursor(op).unwrap_err(),
+            cursor.next_link(op).unwrap_err(),
+        ];
+        for (err, style) in wrong
+            .iter()
+            .zip(["page number", "offset", "cursor", "next link"])
+        {
+            assert_eq!(err.kind(), ErrorKind::InvalidConfiguration);
+            assert_eq!(err.provider(), Some(ProviderKind::Fleet));
+            assert_eq!(err.operation(), Some("list_devices"));
+            assert!(
+                err.to_string()
+                    .starts_with("Fleet list_devices: Fleet lists are paged by"),
+                "{err}"
+            );
+            assert!(err.to_string().contains(style), "{err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn each_row_is_handed_on_in_order_page_by_page_under_the_pager_rules() {
+        let pager = Pager::new(PagingStyle::Offset { limit: 2 });
+        let mut asked = Vec::new();
+        let mut seen = Vec::new();
+        for_each_row(
+            pager,
+            id,
+            |request| {
+                asked.push(request.clone());
+                let PageRequest::Offset { offset, .. } = request else {
+                    unreachable!("an offset listing asks by offset")
+                };
+                // Three rows in all: two full pages' worth, the second one short.
+                async move { Ok(rows(offset..(offset + 2).min(3), info_total(3))) }
+            },
+            |row| seen.push(row),
+        )
+        .await
+        .unwrap();
+        assert_eq!(seen, ["0", "1", "2"]);
+        assert_eq!(asked.len(), 2);
+        // A server that sends the same page again is stopped, as in `collect_all`.
+        let mut handed = 0;
+        let err = for_each_row(
+            Pager::new(PagingStyle::Offset { limit: 2 }),
+            id,
+            |_| async { Ok(rows(0..2, info_total(10))) },
+            |_| handed += 1,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+        assert_eq!(
+            handed, 2,
+            "the first page's rows were handed on before the repeat"
+        );
+    }
+
+    #[test]
+    fn a_counted_page_reports_its_total_only() {
+        let page = Page::counted(vec!["a".to_owned()], Some(7));
+        assert_eq!(page.items, ["a"]);
+        assert_eq!(
+            page.info,
+            PageInfo {
+                total: Some(7),
+                ..PageInfo::default()
+            }
+        );
+        assert_eq!(
+            Page::<String>::counted(Vec::new(), None).info,
+            PageInfo::default()
+        );
     }
 
     #[test]

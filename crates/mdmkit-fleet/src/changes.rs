@@ -21,8 +21,8 @@ use std::time::Duration;
 use mdmkit_core::changes::parse_timestamp;
 use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::{
-    ChangeCursor, ChangeTracking, ChangesPage, Coverage, Error, PageRequest, ProviderKind,
-    Resolution, Result,
+    ChangeCursor, ChangeTracking, ChangesPage, Coverage, ErrorKind, Operation, PageRequest,
+    ProviderKind, Resolution, Result,
 };
 
 use crate::wire::Host;
@@ -36,7 +36,9 @@ pub(crate) const TRACKING: ChangeTracking = ChangeTracking::supported(
     Duration::from_secs(300),
 );
 
-const OPERATION: &str = "list_changed_devices";
+const LIST_CHANGED_DEVICES: Operation = Operation::new(ProviderKind::Fleet, "list_changed_devices");
+/// The name the provider's listing helpers take.
+const OPERATION: &str = LIST_CHANGED_DEVICES.name();
 
 /// Where a listing continues.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,9 +107,10 @@ pub(crate) async fn page(
     let position = match cursor {
         None => Position::start(since),
         Some(c) => Position::parse(c).ok_or_else(|| {
-            Error::config(format!("{c:?} is not a position in a Fleet listing"))
-                .with_provider(ProviderKind::Fleet)
-                .with_operation(OPERATION)
+            LIST_CHANGED_DEVICES.error(
+                ErrorKind::InvalidConfiguration,
+                format!("{c:?} is not a position in a Fleet listing"),
+            )
         })?,
     };
     let size = fleet.page_size;

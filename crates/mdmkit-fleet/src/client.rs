@@ -8,10 +8,12 @@ use std::sync::Arc;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 
+pub(crate) use mdmkit_core::http::is_dot_segment;
 use mdmkit_core::http::{path_segment, BearerToken, ClientOptions, HttpClient, RequestBuilder};
 use mdmkit_core::paging::{collect_all, row_is_id};
 use mdmkit_core::{
-    Error, ErrorKind, FleetConfig, Page, PageInfo, PageRequest, PagingStyle, ProviderKind, Result,
+    Error, ErrorKind, FleetConfig, Operation, Page, PageInfo, PageRequest, PagingStyle,
+    ProviderKind, Result,
 };
 
 use crate::error::FleetErrorClassifier;
@@ -351,49 +353,34 @@ fn page_info(meta: Option<ListMeta>) -> PageInfo {
     }
 }
 
+/// `(page, per_page)` of a page-number request: Fleet refuses `per_page=0` (the other providers clamp
+/// it; Fleet documents no maximum to clamp to, so a zero is the caller's error).
 fn page_number(request: &PageRequest, operation: &'static str) -> Result<(u64, u32)> {
-    match request {
-        PageRequest::PageNumber { page, size } if *size > 0 => Ok((*page, *size)),
-        PageRequest::PageNumber { .. } => Err(Error::config(
+    match request.page_number(op(operation))? {
+        (_, 0) => Err(op(operation).error(
+            ErrorKind::InvalidConfiguration,
             "a Fleet page must ask for at least one row (per_page=0 is refused by Fleet)",
-        )
-        .with_provider(ProviderKind::Fleet)
-        .with_operation(operation)),
-        other => Err(Error::config(format!(
-            "Fleet lists are paged by page number, not {other:?}"
-        ))
-        .with_provider(ProviderKind::Fleet)
-        .with_operation(operation)),
+        )),
+        numbered => Ok(numbered),
     }
 }
 
+/// An answer that is not the Fleet API's, in the operation named `operation`.
 fn not_fleet(operation: &'static str, what: &str) -> Error {
-    Error::invalid_response(format!(
-        "{what}; the server does not answer like the Fleet API"
-    ))
-    .with_provider(ProviderKind::Fleet)
-    .with_operation(operation)
+    op(operation).error(
+        ErrorKind::InvalidResponse,
+        format!("{what}; the server does not answer like the Fleet API"),
+    )
 }
 
-/// Whether `segment` would be read as `.` or `..` by URL path normalisation (escaped or not).
-pub(crate) fn is_dot_segment(segment: &str) -> bool {
-    !segment.is_empty() && segment.len() <= 2 && segment.chars().all(|c| c == '.')
+/// The Fleet operation named `name` (the provider's code passes operations by name).
+const fn op(name: &'static str) -> Operation {
+    Operation::new(ProviderKind::Fleet, name)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn path_segments_are_escaped() {
-        assert_eq!(path_segment("C02X/Y?Z#1"), "C02X%2FY%3FZ%231");
-        assert_eq!(path_segment("A B+%"), "A%20B%2B%25");
-        assert_eq!(path_segment("ABC-1.2_3~"), "ABC-1.2_3~");
-        assert!(is_dot_segment(".."));
-        assert!(is_dot_segment("."));
-        assert!(!is_dot_segment("..."));
-        assert!(!is_dot_segment("A.B"));
-    }
 
     #[test]
     fn only_page_number_requests_are_served() {

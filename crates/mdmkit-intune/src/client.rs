@@ -10,8 +10,8 @@ use mdmkit_core::http::{
 use mdmkit_core::http::{HeaderName, HeaderValue};
 use mdmkit_core::paging::collect_all;
 use mdmkit_core::{
-    Error, IntuneConfig, Page, PageInfo, PageRequest, PagingStyle, ProviderKind, Result,
-    SerialNumber,
+    Error, ErrorKind, IntuneConfig, Operation, Page, PageInfo, PageRequest, PagingStyle,
+    ProviderKind, Result, SerialNumber,
 };
 use serde::de::DeserializeOwned;
 
@@ -30,6 +30,15 @@ const CHANGE_FIELDS: &str =
 const DELTA_SELECT: &str = "displayName,securityEnabled,members";
 /// Directory listings allow at most 999 rows a page (1000 is refused).
 const DIRECTORY_PAGE: &str = "999";
+
+/// The operations of the Graph requests, each named once for its requests and its errors.
+const VALIDATE: Operation = Operation::new(ProviderKind::Intune, "validate");
+const DEVICE_BY_SERIAL: Operation = Operation::new(ProviderKind::Intune, "device_by_serial");
+const LIST_DEVICES: Operation = Operation::new(ProviderKind::Intune, "list_devices");
+const LIST_CHANGED_DEVICES: Operation =
+    Operation::new(ProviderKind::Intune, "list_changed_devices");
+const GROUPS: Operation = Operation::new(ProviderKind::Intune, "groups");
+const GROUPS_DELTA: Operation = Operation::new(ProviderKind::Intune, "groups_delta");
 
 /// The Graph client: one authenticated transport, with per-area error classifiers so a refusal names the
 /// permission that area needs.
@@ -85,7 +94,7 @@ impl GraphClient {
             .get(MANAGED_DEVICES)
             .query("$top", "1")
             .query("$select", "id")
-            .operation("validate")
+            .operation(VALIDATE)
             .json::<Collection<serde::de::IgnoredAny>>()
             .await
             .map(drop)
@@ -110,7 +119,7 @@ impl GraphClient {
                             .query("$filter", &filter)
                             .query("$select", DEVICE_FIELDS)
                     };
-                    fetch_page(http, &request, first, "device_by_serial").await
+                    fetch_page(http, &request, first, DEVICE_BY_SERIAL).await
                 }
             },
         )
@@ -121,7 +130,7 @@ impl GraphClient {
     pub(crate) async fn device_page(&self, request: &PageRequest) -> Result<Page<ManagedDevice>> {
         let http = &self.devices;
         let first = || http.get(MANAGED_DEVICES).query("$select", DEVICE_FIELDS);
-        fetch_page(http, request, first, "list_devices").await
+        fetch_page(http, request, first, LIST_DEVICES).await
     }
 
     /// One page of the managed devices that synced after `after` (`lastSyncDateTime gt`; Graph documents
@@ -138,7 +147,7 @@ impl GraphClient {
                 .query("$filter", &filter)
                 .query("$select", CHANGE_FIELDS)
         };
-        fetch_page(http, request, first, "list_changed_devices").await
+        fetch_page(http, request, first, LIST_CHANGED_DEVICES).await
     }
 
     /// One whole round of `GET /groups/delta`: from `link` (the previous round's delta link) or from the
@@ -147,7 +156,6 @@ impl GraphClient {
         &self,
         link: Option<&str>,
     ) -> Result<(Vec<DeltaGroup>, String)> {
-        const OP: &str = "groups_delta";
         let http = &self.directory;
         let mut entries = Vec::new();
         let mut seen = std::collections::HashSet::new();
@@ -157,7 +165,7 @@ impl GraphClient {
                 None => http.get("v1.0/groups/delta").query("$select", DELTA_SELECT),
                 Some(url) => http.get_absolute(url),
             };
-            let page: DeltaPage = request.operation(OP).json().await?;
+            let page: DeltaPage = request.operation(GROUPS_DELTA).json().await?;
             entries.extend(page.value);
             match (page.next_link, page.delta_link) {
                 (Some(next_link), _) if !next_link.trim().is_empty() => {
@@ -184,7 +192,7 @@ impl GraphClient {
             .directory
             .get(&path)
             .query("$select", "id,displayName,securityEnabled")
-            .operation("groups_delta")
+            .operation(GROUPS_DELTA)
             .json::<Group>()
             .await
         {
@@ -202,7 +210,7 @@ impl GraphClient {
             managed_device_id,
             |request| async move {
                 let first = || http.get(MANAGED_DEVICES).query("$select", JOIN_FIELDS);
-                fetch_page(http, &request, first, "groups").await
+                fetch_page(http, &request, first, GROUPS).await
             },
         )
         .await
@@ -221,7 +229,7 @@ impl GraphClient {
                         .query("$select", "id,displayName,securityEnabled")
                         .query("$top", DIRECTORY_PAGE)
                 };
-                fetch_page(http, &request, first, "groups").await
+                fetch_page(http, &request, first, GROUPS).await
             },
         )
         .await
@@ -254,7 +262,7 @@ impl GraphClient {
                             .query("$top", DIRECTORY_PAGE)
                             .query("$count", "true")
                     };
-                    fetch_page_with(http, &request, first, &headers, "groups").await
+                    fetch_page_with(http, &request, first, &headers, GROUPS).await
                 }
             },
         )
@@ -273,7 +281,7 @@ async fn fetch_page<'a, T: DeserializeOwned>(
     http: &'a HttpClient,
     request: &PageRequest,
     first: impl FnOnce() -> RequestBuilder<'a>,
-    operation: &'static str,
+    operation: Operation,
 ) -> Result<Page<T>> {
     fetch_page_with(http, request, first, &[], operation).await
 }
@@ -284,23 +292,13 @@ async fn fetch_page_with<'a, T: DeserializeOwned>(
     request: &PageRequest,
     first: impl FnOnce() -> RequestBuilder<'a>,
     headers: &[(HeaderName, HeaderValue)],
-    operation: &'static str,
+    operation: Operation,
 ) -> Result<Page<T>> {
-    let mut builder = match request {
-        PageRequest::NextLink { url: None } => first(),
-        PageRequest::NextLink { url: Some(link) } => http.get_absolute(link),
-        other => {
-            return Err(Error::config(format!(
-                "Microsoft Graph listings are paged by next link, not by {other:?}"
-            ))
-            .with_provider(ProviderKind::Intune)
-            .with_operation(operation))
-        }
-    };
+    let mut builder = http.next_link_page(request, operation, first)?;
     for (name, value) in headers {
         builder = builder.header(name.clone(), value.clone());
     }
-    let page: Collection<T> = builder.operation(operation).json().await?;
+    let page: Collection<T> = builder.json().await?;
     let info = PageInfo {
         total: page.count,
         next_link: page.next_link.filter(|l| !l.trim().is_empty()),
@@ -310,9 +308,10 @@ async fn fetch_page_with<'a, T: DeserializeOwned>(
 }
 
 fn delta_error(what: &str) -> Error {
-    Error::invalid_response(format!("{what}; stopped rather than loop"))
-        .with_provider(ProviderKind::Intune)
-        .with_operation("groups_delta")
+    GROUPS_DELTA.error(
+        ErrorKind::InvalidResponse,
+        format!("{what}; stopped rather than loop"),
+    )
 }
 
 /// A value inside an OData string literal: single quotes are doubled.

@@ -17,7 +17,8 @@ use std::time::Duration;
 use mdmkit_core::changes::parse_timestamp;
 use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::{
-    ChangeCursor, ChangeTracking, ChangesPage, Coverage, Error, PageRequest, ProviderKind, Result,
+    ChangeCursor, ChangeTracking, ChangesPage, Coverage, ErrorKind, Operation, PageRequest,
+    ProviderKind, Result,
 };
 
 use crate::client::{IruClient, PAGE_SIZE};
@@ -30,7 +31,7 @@ pub(crate) const TRACKING: ChangeTracking = ChangeTracking::supported(
     Duration::from_secs(300),
 );
 
-const OPERATION: &str = "list_changed_devices";
+const LIST_CHANGED_DEVICES: Operation = Operation::new(ProviderKind::Iru, "list_changed_devices");
 const ORDERING: &str = "-last_check_in";
 
 /// Where a listing continues: the offset, the oldest check-in seen so far (milliseconds), and whether
@@ -66,9 +67,10 @@ impl Position {
             })
         };
         parse().ok_or_else(|| {
-            Error::config(format!("{cursor:?} is not a position in an Iru listing"))
-                .with_provider(ProviderKind::Iru)
-                .with_operation(OPERATION)
+            LIST_CHANGED_DEVICES.error(
+                ErrorKind::InvalidConfiguration,
+                format!("{cursor:?} is not a position in an Iru listing"),
+            )
         })
     }
 
@@ -94,7 +96,7 @@ pub(crate) async fn page(
         limit: PAGE_SIZE,
     };
     let page = client
-        .devices_page_ordered(&request, &[], ORDERING, OPERATION)
+        .devices_page_ordered(&request, &[], ORDERING, LIST_CHANGED_DEVICES.name())
         .await?;
     let rows = page.items;
     let times: Vec<Option<i64>> = rows
@@ -140,7 +142,7 @@ pub(crate) async fn page(
         .take(keep)
         .map(convert::device)
         .collect::<Result<Vec<_>>>()
-        .map_err(|e| e.with_provider(ProviderKind::Iru).with_operation(OPERATION))?;
+        .map_err(LIST_CHANGED_DEVICES.tagger())?;
     if let Some(oldest) = times.iter().flatten().copied().min() {
         position.oldest = Some(position.oldest.map_or(oldest, |o| o.min(oldest)));
     }

@@ -7,11 +7,14 @@ use std::sync::{Arc, Mutex as StdMutex};
 use futures::future::try_join_all;
 use mdmkit_core::changes::rfc3339_millis;
 use mdmkit_core::chrono::{DateTime, Utc};
-use mdmkit_core::http::{ClientCredentials, ClientOptions, HttpClient, OAuthBearer, TokenCache};
-use mdmkit_core::paging::collect_all;
+use mdmkit_core::http::{
+    plain_id_segment, ClientCredentials, ClientOptions, HttpClient, OAuthBearer, TokenCache,
+};
+use mdmkit_core::paging::{collect_all, for_each_row};
 use mdmkit_core::{
     ChangeCursor, ChangesPage, Coverage, Error, ErrorKind, JamfConfig, MdmDevice, MdmGroup,
-    NumberedPosition, Page, PageInfo, PageRequest, PagingStyle, ProviderKind, Result, SerialNumber,
+    NumberedPosition, Operation, Page, PageRequest, PagingStyle, ProviderKind, Result,
+    SerialNumber,
 };
 
 use crate::convert::{self, DirectoryBuilder, UserIds};
@@ -34,6 +37,13 @@ const USERS_PER_FILTER: usize = 50;
 /// Distinct usernames on a page of changes that are looked up by filter (one request per 50); beyond
 /// that the user directory (1000 a page) is read instead.
 const LOOKUP_USERS_UP_TO: usize = 4 * USERS_PER_FILTER;
+/// The operations of this crate, each named once for its requests and its errors.
+const VALIDATE: Operation = Operation::new(ProviderKind::Jamf, "validate");
+const LIST_DEVICES: Operation = Operation::new(ProviderKind::Jamf, "list_devices");
+const LIST_CHANGED_DEVICES: Operation = Operation::new(ProviderKind::Jamf, "list_changed_devices");
+const DEVICE_BY_SERIAL: Operation = Operation::new(ProviderKind::Jamf, "device_by_serial");
+const GROUPS: Operation = Operation::new(ProviderKind::Jamf, "groups");
+
 /// The inventory sections a device needs (id, name, serial, user).
 const DEVICE_SECTIONS: &[&str] = &["GENERAL", "HARDWARE", "USER_AND_LOCATION"];
 
@@ -135,7 +145,7 @@ impl JamfClient {
 
     // ----- version -----
 
-    async fn probe_version(&self, op: &'static str) -> Result<Option<JamfProVersion>> {
+    async fn probe_version(&self, op: Operation) -> Result<Option<JamfProVersion>> {
         let body: VersionBody = self
             .api
             .get("api/v1/jamf-pro-version")
@@ -154,7 +164,7 @@ impl JamfClient {
     }
 
     /// The server's version, probed once.
-    async fn version(&self, op: &'static str) -> Result<Option<JamfProVersion>> {
+    async fn version(&self, op: Operation) -> Result<Option<JamfProVersion>> {
         if let Some(v) = self.state().version {
             return Ok(v);
         }
@@ -171,8 +181,8 @@ impl JamfClient {
     /// "Read Computers", so a client without it fails here with Forbidden rather than at the first sync).
     pub(crate) async fn validate(&self) -> Result<()> {
         self.tokens.token().await?;
-        self.probe_version("validate").await?;
-        self.inventory("validate", &ONE_ROW).await?;
+        self.probe_version(VALIDATE).await?;
+        self.inventory(VALIDATE, &ONE_ROW).await?;
         Ok(())
     }
 
@@ -181,7 +191,7 @@ impl JamfClient {
     async fn inventory_request(
         &self,
         api: InventoryApi,
-        op: &'static str,
+        op: Operation,
         q: &InventoryQuery<'_>,
     ) -> Result<SearchResults<Computer>> {
         let mut request = self.api.get(api.path()).operation(op);
@@ -201,7 +211,7 @@ impl JamfClient {
     /// One computers-inventory page from the newest collection version the server has.
     async fn inventory(
         &self,
-        op: &'static str,
+        op: Operation,
         q: &InventoryQuery<'_>,
     ) -> Result<SearchResults<Computer>> {
         if let Some(api) = self.state().inventory {
@@ -248,21 +258,19 @@ impl JamfClient {
                 );
                 e.with_message(message)
             }
-            None => Error::new(ErrorKind::NotFound, "no computers inventory endpoint")
-                .with_provider(ProviderKind::Jamf)
-                .with_operation(op),
+            None => op.error(ErrorKind::NotFound, "no computers inventory endpoint"),
         })
     }
 
     /// An inventory page as a [`Page`] of computers, for the pager.
     async fn inventory_page(
         &self,
-        op: &'static str,
+        op: Operation,
         sections: &[&str],
         request: &PageRequest,
         filter: Option<&str>,
     ) -> Result<Page<Computer>> {
-        let (page, size) = page_number(request, op)?;
+        let (page, size) = request.page_number(op)?;
         let body = self
             .inventory(
                 op,
@@ -274,13 +282,7 @@ impl JamfClient {
                 },
             )
             .await?;
-        Ok(Page::new(
-            body.results,
-            PageInfo {
-                total: body.total_count,
-                ..PageInfo::default()
-            },
-        ))
+        Ok(Page::counted(body.results, body.total_count))
     }
 
     // ----- devices -----
@@ -288,16 +290,15 @@ impl JamfClient {
     /// One page of the bulk listing. Page 0 starts a listing, so the user directory is read afresh (once,
     /// when the first page with an assigned user needs it).
     pub(crate) async fn list_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {
-        const OP: &str = "list_devices";
-        let (page, _) = page_number(request, OP)?;
+        let (page, _) = request.page_number(LIST_DEVICES)?;
         if page == 0 {
             *self.directory.lock().await = Directory::Stale;
         }
         let computers = self
-            .inventory_page(OP, DEVICE_SECTIONS, request, None)
+            .inventory_page(LIST_DEVICES, DEVICE_SECTIONS, request, None)
             .await?;
         let users = if computers.items.iter().any(|c| c.username().is_some()) {
-            self.directory(OP).await?
+            self.directory(LIST_DEVICES).await?
         } else {
             UserIds::Usernames
         };
@@ -313,16 +314,20 @@ impl JamfClient {
         since: DateTime<Utc>,
         cursor: Option<&ChangeCursor>,
     ) -> Result<ChangesPage> {
-        const OP: &str = "list_changed_devices";
-        let position = NumberedPosition::from_cursor(cursor)
-            .map_err(|e| e.with_provider(ProviderKind::Jamf).with_operation(OP))?;
+        let position =
+            NumberedPosition::from_cursor(cursor).map_err(LIST_CHANGED_DEVICES.tagger())?;
         let filter = format!("general.reportDate>={}", rsql_quote(&rfc3339_millis(since)));
         let request = PageRequest::PageNumber {
             page: position.next,
             size: PAGE_SIZE,
         };
         let computers = self
-            .inventory_page(OP, DEVICE_SECTIONS, &request, Some(&filter))
+            .inventory_page(
+                LIST_CHANGED_DEVICES,
+                DEVICE_SECTIONS,
+                &request,
+                Some(&filter),
+            )
             .await?;
         let mut usernames: Vec<&str> = computers
             .items
@@ -332,12 +337,12 @@ impl JamfClient {
         usernames.sort_unstable();
         usernames.dedup();
         let users = if usernames.len() <= LOOKUP_USERS_UP_TO {
-            self.lookup_users(OP, &usernames).await?
+            self.lookup_users(LIST_CHANGED_DEVICES, &usernames).await?
         } else {
             if position.next == 0 {
                 *self.directory.lock().await = Directory::Stale;
             }
-            self.directory(OP).await?
+            self.directory(LIST_CHANGED_DEVICES).await?
         };
         let next = position.after_page(
             computers.items.len(),
@@ -355,7 +360,6 @@ impl JamfClient {
 
     /// Every computer whose serial is exactly `serial`: Jamf's RSQL filter, then an exact check here.
     pub(crate) async fn by_serial(&self, serial: &SerialNumber) -> Result<Vec<MdmDevice>> {
-        const OP: &str = "device_by_serial";
         let filter = format!("hardware.serialNumber=={}", rsql_quote(serial.as_str()));
         let filter = filter.as_str();
         let pager = self.api.pager(PagingStyle::PageNumber {
@@ -363,7 +367,7 @@ impl JamfClient {
             size: LOOKUP_PAGE_SIZE,
         });
         let found = collect_all(pager, computer_id, |request| async move {
-            self.inventory_page(OP, DEVICE_SECTIONS, &request, Some(filter))
+            self.inventory_page(DEVICE_BY_SERIAL, DEVICE_SECTIONS, &request, Some(filter))
                 .await
         })
         .await?;
@@ -374,7 +378,7 @@ impl JamfClient {
         let mut usernames: Vec<&str> = matching.iter().filter_map(Computer::username).collect();
         usernames.sort_unstable();
         usernames.dedup();
-        let users = self.lookup_users(OP, &usernames).await?;
+        let users = self.lookup_users(DEVICE_BY_SERIAL, &usernames).await?;
         Ok(matching
             .iter()
             .map(|c| convert::device(c, &users))
@@ -383,7 +387,7 @@ impl JamfClient {
 
     // ----- users -----
 
-    async fn users_possible(&self, op: &'static str) -> Result<bool> {
+    async fn users_possible(&self, op: Operation) -> Result<bool> {
         match self.state().users_api {
             Some(known) => Ok(known),
             None => Ok(may_have_users_api(self.version(op).await?)),
@@ -392,11 +396,11 @@ impl JamfClient {
 
     async fn users_page(
         &self,
-        op: &'static str,
+        op: Operation,
         request: &PageRequest,
         filter: Option<&str>,
     ) -> Result<Page<User>> {
-        let (page, size) = page_number(request, op)?;
+        let (page, size) = request.page_number(op)?;
         let mut r = self
             .api
             .get("api/v1/users")
@@ -408,33 +412,28 @@ impl JamfClient {
             r = r.query("filter", filter);
         }
         let body: SearchResults<User> = r.json().await?;
-        Ok(Page::new(
-            body.results,
-            PageInfo {
-                total: body.total_count,
-                ..PageInfo::default()
-            },
-        ))
+        Ok(Page::counted(body.results, body.total_count))
     }
 
     /// Every user matching `filter` (all without one), page by page into `into`: a page's wire records
     /// are dropped once added, so a directory read holds one page of them, not the directory.
     async fn users(
         &self,
-        op: &'static str,
+        op: Operation,
         filter: Option<&str>,
         into: &mut DirectoryBuilder,
     ) -> Result<()> {
-        let mut pager = self.api.pager(PagingStyle::PageNumber {
+        let pager = self.api.pager(PagingStyle::PageNumber {
             first: 0,
             size: USERS_PAGE_SIZE,
         });
-        while let Some(request) = pager.next_request().cloned() {
-            let page = self.users_page(op, &request, filter).await?;
-            pager.record(&page, user_id)?;
-            page.items.iter().for_each(|user| into.add(user));
-        }
-        Ok(())
+        for_each_row(
+            pager,
+            user_id,
+            |request| async move { self.users_page(op, &request, filter).await },
+            |user| into.add(&user),
+        )
+        .await
     }
 
     /// Turns a user read into [`UserIds`]: a server without `/api/v1/users` (404) uses usernames from now
@@ -468,7 +467,7 @@ impl JamfClient {
     }
 
     /// The whole user directory, read once per listing (ceil(users / 1000) requests).
-    async fn directory(&self, op: &'static str) -> Result<UserIds> {
+    async fn directory(&self, op: Operation) -> Result<UserIds> {
         let mut cache = self.directory.lock().await;
         if let Directory::Loaded(ids) = &*cache {
             return Ok(ids.clone());
@@ -485,7 +484,7 @@ impl JamfClient {
     }
 
     /// The user records of a few usernames, by RSQL filter (one request per 50 names).
-    async fn lookup_users(&self, op: &'static str, usernames: &[&str]) -> Result<UserIds> {
+    async fn lookup_users(&self, op: Operation, usernames: &[&str]) -> Result<UserIds> {
         if usernames.is_empty() || !self.users_possible(op).await? {
             return Ok(UserIds::Usernames);
         }
@@ -512,12 +511,11 @@ impl JamfClient {
 
     /// Every computer group with its members.
     pub(crate) async fn groups(&self) -> Result<Vec<MdmGroup>> {
-        const OP: &str = "groups";
-        let version = self.version(OP).await?;
+        let version = self.version(GROUPS).await?;
         let listed: Vec<ComputerGroup> = self
             .api
             .get("api/v1/computer-groups")
-            .operation(OP)
+            .operation(GROUPS)
             .json()
             .await?;
         let mut seen = HashSet::new();
@@ -526,7 +524,7 @@ impl JamfClient {
             .filter(|g| seen.insert(g.id.0.clone()))
             .collect();
         for g in &listed {
-            path_id(&g.id.0, OP)?;
+            plain_id_segment(&g.id.0, GROUPS)?;
         }
         let (smart, other): (Vec<&ComputerGroup>, Vec<&ComputerGroup>) =
             listed.iter().partition(|g| g.smart_group == Some(true));
@@ -569,15 +567,13 @@ impl JamfClient {
             // Every group "vanished": the endpoint is missing, not the groups. Never report that as
             // empty groups (a sync would detach them all).
             self.update(|s| s.smart_members = None);
-            return Err(Error::new(
+            return Err(GROUPS.error(
                 ErrorKind::NotFound,
                 format!(
                     "no smart-group membership endpoint answered for any of the {} smart groups",
                     groups.len()
                 ),
-            )
-            .with_provider(ProviderKind::Jamf)
-            .with_operation("groups"));
+            ));
         }
         Ok(out)
     }
@@ -606,23 +602,23 @@ impl JamfClient {
     }
 
     async fn members_from(&self, source: MemberSource, id: &str) -> Result<Vec<String>> {
-        let id = path_id(id, "groups")?;
+        let id = plain_id_segment(id, GROUPS)?;
         let path = match source {
             MemberSource::SmartV3 => format!("api/v3/computer-groups/smart-group-membership/{id}"),
             MemberSource::SmartV2 => format!("api/v2/computer-groups/smart-group-membership/{id}"),
             MemberSource::Classic => return self.classic_members(id).await,
         };
-        let body: SmartGroupMembership = self.api.get(&path).operation("groups").json().await?;
+        let body: SmartGroupMembership = self.api.get(&path).operation(GROUPS).json().await?;
         Ok(body.members.into_iter().map(|m| m.0).collect())
     }
 
     /// A group's computers from the Classic API (JSON).
     async fn classic_members(&self, id: &str) -> Result<Vec<String>> {
-        let id = path_id(id, "groups")?;
+        let id = plain_id_segment(id, GROUPS)?;
         let body: ClassicGroupBody = self
             .api
             .get(&format!("JSSResource/computergroups/id/{id}"))
-            .operation("groups")
+            .operation(GROUPS)
             .json()
             .await?;
         Ok(body
@@ -641,12 +637,11 @@ impl JamfClient {
         &self,
         groups: &[&ComputerGroup],
     ) -> Result<HashMap<String, Option<Vec<String>>>> {
-        const OP: &str = "groups";
         if groups.is_empty() {
             return Ok(HashMap::new());
         }
         if groups.len() > 1 {
-            let count = self.inventory(OP, &ONE_ROW).await?.total_count;
+            let count = self.inventory(GROUPS, &ONE_ROW).await?.total_count;
             let use_bulk = match count.map(|c| c.div_ceil(u64::from(PAGE_SIZE))) {
                 // No computers: no group has members.
                 Some(0) => {
@@ -689,41 +684,40 @@ impl JamfClient {
         }))
         .await?;
         if fetched.iter().all(|(_, ids)| ids.is_none()) {
-            return Err(Error::new(
+            return Err(GROUPS.error(
                 ErrorKind::NotFound,
                 format!(
                     "the Classic API (/JSSResource/computergroups) answered 404 for all {} static groups",
                     groups.len()
                 ),
-            )
-            .with_provider(ProviderKind::Jamf)
-            .with_operation(OP));
+            ));
         }
         Ok(fetched.into_iter().collect())
     }
 
     /// Group id to member computer ids, from one inventory pass with the `GROUP_MEMBERSHIPS` section.
     async fn bulk_memberships(&self) -> Result<HashMap<String, Vec<String>>> {
-        const OP: &str = "groups";
         let pager = self.api.pager(PagingStyle::PageNumber {
             first: 0,
             size: PAGE_SIZE,
         });
         let rows = collect_all(pager, membership_row_id, |request| async move {
             let page = self
-                .inventory_page(OP, &["GROUP_MEMBERSHIPS"], &request, None)
+                .inventory_page(GROUPS, &["GROUP_MEMBERSHIPS"], &request, None)
                 .await?;
             let mut rows = Vec::with_capacity(page.items.len());
             for c in page.items {
                 // The section was asked for: a computer without it is an answer of another shape, and
                 // reading it as "in no group" would empty every static group.
                 let Some(memberships) = c.group_memberships else {
-                    return Err(Error::invalid_response(format!(
-                        "computer {} came without the groupMemberships section that was asked for",
-                        c.id.0
-                    ))
-                    .with_provider(ProviderKind::Jamf)
-                    .with_operation(OP));
+                    return Err(GROUPS.error(
+                        ErrorKind::InvalidResponse,
+                        format!(
+                            "computer {} came without the groupMemberships section that was asked \
+                             for",
+                            c.id.0
+                        ),
+                    ));
                 };
                 let groups: Vec<String> = memberships.into_iter().map(|m| m.group_id.0).collect();
                 rows.push((c.id.0, groups));
@@ -756,31 +750,6 @@ fn membership_row_id(row: &(String, Vec<String>)) -> Option<&str> {
     Some(&row.0)
 }
 
-/// The page number and size of a page-number request; other styles are a caller error.
-fn page_number(request: &PageRequest, op: &'static str) -> Result<(u64, u32)> {
-    match request {
-        PageRequest::PageNumber { page, size } => Ok((*page, *size)),
-        other => Err(
-            Error::config(format!("Jamf pages by page number; got {other:?}"))
-                .with_provider(ProviderKind::Jamf)
-                .with_operation(op),
-        ),
-    }
-}
-
-/// An id the server gave, checked before it goes into a URL path (Jamf ids are numeric).
-fn path_id<'a>(id: &'a str, op: &'static str) -> Result<&'a str> {
-    if !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        Ok(id)
-    } else {
-        Err(
-            Error::invalid_response(format!("the server gave an unusable group id {id:?}"))
-                .with_provider(ProviderKind::Jamf)
-                .with_operation(op),
-        )
-    }
-}
-
 /// An RSQL string literal: double-quoted, with `"` and `\` escaped by a backslash.
 pub(crate) fn rsql_quote(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
@@ -807,16 +776,18 @@ mod tests {
     }
 
     #[test]
-    fn path_ids_must_be_plain() {
-        assert_eq!(path_id("17", "groups").unwrap(), "17");
-        assert!(path_id("../users", "groups").is_err());
-        assert!(path_id("", "groups").is_err());
-        assert!(path_id("1?x=1", "groups").is_err());
+    fn group_ids_must_be_plain() {
+        assert_eq!(plain_id_segment("17", GROUPS).unwrap(), "17");
+        assert!(plain_id_segment("../users", GROUPS).is_err());
+        assert!(plain_id_segment("", GROUPS).is_err());
+        assert!(plain_id_segment("1?x=1", GROUPS).is_err());
     }
 
     #[test]
     fn only_page_number_requests_are_served() {
-        let e = page_number(&PageRequest::NextLink { url: None }, "list_devices").unwrap_err();
+        let e = PageRequest::NextLink { url: None }
+            .page_number(LIST_DEVICES)
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidConfiguration);
         assert_eq!(e.operation(), Some("list_devices"));
     }

@@ -10,9 +10,9 @@ use mdmkit_core::http::{
     path_segment, ClientOptions, HeaderAuth, HttpClient, RequestBuilder, ServerKey,
 };
 use mdmkit_core::http::{HeaderName, HeaderValue};
-use mdmkit_core::paging::collect_all;
+use mdmkit_core::paging::{collect_all, for_each_row};
 use mdmkit_core::{
-    Error, ErrorKind, JumpCloudConfig, Page, PageInfo, PageRequest, PagingStyle, ProviderKind,
+    Error, ErrorKind, JumpCloudConfig, Operation, Page, PageRequest, PagingStyle, ProviderKind,
     Result,
 };
 use serde::de::DeserializeOwned;
@@ -28,6 +28,11 @@ pub const PAGE_SIZE: u32 = 100;
 const X_ORG_ID: HeaderName = HeaderName::from_static("x-org-id");
 const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 const X_TOTAL_COUNT: &str = "x-total-count";
+
+/// The operations this module names itself; the provider passes the others by name.
+const VALIDATE: Operation = Operation::new(ProviderKind::JumpCloud, "validate");
+const LIST_DEVICES: Operation = Operation::new(ProviderKind::JumpCloud, "list_devices");
+const GROUPS: Operation = Operation::new(ProviderKind::JumpCloud, "groups");
 
 /// JumpCloud's HTTP client: the shared [`HttpClient`] plus the organisation header.
 #[derive(Debug, Clone)]
@@ -78,7 +83,7 @@ impl JumpCloudClient {
     }
 
     /// A GET in the configured organisation (with `x-org-id` when one is set).
-    fn get(&self, path: &str, operation: &'static str) -> RequestBuilder<'_> {
+    fn get(&self, path: &str, operation: impl Into<&'static str>) -> RequestBuilder<'_> {
         let request = self.http.get(path).operation(operation);
         match &self.org_id {
             Some(org) => request.header(X_ORG_ID, org.clone()),
@@ -92,7 +97,7 @@ impl JumpCloudClient {
         let list: V1List<serde_json::Value> = self
             .http
             .get("api/organizations")
-            .operation("validate")
+            .operation(VALIDATE)
             .query("limit", "1")
             .json()
             .await?;
@@ -108,22 +113,12 @@ impl JumpCloudClient {
         limit: u32,
         filter: Option<&str>,
     ) -> Result<Page<System>> {
-        let mut request = self
-            .get("api/systems", operation)
-            .query("limit", limit.to_string())
-            .query("skip", offset.to_string())
-            .query("sort", "_id");
+        let mut request = self.v1_page("api/systems", operation, offset, limit);
         if let Some(filter) = filter {
             request = request.query("filter", filter);
         }
         let list: V1List<System> = request.json().await?;
-        Ok(Page::new(
-            list.results,
-            PageInfo {
-                total: list.total_count,
-                ..PageInfo::default()
-            },
-        ))
+        Ok(Page::counted(list.results, list.total_count))
     }
 
     /// Every system whose serial JumpCloud's filter matches (exact on JumpCloud's side, but re-checked
@@ -138,7 +133,7 @@ impl JumpCloudClient {
         collect_all(pager, System::device_id, |request| {
             let filter = filter.as_str();
             async move {
-                let (offset, limit) = offset_of(&request)?;
+                let (offset, limit) = offset_in(&request, self.http.operation(operation))?;
                 self.systems_page(operation, offset, limit, Some(filter))
                     .await
             }
@@ -153,27 +148,19 @@ impl JumpCloudClient {
         operation: &'static str,
         into: &mut DirectoryBuilder,
     ) -> Result<()> {
-        let mut pager = self.http.pager(PagingStyle::Offset { limit: PAGE_SIZE });
-        while let Some(request) = pager.next_request().cloned() {
-            let (offset, limit) = offset_of(&request)?;
+        let pager = self.http.pager(PagingStyle::Offset { limit: PAGE_SIZE });
+        let read_page = |request| async move {
+            let (offset, limit) = offset_in(&request, self.http.operation(operation))?;
             let list: V1List<SystemUser> = self
-                .get("api/systemusers", operation)
-                .query("limit", limit.to_string())
-                .query("skip", offset.to_string())
-                .query("sort", "_id")
+                .v1_page("api/systemusers", operation, offset, limit)
                 .json()
                 .await?;
-            let page = Page::new(
-                list.results,
-                PageInfo {
-                    total: list.total_count,
-                    ..PageInfo::default()
-                },
-            );
-            pager.record(&page, SystemUser::user_id)?;
-            page.items.iter().for_each(|user| into.add(user));
-        }
-        Ok(())
+            Ok(Page::counted(list.results, list.total_count))
+        };
+        for_each_row(pager, SystemUser::user_id, read_page, |user| {
+            into.add(&user)
+        })
+        .await
     }
 
     /// `GET /api/systemusers/{id}`; `None` when the user does not exist (any other failure is an error).
@@ -186,11 +173,10 @@ impl JumpCloudClient {
         match self.get(&path, operation).json::<SystemUser>().await {
             // A record without an id is not the user asked for (`{}`, an error object): reading it as a
             // nameless user would silently drop the user's name from the device.
-            Ok(user) if user.user_id().is_none() => Err(Error::invalid_response(
+            Ok(user) if user.user_id().is_none() => Err(self.http.operation(operation).error(
+                ErrorKind::InvalidResponse,
                 "the user record has no _id; the answer is not a JumpCloud user",
-            )
-            .with_provider(ProviderKind::JumpCloud)
-            .with_operation(operation)),
+            )),
             Ok(user) => Ok(Some(user)),
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 tracing::debug!(
@@ -226,7 +212,7 @@ impl JumpCloudClient {
 
     /// Every system group: `GET /api/v2/systemgroups`.
     pub(crate) async fn system_groups(&self) -> Result<Vec<SystemGroup>> {
-        self.v2_all("groups", "api/v2/systemgroups", |g: &SystemGroup| {
+        self.v2_all(GROUPS, "api/v2/systemgroups", |g: &SystemGroup| {
             g.id.as_deref()
         })
         .await
@@ -236,20 +222,36 @@ impl JumpCloudClient {
     /// `GET /api/v2/systemgroups/{id}/membership` (not `/members`, which lists direct members only).
     pub(crate) async fn group_membership(&self, group_id: &str) -> Result<Vec<GraphObject>> {
         let path = format!("api/v2/systemgroups/{}/membership", path_segment(group_id));
-        self.v2_all("groups", &path, GraphObject::object_id).await
+        self.v2_all(GROUPS, &path, GraphObject::object_id).await
+    }
+
+    /// One page of a V1 list, sorted by `_id` so `skip` neither skips nor repeats rows while the
+    /// directory changes.
+    fn v1_page(
+        &self,
+        path: &str,
+        operation: &'static str,
+        offset: u64,
+        limit: u32,
+    ) -> RequestBuilder<'_> {
+        self.get(path, operation)
+            .query("limit", limit.to_string())
+            .query("skip", offset.to_string())
+            .query("sort", "_id")
     }
 
     /// Every row of a V2 list, paged with `limit`/`skip`; the total comes from `x-total-count` (or the
     /// body, if JumpCloud wraps the list). `row_id` is a row's id, for the pager's repeat check.
     async fn v2_all<T: DeserializeOwned>(
         &self,
-        operation: &'static str,
+        operation: impl Into<&'static str>,
         path: &str,
         row_id: fn(&T) -> Option<&str>,
     ) -> Result<Vec<T>> {
+        let operation = self.http.operation(operation.into());
         let pager = self.http.pager(PagingStyle::Offset { limit: PAGE_SIZE });
         collect_all(pager, row_id, |request| async move {
-            let (offset, limit) = offset_of(&request)?;
+            let (offset, limit) = offset_in(&request, operation)?;
             let response = self
                 .get(path, operation)
                 .query("limit", limit.to_string())
@@ -258,25 +260,21 @@ impl JumpCloudClient {
                 .await?;
             let header_total = response.header_u64(X_TOTAL_COUNT);
             let (items, body_total) = response.json::<V2List<T>>()?.into_parts();
-            Ok(Page::new(
-                items,
-                PageInfo {
-                    total: header_total.or(body_total),
-                    ..PageInfo::default()
-                },
-            ))
+            Ok(Page::counted(items, header_total.or(body_total)))
         })
         .await
     }
 }
 
-/// The offset and limit of an offset-paged request; anything else is a programming error.
+/// The offset and limit of a request of the device listing (the provider pages it; see
+/// [`offset_in`]).
 pub(crate) fn offset_of(request: &PageRequest) -> Result<(u64, u32)> {
-    match request {
-        PageRequest::Offset { offset, limit } => Ok((*offset, (*limit).clamp(1, PAGE_SIZE))),
-        other => Err(Error::config(format!(
-            "JumpCloud pages by offset (limit/skip), not {other:?}"
-        ))
-        .with_provider(ProviderKind::JumpCloud)),
-    }
+    offset_in(request, LIST_DEVICES)
+}
+
+/// The offset and limit of an offset-paged request in `operation`, the limit clamped to what JumpCloud
+/// serves; another style is a configuration error.
+fn offset_in(request: &PageRequest, operation: Operation) -> Result<(u64, u32)> {
+    let (offset, limit) = request.offset(operation)?;
+    Ok((offset, limit.clamp(1, PAGE_SIZE)))
 }

@@ -140,7 +140,7 @@ mod properties;
 mod wire;
 
 use async_trait::async_trait;
-use mdmkit_core::http::{ClientOptions, HttpClient};
+use mdmkit_core::http::ClientOptions;
 use mdmkit_core::paging::collect_all;
 use mdmkit_core::{
     links, ErrorKind, MdmDevice, MdmGroup, MdmProvider, Page, PageRequest, PagingStyle,
@@ -150,6 +150,7 @@ use mdmkit_core::{
 pub use mdmkit_core::SimpleMdmConfig;
 
 pub use crate::client::PAGE_SIZE;
+use crate::client::{SimpleMdmClient, DEVICE_BY_SERIAL, GROUPS, LIST_DEVICES, VALIDATE};
 
 /// A connection to one SimpleMDM account.
 ///
@@ -157,8 +158,7 @@ pub use crate::client::PAGE_SIZE;
 /// API key.
 #[derive(Debug)]
 pub struct SimpleMdmProvider {
-    http: HttpClient,
-    base_url: Url,
+    client: SimpleMdmClient,
     user_attribute: Option<String>,
 }
 
@@ -170,8 +170,7 @@ impl SimpleMdmProvider {
         // The same checks as the constructors, for a configuration changed after it was built.
         let config = config.validated()?;
         Ok(SimpleMdmProvider {
-            http: client::http_client(&config, options)?,
-            base_url: client::api_base(&config),
+            client: SimpleMdmClient::new(&config, options)?,
             user_attribute: convert::user_attribute_name(config.user_attribute.as_deref()),
         })
     }
@@ -183,29 +182,11 @@ impl SimpleMdmProvider {
 
     /// The API base requests go to (`https://a.simplemdm.com/` unless overridden).
     pub fn base_url(&self) -> &Url {
-        &self.base_url
-    }
-
-    /// One page of device rows, with the cursor for the next.
-    async fn device_rows(
-        &self,
-        search: Option<&str>,
-        request: &PageRequest,
-        operation: &'static str,
-    ) -> Result<Page<wire::Device>> {
-        let (after, limit) = client::cursor(request, operation)?;
-        let page =
-            client::devices_page(&self.http, search, after.as_deref(), limit, operation).await?;
-        let info = convert::page_info(page.has_more, page.data.last().map(|d| d.id.as_str()));
-        Ok(Page::new(page.data, info))
+        self.client.base_url()
     }
 
     fn to_device(&self, row: wire::Device) -> MdmDevice {
         convert::device(row, self.user_attribute.as_deref())
-    }
-
-    fn cursor_style() -> PagingStyle {
-        PagingStyle::Cursor { limit: PAGE_SIZE }
     }
 }
 
@@ -220,7 +201,7 @@ impl MdmProvider for SimpleMdmProvider {
             after: None,
             limit: 1,
         };
-        match client::account(&self.http).await {
+        match self.client.account().await {
             Ok(account) => {
                 tracing::debug!(account = account.name(), "SimpleMDM key accepted");
             }
@@ -231,24 +212,24 @@ impl MdmProvider for SimpleMdmProvider {
             }
             Err(e) => return Err(e),
         }
-        self.device_rows(None, &probe, "validate").await.map(|_| ())
+        self.client
+            .devices_page(None, &probe, VALIDATE)
+            .await
+            .map(drop)
     }
 
     async fn devices_by_serial(&self, serial: &SerialNumber) -> Result<Vec<MdmDevice>> {
-        let pager = self.http.pager(Self::cursor_style());
         let rows = collect_all(
-            pager,
+            self.client.pager(),
             |row: &wire::Device| Some(row.id.as_str()),
             |request| async move {
-                self.device_rows(Some(serial.as_str()), &request, "device_by_serial")
+                self.client
+                    .devices_page(Some(serial.as_str()), &request, DEVICE_BY_SERIAL)
                     .await
             },
         )
         .await
-        .map_err(|e| {
-            e.with_provider(ProviderKind::SimpleMdm)
-                .with_operation("device_by_serial")
-        })?;
+        .map_err(DEVICE_BY_SERIAL.tagger())?;
         // `search` is fuzzy (name, UDID, serial, IMEI, MAC, phone): keep exact serial matches only.
         Ok(rows
             .into_iter()
@@ -263,42 +244,34 @@ impl MdmProvider for SimpleMdmProvider {
     }
 
     fn device_paging(&self) -> PagingStyle {
-        Self::cursor_style()
+        PagingStyle::Cursor { limit: PAGE_SIZE }
     }
 
     async fn list_devices_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {
-        let page = self.device_rows(None, request, "list_devices").await?;
+        let page = self
+            .client
+            .devices_page(None, request, LIST_DEVICES)
+            .await?;
         Ok(page.map(|row| self.to_device(row)))
     }
 
     async fn groups(&self) -> Result<Vec<MdmGroup>> {
-        let pager = self.http.pager(Self::cursor_style());
         let rows = collect_all(
-            pager,
+            self.client.pager(),
             |group: &wire::AssignmentGroup| Some(group.id.as_str()),
-            |request| async move {
-                let (after, limit) = client::cursor(&request, "groups")?;
-                let page =
-                    client::assignment_groups_page(&self.http, after.as_deref(), limit).await?;
-                let info =
-                    convert::page_info(page.has_more, page.data.last().map(|g| g.id.as_str()));
-                Ok(Page::new(page.data, info))
-            },
+            |request| async move { self.client.assignment_groups_page(&request).await },
         )
         .await
-        .map_err(|e| {
-            e.with_provider(ProviderKind::SimpleMdm)
-                .with_operation("groups")
-        })?;
+        .map_err(GROUPS.tagger())?;
         Ok(rows.into_iter().map(convert::group).collect())
     }
 
     fn device_url(&self, device_id: &str) -> Option<Url> {
-        links::simplemdm_device(&self.base_url, device_id)
+        links::simplemdm_device(self.client.base_url(), device_id)
     }
 
     fn request_count(&self) -> u64 {
-        self.http.request_count()
+        self.client.request_count()
     }
 
     fn request_costs(&self) -> mdmkit_core::RequestCosts {

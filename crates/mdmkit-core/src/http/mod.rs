@@ -33,9 +33,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use url::Url;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Operation, Result};
 use crate::kind::ProviderKind;
-use crate::paging::{Pager, PagingStyle};
+use crate::paging::{PageRequest, Pager, PagingStyle};
 
 /// HTTP types used in the machinery's signatures (from `reqwest`, which re-exports the `http` crate).
 pub use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -71,13 +71,63 @@ const QUERY_KEY: &AsciiSet = &QUERY_VALUE.remove(b'$');
 
 /// One URL path segment from a value (an id, a serial): everything but RFC 3986 unreserved characters is
 /// percent-encoded, so the value cannot add segments, a query or a fragment. `.` and `..` are written
-/// `%2E` and `%2E%2E`; note that URL resolution still reads those as dot segments, so a caller for whom
-/// such a value is possible must route it elsewhere (Fleet sends dot-only serials to its search).
+/// `%2E` and `%2E%2E`; note that URL resolution still reads those as dot segments ([`is_dot_segment`]),
+/// so a caller for whom such a value is possible must route it elsewhere (Fleet sends dot-only serials
+/// to its search). The one percent-encoder for paths: deep links ([`crate::links`]) use it too.
 pub fn path_segment(value: &str) -> String {
     match value {
         "." => "%2E".to_owned(),
         ".." => "%2E%2E".to_owned(),
         _ => utf8_percent_encode(value, QUERY_VALUE).to_string(),
+    }
+}
+
+/// Whether `segment` would be read as `.` or `..` by URL path normalisation, escaped or not: such a
+/// value cannot name anything as a path segment.
+pub fn is_dot_segment(segment: &str) -> bool {
+    !segment.is_empty() && segment.len() <= 2 && segment.chars().all(|c| c == '.')
+}
+
+/// An id the server gave, for a path, when the provider's ids are plain (Jamf's numbers): the id as it
+/// is if it needs no encoding and names a segment, else an [`ErrorKind::InvalidResponse`] error in
+/// `operation` (an empty id, `..`, or `1?x=1` is not an id of such a server, so it is not sent on).
+pub fn plain_id_segment(id: &str, operation: Operation) -> Result<&str> {
+    if !id.is_empty() && !is_dot_segment(id) && path_segment(id) == id {
+        Ok(id)
+    } else {
+        Err(operation.error(
+            ErrorKind::InvalidResponse,
+            format!("the server gave an unusable id {id:?}"),
+        ))
+    }
+}
+
+/// Resolves a next-page link a server gave against the page it came from: a relative link is taken
+/// relative to `current`, and an `http://` link to the configured `https://` host of `base` (what a
+/// framework behind a TLS-terminating proxy writes) is upgraded to `https://`. Any other host stays as
+/// given and is refused when followed ([`HttpClient::get_absolute`]), so credentials never go elsewhere.
+pub fn resolve_link(base: &Url, current: &Url, link: &str) -> Result<String> {
+    let mut url = current.join(link.trim()).map_err(|e| {
+        Error::invalid_response(format!(
+            "the server gave an invalid next link {link:?}: {e}"
+        ))
+    })?;
+    if base.scheme() == "https"
+        && url.scheme() == "http"
+        && url.port().is_none()
+        && url.host_str() == base.host_str()
+        && base.port().is_none()
+    {
+        // Both schemes are "special", so the change cannot fail; keep the link if it somehow does.
+        let _ = url.set_scheme("https");
+    }
+    Ok(url.to_string())
+}
+
+/// An [`Operation`] names the request it is given to ([`RequestBuilder::operation`]).
+impl From<Operation> for &'static str {
+    fn from(operation: Operation) -> &'static str {
+        operation.name()
     }
 }
 
@@ -217,6 +267,11 @@ impl HttpClient {
         &self.base_url
     }
 
+    /// The operation `name` of this client's provider, for a name a caller passes in.
+    pub fn operation(&self, name: &'static str) -> Operation {
+        Operation::new(self.provider, name)
+    }
+
     /// The limits this client's requests count against, shared with every client for its server.
     pub fn server_limits(&self) -> &Arc<ServerLimits> {
         &self.limits
@@ -262,6 +317,22 @@ impl HttpClient {
                 }
             });
         RequestBuilder::new(self, Method::GET, parsed)
+    }
+
+    /// The request for one page of a next-link listing: `first` builds the first page's request, later
+    /// pages follow the server's link exactly as given (same origin only, see
+    /// [`HttpClient::get_absolute`]). A request of another style is an error in `operation`.
+    pub fn next_link_page<'a>(
+        &'a self,
+        request: &PageRequest,
+        operation: Operation,
+        first: impl FnOnce() -> RequestBuilder<'a>,
+    ) -> Result<RequestBuilder<'a>> {
+        let builder = match request.next_link(operation)? {
+            None => first(),
+            Some(link) => self.get_absolute(link),
+        };
+        Ok(builder.operation(operation))
     }
 
     /// Posts an OAuth 2.0 token request (a form body) through this client: retried like any idempotent
@@ -473,10 +544,16 @@ impl<'a> RequestBuilder<'a> {
         }
     }
 
-    /// Names the operation for errors and logs (`validate`, `list_devices`, …).
-    pub fn operation(mut self, operation: &'static str) -> Self {
-        self.operation = operation;
+    /// Names the operation for errors and logs (`validate`, `list_devices`, …): a name, or the
+    /// provider's [`Operation`].
+    pub fn operation(mut self, operation: impl Into<&'static str>) -> Self {
+        self.operation = operation.into();
         self
+    }
+
+    /// The URL the request goes to, if it could be built (to resolve a relative link the answer gives).
+    pub fn url(&self) -> Option<&Url> {
+        self.url.as_ref().ok()
     }
 
     /// Appends a query parameter, percent-encoded (spaces as `%20`). Repeat a key to send it twice.
@@ -544,12 +621,8 @@ impl<'a> RequestBuilder<'a> {
     /// Sends the request (with retries) and returns a successful response; any other status is an error
     /// mapped by the shared status mapping and the provider's classifier.
     pub async fn send(self) -> Result<Response> {
-        let client = self.client;
-        let operation = self.operation;
-        client
-            .execute(self)
-            .await
-            .map_err(|e| e.with_provider(client.provider).with_operation(operation))
+        let operation = self.client.operation(self.operation);
+        self.client.execute(self).await.map_err(operation.tagger())
     }
 
     /// Sends the request and decodes a JSON response.
@@ -614,14 +687,149 @@ impl Response {
             } else {
                 format!("a body starting {:?}", shorten(&text, 80))
             };
-            Error::new(
-                ErrorKind::InvalidResponse,
-                format!("expected JSON but got {what} ({e})"),
-            )
-            .with_status(self.status.as_u16())
-            .with_provider(self.provider)
-            .with_operation(self.operation)
-            .with_source(e)
+            Operation::new(self.provider, self.operation)
+                .error(
+                    ErrorKind::InvalidResponse,
+                    format!("expected JSON but got {what} ({e})"),
+                )
+                .with_status(self.status.as_u16())
+                .with_source(e)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn path_segments_are_escaped_and_dot_segments_known() {
+        assert_eq!(path_segment("C02X/Y?Z#1"), "C02X%2FY%3FZ%231");
+        assert_eq!(path_segment("A B+%"), "A%20B%2B%25");
+        assert_eq!(path_segment("ABC-1.2_3~"), "ABC-1.2_3~");
+        assert_eq!(path_segment(".."), "%2E%2E");
+        assert!(is_dot_segment(".."));
+        assert!(is_dot_segment("."));
+        assert!(!is_dot_segment("..."));
+        assert!(!is_dot_segment("A.B"));
+        assert!(!is_dot_segment(""));
+    }
+
+    #[test]
+    fn plain_ids_pass_and_others_are_refused_in_their_operation() {
+        let groups = Operation::new(ProviderKind::Jamf, "groups");
+        assert_eq!(plain_id_segment("17", groups).unwrap(), "17");
+        assert_eq!(plain_id_segment("4f5e-11aa", groups).unwrap(), "4f5e-11aa");
+        for odd in ["../users", "", "1?x=1", "..", ".", "a b", "a/b"] {
+            let err = plain_id_segment(odd, groups).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{odd:?}");
+            assert_eq!(err.operation(), Some("groups"));
+            assert_eq!(err.provider(), Some(ProviderKind::Jamf));
+        }
+    }
+
+    #[test]
+    fn next_links_resolve_relative_and_upgrade_to_https_on_the_same_host() {
+        let base = url("https://acme.api.kandji.io/");
+        let current = url("https://acme.api.kandji.io/api/v1/tags");
+        assert_eq!(
+            resolve_link(
+                &base,
+                &current,
+                "https://acme.api.kandji.io/api/v1/tags?page=2"
+            )
+            .unwrap(),
+            "https://acme.api.kandji.io/api/v1/tags?page=2"
+        );
+        assert_eq!(
+            resolve_link(
+                &base,
+                &current,
+                "http://acme.api.kandji.io/api/v1/tags?page=2"
+            )
+            .unwrap(),
+            "https://acme.api.kandji.io/api/v1/tags?page=2"
+        );
+        assert_eq!(
+            resolve_link(&base, &current, "/api/v1/tags?cursor=abc").unwrap(),
+            "https://acme.api.kandji.io/api/v1/tags?cursor=abc"
+        );
+        assert_eq!(
+            resolve_link(&base, &current, "?page=3").unwrap(),
+            "https://acme.api.kandji.io/api/v1/tags?page=3"
+        );
+    }
+
+    #[test]
+    fn next_links_to_other_hosts_or_ports_are_not_rewritten() {
+        let base = url("https://acme.api.kandji.io/");
+        let current = url("https://acme.api.kandji.io/api/v1/tags");
+        for other in [
+            "http://evil.example/api/v1/tags?page=2",
+            "http://acme.api.kandji.io:8080/api/v1/tags?page=2",
+            "https://other.api.kandji.io/api/v1/tags?page=2",
+        ] {
+            let resolved = resolve_link(&base, &current, other).unwrap();
+            assert_eq!(resolved, url(other).to_string());
+        }
+        // A plain-http test server keeps its links as they are.
+        let local = url("http://127.0.0.1:9000/");
+        assert_eq!(
+            resolve_link(&local, &local, "http://127.0.0.1:9000/api/v1/tags?page=2").unwrap(),
+            "http://127.0.0.1:9000/api/v1/tags?page=2"
+        );
+        assert!(resolve_link(&local, &local, "http://[::1").is_err());
+    }
+
+    #[test]
+    fn an_operation_names_the_request_and_the_client_names_its_operations() {
+        let options = ClientOptions::default();
+        let http = HttpClient::new(
+            ProviderKind::Iru,
+            url("https://acme.api.kandji.io/"),
+            &options,
+        )
+        .unwrap();
+        let groups = http.operation("groups");
+        assert_eq!(groups, Operation::new(ProviderKind::Iru, "groups"));
+        let request = http.get("api/v1/tags").operation(groups);
+        assert_eq!(request.operation, "groups");
+        assert_eq!(
+            request.url().map(Url::as_str),
+            Some("https://acme.api.kandji.io/api/v1/tags")
+        );
+        let first = http
+            .next_link_page(&PageRequest::NextLink { url: None }, groups, || {
+                http.get("api/v1/tags")
+            })
+            .unwrap();
+        assert_eq!(first.url().unwrap().path(), "/api/v1/tags");
+        let link = PageRequest::NextLink {
+            url: Some("https://acme.api.kandji.io/api/v1/tags?page=2".into()),
+        };
+        let followed = http
+            .next_link_page(&link, groups, || unreachable!())
+            .unwrap();
+        assert_eq!(followed.url().unwrap().query(), Some("page=2"));
+        assert_eq!(followed.operation, "groups");
+        let foreign = PageRequest::NextLink {
+            url: Some("https://evil.example/api/v1/tags?page=2".into()),
+        };
+        let refused = http
+            .next_link_page(&foreign, groups, || unreachable!())
+            .unwrap();
+        assert!(refused.url().is_none(), "a foreign link is never followed");
+        let wrong = PageRequest::Offset {
+            offset: 0,
+            limit: 1,
+        };
+        let err = http
+            .next_link_page(&wrong, groups, || unreachable!())
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidConfiguration);
     }
 }

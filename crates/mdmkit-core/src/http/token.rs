@@ -271,12 +271,11 @@ impl ClientCredentials {
         if !scope.is_empty() {
             form.push(("scope", scope.as_str()));
         }
-        let provider = self.http.provider();
         let outcome = match self.http.send_token_request(url, &form).await {
             Ok(response) => self.read_answer(response.status(), response.body()),
             Err(e) => Err(e),
         };
-        outcome.map_err(|e| e.with_provider(provider).with_operation("token"))
+        outcome.map_err(self.http.operation("token").tagger())
     }
 
     /// Reads the token endpoint's answer: a token on 200, otherwise the RFC 6749 §5.2 error it names.
