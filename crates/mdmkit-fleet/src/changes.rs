@@ -21,8 +21,8 @@ use std::time::Duration;
 use mdmkit_core::changes::parse_timestamp;
 use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::{
-    ChangeCursor, ChangeTracking, ChangesPage, Coverage, ErrorKind, Operation, PageRequest,
-    ProviderKind, Resolution, Result,
+    ChangeCursor, ChangeTracking, ChangesPage, Coverage, ErrorKind, PageRequest, ProviderKind,
+    Resolution, Result,
 };
 
 use crate::wire::Host;
@@ -36,7 +36,7 @@ pub(crate) const TRACKING: ChangeTracking = ChangeTracking::supported(
     Duration::from_secs(300),
 );
 
-const LIST_CHANGED_DEVICES: Operation = Operation::new(ProviderKind::Fleet, "list_changed_devices");
+use crate::client::LIST_CHANGED_DEVICES;
 /// The name the provider's listing helpers take.
 const OPERATION: &str = LIST_CHANGED_DEVICES.name();
 

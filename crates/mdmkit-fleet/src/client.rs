@@ -373,6 +373,14 @@ fn not_fleet(operation: &'static str, what: &str) -> Error {
     )
 }
 
+/// The operations of this crate, named once.
+pub(crate) const VALIDATE: Operation = op("validate");
+pub(crate) const DEVICE_BY_SERIAL: Operation = op("device_by_serial");
+pub(crate) const LIST_DEVICES: Operation = op("list_devices");
+pub(crate) const LIST_CHANGED_DEVICES: Operation = op("list_changed_devices");
+pub(crate) const RESOLVE_USER_NAMES: Operation = op("resolve_user_names");
+pub(crate) const GROUPS: Operation = op("groups");
+
 /// The Fleet operation named `name` (the provider's code passes operations by name).
 const fn op(name: &'static str) -> Operation {
     Operation::new(ProviderKind::Fleet, name)

@@ -156,8 +156,8 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
     links, ChangeTracking, ChangesPage, ChangesRequest, Error, ErrorKind, MdmDevice, MdmGroup,
-    MdmProvider, Operation, Page, PageRequest, PagingStyle, ProviderKind, Resolution,
-    ResolvedUserName, Result, SerialNumber, Url, UserRef,
+    MdmProvider, Page, PageRequest, PagingStyle, ProviderKind, Resolution, ResolvedUserName,
+    Result, SerialNumber, Url, UserRef,
 };
 
 pub use mdmkit_core::FleetConfig;
@@ -168,11 +168,7 @@ use crate::scim::ScimIndex;
 pub use crate::client::PAGE_SIZE;
 
 // The operations, named once for requests and for the errors raised outside the HTTP client.
-const VALIDATE: Operation = Operation::new(ProviderKind::Fleet, "validate");
-const LOOKUP: Operation = Operation::new(ProviderKind::Fleet, "device_by_serial");
-const LIST: Operation = Operation::new(ProviderKind::Fleet, "list_devices");
-const RESOLVE: Operation = Operation::new(ProviderKind::Fleet, "resolve_user_names");
-const GROUPS: Operation = Operation::new(ProviderKind::Fleet, "groups");
+use crate::client::{DEVICE_BY_SERIAL, GROUPS, LIST_DEVICES, RESOLVE_USER_NAMES, VALIDATE};
 
 /// Label member lists read at the same time.
 const LABEL_CONCURRENCY: usize = 4;
@@ -385,7 +381,7 @@ impl FleetProvider {
     async fn search_exact(&self, serial: &SerialNumber) -> Result<Vec<MdmDevice>> {
         let hosts = self
             .client
-            .search_hosts(serial.as_str(), self.page_size, LOOKUP.name())
+            .search_hosts(serial.as_str(), self.page_size, DEVICE_BY_SERIAL.name())
             .await?;
         Ok(hosts
             .iter()
@@ -434,7 +430,7 @@ impl MdmProvider for FleetProvider {
         }
         let Some(host) = self
             .client
-            .host_by_identifier(serial.as_str(), LOOKUP.name())
+            .host_by_identifier(serial.as_str(), DEVICE_BY_SERIAL.name())
             .await?
         else {
             return Ok(Vec::new());
@@ -468,9 +464,12 @@ impl MdmProvider for FleetProvider {
         if matches!(request, PageRequest::PageNumber { page: 0, .. }) {
             self.start_listing().await;
         }
-        let page = self.client.list_hosts_page(request, LIST.name()).await?;
+        let page = self
+            .client
+            .list_hosts_page(request, LIST_DEVICES.name())
+            .await?;
         let devices = self
-            .listed_devices(&page.items, LIST.name(), Resolution::Inline)
+            .listed_devices(&page.items, LIST_DEVICES.name(), Resolution::Inline)
             .await;
         Ok(Page::new(devices, page.info))
     }
@@ -482,7 +481,7 @@ impl MdmProvider for FleetProvider {
     async fn resolve_user_names(&self, users: &[UserRef]) -> Result<Vec<ResolvedUserName>> {
         if users.len() as u64 > client::SCIM_PAGE {
             self.start_listing().await;
-            if let Some(index) = self.scim_index(RESOLVE.name()).await {
+            if let Some(index) = self.scim_index(RESOLVE_USER_NAMES.name()).await {
                 return Ok(users
                     .iter()
                     .map(|u| {
@@ -498,7 +497,7 @@ impl MdmProvider for FleetProvider {
             .map(|wanted| async move {
                 let Some(host) = self
                     .client
-                    .host_by_id(&wanted.device_id, RESOLVE.name())
+                    .host_by_id(&wanted.device_id, RESOLVE_USER_NAMES.name())
                     .await?
                 else {
                     return Ok::<_, Error>(None);

@@ -37,7 +37,7 @@ const DEVICE_BY_SERIAL: Operation = Operation::new(ProviderKind::Intune, "device
 const LIST_DEVICES: Operation = Operation::new(ProviderKind::Intune, "list_devices");
 const LIST_CHANGED_DEVICES: Operation =
     Operation::new(ProviderKind::Intune, "list_changed_devices");
-const GROUPS: Operation = Operation::new(ProviderKind::Intune, "groups");
+pub(crate) const GROUPS: Operation = Operation::new(ProviderKind::Intune, "groups");
 const GROUPS_DELTA: Operation = Operation::new(ProviderKind::Intune, "groups_delta");
 
 /// The Graph client: one authenticated transport, with per-area error classifiers so a refusal names the

@@ -149,8 +149,8 @@ use mdmkit_core::changes::rfc3339_millis;
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
     async_trait, filtered_changes_page, links, ChangeTracking, ChangesPage, ChangesRequest,
-    GroupDelta, GroupDeltaToken, MdmDevice, MdmGroup, MdmProvider, Operation, Page, PageRequest,
-    PagingStyle, ProviderKind, Result, SerialNumber, Url,
+    GroupDelta, GroupDeltaToken, MdmDevice, MdmGroup, MdmProvider, Page, PageRequest, PagingStyle,
+    ProviderKind, Result, SerialNumber, Url,
 };
 
 pub use auth::{graph_scope, token_endpoint};
@@ -160,7 +160,7 @@ pub use mdmkit_core::{IntuneCloud, IntuneConfig};
 use client::GraphClient;
 
 /// Reading groups, for the errors raised outside the HTTP client.
-const GROUPS: Operation = Operation::new(ProviderKind::Intune, "groups");
+use crate::client::GROUPS;
 
 /// Group member listings read at once (each is one or more requests).
 const MEMBER_LISTINGS_AT_ONCE: usize = 4;

@@ -17,8 +17,8 @@ use std::time::Duration;
 use mdmkit_core::changes::parse_timestamp;
 use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::{
-    ChangeCursor, ChangeTracking, ChangesPage, Coverage, ErrorKind, Operation, PageRequest,
-    ProviderKind, Result,
+    ChangeCursor, ChangeTracking, ChangesPage, Coverage, ErrorKind, PageRequest, ProviderKind,
+    Result,
 };
 
 use crate::client::{IruClient, PAGE_SIZE};
@@ -31,7 +31,7 @@ pub(crate) const TRACKING: ChangeTracking = ChangeTracking::supported(
     Duration::from_secs(300),
 );
 
-const LIST_CHANGED_DEVICES: Operation = Operation::new(ProviderKind::Iru, "list_changed_devices");
+use crate::client::LIST_CHANGED_DEVICES;
 const ORDERING: &str = "-last_check_in";
 
 /// Where a listing continues: the offset, the oldest check-in seen so far (milliseconds), and whether

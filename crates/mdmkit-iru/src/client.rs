@@ -12,10 +12,6 @@ use serde::de::DeserializeOwned;
 use crate::error::IruErrorClassifier;
 use crate::wire::{WireDevice, WireDeviceList, WireTag, WireTagPage};
 
-/// The property tests feed next links to the resolver under this name.
-#[cfg(test)]
-pub(crate) use mdmkit_core::http::resolve_link as next_link;
-
 /// Rows asked for per page of the device listing: the most `GET /api/v1/devices` returns per request (a
 /// hard limit, also the default).
 pub const PAGE_SIZE: u32 = 300;
@@ -27,8 +23,14 @@ const DEVICES: &str = "api/v1/devices";
 const TAGS: &str = "api/v1/tags";
 
 /// The operations this module names itself; the provider passes the others by name.
-const VALIDATE: Operation = Operation::new(ProviderKind::Iru, "validate");
-const GROUPS: Operation = Operation::new(ProviderKind::Iru, "groups");
+/// The operations of this crate, named once.
+pub(crate) const VALIDATE: Operation = Operation::new(ProviderKind::Iru, "validate");
+pub(crate) const DEVICE_BY_SERIAL: Operation =
+    Operation::new(ProviderKind::Iru, "device_by_serial");
+pub(crate) const LIST_DEVICES: Operation = Operation::new(ProviderKind::Iru, "list_devices");
+pub(crate) const LIST_CHANGED_DEVICES: Operation =
+    Operation::new(ProviderKind::Iru, "list_changed_devices");
+pub(crate) const GROUPS: Operation = Operation::new(ProviderKind::Iru, "groups");
 
 /// An authenticated client for one tenant.
 #[derive(Debug, Clone)]

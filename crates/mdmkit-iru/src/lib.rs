@@ -134,8 +134,8 @@ mod wire;
 use async_trait::async_trait;
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
-    links, ChangeTracking, ChangesPage, ChangesRequest, MdmDevice, MdmGroup, MdmProvider,
-    Operation, Page, PageRequest, PagingStyle, ProviderKind, Result, SerialNumber, Url,
+    links, ChangeTracking, ChangesPage, ChangesRequest, MdmDevice, MdmGroup, MdmProvider, Page,
+    PageRequest, PagingStyle, ProviderKind, Result, SerialNumber, Url,
 };
 
 use crate::client::IruClient;
@@ -171,9 +171,7 @@ impl IruProvider {
 }
 
 // The operations, named once for requests and for the errors raised outside the HTTP client.
-const LOOKUP: Operation = Operation::new(ProviderKind::Iru, "device_by_serial");
-const LIST: Operation = Operation::new(ProviderKind::Iru, "list_devices");
-const GROUPS: Operation = Operation::new(ProviderKind::Iru, "groups");
+use crate::client::{DEVICE_BY_SERIAL, GROUPS, LIST_DEVICES};
 
 #[async_trait]
 impl MdmProvider for IruProvider {
@@ -188,11 +186,14 @@ impl MdmProvider for IruProvider {
     async fn devices_by_serial(&self, serial: &SerialNumber) -> Result<Vec<MdmDevice>> {
         let rows = self
             .client
-            .all_devices(&[("serial_number", serial.as_str())], LOOKUP.name())
+            .all_devices(
+                &[("serial_number", serial.as_str())],
+                DEVICE_BY_SERIAL.name(),
+            )
             .await?;
         rows.into_iter()
             .filter(|row| convert::reported_serial(row).is_some_and(|s| serial.matches(s)))
-            .map(|row| convert::device(row).map_err(LOOKUP.tagger()))
+            .map(|row| convert::device(row).map_err(DEVICE_BY_SERIAL.tagger()))
             .collect()
     }
 
@@ -201,13 +202,16 @@ impl MdmProvider for IruProvider {
     }
 
     async fn list_devices_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {
-        let page = self.client.devices_page(request, &[], LIST.name()).await?;
+        let page = self
+            .client
+            .devices_page(request, &[], LIST_DEVICES.name())
+            .await?;
         let items = page
             .items
             .into_iter()
             .map(convert::device)
             .collect::<Result<Vec<_>>>()
-            .map_err(LIST.tagger())?;
+            .map_err(LIST_DEVICES.tagger())?;
         Ok(Page::new(items, page.info))
     }
 

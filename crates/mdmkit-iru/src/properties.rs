@@ -8,10 +8,10 @@ use mdmkit_testkit::arbitrary::{body, body_of, config, json, rows, text};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-use crate::client::next_link;
 use crate::convert::{self, Membership, TagIndex};
 use crate::error::IruErrorClassifier;
 use crate::wire::{WireDeviceList, WireTagPage};
+use mdmkit_core::http::resolve_link as next_link;
 
 const KEYS: &[&str] = &[
     "device_id",

@@ -30,9 +30,16 @@ const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 const X_TOTAL_COUNT: &str = "x-total-count";
 
 /// The operations this module names itself; the provider passes the others by name.
-const VALIDATE: Operation = Operation::new(ProviderKind::JumpCloud, "validate");
-const LIST_DEVICES: Operation = Operation::new(ProviderKind::JumpCloud, "list_devices");
-const GROUPS: Operation = Operation::new(ProviderKind::JumpCloud, "groups");
+/// The operations of this crate, named once.
+pub(crate) const VALIDATE: Operation = Operation::new(ProviderKind::JumpCloud, "validate");
+pub(crate) const DEVICE_BY_SERIAL: Operation =
+    Operation::new(ProviderKind::JumpCloud, "device_by_serial");
+pub(crate) const LIST_DEVICES: Operation = Operation::new(ProviderKind::JumpCloud, "list_devices");
+pub(crate) const LIST_CHANGED_DEVICES: Operation =
+    Operation::new(ProviderKind::JumpCloud, "list_changed_devices");
+pub(crate) const RESOLVE_DEVICE_USERS: Operation =
+    Operation::new(ProviderKind::JumpCloud, "resolve_device_users");
+pub(crate) const GROUPS: Operation = Operation::new(ProviderKind::JumpCloud, "groups");
 
 /// JumpCloud's HTTP client: the shared [`HttpClient`] plus the organisation header.
 #[derive(Debug, Clone)]

@@ -169,11 +169,9 @@ const GROUP_FAN_OUT: usize = 4;
 const NAMES_BY_ID_UP_TO: usize = 10;
 
 // The operations, named once for requests and for the errors raised outside the HTTP client.
-const VALIDATE: Operation = Operation::new(ProviderKind::JumpCloud, "validate");
-const LOOKUP: Operation = Operation::new(ProviderKind::JumpCloud, "device_by_serial");
-const LIST: Operation = Operation::new(ProviderKind::JumpCloud, "list_devices");
-const CHANGES: Operation = Operation::new(ProviderKind::JumpCloud, "list_changed_devices");
-const RESOLVE: Operation = Operation::new(ProviderKind::JumpCloud, "resolve_device_users");
+use crate::client::{
+    DEVICE_BY_SERIAL, LIST_CHANGED_DEVICES, LIST_DEVICES, RESOLVE_DEVICE_USERS, VALIDATE,
+};
 
 /// JumpCloud lists changes by the agent's last contact.
 const CHANGE_TRACKING: ChangeTracking = ChangeTracking::supported(
@@ -604,7 +602,7 @@ impl MdmProvider for JumpCloudProvider {
     async fn devices_by_serial(&self, serial: &SerialNumber) -> Result<Vec<MdmDevice>> {
         let systems = self
             .client
-            .systems_by_serial(LOOKUP.name(), serial.as_str())
+            .systems_by_serial(DEVICE_BY_SERIAL.name(), serial.as_str())
             .await?;
         let exact: Vec<System> = systems
             .into_iter()
@@ -614,7 +612,8 @@ impl MdmProvider for JumpCloudProvider {
                     .is_some_and(|reported| serial.matches(reported))
             })
             .collect();
-        self.to_devices(LOOKUP, exact, Batch::Lookup).await
+        self.to_devices(DEVICE_BY_SERIAL, exact, Batch::Lookup)
+            .await
     }
 
     fn device_paging(&self) -> PagingStyle {
@@ -635,9 +634,9 @@ impl MdmProvider for JumpCloudProvider {
         request: &PageRequest,
         resolution: Resolution,
     ) -> Result<Page<MdmDevice>> {
-        let (offset, limit) = offset_of(request).map_err(LIST.tagger())?;
+        let (offset, limit) = offset_of(request).map_err(LIST_DEVICES.tagger())?;
         let (page, devices) = self
-            .listing_page(LIST, offset, limit, None, resolution)
+            .listing_page(LIST_DEVICES, offset, limit, None, resolution)
             .await?;
         Ok(Page::new(devices, page.info))
     }
@@ -650,12 +649,12 @@ impl MdmProvider for JumpCloudProvider {
     /// `lastContact` is checked, and a row before `since` (the filter was not applied) makes the
     /// listing a full one ([`mdmkit_core::Coverage::Everything`]).
     async fn list_changed_devices_page(&self, request: &ChangesRequest) -> Result<ChangesPage> {
-        let position =
-            NumberedPosition::from_cursor(request.cursor.as_ref()).map_err(CHANGES.tagger())?;
+        let position = NumberedPosition::from_cursor(request.cursor.as_ref())
+            .map_err(LIST_CHANGED_DEVICES.tagger())?;
         let filter = format!("lastContact:$gte:{}", rfc3339_millis(request.since));
         let (page, devices) = self
             .listing_page(
-                CHANGES,
+                LIST_CHANGED_DEVICES,
                 position.next,
                 PAGE_SIZE,
                 Some(&filter),
@@ -678,7 +677,11 @@ impl MdmProvider for JumpCloudProvider {
     async fn resolve_device_users(&self, device_ids: &[String]) -> Result<Vec<DeviceUser>> {
         let bound: Vec<(String, Option<Option<String>>)> = stream::iter(device_ids.iter().cloned())
             .map(|id| async move {
-                match self.client.bound_users(RESOLVE.name(), &id).await {
+                match self
+                    .client
+                    .bound_users(RESOLVE_DEVICE_USERS.name(), &id)
+                    .await
+                {
                     Ok(bound) => Ok((id, Some(convert::assigned_user(&bound)))),
                     Err(e) if e.kind() == ErrorKind::NotFound => Ok((id, None)),
                     Err(e) => Err(e),
@@ -696,7 +699,11 @@ impl MdmProvider for JumpCloudProvider {
             *self.directory.lock().await = None;
         }
         let names = self
-            .names(RESOLVE.name(), &wanted, wanted.len() > NAMES_BY_ID_UP_TO)
+            .names(
+                RESOLVE_DEVICE_USERS.name(),
+                &wanted,
+                wanted.len() > NAMES_BY_ID_UP_TO,
+            )
             .await?;
         Ok(bound
             .into_iter()
