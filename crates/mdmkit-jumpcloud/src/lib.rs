@@ -146,7 +146,8 @@ use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
     async_trait, links, parse_base_url, ChangeCursor, ChangeTracking, ChangesPage, Coverage,
     DeviceUser, Error, ErrorKind, MdmDevice, MdmGroup, MdmProvider, NumberedPosition, Page,
-    PageRequest, PagingStyle, ProviderKind, Resolution, Result, SerialNumber, Unresolved, Url,
+    PageRequest, PagingStyle, ProviderKind, Resolution, ResolvedUserName, Result, SerialNumber,
+    Unresolved, Url, UserRef,
 };
 use tokio::sync::Mutex;
 
@@ -168,6 +169,7 @@ const OP_LOOKUP: &str = "device_by_serial";
 const OP_LIST: &str = "list_devices";
 const OP_CHANGES: &str = "list_changed_devices";
 const OP_RESOLVE: &str = "resolve_device_users";
+const OP_NAMES: &str = "resolve_user_names";
 
 /// JumpCloud lists changes by the agent's last contact.
 const CHANGE_TRACKING: ChangeTracking = ChangeTracking::supported(
@@ -460,7 +462,22 @@ impl JumpCloudProvider {
                 }
             }
         }
-        let wanted: HashSet<String> = user_ids.iter().flatten().cloned().collect();
+        // A deferred listing of changes leaves the names to the caller too (marked
+        // [`Unresolved::UserName`]): a caller with a name cache reads only the users it does not know,
+        // rather than every changed system's user or the whole directory.
+        let names_deferred = matches!(
+            batch,
+            Batch::Listing {
+                resolution: Resolution::Deferred,
+                changes: true,
+                ..
+            }
+        );
+        let wanted: HashSet<String> = if names_deferred {
+            HashSet::new()
+        } else {
+            user_ids.iter().flatten().cloned().collect()
+        };
         let use_directory = match batch {
             Batch::Lookup => false,
             Batch::Listing { changes, .. } => !changes || wanted.len() > NAMES_BY_ID_UP_TO,
@@ -471,6 +488,10 @@ impl JumpCloudProvider {
             .zip(user_ids)
             .zip(deferred)
             .map(|((system, user_id), deferred)| {
+                if names_deferred && user_id.is_some() {
+                    let device = convert::device(system, user_id, None)?;
+                    return Ok(device.with_unresolved(Unresolved::UserName));
+                }
                 let (user_id, user_name) =
                     match user_id.and_then(|id| names.get(&id).cloned().map(|entry| (id, entry))) {
                         Some((id, UserEntry::Known(name))) => (Some(id), name),
@@ -717,6 +738,24 @@ impl MdmProvider for JumpCloudProvider {
                         _ => (None, None),
                     };
                 Some(DeviceUser::new(device, user_id, name))
+            })
+            .collect())
+    }
+
+    /// Names of users a deferred listing of changes left unread: by id when a few are wanted, else from a
+    /// fresh read of the directory. Users JumpCloud no longer has are left out.
+    async fn resolve_user_names(&self, users: &[UserRef]) -> Result<Vec<ResolvedUserName>> {
+        let wanted: HashSet<String> = users.iter().map(|u| u.user_id.clone()).collect();
+        let use_directory = wanted.len() > NAMES_BY_ID_UP_TO;
+        if use_directory {
+            *self.directory.lock().await = None;
+        }
+        let names = self.names(OP_NAMES, &wanted, use_directory).await?;
+        Ok(names
+            .into_iter()
+            .filter_map(|(id, entry)| match entry {
+                UserEntry::Known(name) => Some(ResolvedUserName::new(id, name)),
+                UserEntry::Missing => None,
             })
             .collect())
     }

@@ -512,22 +512,34 @@ impl MdmSync {
     }
 }
 
-/// A name a lookup learned, for providers whose listings need follow-ups: the next bulk refresh finds it
-/// in the cache.
-pub(crate) fn names_from_lookup(
-    costs: RequestCosts,
+/// What a complete answer of the MDM tells the caches, for providers whose listings may leave users to
+/// the caller ([`MdmProvider::defers_user_reads`]): the user's name by user id, and the user bound to the
+/// device. A complete answer is a lookup's device or a
+/// listed row the provider resolved itself (Fleet's names from SCIM, JumpCloud's primary users from the
+/// directory); rows resolved from the cache are never passed here, since recording them again would make
+/// an old answer look new. A device without a user records nothing: "nobody is bound" is remembered only
+/// from a binding read ([`crate::MdmSync`]'s `resolve_device_users` calls), not from a row that may just
+/// lack an IdP identity for now.
+pub(crate) fn learned_from(
     device: &MdmDevice,
     now: DateTime<Utc>,
-) -> Option<LookupEntry> {
-    if costs.per_listed_device == 0 || device.unresolved.is_some() {
-        return None;
-    }
-    let user = device.user_id.as_ref()?;
-    Some(LookupEntry::user_name(
-        user.clone(),
-        device.user_name.clone(),
-        now,
-    ))
+) -> impl Iterator<Item = LookupEntry> + '_ {
+    let user = device
+        .unresolved
+        .is_none()
+        .then_some(device.user_id.as_ref())
+        .flatten();
+    user.into_iter().flat_map(move |user| {
+        [
+            LookupEntry::user_name(user.clone(), device.user_name.clone(), now),
+            LookupEntry::device_user(
+                device.device_id.clone(),
+                Some(user.clone()),
+                device.user_name.clone(),
+                now,
+            ),
+        ]
+    })
 }
 
 #[cfg(test)]

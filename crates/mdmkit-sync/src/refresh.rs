@@ -117,7 +117,7 @@ use crate::clock::{earlier, later};
 use crate::engine::{Connection, MdmSync};
 use crate::error::Result;
 use crate::lease::LeaseGuard;
-use crate::lookup_cache::{choose_strategy_cached, names_from_lookup};
+use crate::lookup_cache::{choose_strategy_cached, learned_from, LookupEntry};
 use crate::marks::SyncMarks;
 use crate::model::{DeviceCheck, MdmMetadata, Paging, WorkspaceId, WorkspaceState};
 pub use crate::reports::{
@@ -328,6 +328,12 @@ pub(crate) struct Checks<'a> {
     pub(crate) guard: &'a LeaseGuard,
     pub(crate) now: DateTime<Utc>,
     pending: Vec<DeviceCheck>,
+    /// Whether the provider may leave users to the lookup caches ([`mdmkit_core::MdmProvider::defers_user_reads`]):
+    /// then what complete answers of the MDM say about users is remembered, written with the checks.
+    learns: bool,
+    learned: Vec<LookupEntry>,
+    /// Cache entries written so far (for [`crate::LookupStats::stored`]).
+    stored: u64,
 }
 
 impl<'a> Checks<'a> {
@@ -336,6 +342,7 @@ impl<'a> Checks<'a> {
         workspace: &'a WorkspaceId,
         guard: &'a LeaseGuard,
         now: DateTime<Utc>,
+        learns: bool,
     ) -> Self {
         Checks {
             sync,
@@ -343,6 +350,17 @@ impl<'a> Checks<'a> {
             guard,
             now,
             pending: Vec::with_capacity(WRITE_BATCH),
+            learns,
+            learned: Vec::new(),
+            stored: 0,
+        }
+    }
+
+    /// Remembers what a complete answer of the MDM (a lookup's device, a row the listing resolved
+    /// itself) says about its user, for the lookup caches (see [`learned_from`]).
+    pub(crate) fn learn(&mut self, device: &MdmDevice) {
+        if self.learns {
+            self.learned.extend(learned_from(device, self.now));
         }
     }
 
@@ -395,18 +413,29 @@ impl<'a> Checks<'a> {
         Ok(())
     }
 
-    /// Writes what is queued, in one transaction under the lease's fence.
+    /// Writes what is queued, in one transaction under the lease's fence, then what the answers taught
+    /// the lookup caches.
     async fn flush(&mut self) -> Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
+        if !self.pending.is_empty() {
+            self.guard.check()?;
+            self.sync
+                .stores
+                .devices
+                .record_checks(self.workspace, self.guard.fence(), &self.pending)
+                .await?;
+            self.pending.clear();
         }
-        self.guard.check()?;
-        self.sync
-            .stores
-            .devices
-            .record_checks(self.workspace, self.guard.fence(), &self.pending)
-            .await?;
-        self.pending.clear();
+        for chunk in self.learned.chunks(WRITE_BATCH) {
+            self.guard.check()?;
+            let written = self
+                .sync
+                .stores
+                .lookups
+                .store_lookups(self.workspace, self.guard.fence(), chunk)
+                .await?;
+            self.stored += written as u64;
+        }
+        self.learned.clear();
         Ok(())
     }
 }
@@ -503,7 +532,7 @@ impl MdmSync {
                 report.estimated_requests = strategy_requests(strategy, due, 0, page_size, costs);
             }
             report.strategy = Some(strategy);
-            let mut checks = Checks::new(self, workspace, guard, now);
+            let mut checks = Checks::new(self, workspace, guard, now, provider.defers_user_reads());
             match strategy {
                 Strategy::Lookups => {
                     self.by_lookups(connection, cutoff, &mut checks, &mut report)
@@ -545,6 +574,7 @@ impl MdmSync {
                 }
             }
             checks.flush().await?;
+            report.lookups.stored += checks.stored;
         }
         report.requests = provider.request_count().saturating_sub(requests_before);
         guard.check()?;
@@ -639,8 +669,6 @@ impl MdmSync {
     ) -> Result<()> {
         let workspace = checks.workspace;
         let provider = connection.provider.clone();
-        let costs = provider.request_costs();
-        let mut learned = Vec::new();
         let mut paging = Some(Paging::first(WRITE_BATCH));
         while let Some(page) = paging {
             let page = self
@@ -669,7 +697,7 @@ impl MdmSync {
                             .filter(|d| d.serial_number.as_ref().is_none_or(|s| *s == serial))
                             .collect();
                         if let [device] = exact.as_slice() {
-                            learned.extend(names_from_lookup(costs, device, checks.now));
+                            checks.learn(device);
                         }
                         checks
                             .push(serial, Answer::from_matches(exact), report)
@@ -687,9 +715,6 @@ impl MdmSync {
             }
             drop(answers);
             checks.flush().await?;
-            self.store_entries(workspace, checks.guard, &learned, report)
-                .await?;
-            learned.clear();
         }
         Ok(())
     }
