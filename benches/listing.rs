@@ -1,13 +1,17 @@
 //! The cost of bulk listings and refreshes for every provider against the sandbox with injected latency,
 //! measured against the goals of issue 11. Prints figures; asserts nothing about time or memory (shared
-//! machines are noisy), only that every listing is complete.
+//! machines are noisy), only that every refresh and listing is complete.
 //!
-//! - (a) a first full listing of the fleet: requests against the lower bound (device pages plus the bulk
+//! - (a) a first full refresh: an `MdmSync` engine (in-memory store) with one workspace per provider,
+//!   each tracking every serial of the fleet, connected (validated while it tracked nothing) and then
+//!   refreshed, as the product does it: requests against the lower bound (device pages plus the bulk
 //!   reads a correct listing needs, [`Sandbox::per_device_listing_requests`]), wall time against the
 //!   latency floor (the pages one after another, the extra reads at the provider's allowed concurrency),
-//!   and the process's peak memory while it ran (the in-process sandbox's fleet included);
-//! - (b) the next day, 1% of the devices changed: requests of the provider's change listing against
-//!   ceil(changed / page size);
+//!   and the process's peak memory while it ran (the in-process sandbox's fleet and the store included);
+//! - (b) the next day, for the engine and the MDM alike, with 1% of the devices changed: the same
+//!   workspaces refreshed again (a listing of changes from the watermark where the provider has a change
+//!   filter, its follow-up reads answered by the lookup caches the first refresh filled): requests
+//!   against ceil(changed / page size);
 //! - (c) a listing of a large fleet with the sandbox in a child process (this benchmark run again as a
 //!   server), so the peak memory printed is the client's alone;
 //! - then groups read twice (by delta where the provider has one).
@@ -19,12 +23,11 @@
 //! - `MDMKIT_BENCH_LARGE_DEVICES`: fleet size for (c) (default 100,000; 0 skips it);
 //! - `MDMKIT_BENCH_PROVIDERS`: comma-separated provider ids to run (default: all six).
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
 use futures::StreamExt;

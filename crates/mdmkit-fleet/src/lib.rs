@@ -66,7 +66,7 @@
 //!
 //! | operation | request |
 //! |---|---|
-//! | [`validate`](MdmProvider::validate) | `GET /api/v1/fleet/me`, then one SCIM users page (whether listings can name users in bulk; a refusal does not fail validation) |
+//! | [`validate`](MdmProvider::validate) | `GET /api/v1/fleet/me` |
 //! | [`devices_by_serial`](MdmProvider::devices_by_serial) | `GET /api/v1/fleet/hosts/identifier/{serial}?exclude_software=true` (path-escaped) |
 //! | [`list_devices_page`](MdmProvider::list_devices_page) | `GET /api/v1/fleet/hosts?page=N&per_page=M&order_key=id&disable_failing_policies=true&device_mapping=true`, and once per listing `GET /api/v1/fleet/scim/Users?startIndex=S&count=100` (every page; the pages after the first at the client's concurrency) for the users' names |
 //! | [`list_changed_devices_page`](MdmProvider::list_changed_devices_page) | `GET /api/v1/fleet/hosts?page=0&per_page=M&order_key=updated_at&after=<YYYY-MM-DD HH:MM:SS>&device_mapping=true`, see the `changes` module; names as below, but sized to the change; deferred, nothing else (hosts with an unnamed IdP user are left to `resolve_device_users`) |
@@ -467,13 +467,6 @@ impl MdmProvider for FleetProvider {
             tracing::warn!(user = %who, "the Fleet token belongs to a user who is not API-only; Fleet revokes it when that user logs in again");
         }
         tracing::debug!(user = %who, role = ?user.global_role, teams = me.team_count(), "Fleet credentials validated");
-        // A SCIM page tells whether listings can name users in bulk ([`MdmProvider::request_costs`]);
-        // a refusal only makes listings name them per host, so it never fails the validation.
-        let scim = self.client.scim_users_page(1, OP).await;
-        if let Err(e) = &scim {
-            tracing::info!(error = %e, "Fleet's SCIM users cannot be read (they need Fleet Premium and a role that may write SCIM users, such as maintainer); user names will be read per host");
-        }
-        self.scim_refused.store(scim.is_err(), Ordering::Relaxed);
         Ok(())
     }
 
@@ -634,9 +627,11 @@ impl MdmProvider for FleetProvider {
         self.client.request_count()
     }
 
-    /// A listing names users from the SCIM users, a bulk read; only where Fleet refused them (at
-    /// validation or the last listing) does naming each listed user cost its host's record. Before any
-    /// SCIM read the bulk path is assumed.
+    /// A listing names users from the SCIM users, a bulk read; only once Fleet has refused them (in the
+    /// last listing that tried) does naming each listed user cost its host's record. Before any SCIM read
+    /// the bulk path is assumed: a first refresh that then finds SCIM refused costs its pages and one
+    /// SCIM request more than lookups would have, while assuming the worst would look up every host of a
+    /// Fleet Premium server one by one.
     fn request_costs(&self) -> mdmkit_core::RequestCosts {
         mdmkit_core::RequestCosts {
             per_lookup: 1,

@@ -137,7 +137,7 @@ mod wire;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 use mdmkit_core::changes::{parse_timestamp, rfc3339_millis};
@@ -163,6 +163,9 @@ const GROUP_FAN_OUT: usize = 4;
 /// User names read one by one (`/api/systemusers/{id}`) rather than through the whole directory, when
 /// no more than this many are wanted outside a full listing.
 const NAMES_BY_ID_UP_TO: usize = 10;
+/// How long resolution calls reuse a directory read (by a listing or an earlier call): the span of one
+/// refresh run, whose rows are resolved in batches.
+const DIRECTORY_REUSE: Duration = Duration::from_secs(10 * 60);
 
 const OP_VALIDATE: &str = "validate";
 const OP_LOOKUP: &str = "device_by_serial";
@@ -223,6 +226,9 @@ pub struct JumpCloudProvider {
     fan_out: usize,
     /// The user directory of the listing in progress (reset at offset 0).
     directory: Mutex<Option<HashMap<String, UserEntry>>>,
+    /// When that directory was read: resolution calls reuse one read moments ago (by the listing whose
+    /// rows they resolve, or an earlier batch of them) rather than read it again per batch.
+    directory_read: std::sync::Mutex<Option<Instant>>,
     /// How the listing in progress reads bindings (reset at offset 0).
     bindings: Mutex<Bindings>,
 }
@@ -253,6 +259,7 @@ impl JumpCloudProvider {
                 .max_concurrency
                 .max(1),
             directory: Mutex::new(None),
+            directory_read: std::sync::Mutex::new(None),
             bindings: Mutex::new(Bindings::Undecided),
         })
     }
@@ -332,6 +339,10 @@ impl JumpCloudProvider {
         if guard.is_none() {
             let users = self.client.user_directory(operation).await?;
             *guard = Some(index(users));
+            *self
+                .directory_read
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         }
         Ok(tokio::sync::MutexGuard::map(guard, |d| {
             d.get_or_insert_with(HashMap::new)
@@ -509,6 +520,18 @@ impl JumpCloudProvider {
                 e.with_provider(ProviderKind::JumpCloud)
                     .with_operation(operation)
             })
+    }
+
+    /// Drops the directory unless it was read within [`DIRECTORY_REUSE`]: resolution calls want names as
+    /// of now, not as of a listing of yesterday, but not a read of the whole directory per batch.
+    async fn forget_old_directory(&self) {
+        let read = *self
+            .directory_read
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if read.is_none_or(|at| at.elapsed() > DIRECTORY_REUSE) {
+            *self.directory.lock().await = None;
+        }
     }
 
     /// Starts a new listing: the directory and the binding strategy are read afresh.
@@ -721,13 +744,11 @@ impl MdmProvider for JumpCloudProvider {
             .iter()
             .filter_map(|(_, user)| user.clone().flatten())
             .collect();
-        if wanted.len() > NAMES_BY_ID_UP_TO {
-            // A fresh directory: the one of an earlier listing may be old.
-            *self.directory.lock().await = None;
+        let use_directory = wanted.len() > NAMES_BY_ID_UP_TO;
+        if use_directory {
+            self.forget_old_directory().await;
         }
-        let names = self
-            .names(OP_RESOLVE, &wanted, wanted.len() > NAMES_BY_ID_UP_TO)
-            .await?;
+        let names = self.names(OP_RESOLVE, &wanted, use_directory).await?;
         Ok(bound
             .into_iter()
             .filter_map(|(device, user)| {
@@ -748,7 +769,7 @@ impl MdmProvider for JumpCloudProvider {
         let wanted: HashSet<String> = users.iter().map(|u| u.user_id.clone()).collect();
         let use_directory = wanted.len() > NAMES_BY_ID_UP_TO;
         if use_directory {
-            *self.directory.lock().await = None;
+            self.forget_old_directory().await;
         }
         let names = self.names(OP_NAMES, &wanted, use_directory).await?;
         Ok(names

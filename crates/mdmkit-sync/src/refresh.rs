@@ -11,7 +11,8 @@
 //!   `ceil(M / p) + M * e` requests (at least one), where `M` is the MDM's device count, `p` its page size
 //!   (`provider.device_paging().page_size()`, or [`crate::SyncConfig::assumed_page_size`] for next-link
 //!   paging that does not say) and `e` the per-device reads the API forces on a listing
-//!   ([`RequestCosts::per_listed_device`]: 0 for most, 1 for Fleet and JumpCloud).
+//!   ([`RequestCosts::per_listed_device`]: 0 for most and for Fleet with SCIM access, 1 for JumpCloud and
+//!   Fleet without it).
 //!
 //! - **changes** ([`Strategy::Changes`]): where the provider lists "changed since T"
 //!   ([`mdmkit_core::MdmProvider::change_tracking`]), a run that would list in bulk lists only the devices
@@ -66,7 +67,7 @@
 //! or to the oldest check time of the devices the run left alone (not due), whichever is earlier: what
 //! those hold reflects the MDM as of their check. The full-listing time moves only after a complete,
 //! believed full listing, or a complete lookup run over every device of the workspace (as good for the
-//! workspace, and how a provider refreshed by lookups, such as Fleet, gets its first watermark). A failed
+//! workspace, and how a provider refreshed by lookups, such as Fleet without SCIM, gets its first watermark). A failed
 //! run asks again from the old watermark. A listing of changes replaces a bulk listing whenever it is
 //! allowed, and lookups when those would cost more than the bulk listing's pages (the daily run). Changed devices that are not due (checked within the interval) are not written:
 //! R5 holds for every device, and the next full listing catches such a change at the latest.
@@ -539,7 +540,7 @@ impl MdmSync {
                         .await?;
                     // Every device of the workspace answered now, by serial: as good as a full
                     // listing for the workspace (a device the MDM lost was found missing), so
-                    // providers refreshed by lookups (Fleet) can go incremental the next day.
+                    // providers refreshed by lookups (Fleet without SCIM) can go incremental the next day.
                     let all = devices.device_count(workspace).await? == due as u64;
                     if all && report.is_complete() {
                         checks.flush().await?;

@@ -353,12 +353,13 @@ async fn connecting_anew_forgets_the_watermark_and_the_delta_link() {
 }
 
 #[tokio::test]
-async fn a_fleet_refreshed_by_lookups_goes_incremental_the_next_day() {
-    // Without SCIM access (Fleet Free) Fleet's listing reads each assigned host, so the first refresh
-    // looks every device up; having answered every device, it sets the watermark, and the next day
-    // lists only the changes.
+async fn a_fleet_without_scim_reads_each_host_once_and_goes_incremental_the_next_day() {
+    // Without SCIM access (Fleet Free) Fleet's listing cannot name users: the first refresh lists in
+    // bulk (the provider cannot know SCIM is refused before trying), reads each assigned host's record
+    // once for its user, and sets the watermark; the next day lists only the changes, and the users of
+    // the changed hosts come from the cache.
     let kind = ProviderKind::Fleet;
-    let n = 300;
+    let n = 250; // the last host page is short, so it ends the listing
     let env = Env::start(n).await;
     env.sandbox.set_fleet_premium(false);
     env.clock.set(env.sandbox.fleet().now());
@@ -371,7 +372,18 @@ async fn a_fleet_refreshed_by_lookups_goes_incremental_the_next_day() {
         .refresh
         .into_report()
         .unwrap();
-    assert_eq!(first.strategy, Some(Strategy::Lookups), "{first:?}");
+    assert_eq!(first.strategy, Some(Strategy::Bulk), "{first:?}");
+    assert!(first.is_complete(), "{first:?}");
+    let with_user = env
+        .expected(kind)
+        .values()
+        .filter(|d| d.user_id.is_some())
+        .count() as u64;
+    assert_eq!(first.lookups.reads, with_user, "{first:?}");
+    let pages = n.div_ceil(100) as u64;
+    // The pages, the one SCIM attempt, a record per host with a user: at most the lookups' cost plus
+    // the pages and that attempt.
+    assert_eq!(first.requests, pages + 1 + with_user, "{first:?}");
     assert_eq!(marks(&env, &ws).await.device_watermark, Some(env.now()));
     advance(&env, DAY);
     env.sandbox.mutate(|f| {
@@ -384,9 +396,10 @@ async fn a_fleet_refreshed_by_lookups_goes_incremental_the_next_day() {
     assert_eq!(report.strategy, Some(Strategy::Changes), "{report:?}");
     assert!(report.is_complete(), "{report:?}");
     assert_eq!(report.matched + report.unchanged, n, "{report:?}");
+    assert_eq!(report.lookups.reads, 0, "{report:?}");
     assert!(
         requests < first.requests / 10,
-        "{requests} requests against {} for the lookups",
+        "{requests} requests against {} for the first refresh",
         first.requests
     );
 }
@@ -415,8 +428,7 @@ async fn the_watermark_never_passes_a_device_answered_earlier() {
 
 #[tokio::test]
 async fn fleet_with_scim_lists_in_bulk_and_changed_hosts_of_known_users_cost_no_read() {
-    // Fleet Premium: validation finds the SCIM users readable, so the first refresh lists hosts and
-    // names their users in bulk. The next day's listing of changes leaves users to the cache, which
+    // Fleet Premium: the first refresh lists hosts and names their users in bulk (SCIM). The next day's listing of changes leaves users to the cache, which
     // the first listing filled: the changed hosts cost their page and no host record.
     let kind = ProviderKind::Fleet;
     let n = 250; // the last host page is short, so it ends the listing
@@ -430,8 +442,8 @@ async fn fleet_with_scim_lists_in_bulk_and_changed_hosts_of_known_users_cost_no_
     assert!(first.is_complete(), "{first:?}");
     let pages = n.div_ceil(100) as u64;
     let scim_pages = env.sandbox.per_device_listing_requests(kind) as u64;
-    // `/me` and the SCIM page of the validation, then the host pages and the SCIM users.
-    assert_eq!(env.requests(kind) - before, 2 + pages + scim_pages);
+    // `/me` for the validation, then the host pages and the SCIM users.
+    assert_eq!(env.requests(kind) - before, 1 + pages + scim_pages);
     assert!(first.lookups.stored > 0, "{first:?}");
 
     advance(&env, DAY);
