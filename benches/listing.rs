@@ -252,7 +252,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let report = bench.refresh(&ws).await?;
         let wall = started.elapsed().as_secs_f64();
         let peak = peak_rss_mib();
-        assert_eq!(report.matched, bench.tracked, "{kind}: {report:?}");
+        assert_eq!(report.due, bench.tracked, "{kind}");
+        assert_eq!(report.still_due(), 0, "{kind}: {report:?}");
         let page = provider.device_paging().page_size().unwrap_or(1000) as usize;
         let pages = devices.div_ceil(page);
         let extra = sandbox.per_device_listing_requests(*kind);

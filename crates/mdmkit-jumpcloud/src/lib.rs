@@ -522,16 +522,25 @@ impl JumpCloudProvider {
             })
     }
 
-    /// Drops the directory unless it was read within [`DIRECTORY_REUSE`]: resolution calls want names as
-    /// of now, not as of a listing of yesterday, but not a read of the whole directory per batch.
-    async fn forget_old_directory(&self) {
-        let read = *self
-            .directory_read
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if read.is_none_or(|at| at.elapsed() > DIRECTORY_REUSE) {
-            *self.directory.lock().await = None;
+    /// Names for a resolution call: by id when a few are wanted, else from the directory, read again
+    /// unless read within [`DIRECTORY_REUSE`] (names as of now, not as of yesterday's listing, but not a
+    /// read of the whole directory per batch of a refresh).
+    async fn resolution_names(
+        &self,
+        operation: &'static str,
+        wanted: &HashSet<String>,
+    ) -> Result<HashMap<String, UserEntry>> {
+        let use_directory = wanted.len() > NAMES_BY_ID_UP_TO;
+        if use_directory {
+            let read = *self
+                .directory_read
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if read.is_none_or(|at| at.elapsed() > DIRECTORY_REUSE) {
+                *self.directory.lock().await = None;
+            }
         }
+        self.names(operation, wanted, use_directory).await
     }
 
     /// Starts a new listing: the directory and the binding strategy are read afresh.
@@ -744,11 +753,7 @@ impl MdmProvider for JumpCloudProvider {
             .iter()
             .filter_map(|(_, user)| user.clone().flatten())
             .collect();
-        let use_directory = wanted.len() > NAMES_BY_ID_UP_TO;
-        if use_directory {
-            self.forget_old_directory().await;
-        }
-        let names = self.names(OP_RESOLVE, &wanted, use_directory).await?;
+        let names = self.resolution_names(OP_RESOLVE, &wanted).await?;
         Ok(bound
             .into_iter()
             .filter_map(|(device, user)| {
@@ -767,11 +772,7 @@ impl MdmProvider for JumpCloudProvider {
     /// fresh read of the directory. Users JumpCloud no longer has are left out.
     async fn resolve_user_names(&self, users: &[UserRef]) -> Result<Vec<ResolvedUserName>> {
         let wanted: HashSet<String> = users.iter().map(|u| u.user_id.clone()).collect();
-        let use_directory = wanted.len() > NAMES_BY_ID_UP_TO;
-        if use_directory {
-            self.forget_old_directory().await;
-        }
-        let names = self.names(OP_NAMES, &wanted, use_directory).await?;
+        let names = self.resolution_names(OP_NAMES, &wanted).await?;
         Ok(names
             .into_iter()
             .filter_map(|(id, entry)| match entry {
