@@ -13,6 +13,7 @@ mod session;
 #[allow(dead_code)]
 mod support;
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use mdmkit::sync::{Plan, WorkspaceId};
@@ -103,6 +104,9 @@ fn workspace() -> WorkspaceId {
     WorkspaceId::new(app::WORKSPACE)
 }
 
+/// The check is the router's, not each handler's: every route a form posts to refuses a post without a
+/// session, with another session's token, with a wrong one, with none, and with one sent as JSON, whatever
+/// else the form holds; nothing happens, and the session's own token gets through.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_form_needs_its_sessions_csrf_token() {
     let harness = Harness::start(scheduler(Duration::from_secs(3600))).await;
@@ -130,39 +134,45 @@ async fn every_form_needs_its_sessions_csrf_token() {
         ("/plan", vec![("plan", "Pro")]),
         ("/plan", vec![("plan", "Enterprise")]),
     ];
+    // Every route the router serves for forms is tried, and nothing else.
+    let routes: BTreeSet<&str> = app::form_routes().into_iter().map(|(p, _)| p).collect();
+    let tried: BTreeSet<&str> = posts.iter().map(|(p, _)| *p).collect();
+    assert_eq!(tried, routes);
+    let wrong = "0".repeat(person.csrf.len());
     let http = reqwest::Client::new();
     for (path, fields) in &posts {
+        let url = format!("{}{path}", harness.base);
         // No session at all (a forged cross-site post without the cookie).
         let mut with_token: Vec<(&str, &str)> = vec![("csrf", &person.csrf)];
         with_token.extend_from_slice(fields);
-        let r = http
-            .post(format!("{}{path}", harness.base))
-            .form(&with_token)
-            .send()
-            .await
-            .unwrap();
+        let r = http.post(&url).form(&with_token).send().await.unwrap();
         assert_eq!(
             r.status(),
             StatusCode::FORBIDDEN,
             "{path} without a session"
         );
-        // The right session with another session's token, and with none.
-        for token in [other.csrf.as_str(), ""] {
-            let mut form: Vec<(&str, &str)> = vec![("csrf", token)];
+        // The right session with another session's token, a wrong one, an empty one and none.
+        for token in [Some(other.csrf.as_str()), Some(&wrong), Some(""), None] {
+            let mut form: Vec<(&str, &str)> = token.map(|t| ("csrf", t)).into_iter().collect();
             form.extend_from_slice(fields);
-            let r = person
-                .http
-                .post(format!("{}{path}", harness.base))
-                .form(&form)
-                .send()
-                .await
-                .unwrap();
+            let r = person.http.post(&url).form(&form).send().await.unwrap();
             assert_eq!(
                 r.status(),
                 StatusCode::FORBIDDEN,
                 "{path} with token {token:?}"
             );
+            assert!(r.text().await.unwrap().contains("this form expired"));
         }
+        // The token travels in the form only: a body that is no form carries none.
+        let r = person
+            .http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"csrf":"{}"}}"#, person.csrf))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path} as JSON");
     }
     // Nothing happened.
     let sync = &harness.running.console.sync;
@@ -174,6 +184,92 @@ async fn every_form_needs_its_sessions_csrf_token() {
     let (status, page) = person.post("/plan", &[("plan", "Pro")]).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("The plan is now Pro."), "{page}");
+    // And with it every route reaches its handler (which answers a bare form with a message).
+    for path in &routes {
+        assert_eq!(person.post(path, &[]).await.0, StatusCode::OK, "{path}");
+    }
+    // Reading needs no token.
+    for page in ["/settings", "/devices", "/groups"] {
+        assert_eq!(person.get(page).await.0, StatusCode::OK, "{page}");
+    }
+    harness.stop().await;
+}
+
+/// The command line: defaults, every option, `DATABASE_URL` overridden by `--database-url`, and errors
+/// that name the argument.
+#[test]
+fn arguments_are_parsed_into_options() {
+    use app::{parse_args, Command, Options};
+    let args = |list: &[&str]| list.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    let defaults = Options {
+        listen: "127.0.0.1:8080".parse().unwrap(),
+        database_url: None,
+        sandbox_port: Some(app::SANDBOX_PORT),
+    };
+    assert_eq!(
+        parse_args(args(&[]), None),
+        Ok(Command::Run(defaults.clone()))
+    );
+    assert_eq!(
+        parse_args(
+            args(&[
+                "--listen",
+                "0.0.0.0:9000",
+                "--database-url",
+                "postgres://postgres@127.0.0.1/test",
+                "--sandbox-port",
+                "47400",
+            ]),
+            Some("sqlite://ignored.db".into()),
+        ),
+        Ok(Command::Run(Options {
+            listen: "0.0.0.0:9000".parse().unwrap(),
+            database_url: Some("postgres://postgres@127.0.0.1/test".into()),
+            sandbox_port: Some(47_400),
+        }))
+    );
+    assert_eq!(
+        parse_args(args(&["--no-sandbox"]), Some("sqlite://from-env.db".into())),
+        Ok(Command::Run(Options {
+            database_url: Some("sqlite://from-env.db".into()),
+            sandbox_port: None,
+            ..defaults
+        }))
+    );
+    for help in ["-h", "--help"] {
+        assert_eq!(
+            parse_args(args(&["--no-sandbox", help]), None),
+            Ok(Command::Help)
+        );
+    }
+    assert!(app::USAGE.starts_with("usage: console [--listen ADDR]"));
+    let error = |list: &[&str]| parse_args(args(list), None).unwrap_err();
+    assert_eq!(
+        error(&["--listen"]),
+        "--listen needs a value: --listen ADDR"
+    );
+    assert!(error(&["--listen", "localhost"]).starts_with("--listen \"localhost\": "));
+    assert!(error(&["--sandbox-port", "70000"]).starts_with("--sandbox-port \"70000\": "));
+    assert_eq!(
+        error(&["--database-url"]),
+        "--database-url needs a value: --database-url URL"
+    );
+    assert_eq!(
+        error(&["--verbose"]),
+        "unknown argument \"--verbose\" (try --help)"
+    );
+}
+
+/// The line printed at start names the address the console serves, as a URL a browser opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_startup_line_points_at_the_console() {
+    let harness = Harness::start(scheduler(Duration::from_secs(3600))).await;
+    let line = app::startup_line(harness.running.addr);
+    assert_eq!(line, format!("console: {}/", harness.base));
+    let url = line.strip_prefix("console: ").unwrap();
+    let page = reqwest::get(url).await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("<h1>MDM settings</h1>"));
     harness.stop().await;
 }
 
@@ -216,6 +312,10 @@ async fn settings_validate_save_only_what_works_and_never_show_secrets() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("API Client ID is required"), "{page}");
+    assert!(
+        page.contains(r#"<strong class="category">Check the API Client ID field</strong>"#),
+        "{page}"
+    );
     assert_eq!(harness.sandbox.request_count(ProviderKind::Jamf), before);
 
     // A typed host on a private network is refused (the sandbox's own address is the only exception).
@@ -230,7 +330,10 @@ async fn settings_validate_save_only_what_works_and_never_show_secrets() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(page.contains("Invalid input"), "{page}");
+    assert!(
+        page.contains(r#"<strong class="category">Check the Host field</strong>: plain http:// is refused for 10.1.2.3"#),
+        "the field to fix, in words: {page}"
+    );
     assert!(
         page.contains("value=\"http://10.1.2.3:8080\""),
         "the host is shown again: {page}"

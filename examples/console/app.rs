@@ -4,10 +4,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{Form, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::body::{Body, Bytes};
+use axum::extract::{Form, FromRequest, Query, Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use maud::Markup;
 use mdmkit::http::ClientOptions;
@@ -30,6 +32,76 @@ pub(crate) const WORKSPACE: &str = "console";
 const MAX_SERIALS_PER_FORM: usize = 1_000;
 /// The longest group name accepted.
 const MAX_GROUP_NAME: usize = 200;
+
+/// The sandbox's first port: fixed, so saved connections to it still work after a restart.
+pub(crate) const SANDBOX_PORT: u16 = 47_330;
+/// What `--help` prints.
+pub(crate) const USAGE: &str =
+    "usage: console [--listen ADDR] [--database-url URL] [--sandbox-port N | --no-sandbox]";
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Command {
+    /// Serve with these options.
+    Run(Options),
+    /// Print [`USAGE`] and stop.
+    Help,
+}
+
+/// How to serve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Options {
+    pub(crate) listen: SocketAddr,
+    /// `None`: a SQLite file in the system's temporary directory.
+    pub(crate) database_url: Option<String>,
+    /// Where the in-process sandbox starts; `None` runs without it.
+    pub(crate) sandbox_port: Option<u16>,
+}
+
+/// Reads the arguments after the program's name. `database_url` is `DATABASE_URL`'s value, which
+/// `--database-url` overrides.
+pub(crate) fn parse_args(
+    args: impl IntoIterator<Item = String>,
+    database_url: Option<String>,
+) -> Result<Command, String> {
+    let mut args = args.into_iter();
+    let mut options = Options {
+        listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        database_url,
+        sandbox_port: Some(SANDBOX_PORT),
+    };
+    while let Some(arg) = args.next() {
+        let mut value = |what: &str| {
+            args.next()
+                .ok_or_else(|| format!("{arg} needs a value: {arg} {what}"))
+        };
+        match arg.as_str() {
+            "--listen" => {
+                let addr = value("ADDR")?;
+                options.listen = addr
+                    .parse()
+                    .map_err(|e| format!("--listen {addr:?}: {e}"))?;
+            }
+            "--database-url" => options.database_url = Some(value("URL")?),
+            "--sandbox-port" => {
+                let port = value("N")?;
+                options.sandbox_port = Some(
+                    port.parse()
+                        .map_err(|e| format!("--sandbox-port {port:?}: {e}"))?,
+                );
+            }
+            "--no-sandbox" => options.sandbox_port = None,
+            "-h" | "--help" => return Ok(Command::Help),
+            other => return Err(format!("unknown argument {other:?} (try --help)")),
+        }
+    }
+    Ok(Command::Run(options))
+}
+
+/// The line printed once the console accepts connections: where to point a browser.
+pub(crate) fn startup_line(addr: SocketAddr) -> String {
+    format!("console: http://{addr}/")
+}
 
 /// Where the in-process sandbox listens, and the client options that may reach it.
 #[derive(Debug, Clone)]
@@ -183,22 +255,70 @@ pub(crate) async fn start(setup: Setup) -> std::io::Result<Running> {
     })
 }
 
-/// Every route.
+/// Every route a form posts to, with its handler.
+pub(crate) fn form_routes() -> Vec<(&'static str, MethodRouter<Arc<Console>>)> {
+    vec![
+        ("/settings", post(save_settings)),
+        ("/settings/disconnect", post(disconnect)),
+        ("/devices/add", post(add_devices)),
+        ("/devices/remove", post(remove_device)),
+        ("/groups/sync", post(sync_now)),
+        ("/groups/create", post(create_group)),
+        ("/groups/edit", post(edit_group)),
+        ("/groups/delete", post(delete_group)),
+        ("/plan", post(set_plan)),
+    ]
+}
+
+/// Every route, each behind [`require_csrf`]: a handler cannot forget the check.
 pub(crate) fn router(console: Arc<Console>) -> Router {
-    Router::new()
+    let pages = Router::new()
         .route("/", get(|| async { Redirect::to("/settings") }))
-        .route("/settings", get(settings_page).post(save_settings))
-        .route("/settings/disconnect", post(disconnect))
+        .route("/settings", get(settings_page))
         .route("/devices", get(devices_page))
-        .route("/devices/add", post(add_devices))
-        .route("/devices/remove", post(remove_device))
-        .route("/groups", get(groups_page))
-        .route("/groups/sync", post(sync_now))
-        .route("/groups/create", post(create_group))
-        .route("/groups/edit", post(edit_group))
-        .route("/groups/delete", post(delete_group))
-        .route("/plan", post(set_plan))
+        .route("/groups", get(groups_page));
+    form_routes()
+        .into_iter()
+        .fold(pages, |router, (path, handler)| router.route(path, handler))
+        .route_layer(middleware::from_fn_with_state(
+            console.clone(),
+            require_csrf,
+        ))
         .with_state(console)
+}
+
+/// The one field every form carries besides its own.
+#[derive(Deserialize)]
+struct CsrfToken {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Lets a request that changes something through only if its form carries its session's CSRF token;
+/// reads (`GET`, `HEAD`) pass untouched. The body is read here and handed on whole.
+async fn require_csrf(
+    State(console): State<Arc<Console>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if matches!(*request.method(), Method::GET | Method::HEAD) {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    // Through the `Bytes` extractor, so the router's body limit holds here as it does for `Form`.
+    let body = match Bytes::from_request(Request::from_parts(parts.clone(), body), &()).await {
+        Ok(body) => body,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let form = Request::from_parts(parts.clone(), Body::from(body.clone()));
+    let token = Form::<CsrfToken>::from_request(form, &())
+        .await
+        .map(|Form(f)| f.csrf)
+        .unwrap_or_default();
+    if !console.sessions.check_csrf(&parts.headers, &token) {
+        return forbidden();
+    }
+    next.run(Request::from_parts(parts, Body::from(body))).await
 }
 
 /// A page with the session cookie set if the session is new.
@@ -232,10 +352,25 @@ fn forbidden() -> Response {
         .into_response()
 }
 
-/// After a POST: the message for the next page, and a redirect there (so reloading does not post again).
-fn done(console: &Console, headers: &HeaderMap, to: &str, error: bool, text: String) -> Response {
-    console.sessions.flash(headers, Flash { error, text });
+/// After a POST: the confirmation (`Ok`) or the error (`Err`) for the next page, and a redirect there (so
+/// reloading does not post again).
+fn done(
+    console: &Console,
+    headers: &HeaderMap,
+    to: &str,
+    outcome: Result<String, String>,
+) -> Response {
+    let flash = match outcome {
+        Ok(text) => Flash { error: false, text },
+        Err(text) => Flash { error: true, text },
+    };
+    console.sessions.flash(headers, flash);
     Redirect::to(to).into_response()
+}
+
+/// An engine or store result with its error as a person should read it ([`explain`]).
+fn explained<T, E: Into<SyncError>>(result: Result<T, E>) -> Result<T, String> {
+    result.map_err(|e| explain(&e.into()))
 }
 
 /// What a person should read for an engine error: the R8 category and its meaning for MDM errors,
@@ -354,17 +489,31 @@ fn config_from_form(
     serde_json::from_value(serde_json::Value::Object(object)).map_err(|e| e.to_string())
 }
 
+/// A configuration the form does not make, as the settings page says it: the field to fix, in words, and
+/// the validation message. Messages name a credential by its label ("API Client ID is required"; the
+/// longest label found wins, so not "Client ID") and a host as "the host" or by its URL.
+fn field_error(kind: ProviderKind, message: &str) -> SettingsError {
+    let fields = kind.credential_fields();
+    let about_host = message.to_ascii_lowercase().contains("host") || message.contains("://");
+    let field = fields
+        .iter()
+        .filter(|f| message.contains(f.label))
+        .max_by_key(|f| f.label.len())
+        .or_else(|| fields.iter().find(|f| f.key == "host" && about_host));
+    SettingsError {
+        title: match field {
+            Some(f) => format!("Check the {} field", f.label),
+            None => "Check the form".into(),
+        },
+        detail: message.to_owned(),
+    }
+}
+
 async fn save_settings(
     State(console): State<Arc<Console>>,
     headers: HeaderMap,
     Form(fields): Form<Fields>,
 ) -> Response {
-    if !console.sessions.check_csrf(
-        &headers,
-        fields.get("csrf").map(String::as_str).unwrap_or_default(),
-    ) {
-        return forbidden();
-    }
     let session = console.sessions.current(&headers);
     let Some(kind) = fields
         .get("provider")
@@ -374,8 +523,7 @@ async fn save_settings(
             &console,
             &headers,
             "/settings",
-            true,
-            "Choose a provider.".into(),
+            Err("Choose a provider.".into()),
         );
     };
     let form = SettingsForm {
@@ -390,10 +538,7 @@ async fn save_settings(
     let config = match config_from_form(&console, kind, &fields) {
         Ok(config) => config,
         Err(message) => {
-            let error = SettingsError {
-                title: "Invalid input".into(),
-                detail: message,
-            };
+            let error = field_error(kind, &message);
             return refused(&console, &session, kind, &form, &error).await;
         }
     };
@@ -422,16 +567,17 @@ async fn save_settings(
                 }
                 _ => {}
             }
-            done(&console, &headers, "/devices", false, text)
+            done(&console, &headers, "/devices", Ok(text))
         }
         Err(e) => {
             let error = match (&e, e.kind()) {
-                // A configuration the provider refuses before any request (a host that does not parse, a
-                // refused address): the person fixes the form.
-                (SyncError::Provider(p), Some(ErrorKind::InvalidConfiguration)) => SettingsError {
-                    title: "Invalid input".into(),
-                    detail: p.message().to_owned(),
-                },
+                // A configuration refused before any answer from the MDM (a host that does not parse, a
+                // refused address): the person fixes the field it names.
+                (SyncError::Provider(p), Some(ErrorKind::InvalidConfiguration))
+                    if p.status().is_none() =>
+                {
+                    field_error(kind, p.message())
+                }
                 (_, _) => match e.category() {
                     Some(category) => SettingsError {
                         title: category.name().into(),
@@ -474,33 +620,14 @@ async fn refused(
     )
 }
 
-#[derive(Deserialize)]
-struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
-async fn disconnect(
-    State(console): State<Arc<Console>>,
-    headers: HeaderMap,
-    Form(form): Form<CsrfOnly>,
-) -> Response {
-    if !console.sessions.check_csrf(&headers, &form.csrf) {
-        return forbidden();
-    }
-    match console.sync.disconnect(&console.workspace).await {
-        Ok(report) => done(
-            &console,
-            &headers,
-            "/settings",
-            false,
-            format!(
-                "Disconnected: credentials deleted, {} devices' MDM metadata cleared, {} groups detached.",
-                report.devices_cleared, report.groups_detached
-            ),
-        ),
-        Err(e) => done(&console, &headers, "/settings", true, explain(&e)),
-    }
+async fn disconnect(State(console): State<Arc<Console>>, headers: HeaderMap) -> Response {
+    let outcome = explained(console.sync.disconnect(&console.workspace).await).map(|report| {
+        format!(
+            "Disconnected: credentials deleted, {} devices' MDM metadata cleared, {} groups detached.",
+            report.devices_cleared, report.groups_detached
+        )
+    });
+    done(&console, &headers, "/settings", outcome)
 }
 
 #[derive(Deserialize)]
@@ -579,8 +706,6 @@ fn parse_serials(text: &str) -> Result<Vec<SerialNumber>, String> {
 #[derive(Deserialize)]
 struct SerialsForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     serials: String,
 }
 
@@ -589,56 +714,38 @@ async fn add_devices(
     headers: HeaderMap,
     Form(form): Form<SerialsForm>,
 ) -> Response {
-    if !console.sessions.check_csrf(&headers, &form.csrf) {
-        return forbidden();
-    }
-    let serials = match parse_serials(&form.serials) {
-        Ok(s) if s.is_empty() => {
-            return done(
-                &console,
-                &headers,
-                "/devices",
-                true,
-                "Type at least one serial number.".into(),
-            )
+    let outcome = async {
+        let serials = parse_serials(&form.serials)?;
+        if serials.is_empty() {
+            return Err("Type at least one serial number.".to_owned());
         }
-        Ok(s) => s,
-        Err(message) => return done(&console, &headers, "/devices", true, message),
-    };
-    let ws = &console.workspace;
-    let mut added = 0;
-    for serial in &serials {
-        match console.sync.add_device(ws, serial).await {
-            Ok(true) => added += 1,
-            Ok(false) => {}
-            Err(e) => return done(&console, &headers, "/devices", true, explain(&e)),
+        let ws = &console.workspace;
+        let mut added = 0;
+        for serial in &serials {
+            if explained(console.sync.add_device(ws, serial).await)? {
+                added += 1;
+            }
         }
-    }
-    // Fetch the new devices' metadata now rather than at the scheduler's next turn.
-    let fetched = match console.sync.refresh_due(ws).await {
-        Ok(report) => format!(" MDM metadata fetched for {} of them.", report.matched),
-        Err(SyncError::NotConnected { .. }) => String::new(),
-        Err(e) => format!(
-            " Their MDM metadata will be fetched later ({}).",
-            explain(&e)
-        ),
-    };
-    done(
-        &console,
-        &headers,
-        "/devices",
-        false,
-        format!(
+        // Fetch the new devices' metadata now rather than at the scheduler's next turn.
+        let fetched = match console.sync.refresh_due(ws).await {
+            Ok(report) => format!(" MDM metadata fetched for {} of them.", report.matched),
+            Err(SyncError::NotConnected { .. }) => String::new(),
+            Err(e) => format!(
+                " Their MDM metadata will be fetched later ({}).",
+                explain(&e)
+            ),
+        };
+        Ok(format!(
             "{added} devices added ({} already known).{fetched}",
             serials.len() - added
-        ),
-    )
+        ))
+    }
+    .await;
+    done(&console, &headers, "/devices", outcome)
 }
 
 #[derive(Deserialize)]
 struct SerialForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     serial: String,
 }
@@ -648,28 +755,17 @@ async fn remove_device(
     headers: HeaderMap,
     Form(form): Form<SerialForm>,
 ) -> Response {
-    if !console.sessions.check_csrf(&headers, &form.csrf) {
-        return forbidden();
+    let outcome = async {
+        let serial = SerialNumber::parse(&form.serial).map_err(|e| e.message().to_owned())?;
+        let devices = &console.sync.stores().devices;
+        if explained(devices.remove_device(&console.workspace, &serial).await)? {
+            Ok(format!("Removed {}.", serial.as_str()))
+        } else {
+            Err(format!("{} is not in the inventory.", serial.as_str()))
+        }
     }
-    let serial = match SerialNumber::parse(&form.serial) {
-        Ok(s) => s,
-        Err(e) => return done(&console, &headers, "/devices", true, e.message().to_owned()),
-    };
-    let text = match console
-        .sync
-        .stores()
-        .devices
-        .remove_device(&console.workspace, &serial)
-        .await
-    {
-        Ok(true) => (false, format!("Removed {}.", serial.as_str())),
-        Ok(false) => (
-            true,
-            format!("{} is not in the inventory.", serial.as_str()),
-        ),
-        Err(e) => (true, explain(&e.into())),
-    };
-    done(&console, &headers, "/devices", text.0, text.1)
+    .await;
+    done(&console, &headers, "/devices", outcome)
 }
 
 async fn groups_page(State(console): State<Arc<Console>>, headers: HeaderMap) -> Response {
@@ -704,8 +800,6 @@ async fn groups_page(State(console): State<Arc<Console>>, headers: HeaderMap) ->
 #[derive(Deserialize)]
 struct PlanForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     plan: String,
 }
 
@@ -714,59 +808,31 @@ async fn set_plan(
     headers: HeaderMap,
     Form(form): Form<PlanForm>,
 ) -> Response {
-    if !console.sessions.check_csrf(&headers, &form.csrf) {
-        return forbidden();
+    let outcome = async {
+        let plan = [Plan::Free, Plan::Pro, Plan::Enterprise]
+            .into_iter()
+            .find(|p| p.name() == form.plan)
+            .ok_or_else(|| "Choose Free, Pro or Enterprise.".to_owned())?;
+        explained(console.sync.set_plan(&console.workspace, plan).await)?;
+        Ok(format!("The plan is now {plan}."))
     }
-    let Some(plan) = [Plan::Free, Plan::Pro, Plan::Enterprise]
-        .into_iter()
-        .find(|p| p.name() == form.plan)
-    else {
-        return done(
-            &console,
-            &headers,
-            "/groups",
-            true,
-            "Choose Free, Pro or Enterprise.".into(),
-        );
-    };
-    match console.sync.set_plan(&console.workspace, plan).await {
-        Ok(()) => done(
-            &console,
-            &headers,
-            "/groups",
-            false,
-            format!("The plan is now {plan}."),
-        ),
-        Err(e) => done(&console, &headers, "/groups", true, explain(&e)),
-    }
+    .await;
+    done(&console, &headers, "/groups", outcome)
 }
 
-async fn sync_now(
-    State(console): State<Arc<Console>>,
-    headers: HeaderMap,
-    Form(form): Form<CsrfOnly>,
-) -> Response {
-    if !console.sessions.check_csrf(&headers, &form.csrf) {
-        return forbidden();
-    }
-    match console.sync.sync_groups_now(&console.workspace).await {
-        Ok(report) => done(
-            &console,
-            &headers,
-            "/groups",
-            false,
-            format!(
-                "Synced {} {} from {}: {} created, {} updated, {} detached.",
-                report.mdm_groups,
-                report.provider.group_noun(),
-                report.provider.display_name(),
-                report.created,
-                report.updated,
-                report.detached
-            ),
-        ),
-        Err(e) => done(&console, &headers, "/groups", true, explain(&e)),
-    }
+async fn sync_now(State(console): State<Arc<Console>>, headers: HeaderMap) -> Response {
+    let outcome = explained(console.sync.sync_groups_now(&console.workspace).await).map(|report| {
+        format!(
+            "Synced {} {} from {}: {} created, {} updated, {} detached.",
+            report.mdm_groups,
+            report.provider.group_noun(),
+            report.provider.display_name(),
+            report.created,
+            report.updated,
+            report.detached
+        )
+    });
+    done(&console, &headers, "/groups", outcome)
 }
 
 /// A group name as typed, or why it is refused.
@@ -789,8 +855,6 @@ fn group_name(raw: &str) -> Result<String, String> {
 #[derive(Deserialize)]
 struct NameForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     name: String,
 }
 
@@ -799,35 +863,22 @@ async fn create_group(
     headers: HeaderMap,
     Form(form): Form<NameForm>,
 ) -> Response {
-    if !console.sessions.check_csrf(&headers, &form.csrf) {
-        return forbidden();
+    let outcome = async {
+        let name = group_name(&form.name)?;
+        let groups = &console.sync.stores().groups;
+        explained(
+            groups
+                .create_group(&console.workspace, NewGroup::manual(name.clone()))
+                .await,
+        )?;
+        Ok(format!("Created {name}."))
     }
-    let name = match group_name(&form.name) {
-        Ok(n) => n,
-        Err(message) => return done(&console, &headers, "/groups", true, message),
-    };
-    let result = console
-        .sync
-        .stores()
-        .groups
-        .create_group(&console.workspace, NewGroup::manual(name.clone()))
-        .await;
-    match result {
-        Ok(_) => done(
-            &console,
-            &headers,
-            "/groups",
-            false,
-            format!("Created {name}."),
-        ),
-        Err(e) => done(&console, &headers, "/groups", true, explain(&e.into())),
-    }
+    .await;
+    done(&console, &headers, "/groups", outcome)
 }
 
 #[derive(Deserialize)]
 struct EditForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     id: String,
     #[serde(default)]
@@ -843,9 +894,8 @@ async fn editable_group(console: &Console, id: &str) -> Result<mdmkit::sync::Gro
         .stores()
         .groups
         .group(&console.workspace, &GroupId::new(id))
-        .await
-        .map_err(|e| explain(&e.into()))?
-        .ok_or_else(|| "That group no longer exists.".to_owned())?;
+        .await;
+    let group = explained(group)?.ok_or_else(|| "That group no longer exists.".to_owned())?;
     match group.managed_by() {
         Some(label) => Err(format!(
             "{} is {label}: its name and members come from the MDM.",
@@ -860,22 +910,14 @@ async fn edit_group(
     headers: HeaderMap,
     Form(form): Form<EditForm>,
 ) -> Response {
-    if !console.sessions.check_csrf(&headers, &form.csrf) {
-        return forbidden();
-    }
-    let result = async {
+    let outcome = async {
         let mut group = editable_group(&console, &form.id).await?;
         group.name = group_name(&form.name)?;
         group.members = parse_serials(&form.members)?
             .into_iter()
             .collect::<BTreeSet<_>>();
-        console
-            .sync
-            .stores()
-            .groups
-            .update_group(&console.workspace, &group)
-            .await
-            .map_err(|e| explain(&e.into()))?;
+        let groups = &console.sync.stores().groups;
+        explained(groups.update_group(&console.workspace, &group).await)?;
         Ok::<_, String>(format!(
             "Saved {} ({} members).",
             group.name,
@@ -883,16 +925,11 @@ async fn edit_group(
         ))
     }
     .await;
-    match result {
-        Ok(text) => done(&console, &headers, "/groups", false, text),
-        Err(text) => done(&console, &headers, "/groups", true, text),
-    }
+    done(&console, &headers, "/groups", outcome)
 }
 
 #[derive(Deserialize)]
 struct IdForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     id: String,
 }
@@ -902,23 +939,12 @@ async fn delete_group(
     headers: HeaderMap,
     Form(form): Form<IdForm>,
 ) -> Response {
-    if !console.sessions.check_csrf(&headers, &form.csrf) {
-        return forbidden();
-    }
-    let result = async {
+    let outcome = async {
         let group = editable_group(&console, &form.id).await?;
-        console
-            .sync
-            .stores()
-            .groups
-            .delete_group(&console.workspace, &group.id)
-            .await
-            .map_err(|e| explain(&e.into()))?;
+        let groups = &console.sync.stores().groups;
+        explained(groups.delete_group(&console.workspace, &group.id).await)?;
         Ok::<_, String>(format!("Deleted {}.", group.name))
     }
     .await;
-    match result {
-        Ok(text) => done(&console, &headers, "/groups", false, text),
-        Err(text) => done(&console, &headers, "/groups", true, text),
-    }
+    done(&console, &headers, "/groups", outcome)
 }

@@ -18,8 +18,8 @@
 //! - **One workspace** (`console`); a multi-tenant backend takes it from the signed-in user.
 //!
 //! The pieces, in `app.rs`: stores → vault → `MdmSync` with the provider factory → `Scheduler::run` in a
-//! task → axum handlers calling `MdmSync`. Pages are in `pages.rs` (maud), sessions and CSRF protection in
-//! `session.rs`.
+//! task → axum handlers calling `MdmSync`, each behind the CSRF check (`require_csrf`). Pages are in
+//! `pages.rs` (maud), sessions and their CSRF tokens in `session.rs`.
 
 mod app;
 mod pages;
@@ -27,7 +27,6 @@ mod session;
 
 use std::error::Error;
 use std::io::Write as _;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -37,40 +36,25 @@ use mdmkit_sandbox::{Access, Sandbox, SandboxConfig};
 
 type Result<T, E = Box<dyn Error + Send + Sync>> = std::result::Result<T, E>;
 
-/// The sandbox's first port: fixed, so saved connections to it still work after a restart.
-const SANDBOX_PORT: u16 = 47_330;
-
 #[tokio::main]
 async fn main() -> Result<()> {
-    let mut args = std::env::args().skip(1);
-    let mut listen: SocketAddr = "127.0.0.1:8080".parse()?;
-    let mut database_url = std::env::var("DATABASE_URL").ok();
-    let mut sandbox_port = Some(SANDBOX_PORT);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--listen" => listen = args.next().ok_or("--listen ADDR")?.parse()?,
-            "--database-url" => database_url = Some(args.next().ok_or("--database-url URL")?),
-            "--sandbox-port" => {
-                sandbox_port = Some(args.next().ok_or("--sandbox-port N")?.parse()?)
-            }
-            "--no-sandbox" => sandbox_port = None,
-            "-h" | "--help" => {
-                println!(
-                    "usage: console [--listen ADDR] [--database-url URL] [--sandbox-port N | --no-sandbox]"
-                );
+    let options =
+        match app::parse_args(std::env::args().skip(1), std::env::var("DATABASE_URL").ok())? {
+            app::Command::Run(options) => options,
+            app::Command::Help => {
+                println!("{}", app::USAGE);
                 return Ok(());
             }
-            other => return Err(format!("unknown argument {other:?} (try --help)").into()),
-        }
-    }
+        };
     let data_dir = std::env::temp_dir().join("mdmkit-console");
     std::fs::create_dir_all(&data_dir)?;
-    let url = database_url
+    let url = options
+        .database_url
         .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("mdmkit.db").display()));
     let stores = mdmkit_sqlx::open(&url).await?;
     let vault = vault(&data_dir.join("vault.key"))?;
 
-    let sandbox = match sandbox_port {
+    let sandbox = match options.sandbox_port {
         Some(port) => Some(
             Sandbox::start(SandboxConfig {
                 devices: 12,
@@ -82,7 +66,7 @@ async fn main() -> Result<()> {
         None => None,
     };
     let running = app::start(app::Setup {
-        listen,
+        listen: options.listen,
         stores,
         vault,
         clock: Arc::new(SystemClock),
@@ -94,7 +78,7 @@ async fn main() -> Result<()> {
         running.console.seed_inventory(sandbox).await?;
         print_sandbox(sandbox)?;
     }
-    println!("console: http://{}/", running.addr);
+    println!("{}", app::startup_line(running.addr));
     std::io::stdout().flush()?;
     tokio::signal::ctrl_c().await?;
     running.shutdown().await;

@@ -92,7 +92,8 @@ impl SettingsForm {
 /// An error that kept the settings from being saved.
 #[derive(Debug, Clone)]
 pub(crate) struct SettingsError {
-    /// The R8 category's name ("Unauthorized"), or "Invalid input" for a form that did not validate.
+    /// The R8 category's name ("Unauthorized"), or the field to fix ("Check the Host field") for a form
+    /// that did not validate.
     pub(crate) title: String,
     /// What it means, or the validation message.
     pub(crate) detail: String,

@@ -72,6 +72,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod arena;
 pub mod changes;
 pub mod config;
 pub mod device;

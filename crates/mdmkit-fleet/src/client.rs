@@ -15,7 +15,7 @@ use mdmkit_core::{
 };
 
 use crate::error::FleetErrorClassifier;
-use crate::scim::{ListResponse, ScimUser};
+use crate::scim::{ListResponse, ScimIndex, ScimIndexBuilder, ScimUser};
 use crate::wire::{Host, HostEnvelope, HostsPage, Label, LabelsPage, ListMeta, MeResponse};
 
 const ME: &str = "api/v1/fleet/me";
@@ -181,9 +181,9 @@ impl FleetClient {
         &self,
         fan_out: usize,
         operation: &'static str,
-    ) -> Result<Vec<ScimUser>> {
+    ) -> Result<ScimIndex> {
         let first = self.scim_users_page(1, operation).await?;
-        self.scim_users_rest(first, fan_out, operation).await
+        self.scim_users_rest(&first, fan_out, operation).await
     }
 
     /// One page of SCIM users from `start` (1-based).
@@ -217,43 +217,40 @@ impl FleetClient {
         })
     }
 
-    /// The users of `first` (the first page) and of every page after it. When the first page gave
-    /// `totalResults`, the pages it implies are read `fan_out` at a time; then, as without a total, page
-    /// after page until a page says it is the last (users added meanwhile are not missed).
+    /// The users of `first` (the first page) and of every page after it, indexed. When the first page
+    /// gave `totalResults`, the pages it implies are read `fan_out` at a time; then, as without a total,
+    /// page after page until a page says it is the last (users added meanwhile are not missed). Each page
+    /// goes into the index as it arrives, so at most `fan_out` pages of wire users are held at once.
     pub(crate) async fn scim_users_rest(
         &self,
-        first: ScimPage,
+        first: &ScimPage,
         fan_out: usize,
         operation: &'static str,
-    ) -> Result<Vec<ScimUser>> {
+    ) -> Result<ScimIndex> {
+        let mut index = ScimIndexBuilder::default();
+        index.add_page(&first.users);
         let mut last = first.last;
-        let mut users = first.users;
         if let (false, Some(total)) = (last, first.total) {
-            let known = users.len() as u64;
+            let known = index.rows();
             let pages = total.saturating_sub(known).div_ceil(SCIM_PAGE);
             let pages = pages.min(u64::from(mdmkit_core::paging::DEFAULT_MAX_PAGES));
-            let read: Vec<ScimPage> = stream::iter((0..pages).map(|i| known + 1 + i * SCIM_PAGE))
+            // The final page decides whether more follow (users added since the first page).
+            (index, last) = stream::iter((0..pages).map(|i| known + 1 + i * SCIM_PAGE))
                 .map(|start| self.scim_users_page(start, operation))
                 .buffered(fan_out.max(1))
-                .try_collect()
+                .try_fold((index, true), |(mut index, _), page| async move {
+                    index.add_page(&page.users);
+                    Ok((index, page.last || (page.users.len() as u64) < SCIM_PAGE))
+                })
                 .await?;
-            // The final page decides whether more follow (users added since the first page).
-            last = read
-                .last()
-                .is_none_or(|p| p.last || (p.users.len() as u64) < SCIM_PAGE);
-            for page in read {
-                users.extend(page.users);
-            }
         }
         for _ in 0..mdmkit_core::paging::DEFAULT_MAX_PAGES {
             if last {
-                return Ok(users);
+                return Ok(index.build());
             }
-            let page = self
-                .scim_users_page(users.len() as u64 + 1, operation)
-                .await?;
+            let page = self.scim_users_page(index.rows() + 1, operation).await?;
             last = page.last;
-            users.extend(page.users);
+            index.add_page(&page.users);
         }
         Err(not_fleet(operation, "the SCIM user list did not end"))
     }

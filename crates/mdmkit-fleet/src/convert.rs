@@ -45,8 +45,8 @@ pub(crate) fn device_from_listed_host(host: &Host, scim: Option<&ScimIndex>) -> 
     let user = match (user, scim) {
         (Some(u), Some(index)) if u.from_idp => Some(match index.find(&u.id) {
             Some(named) => AssignedUser {
-                id: named.user_id.clone(),
-                name: named.name.clone(),
+                id: named.user_id.to_owned(),
+                name: named.name.map(str::to_owned),
                 from_idp: true,
             },
             None => u,

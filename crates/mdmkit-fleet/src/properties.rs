@@ -103,7 +103,7 @@ proptest! {
             for user in &users {
                 let _ = user.full_name();
             }
-            let index = ScimIndex::new(users);
+            let index = ScimIndex::new(&users);
             let _ = (index.find(&identity), index.len());
         }
     }

@@ -14,7 +14,7 @@ use mdmkit_core::{
     NumberedPosition, Page, PageInfo, PageRequest, PagingStyle, ProviderKind, Result, SerialNumber,
 };
 
-use crate::convert::{self, UserDirectory, UserIds};
+use crate::convert::{self, DirectoryBuilder, UserIds};
 use crate::error::JamfErrorClassifier;
 use crate::version::{may_have_users_api, InventoryApi, JamfProVersion, MemberSource};
 use crate::wire::{
@@ -417,24 +417,39 @@ impl JamfClient {
         ))
     }
 
-    async fn users(&self, op: &'static str, filter: Option<&str>) -> Result<Vec<User>> {
-        let pager = self.api.pager(PagingStyle::PageNumber {
+    /// Every user matching `filter` (all without one), page by page into `into`: a page's wire records
+    /// are dropped once added, so a directory read holds one page of them, not the directory.
+    async fn users(
+        &self,
+        op: &'static str,
+        filter: Option<&str>,
+        into: &mut DirectoryBuilder,
+    ) -> Result<()> {
+        let mut pager = self.api.pager(PagingStyle::PageNumber {
             first: 0,
             size: USERS_PAGE_SIZE,
         });
-        collect_all(pager, user_id, |request| async move {
-            self.users_page(op, &request, filter).await
-        })
-        .await
+        while let Some(request) = pager.next_request().cloned() {
+            let page = self.users_page(op, &request, filter).await?;
+            pager.record(&page, user_id)?;
+            page.items.iter().for_each(|user| into.add(user));
+        }
+        Ok(())
     }
 
     /// Turns a user read into [`UserIds`]: a server without `/api/v1/users` (404) uses usernames from now
     /// on; a client without "Read User" (403) uses usernames for this read and says so in the log.
-    fn users_outcome(&self, read: Result<Vec<User>>) -> Result<UserIds> {
+    fn users_outcome(&self, read: Result<DirectoryBuilder>) -> Result<UserIds> {
         match read {
             Ok(users) => {
                 self.update(|s| s.users_api = Some(true));
-                Ok(UserIds::Records(Arc::new(UserDirectory::new(users))))
+                let users = users.build();
+                tracing::debug!(
+                    users = users.len(),
+                    bytes = users.heap_bytes(),
+                    "Jamf users read"
+                );
+                Ok(UserIds::Records(Arc::new(users)))
             }
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 tracing::debug!("no /api/v1/users on this server; usernames are the user IDs");
@@ -459,7 +474,9 @@ impl JamfClient {
             return Ok(ids.clone());
         }
         let ids = if self.users_possible(op).await? {
-            self.users_outcome(self.users(op, None).await)?
+            let mut users = DirectoryBuilder::default();
+            let read = self.users(op, None, &mut users).await.map(|()| users);
+            self.users_outcome(read)?
         } else {
             UserIds::Usernames
         };
@@ -472,7 +489,7 @@ impl JamfClient {
         if usernames.is_empty() || !self.users_possible(op).await? {
             return Ok(UserIds::Usernames);
         }
-        let mut found = Vec::new();
+        let mut found = DirectoryBuilder::default();
         for chunk in usernames.chunks(USERS_PER_FILTER) {
             let filter = match chunk {
                 [one] => format!("username=={}", rsql_quote(one)),
@@ -484,9 +501,8 @@ impl JamfClient {
                         .join(",")
                 ),
             };
-            match self.users(op, Some(&filter)).await {
-                Ok(users) => found.extend(users),
-                Err(e) => return self.users_outcome(Err(e)),
+            if let Err(e) = self.users(op, Some(&filter), &mut found).await {
+                return self.users_outcome(Err(e));
             }
         }
         self.users_outcome(Ok(found))

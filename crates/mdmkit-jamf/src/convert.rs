@@ -1,56 +1,133 @@
 //! Jamf wire types to mdmkit's devices and groups.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+use mdmkit_core::arena::{StringArena, TextRef};
 use mdmkit_core::{MdmDevice, MdmGroup, SerialNumber};
 
 use crate::wire::{non_blank, Computer, ComputerGroup, User};
 
 /// Jamf user records by username, for turning a computer's `userAndLocation.username` into the record id.
+///
+/// A listing reads the whole directory, so it is kept compact: each user's folded username, username, id
+/// and real name back to back in one [`StringArena`], and one 32-byte row per user, sorted by folded
+/// username. A user costs about 32 bytes plus their text (the username twice), some 70 bytes for a
+/// typical directory, instead of the wire records in two hash maps.
 #[derive(Default)]
 pub(crate) struct UserDirectory {
-    exact: HashMap<String, User>,
-    /// Lower-cased username to the one record it names; `None` when several records differ only in case.
-    folded: HashMap<String, Option<User>>,
+    text: StringArena,
+    /// Sorted by folded username; users with the same folded name keep the order they were read in.
+    rows: Vec<UserRow>,
+}
+
+/// One user of a [`UserDirectory`].
+#[derive(Debug, Clone, Copy)]
+struct UserRow {
+    /// The trimmed username, lower-cased.
+    folded: TextRef,
+    /// The trimmed username.
+    username: TextRef,
+    id: TextRef,
+    /// Empty when the record has none.
+    realname: TextRef,
+}
+
+/// The parts of a user record a device needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct UserRecord<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) realname: Option<&'a str>,
 }
 
 impl fmt::Debug for UserDirectory {
     // Usernames are personal data: only the size is shown.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "UserDirectory({} users)", self.exact.len())
+        write!(f, "UserDirectory({} users)", self.rows.len())
+    }
+}
+
+/// A [`UserDirectory`] being read, page by page: the wire records of a page can be dropped as soon as
+/// they are added.
+#[derive(Default)]
+pub(crate) struct DirectoryBuilder(UserDirectory);
+
+impl DirectoryBuilder {
+    /// Adds a user; one without a username cannot be looked up and is skipped.
+    pub(crate) fn add(&mut self, user: &User) {
+        let Some(name) = non_blank(user.username.as_deref()) else {
+            return;
+        };
+        let dir = &mut self.0;
+        let row = (|| {
+            Some(UserRow {
+                folded: dir.text.push(&name.to_lowercase())?,
+                username: dir.text.push(name)?,
+                id: dir.text.push(&user.id.0)?,
+                realname: dir
+                    .text
+                    .push(user.realname.as_deref().unwrap_or_default())?,
+            })
+        })();
+        if let Some(row) = row {
+            dir.rows.push(row);
+        }
+    }
+
+    pub(crate) fn build(self) -> UserDirectory {
+        let mut dir = self.0;
+        let text = &dir.text;
+        // Stable: the first record read wins among equal usernames, as in Jamf's id order.
+        text.sort(&mut dir.rows, |r| r.folded);
+        dir.rows.shrink_to_fit();
+        dir.text.shrink_to_fit();
+        dir
     }
 }
 
 impl UserDirectory {
+    #[cfg(test)]
     pub(crate) fn new(users: impl IntoIterator<Item = User>) -> Self {
-        let mut dir = UserDirectory::default();
+        let mut builder = DirectoryBuilder::default();
         for user in users {
-            let Some(name) = non_blank(user.username.as_deref()).map(str::to_owned) else {
-                continue;
-            };
-            dir.folded
-                .entry(name.to_lowercase())
-                .and_modify(|slot| {
-                    if slot.as_ref().is_some_and(|u| u.id != user.id) {
-                        *slot = None;
-                    }
-                })
-                .or_insert_with(|| Some(user.clone()));
-            dir.exact.entry(name).or_insert(user);
+            builder.add(&user);
         }
-        dir
+        builder.build()
     }
 
     /// The record for `username`: the exact match, else the only record equal to it ignoring case.
-    pub(crate) fn find(&self, username: &str) -> Option<&User> {
+    pub(crate) fn find(&self, username: &str) -> Option<UserRecord<'_>> {
         let username = username.trim();
-        self.exact.get(username).or_else(|| {
-            self.folded
-                .get(&username.to_lowercase())
-                .and_then(Option::as_ref)
+        let same_folded = self
+            .text
+            .equal_run(&self.rows, |r| r.folded, &username.to_lowercase());
+        let exact = same_folded
+            .iter()
+            .find(|r| self.text.get(r.username) == username);
+        let row = match (exact, same_folded) {
+            (Some(row), _) => row,
+            (None, [first, rest @ ..])
+                if rest
+                    .iter()
+                    .all(|r| self.text.get(r.id) == self.text.get(first.id)) =>
+            {
+                first
+            }
+            _ => return None,
+        };
+        Some(UserRecord {
+            id: self.text.get(row.id),
+            realname: non_blank(Some(self.text.get(row.realname))),
         })
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Heap bytes held, for the memory budget of a listing.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.text.heap_bytes() + self.rows.capacity() * std::mem::size_of::<UserRow>()
     }
 }
 
@@ -74,11 +151,11 @@ pub(crate) fn device(computer: &Computer, users: &UserIds) -> MdmDevice {
     };
     let user_id = match users {
         UserIds::Usernames => username.map(str::to_owned),
-        UserIds::Records(_) => record.map(|u| u.id.0.clone()),
+        UserIds::Records(_) => record.map(|u| u.id.to_owned()),
     };
     let user_name = computer
         .realname()
-        .or_else(|| record.and_then(|u| non_blank(u.realname.as_deref())))
+        .or_else(|| record.and_then(|u| u.realname))
         .or(username)
         .map(str::to_owned);
     MdmDevice::new(
@@ -175,13 +252,42 @@ mod tests {
             user("3", "ASmith", ""),
             user("4", "", "No Username"),
         ]);
-        assert_eq!(dir.find("JDoe").unwrap().id.0, "1");
-        assert_eq!(dir.find("jdoe").unwrap().id.0, "1");
-        assert_eq!(dir.find("asmith").unwrap().id.0, "2");
-        assert_eq!(dir.find("ASmith").unwrap().id.0, "3");
+        assert_eq!(dir.find("JDoe").unwrap().id, "1");
+        assert_eq!(dir.find("jdoe").unwrap().id, "1");
+        assert_eq!(dir.find("asmith").unwrap().id, "2");
+        assert_eq!(dir.find("ASmith").unwrap().id, "3");
         assert!(dir.find("ASMITH").is_none(), "ambiguous ignoring case");
         assert!(dir.find("").is_none());
         assert_eq!(format!("{dir:?}"), "UserDirectory(3 users)");
+    }
+
+    /// Issue 11 (c): a listing holds the whole directory, so it must stay near the size of its text.
+    /// Wire records in hash maps cost several times this.
+    #[test]
+    fn directory_costs_its_text_plus_a_small_row_per_user() {
+        let users: Vec<User> = (0..5_000)
+            .map(|i| {
+                user(
+                    &i.to_string(),
+                    &format!("user.{i}"),
+                    &format!("User Number {i}"),
+                )
+            })
+            .collect();
+        let text: usize = users
+            .iter()
+            .map(|u| {
+                2 * u.username.as_ref().unwrap().len()
+                    + u.id.0.len()
+                    + u.realname.as_ref().unwrap().len()
+            })
+            .sum();
+        let dir = UserDirectory::new(users);
+        assert_eq!(dir.find("USER.4321").map(|u| u.id), Some("4321"));
+        // The text once, and one row of four 8-byte references a user: nothing else.
+        assert_eq!(std::mem::size_of::<UserRow>(), 32);
+        assert_eq!(dir.heap_bytes(), text + 32 * dir.len());
+        assert_eq!(dir.len(), 5_000);
     }
 
     #[test]

@@ -17,6 +17,7 @@ use mdmkit_core::{
 };
 use serde::de::DeserializeOwned;
 
+use crate::directory::DirectoryBuilder;
 use crate::error::JumpCloudErrorClassifier;
 use crate::wire::{GraphObject, System, SystemGroup, SystemUser, V1List, V2List};
 
@@ -145,10 +146,15 @@ impl JumpCloudClient {
         .await
     }
 
-    /// The whole user directory, `GET /api/systemusers` page by page.
-    pub(crate) async fn user_directory(&self, operation: &'static str) -> Result<Vec<SystemUser>> {
-        let pager = self.http.pager(PagingStyle::Offset { limit: PAGE_SIZE });
-        collect_all(pager, SystemUser::user_id, |request| async move {
+    /// The whole user directory, `GET /api/systemusers` page by page into `into` (a page's wire records
+    /// are dropped once added).
+    pub(crate) async fn user_directory(
+        &self,
+        operation: &'static str,
+        into: &mut DirectoryBuilder,
+    ) -> Result<()> {
+        let mut pager = self.http.pager(PagingStyle::Offset { limit: PAGE_SIZE });
+        while let Some(request) = pager.next_request().cloned() {
             let (offset, limit) = offset_of(&request)?;
             let list: V1List<SystemUser> = self
                 .get("api/systemusers", operation)
@@ -157,15 +163,17 @@ impl JumpCloudClient {
                 .query("sort", "_id")
                 .json()
                 .await?;
-            Ok(Page::new(
+            let page = Page::new(
                 list.results,
                 PageInfo {
                     total: list.total_count,
                     ..PageInfo::default()
                 },
-            ))
-        })
-        .await
+            );
+            pager.record(&page, SystemUser::user_id)?;
+            page.items.iter().for_each(|user| into.add(user));
+        }
+        Ok(())
     }
 
     /// `GET /api/systemusers/{id}`; `None` when the user does not exist (any other failure is an error).

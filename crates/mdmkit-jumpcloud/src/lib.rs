@@ -110,7 +110,10 @@
 //!   looked up once by id; if JumpCloud answers 404 the device counts as unassigned.
 //! - **The user directory** is read once per listing (when the listing asks for the page at offset 0,
 //!   and only if a device on it has a user), paged, and kept in the provider until the next listing
-//!   starts. Single lookups ([`MdmProvider::devices_by_serial`]) read users by id instead.
+//!   starts. It is kept compact, ids and names only (see the `directory` module): about 16 bytes plus
+//!   the id and name, some 60 bytes a user, so 6 MB for 100,000 users. The per-user binding index,
+//!   when a listing chooses it, holds the bound users of every system it resolves. Single lookups
+//!   ([`MdmProvider::devices_by_serial`]) read users by id instead.
 //! - **Costs.** A listing of *D* devices in an organisation of *U* users takes `ceil(D/100)` system pages
 //!   plus `ceil(U/100)` directory pages, plus the smaller of "one graph call per device without a
 //!   primary user" and "one per user" (see above). A lookup takes one request, plus one graph call
@@ -130,6 +133,7 @@
 
 mod client;
 mod convert;
+mod directory;
 mod error;
 #[cfg(test)]
 mod properties;
@@ -152,7 +156,8 @@ use mdmkit_core::{
 use tokio::sync::Mutex;
 
 use crate::client::{offset_of, JumpCloudClient};
-use crate::wire::{GraphObject, System, SystemUser};
+use crate::directory::{Directory, DirectoryBuilder};
+use crate::wire::{GraphObject, System};
 
 pub use crate::client::PAGE_SIZE;
 pub use mdmkit_core::{JumpCloudConfig, JumpCloudRegion};
@@ -225,7 +230,7 @@ pub struct JumpCloudProvider {
     /// Graph reads run at once: the client's concurrency limit.
     fan_out: usize,
     /// The user directory of the listing in progress (reset at offset 0).
-    directory: Mutex<Option<HashMap<String, UserEntry>>>,
+    directory: Mutex<Option<Directory>>,
     /// When that directory was read: resolution calls reuse one read moments ago (by the listing whose
     /// rows they resolve, or an earlier batch of them) rather than read it again per batch.
     directory_read: std::sync::Mutex<Option<Instant>>,
@@ -303,30 +308,40 @@ impl JumpCloudProvider {
             *bindings = Bindings::PerSystem;
             return Ok(bindings.clone());
         }
-        let users: Vec<String> = self.directory(operation).await?.keys().cloned().collect();
-        if users.len() as u64 >= estimate {
+        let directory = self.directory(operation).await?;
+        if directory.len() as u64 >= estimate {
             tracing::debug!(
-                users = users.len(),
+                users = directory.len(),
                 estimate,
                 "JumpCloud bindings read per system"
             );
             *bindings = Bindings::PerSystem;
             return Ok(bindings.clone());
         }
+        // Fewer users than systems to resolve: their ids are the smaller list.
+        let users: Vec<String> = directory.ids().map(str::to_owned).collect();
+        drop(directory);
         tracing::debug!(
             users = users.len(),
             estimate,
             "JumpCloud bindings read per user (fewer users than systems to resolve)"
         );
-        let per_user: Vec<(String, Vec<GraphObject>)> = stream::iter(users)
+        // Each user's rows are turned around as they arrive, not collected first.
+        let by_system = stream::iter(users)
             .map(|user| async move {
                 let systems = self.client.bound_systems(operation, &user).await?;
                 Ok::<_, Error>((user, systems))
             })
             .buffered(self.fan_out)
-            .try_collect()
+            .try_fold(
+                HashMap::new(),
+                |mut by_system, (user, systems)| async move {
+                    invert_into(&mut by_system, &user, systems);
+                    Ok(by_system)
+                },
+            )
             .await?;
-        *bindings = Bindings::Index(Arc::new(invert(per_user)));
+        *bindings = Bindings::Index(Arc::new(by_system));
         Ok(bindings.clone())
     }
 
@@ -334,18 +349,25 @@ impl JumpCloudProvider {
     async fn directory(
         &self,
         operation: &'static str,
-    ) -> Result<tokio::sync::MappedMutexGuard<'_, HashMap<String, UserEntry>>> {
+    ) -> Result<tokio::sync::MappedMutexGuard<'_, Directory>> {
         let mut guard = self.directory.lock().await;
         if guard.is_none() {
-            let users = self.client.user_directory(operation).await?;
-            *guard = Some(index(users));
+            let mut users = DirectoryBuilder::default();
+            self.client.user_directory(operation, &mut users).await?;
+            let users = users.build();
+            tracing::debug!(
+                users = users.len(),
+                bytes = users.heap_bytes(),
+                "JumpCloud user directory read"
+            );
+            *guard = Some(users);
             *self
                 .directory_read
                 .lock()
                 .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         }
         Ok(tokio::sync::MutexGuard::map(guard, |d| {
-            d.get_or_insert_with(HashMap::new)
+            d.get_or_insert_with(Directory::default)
         }))
     }
 
@@ -361,7 +383,7 @@ impl JumpCloudProvider {
         }
         let mut directory = self.directory(operation).await?;
         for id in wanted {
-            if !directory.contains_key(id) {
+            if directory.get(id).is_none() {
                 tracing::debug!(user_id = %id, "user not in the directory read for this listing");
                 let entry = self.user_by_id(operation, id).await?;
                 directory.insert(id.clone(), entry);
@@ -369,7 +391,7 @@ impl JumpCloudProvider {
         }
         Ok(wanted
             .iter()
-            .filter_map(|id| directory.get(id).map(|e| (id.clone(), e.clone())))
+            .filter_map(|id| directory.get(id).map(|e| (id.clone(), e)))
             .collect())
     }
 
@@ -580,36 +602,25 @@ impl JumpCloudProvider {
     }
 }
 
-/// The user-to-systems rows of every user, turned around: for each system, the users bound to it with
-/// their paths (a path's length, and so whether the binding is direct, reads the same both ways).
-fn invert(per_user: Vec<(String, Vec<GraphObject>)>) -> HashMap<String, Vec<GraphObject>> {
-    let mut by_system: HashMap<String, Vec<GraphObject>> = HashMap::new();
-    for (user, systems) in per_user {
-        for row in systems.iter().filter(|r| r.is("system")) {
-            if let Some(system) = row.object_id() {
-                by_system
-                    .entry(system.to_owned())
-                    .or_default()
-                    .push(GraphObject {
-                        id: Some(user.clone()),
-                        kind: Some("user".to_owned()),
-                        paths: row.paths.clone(),
-                    });
-            }
+/// One user's user-to-systems rows, turned around into `by_system`: for each system, the users bound to
+/// it with their paths (a path's length, and so whether the binding is direct, reads the same both ways).
+fn invert_into(
+    by_system: &mut HashMap<String, Vec<GraphObject>>,
+    user: &str,
+    systems: Vec<GraphObject>,
+) {
+    for row in systems.into_iter().filter(|r| r.is("system")) {
+        if let Some(system) = row.object_id() {
+            by_system
+                .entry(system.to_owned())
+                .or_default()
+                .push(GraphObject {
+                    id: Some(user.to_owned()),
+                    kind: Some("user".to_owned()),
+                    paths: row.paths,
+                });
         }
     }
-    by_system
-}
-
-/// The directory by user id.
-fn index(users: Vec<SystemUser>) -> HashMap<String, UserEntry> {
-    users
-        .iter()
-        .filter_map(|u| {
-            u.user_id()
-                .map(|id| (id.to_owned(), UserEntry::Known(convert::user_name(u))))
-        })
-        .collect()
 }
 
 #[async_trait]

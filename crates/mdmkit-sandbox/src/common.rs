@@ -13,7 +13,7 @@ use mdmkit_core::{ProviderConfig, ProviderKind};
 use url::Url;
 
 use crate::faults::{FaultPlan, Faults};
-use crate::model::{Fleet, SimDevice};
+use crate::model::{Fleet, SimDevice, SimUser};
 use crate::{Access, ExpectedDevice, ExpectedGroup};
 
 /// Everything the servers share.
@@ -217,6 +217,14 @@ impl Ctx {
         (token, lifetime.as_secs())
     }
 
+    /// What the request's bearer token is, of those this provider issued; `None` when it presents none
+    /// (no `Authorization: Bearer`, or an empty token).
+    pub(crate) fn bearer_grant(&self, headers: &HeaderMap) -> Option<TokenCheck> {
+        bearer(headers)
+            .filter(|t| !t.is_empty())
+            .map(|t| self.check_token(t))
+    }
+
     /// Checks a presented bearer token.
     pub(crate) fn check_token(&self, token: &str) -> TokenCheck {
         match self.provider().tokens.lock().unwrap().get(token) {
@@ -255,6 +263,27 @@ pub(crate) trait ProviderSim: Send + Sync {
     /// documents no bulk way (JumpCloud's system-to-user graph). Zero for most providers.
     fn per_device_listing_requests(&self, _fleet: &Fleet) -> usize {
         0
+    }
+}
+
+/// What a correct connector reports for a device of a provider whose lookups and listings both carry the
+/// assigned user: R4's display name is the user's full name, else the device's name, the same either way.
+/// `device_id` and `user_id` give the provider's own identifiers.
+pub(crate) fn device_named_by_user(
+    fleet: &Fleet,
+    device: &SimDevice,
+    device_id: impl FnOnce(u32) -> String,
+    user_id: impl FnOnce(&SimUser) -> String,
+) -> ExpectedDevice {
+    let user = fleet.user_of(device);
+    let display_name = user.map_or_else(|| device.name.clone(), |u| u.full_name.clone());
+    ExpectedDevice {
+        index: device.index,
+        serial_number: device.serial.clone(),
+        device_id: device_id(device.index),
+        user_id: user.map(user_id),
+        list_display_name: display_name.clone(),
+        display_name,
     }
 }
 

@@ -95,7 +95,7 @@ use mdmkit_core::{ProviderConfig, SimpleMdmConfig};
 use serde_json::{json, Value};
 use url::Url;
 
-use crate::common::{basic, json, query_get, query_pairs, Ctx, ProviderSim};
+use crate::common::{basic, device_named_by_user, json, query_get, query_pairs, Ctx, ProviderSim};
 use crate::model::{ids, Fleet, SimDevice, SimGroup};
 use crate::{Access, ExpectedDevice, ExpectedGroup};
 
@@ -588,17 +588,14 @@ impl ProviderSim for SimpleMdmSim {
     }
 
     fn expected_device(&self, fleet: &Fleet, device: &SimDevice) -> ExpectedDevice {
-        let user = fleet.user_of(device).map(|u| u.full_name.clone());
-        let display_name = user.clone().unwrap_or_else(|| device.name.clone());
-        ExpectedDevice {
-            index: device.index,
-            serial_number: device.serial.clone(),
-            device_id: device_id(device.index).to_string(),
-            user_id: user,
-            // Rows carry their custom attributes, so the listing names the user as a lookup does.
-            list_display_name: display_name.clone(),
-            display_name,
-        }
+        // Rows carry their custom attributes, so the listing names the user as a lookup does; the user is
+        // known by the name the attribute holds.
+        device_named_by_user(
+            fleet,
+            device,
+            |index| device_id(index).to_string(),
+            |u| u.full_name.clone(),
+        )
     }
 
     fn expected_groups(&self, fleet: &Fleet) -> Vec<ExpectedGroup> {

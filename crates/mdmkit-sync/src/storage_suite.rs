@@ -33,8 +33,8 @@ use crate::marks::SyncMarks;
 use crate::memory::MemoryStore;
 use crate::model::{
     ConnectionChange, ConnectionRemoved, DeviceCheck, DevicePage, DeviceRecord, Fence,
-    GroupChanges, GroupId, Lease, LeaseOutcome, MdmMetadata, NewGroup, Paging, Plan, ProviderLink,
-    SealedCredentials, WorkspaceId,
+    GroupChanges, GroupId, GroupRecord, Lease, LeaseOutcome, MdmMetadata, NewGroup, Paging, Plan,
+    ProviderLink, SealedCredentials, WorkspaceId,
 };
 use crate::store::{Step, StepHook, StoreResult, Stores};
 use crate::vault::random_bytes;
@@ -187,51 +187,41 @@ pub async fn sync_marks(stores: &Stores) {
         Some(t(5))
     );
 
-    // Saving credentials without a change of MDM keeps the marks; a new connection (R9) forgets them.
-    stores
-        .credentials
-        .save_connection(
-            &ws,
-            fence,
-            sealed(ProviderKind::Intune, 1),
-            ConnectionChange::NONE,
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        marks.sync_marks(&ws).await.unwrap().device_watermark,
-        Some(t(5))
-    );
-    marks
-        .record_group_delta(&ws, fence, Some(&link), Some(t(2)))
-        .await
-        .unwrap();
-    let change = ConnectionChange {
-        clear_metadata: true,
-        group_sync_pending: true,
-    };
-    stores
-        .credentials
-        .save_connection(&ws, fence, sealed(ProviderKind::Jamf, 2), change)
-        .await
-        .unwrap();
-    assert_eq!(marks.sync_marks(&ws).await.unwrap(), SyncMarks::default());
-
-    // Disconnecting forgets them too, and leaves the other workspace's alone.
-    marks
-        .record_device_watermark(&ws, fence, t(7), Some(t(7)))
-        .await
-        .unwrap();
+    // Saving credentials without a change of MDM keeps the marks; a new connection (R9) forgets them, and
+    // so does a disconnect, which leaves the other workspace's alone.
     marks
         .record_device_watermark(&bystander, other_fence, t(8), Some(t(8)))
         .await
         .unwrap();
-    stores
-        .credentials
-        .remove_connection(&ws, fence)
-        .await
-        .unwrap();
-    assert_eq!(marks.sync_marks(&ws).await.unwrap(), SyncMarks::default());
+    kept_with_the_metadata(
+        stores,
+        &ws,
+        fence,
+        async || {
+            marks
+                .record_device_watermark(&ws, fence, t(7), Some(t(7)))
+                .await
+                .unwrap();
+            marks
+                .record_group_delta(&ws, fence, Some(&link), Some(t(2)))
+                .await
+                .unwrap();
+        },
+        async || {
+            assert_eq!(
+                marks.sync_marks(&ws).await.unwrap().device_watermark,
+                Some(t(5))
+            );
+        },
+        async |by| {
+            assert_eq!(
+                marks.sync_marks(&ws).await.unwrap(),
+                SyncMarks::default(),
+                "forgotten by {by}"
+            );
+        },
+    )
+    .await;
     assert_eq!(
         marks.sync_marks(&bystander).await.unwrap().device_watermark,
         Some(t(8))
@@ -246,6 +236,39 @@ pub async fn sync_marks(stores: &Stores) {
         StoreErrorKind::StaleFence,
         "a released lease writes nothing"
     );
+}
+
+/// State kept with the metadata (sync marks, lookup caches) across connection changes: saving the same
+/// connection again keeps it (`kept`); a new connection (R9) clears it, and so does a disconnect (`cleared`,
+/// told which). `fill` writes it again before each of the two.
+async fn kept_with_the_metadata(
+    stores: &Stores,
+    ws: &WorkspaceId,
+    fence: Fence,
+    fill: impl AsyncFn(),
+    kept: impl AsyncFn(),
+    cleared: impl AsyncFn(&str),
+) {
+    let credentials = &stores.credentials;
+    let resealed = sealed(ProviderKind::Fleet, 1);
+    credentials
+        .save_connection(ws, fence, resealed, ConnectionChange::NONE)
+        .await
+        .unwrap();
+    kept().await;
+    fill().await;
+    let change = ConnectionChange {
+        clear_metadata: true,
+        group_sync_pending: true,
+    };
+    credentials
+        .save_connection(ws, fence, sealed(ProviderKind::Jamf, 2), change)
+        .await
+        .unwrap();
+    cleared("a new connection (R9)").await;
+    fill().await;
+    credentials.remove_connection(ws, fence).await.unwrap();
+    cleared("a disconnect").await;
 }
 
 /// A workspace id no other run uses.
@@ -1488,6 +1511,77 @@ fn assert_injected<T: std::fmt::Debug>(result: StoreResult<T>, faults: &FaultInj
     );
 }
 
+/// The connection change an atomicity case interrupts: at a [`Step::CONNECT`] step, saving `to` with
+/// `change`; at a [`Step::DISCONNECT`] step, removing the connection.
+struct Interrupted {
+    to: SealedCredentials,
+    change: ConnectionChange,
+}
+
+/// What a connection change that went through reported.
+#[derive(Debug, PartialEq)]
+enum Completed {
+    /// `save_connection`: how many devices' metadata it cleared.
+    Saved(usize),
+    /// `remove_connection`.
+    Removed(ConnectionRemoved),
+}
+
+impl Interrupted {
+    /// The change whose steps `step` is one of.
+    async fn run(
+        &self,
+        stores: &Stores,
+        ws: &WorkspaceId,
+        fence: Fence,
+        step: Step,
+    ) -> StoreResult<Completed> {
+        let credentials = &stores.credentials;
+        if Step::CONNECT.contains(&step) {
+            let saved = credentials.save_connection(ws, fence, self.to.clone(), self.change);
+            saved.await.map(Completed::Saved)
+        } else {
+            credentials
+                .remove_connection(ws, fence)
+                .await
+                .map(Completed::Removed)
+        }
+    }
+
+    /// For each of `steps`: `prepare` a workspace (its id, its lease's fence and what `kept` compares
+    /// with), fail the change right after the step and let `kept` check that nothing changed, then retry
+    /// and let `done` check what the completed change left. The failure must be the injected fault, and
+    /// the retry must report every step of its change, in order.
+    async fn at_each<S>(
+        &self,
+        stores: &Stores,
+        faults: &FaultInjector,
+        steps: impl IntoIterator<Item = Step>,
+        prepare: impl AsyncFn() -> (WorkspaceId, Fence, S),
+        kept: impl AsyncFn(Step, &WorkspaceId, &S),
+        done: impl AsyncFn(Step, &WorkspaceId, Completed),
+    ) {
+        for step in steps {
+            let (ws, fence, before) = prepare().await;
+            faults.fail_at(step);
+            assert_injected(self.run(stores, &ws, fence, step).await, faults, step);
+            kept(step, &ws, &before).await;
+            let completed = self.run(stores, &ws, fence, step).await.unwrap();
+            let all: &[Step] = if Step::CONNECT.contains(&step) {
+                &Step::CONNECT
+            } else {
+                &Step::DISCONNECT
+            };
+            assert_eq!(
+                faults.take_seen(),
+                all,
+                "{step:?}: every step reported, in order"
+            );
+            done(step, &ws, completed).await;
+        }
+    }
+}
+
 /// Multi-step changes are atomic: a failure between any two steps of `save_connection`,
 /// `remove_connection`, `record_checks` or `apply_group_changes` leaves the old state whole, and a retry
 /// completes the change.
@@ -1520,167 +1614,165 @@ pub async fn atomic_changes(target: &dyn SuiteTarget) {
         }
     };
 
-    for step in Step::CONNECT {
-        let (ws, fence) = connected("atomic-connect", ConnectionChange::NONE).await;
-        let before = all_records(&stores, &ws).await;
-        stores
-            .marks
-            .record_device_watermark(&ws, fence, t(1), Some(t(1)))
-            .await
-            .unwrap();
-        let marks_before = stores.marks.sync_marks(&ws).await.unwrap();
-        let change = ConnectionChange {
+    // A new MDM that clears the metadata: a failure keeps the old credentials, metadata and watermark.
+    let reconnect = Interrupted {
+        to: sealed(ProviderKind::Fleet, 2),
+        change: ConnectionChange {
             clear_metadata: true,
             group_sync_pending: true,
-        };
-        faults.fail_at(step);
-        assert_injected(
-            stores
-                .credentials
-                .save_connection(&ws, fence, sealed(ProviderKind::Fleet, 2), change)
-                .await,
+        },
+    };
+    reconnect
+        .at_each(
+            &stores,
             &faults,
-            step,
-        );
-        assert_eq!(
-            stores.credentials.load_credentials(&ws).await.unwrap(),
-            Some(sealed(ProviderKind::Jamf, 1)),
-            "{step:?}: the old credentials stay"
-        );
-        assert_eq!(
-            all_records(&stores, &ws).await,
-            before,
-            "{step:?}: metadata kept"
-        );
-        assert_eq!(
-            stores.marks.sync_marks(&ws).await.unwrap(),
-            marks_before,
-            "{step:?}: the watermark is kept with the metadata"
-        );
-        let state = stores.state.sync_state(&ws).await.unwrap();
-        assert!(
-            !state.group_sync_pending && !state.refresh_pending,
-            "{step:?}"
-        );
-
-        let cleared = stores
-            .credentials
-            .save_connection(&ws, fence, sealed(ProviderKind::Fleet, 2), change)
-            .await
-            .unwrap();
-        assert_eq!(cleared, 2, "{step:?}: the retry completes");
-        assert_eq!(
-            faults.take_seen(),
             Step::CONNECT,
-            "every step reported, in order"
-        );
-        assert_eq!(
-            stores.credentials.load_credentials(&ws).await.unwrap(),
-            Some(sealed(ProviderKind::Fleet, 2))
-        );
-        assert!(all_records(&stores, &ws)
-            .await
-            .iter()
-            .all(|d| d.metadata.is_none()));
-        let state = stores.state.sync_state(&ws).await.unwrap();
-        assert!(state.group_sync_pending && state.refresh_pending);
-        assert_eq!(
-            stores.marks.sync_marks(&ws).await.unwrap(),
-            SyncMarks::default(),
-            "{step:?}: the watermark goes with the metadata"
-        );
-    }
-
-    for step in Step::DISCONNECT {
-        let pending = ConnectionChange {
-            clear_metadata: false,
-            group_sync_pending: true,
-        };
-        let (ws, fence) = connected("atomic-disconnect", pending).await;
-        let synced = NewGroup {
-            name: "Synced".into(),
-            link: Some(link(ProviderKind::Jamf, "5")),
-            members: [s1.clone()].into(),
-        };
-        stores
-            .groups
-            .apply_group_changes(
-                &ws,
-                fence,
-                GroupChanges {
-                    create: vec![synced],
-                    update: vec![],
-                },
-            )
-            .await
-            .unwrap();
-        let before_devices = all_records(&stores, &ws).await;
-        let before_groups = stores.groups.groups(&ws).await.unwrap();
-        faults.fail_at(step);
-        assert_injected(
-            stores.credentials.remove_connection(&ws, fence).await,
-            &faults,
-            step,
-        );
-        assert_eq!(
-            stores.credentials.load_credentials(&ws).await.unwrap(),
-            Some(sealed(ProviderKind::Jamf, 1)),
-            "{step:?}: still connected"
-        );
-        assert_eq!(all_records(&stores, &ws).await, before_devices, "{step:?}");
-        assert_eq!(
-            stores.groups.groups(&ws).await.unwrap(),
-            before_groups,
-            "{step:?}"
-        );
-        assert!(
-            stores
-                .state
-                .sync_state(&ws)
-                .await
-                .unwrap()
-                .group_sync_pending
-        );
-
-        let removed = stores
-            .credentials
-            .remove_connection(&ws, fence)
-            .await
-            .unwrap();
-        assert_eq!(
-            faults.take_seen(),
-            Step::DISCONNECT,
-            "every step reported, in order"
-        );
-        assert_eq!(
-            removed,
-            ConnectionRemoved {
-                was_connected: true,
-                devices_cleared: 2,
-                groups_detached: 1
+            async || {
+                let (ws, fence) = connected("atomic-connect", ConnectionChange::NONE).await;
+                let before = all_records(&stores, &ws).await;
+                stores
+                    .marks
+                    .record_device_watermark(&ws, fence, t(1), Some(t(1)))
+                    .await
+                    .unwrap();
+                let marks_before = stores.marks.sync_marks(&ws).await.unwrap();
+                (ws, fence, (before, marks_before))
             },
-            "{step:?}: the retry completes"
-        );
-        assert_eq!(
-            stores.credentials.load_credentials(&ws).await.unwrap(),
-            None
-        );
-        assert!(stores
-            .groups
-            .groups(&ws)
-            .await
-            .unwrap()
-            .iter()
-            .all(|g| !g.is_synced()));
-        assert!(
-            !stores
-                .state
-                .sync_state(&ws)
-                .await
-                .unwrap()
-                .group_sync_pending
-        );
-    }
+            async |step,
+                   ws: &WorkspaceId,
+                   (before, marks_before): &(Vec<DeviceRecord>, SyncMarks)| {
+                assert_eq!(
+                    stores.credentials.load_credentials(ws).await.unwrap(),
+                    Some(sealed(ProviderKind::Jamf, 1)),
+                    "{step:?}: the old credentials stay"
+                );
+                assert_eq!(
+                    &all_records(&stores, ws).await,
+                    before,
+                    "{step:?}: metadata kept"
+                );
+                assert_eq!(
+                    &stores.marks.sync_marks(ws).await.unwrap(),
+                    marks_before,
+                    "{step:?}: the watermark is kept with the metadata"
+                );
+                let state = stores.state.sync_state(ws).await.unwrap();
+                assert!(
+                    !state.group_sync_pending && !state.refresh_pending,
+                    "{step:?}"
+                );
+            },
+            async |step, ws: &WorkspaceId, completed| {
+                assert_eq!(
+                    completed,
+                    Completed::Saved(2),
+                    "{step:?}: the retry completes"
+                );
+                assert_eq!(
+                    stores.credentials.load_credentials(ws).await.unwrap(),
+                    Some(sealed(ProviderKind::Fleet, 2))
+                );
+                assert!(all_records(&stores, ws)
+                    .await
+                    .iter()
+                    .all(|d| d.metadata.is_none()));
+                let state = stores.state.sync_state(ws).await.unwrap();
+                assert!(state.group_sync_pending && state.refresh_pending);
+                assert_eq!(
+                    stores.marks.sync_marks(ws).await.unwrap(),
+                    SyncMarks::default(),
+                    "{step:?}: the watermark goes with the metadata"
+                );
+            },
+        )
+        .await;
+
+    // A disconnect with a synced group: a failure keeps the connection, devices and groups whole.
+    reconnect
+        .at_each(
+            &stores,
+            &faults,
+            Step::DISCONNECT,
+            async || {
+                let pending = ConnectionChange {
+                    clear_metadata: false,
+                    group_sync_pending: true,
+                };
+                let (ws, fence) = connected("atomic-disconnect", pending).await;
+                let synced = NewGroup {
+                    name: "Synced".into(),
+                    link: Some(link(ProviderKind::Jamf, "5")),
+                    members: [s1.clone()].into(),
+                };
+                stores
+                    .groups
+                    .apply_group_changes(
+                        &ws,
+                        fence,
+                        GroupChanges {
+                            create: vec![synced],
+                            update: vec![],
+                        },
+                    )
+                    .await
+                    .unwrap();
+                let before_devices = all_records(&stores, &ws).await;
+                let before_groups = stores.groups.groups(&ws).await.unwrap();
+                (ws, fence, (before_devices, before_groups))
+            },
+            async |step, ws: &WorkspaceId, (before_devices, before_groups): &(Vec<DeviceRecord>, Vec<GroupRecord>)| {
+                assert_eq!(
+                    stores.credentials.load_credentials(ws).await.unwrap(),
+                    Some(sealed(ProviderKind::Jamf, 1)),
+                    "{step:?}: still connected"
+                );
+                assert_eq!(&all_records(&stores, ws).await, before_devices, "{step:?}");
+                assert_eq!(
+                    &stores.groups.groups(ws).await.unwrap(),
+                    before_groups,
+                    "{step:?}"
+                );
+                assert!(
+                    stores
+                        .state
+                        .sync_state(ws)
+                        .await
+                        .unwrap()
+                        .group_sync_pending
+                );
+            },
+            async |step, ws: &WorkspaceId, completed| {
+                assert_eq!(
+                    completed,
+                    Completed::Removed(ConnectionRemoved {
+                        was_connected: true,
+                        devices_cleared: 2,
+                        groups_detached: 1
+                    }),
+                    "{step:?}: the retry completes"
+                );
+                assert_eq!(
+                    stores.credentials.load_credentials(ws).await.unwrap(),
+                    None
+                );
+                assert!(stores
+                    .groups
+                    .groups(ws)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .all(|g| !g.is_synced()));
+                assert!(
+                    !stores
+                        .state
+                        .sync_state(ws)
+                        .await
+                        .unwrap()
+                        .group_sync_pending
+                );
+            },
+        )
+        .await;
 
     // A batch of checks: all or none.
     let ws = unique_workspace("atomic-checks");

@@ -20,14 +20,7 @@ async fn connected(kind: ProviderKind, n: usize) -> (Env, WorkspaceId) {
     let env = Env::start(n).await;
     env.clock.set(env.sandbox.fleet().now());
     let ws = env.fleet_workspace("acme", Plan::Free).await;
-    let first = env
-        .sync
-        .connect(&ws, env.config(kind))
-        .await
-        .unwrap()
-        .refresh
-        .into_report()
-        .unwrap();
+    let first = env.connect(&ws, kind).await;
     assert_eq!(first.strategy, Some(Strategy::Bulk), "{kind}: {first:?}");
     assert!(first.is_complete(), "{kind}: {first:?}");
     let marks = marks(&env, &ws).await;
@@ -340,12 +333,7 @@ async fn connecting_anew_forgets_the_watermark_and_the_delta_link() {
     env.sync.sync_groups_now(&ws).await.unwrap();
     assert!(marks(&env, &ws).await.group_delta.is_some());
     // Another MDM: its first refresh lists in full, from no watermark.
-    let connect = env
-        .sync
-        .connect(&ws, env.config(ProviderKind::Jamf))
-        .await
-        .unwrap();
-    let refresh = connect.refresh.into_report().unwrap();
+    let refresh = env.connect(&ws, ProviderKind::Jamf).await;
     assert_eq!(refresh.strategy, Some(Strategy::Bulk));
     let after = marks(&env, &ws).await;
     assert_eq!(after.group_delta, None, "Jamf reads no deltas");
@@ -364,14 +352,7 @@ async fn a_fleet_without_scim_reads_each_host_once_and_goes_incremental_the_next
     env.sandbox.set_fleet_premium(false);
     env.clock.set(env.sandbox.fleet().now());
     let ws = env.fleet_workspace("acme", Plan::Free).await;
-    let first = env
-        .sync
-        .connect(&ws, env.config(kind))
-        .await
-        .unwrap()
-        .refresh
-        .into_report()
-        .unwrap();
+    let first = env.connect(&ws, kind).await;
     assert_eq!(first.strategy, Some(Strategy::Bulk), "{first:?}");
     assert!(first.is_complete(), "{first:?}");
     let with_user = env

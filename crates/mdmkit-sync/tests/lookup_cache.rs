@@ -21,7 +21,7 @@ use mdmkit_sync::{
     LookupCacheConfig, LookupKind, MdmSync, Plan, ProviderFactory, RefreshReport, Strategy,
     SyncConfig, Vault, WorkspaceId,
 };
-use sandbox_support::{serial, Env, VAULT_KEY};
+use sandbox_support::{connect_refreshed, serial, Env, VAULT_KEY};
 
 /// What the engine asked the provider to resolve, per call.
 #[derive(Debug, Default)]
@@ -239,8 +239,7 @@ async fn fleet_users_come_from_the_cache_and_are_read_again_after_a_week() {
     env.sandbox.set_fleet_premium(false);
     let (sync, asked) = recording_engine(&env, LookupCacheConfig::default());
     let ws = env.fleet_workspace("fleet-names", Plan::Free).await;
-    let report = sync.connect(&ws, env.config(FLEET)).await.unwrap();
-    let first = report.refresh.into_report().unwrap();
+    let first = connect_refreshed(&sync, &ws, env.config(FLEET)).await;
     assert!(first.is_complete(), "{first:?}");
     assert_eq!(first.strategy, Some(Strategy::Bulk), "{first:?}");
     let day0 = env.now();
@@ -362,8 +361,7 @@ async fn jumpcloud_bindings_are_rechecked_only_after_their_window() {
     assert_eq!(needing.len(), env.sandbox.per_device_listing_requests(JC));
 
     // Day 0: every system that needs the graph is read once.
-    let report = sync.connect(&ws, env.config(JC)).await.unwrap();
-    let first = report.refresh.into_report().unwrap();
+    let first = connect_refreshed(&sync, &ws, env.config(JC)).await;
     assert!(first.is_complete(), "{first:?}");
     assert_eq!(first.strategy, Some(Strategy::Bulk));
     assert_eq!(asked.take_devices(), needing);

@@ -1161,14 +1161,7 @@ async fn refresh_looks_up_a_few_devices_and_lists_many_at_the_bulk_lower_bound()
     let jamf = env
         .workspace("jamf", Plan::Free, &env.fleet_serials())
         .await;
-    let refresh = env
-        .sync
-        .connect(&jamf, env.config(JAMF))
-        .await
-        .unwrap()
-        .refresh
-        .into_report()
-        .unwrap();
+    let refresh = env.connect(&jamf, JAMF).await;
     assert_eq!(refresh.strategy, Some(Strategy::Bulk));
     assert_eq!(refresh.matched, 155);
     assert!(

@@ -315,10 +315,10 @@ pub(super) struct Caller {
 }
 
 pub(super) fn authenticate(ctx: &Ctx, headers: &HeaderMap) -> Result<Caller, Fault> {
-    let Some(token) = bearer(headers).filter(|t| !t.is_empty()) else {
+    let Some(check) = ctx.bearer_grant(headers) else {
         return Err(Fault::unauthenticated("Access token is empty."));
     };
-    match ctx.check_token(token) {
+    match check {
         TokenCheck::Valid(grant) => {
             let (client, origin) = grant.client.split_once(' ').unwrap_or_default();
             let app = app(client).ok_or_else(|| {

@@ -444,33 +444,74 @@ pub(super) fn list_groups(ctx: &Ctx, headers: &HeaderMap, path: &str, raw: Optio
     Ok(listing.respond(items, size, count, |g| g.render(&select)))
 }
 
-pub(super) async fn group(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let answer = get_group(&ctx, &headers, &id, raw.as_deref());
-    finish(&headers, answer)
+/// A directory collection read one object at a time, at `/v1.0/{collection}/{id}` with `$select` only.
+pub(super) struct ById {
+    /// The collection's path segment, which the entity context names too.
+    collection: &'static str,
+    /// The object's type, as a `$select` error names it.
+    type_name: &'static str,
+    props: &'static [&'static str],
+    permission: Permission,
+    /// The object with an id, rendered with a `$select`.
+    find: fn(&Fleet, &str, &Option<Vec<&'static str>>) -> Option<Value>,
 }
 
-pub(super) fn get_group(ctx: &Ctx, headers: &HeaderMap, id: &str, raw: Option<&str>) -> Answer {
-    let caller = authenticate(ctx, headers)?;
-    require(&caller, Permission::GroupMembers)?;
-    let options = parse_options(raw, Dialect::Directory, &["$select"])?;
-    let select = parse_select(&options, GROUP_PROPS, "group", Dialect::Directory)?;
-    let fleet = ctx.fleet();
-    let group = find_group(&fleet, id).ok_or_else(|| group_not_found(id))?;
-    let mut object = group.render(&select);
-    object.as_object_mut().expect("an object").insert(
-        "@odata.context".into(),
-        json!(format!(
-            "{}/v1.0/$metadata#groups{}/$entity",
-            caller.origin,
-            context_select(&select)
-        )),
-    );
-    Ok(odata(object))
+/// `/v1.0/groups/{id}`.
+pub(super) static GROUP_BY_ID: ById = ById {
+    collection: "groups",
+    type_name: "group",
+    props: GROUP_PROPS,
+    permission: Permission::GroupMembers,
+    find: |fleet, id, select| find_group(fleet, id).map(|g| g.render(select)),
+};
+
+/// `/v1.0/devices/{id}`.
+pub(super) static DEVICE_BY_ID: ById = ById {
+    collection: "devices",
+    type_name: "device",
+    props: DEVICE_PROPS,
+    permission: Permission::Devices,
+    find: |fleet, id, select| {
+        let wanted = Some(json!(id.to_ascii_lowercase()));
+        entra_devices(fleet, None)
+            .find(|(_, d)| d.prop("id") == wanted)
+            .map(|(_, d)| render_device(d, select))
+    },
+};
+
+impl ById {
+    /// The route's handler.
+    pub(super) fn handler(&'static self) -> MethodRouter<Ctx> {
+        get(
+            move |State(ctx): State<Ctx>,
+                  headers: HeaderMap,
+                  Path(id): Path<String>,
+                  RawQuery(raw): RawQuery| async move {
+                let answer = self.get(&ctx, &headers, &id, raw.as_deref());
+                finish(&headers, answer)
+            },
+        )
+    }
+
+    fn get(&self, ctx: &Ctx, headers: &HeaderMap, id: &str, raw: Option<&str>) -> Answer {
+        let caller = authenticate(ctx, headers)?;
+        require(&caller, self.permission)?;
+        let options = parse_options(raw, Dialect::Directory, &["$select"])?;
+        let select = parse_select(&options, self.props, self.type_name, Dialect::Directory)?;
+        let fleet = ctx.fleet();
+        // Graph answers an unknown id in either collection with the same `Request_ResourceNotFound`.
+        let mut object = (self.find)(&fleet, id, &select).ok_or_else(|| group_not_found(id))?;
+        object.as_object_mut().expect("an object").insert(
+            "@odata.context".into(),
+            json!(format!(
+                "{}/v1.0/$metadata#{}{}/$entity",
+                caller.origin,
+                self.collection,
+                context_select(&select)
+            )),
+        );
+        Ok(odata(object))
+    }
 }
 
 /// Which member types a member listing returns.
@@ -658,36 +699,4 @@ pub(super) fn list_devices(
         context: format!("devices{}", context_select(&select)),
     };
     Ok(listing.respond(items, size, count, |d| render_device(d, &select)))
-}
-
-pub(super) async fn device(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let answer = get_device(&ctx, &headers, &id, raw.as_deref());
-    finish(&headers, answer)
-}
-
-pub(super) fn get_device(ctx: &Ctx, headers: &HeaderMap, id: &str, raw: Option<&str>) -> Answer {
-    let caller = authenticate(ctx, headers)?;
-    require(&caller, Permission::Devices)?;
-    let options = parse_options(raw, Dialect::Directory, &["$select"])?;
-    let select = parse_select(&options, DEVICE_PROPS, "device", Dialect::Directory)?;
-    let fleet = ctx.fleet();
-    let wanted = Some(json!(id.to_ascii_lowercase()));
-    let Some((_, found)) = entra_devices(&fleet, None).find(|(_, d)| d.prop("id") == wanted) else {
-        return Err(group_not_found(id));
-    };
-    let mut object = render_device(found, &select);
-    object.as_object_mut().expect("an object").insert(
-        "@odata.context".into(),
-        json!(format!(
-            "{}/v1.0/$metadata#devices{}/$entity",
-            caller.origin,
-            context_select(&select)
-        )),
-    );
-    Ok(odata(object))
 }

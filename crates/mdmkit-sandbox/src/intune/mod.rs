@@ -143,14 +143,16 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use base64::Engine as _;
 use mdmkit_core::{IntuneConfig, ProviderConfig};
 use serde_json::{json, Map, Value};
 use url::Url;
 
-use crate::common::{basic, bearer, header_str, json, query_pairs, Ctx, ProviderSim, TokenCheck};
+use crate::common::{
+    basic, device_named_by_user, header_str, json, query_pairs, Ctx, ProviderSim, TokenCheck,
+};
 use crate::fleet_api::sorted;
 use crate::model::{ids, Fleet, SimDevice, SimGroup, SimUser};
 use crate::{Access, ExpectedDevice, ExpectedGroup};
@@ -242,7 +244,7 @@ impl ProviderSim for IntuneSim {
             )
             .route("/v1.0/groups", get(groups))
             .route("/v1.0/groups/delta", get(groups_delta))
-            .route("/v1.0/groups/{id}", get(group))
+            .route("/v1.0/groups/{id}", GROUP_BY_ID.handler())
             .route("/v1.0/groups/{id}/members", get(members))
             .route("/v1.0/groups/{id}/transitiveMembers", get(members))
             .route("/v1.0/groups/{id}/members/{cast}", get(members_cast))
@@ -251,7 +253,7 @@ impl ProviderSim for IntuneSim {
                 get(members_cast),
             )
             .route("/v1.0/devices", get(devices))
-            .route("/v1.0/devices/{id}", get(device))
+            .route("/v1.0/devices/{id}", DEVICE_BY_ID.handler())
             .fallback(fallback)
             .method_not_allowed_fallback(wrong_method)
     }
@@ -274,18 +276,7 @@ impl ProviderSim for IntuneSim {
     }
 
     fn expected_device(&self, fleet: &Fleet, device: &SimDevice) -> ExpectedDevice {
-        let user = fleet.user_of(device);
-        let display_name = user
-            .map(|u| u.full_name.clone())
-            .unwrap_or_else(|| device.name.clone());
-        ExpectedDevice {
-            index: device.index,
-            serial_number: device.serial.clone(),
-            device_id: managed_id(device.index),
-            user_id: user.map(|u| user_id(u.index)),
-            list_display_name: display_name.clone(),
-            display_name,
-        }
+        device_named_by_user(fleet, device, managed_id, |u| user_id(u.index))
     }
 
     fn expected_groups(&self, fleet: &Fleet) -> Vec<ExpectedGroup> {

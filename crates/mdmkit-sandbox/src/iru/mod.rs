@@ -91,8 +91,8 @@ use serde_json::{json, Value};
 use url::Url;
 
 use crate::common::{
-    header_str, indexes_sorted_by_id, json, query_get, query_pairs, sorted_window, window, Ctx,
-    ProviderSim,
+    device_named_by_user, header_str, indexes_sorted_by_id, json, query_get, query_pairs,
+    sorted_window, window, Ctx, ProviderSim,
 };
 use crate::model::{ids, Fleet, SimDevice, SimGroup, SimUser};
 use crate::{Access, ExpectedDevice, ExpectedGroup};
@@ -280,16 +280,7 @@ impl ProviderSim for IruSim {
 
     fn expected_device(&self, fleet: &Fleet, device: &SimDevice) -> ExpectedDevice {
         // List rows and single rows carry the same `user` object, so lookup and listing agree.
-        let user = fleet.user_of(device);
-        let display_name = user.map_or_else(|| device.name.clone(), |u| u.full_name.clone());
-        ExpectedDevice {
-            index: device.index,
-            serial_number: device.serial.clone(),
-            device_id: device_id(device.index),
-            user_id: user.map(|u| user_id(u.index)),
-            list_display_name: display_name.clone(),
-            display_name,
-        }
+        device_named_by_user(fleet, device, device_id, |u| user_id(u.index))
     }
 
     fn expected_groups(&self, fleet: &Fleet) -> Vec<ExpectedGroup> {

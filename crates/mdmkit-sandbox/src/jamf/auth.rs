@@ -123,7 +123,7 @@ pub(super) fn caller(
     headers: &HeaderMap,
     flavor: Flavor,
 ) -> Result<&'static ApiClient, Rejection> {
-    match bearer(headers).map(|t| ctx.check_token(t)) {
+    match ctx.bearer_grant(headers) {
         Some(TokenCheck::Valid(grant)) => {
             api_client(&grant.client).ok_or(Rejection::Unauthorized(flavor))
         }

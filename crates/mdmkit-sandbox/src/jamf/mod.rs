@@ -70,7 +70,8 @@ use url::Url;
 
 use crate::common::sorted;
 use crate::common::{
-    bearer, header_str, json, query_get, query_pairs, window, Ctx, ProviderSim, TokenCheck,
+    device_named_by_user, header_str, json, query_get, query_pairs, window, Ctx, ProviderSim,
+    TokenCheck,
 };
 use crate::model::{ids, Fleet, SimDevice, SimGroup, SimUser};
 use crate::{Access, ExpectedDevice, ExpectedGroup};
@@ -226,19 +227,8 @@ impl ProviderSim for JamfSim {
     }
 
     fn expected_device(&self, fleet: &Fleet, device: &SimDevice) -> ExpectedDevice {
-        let user = fleet.user_of(device);
         // The listing carries `userAndLocation.realname` too, so both names agree.
-        let display_name = user
-            .map(|u| u.full_name.clone())
-            .unwrap_or_else(|| device.name.clone());
-        ExpectedDevice {
-            index: device.index,
-            serial_number: device.serial.clone(),
-            device_id: computer_id(device.index),
-            user_id: user.map(|u| user_id(u.index)),
-            list_display_name: display_name.clone(),
-            display_name,
-        }
+        device_named_by_user(fleet, device, computer_id, |u| user_id(u.index))
     }
 
     fn expected_groups(&self, fleet: &Fleet) -> Vec<ExpectedGroup> {

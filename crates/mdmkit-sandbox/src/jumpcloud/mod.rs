@@ -114,7 +114,8 @@ use serde_json::{json, Value};
 use url::Url;
 
 use crate::common::{
-    header_str, indexes_sorted_by_id, json, query_get, query_pairs, sorted_window, Ctx, ProviderSim,
+    device_named_by_user, header_str, indexes_sorted_by_id, json, query_get, query_pairs,
+    sorted_window, Ctx, ProviderSim,
 };
 use crate::model::{ids, Fleet, SimDevice, SimGroup, SimUser};
 use crate::{Access, ExpectedDevice, ExpectedGroup};
@@ -241,18 +242,7 @@ impl ProviderSim for JumpCloudSim {
     }
 
     fn expected_device(&self, fleet: &Fleet, device: &SimDevice) -> ExpectedDevice {
-        let user = fleet.user_of(device);
-        let display_name = user
-            .map(|u| u.full_name.clone())
-            .unwrap_or_else(|| device.name.clone());
-        ExpectedDevice {
-            index: device.index,
-            serial_number: device.serial.clone(),
-            device_id: system_id(device.index),
-            user_id: user.map(|u| user_id(u.index)),
-            list_display_name: display_name.clone(),
-            display_name,
-        }
+        device_named_by_user(fleet, device, system_id, |u| user_id(u.index))
     }
 
     fn expected_groups(&self, fleet: &Fleet) -> Vec<ExpectedGroup> {

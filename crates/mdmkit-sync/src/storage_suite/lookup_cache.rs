@@ -5,7 +5,10 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use mdmkit_core::ProviderKind;
 
-use super::{lease, sealed, serial, t, unique_workspace, FaultInjector, SuiteTarget};
+use super::{
+    kept_with_the_metadata, lease, sealed, serial, t, unique_workspace, FaultInjector, Interrupted,
+    SuiteTarget,
+};
 use crate::lookup_cache::{LookupEntry, LookupKind};
 use crate::marks::SyncMarks;
 use crate::model::{ConnectionChange, WorkspaceId};
@@ -173,58 +176,38 @@ pub async fn lookup_cache(stores: &Stores) {
         vec![renamed.clone()]
     );
 
-    // Re-sealing the same connection keeps the caches; a new connection clears them with the metadata.
+    // Re-sealing the same connection keeps the caches; a new connection clears them with the metadata,
+    // and so does a disconnect; other workspaces keep theirs.
     stores
         .devices
         .add_device(&ws, &serial("LOOK0001"))
         .await
         .unwrap();
-    stores
-        .credentials
-        .save_connection(
-            &ws,
-            fence,
-            sealed(ProviderKind::Fleet, 1),
-            ConnectionChange::NONE,
-        )
-        .await
-        .unwrap();
-    assert_eq!(count(LookupKind::UserName, t(0)).await, 2);
-    let change = ConnectionChange {
-        clear_metadata: true,
-        group_sync_pending: true,
-    };
-    stores
-        .credentials
-        .save_connection(&ws, fence, sealed(ProviderKind::Fleet, 2), change)
-        .await
-        .unwrap();
-    for kind in LookupKind::ALL {
-        assert_eq!(count(kind, t(-1000)).await, 0, "{kind:?} cleared by R9");
-    }
+    kept_with_the_metadata(
+        stores,
+        &ws,
+        fence,
+        async || {
+            stores
+                .lookups
+                .store_lookups(&ws, fence, &[anna.clone(), bound.clone()])
+                .await
+                .unwrap();
+        },
+        async || assert_eq!(count(LookupKind::UserName, t(0)).await, 2),
+        async |by| {
+            for kind in LookupKind::ALL {
+                assert_eq!(count(kind, t(-1000)).await, 0, "{kind:?} cleared by {by}");
+            }
+        },
+    )
+    .await;
     assert_eq!(
         read(stores, &bystander, LookupKind::UserName, &["anna@acme.com"]).await,
         vec![anna.clone()]
     );
 
-    // Disconnecting clears them too; clearing on demand says how many there were.
-    stores
-        .lookups
-        .store_lookups(&ws, fence, &[anna.clone(), bound.clone()])
-        .await
-        .unwrap();
-    stores
-        .credentials
-        .remove_connection(&ws, fence)
-        .await
-        .unwrap();
-    for kind in LookupKind::ALL {
-        assert_eq!(
-            count(kind, t(-1000)).await,
-            0,
-            "{kind:?} cleared by a disconnect"
-        );
-    }
+    // Clearing on demand says how many there were.
     stores
         .lookups
         .store_lookups(&ws, fence, &[anna.clone(), bound.clone()])
@@ -301,84 +284,70 @@ pub async fn lookup_cache_atomic(target: &dyn SuiteTarget) {
     let faults = Arc::new(FaultInjector::new());
     let stores = target.open_with_hook(faults.clone()).await;
     let entry = LookupEntry::user_name("anna@acme.com", Some("Anna".into()), t(1));
-    let change = ConnectionChange {
-        clear_metadata: true,
-        group_sync_pending: false,
+    let reconnect = Interrupted {
+        to: sealed(ProviderKind::Fleet, 2),
+        change: ConnectionChange {
+            clear_metadata: true,
+            group_sync_pending: false,
+        },
     };
-    for step in Step::CONNECT.into_iter().chain(Step::DISCONNECT) {
-        let ws = unique_workspace("lookups-atomic");
-        let fence = lease(&stores, &ws, "atomic").await.fence;
-        stores
-            .credentials
-            .save_connection(
-                &ws,
-                fence,
-                sealed(ProviderKind::Fleet, 1),
-                ConnectionChange::NONE,
-            )
-            .await
-            .unwrap();
-        stores
-            .lookups
-            .store_lookups(&ws, fence, std::slice::from_ref(&entry))
-            .await
-            .unwrap();
-        stores
-            .marks
-            .record_device_watermark(&ws, fence, t(2), Some(t(2)))
-            .await
-            .unwrap();
-        let marks = stores.marks.sync_marks(&ws).await.unwrap();
-        assert_eq!(marks.device_watermark, Some(t(2)));
-        faults.fail_at(step);
-        let failed = if Step::CONNECT.contains(&step) {
-            stores
-                .credentials
-                .save_connection(&ws, fence, sealed(ProviderKind::Fleet, 2), change)
-                .await
-                .map(|_| ())
-        } else {
-            stores
-                .credentials
-                .remove_connection(&ws, fence)
-                .await
-                .map(|_| ())
-        };
-        assert!(failed.is_err(), "{step:?}: the injected fault fails it");
-        assert!(faults.fired(), "{step:?} was never reached");
-        assert_eq!(
-            read(&stores, &ws, LookupKind::UserName, &["anna@acme.com"]).await,
-            vec![entry.clone()],
-            "{step:?}: the cache is kept with the metadata"
-        );
-        assert_eq!(
-            stores.marks.sync_marks(&ws).await.unwrap(),
-            marks,
-            "{step:?}: the marks are kept with the cache"
-        );
-        if Step::CONNECT.contains(&step) {
-            stores
-                .credentials
-                .save_connection(&ws, fence, sealed(ProviderKind::Fleet, 2), change)
-                .await
-                .unwrap();
-        } else {
-            stores
-                .credentials
-                .remove_connection(&ws, fence)
-                .await
-                .unwrap();
-        }
-        assert!(
-            read(&stores, &ws, LookupKind::UserName, &["anna@acme.com"])
-                .await
-                .is_empty(),
-            "{step:?}: the retry clears it"
-        );
-        assert_eq!(
-            stores.marks.sync_marks(&ws).await.unwrap(),
-            SyncMarks::default(),
-            "{step:?}: and the marks, in the same transaction"
-        );
-    }
+    reconnect
+        .at_each(
+            &stores,
+            &faults,
+            Step::CONNECT.into_iter().chain(Step::DISCONNECT),
+            async || {
+                let ws = unique_workspace("lookups-atomic");
+                let fence = lease(&stores, &ws, "atomic").await.fence;
+                stores
+                    .credentials
+                    .save_connection(
+                        &ws,
+                        fence,
+                        sealed(ProviderKind::Fleet, 1),
+                        ConnectionChange::NONE,
+                    )
+                    .await
+                    .unwrap();
+                stores
+                    .lookups
+                    .store_lookups(&ws, fence, std::slice::from_ref(&entry))
+                    .await
+                    .unwrap();
+                stores
+                    .marks
+                    .record_device_watermark(&ws, fence, t(2), Some(t(2)))
+                    .await
+                    .unwrap();
+                let marks = stores.marks.sync_marks(&ws).await.unwrap();
+                assert_eq!(marks.device_watermark, Some(t(2)));
+                (ws, fence, marks)
+            },
+            async |step, ws: &WorkspaceId, marks: &SyncMarks| {
+                assert_eq!(
+                    read(&stores, ws, LookupKind::UserName, &["anna@acme.com"]).await,
+                    vec![entry.clone()],
+                    "{step:?}: the cache is kept with the metadata"
+                );
+                assert_eq!(
+                    &stores.marks.sync_marks(ws).await.unwrap(),
+                    marks,
+                    "{step:?}: the marks are kept with the cache"
+                );
+            },
+            async |step, ws: &WorkspaceId, _| {
+                assert!(
+                    read(&stores, ws, LookupKind::UserName, &["anna@acme.com"])
+                        .await
+                        .is_empty(),
+                    "{step:?}: the retry clears it"
+                );
+                assert_eq!(
+                    stores.marks.sync_marks(ws).await.unwrap(),
+                    SyncMarks::default(),
+                    "{step:?}: and the marks, in the same transaction"
+                );
+            },
+        )
+        .await;
 }

@@ -13,7 +13,7 @@ use mdmkit::{ProviderConfig, ProviderKind, SerialNumber};
 use mdmkit_sandbox::{Access, ExpectedDevice, Sandbox, SandboxConfig};
 use mdmkit_sync::{
     Clock, DeviceView, GroupRecord, ManualClock, MdmSync, MemoryStore, Plan, ProviderFactory,
-    Stores, Vault, WorkspaceId,
+    RefreshReport, Stores, Vault, WorkspaceId,
 };
 
 pub const VAULT_KEY: [u8; 32] = [0x5A; 32];
@@ -34,6 +34,19 @@ pub fn factory(options: ClientOptions) -> Arc<dyn ProviderFactory> {
 }
 
 /// Every distinct serial of a sandbox's fleet as served, in fleet order.
+/// Connects `ws` through `sync` with `config` and returns the refresh the new connection ran at once.
+pub async fn connect_refreshed(
+    sync: &MdmSync,
+    ws: &WorkspaceId,
+    config: ProviderConfig,
+) -> RefreshReport {
+    let report = sync.connect(ws, config).await.unwrap();
+    report
+        .refresh
+        .into_report()
+        .expect("a new connection refreshes at once")
+}
+
 pub fn serials_of(sandbox: &Sandbox) -> Vec<String> {
     let mut seen = BTreeSet::new();
     sandbox
@@ -139,6 +152,11 @@ impl Env {
 
     pub fn advance(&self, by: TimeDelta) -> DateTime<Utc> {
         self.clock.advance(by)
+    }
+
+    /// Connects `ws` to the sandbox's `kind` with valid credentials: the first refresh's report.
+    pub async fn connect(&self, ws: &WorkspaceId, kind: ProviderKind) -> RefreshReport {
+        connect_refreshed(&self.sync, ws, self.config(kind)).await
     }
 
     /// Valid credentials for the sandbox's `kind`.
