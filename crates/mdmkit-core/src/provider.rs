@@ -122,6 +122,14 @@ pub trait MdmProvider: Debug + Send + Sync + 'static {
         Ok(Vec::new())
     }
 
+    /// Whether [`Resolution::Deferred`] listings may leave users to the caller (rows marked
+    /// [`crate::Unresolved`]), so a caller with a lookup cache should remember what complete answers
+    /// (lookups, rows resolved by the listing itself) say about users. Default: when listings cost
+    /// per-device reads ([`RequestCosts::per_listed_device`]).
+    fn defers_user_reads(&self) -> bool {
+        self.request_costs().per_listed_device > 0
+    }
+
     /// Whether [`MdmProvider::groups_delta`] can return changes only. Default: no.
     fn supports_group_delta(&self) -> bool {
         false
@@ -258,6 +266,9 @@ macro_rules! forward_provider {
             }
             async fn resolve_device_users(&self, device_ids: &[String]) -> Result<Vec<DeviceUser>> {
                 (**self).resolve_device_users(device_ids).await
+            }
+            fn defers_user_reads(&self) -> bool {
+                (**self).defers_user_reads()
             }
             fn supports_group_delta(&self) -> bool {
                 (**self).supports_group_delta()

@@ -2,14 +2,21 @@
 //! for what it does not know.
 //!
 //! Two vendors cannot give everything R4 needs in their bulk listings:
-//! - **Fleet** lists the IdP username of a host's user but not the user's full name. When Fleet's SCIM
-//!   user list is readable the provider joins names in bulk; otherwise rows carry
+//! - **Fleet** lists the IdP e-mail of a host's user but not the user's full name. When Fleet's SCIM
+//!   user list is readable the provider joins names in bulk; otherwise an inline listing's rows carry
 //!   [`Unresolved::UserName`] and [`MdmProvider::resolve_user_names`](crate::MdmProvider::resolve_user_names)
-//!   reads the names of the users asked for (a cache keyed by user id can skip the ones it knows).
+//!   reads the names of the users asked for. A [`Resolution::Deferred`] listing of changes (and, without
+//!   SCIM, any deferred listing) marks such hosts [`Unresolved::User`] instead, so
+//!   [`MdmProvider::resolve_device_users`](crate::MdmProvider::resolve_device_users) gives the id and
+//!   name a lookup shows, and a cache keyed by device skips the hosts it knows.
 //! - **JumpCloud** systems without a `primarySystemUser` need a graph read to learn who is bound. A
 //!   [`Resolution::Deferred`] listing skips those reads and marks the rows [`Unresolved::User`];
 //!   [`MdmProvider::resolve_device_users`](crate::MdmProvider::resolve_device_users) reads them for the
-//!   devices asked for (a cache of "no user bound" can re-check those rarely).
+//!   devices asked for (a cache of "no user bound" can re-check those rarely). A deferred listing of
+//!   changes also leaves primary users' names unread ([`Unresolved::UserName`]).
+//!
+//! A caller with a cache fills it from complete answers too (lookups, rows the listing resolved itself)
+//! where [`MdmProvider::defers_user_reads`](crate::MdmProvider::defers_user_reads) says so.
 //!
 //! User ids are the same whether a device came from a listing, a lookup or a resolution call.
 

@@ -207,9 +207,10 @@ pub(crate) async fn page(
                     boundary.insert(host.id.0.clone());
                 }
             }
-            // Both resolutions read the same: see `FleetProvider::list_devices_page_with`.
-            let _ = resolution;
-            let devices = fleet.changed_devices(&fresh, OPERATION).await;
+            let devices = match resolution {
+                Resolution::Deferred => fleet.changed_devices_deferred(&fresh),
+                _ => fleet.changed_devices(&fresh, OPERATION).await,
+            };
             let next = more.then(|| {
                 Position::Keyset {
                     ts: last,

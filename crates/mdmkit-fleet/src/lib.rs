@@ -69,7 +69,8 @@
 //! | [`validate`](MdmProvider::validate) | `GET /api/v1/fleet/me` |
 //! | [`devices_by_serial`](MdmProvider::devices_by_serial) | `GET /api/v1/fleet/hosts/identifier/{serial}?exclude_software=true` (path-escaped) |
 //! | [`list_devices_page`](MdmProvider::list_devices_page) | `GET /api/v1/fleet/hosts?page=N&per_page=M&order_key=id&disable_failing_policies=true&device_mapping=true`, and once per listing `GET /api/v1/fleet/scim/Users?startIndex=S&count=100` (every page; the pages after the first at the client's concurrency) for the users' names |
-//! | [`list_changed_devices_page`](MdmProvider::list_changed_devices_page) | `GET /api/v1/fleet/hosts?page=0&per_page=M&order_key=updated_at&after=<YYYY-MM-DD HH:MM:SS>&device_mapping=true`, see the `changes` module; names as below, but sized to the change |
+//! | [`list_changed_devices_page`](MdmProvider::list_changed_devices_page) | `GET /api/v1/fleet/hosts?page=0&per_page=M&order_key=updated_at&after=<YYYY-MM-DD HH:MM:SS>&device_mapping=true`, see the `changes` module; names as below, but sized to the change; deferred, nothing else (hosts with an unnamed IdP user are left to `resolve_device_users`) |
+//! | [`resolve_device_users`](MdmProvider::resolve_device_users) | `GET /api/v1/fleet/hosts/{id}?exclude_software=true` per host |
 //! | [`resolve_user_names`](MdmProvider::resolve_user_names) | `GET /api/v1/fleet/hosts/{id}?exclude_software=true` per user, or the SCIM users for more than 100 |
 //! | [`groups`](MdmProvider::groups) | `GET /api/v1/fleet/labels?page&per_page&order_key=id&include_host_counts=false`, then `GET /api/v1/fleet/labels/{id}/hosts?page&per_page&order_key=id&disable_failing_policies=true` per label |
 //!
@@ -119,7 +120,12 @@
 //!   whose `totalResults` tells how many pages are left; it reads them only when they are no more than
 //!   the changed hosts needing a name, and otherwise reads those hosts' records (`GET /hosts/{id}`, at
 //!   the client's concurrency), which show the same user id and name a lookup does. So a hundred changed
-//!   hosts in a 10,000-user directory cost at most a hundred reads, ten changed hosts eleven.
+//!   hosts in a 10,000-user directory cost at most a hundred reads, ten changed hosts eleven. A
+//!   [`Resolution::Deferred`] changes listing reads neither: a host whose IdP user the host list does not
+//!   name comes marked [`mdmkit_core::Unresolved::User`] (its user unknown, not guessed from the listed
+//!   e-mail), and [`MdmProvider::resolve_device_users`] reads its record when the caller's cache does
+//!   not know who is bound to it. So changed hosts whose users a caller knows cost their page alone; a
+//!   user re-assigned in the IdP shows once the caller's entry expires (mdmkit-sync: a week).
 //! - **`device_mapping` shape** is unconfirmed at list level: a list of `{email, source}`, a list of
 //!   bare e-mails, the per-host endpoint's `{"device_mapping": [...]}` wrapper, `null` and absence are
 //!   all accepted.
@@ -148,6 +154,7 @@ mod properties;
 mod scim;
 mod wire;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -155,9 +162,9 @@ use futures::lock::Mutex;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
-    links, ChangeTracking, ChangesPage, ChangesRequest, Error, ErrorKind, MdmDevice, MdmGroup,
-    MdmProvider, Page, PageRequest, PagingStyle, ProviderKind, Resolution, ResolvedUserName,
-    Result, SerialNumber, Url, UserRef,
+    links, ChangeTracking, ChangesPage, ChangesRequest, DeviceUser, Error, ErrorKind, MdmDevice,
+    MdmGroup, MdmProvider, Page, PageRequest, PagingStyle, ProviderKind, Resolution,
+    ResolvedUserName, Result, SerialNumber, Unresolved, Url, UserRef,
 };
 
 pub use mdmkit_core::FleetConfig;
@@ -199,6 +206,8 @@ pub struct FleetProvider {
     fan_out: usize,
     /// The SCIM users of the listing in progress (reset at its first page).
     scim: Arc<Mutex<Scim>>,
+    /// The last SCIM read was refused or failed: listings leave names to per-host reads.
+    scim_refused: Arc<AtomicBool>,
 }
 
 impl FleetProvider {
@@ -217,6 +226,7 @@ impl FleetProvider {
                 .max_concurrency
                 .max(1),
             scim: Arc::new(Mutex::new(Scim::NotRead)),
+            scim_refused: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -250,6 +260,9 @@ impl FleetProvider {
             ),
             Scim::Unavailable | Scim::Loaded(_) => None,
         };
+        if let Some(read) = &read {
+            self.scim_refused.store(read.is_err(), Ordering::Relaxed);
+        }
         if let Some(read) = read {
             *state = match read {
                 Ok(index) => {
@@ -274,24 +287,44 @@ impl FleetProvider {
 
     /// Hosts of a listing as devices, named through the SCIM users when a host has an IdP identity.
     /// The SCIM read is one bulk read per listing, not a per-device read, so a deferred listing makes it
-    /// too: it is what keeps listed user ids the same as a lookup's.
+    /// too: it is what keeps listed user ids the same as a lookup's. Without SCIM, a deferred listing
+    /// leaves such hosts' users unknown ([`Unresolved::User`]) rather than report the listed e-mail,
+    /// which may not be the id a lookup shows.
     async fn listed_devices(
         &self,
         hosts: &[wire::Host],
         operation: &'static str,
-        _resolution: Resolution,
+        resolution: Resolution,
     ) -> Vec<MdmDevice> {
-        let needs_names = hosts
-            .iter()
-            .any(|h| convert::assigned_user(h).is_some_and(|u| u.from_idp && u.name.is_none()));
+        let needs_names = hosts.iter().any(needs_name);
         let scim = if needs_names {
             self.scim_index(operation).await
         } else {
             None
         };
+        if scim.is_none() && resolution == Resolution::Deferred {
+            return Self::user_unknown_where_unnamed(hosts);
+        }
         hosts
             .iter()
             .map(|h| convert::device_from_listed_host(h, scim.as_deref()))
+            .collect()
+    }
+
+    /// Hosts as devices, those whose IdP user the host list does not name marked [`Unresolved::User`]
+    /// (their user unknown, not guessed from the listed e-mail): [`MdmProvider::resolve_device_users`]
+    /// reads them unless the caller's cache knows who is bound to them.
+    fn user_unknown_where_unnamed(hosts: &[wire::Host]) -> Vec<MdmDevice> {
+        hosts
+            .iter()
+            .map(|h| {
+                let mut device = convert::device_from_listed_host(h, None);
+                if needs_name(h) {
+                    device.resolve_user(None, None);
+                    device = device.with_unresolved(Unresolved::User);
+                }
+                device
+            })
             .collect()
     }
 
@@ -306,7 +339,7 @@ impl FleetProvider {
     ) -> Vec<MdmDevice> {
         let needing: Vec<String> = hosts
             .iter()
-            .filter(|h| convert::assigned_user(h).is_some_and(|u| u.from_idp && u.name.is_none()))
+            .filter(|h| needs_name(h))
             .map(|h| h.id.0.clone())
             .collect();
         if needing.is_empty() {
@@ -317,7 +350,9 @@ impl FleetProvider {
         let first = {
             let mut state = self.scim.lock().await;
             if let Scim::NotRead = *state {
-                *state = match self.client.scim_users_page(1, operation).await {
+                let read = self.client.scim_users_page(1, operation).await;
+                self.scim_refused.store(read.is_err(), Ordering::Relaxed);
+                *state = match read {
                     Ok(page) if page.last => Scim::Loaded(Arc::new(ScimIndex::new(&page.users))),
                     Ok(page) => Scim::Sized(Arc::new(page)),
                     Err(e) => {
@@ -372,6 +407,12 @@ impl FleetProvider {
             .collect()
     }
 
+    /// Hosts of a deferred changes listing as devices: nothing is read here (no SCIM page, no host
+    /// record), so changed hosts whose users the caller knows cost their page alone.
+    fn changed_devices_deferred(&self, hosts: &[wire::Host]) -> Vec<MdmDevice> {
+        Self::user_unknown_where_unnamed(hosts)
+    }
+
     /// Starts a new listing: SCIM users are read afresh.
     async fn start_listing(&self) {
         *self.scim.lock().await = Scim::NotRead;
@@ -389,6 +430,11 @@ impl FleetProvider {
             .map(convert::device_from_host)
             .collect())
     }
+}
+
+/// Whether the host list shows an IdP user of the host without their name.
+fn needs_name(host: &wire::Host) -> bool {
+    convert::assigned_user(host).is_some_and(|u| u.from_idp && u.name.is_none())
 }
 
 #[async_trait]
@@ -512,6 +558,24 @@ impl MdmProvider for FleetProvider {
         Ok(found.into_iter().flatten().collect())
     }
 
+    /// Who is bound to each host, from its record (`GET /hosts/{id}`, at the client's concurrency): the
+    /// user id and name a lookup shows. A host Fleet no longer has is left out.
+    async fn resolve_device_users(&self, device_ids: &[String]) -> Result<Vec<DeviceUser>> {
+        const OP: &str = "resolve_device_users";
+        let found: Vec<Option<DeviceUser>> = stream::iter(device_ids.iter().cloned())
+            .map(|id| async move {
+                let Some(host) = self.client.host_by_id(&id, OP).await? else {
+                    return Ok::<_, Error>(None);
+                };
+                let device = convert::device_from_host(&host);
+                Ok(Some(DeviceUser::new(id, device.user_id, device.user_name)))
+            })
+            .buffered(self.fan_out)
+            .try_collect()
+            .await?;
+        Ok(found.into_iter().flatten().collect())
+    }
+
     fn change_tracking(&self) -> ChangeTracking {
         changes::TRACKING
     }
@@ -560,11 +624,22 @@ impl MdmProvider for FleetProvider {
         self.client.request_count()
     }
 
+    /// A listing names users from the SCIM users, a bulk read; only once Fleet has refused them (in the
+    /// last listing that tried) does naming each listed user cost its host's record. Before any SCIM read
+    /// the bulk path is assumed: a first refresh that then finds SCIM refused costs its pages and one
+    /// SCIM request more than lookups would have, while assuming the worst would look up every host of a
+    /// Fleet Premium server one by one.
     fn request_costs(&self) -> mdmkit_core::RequestCosts {
         mdmkit_core::RequestCosts {
             per_lookup: 1,
-            // At worst (no SCIM access), naming each listed user costs its host's record.
-            per_listed_device: 1,
+            per_listed_device: u32::from(self.scim_refused.load(Ordering::Relaxed)),
         }
+    }
+
+    /// Always: a deferred listing of changes leaves hosts without a named user to
+    /// [`MdmProvider::resolve_device_users`], and without SCIM every listing leaves names to
+    /// [`MdmProvider::resolve_user_names`].
+    fn defers_user_reads(&self) -> bool {
+        true
     }
 }

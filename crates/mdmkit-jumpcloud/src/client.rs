@@ -39,6 +39,8 @@ pub(crate) const LIST_CHANGED_DEVICES: Operation =
     Operation::new(ProviderKind::JumpCloud, "list_changed_devices");
 pub(crate) const RESOLVE_DEVICE_USERS: Operation =
     Operation::new(ProviderKind::JumpCloud, "resolve_device_users");
+pub(crate) const RESOLVE_USER_NAMES: Operation =
+    Operation::new(ProviderKind::JumpCloud, "resolve_user_names");
 pub(crate) const GROUPS: Operation = Operation::new(ProviderKind::JumpCloud, "groups");
 
 /// JumpCloud's HTTP client: the shared [`HttpClient`] plus the organisation header.

@@ -141,7 +141,7 @@ mod wire;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 use mdmkit_core::changes::rfc3339_millis;
@@ -149,8 +149,8 @@ use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
     async_trait, filtered_changes_page, links, parse_base_url, ChangeTracking, ChangesPage,
     ChangesRequest, DeviceUser, Error, ErrorKind, MdmDevice, MdmGroup, MdmProvider,
-    NumberedPosition, Operation, Page, PageRequest, PagingStyle, ProviderKind, Resolution, Result,
-    SerialNumber, Unresolved, Url,
+    NumberedPosition, Operation, Page, PageRequest, PagingStyle, ProviderKind, Resolution,
+    ResolvedUserName, Result, SerialNumber, Unresolved, Url, UserRef,
 };
 use tokio::sync::Mutex;
 
@@ -167,10 +167,14 @@ const GROUP_FAN_OUT: usize = 4;
 /// User names read one by one (`/api/systemusers/{id}`) rather than through the whole directory, when
 /// no more than this many are wanted outside a full listing.
 const NAMES_BY_ID_UP_TO: usize = 10;
+/// How long resolution calls reuse a directory read (by a listing or an earlier call): the span of one
+/// refresh run, whose rows are resolved in batches.
+const DIRECTORY_REUSE: Duration = Duration::from_secs(10 * 60);
 
 // The operations, named once for requests and for the errors raised outside the HTTP client.
 use crate::client::{
-    DEVICE_BY_SERIAL, LIST_CHANGED_DEVICES, LIST_DEVICES, RESOLVE_DEVICE_USERS, VALIDATE,
+    DEVICE_BY_SERIAL, LIST_CHANGED_DEVICES, LIST_DEVICES, RESOLVE_DEVICE_USERS, RESOLVE_USER_NAMES,
+    VALIDATE,
 };
 
 /// JumpCloud lists changes by the agent's last contact.
@@ -225,6 +229,9 @@ pub struct JumpCloudProvider {
     fan_out: usize,
     /// The user directory of the listing in progress (reset at offset 0).
     directory: Mutex<Option<Directory>>,
+    /// When that directory was read: resolution calls reuse one read moments ago (by the listing whose
+    /// rows they resolve, or an earlier batch of them) rather than read it again per batch.
+    directory_read: std::sync::Mutex<Option<Instant>>,
     /// How the listing in progress reads bindings (reset at offset 0).
     bindings: Mutex<Bindings>,
 }
@@ -255,6 +262,7 @@ impl JumpCloudProvider {
                 .max_concurrency
                 .max(1),
             directory: Mutex::new(None),
+            directory_read: std::sync::Mutex::new(None),
             bindings: Mutex::new(Bindings::Undecided),
         })
     }
@@ -351,6 +359,10 @@ impl JumpCloudProvider {
                 "JumpCloud user directory read"
             );
             *guard = Some(users);
+            *self
+                .directory_read
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         }
         Ok(tokio::sync::MutexGuard::map(guard, |d| {
             d.get_or_insert_with(Directory::default)
@@ -481,7 +493,22 @@ impl JumpCloudProvider {
                 }
             }
         }
-        let wanted: HashSet<String> = user_ids.iter().flatten().cloned().collect();
+        // A deferred listing of changes leaves the names to the caller too (marked
+        // [`Unresolved::UserName`]): a caller with a name cache reads only the users it does not know,
+        // rather than every changed system's user or the whole directory.
+        let names_deferred = matches!(
+            batch,
+            Batch::Listing {
+                resolution: Resolution::Deferred,
+                changes: true,
+                ..
+            }
+        );
+        let wanted: HashSet<String> = if names_deferred {
+            HashSet::new()
+        } else {
+            user_ids.iter().flatten().cloned().collect()
+        };
         let use_directory = match batch {
             Batch::Lookup => false,
             Batch::Listing { changes, .. } => !changes || wanted.len() > NAMES_BY_ID_UP_TO,
@@ -492,6 +519,10 @@ impl JumpCloudProvider {
             .zip(user_ids)
             .zip(deferred)
             .map(|((system, user_id), deferred)| {
+                if names_deferred && user_id.is_some() {
+                    let device = convert::device(system, user_id, None)?;
+                    return Ok(device.with_unresolved(Unresolved::UserName));
+                }
                 let (user_id, user_name) =
                     match user_id.and_then(|id| names.get(&id).cloned().map(|entry| (id, entry))) {
                         Some((id, UserEntry::Known(name))) => (Some(id), name),
@@ -506,6 +537,27 @@ impl JumpCloudProvider {
             })
             .collect::<Result<Vec<_>>>()
             .map_err(operation.tagger())
+    }
+
+    /// Names for a resolution call: by id when a few are wanted, else from the directory, read again
+    /// unless read within [`DIRECTORY_REUSE`] (names as of now, not as of yesterday's listing, but not a
+    /// read of the whole directory per batch of a refresh).
+    async fn resolution_names(
+        &self,
+        operation: &'static str,
+        wanted: &HashSet<String>,
+    ) -> Result<HashMap<String, UserEntry>> {
+        let use_directory = wanted.len() > NAMES_BY_ID_UP_TO;
+        if use_directory {
+            let read = *self
+                .directory_read
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if read.is_none_or(|at| at.elapsed() > DIRECTORY_REUSE) {
+                *self.directory.lock().await = None;
+            }
+        }
+        self.names(operation, wanted, use_directory).await
     }
 
     /// Starts a new listing: the directory and the binding strategy are read afresh.
@@ -694,16 +746,8 @@ impl MdmProvider for JumpCloudProvider {
             .iter()
             .filter_map(|(_, user)| user.clone().flatten())
             .collect();
-        if wanted.len() > NAMES_BY_ID_UP_TO {
-            // A fresh directory: the one of an earlier listing may be old.
-            *self.directory.lock().await = None;
-        }
         let names = self
-            .names(
-                RESOLVE_DEVICE_USERS.name(),
-                &wanted,
-                wanted.len() > NAMES_BY_ID_UP_TO,
-            )
+            .resolution_names(RESOLVE_DEVICE_USERS.name(), &wanted)
             .await?;
         Ok(bound
             .into_iter()
@@ -715,6 +759,22 @@ impl MdmProvider for JumpCloudProvider {
                         _ => (None, None),
                     };
                 Some(DeviceUser::new(device, user_id, name))
+            })
+            .collect())
+    }
+
+    /// Names of users a deferred listing of changes left unread: by id when a few are wanted, else from a
+    /// fresh read of the directory. Users JumpCloud no longer has are left out.
+    async fn resolve_user_names(&self, users: &[UserRef]) -> Result<Vec<ResolvedUserName>> {
+        let wanted: HashSet<String> = users.iter().map(|u| u.user_id.clone()).collect();
+        let names = self
+            .resolution_names(RESOLVE_USER_NAMES.name(), &wanted)
+            .await?;
+        Ok(names
+            .into_iter()
+            .filter_map(|(id, entry)| match entry {
+                UserEntry::Known(name) => Some(ResolvedUserName::new(id, name)),
+                UserEntry::Missing => None,
             })
             .collect())
     }

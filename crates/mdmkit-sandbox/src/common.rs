@@ -258,8 +258,9 @@ pub(crate) trait ProviderSim: Send + Sync {
     fn issues_tokens(&self) -> bool {
         false
     }
-    /// Requests a correct bulk listing needs beyond its device pages, because the vendor documents no bulk
-    /// way to read something per device (JumpCloud's system-to-user graph). Zero for most providers.
+    /// Requests a correct bulk listing needs beyond its device pages: bulk reads of what the pages only
+    /// point at (Jamf's user directory, Fleet's SCIM users), and per-device reads where the vendor
+    /// documents no bulk way (JumpCloud's system-to-user graph). Zero for most providers.
     fn per_device_listing_requests(&self, _fleet: &Fleet) -> usize {
         0
     }

@@ -409,9 +409,9 @@ impl Sandbox {
         common::sim(kind).expected_groups(&fleet)
     }
 
-    /// Requests a correct bulk listing spends beyond its device pages: Fleet's SCIM user pages, and
-    /// JumpCloud's graph reads for systems without a primary user (or the user-to-systems reads, when
-    /// those are fewer); zero for most providers.
+    /// Requests a correct bulk listing spends beyond its device pages: Jamf's user directory pages,
+    /// Fleet's SCIM user pages, and JumpCloud's graph reads for systems without a primary user (or the
+    /// user-to-systems reads, when those are fewer); zero for the others.
     pub fn per_device_listing_requests(&self, kind: ProviderKind) -> usize {
         let fleet = self.shared.fleet.read().unwrap();
         common::sim(kind).per_device_listing_requests(&fleet)

@@ -5,8 +5,15 @@
 //!
 //! | cached | key | filled by | used for | re-read after (default) |
 //! |---|---|---|---|---|
-//! | [`LookupKind::UserName`]: a user's full name, or "no name" | MDM user id (Fleet: the IdP username) | `resolve_user_names`, and lookups of providers whose listings need follow-ups | rows marked [`Unresolved::UserName`] | [`LookupCacheConfig::user_name_max_age`], 7 days |
-//! | [`LookupKind::DeviceUser`]: who is bound to a device, or "nobody" | MDM device id (JumpCloud system id) | `resolve_device_users` | rows marked [`Unresolved::User`] | "nobody" [`LookupCacheConfig::unbound_max_age`], a bound user [`LookupCacheConfig::bound_max_age`], 7 days each |
+//! | [`LookupKind::UserName`]: a user's full name, or "no name" | MDM user id (Fleet: the IdP username) | `resolve_user_names`, and complete answers (below) | rows marked [`Unresolved::UserName`] (Fleet without SCIM in inline listings, JumpCloud's listings of changes) | [`LookupCacheConfig::user_name_max_age`], 7 days |
+//! | [`LookupKind::DeviceUser`]: who is bound to a device, or "nobody" | MDM device id (JumpCloud system id, Fleet host id) | `resolve_device_users`, and complete answers with a user (below) | rows marked [`Unresolved::User`] (JumpCloud systems without a primary user, Fleet hosts whose IdP user a listing of changes does not name) | "nobody" [`LookupCacheConfig::unbound_max_age`], a bound user [`LookupCacheConfig::bound_max_age`], 7 days each |
+//!
+//! **Complete answers fill the caches too**, for providers whose listings may leave users to the caller
+//! ([`MdmProvider::defers_user_reads`]): a lookup's device (in a lookup run, or within a listing of
+//! changes) and a listed row the provider resolved itself (Fleet's SCIM names, JumpCloud's primary users
+//! named from the directory) record the user's name and the device's binding. So a listing of changes the
+//! day after a full one costs its pages: the changed devices' users are known. Rows answered from the
+//! cache are never recorded again (an old answer would look new).
 //!
 //! A bulk refresh (a full listing or a listing of changes) lists with [`Resolution::Deferred`] and resolves
 //! only the rows it is about to store (rows answering due devices, a batch at a time), from the cache where an entry is young enough and from the MDM
@@ -17,8 +24,10 @@
 //! limit; R5 asks for metadata at most once a day, not for every change within the day, and the change
 //! filters of both vendors do not see a rename or a re-binding anyway. A week keeps the daily refresh at
 //! its page count for a fleet that did not change, and re-reads each entry about four times a month. A
-//! user whose id changes (a new IdP username, a device handed to someone else in Fleet) is a new key, so
-//! it is read at once. The cost of staleness is bounded: an entry is never used past its age.
+//! name keyed by user id is read at once for a new id (a new IdP username). A binding is keyed by
+//! device, so a device handed to someone else (in JumpCloud's graph, or a Fleet host's IdP user) shows
+//! the old user until its entry expires, unless a full inline answer (a lookup, a listing that names the
+//! user itself) comes first. The cost of staleness is bounded: an entry is never used past its age.
 //!
 //! **Clearing.** Connecting with new credentials (R9) and disconnecting clear the workspace's caches in
 //! the same transaction that clears its metadata, since ids of one MDM mean nothing in another.
@@ -512,22 +521,34 @@ impl MdmSync {
     }
 }
 
-/// A name a lookup learned, for providers whose listings need follow-ups: the next bulk refresh finds it
-/// in the cache.
-pub(crate) fn names_from_lookup(
-    costs: RequestCosts,
+/// What a complete answer of the MDM tells the caches, for providers whose listings may leave users to
+/// the caller ([`MdmProvider::defers_user_reads`]): the user's name by user id, and the user bound to the
+/// device. A complete answer is a lookup's device or a
+/// listed row the provider resolved itself (Fleet's names from SCIM, JumpCloud's primary users from the
+/// directory); rows resolved from the cache are never passed here, since recording them again would make
+/// an old answer look new. A device without a user records nothing: "nobody is bound" is remembered only
+/// from a binding read ([`crate::MdmSync`]'s `resolve_device_users` calls), not from a row that may just
+/// lack an IdP identity for now.
+pub(crate) fn learned_from(
     device: &MdmDevice,
     now: DateTime<Utc>,
-) -> Option<LookupEntry> {
-    if costs.per_listed_device == 0 || device.unresolved.is_some() {
-        return None;
-    }
-    let user = device.user_id.as_ref()?;
-    Some(LookupEntry::user_name(
-        user.clone(),
-        device.user_name.clone(),
-        now,
-    ))
+) -> impl Iterator<Item = LookupEntry> + '_ {
+    let user = device
+        .unresolved
+        .is_none()
+        .then_some(device.user_id.as_ref())
+        .flatten();
+    user.into_iter().flat_map(move |user| {
+        [
+            LookupEntry::user_name(user.clone(), device.user_name.clone(), now),
+            LookupEntry::device_user(
+                device.device_id.clone(),
+                Some(user.clone()),
+                device.user_name.clone(),
+                now,
+            ),
+        ]
+    })
 }
 
 #[cfg(test)]

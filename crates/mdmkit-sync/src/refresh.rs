@@ -11,7 +11,8 @@
 //!   `ceil(M / p) + M * e` requests (at least one), where `M` is the MDM's device count, `p` its page size
 //!   (`provider.device_paging().page_size()`, or [`crate::SyncConfig::assumed_page_size`] for next-link
 //!   paging that does not say) and `e` the per-device reads the API forces on a listing
-//!   ([`RequestCosts::per_listed_device`]: 0 for most, 1 for Fleet and JumpCloud).
+//!   ([`RequestCosts::per_listed_device`]: 0 for most and for Fleet with SCIM access, 1 for JumpCloud and
+//!   Fleet without it).
 //!
 //! - **changes** ([`Strategy::Changes`]): where the provider lists "changed since T"
 //!   ([`mdmkit_core::MdmProvider::change_tracking`]), a run that would list in bulk lists only the devices
@@ -66,7 +67,7 @@
 //! or to the oldest check time of the devices the run left alone (not due), whichever is earlier: what
 //! those hold reflects the MDM as of their check. The full-listing time moves only after a complete,
 //! believed full listing, or a complete lookup run over every device of the workspace (as good for the
-//! workspace, and how a provider refreshed by lookups, such as Fleet, gets its first watermark). A failed
+//! workspace, and how a provider refreshed by lookups, such as Fleet without SCIM, gets its first watermark). A failed
 //! run asks again from the old watermark. A listing of changes replaces a bulk listing whenever it is
 //! allowed, and lookups when those would cost more than the bulk listing's pages (the daily run). Changed devices that are not due (checked within the interval) are not written:
 //! R5 holds for every device, and the next full listing catches such a change at the latest.
@@ -117,7 +118,7 @@ use crate::clock::{earlier, later};
 use crate::engine::{Connection, MdmSync};
 use crate::error::Result;
 use crate::lease::LeaseGuard;
-use crate::lookup_cache::{choose_strategy_cached, names_from_lookup};
+use crate::lookup_cache::{choose_strategy_cached, learned_from, LookupEntry};
 use crate::marks::SyncMarks;
 use crate::model::{DeviceCheck, MdmMetadata, Paging, WorkspaceId, WorkspaceState};
 pub use crate::reports::{
@@ -328,6 +329,12 @@ pub(crate) struct Checks<'a> {
     pub(crate) guard: &'a LeaseGuard,
     pub(crate) now: DateTime<Utc>,
     pending: Vec<DeviceCheck>,
+    /// Whether the provider may leave users to the lookup caches ([`mdmkit_core::MdmProvider::defers_user_reads`]):
+    /// then what complete answers of the MDM say about users is remembered, written with the checks.
+    learns: bool,
+    learned: Vec<LookupEntry>,
+    /// Cache entries written so far (for [`crate::LookupStats::stored`]).
+    stored: u64,
 }
 
 impl<'a> Checks<'a> {
@@ -336,6 +343,7 @@ impl<'a> Checks<'a> {
         workspace: &'a WorkspaceId,
         guard: &'a LeaseGuard,
         now: DateTime<Utc>,
+        learns: bool,
     ) -> Self {
         Checks {
             sync,
@@ -343,6 +351,17 @@ impl<'a> Checks<'a> {
             guard,
             now,
             pending: Vec::with_capacity(WRITE_BATCH),
+            learns,
+            learned: Vec::new(),
+            stored: 0,
+        }
+    }
+
+    /// Remembers what a complete answer of the MDM (a lookup's device, a row the listing resolved
+    /// itself) says about its user, for the lookup caches (see [`learned_from`]).
+    pub(crate) fn learn(&mut self, device: &MdmDevice) {
+        if self.learns {
+            self.learned.extend(learned_from(device, self.now));
         }
     }
 
@@ -395,18 +414,29 @@ impl<'a> Checks<'a> {
         Ok(())
     }
 
-    /// Writes what is queued, in one transaction under the lease's fence.
+    /// Writes what is queued, in one transaction under the lease's fence, then what the answers taught
+    /// the lookup caches.
     async fn flush(&mut self) -> Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
+        if !self.pending.is_empty() {
+            self.guard.check()?;
+            self.sync
+                .stores
+                .devices
+                .record_checks(self.workspace, self.guard.fence(), &self.pending)
+                .await?;
+            self.pending.clear();
         }
-        self.guard.check()?;
-        self.sync
-            .stores
-            .devices
-            .record_checks(self.workspace, self.guard.fence(), &self.pending)
-            .await?;
-        self.pending.clear();
+        for chunk in self.learned.chunks(WRITE_BATCH) {
+            self.guard.check()?;
+            let written = self
+                .sync
+                .stores
+                .lookups
+                .store_lookups(self.workspace, self.guard.fence(), chunk)
+                .await?;
+            self.stored += written as u64;
+        }
+        self.learned.clear();
         Ok(())
     }
 }
@@ -503,14 +533,14 @@ impl MdmSync {
                 report.estimated_requests = strategy_requests(strategy, due, 0, page_size, costs);
             }
             report.strategy = Some(strategy);
-            let mut checks = Checks::new(self, workspace, guard, now);
+            let mut checks = Checks::new(self, workspace, guard, now, provider.defers_user_reads());
             match strategy {
                 Strategy::Lookups => {
                     self.by_lookups(connection, cutoff, &mut checks, &mut report)
                         .await?;
                     // Every device of the workspace answered now, by serial: as good as a full
                     // listing for the workspace (a device the MDM lost was found missing), so
-                    // providers refreshed by lookups (Fleet) can go incremental the next day.
+                    // providers refreshed by lookups (Fleet without SCIM) can go incremental the next day.
                     let all = devices.device_count(workspace).await? == due as u64;
                     if all && report.is_complete() {
                         checks.flush().await?;
@@ -545,6 +575,7 @@ impl MdmSync {
                 }
             }
             checks.flush().await?;
+            report.lookups.stored += checks.stored;
         }
         report.requests = provider.request_count().saturating_sub(requests_before);
         guard.check()?;
@@ -639,8 +670,6 @@ impl MdmSync {
     ) -> Result<()> {
         let workspace = checks.workspace;
         let provider = connection.provider.clone();
-        let costs = provider.request_costs();
-        let mut learned = Vec::new();
         let mut paging = Some(Paging::first(WRITE_BATCH));
         while let Some(page) = paging {
             let page = self
@@ -669,7 +698,7 @@ impl MdmSync {
                             .filter(|d| d.serial_number.as_ref().is_none_or(|s| *s == serial))
                             .collect();
                         if let [device] = exact.as_slice() {
-                            learned.extend(names_from_lookup(costs, device, checks.now));
+                            checks.learn(device);
                         }
                         checks
                             .push(serial, Answer::from_matches(exact), report)
@@ -687,9 +716,6 @@ impl MdmSync {
             }
             drop(answers);
             checks.flush().await?;
-            self.store_entries(workspace, checks.guard, &learned, report)
-                .await?;
-            learned.clear();
         }
         Ok(())
     }

@@ -341,16 +341,30 @@ async fn connecting_anew_forgets_the_watermark_and_the_delta_link() {
 }
 
 #[tokio::test]
-async fn a_fleet_refreshed_by_lookups_goes_incremental_the_next_day() {
-    // Fleet's listing reads each assigned host, so the first refresh looks every device up; having
-    // answered every device, it sets the watermark, and the next day lists only the changes.
+async fn a_fleet_without_scim_reads_each_host_once_and_goes_incremental_the_next_day() {
+    // Without SCIM access (Fleet Free) Fleet's listing cannot name users: the first refresh lists in
+    // bulk (the provider cannot know SCIM is refused before trying), reads each assigned host's record
+    // once for its user, and sets the watermark; the next day lists only the changes, and the users of
+    // the changed hosts come from the cache.
     let kind = ProviderKind::Fleet;
-    let n = 300;
+    let n = 250; // the last host page is short, so it ends the listing
     let env = Env::start(n).await;
+    env.sandbox.set_fleet_premium(false);
     env.clock.set(env.sandbox.fleet().now());
     let ws = env.fleet_workspace("acme", Plan::Free).await;
     let first = env.connect(&ws, kind).await;
-    assert_eq!(first.strategy, Some(Strategy::Lookups), "{first:?}");
+    assert_eq!(first.strategy, Some(Strategy::Bulk), "{first:?}");
+    assert!(first.is_complete(), "{first:?}");
+    let with_user = env
+        .expected(kind)
+        .values()
+        .filter(|d| d.user_id.is_some())
+        .count() as u64;
+    assert_eq!(first.lookups.reads, with_user, "{first:?}");
+    let pages = n.div_ceil(100) as u64;
+    // The pages, the one SCIM attempt, a record per host with a user: at most the lookups' cost plus
+    // the pages and that attempt.
+    assert_eq!(first.requests, pages + 1 + with_user, "{first:?}");
     assert_eq!(marks(&env, &ws).await.device_watermark, Some(env.now()));
     advance(&env, DAY);
     env.sandbox.mutate(|f| {
@@ -363,9 +377,10 @@ async fn a_fleet_refreshed_by_lookups_goes_incremental_the_next_day() {
     assert_eq!(report.strategy, Some(Strategy::Changes), "{report:?}");
     assert!(report.is_complete(), "{report:?}");
     assert_eq!(report.matched + report.unchanged, n, "{report:?}");
+    assert_eq!(report.lookups.reads, 0, "{report:?}");
     assert!(
         requests < first.requests / 10,
-        "{requests} requests against {} for the lookups",
+        "{requests} requests against {} for the first refresh",
         first.requests
     );
 }
@@ -390,4 +405,64 @@ async fn the_watermark_never_passes_a_device_answered_earlier() {
     let report = env.sync.refresh_due(&ws).await.unwrap();
     assert!(report.is_complete(), "{report:?}");
     assert_eq!(marks(&env, &ws).await.device_watermark, Some(late_checked));
+}
+
+#[tokio::test]
+async fn fleet_with_scim_lists_in_bulk_and_changed_hosts_of_known_users_cost_no_read() {
+    // Fleet Premium: the first refresh lists hosts and names their users in bulk (SCIM). The next day's listing of changes leaves users to the cache, which
+    // the first listing filled: the changed hosts cost their page and no host record.
+    let kind = ProviderKind::Fleet;
+    let n = 250; // the last host page is short, so it ends the listing
+    let env = Env::start(n).await;
+    env.clock.set(env.sandbox.fleet().now());
+    let ws = env.fleet_workspace("acme", Plan::Free).await;
+    let before = env.requests(kind);
+    let connect = env.sync.connect(&ws, env.config(kind)).await.unwrap();
+    let first = connect.refresh.into_report().unwrap();
+    assert_eq!(first.strategy, Some(Strategy::Bulk), "{first:?}");
+    assert!(first.is_complete(), "{first:?}");
+    let pages = n.div_ceil(100) as u64;
+    let scim_pages = env.sandbox.per_device_listing_requests(kind) as u64;
+    // `/me` for the validation, then the host pages and the SCIM users.
+    assert_eq!(env.requests(kind) - before, 1 + pages + scim_pages);
+    assert!(first.lookups.stored > 0, "{first:?}");
+
+    advance(&env, DAY);
+    let changed = [4u32, 5, 6, 7, 8, 9, 10, 11];
+    env.sandbox.mutate(|f| {
+        for d in changed {
+            f.touch_device(d);
+        }
+    });
+    let with_idp_user = changed
+        .iter()
+        .filter(|d| env.expected(kind)[&env.serial_of(**d)].user_id.is_some())
+        .count();
+    assert!(with_idp_user > 0);
+    let before = env.requests(kind);
+    let report = env.sync.refresh_due(&ws).await.unwrap();
+    let requests = env.requests(kind) - before;
+    assert_eq!(report.strategy, Some(Strategy::Changes), "{report:?}");
+    assert!(report.is_complete(), "{report:?}");
+    // The changed hosts, and any the watermark's overlap lists again.
+    assert!(report.matched >= changed.len(), "{report:?}");
+    assert_eq!(report.matched + report.unchanged, n, "{report:?}");
+    assert_eq!(report.lookups.reads, 0, "{report:?}");
+    assert!(report.lookups.hits as usize >= with_idp_user, "{report:?}");
+    assert_eq!(
+        requests, 1,
+        "one page of changes, no host record: {report:?}"
+    );
+    // What the cache answered is what a lookup shows.
+    for d in changed {
+        let s = env.serial_of(d);
+        let expected = &env.expected(kind)[&s];
+        let stored = env.view(&ws, &s).await.metadata.unwrap();
+        assert_eq!(stored.user_id, expected.user_id, "{s}");
+        assert_eq!(
+            stored.display_name.as_deref(),
+            Some(expected.display_name.as_str()),
+            "{s}"
+        );
+    }
 }

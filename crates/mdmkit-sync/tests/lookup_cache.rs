@@ -84,6 +84,9 @@ impl MdmProvider for Recording {
     fn change_tracking(&self) -> ChangeTracking {
         self.inner.change_tracking()
     }
+    fn defers_user_reads(&self) -> bool {
+        self.inner.defers_user_reads()
+    }
     async fn list_changed_devices_page(
         &self,
         request: &ChangesRequest,
@@ -216,11 +219,13 @@ async fn stored(
     out
 }
 
-/// Fleet without SCIM access (Fleet Free, an observer's token): listings carry IdP usernames but no
-/// names. The first refresh fills the name cache; later refreshes read a host's record only for a
-/// username not seen, or seen more than a week ago.
+/// Fleet without SCIM access (Fleet Free, an observer's token): host lists carry IdP e-mails but no
+/// names, and the e-mail may not be the id a lookup shows. The first refresh (a listing, which finds
+/// SCIM refused and reads each host with a user once) remembers who is bound to each host; later
+/// refreshes, full or of changes, read a host's record only when its entry is missing or a week old, and
+/// store the user ids and names a lookup shows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fleet_names_come_from_the_cache_and_are_read_again_after_a_week() {
+async fn fleet_users_come_from_the_cache_and_are_read_again_after_a_week() {
     const FLEET: ProviderKind = ProviderKind::Fleet;
     let env = Env::start_with(SandboxConfig {
         devices: 150,
@@ -232,82 +237,58 @@ async fn fleet_names_come_from_the_cache_and_are_read_again_after_a_week() {
     let ws = env.fleet_workspace("fleet-names", Plan::Free).await;
     let first = connect_refreshed(&sync, &ws, env.config(FLEET)).await;
     assert!(first.is_complete(), "{first:?}");
+    assert_eq!(first.strategy, Some(Strategy::Bulk), "{first:?}");
     let day0 = env.now();
-    let filled = env
+    // What lookups show: the stored state every later refresh must keep.
+    let expected = env.expected(FLEET);
+    let by_lookup: BTreeMap<SerialNumber, (Option<String>, Option<String>)> = expected
+        .iter()
+        .map(|(s, d)| (s.clone(), (d.user_id.clone(), Some(d.display_name.clone()))))
+        .collect();
+    assert_eq!(stored(&env, &sync, &ws).await, by_lookup);
+    // Each host's user is remembered by host.
+    let with_user: BTreeSet<String> = expected
+        .values()
+        .filter(|d| d.user_id.is_some())
+        .map(|d| d.device_id.clone())
+        .collect();
+    assert_eq!(asked.take_devices(), with_user, "each read once");
+    let cached = env
         .stores
         .lookups
-        .count_lookups(&ws, LookupKind::UserName, day0)
+        .count_lookups(&ws, LookupKind::DeviceUser, day0)
         .await
         .unwrap();
-    let assigned_users: BTreeSet<u32> = env
-        .sandbox
-        .fleet()
-        .devices
-        .values()
-        .filter_map(|d| d.user)
-        .collect();
-    assert_eq!(
-        filled,
-        assigned_users.len() as u64,
-        "the first refresh ({:?}) remembers every assigned user's name",
-        first.strategy
-    );
-
-    // The listing's user ids (IdP e-mails) and, per id, a device of theirs.
-    let fleet = env.sandbox.fleet();
-    let listed_ids: BTreeSet<String> = assigned_users
-        .iter()
-        .map(|u| fleet.users[u].email.clone())
-        .collect();
-    let lookup_ids: BTreeSet<String> = env
-        .expected(FLEET)
-        .values()
-        .filter_map(|d| d.user_id.clone())
-        .collect();
-    // Where the IdP's username is not the e-mail the host list shows, the cache has not seen the id yet.
-    let unseen: BTreeSet<String> = listed_ids.difference(&lookup_ids).cloned().collect();
-    assert!(!unseen.is_empty() && unseen.len() < listed_ids.len() / 4);
-    asked.take_users();
+    assert_eq!(cached, with_user.len() as u64);
 
     let pages = 2; // 150 hosts at 100 a page
-    let probe = 1; // the SCIM read each listing tries once (Fleet Free: 404)
+    let probe = 1; // the SCIM read a full listing tries once (Fleet Free: 404)
+                   // Day 1: a listing of changes (every host changed in the sandbox) reads no SCIM page and no host.
     let (day1, requests) = next_refresh(&env, &sync, &ws, FLEET, TimeDelta::days(1)).await;
-    // Refreshed by lookups on day 0, Fleet lists changes from the next day (every host changed in the
-    // sandbox): a listing all the same, with the names deferred to the cache.
     assert_eq!(day1.strategy, Some(Strategy::Changes), "{day1:?}");
-    assert_eq!(
-        asked.take_users(),
-        unseen,
-        "only ids the cache has not seen"
-    );
-    assert_eq!(requests, pages + probe + unseen.len() as u64, "{day1:?}");
-    assert_eq!(day1.lookups.reads, unseen.len() as u64);
-    // Names resolved on a listing of changes are those a full inline listing gives.
-    assert_eq!(
-        stored(&env, &sync, &ws).await,
-        full_listing(&env, FLEET).await
-    );
-
-    // The next day: every id is known, so the refresh costs its listing only.
-    let (day2, requests) = next_refresh(&env, &sync, &ws, FLEET, TimeDelta::days(1)).await;
-    assert_eq!(day2.strategy, Some(Strategy::Bulk));
+    assert_eq!(asked.take_devices(), BTreeSet::new());
     assert_eq!(asked.take_users(), BTreeSet::new());
-    assert_eq!(requests, pages + probe, "no host record read: {day2:?}");
-    assert!(day2.lookups.hits > 100, "{day2:?}");
+    assert_eq!(day1.lookups.reads, 0, "{day1:?}");
+    assert_eq!(requests, pages, "no host record read: {day1:?}");
+    assert_eq!(stored(&env, &sync, &ws).await, by_lookup);
 
-    // User ids and names are what a full listing, with every name read, gives.
-    let by_cache = stored(&env, &sync, &ws).await;
-    assert_eq!(by_cache, full_listing(&env, FLEET).await);
+    // Day 2: a full listing; the same.
+    let (day2, requests) = next_refresh(&env, &sync, &ws, FLEET, TimeDelta::days(1)).await;
+    assert_eq!(day2.strategy, Some(Strategy::Bulk), "{day2:?}");
+    assert_eq!(asked.take_devices(), BTreeSet::new());
+    assert_eq!(requests, pages + probe, "no host record read: {day2:?}");
+    assert!(day2.lookups.hits > 0, "{day2:?}");
+    assert_eq!(stored(&env, &sync, &ws).await, by_lookup);
 
     // A name changed in the IdP shows once its entry is a week old, not before.
+    let fleet = env.sandbox.fleet();
     let (user, device) = fleet
         .devices
         .values()
         .find_map(|d| {
-            // A provisioned user with a name, known by their e-mail (cached on day 0).
+            // A provisioned user with a name (cached on day 0).
             let u = d.user?;
-            (u % 11 != 5 && u % 13 != 7 && lookup_ids.contains(&fleet.users[&u].email))
-                .then_some((u, d.index))
+            (u % 11 != 5 && u % 13 != 7).then_some((u, d.index))
         })
         .unwrap();
     env.sandbox
@@ -315,29 +296,24 @@ async fn fleet_names_come_from_the_cache_and_are_read_again_after_a_week() {
     let renamed_serial = env.serial_of(device);
     let (_, requests) = next_refresh(&env, &sync, &ws, FLEET, TimeDelta::days(4)).await;
     assert_eq!(requests, pages + probe, "six days old: still used");
+    assert_eq!(asked.take_devices(), BTreeSet::new());
     assert_ne!(
         env.view(&ws, &renamed_serial).await.display_name.as_deref(),
         Some("Renamed Person")
     );
     let (day7, requests) = next_refresh(&env, &sync, &ws, FLEET, TimeDelta::days(1)).await;
-    let reread = asked.take_users();
-    let week_old: BTreeSet<String> = listed_ids.intersection(&lookup_ids).cloned().collect();
-    assert_eq!(
-        reread, week_old,
-        "ids cached on day 0 are a week old; day 1's are not"
+    assert_eq!(day7.strategy, Some(Strategy::Changes), "{day7:?}");
+    let reread = asked.take_devices();
+    assert!(
+        reread.contains(&expected[&renamed_serial].device_id),
+        "entries of day 0 are a week old"
     );
-    // More than a SCIM page of users: the provider tries SCIM once more before reading hosts.
-    let scim_retry = u64::from(reread.len() > 100);
-    assert_eq!(
-        requests,
-        pages + probe + scim_retry + reread.len() as u64,
-        "{day7:?}"
-    );
+    assert!(reread.is_subset(&with_user), "{reread:?}");
+    assert_eq!(requests, pages + reread.len() as u64, "{day7:?}");
     assert_eq!(
         env.view(&ws, &renamed_serial).await.display_name.as_deref(),
         Some("Renamed Person")
     );
-    let _ = day0;
 }
 
 /// JumpCloud: systems without a primary user need a graph read each. The cache remembers "nobody is
@@ -406,9 +382,12 @@ async fn jumpcloud_bindings_are_rechecked_only_after_their_window() {
     let (day1, requests) = next_refresh(&env, &sync, &ws, JC, TimeDelta::days(1)).await;
     assert_eq!(day1.strategy, Some(Strategy::Changes), "{day1:?}");
     assert_eq!(asked.take_devices(), BTreeSet::new());
+    // Names too: the full listing of day 0 taught the cache every listed user's name.
+    assert_eq!(asked.take_users(), BTreeSet::new());
     assert_eq!(day1.lookups.reads, 0, "{day1:?}");
     let changes = deferred_changes_cost(&env, JC, since).await;
     assert_eq!(requests, changes, "no graph read: {day1:?}");
+    assert_eq!(changes, 2, "the two pages of changes alone, no user read");
     // Day 3: bound users are three days old and read again; "nobody" is not.
     let (day3, requests) = next_refresh(&env, &sync, &ws, JC, TimeDelta::days(2)).await;
     assert_eq!(asked.take_devices(), graph_bound);
@@ -417,12 +396,17 @@ async fn jumpcloud_bindings_are_rechecked_only_after_their_window() {
     next_refresh(&env, &sync, &ws, JC, TimeDelta::days(3)).await;
     assert_eq!(asked.take_devices(), graph_bound);
     // Day 7: "nobody is bound" is a week old and checked again; bound users (day 6) are not.
+    let since = listing_since(&env, &ws, JC, env.now() + TimeDelta::days(1)).await;
     let (day7, requests) = next_refresh(&env, &sync, &ws, JC, TimeDelta::days(1)).await;
     // A listing of changes (the full one ran on day 6): its rows are resolved before they are stored,
     // so what is stored below equals an inline listing.
     assert_eq!(day7.strategy, Some(Strategy::Changes), "{day7:?}");
     assert_eq!(asked.take_devices(), unbound);
-    assert!(requests >= listing + unbound.len() as u64, "{day7:?}");
+    // The user names of the changed systems come from the cache: the listing's pages and one graph
+    // read per unbound system, nothing more.
+    assert_eq!(asked.take_users(), BTreeSet::new());
+    let changes = deferred_changes_cost(&env, JC, since).await;
+    assert_eq!(requests, changes + unbound.len() as u64, "{day7:?}");
     assert_eq!(
         stored(&env, &sync, &ws).await,
         inline_listing(&env, JC).await
@@ -490,31 +474,70 @@ async fn new_credentials_and_an_explicit_clear_empty_the_caches() {
     sync.connect(&ws, env.config(JC)).await.unwrap();
     let needing = asked.take_devices();
     assert!(!needing.is_empty());
-    let cached = |sync: &MdmSync| {
+    let cached_of = |sync: &MdmSync, kind| {
         let ws = ws.clone();
         let lookups = sync.stores().lookups.clone();
         async move {
             lookups
-                .count_lookups(&ws, LookupKind::DeviceUser, chrono::DateTime::UNIX_EPOCH)
+                .count_lookups(&ws, kind, chrono::DateTime::UNIX_EPOCH)
                 .await
                 .unwrap()
         }
     };
-    assert_eq!(cached(&sync).await, needing.len() as u64);
+    let cached = |sync: &MdmSync| cached_of(sync, LookupKind::DeviceUser);
+    // The graph's answers, and who the listing itself found bound (primary users).
+    let bound: BTreeSet<String> = env
+        .sandbox
+        .expected_devices(JC)
+        .into_iter()
+        .filter(|d| d.user_id.is_some())
+        .map(|d| d.device_id)
+        .chain(needing.iter().cloned())
+        .collect();
+    assert_eq!(cached(&sync).await, bound.len() as u64);
+    // The names the listing read from the directory, of the primary users (even-numbered systems
+    // with a user; the others are bound through the graph).
+    let names = cached_of(&sync, LookupKind::UserName).await;
+    let users: BTreeSet<String> = env
+        .sandbox
+        .expected_devices(JC)
+        .into_iter()
+        .filter(|d| d.index % 2 == 0)
+        .filter_map(|d| d.user_id)
+        .collect();
+    assert_eq!(names, users.len() as u64);
 
     assert_eq!(
         sync.clear_lookup_cache(&ws).await.unwrap(),
-        needing.len() as u64
+        bound.len() as u64 + names
     );
     assert_eq!(cached(&sync).await, 0);
+    assert_eq!(cached_of(&sync, LookupKind::UserName).await, 0);
     next_refresh(&env, &sync, &ws, JC, TimeDelta::days(1)).await;
     assert_eq!(asked.take_devices(), needing, "read again after the clear");
 
-    // Another MDM (Fleet): R9 clears metadata and caches in one transaction.
+    // Another MDM (Fleet): R9 clears metadata and caches in one transaction (its first refresh then
+    // fills them with Fleet's own answers).
+    let jumpcloud_keys: Vec<String> = bound.iter().cloned().collect();
+    assert!(!env
+        .stores
+        .lookups
+        .lookups(&ws, LookupKind::DeviceUser, &jumpcloud_keys)
+        .await
+        .unwrap()
+        .is_empty());
     sync.connect(&ws, env.config(ProviderKind::Fleet))
         .await
         .unwrap();
-    assert_eq!(cached(&sync).await, 0);
+    assert_eq!(
+        env.stores
+            .lookups
+            .lookups(&ws, LookupKind::DeviceUser, &jumpcloud_keys)
+            .await
+            .unwrap(),
+        Vec::new(),
+        "no JumpCloud answer is left"
+    );
 }
 
 /// A follow-up read that fails gives its devices no answer: they keep their metadata and check time and
@@ -563,4 +586,70 @@ async fn a_failed_follow_up_read_keeps_its_devices_due() {
         "only the unanswered devices were due"
     );
     assert_eq!(asked.take_devices(), needing);
+}
+
+/// A listing of changes looks up devices it cannot vouch for (here one never checked): what such a lookup
+/// says about the device's user is remembered like a listing's answer, so the next day that device
+/// costs no read when it changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lookup_within_a_listing_of_changes_fills_the_cache() {
+    const FLEET: ProviderKind = ProviderKind::Fleet;
+    let env = Env::start(150).await;
+    // Without SCIM, so that every listing leaves the hosts' users to the cache.
+    env.sandbox.set_fleet_premium(false);
+    env.clock.set(env.sandbox.fleet().now());
+    let (sync, asked) = recording_engine(&env, LookupCacheConfig::default());
+    let expected = env.expected(FLEET);
+    // A host with an IdP user (the host list shows only their e-mail), added to the workspace on day 1.
+    let late = (0..150u32)
+        .find(|&i| expected[&env.serial_of(i)].user_id.is_some())
+        .expect("a host with a user");
+    let late_serial = env.serial_of(late);
+    let late_id = expected[&late_serial].device_id.clone();
+    let others: Vec<String> = env
+        .fleet_serials()
+        .into_iter()
+        .filter(|s| serial(s) != late_serial)
+        .collect();
+    let ws = env.workspace("late", Plan::Free, &others).await;
+    let first = sync.connect(&ws, env.config(FLEET)).await.unwrap();
+    assert!(first.refresh.into_report().unwrap().is_complete());
+    let entry = |at| {
+        let lookups = env.stores.lookups.clone();
+        let ws = ws.clone();
+        let id = late_id.clone();
+        async move {
+            lookups
+                .lookups(&ws, LookupKind::DeviceUser, &[id])
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|e| e.fetched_at == at)
+        }
+    };
+    assert_eq!(entry(env.now()).await, None, "not in the workspace yet");
+
+    // Day 1: the new device is looked up within the listing of changes.
+    sync.add_device(&ws, &late_serial).await.unwrap();
+    let (day1, _) = next_refresh(&env, &sync, &ws, FLEET, TimeDelta::days(1)).await;
+    assert_eq!(day1.strategy, Some(Strategy::Changes), "{day1:?}");
+    let learned = entry(env.now())
+        .await
+        .expect("the lookup's answer is remembered");
+    assert_eq!(learned.user_id, expected[&late_serial].user_id);
+    asked.take_devices();
+
+    // Day 2: a full listing, whose row of that host names no user; the cache does.
+    let (day2, _) = next_refresh(&env, &sync, &ws, FLEET, TimeDelta::days(1)).await;
+    assert_eq!(day2.strategy, Some(Strategy::Bulk), "{day2:?}");
+    assert!(day2.lookups.hits > 0, "{day2:?}");
+    assert_eq!(
+        asked.take_devices(),
+        BTreeSet::new(),
+        "no read, of the host looked up on day 1 either: {day2:?}"
+    );
+    assert_eq!(
+        env.view(&ws, &late_serial).await.display_name.as_deref(),
+        Some(expected[&late_serial].display_name.as_str())
+    );
 }

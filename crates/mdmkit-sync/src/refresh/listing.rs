@@ -193,6 +193,7 @@ impl MdmSync {
             // A later row of the same device replaces a waiting one (its last row counts).
             tally.deferred.remove(&serial);
             tally.unwritten.remove(&serial);
+            checks.learn(&device);
             return checks.write(serial, Some(MdmMetadata::from(&device))).await;
         }
         tally.deferred.insert(serial, device);
@@ -470,6 +471,9 @@ impl MdmSync {
                     .into_iter()
                     .filter(|d| d.serial_number.as_ref().is_none_or(|s| s == serial))
                     .collect();
+                if let [device] = exact.as_slice() {
+                    checks.learn(device);
+                }
                 checks
                     .push(serial.clone(), Answer::from_matches(exact), report)
                     .await?;
