@@ -504,9 +504,20 @@ impl MdmProvider for FleetProvider {
     /// The host list names no user, only the e-mails of `device_mapping`: names come from Fleet's SCIM
     /// users, read once per listing, never from one host record per assigned host. Where SCIM cannot be
     /// read, rows are marked [`mdmkit_core::Unresolved::UserName`] for
-    /// [`MdmProvider::resolve_user_names`]. Fleet makes no per-device reads in a listing, so the default
-    /// [`MdmProvider::list_devices_page_with`] (this listing, whatever the resolution) stands.
+    /// [`MdmProvider::resolve_user_names`].
     async fn list_devices_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {
+        self.list_devices_page_with(request, Resolution::Inline)
+            .await
+    }
+
+    /// With [`Resolution::Deferred`] and no SCIM users, hosts whose IdP user the host list does not name
+    /// are left for [`MdmProvider::resolve_device_users`] (the engine's lookup cache may know them), so
+    /// the resolution decides what a listing reads.
+    async fn list_devices_page_with(
+        &self,
+        request: &PageRequest,
+        resolution: Resolution,
+    ) -> Result<Page<MdmDevice>> {
         if matches!(request, PageRequest::PageNumber { page: 0, .. }) {
             self.start_listing().await;
         }
@@ -515,7 +526,7 @@ impl MdmProvider for FleetProvider {
             .list_hosts_page(request, LIST_DEVICES.name())
             .await?;
         let devices = self
-            .listed_devices(&page.items, LIST_DEVICES.name(), Resolution::Inline)
+            .listed_devices(&page.items, LIST_DEVICES.name(), resolution)
             .await;
         Ok(Page::new(devices, page.info))
     }
