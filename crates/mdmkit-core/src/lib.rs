@@ -30,7 +30,7 @@
 //! | `convert` | wire types to [`MdmDevice`] and [`MdmGroup`], nothing else |
 //! | `error` | `<Provider>ErrorClassifier`, a crate-private [`http::ErrorClassifier`] that turns the vendor's error bodies into an [`ErrorKind`] and a one-line message (tested through [`wire::classify_answer`]) |
 //! | `properties` (tests only) | property tests: every parser fed any bytes never panics |
-//! | provider-specific | what only that API needs: Jamf `version` (which API generation the server speaks), Intune `auth` and `delta`, Fleet `scim`, Iru and Fleet `changes` |
+//! | provider-specific | what only that API needs: Jamf `version` (which API generation the server speaks), Intune `auth` and `delta`, Fleet `scim`, Iru and Fleet `changes`, JumpCloud `directory` (the user directory a listing joins, as a compact table) |
 //!
 //! Shared concerns stay here rather than in each crate: retries, limits and token caching ([`http`]),
 //! paging ([`paging`]), path and link encoding ([`http::path_segment`], [`http::plain_id_segment`],
