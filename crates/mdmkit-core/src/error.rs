@@ -386,8 +386,61 @@ impl Operation {
     }
 }
 
+/// The operations every provider has, one per [`crate::MdmProvider`] method that talks to the MDM, named
+/// the same for all six so errors and logs read alike. A provider crate holds one
+/// (`ProviderOperations::of(ProviderKind::Jamf)`) and names only its own extra operations itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProviderOperations {
+    /// `validate`: the test call before credentials are saved.
+    pub validate: Operation,
+    /// `device_by_serial`: one device's lookup.
+    pub device_by_serial: Operation,
+    /// `list_devices`: the bulk listing.
+    pub list_devices: Operation,
+    /// `list_changed_devices`: the listing of devices changed since a time.
+    pub list_changed_devices: Operation,
+    /// `groups`: the group sync's read.
+    pub groups: Operation,
+}
+
+impl ProviderOperations {
+    /// The operations of `provider`.
+    pub const fn of(provider: ProviderKind) -> ProviderOperations {
+        ProviderOperations {
+            validate: Operation::new(provider, "validate"),
+            device_by_serial: Operation::new(provider, "device_by_serial"),
+            list_devices: Operation::new(provider, "list_devices"),
+            list_changed_devices: Operation::new(provider, "list_changed_devices"),
+            groups: Operation::new(provider, "groups"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn every_provider_names_its_common_operations_alike() {
+        let ops = ProviderOperations::of(ProviderKind::Fleet);
+        let all = [
+            ops.validate,
+            ops.device_by_serial,
+            ops.list_devices,
+            ops.list_changed_devices,
+            ops.groups,
+        ];
+        assert!(all.iter().all(|op| op.provider() == ProviderKind::Fleet));
+        assert_eq!(
+            all.map(Operation::name),
+            [
+                "validate",
+                "device_by_serial",
+                "list_devices",
+                "list_changed_devices",
+                "groups"
+            ]
+        );
+    }
     use super::*;
 
     #[test]

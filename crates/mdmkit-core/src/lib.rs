@@ -100,7 +100,7 @@ pub use config::{
     JumpCloudConfig, ProviderConfig, SimpleMdmConfig,
 };
 pub use device::{display_name, MdmDevice, MdmGroup, SerialNumber};
-pub use error::{Category, Error, ErrorKind, Operation, Result};
+pub use error::{Category, Error, ErrorKind, Operation, ProviderOperations, Result};
 pub use group_delta::{GroupDelta, GroupDeltaKind, GroupDeltaToken};
 pub use kind::{CredentialField, IntuneCloud, JumpCloudRegion, ProviderKind};
 pub use links::DeviceLink;

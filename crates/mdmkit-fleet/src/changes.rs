@@ -36,9 +36,9 @@ pub(crate) const TRACKING: ChangeTracking = ChangeTracking::supported(
     Duration::from_secs(300),
 );
 
-use crate::client::LIST_CHANGED_DEVICES;
+use crate::client::OPS;
 /// The name the provider's listing helpers take.
-const OPERATION: &str = LIST_CHANGED_DEVICES.name();
+const OPERATION: &str = OPS.list_changed_devices.name();
 
 /// Where a listing continues.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,7 +107,7 @@ pub(crate) async fn page(
     let position = match cursor {
         None => Position::start(since),
         Some(c) => Position::parse(c).ok_or_else(|| {
-            LIST_CHANGED_DEVICES.error(
+            OPS.list_changed_devices.error(
                 ErrorKind::InvalidConfiguration,
                 format!("{c:?} is not a position in a Fleet listing"),
             )

@@ -13,7 +13,7 @@ use mdmkit_core::http::{path_segment, BearerToken, ClientOptions, HttpClient, Re
 use mdmkit_core::paging::{collect_all, row_is_id};
 use mdmkit_core::{
     Error, ErrorKind, FleetConfig, Operation, Page, PageInfo, PageRequest, PagingStyle,
-    ProviderKind, Result,
+    ProviderKind, ProviderOperations, Result,
 };
 
 use crate::error::FleetErrorClassifier;
@@ -373,13 +373,9 @@ fn not_fleet(operation: &'static str, what: &str) -> Error {
     )
 }
 
-/// The operations of this crate, named once.
-pub(crate) const VALIDATE: Operation = op("validate");
-pub(crate) const DEVICE_BY_SERIAL: Operation = op("device_by_serial");
-pub(crate) const LIST_DEVICES: Operation = op("list_devices");
-pub(crate) const LIST_CHANGED_DEVICES: Operation = op("list_changed_devices");
+/// The operations every provider has, named alike.
+pub(crate) const OPS: ProviderOperations = ProviderOperations::of(ProviderKind::Fleet);
 pub(crate) const RESOLVE_USER_NAMES: Operation = op("resolve_user_names");
-pub(crate) const GROUPS: Operation = op("groups");
 
 /// The Fleet operation named `name` (the provider's code passes operations by name).
 const fn op(name: &'static str) -> Operation {

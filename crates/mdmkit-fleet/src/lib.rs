@@ -175,7 +175,7 @@ use crate::scim::ScimIndex;
 pub use crate::client::PAGE_SIZE;
 
 // The operations, named once for requests and for the errors raised outside the HTTP client.
-use crate::client::{DEVICE_BY_SERIAL, GROUPS, LIST_DEVICES, RESOLVE_USER_NAMES, VALIDATE};
+use crate::client::{OPS, RESOLVE_USER_NAMES};
 
 /// Label member lists read at the same time.
 const LABEL_CONCURRENCY: usize = 4;
@@ -422,7 +422,7 @@ impl FleetProvider {
     async fn search_exact(&self, serial: &SerialNumber) -> Result<Vec<MdmDevice>> {
         let hosts = self
             .client
-            .search_hosts(serial.as_str(), self.page_size, DEVICE_BY_SERIAL.name())
+            .search_hosts(serial.as_str(), self.page_size, OPS.device_by_serial.name())
             .await?;
         Ok(hosts
             .iter()
@@ -444,9 +444,9 @@ impl MdmProvider for FleetProvider {
     }
 
     async fn validate(&self) -> Result<()> {
-        let me = self.client.me(VALIDATE.name()).await?;
+        let me = self.client.me(OPS.validate.name()).await?;
         let Some(user) = &me.user else {
-            return Err(VALIDATE.error(
+            return Err(OPS.validate.error(
                 ErrorKind::InvalidResponse,
                 "GET /api/v1/fleet/me answered without a \"user\"; the server does not answer like the Fleet API",
             ));
@@ -458,7 +458,7 @@ impl MdmProvider for FleetProvider {
             .or_else(|| user.id.as_ref().map(|id| format!("user {}", id.0)))
             .unwrap_or_else(|| "the token's user".to_owned());
         if me.shows_no_access() {
-            return Err(VALIDATE.error(
+            return Err(OPS.validate.error(
                 ErrorKind::Forbidden,
                 format!("the Fleet user {who} has no global role and no team, so it cannot read hosts; give it the Observer role (or higher) globally or on the teams to sync"),
             ));
@@ -476,7 +476,7 @@ impl MdmProvider for FleetProvider {
         }
         let Some(host) = self
             .client
-            .host_by_identifier(serial.as_str(), DEVICE_BY_SERIAL.name())
+            .host_by_identifier(serial.as_str(), OPS.device_by_serial.name())
             .await?
         else {
             return Ok(Vec::new());
@@ -523,10 +523,10 @@ impl MdmProvider for FleetProvider {
         }
         let page = self
             .client
-            .list_hosts_page(request, LIST_DEVICES.name())
+            .list_hosts_page(request, OPS.list_devices.name())
             .await?;
         let devices = self
-            .listed_devices(&page.items, LIST_DEVICES.name(), resolution)
+            .listed_devices(&page.items, OPS.list_devices.name(), resolution)
             .await;
         Ok(Page::new(devices, page.info))
     }
@@ -601,7 +601,7 @@ impl MdmProvider for FleetProvider {
         let mut seen = std::collections::HashSet::new();
         let labels: Vec<_> = self
             .client
-            .labels(self.page_size, GROUPS.name())
+            .labels(self.page_size, OPS.groups.name())
             .await?
             .into_iter()
             .filter(|l| self.include_builtin_labels || !l.is_builtin())
@@ -612,7 +612,7 @@ impl MdmProvider for FleetProvider {
             .map(|label| async move {
                 let members = self
                     .client
-                    .label_host_ids(&label.id.0, self.page_size, GROUPS.name())
+                    .label_host_ids(&label.id.0, self.page_size, OPS.groups.name())
                     .await?;
                 if members.is_none() {
                     tracing::debug!(label = %label.id.0, "Fleet label disappeared during the sync; left out");

@@ -11,7 +11,7 @@ use mdmkit_core::http::{HeaderName, HeaderValue};
 use mdmkit_core::paging::collect_all;
 use mdmkit_core::{
     Error, ErrorKind, IntuneConfig, Operation, Page, PageInfo, PageRequest, PagingStyle,
-    ProviderKind, Result, SerialNumber,
+    ProviderKind, ProviderOperations, Result, SerialNumber,
 };
 use serde::de::DeserializeOwned;
 
@@ -32,12 +32,8 @@ const DELTA_SELECT: &str = "displayName,securityEnabled,members";
 const DIRECTORY_PAGE: &str = "999";
 
 /// The operations of the Graph requests, each named once for its requests and its errors.
-const VALIDATE: Operation = Operation::new(ProviderKind::Intune, "validate");
-const DEVICE_BY_SERIAL: Operation = Operation::new(ProviderKind::Intune, "device_by_serial");
-const LIST_DEVICES: Operation = Operation::new(ProviderKind::Intune, "list_devices");
-const LIST_CHANGED_DEVICES: Operation =
-    Operation::new(ProviderKind::Intune, "list_changed_devices");
-pub(crate) const GROUPS: Operation = Operation::new(ProviderKind::Intune, "groups");
+/// The operations every provider has, named alike.
+pub(crate) const OPS: ProviderOperations = ProviderOperations::of(ProviderKind::Intune);
 const GROUPS_DELTA: Operation = Operation::new(ProviderKind::Intune, "groups_delta");
 
 /// The Graph client: one authenticated transport, with per-area error classifiers so a refusal names the
@@ -94,7 +90,7 @@ impl GraphClient {
             .get(MANAGED_DEVICES)
             .query("$top", "1")
             .query("$select", "id")
-            .operation(VALIDATE)
+            .operation(OPS.validate)
             .json::<Collection<serde::de::IgnoredAny>>()
             .await
             .map(drop)
@@ -119,7 +115,7 @@ impl GraphClient {
                             .query("$filter", &filter)
                             .query("$select", DEVICE_FIELDS)
                     };
-                    fetch_page(http, &request, first, DEVICE_BY_SERIAL).await
+                    fetch_page(http, &request, first, OPS.device_by_serial).await
                 }
             },
         )
@@ -130,7 +126,7 @@ impl GraphClient {
     pub(crate) async fn device_page(&self, request: &PageRequest) -> Result<Page<ManagedDevice>> {
         let http = &self.devices;
         let first = || http.get(MANAGED_DEVICES).query("$select", DEVICE_FIELDS);
-        fetch_page(http, request, first, LIST_DEVICES).await
+        fetch_page(http, request, first, OPS.list_devices).await
     }
 
     /// One page of the managed devices that synced after `after` (`lastSyncDateTime gt`; Graph documents
@@ -147,7 +143,7 @@ impl GraphClient {
                 .query("$filter", &filter)
                 .query("$select", CHANGE_FIELDS)
         };
-        fetch_page(http, request, first, LIST_CHANGED_DEVICES).await
+        fetch_page(http, request, first, OPS.list_changed_devices).await
     }
 
     /// One whole round of `GET /groups/delta`: from `link` (the previous round's delta link) or from the
@@ -210,7 +206,7 @@ impl GraphClient {
             managed_device_id,
             |request| async move {
                 let first = || http.get(MANAGED_DEVICES).query("$select", JOIN_FIELDS);
-                fetch_page(http, &request, first, GROUPS).await
+                fetch_page(http, &request, first, OPS.groups).await
             },
         )
         .await
@@ -229,7 +225,7 @@ impl GraphClient {
                         .query("$select", "id,displayName,securityEnabled")
                         .query("$top", DIRECTORY_PAGE)
                 };
-                fetch_page(http, &request, first, GROUPS).await
+                fetch_page(http, &request, first, OPS.groups).await
             },
         )
         .await
@@ -262,7 +258,7 @@ impl GraphClient {
                             .query("$top", DIRECTORY_PAGE)
                             .query("$count", "true")
                     };
-                    fetch_page_with(http, &request, first, &headers, GROUPS).await
+                    fetch_page_with(http, &request, first, &headers, OPS.groups).await
                 }
             },
         )

@@ -67,7 +67,7 @@ pub(crate) fn member_keys(group: &Group, members: &[DeviceMember]) -> Result<Vec
         }
     }
     if hidden > 0 {
-        return Err(crate::GROUPS.error(
+        return Err(crate::OPS.groups.error(
             ErrorKind::Forbidden,
             format!(
                 "group {:?} ({}) lists {hidden} device member(s) without a deviceId: Microsoft Graph hides device details from apps without the application permission {} (grant it with admin consent so group members can be matched to Intune devices)",

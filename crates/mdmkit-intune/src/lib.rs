@@ -160,7 +160,7 @@ pub use mdmkit_core::{IntuneCloud, IntuneConfig};
 use client::GraphClient;
 
 /// Reading groups, for the errors raised outside the HTTP client.
-use crate::client::GROUPS;
+use crate::client::OPS;
 
 /// Group member listings read at once (each is one or more requests).
 const MEMBER_LISTINGS_AT_ONCE: usize = 4;

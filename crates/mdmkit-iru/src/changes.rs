@@ -31,7 +31,7 @@ pub(crate) const TRACKING: ChangeTracking = ChangeTracking::supported(
     Duration::from_secs(300),
 );
 
-use crate::client::LIST_CHANGED_DEVICES;
+use crate::client::OPS;
 const ORDERING: &str = "-last_check_in";
 
 /// Where a listing continues: the offset, the oldest check-in seen so far (milliseconds), and whether
@@ -67,7 +67,7 @@ impl Position {
             })
         };
         parse().ok_or_else(|| {
-            LIST_CHANGED_DEVICES.error(
+            OPS.list_changed_devices.error(
                 ErrorKind::InvalidConfiguration,
                 format!("{cursor:?} is not a position in an Iru listing"),
             )
@@ -96,7 +96,7 @@ pub(crate) async fn page(
         limit: PAGE_SIZE,
     };
     let page = client
-        .devices_page_ordered(&request, &[], ORDERING, LIST_CHANGED_DEVICES.name())
+        .devices_page_ordered(&request, &[], ORDERING, OPS.list_changed_devices.name())
         .await?;
     let rows = page.items;
     let times: Vec<Option<i64>> = rows
@@ -142,7 +142,7 @@ pub(crate) async fn page(
         .take(keep)
         .map(convert::device)
         .collect::<Result<Vec<_>>>()
-        .map_err(LIST_CHANGED_DEVICES.tagger())?;
+        .map_err(OPS.list_changed_devices.tagger())?;
     if let Some(oldest) = times.iter().flatten().copied().min() {
         position.oldest = Some(position.oldest.map_or(oldest, |o| o.min(oldest)));
     }

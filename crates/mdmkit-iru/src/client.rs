@@ -5,7 +5,8 @@ use std::sync::Arc;
 use mdmkit_core::http::{resolve_link, BearerToken, ClientOptions, HttpClient, Response};
 use mdmkit_core::paging::collect_all;
 use mdmkit_core::{
-    ErrorKind, IruConfig, Operation, Page, PageInfo, PageRequest, PagingStyle, ProviderKind, Result,
+    ErrorKind, IruConfig, Operation, Page, PageInfo, PageRequest, PagingStyle, ProviderKind,
+    ProviderOperations, Result,
 };
 use serde::de::DeserializeOwned;
 
@@ -23,14 +24,8 @@ const DEVICES: &str = "api/v1/devices";
 const TAGS: &str = "api/v1/tags";
 
 /// The operations this module names itself; the provider passes the others by name.
-/// The operations of this crate, named once.
-pub(crate) const VALIDATE: Operation = Operation::new(ProviderKind::Iru, "validate");
-pub(crate) const DEVICE_BY_SERIAL: Operation =
-    Operation::new(ProviderKind::Iru, "device_by_serial");
-pub(crate) const LIST_DEVICES: Operation = Operation::new(ProviderKind::Iru, "list_devices");
-pub(crate) const LIST_CHANGED_DEVICES: Operation =
-    Operation::new(ProviderKind::Iru, "list_changed_devices");
-pub(crate) const GROUPS: Operation = Operation::new(ProviderKind::Iru, "groups");
+/// The operations every provider has, named alike.
+pub(crate) const OPS: ProviderOperations = ProviderOperations::of(ProviderKind::Iru);
 
 /// An authenticated client for one tenant.
 #[derive(Debug, Clone)]
@@ -58,10 +53,10 @@ impl IruClient {
             .http
             .get(DEVICES)
             .query("limit", "1")
-            .operation(VALIDATE)
+            .operation(OPS.validate)
             .send()
             .await?;
-        decode::<WireDeviceList>(&response, VALIDATE)?;
+        decode::<WireDeviceList>(&response, OPS.validate)?;
         Ok(())
     }
 
@@ -130,15 +125,15 @@ impl IruClient {
     pub(crate) async fn tags_page(&self, request: &PageRequest) -> Result<Page<WireTag>> {
         let builder = self
             .http
-            .next_link_page(request, GROUPS, || self.http.get(TAGS))?;
+            .next_link_page(request, OPS.groups, || self.http.get(TAGS))?;
         // A link the client refused has no URL; sending reports why.
         let current = builder.url().cloned();
         let response = builder.send().await?;
-        let page: WireTagPage = decode(&response, GROUPS)?;
+        let page: WireTagPage = decode(&response, OPS.groups)?;
         let next_link = match (page.next.as_deref(), current) {
-            (Some(link), Some(current)) => {
-                Some(resolve_link(self.http.base_url(), &current, link).map_err(GROUPS.tagger())?)
-            }
+            (Some(link), Some(current)) => Some(
+                resolve_link(self.http.base_url(), &current, link).map_err(OPS.groups.tagger())?,
+            ),
             _ => None,
         };
         Ok(Page::new(
@@ -159,7 +154,7 @@ impl IruClient {
             |request| async move { self.tags_page(&request).await },
         )
         .await
-        .map_err(GROUPS.tagger())
+        .map_err(OPS.groups.tagger())
     }
 }
 

@@ -171,7 +171,7 @@ impl IruProvider {
 }
 
 // The operations, named once for requests and for the errors raised outside the HTTP client.
-use crate::client::{DEVICE_BY_SERIAL, GROUPS, LIST_DEVICES};
+use crate::client::OPS;
 
 #[async_trait]
 impl MdmProvider for IruProvider {
@@ -188,12 +188,12 @@ impl MdmProvider for IruProvider {
             .client
             .all_devices(
                 &[("serial_number", serial.as_str())],
-                DEVICE_BY_SERIAL.name(),
+                OPS.device_by_serial.name(),
             )
             .await?;
         rows.into_iter()
             .filter(|row| convert::reported_serial(row).is_some_and(|s| serial.matches(s)))
-            .map(|row| convert::device(row).map_err(DEVICE_BY_SERIAL.tagger()))
+            .map(|row| convert::device(row).map_err(OPS.device_by_serial.tagger()))
             .collect()
     }
 
@@ -204,14 +204,14 @@ impl MdmProvider for IruProvider {
     async fn list_devices_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {
         let page = self
             .client
-            .devices_page(request, &[], LIST_DEVICES.name())
+            .devices_page(request, &[], OPS.list_devices.name())
             .await?;
         let items = page
             .items
             .into_iter()
             .map(convert::device)
             .collect::<Result<Vec<_>>>()
-            .map_err(LIST_DEVICES.tagger())?;
+            .map_err(OPS.list_devices.tagger())?;
         Ok(Page::new(items, page.info))
     }
 
@@ -222,13 +222,13 @@ impl MdmProvider for IruProvider {
         }
         let ambiguous = index.ambiguous_ids();
         let mut membership = Membership::new(index);
-        for row in self.client.all_devices(&[], GROUPS.name()).await? {
+        for row in self.client.all_devices(&[], OPS.groups.name()).await? {
             membership.add_row(&row);
         }
         for tag_id in &ambiguous {
             let rows = self
                 .client
-                .all_devices(&[("tag_id", tag_id.as_str())], GROUPS.name())
+                .all_devices(&[("tag_id", tag_id.as_str())], OPS.groups.name())
                 .await?;
             for row in &rows {
                 membership.add_member(tag_id, row);

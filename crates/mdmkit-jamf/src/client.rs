@@ -13,8 +13,8 @@ use mdmkit_core::http::{
 use mdmkit_core::paging::{collect_all, for_each_row};
 use mdmkit_core::{
     ChangeCursor, ChangesPage, Coverage, Error, ErrorKind, JamfConfig, MdmDevice, MdmGroup,
-    NumberedPosition, Operation, Page, PageRequest, PagingStyle, ProviderKind, Result,
-    SerialNumber,
+    NumberedPosition, Operation, Page, PageRequest, PagingStyle, ProviderKind, ProviderOperations,
+    Result, SerialNumber,
 };
 
 use crate::convert::{self, DirectoryBuilder, UserIds};
@@ -38,11 +38,8 @@ const USERS_PER_FILTER: usize = 50;
 /// that the user directory (1000 a page) is read instead.
 const LOOKUP_USERS_UP_TO: usize = 4 * USERS_PER_FILTER;
 /// The operations of this crate, each named once for its requests and its errors.
-const VALIDATE: Operation = Operation::new(ProviderKind::Jamf, "validate");
-const LIST_DEVICES: Operation = Operation::new(ProviderKind::Jamf, "list_devices");
-const LIST_CHANGED_DEVICES: Operation = Operation::new(ProviderKind::Jamf, "list_changed_devices");
-const DEVICE_BY_SERIAL: Operation = Operation::new(ProviderKind::Jamf, "device_by_serial");
-const GROUPS: Operation = Operation::new(ProviderKind::Jamf, "groups");
+/// The operations every provider has, named alike.
+pub(crate) const OPS: ProviderOperations = ProviderOperations::of(ProviderKind::Jamf);
 
 /// The inventory sections a device needs (id, name, serial, user).
 const DEVICE_SECTIONS: &[&str] = &["GENERAL", "HARDWARE", "USER_AND_LOCATION"];
@@ -181,8 +178,8 @@ impl JamfClient {
     /// "Read Computers", so a client without it fails here with Forbidden rather than at the first sync).
     pub(crate) async fn validate(&self) -> Result<()> {
         self.tokens.token().await?;
-        self.probe_version(VALIDATE).await?;
-        self.inventory(VALIDATE, &ONE_ROW).await?;
+        self.probe_version(OPS.validate).await?;
+        self.inventory(OPS.validate, &ONE_ROW).await?;
         Ok(())
     }
 
@@ -290,15 +287,15 @@ impl JamfClient {
     /// One page of the bulk listing. Page 0 starts a listing, so the user directory is read afresh (once,
     /// when the first page with an assigned user needs it).
     pub(crate) async fn list_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {
-        let (page, _) = request.page_number(LIST_DEVICES)?;
+        let (page, _) = request.page_number(OPS.list_devices)?;
         if page == 0 {
             *self.directory.lock().await = Directory::Stale;
         }
         let computers = self
-            .inventory_page(LIST_DEVICES, DEVICE_SECTIONS, request, None)
+            .inventory_page(OPS.list_devices, DEVICE_SECTIONS, request, None)
             .await?;
         let users = if computers.items.iter().any(|c| c.username().is_some()) {
-            self.directory(LIST_DEVICES).await?
+            self.directory(OPS.list_devices).await?
         } else {
             UserIds::Usernames
         };
@@ -315,7 +312,7 @@ impl JamfClient {
         cursor: Option<&ChangeCursor>,
     ) -> Result<ChangesPage> {
         let position =
-            NumberedPosition::from_cursor(cursor).map_err(LIST_CHANGED_DEVICES.tagger())?;
+            NumberedPosition::from_cursor(cursor).map_err(OPS.list_changed_devices.tagger())?;
         let filter = format!("general.reportDate>={}", rsql_quote(&rfc3339_millis(since)));
         let request = PageRequest::PageNumber {
             page: position.next,
@@ -323,7 +320,7 @@ impl JamfClient {
         };
         let computers = self
             .inventory_page(
-                LIST_CHANGED_DEVICES,
+                OPS.list_changed_devices,
                 DEVICE_SECTIONS,
                 &request,
                 Some(&filter),
@@ -337,12 +334,13 @@ impl JamfClient {
         usernames.sort_unstable();
         usernames.dedup();
         let users = if usernames.len() <= LOOKUP_USERS_UP_TO {
-            self.lookup_users(LIST_CHANGED_DEVICES, &usernames).await?
+            self.lookup_users(OPS.list_changed_devices, &usernames)
+                .await?
         } else {
             if position.next == 0 {
                 *self.directory.lock().await = Directory::Stale;
             }
-            self.directory(LIST_CHANGED_DEVICES).await?
+            self.directory(OPS.list_changed_devices).await?
         };
         let next = position.after_page(
             computers.items.len(),
@@ -367,8 +365,13 @@ impl JamfClient {
             size: LOOKUP_PAGE_SIZE,
         });
         let found = collect_all(pager, computer_id, |request| async move {
-            self.inventory_page(DEVICE_BY_SERIAL, DEVICE_SECTIONS, &request, Some(filter))
-                .await
+            self.inventory_page(
+                OPS.device_by_serial,
+                DEVICE_SECTIONS,
+                &request,
+                Some(filter),
+            )
+            .await
         })
         .await?;
         let matching: Vec<Computer> = found
@@ -378,7 +381,7 @@ impl JamfClient {
         let mut usernames: Vec<&str> = matching.iter().filter_map(Computer::username).collect();
         usernames.sort_unstable();
         usernames.dedup();
-        let users = self.lookup_users(DEVICE_BY_SERIAL, &usernames).await?;
+        let users = self.lookup_users(OPS.device_by_serial, &usernames).await?;
         Ok(matching
             .iter()
             .map(|c| convert::device(c, &users))
@@ -511,11 +514,11 @@ impl JamfClient {
 
     /// Every computer group with its members.
     pub(crate) async fn groups(&self) -> Result<Vec<MdmGroup>> {
-        let version = self.version(GROUPS).await?;
+        let version = self.version(OPS.groups).await?;
         let listed: Vec<ComputerGroup> = self
             .api
             .get("api/v1/computer-groups")
-            .operation(GROUPS)
+            .operation(OPS.groups)
             .json()
             .await?;
         let mut seen = HashSet::new();
@@ -524,7 +527,7 @@ impl JamfClient {
             .filter(|g| seen.insert(g.id.0.clone()))
             .collect();
         for g in &listed {
-            plain_id_segment(&g.id.0, GROUPS)?;
+            plain_id_segment(&g.id.0, OPS.groups)?;
         }
         let (smart, other): (Vec<&ComputerGroup>, Vec<&ComputerGroup>) =
             listed.iter().partition(|g| g.smart_group == Some(true));
@@ -567,7 +570,7 @@ impl JamfClient {
             // Every group "vanished": the endpoint is missing, not the groups. Never report that as
             // empty groups (a sync would detach them all).
             self.update(|s| s.smart_members = None);
-            return Err(GROUPS.error(
+            return Err(OPS.groups.error(
                 ErrorKind::NotFound,
                 format!(
                     "no smart-group membership endpoint answered for any of the {} smart groups",
@@ -602,23 +605,23 @@ impl JamfClient {
     }
 
     async fn members_from(&self, source: MemberSource, id: &str) -> Result<Vec<String>> {
-        let id = plain_id_segment(id, GROUPS)?;
+        let id = plain_id_segment(id, OPS.groups)?;
         let path = match source {
             MemberSource::SmartV3 => format!("api/v3/computer-groups/smart-group-membership/{id}"),
             MemberSource::SmartV2 => format!("api/v2/computer-groups/smart-group-membership/{id}"),
             MemberSource::Classic => return self.classic_members(id).await,
         };
-        let body: SmartGroupMembership = self.api.get(&path).operation(GROUPS).json().await?;
+        let body: SmartGroupMembership = self.api.get(&path).operation(OPS.groups).json().await?;
         Ok(body.members.into_iter().map(|m| m.0).collect())
     }
 
     /// A group's computers from the Classic API (JSON).
     async fn classic_members(&self, id: &str) -> Result<Vec<String>> {
-        let id = plain_id_segment(id, GROUPS)?;
+        let id = plain_id_segment(id, OPS.groups)?;
         let body: ClassicGroupBody = self
             .api
             .get(&format!("JSSResource/computergroups/id/{id}"))
-            .operation(GROUPS)
+            .operation(OPS.groups)
             .json()
             .await?;
         Ok(body
@@ -641,7 +644,7 @@ impl JamfClient {
             return Ok(HashMap::new());
         }
         if groups.len() > 1 {
-            let count = self.inventory(GROUPS, &ONE_ROW).await?.total_count;
+            let count = self.inventory(OPS.groups, &ONE_ROW).await?.total_count;
             let use_bulk = match count.map(|c| c.div_ceil(u64::from(PAGE_SIZE))) {
                 // No computers: no group has members.
                 Some(0) => {
@@ -684,7 +687,7 @@ impl JamfClient {
         }))
         .await?;
         if fetched.iter().all(|(_, ids)| ids.is_none()) {
-            return Err(GROUPS.error(
+            return Err(OPS.groups.error(
                 ErrorKind::NotFound,
                 format!(
                     "the Classic API (/JSSResource/computergroups) answered 404 for all {} static groups",
@@ -703,14 +706,14 @@ impl JamfClient {
         });
         let rows = collect_all(pager, membership_row_id, |request| async move {
             let page = self
-                .inventory_page(GROUPS, &["GROUP_MEMBERSHIPS"], &request, None)
+                .inventory_page(OPS.groups, &["GROUP_MEMBERSHIPS"], &request, None)
                 .await?;
             let mut rows = Vec::with_capacity(page.items.len());
             for c in page.items {
                 // The section was asked for: a computer without it is an answer of another shape, and
                 // reading it as "in no group" would empty every static group.
                 let Some(memberships) = c.group_memberships else {
-                    return Err(GROUPS.error(
+                    return Err(OPS.groups.error(
                         ErrorKind::InvalidResponse,
                         format!(
                             "computer {} came without the groupMemberships section that was asked \
@@ -777,16 +780,16 @@ mod tests {
 
     #[test]
     fn group_ids_must_be_plain() {
-        assert_eq!(plain_id_segment("17", GROUPS).unwrap(), "17");
-        assert!(plain_id_segment("../users", GROUPS).is_err());
-        assert!(plain_id_segment("", GROUPS).is_err());
-        assert!(plain_id_segment("1?x=1", GROUPS).is_err());
+        assert_eq!(plain_id_segment("17", OPS.groups).unwrap(), "17");
+        assert!(plain_id_segment("../users", OPS.groups).is_err());
+        assert!(plain_id_segment("", OPS.groups).is_err());
+        assert!(plain_id_segment("1?x=1", OPS.groups).is_err());
     }
 
     #[test]
     fn only_page_number_requests_are_served() {
         let e = PageRequest::NextLink { url: None }
-            .page_number(LIST_DEVICES)
+            .page_number(OPS.list_devices)
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidConfiguration);
         assert_eq!(e.operation(), Some("list_devices"));

@@ -13,7 +13,7 @@ use mdmkit_core::http::{HeaderName, HeaderValue};
 use mdmkit_core::paging::{collect_all, for_each_row};
 use mdmkit_core::{
     Error, ErrorKind, JumpCloudConfig, Operation, Page, PageRequest, PagingStyle, ProviderKind,
-    Result,
+    ProviderOperations, Result,
 };
 use serde::de::DeserializeOwned;
 
@@ -30,18 +30,12 @@ const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 const X_TOTAL_COUNT: &str = "x-total-count";
 
 /// The operations this module names itself; the provider passes the others by name.
-/// The operations of this crate, named once.
-pub(crate) const VALIDATE: Operation = Operation::new(ProviderKind::JumpCloud, "validate");
-pub(crate) const DEVICE_BY_SERIAL: Operation =
-    Operation::new(ProviderKind::JumpCloud, "device_by_serial");
-pub(crate) const LIST_DEVICES: Operation = Operation::new(ProviderKind::JumpCloud, "list_devices");
-pub(crate) const LIST_CHANGED_DEVICES: Operation =
-    Operation::new(ProviderKind::JumpCloud, "list_changed_devices");
+/// The operations every provider has, named alike.
+pub(crate) const OPS: ProviderOperations = ProviderOperations::of(ProviderKind::JumpCloud);
 pub(crate) const RESOLVE_DEVICE_USERS: Operation =
     Operation::new(ProviderKind::JumpCloud, "resolve_device_users");
 pub(crate) const RESOLVE_USER_NAMES: Operation =
     Operation::new(ProviderKind::JumpCloud, "resolve_user_names");
-pub(crate) const GROUPS: Operation = Operation::new(ProviderKind::JumpCloud, "groups");
 
 /// JumpCloud's HTTP client: the shared [`HttpClient`] plus the organisation header.
 #[derive(Debug, Clone)]
@@ -106,7 +100,7 @@ impl JumpCloudClient {
         let list: V1List<serde_json::Value> = self
             .http
             .get("api/organizations")
-            .operation(VALIDATE)
+            .operation(OPS.validate)
             .query("limit", "1")
             .json()
             .await?;
@@ -221,7 +215,7 @@ impl JumpCloudClient {
 
     /// Every system group: `GET /api/v2/systemgroups`.
     pub(crate) async fn system_groups(&self) -> Result<Vec<SystemGroup>> {
-        self.v2_all(GROUPS, "api/v2/systemgroups", |g: &SystemGroup| {
+        self.v2_all(OPS.groups, "api/v2/systemgroups", |g: &SystemGroup| {
             g.id.as_deref()
         })
         .await
@@ -231,7 +225,7 @@ impl JumpCloudClient {
     /// `GET /api/v2/systemgroups/{id}/membership` (not `/members`, which lists direct members only).
     pub(crate) async fn group_membership(&self, group_id: &str) -> Result<Vec<GraphObject>> {
         let path = format!("api/v2/systemgroups/{}/membership", path_segment(group_id));
-        self.v2_all(GROUPS, &path, GraphObject::object_id).await
+        self.v2_all(OPS.groups, &path, GraphObject::object_id).await
     }
 
     /// One page of a V1 list, sorted by `_id` so `skip` neither skips nor repeats rows while the
@@ -278,7 +272,7 @@ impl JumpCloudClient {
 /// The offset and limit of a request of the device listing (the provider pages it; see
 /// [`offset_in`]).
 pub(crate) fn offset_of(request: &PageRequest) -> Result<(u64, u32)> {
-    offset_in(request, LIST_DEVICES)
+    offset_in(request, OPS.list_devices)
 }
 
 /// The offset and limit of an offset-paged request in `operation`, the limit clamped to what JumpCloud

@@ -172,10 +172,7 @@ const NAMES_BY_ID_UP_TO: usize = 10;
 const DIRECTORY_REUSE: Duration = Duration::from_secs(10 * 60);
 
 // The operations, named once for requests and for the errors raised outside the HTTP client.
-use crate::client::{
-    DEVICE_BY_SERIAL, LIST_CHANGED_DEVICES, LIST_DEVICES, RESOLVE_DEVICE_USERS, RESOLVE_USER_NAMES,
-    VALIDATE,
-};
+use crate::client::{OPS, RESOLVE_DEVICE_USERS, RESOLVE_USER_NAMES};
 
 /// JumpCloud lists changes by the agent's last contact.
 const CHANGE_TRACKING: ChangeTracking = ChangeTracking::supported(
@@ -629,7 +626,11 @@ impl MdmProvider for JumpCloudProvider {
     /// at save time, rather than at the first refresh.
     async fn validate(&self) -> Result<()> {
         let organisations = self.client.organizations().await?;
-        if let Err(e) = self.client.systems_page(VALIDATE.name(), 0, 1, None).await {
+        if let Err(e) = self
+            .client
+            .systems_page(OPS.validate.name(), 0, 1, None)
+            .await
+        {
             let several = organisations.is_some_and(|n| n > 1);
             if e.kind() == ErrorKind::Unauthorized
                 && !self.configured_org
@@ -654,7 +655,7 @@ impl MdmProvider for JumpCloudProvider {
     async fn devices_by_serial(&self, serial: &SerialNumber) -> Result<Vec<MdmDevice>> {
         let systems = self
             .client
-            .systems_by_serial(DEVICE_BY_SERIAL.name(), serial.as_str())
+            .systems_by_serial(OPS.device_by_serial.name(), serial.as_str())
             .await?;
         let exact: Vec<System> = systems
             .into_iter()
@@ -664,7 +665,7 @@ impl MdmProvider for JumpCloudProvider {
                     .is_some_and(|reported| serial.matches(reported))
             })
             .collect();
-        self.to_devices(DEVICE_BY_SERIAL, exact, Batch::Lookup)
+        self.to_devices(OPS.device_by_serial, exact, Batch::Lookup)
             .await
     }
 
@@ -686,9 +687,9 @@ impl MdmProvider for JumpCloudProvider {
         request: &PageRequest,
         resolution: Resolution,
     ) -> Result<Page<MdmDevice>> {
-        let (offset, limit) = offset_of(request).map_err(LIST_DEVICES.tagger())?;
+        let (offset, limit) = offset_of(request).map_err(OPS.list_devices.tagger())?;
         let (page, devices) = self
-            .listing_page(LIST_DEVICES, offset, limit, None, resolution)
+            .listing_page(OPS.list_devices, offset, limit, None, resolution)
             .await?;
         Ok(Page::new(devices, page.info))
     }
@@ -702,11 +703,11 @@ impl MdmProvider for JumpCloudProvider {
     /// listing a full one ([`mdmkit_core::Coverage::Everything`]).
     async fn list_changed_devices_page(&self, request: &ChangesRequest) -> Result<ChangesPage> {
         let position = NumberedPosition::from_cursor(request.cursor.as_ref())
-            .map_err(LIST_CHANGED_DEVICES.tagger())?;
+            .map_err(OPS.list_changed_devices.tagger())?;
         let filter = format!("lastContact:$gte:{}", rfc3339_millis(request.since));
         let (page, devices) = self
             .listing_page(
-                LIST_CHANGED_DEVICES,
+                OPS.list_changed_devices,
                 position.next,
                 PAGE_SIZE,
                 Some(&filter),

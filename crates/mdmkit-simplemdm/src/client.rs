@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use mdmkit_core::http::{BasicAuth, ClientOptions, HttpClient, RequestBuilder, ServerKey};
 use mdmkit_core::{
-    Operation, Page, PageRequest, Pager, PagingStyle, ProviderKind, Result, SimpleMdmConfig, Url,
+    Operation, Page, PageRequest, Pager, PagingStyle, ProviderKind, ProviderOperations, Result,
+    SimpleMdmConfig, Url,
 };
 
 use crate::convert;
@@ -16,11 +17,8 @@ use crate::wire;
 pub const PAGE_SIZE: u32 = 100;
 
 /// The operations of this crate, each named once for its requests and its errors.
-pub(crate) const VALIDATE: Operation = Operation::new(ProviderKind::SimpleMdm, "validate");
-pub(crate) const DEVICE_BY_SERIAL: Operation =
-    Operation::new(ProviderKind::SimpleMdm, "device_by_serial");
-pub(crate) const LIST_DEVICES: Operation = Operation::new(ProviderKind::SimpleMdm, "list_devices");
-pub(crate) const GROUPS: Operation = Operation::new(ProviderKind::SimpleMdm, "groups");
+/// The operations every provider has, named alike.
+pub(crate) const OPS: ProviderOperations = ProviderOperations::of(ProviderKind::SimpleMdm);
 
 /// SimpleMDM's requests over one [`HttpClient`]: the configured endpoint, Basic auth with the key as
 /// user name and an empty password, and SimpleMDM's error reader.
@@ -59,7 +57,7 @@ impl SimpleMdmClient {
     pub(crate) async fn account(&self) -> Result<wire::AccountResponse> {
         self.http
             .get("api/v1/account")
-            .operation(VALIDATE)
+            .operation(OPS.validate)
             .json()
             .await
     }
@@ -89,7 +87,7 @@ impl SimpleMdmClient {
         request: &PageRequest,
     ) -> Result<Page<wire::AssignmentGroup>> {
         let list = self
-            .listing("api/v1/assignment_groups", request, GROUPS)?
+            .listing("api/v1/assignment_groups", request, OPS.groups)?
             .json()
             .await?;
         Ok(cursor_page(list, |g: &wire::AssignmentGroup| &g.id))
@@ -160,12 +158,12 @@ mod tests {
             after: Some("9".into()),
             limit: 100,
         };
-        assert_eq!(ok.cursor(LIST_DEVICES).unwrap(), (Some("9"), 100));
+        assert_eq!(ok.cursor(OPS.list_devices).unwrap(), (Some("9"), 100));
         let err = PageRequest::Offset {
             offset: 0,
             limit: 10,
         }
-        .cursor(LIST_DEVICES)
+        .cursor(OPS.list_devices)
         .unwrap_err();
         assert_eq!(err.kind(), mdmkit_core::ErrorKind::InvalidConfiguration);
         assert!(err.to_string().contains("SimpleMDM list_devices"), "{err}");

@@ -150,7 +150,7 @@ use mdmkit_core::{
 pub use mdmkit_core::SimpleMdmConfig;
 
 pub use crate::client::PAGE_SIZE;
-use crate::client::{SimpleMdmClient, DEVICE_BY_SERIAL, GROUPS, LIST_DEVICES, VALIDATE};
+use crate::client::{SimpleMdmClient, OPS};
 
 /// A connection to one SimpleMDM account.
 ///
@@ -213,7 +213,7 @@ impl MdmProvider for SimpleMdmProvider {
             Err(e) => return Err(e),
         }
         self.client
-            .devices_page(None, &probe, VALIDATE)
+            .devices_page(None, &probe, OPS.validate)
             .await
             .map(drop)
     }
@@ -224,12 +224,12 @@ impl MdmProvider for SimpleMdmProvider {
             |row: &wire::Device| Some(row.id.as_str()),
             |request| async move {
                 self.client
-                    .devices_page(Some(serial.as_str()), &request, DEVICE_BY_SERIAL)
+                    .devices_page(Some(serial.as_str()), &request, OPS.device_by_serial)
                     .await
             },
         )
         .await
-        .map_err(DEVICE_BY_SERIAL.tagger())?;
+        .map_err(OPS.device_by_serial.tagger())?;
         // `search` is fuzzy (name, UDID, serial, IMEI, MAC, phone): keep exact serial matches only.
         Ok(rows
             .into_iter()
@@ -250,7 +250,7 @@ impl MdmProvider for SimpleMdmProvider {
     async fn list_devices_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {
         let page = self
             .client
-            .devices_page(None, request, LIST_DEVICES)
+            .devices_page(None, request, OPS.list_devices)
             .await?;
         Ok(page.map(|row| self.to_device(row)))
     }
@@ -262,7 +262,7 @@ impl MdmProvider for SimpleMdmProvider {
             |request| async move { self.client.assignment_groups_page(&request).await },
         )
         .await
-        .map_err(GROUPS.tagger())?;
+        .map_err(OPS.groups.tagger())?;
         Ok(rows.into_iter().map(convert::group).collect())
     }
 
