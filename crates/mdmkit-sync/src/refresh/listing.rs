@@ -15,7 +15,8 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use mdmkit_core::paging::DEFAULT_MAX_PAGES;
 use mdmkit_core::{
-    device_stream_with, ChangeListing, ChangesRequest, Coverage, MdmDevice, SerialNumber,
+    device_stream_with, ChangeListing, ChangesRequest, Coverage, MdmDevice, ProviderOperations,
+    SerialNumber,
 };
 
 use super::{concerns_connection, Answer, Checks, SuspiciousListing, WRITE_BATCH};
@@ -288,10 +289,11 @@ impl MdmSync {
                         })
                         .await
                         .and_then(|page| {
-                            listing.record(&page).map_err(|e| {
-                                e.with_provider(provider.kind())
-                                    .with_operation("list_changed_devices")
-                            })?;
+                            listing.record(&page).map_err(
+                                ProviderOperations::of(provider.kind())
+                                    .list_changed_devices
+                                    .tagger(),
+                            )?;
                             Ok(page)
                         });
                     let page = match page {
