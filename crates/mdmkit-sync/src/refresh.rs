@@ -511,22 +511,31 @@ impl MdmSync {
         let mut report = RefreshReport::new(workspace, connection.kind, now, due);
         let mut listed = None;
         if due > 0 {
-            let estimate = devices
-                .device_count(workspace)
-                .await?
-                .max(state.mdm_device_count.unwrap_or(0));
-            let page_size = provider
-                .device_paging()
-                .page_size()
-                .unwrap_or(self.config.assumed_page_size);
-            let costs = provider.request_costs();
+            let sizing = Sizing {
+                estimate: devices
+                    .device_count(workspace)
+                    .await?
+                    .max(state.mdm_device_count.unwrap_or(0)),
+                page_size: provider
+                    .device_paging()
+                    .page_size()
+                    .unwrap_or(self.config.assumed_page_size),
+                costs: provider.request_costs(),
+            };
+            let Sizing {
+                estimate,
+                page_size,
+                costs,
+            } = sizing;
             // Bulk listings defer follow-up reads to the lookup caches (see `lookup_cache`).
             let follow_ups = self.expected_follow_ups(workspace, due, costs, now).await?;
             let (mut strategy, estimated) =
                 choose_strategy_cached(due, estimate, page_size, costs, follow_ups);
             report.estimated_requests = estimated;
             let since = self
-                .incremental_plan(workspace, connection, &state, now, strategy, &report)
+                .incremental_plan(
+                    workspace, connection, &state, now, &sizing, strategy, &report,
+                )
                 .await?;
             if since.is_some() {
                 strategy = Strategy::Changes;
@@ -611,12 +620,14 @@ impl MdmSync {
     /// changes costs its pages (unknown before listing, at most the bulk listing's) plus a lookup per
     /// due device never answered; it replaces a bulk listing always, and lookups when they cost more
     /// than the bulk listing's pages (the daily run, when every device is due).
+    #[allow(clippy::too_many_arguments)]
     async fn incremental_plan(
         &self,
         workspace: &WorkspaceId,
         connection: &Connection,
         state: &WorkspaceState,
         now: DateTime<Utc>,
+        sizing: &Sizing,
         chosen: Strategy,
         report: &RefreshReport,
     ) -> Result<Option<DateTime<Utc>>> {
@@ -631,18 +642,17 @@ impl MdmSync {
         ) else {
             return Ok(None);
         };
-        let devices = &self.stores.devices;
-        let estimate = devices
-            .device_count(workspace)
-            .await?
-            .max(state.mdm_device_count.unwrap_or(0));
-        let page_size = provider
-            .device_paging()
-            .page_size()
-            .unwrap_or(self.config.assumed_page_size);
-        let costs = provider.request_costs();
+        let Sizing {
+            estimate,
+            page_size,
+            costs,
+        } = *sizing;
         let pages = bulk_listing_requests(estimate, page_size);
-        let fresh = devices.count_due(workspace, DateTime::UNIX_EPOCH).await?;
+        let fresh = self
+            .stores
+            .devices
+            .count_due(workspace, DateTime::UNIX_EPOCH)
+            .await?;
         let fresh = usize::try_from(fresh).unwrap_or(usize::MAX);
         let changes = pages.saturating_add(strategy_requests(
             Strategy::Lookups,
@@ -719,6 +729,15 @@ impl MdmSync {
         }
         Ok(())
     }
+}
+
+/// What a run's strategy is chosen from: the fleet's expected size (the larger of the devices tracked and
+/// the MDM's last count), the provider's listing page size and its request costs. Read once per run.
+#[derive(Debug, Clone, Copy)]
+struct Sizing {
+    estimate: u64,
+    page_size: u32,
+    costs: RequestCosts,
 }
 
 #[cfg(test)]
