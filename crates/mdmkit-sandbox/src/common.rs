@@ -413,3 +413,24 @@ pub(crate) fn indexes_sorted_by_id(
     cache.push((namespace, n, sorted.clone()));
     sorted
 }
+
+/// Text made safe inside HTML or XML: `&`, `<`, `>` and `"` become entities, and `'` becomes
+/// `apostrophe` (`&#39;` in the web console's pages, `&apos;` in Jamf's XML). Borrowed when nothing needs
+/// escaping.
+pub(crate) fn escape_markup<'a>(text: &'a str, apostrophe: &str) -> std::borrow::Cow<'a, str> {
+    if !text.contains(['&', '<', '>', '"', '\'']) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str(apostrophe),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}

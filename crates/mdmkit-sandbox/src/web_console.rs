@@ -93,18 +93,7 @@ fn device_page(ctx: &Ctx, id: &str) -> Response {
 
 /// Text made safe to put in HTML.
 fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::common::escape_markup(text, "&#39;").into_owned()
 }
 
 #[cfg(test)]

@@ -390,15 +390,7 @@ impl<'a> Checks<'a> {
                 None
             }
         };
-        self.pending.push(DeviceCheck {
-            serial_number: serial,
-            metadata,
-            checked_at: self.now,
-        });
-        if self.pending.len() >= WRITE_BATCH {
-            self.flush().await?;
-        }
-        Ok(())
+        self.write(serial, metadata).await
     }
 
     /// Queues a write without counting it (the listing counts its answers when it ends).

@@ -159,21 +159,7 @@ pub(super) fn wants_json(headers: &HeaderMap) -> bool {
 }
 
 pub(super) fn xml_escape(text: &str) -> Cow<'_, str> {
-    if !text.contains(['&', '<', '>', '"', '\'']) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
+    crate::common::escape_markup(text, "&apos;")
 }
 
 pub(super) fn xml(body: String) -> Response {
