@@ -258,10 +258,14 @@ pub(crate) trait ProviderSim: Send + Sync {
     fn issues_tokens(&self) -> bool {
         false
     }
-    /// Requests a correct bulk listing needs beyond its device pages: bulk reads of what the pages only
-    /// point at (Jamf's user directory, Fleet's SCIM users), and per-device reads where the vendor
-    /// documents no bulk way (JumpCloud's system-to-user graph). Zero for most providers.
-    fn per_device_listing_requests(&self, _fleet: &Fleet) -> usize {
+    /// Pages of a user directory a correct bulk listing reads because its device pages only point at
+    /// users (Jamf's users, Fleet's SCIM users, JumpCloud's system users). Zero for most providers.
+    fn listing_directory_requests(&self, _fleet: &Fleet) -> usize {
+        0
+    }
+    /// Reads a correct bulk listing makes per device (or per user) where the vendor documents no bulk way
+    /// to learn who is bound to a device (JumpCloud's system-to-user graph). Zero for most providers.
+    fn listing_binding_requests(&self, _fleet: &Fleet) -> usize {
         0
     }
 }
