@@ -10,7 +10,7 @@ use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::http::{
     plain_id_segment, ClientCredentials, ClientOptions, HttpClient, OAuthBearer, TokenCache,
 };
-use mdmkit_core::paging::{collect_all, for_each_row};
+use mdmkit_core::paging::{collect_all, for_each_row_ahead};
 use mdmkit_core::{
     ChangeCursor, ChangesPage, Coverage, Error, ErrorKind, JamfConfig, MdmDevice, MdmGroup,
     NumberedPosition, Operation, Page, PageRequest, PagingStyle, ProviderKind, ProviderOperations,
@@ -419,7 +419,8 @@ impl JamfClient {
     }
 
     /// Every user matching `filter` (all without one), page by page into `into`: a page's wire records
-    /// are dropped once added, so a directory read holds one page of them, not the directory.
+    /// are dropped once added, so a directory read holds a few pages of them, not the directory. The
+    /// first page counts the users, so the pages after it are read at the server's allowed concurrency.
     async fn users(
         &self,
         op: Operation,
@@ -430,8 +431,9 @@ impl JamfClient {
             first: 0,
             size: USERS_PAGE_SIZE,
         });
-        for_each_row(
+        for_each_row_ahead(
             pager,
+            self.api.server_limits().limits().max_concurrency,
             user_id,
             |request| async move { self.users_page(op, &request, filter).await },
             |user| into.add(&user),

@@ -10,7 +10,7 @@ use mdmkit_core::http::{
     path_segment, ClientOptions, HeaderAuth, HttpClient, RequestBuilder, ServerKey,
 };
 use mdmkit_core::http::{HeaderName, HeaderValue};
-use mdmkit_core::paging::{collect_all, for_each_row};
+use mdmkit_core::paging::{collect_all, for_each_row_ahead};
 use mdmkit_core::{
     Error, ErrorKind, JumpCloudConfig, Operation, Page, PageRequest, PagingStyle, ProviderKind,
     ProviderOperations, Result,
@@ -145,7 +145,7 @@ impl JumpCloudClient {
     }
 
     /// The whole user directory, `GET /api/systemusers` page by page into `into` (a page's wire records
-    /// are dropped once added).
+    /// are dropped once added, so a few pages are held at once).
     pub(crate) async fn user_directory(
         &self,
         operation: &'static str,
@@ -160,7 +160,9 @@ impl JumpCloudClient {
                 .await?;
             Ok(Page::counted(list.results, list.total_count))
         };
-        for_each_row(pager, SystemUser::user_id, read_page, |user| {
+        // The first page counts the users: the rest are read at the allowed concurrency.
+        let fan_out = self.http.server_limits().limits().max_concurrency;
+        for_each_row_ahead(pager, fan_out, SystemUser::user_id, read_page, |user| {
             into.add(&user)
         })
         .await

@@ -325,12 +325,18 @@ impl Sandbox {
         self.shared.provider(kind).request_count()
     }
 
+    /// The most requests a provider has had in progress at once since the counts were last reset (the
+    /// injected latency included): how many a client ran concurrently.
+    pub fn peak_concurrency(&self, kind: ProviderKind) -> u64 {
+        self.shared.provider(kind).peak_in_flight()
+    }
+
     /// Tokens a provider's token endpoint has issued (Jamf, Entra; zero for the others).
     pub fn tokens_issued(&self, kind: ProviderKind) -> u64 {
         self.shared.provider(kind).tokens_issued()
     }
 
-    /// Resets every provider's request counter.
+    /// Resets every provider's request counter and its peak concurrency.
     pub fn reset_request_counts(&self) {
         for kind in ProviderKind::ALL {
             self.shared.provider(kind).reset_count();
