@@ -46,14 +46,24 @@ pub(crate) struct ScimPage {
 #[derive(Debug, Clone)]
 pub(crate) struct FleetClient {
     http: HttpClient,
+    /// Requests sent at once where reads fan out (SCIM pages, host records): the server's concurrency
+    /// limit, so a fan-out never queues behind its own requests.
+    fan_out: usize,
 }
 
 impl FleetClient {
     pub(crate) fn new(config: &FleetConfig, options: &ClientOptions) -> Result<Self> {
-        let http = HttpClient::new(ProviderKind::Fleet, config.base_url.clone(), options)?
-            .with_auth(Arc::new(BearerToken::new(config.api_token.clone())))
-            .with_classifier(Arc::new(FleetErrorClassifier));
-        Ok(FleetClient { http })
+        Ok(FleetClient {
+            http: HttpClient::new(ProviderKind::Fleet, config.base_url.clone(), options)?
+                .with_auth(Arc::new(BearerToken::new(config.api_token.clone())))
+                .with_classifier(Arc::new(FleetErrorClassifier)),
+            fan_out: options.limits_for(ProviderKind::Fleet).max_concurrency,
+        })
+    }
+
+    /// How many reads a fan-out sends at once (at least 1).
+    pub(crate) fn fan_out(&self) -> usize {
+        self.fan_out
     }
 
     pub(crate) fn request_count(&self) -> u64 {
@@ -79,24 +89,7 @@ impl FleetClient {
         operation: &'static str,
     ) -> Result<Option<Host>> {
         let path = format!("{HOST_BY_IDENTIFIER}{}", path_segment(identifier));
-        let result = self
-            .http
-            .get(&path)
-            .query("exclude_software", "true")
-            .operation(operation)
-            .json::<HostEnvelope>()
-            .await;
-        match result {
-            Ok(envelope) => envelope.host.map(Some).ok_or_else(|| {
-                not_fleet(
-                    operation,
-                    "the host lookup answered without a \"host\" object",
-                )
-            }),
-            // Only Fleet's own 404 body means "no such host"; anything else stays an error.
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.host_at(&path, operation).await
     }
 
     /// `GET /api/v1/fleet/hosts/{id}`: one host with its `end_users`; `None` if Fleet says it is gone.
@@ -105,10 +98,16 @@ impl FleetClient {
         id: &str,
         operation: &'static str,
     ) -> Result<Option<Host>> {
-        let path = format!("{HOSTS}/{}", path_segment(id));
+        self.host_at(&format!("{HOSTS}/{}", path_segment(id)), operation)
+            .await
+    }
+
+    /// One host record at `path`, software left out. Only Fleet's own 404 body means "no such host"
+    /// (`None`); anything else stays an error.
+    async fn host_at(&self, path: &str, operation: &'static str) -> Result<Option<Host>> {
         let result = self
             .http
-            .get(&path)
+            .get(path)
             .query("exclude_software", "true")
             .operation(operation)
             .json::<HostEnvelope>()
@@ -179,13 +178,9 @@ impl FleetClient {
 
     /// Every SCIM user, `GET /api/v1/fleet/scim/Users` 100 at a time by `startIndex` (1-based) until
     /// `totalResults` or a short page.
-    pub(crate) async fn scim_users(
-        &self,
-        fan_out: usize,
-        operation: &'static str,
-    ) -> Result<ScimIndex> {
+    pub(crate) async fn scim_users(&self, operation: &'static str) -> Result<ScimIndex> {
         let first = self.scim_users_page(1, operation).await?;
-        self.scim_users_rest(&first, fan_out, operation).await
+        self.scim_users_rest(&first, operation).await
     }
 
     /// One page of SCIM users from `start` (1-based).
@@ -220,13 +215,13 @@ impl FleetClient {
     }
 
     /// The users of `first` (the first page) and of every page after it, indexed. When the first page
-    /// gave `totalResults`, the pages it implies are read `fan_out` at a time; then, as without a total,
-    /// page after page until a page says it is the last (users added meanwhile are not missed). Each page
-    /// goes into the index as it arrives, so at most `fan_out` pages of wire users are held at once.
+    /// gave `totalResults`, the pages it implies are read [`Self::fan_out`] at a time; then, as without
+    /// a total, page after page until a page says it is the last (users added meanwhile are not
+    /// missed). Each page goes into the index as it arrives, so at most [`Self::fan_out`] pages of wire
+    /// users are held at once.
     pub(crate) async fn scim_users_rest(
         &self,
         first: &ScimPage,
-        fan_out: usize,
         operation: &'static str,
     ) -> Result<ScimIndex> {
         let mut index = ScimIndexBuilder::default();
@@ -239,7 +234,7 @@ impl FleetClient {
             // The final page decides whether more follow (users added since the first page).
             (index, last) = stream::iter((0..pages).map(|i| known + 1 + i * SCIM_PAGE))
                 .map(|start| self.scim_users_page(start, operation))
-                .buffered(fan_out.max(1))
+                .buffered(self.fan_out)
                 .try_fold((index, true), |(mut index, _), page| async move {
                     index.add_page(&page.users);
                     Ok((index, page.last || (page.users.len() as u64) < SCIM_PAGE))
@@ -373,7 +368,8 @@ fn not_fleet(operation: &'static str, what: &str) -> Error {
     )
 }
 
-/// The operations every provider has, named alike.
+/// The operations every provider has, named alike ([`ProviderOperations`]), for its requests and
+/// errors.
 pub(crate) const OPS: ProviderOperations = ProviderOperations::of(ProviderKind::Fleet);
 pub(crate) const RESOLVE_USER_NAMES: Operation = op("resolve_user_names");
 

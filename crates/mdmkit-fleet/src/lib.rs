@@ -202,8 +202,6 @@ pub struct FleetProvider {
     base_url: Url,
     page_size: u32,
     include_builtin_labels: bool,
-    /// Host records read at once when resolving names: the client's concurrency limit.
-    fan_out: usize,
     /// The SCIM users of the listing in progress (reset at its first page).
     scim: Arc<Mutex<Scim>>,
     /// The last SCIM read was refused or failed: listings leave names to per-host reads.
@@ -221,10 +219,6 @@ impl FleetProvider {
             base_url: config.base_url,
             page_size: PAGE_SIZE,
             include_builtin_labels: false,
-            fan_out: options
-                .limits_for(ProviderKind::Fleet)
-                .max_concurrency
-                .max(1),
             scim: Arc::new(Mutex::new(Scim::NotRead)),
             scim_refused: Arc::new(AtomicBool::new(false)),
         })
@@ -252,12 +246,8 @@ impl FleetProvider {
     async fn scim_index(&self, operation: &'static str) -> Option<Arc<ScimIndex>> {
         let mut state = self.scim.lock().await;
         let read = match &*state {
-            Scim::NotRead => Some(self.client.scim_users(self.fan_out, operation).await),
-            Scim::Sized(first) => Some(
-                self.client
-                    .scim_users_rest(first, self.fan_out, operation)
-                    .await,
-            ),
+            Scim::NotRead => Some(self.client.scim_users(operation).await),
+            Scim::Sized(first) => Some(self.client.scim_users_rest(first, operation).await),
             Scim::Unavailable | Scim::Loaded(_) => None,
         };
         if let Some(read) = &read {
@@ -391,7 +381,7 @@ impl FleetProvider {
                     }
                 }
             })
-            .buffered(self.fan_out)
+            .buffered(self.client.fan_out())
             .collect()
             .await;
         let mut read: std::collections::HashMap<String, MdmDevice> = read
@@ -563,7 +553,7 @@ impl MdmProvider for FleetProvider {
                     .filter(|u| u.id.eq_ignore_ascii_case(&wanted.user_id))
                     .map(|u| ResolvedUserName::new(wanted.user_id.clone(), u.name)))
             })
-            .buffered(self.fan_out)
+            .buffered(self.client.fan_out())
             .try_collect()
             .await?;
         Ok(found.into_iter().flatten().collect())
@@ -581,7 +571,7 @@ impl MdmProvider for FleetProvider {
                 let device = convert::device_from_host(&host);
                 Ok(Some(DeviceUser::new(id, device.user_id, device.user_name)))
             })
-            .buffered(self.fan_out)
+            .buffered(self.client.fan_out())
             .try_collect()
             .await?;
         Ok(found.into_iter().flatten().collect())

@@ -56,11 +56,8 @@ pub(crate) struct MeResponse {
 pub(crate) struct MeUser {
     #[serde(default, deserialize_with = "lenient_id")]
     pub(crate) id: Option<Id>,
-    #[serde(default)]
     pub(crate) email: Option<String>,
-    #[serde(default)]
     pub(crate) global_role: Option<String>,
-    #[serde(default)]
     pub(crate) api_only: Option<bool>,
     #[serde(default, deserialize_with = "present_list")]
     pub(crate) teams: Option<Vec<TeamRef>>,
@@ -122,14 +119,12 @@ pub(crate) struct HostEnvelope {
 pub(crate) struct HostsPage {
     #[serde(default, deserialize_with = "present_list")]
     pub(crate) hosts: Option<Vec<Host>>,
-    #[serde(default)]
     pub(crate) meta: Option<ListMeta>,
 }
 
 /// The paging facts some Fleet list endpoints add; `has_next_results` is authoritative when present.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct ListMeta {
-    #[serde(default)]
     pub(crate) has_next_results: Option<bool>,
 }
 
@@ -137,31 +132,23 @@ pub(crate) struct ListMeta {
 #[derive(Debug, Deserialize)]
 pub(crate) struct Host {
     pub(crate) id: Id,
-    #[serde(default)]
     pub(crate) hardware_serial: Option<String>,
-    #[serde(default)]
     pub(crate) display_name: Option<String>,
-    #[serde(default)]
     pub(crate) computer_name: Option<String>,
-    #[serde(default)]
     pub(crate) hostname: Option<String>,
     #[serde(default, deserialize_with = "lenient_id")]
     pub(crate) team_id: Option<Id>,
-    #[serde(default)]
     pub(crate) team_name: Option<String>,
     #[serde(default, deserialize_with = "lenient_id")]
     pub(crate) fleet_id: Option<Id>,
-    #[serde(default)]
     pub(crate) fleet_name: Option<String>,
     /// The assigned IdP user(s) (single-host endpoints; Fleet 4.67+).
     #[serde(default, deserialize_with = "wire::null_as_default")]
     pub(crate) end_users: Vec<EndUser>,
     /// The human-device mapping (list endpoints with `device_mapping=true`). Its list-level shape is
     /// not confirmed, so every plausible form is accepted.
-    #[serde(default)]
     pub(crate) device_mapping: Option<DeviceMapping>,
     /// When Fleet last wrote the host's row (`2026-11-01T10:00:00Z`).
-    #[serde(default)]
     pub(crate) updated_at: Option<String>,
 }
 
@@ -189,9 +176,7 @@ impl Host {
 pub(crate) struct EndUser {
     #[serde(default, deserialize_with = "lenient_id")]
     pub(crate) idp_id: Option<Id>,
-    #[serde(default)]
     pub(crate) idp_username: Option<String>,
-    #[serde(default)]
     pub(crate) idp_full_name: Option<String>,
     #[serde(default, deserialize_with = "wire::null_as_default")]
     pub(crate) other_emails: Vec<MappingEntry>,
@@ -228,9 +213,7 @@ impl DeviceMapping {
 pub(crate) enum MappingEntry {
     /// `{"email": "...", "source": "..."}`.
     Entry {
-        #[serde(default)]
         email: Option<String>,
-        #[serde(default)]
         source: Option<String>,
     },
     /// A bare e-mail string.
@@ -262,7 +245,6 @@ impl MappingEntry {
 pub(crate) struct LabelsPage {
     #[serde(default, deserialize_with = "present_list")]
     pub(crate) labels: Option<Vec<Label>>,
-    #[serde(default)]
     pub(crate) meta: Option<ListMeta>,
 }
 
@@ -270,9 +252,7 @@ pub(crate) struct LabelsPage {
 #[derive(Debug, Deserialize)]
 pub(crate) struct Label {
     pub(crate) id: Id,
-    #[serde(default)]
     pub(crate) name: Option<String>,
-    #[serde(default)]
     pub(crate) label_type: Option<LabelType>,
     #[serde(default, deserialize_with = "lenient_id")]
     pub(crate) team_id: Option<Id>,
@@ -316,7 +296,6 @@ impl LabelType {
 /// Fleet's error body: `{"message", "errors": [{"name", "reason"}], "uuid"}`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct ErrorBody {
-    #[serde(default)]
     pub(crate) message: Option<String>,
     #[serde(default, deserialize_with = "present_list")]
     pub(crate) errors: Option<Vec<ErrorItem>>,
@@ -325,9 +304,7 @@ pub(crate) struct ErrorBody {
 /// One entry of `errors`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct ErrorItem {
-    #[serde(default)]
     pub(crate) name: Option<String>,
-    #[serde(default)]
     pub(crate) reason: Option<String>,
 }
 

@@ -31,8 +31,8 @@ const DELTA_SELECT: &str = "displayName,securityEnabled,members";
 /// Directory listings allow at most 999 rows a page (1000 is refused).
 const DIRECTORY_PAGE: &str = "999";
 
-/// The operations of the Graph requests, each named once for its requests and its errors.
-/// The operations every provider has, named alike.
+/// The operations every provider has, named alike ([`ProviderOperations`]), for its requests and
+/// errors.
 pub(crate) const OPS: ProviderOperations = ProviderOperations::of(ProviderKind::Intune);
 const GROUPS_DELTA: Operation = Operation::new(ProviderKind::Intune, "groups_delta");
 

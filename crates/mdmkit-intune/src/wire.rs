@@ -26,22 +26,17 @@ pub(crate) struct ManagedDevice {
     /// The Intune managed-device id (a GUID), used in the admin-centre link.
     pub id: String,
     /// The device's name as Intune shows it.
-    #[serde(default)]
     pub device_name: Option<String>,
     /// The hardware serial; `""` for devices that report none.
-    #[serde(default)]
     pub serial_number: Option<String>,
     /// The primary user's Entra object id; `""`, `null`, absent or the zero GUID when nobody is assigned.
-    #[serde(default)]
     pub user_id: Option<String>,
     /// The primary user's display name; `""` when nobody is assigned.
-    #[serde(default)]
     pub user_display_name: Option<String>,
     /// The Entra device's `deviceId` (not its object `id`); empty or zeroed when not Entra-registered.
     #[serde(default, rename = "azureADDeviceId")]
     pub azure_ad_device_id: Option<String>,
     /// When the device last synced with Intune (selected for listings of changes only).
-    #[serde(default)]
     pub last_sync_date_time: Option<String>,
 }
 
@@ -52,10 +47,8 @@ pub(crate) struct Group {
     /// The group's object id.
     pub id: String,
     /// The group's name.
-    #[serde(default)]
     pub display_name: Option<String>,
     /// Whether it is a security group; checked on our side in case the filter was not applied.
-    #[serde(default)]
     pub security_enabled: Option<bool>,
 }
 
@@ -68,7 +61,6 @@ pub(crate) struct DeviceMember {
     #[serde(rename = "@odata.type", default)]
     pub odata_type: Option<String>,
     /// The Entra `deviceId`, equal to `managedDevice.azureADDeviceId`.
-    #[serde(default)]
     pub device_id: Option<String>,
 }
 
@@ -93,10 +85,8 @@ pub(crate) struct DeltaGroup {
     /// The group's object id.
     pub id: String,
     /// Present when new or renamed.
-    #[serde(default)]
     pub display_name: Option<String>,
     /// Present when new or changed.
-    #[serde(default)]
     pub security_enabled: Option<bool>,
     /// Members added, and removed ones (with `@removed`); sent only when members changed, so absent or
     /// `null` is none.
@@ -118,7 +108,6 @@ pub(crate) struct DeltaMember {
     #[serde(rename = "@odata.type", default)]
     pub odata_type: Option<String>,
     /// The member's directory object id.
-    #[serde(default)]
     pub id: Option<String>,
     /// Set when the member left the group.
     #[serde(rename = "@removed", default)]
@@ -136,10 +125,8 @@ pub(crate) struct GraphErrorBody {
 #[derive(Debug, Deserialize)]
 pub(crate) struct GraphError {
     /// `Forbidden`, `UnknownError`, `InvalidAuthenticationToken`, `Authorization_RequestDenied`, …
-    #[serde(default)]
     pub code: Option<String>,
     /// Text, or (Intune) a JSON document serialised into a string, possibly twice.
-    #[serde(default)]
     pub message: Option<String>,
 }
 

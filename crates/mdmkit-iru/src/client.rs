@@ -23,8 +23,8 @@ pub(crate) const ORDERING: &str = "device_id";
 const DEVICES: &str = "api/v1/devices";
 const TAGS: &str = "api/v1/tags";
 
-/// The operations this module names itself; the provider passes the others by name.
-/// The operations every provider has, named alike.
+/// The operations every provider has, named alike ([`ProviderOperations`]), for its requests and
+/// errors.
 pub(crate) const OPS: ProviderOperations = ProviderOperations::of(ProviderKind::Iru);
 
 /// An authenticated client for one tenant.

@@ -65,10 +65,8 @@ pub(crate) enum WireUser {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub(crate) struct WireUserObject {
     /// The user's id (a UUID).
-    #[serde(default)]
     pub(crate) id: Option<WireId>,
     /// The user's display name.
-    #[serde(default)]
     pub(crate) name: Option<String>,
 }
 
@@ -121,9 +119,7 @@ impl<'de> Deserialize<'de> for WireTags {
                 Value::Object(map) => {
                     #[derive(Deserialize)]
                     struct TagObject {
-                        #[serde(default)]
                         id: Option<WireId>,
-                        #[serde(default)]
                         name: Option<String>,
                     }
                     let tag: TagObject = serde_json::from_value(Value::Object(map))
@@ -150,13 +146,10 @@ impl<'de> Deserialize<'de> for WireTags {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub(crate) struct WireDevice {
     /// The device's UUID. Optional here so that a row without one gets a precise error in `convert`.
-    #[serde(default)]
     pub(crate) device_id: Option<WireId>,
     /// The device's name.
-    #[serde(default)]
     pub(crate) device_name: Option<String>,
     /// The hardware serial number.
-    #[serde(default)]
     pub(crate) serial_number: Option<String>,
     /// The assigned user (object or `""`).
     #[serde(default)]
@@ -169,7 +162,6 @@ pub(crate) struct WireDevice {
     pub(crate) tags: WireTags,
     /// When the device last checked in (`2024-07-23T14:11:37.150080Z`); absent or `null` for a device
     /// that never has.
-    #[serde(default)]
     pub(crate) last_check_in: Option<String>,
 }
 
@@ -220,7 +212,6 @@ pub(crate) struct WireTag {
     /// The tag's id.
     pub(crate) id: WireId,
     /// The tag's name.
-    #[serde(default)]
     pub(crate) name: Option<String>,
 }
 

@@ -37,8 +37,8 @@ const USERS_PER_FILTER: usize = 50;
 /// Distinct usernames on a page of changes that are looked up by filter (one request per 50); beyond
 /// that the user directory (1000 a page) is read instead.
 const LOOKUP_USERS_UP_TO: usize = 4 * USERS_PER_FILTER;
-/// The operations of this crate, each named once for its requests and its errors.
-/// The operations every provider has, named alike.
+/// The operations every provider has, named alike ([`ProviderOperations`]), for its requests and
+/// errors.
 pub(crate) const OPS: ProviderOperations = ProviderOperations::of(ProviderKind::Jamf);
 
 /// The inventory sections a device needs (id, name, serial, user).

@@ -19,7 +19,6 @@ pub(crate) struct Id(#[serde(deserialize_with = "wire::id_text")] pub(crate) Str
 /// `GET /api/v1/jamf-pro-version` (schema `JamfProVersion`).
 #[derive(Debug, Deserialize)]
 pub(crate) struct VersionBody {
-    #[serde(default)]
     pub(crate) version: Option<String>,
 }
 
@@ -29,7 +28,6 @@ pub(crate) struct VersionBody {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", bound(deserialize = "T: Deserialize<'de>"))]
 pub(crate) struct SearchResults<T> {
-    #[serde(default)]
     pub(crate) total_count: Option<u64>,
     pub(crate) results: Vec<T>,
 }
@@ -40,13 +38,9 @@ pub(crate) struct SearchResults<T> {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Computer {
     pub(crate) id: Id,
-    #[serde(default)]
     pub(crate) general: Option<General>,
-    #[serde(default)]
     pub(crate) hardware: Option<Hardware>,
-    #[serde(default)]
     pub(crate) user_and_location: Option<UserAndLocation>,
-    #[serde(default)]
     pub(crate) group_memberships: Option<Vec<GroupMembership>>,
 }
 
@@ -80,7 +74,6 @@ pub(crate) fn non_blank(s: Option<&str>) -> Option<&str> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct General {
-    #[serde(default)]
     pub(crate) name: Option<String>,
 }
 
@@ -88,7 +81,6 @@ pub(crate) struct General {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Hardware {
-    #[serde(default)]
     pub(crate) serial_number: Option<String>,
 }
 
@@ -96,7 +88,6 @@ pub(crate) struct Hardware {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct UserAndLocation {
-    #[serde(default)]
     pub(crate) username: Option<String>,
     #[serde(default, alias = "realName")]
     pub(crate) realname: Option<String>,
@@ -114,7 +105,6 @@ pub(crate) struct GroupMembership {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ComputerGroup {
     pub(crate) id: Id,
-    #[serde(default)]
     pub(crate) name: Option<String>,
     #[serde(default, alias = "isSmart", alias = "is_smart")]
     pub(crate) smart_group: Option<bool>,
@@ -152,7 +142,6 @@ impl<'de> Deserialize<'de> for ClassicComputers {
         }
         #[derive(Deserialize)]
         struct Wrapped {
-            #[serde(default)]
             computer: Option<OneOrMany>,
         }
         #[derive(Deserialize)]
@@ -182,7 +171,6 @@ pub(crate) struct ClassicComputer {
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct User {
     pub(crate) id: Id,
-    #[serde(default)]
     pub(crate) username: Option<String>,
     #[serde(default, alias = "realName")]
     pub(crate) realname: Option<String>,
@@ -200,11 +188,8 @@ pub(crate) struct ApiError {
 /// One entry of `ApiError.errors`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct ApiErrorEntry {
-    #[serde(default)]
     pub(crate) code: Option<String>,
-    #[serde(default)]
     pub(crate) field: Option<String>,
-    #[serde(default)]
     pub(crate) description: Option<String>,
 }
 

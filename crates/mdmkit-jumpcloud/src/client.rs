@@ -29,8 +29,8 @@ const X_ORG_ID: HeaderName = HeaderName::from_static("x-org-id");
 const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 const X_TOTAL_COUNT: &str = "x-total-count";
 
-/// The operations this module names itself; the provider passes the others by name.
-/// The operations every provider has, named alike.
+/// The operations every provider has, named alike ([`ProviderOperations`]), for its requests and
+/// errors.
 pub(crate) const OPS: ProviderOperations = ProviderOperations::of(ProviderKind::JumpCloud);
 pub(crate) const RESOLVE_DEVICE_USERS: Operation =
     Operation::new(ProviderKind::JumpCloud, "resolve_device_users");

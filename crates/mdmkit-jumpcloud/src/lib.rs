@@ -676,11 +676,6 @@ impl MdmProvider for JumpCloudProvider {
 
     /// One page of `GET /api/systems?limit&skip&sort=_id`; the page reports JumpCloud's `totalCount`.
     /// The page at offset 0 starts a new listing and drops the previous listing's user directory.
-    async fn list_devices_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {
-        self.list_devices_page_with(request, Resolution::Inline)
-            .await
-    }
-
     /// With [`Resolution::Deferred`], systems without a primary user are not looked up in the graph:
     /// they come marked [`Unresolved::User`] for [`MdmProvider::resolve_device_users`].
     async fn list_devices_page_with(
@@ -693,6 +688,12 @@ impl MdmProvider for JumpCloudProvider {
             .listing_page(OPS.list_devices, offset, limit, None, resolution)
             .await?;
         Ok(Page::new(devices, page.info))
+    }
+
+    /// The listing with every user resolved ([`Resolution::Inline`]).
+    async fn list_devices_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {
+        self.list_devices_page_with(request, Resolution::Inline)
+            .await
     }
 
     fn change_tracking(&self) -> ChangeTracking {

@@ -47,11 +47,9 @@ pub(crate) struct System {
     #[serde(rename = "_id", default)]
     pub(crate) underscore_id: Option<String>,
     /// The id public scripts read from raw responses; not in the spec.
-    #[serde(default)]
     pub(crate) id: Option<String>,
     #[serde(rename = "displayName", default)]
     pub(crate) display_name: Option<String>,
-    #[serde(default)]
     pub(crate) hostname: Option<String>,
     #[serde(rename = "serialNumber", default)]
     pub(crate) serial_number: Option<String>,
@@ -83,18 +81,12 @@ impl System {
 pub(crate) struct SystemUser {
     #[serde(rename = "_id", default)]
     pub(crate) underscore_id: Option<String>,
-    #[serde(default)]
     pub(crate) id: Option<String>,
-    #[serde(default)]
     pub(crate) username: Option<String>,
-    #[serde(default)]
     pub(crate) email: Option<String>,
     /// Lower-case on users (`displayname`), unlike systems (`displayName`).
-    #[serde(default)]
     pub(crate) displayname: Option<String>,
-    #[serde(default)]
     pub(crate) firstname: Option<String>,
-    #[serde(default)]
     pub(crate) lastname: Option<String>,
 }
 
@@ -113,7 +105,6 @@ impl SystemUser {
 /// membership, with every path that connects them.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub(crate) struct GraphObject {
-    #[serde(default)]
     pub(crate) id: Option<String>,
     #[serde(rename = "type", default)]
     pub(crate) kind: Option<String>,
@@ -144,9 +135,7 @@ impl GraphObject {
 /// A system group (`SystemGroup`, V2).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub(crate) struct SystemGroup {
-    #[serde(default)]
     pub(crate) id: Option<String>,
-    #[serde(default)]
     pub(crate) name: Option<String>,
     #[serde(rename = "type", default)]
     pub(crate) kind: Option<String>,

@@ -16,8 +16,8 @@ use crate::wire;
 /// Rows asked for per page of every listing: the most SimpleMDM serves (`limit` takes 1 to 100).
 pub const PAGE_SIZE: u32 = 100;
 
-/// The operations of this crate, each named once for its requests and its errors.
-/// The operations every provider has, named alike.
+/// The operations every provider has, named alike ([`ProviderOperations`]), for its requests and
+/// errors.
 pub(crate) const OPS: ProviderOperations = ProviderOperations::of(ProviderKind::SimpleMdm);
 
 /// SimpleMDM's requests over one [`HttpClient`]: the configured endpoint, Basic auth with the key as

@@ -22,7 +22,6 @@ pub(crate) struct ListResponse<T> {
     pub(crate) data: Vec<T>,
     /// Whether rows follow this page. Documented as always present; `None` if a server omits it, and
     /// the core pager then falls back to "a short page is the last".
-    #[serde(default)]
     pub(crate) has_more: Option<bool>,
 }
 

@@ -48,7 +48,8 @@ impl ProviderLimits {
     ///   tenant: we take 4,000 (bursts included), leaving the rest to the tenant's other integrations,
     ///   as a daily listing of 10,000 devices needs about 35;
     /// - Intune (Graph's Intune devices service) states 2,000 requests per 20 s per app and tenant
-    ///   (4,000 for all apps of a tenant): we take 1,000, half of the app's share;
+    ///   (4,000 for all apps of a tenant): we take 1,000, half of the app's share. Its lower limit for
+    ///   writes (200 per 20 s per app) cannot be reached: mdmkit only reads from Graph;
     /// - SimpleMDM, Fleet and JumpCloud state no rate: none is imposed, the server's answers pace us.
     ///   SimpleMDM lists with a cursor (one request at a time anyway); 2 in flight keeps its per-device
     ///   reads gentle. Fleet and JumpCloud: 6 at a time.
