@@ -44,55 +44,6 @@ async fn a_bulk_listing_costs_its_pages_the_directory_and_the_graph_reads() {
     }
 }
 
-/// The user directory's pages after the first (which counts the users) are read at the allowed
-/// concurrency: a deferred listing, which makes no graph read, shows it alone.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_user_directory_is_read_once_its_later_pages_at_once() {
-    use std::time::Duration;
-
-    use futures::StreamExt;
-    use mdmkit_core::paging::DEFAULT_MAX_PAGES;
-    use mdmkit_core::{device_stream_with, Resolution};
-    use mdmkit_sandbox::{Faults, Sandbox, SandboxConfig};
-
-    const JC: ProviderKind = ProviderKind::JumpCloud;
-    let sandbox = Sandbox::start(SandboxConfig {
-        devices: 450,
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
-    let provider = provider_for(&sandbox);
-    // Latency, so that requests sent together are in progress together.
-    sandbox.set_faults(
-        JC,
-        Faults {
-            latency: Duration::from_millis(30),
-            ..Faults::default()
-        },
-    );
-    let mut rows = device_stream_with(&provider, DEFAULT_MAX_PAGES, Resolution::Deferred);
-    let mut listed = 0;
-    while let Some(row) = rows.next().await {
-        row.unwrap();
-        listed += 1;
-    }
-    assert_eq!(listed, 450);
-    let directory = sandbox.listing_directory_requests(JC);
-    assert!(directory >= 3, "{directory} directory pages");
-    assert_eq!(
-        sandbox.request_count(JC) as usize,
-        450usize.div_ceil(sandbox.max_page_size(JC)) + directory,
-        "system pages and the directory once"
-    );
-    let fan_out = sandbox.client_options().limits_for(JC).max_concurrency;
-    assert_eq!(
-        sandbox.peak_concurrency(JC) as usize,
-        (directory - 1).min(fan_out),
-        "the directory pages after the first, together"
-    );
-}
-
 /// A JumpCloud provider with full access to `sandbox`.
 fn provider_for(sandbox: &mdmkit_sandbox::Sandbox) -> mdmkit_jumpcloud::JumpCloudProvider {
     let config = match sandbox.config(ProviderKind::JumpCloud, mdmkit_sandbox::Access::Full) {

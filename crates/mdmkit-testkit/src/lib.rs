@@ -800,6 +800,55 @@ pub mod checks {
         }
     }
 
+    /// A deferred listing (no per-device read) costs its device pages, one after another, and the user
+    /// directory's pages once, those after the first (which counts the users) read together at the
+    /// allowed concurrency; the sandbox counts the requests and sees how many were in progress at once.
+    pub async fn deferred_listing_reads_its_directory_once_and_ahead(h: &Harness) {
+        let devices = 2_450;
+        let sandbox = h.sandbox(devices).await;
+        let options = sandbox.client_options();
+        let provider = h.provider_with(&sandbox, Access::Full, &options);
+        // The device pages a listing asks for, counted here; the sandbox counts every request.
+        let list = || async {
+            let mut pager = Pager::new(provider.device_paging());
+            while let Some(request) = pager.next_request().cloned() {
+                let page = provider
+                    .list_devices_page_with(&request, Resolution::Deferred)
+                    .await
+                    .unwrap();
+                pager.record(&page, MdmDevice::row_id).unwrap();
+            }
+            assert_eq!(pager.rows(), devices as u64);
+            pager.pages() as usize
+        };
+        // A first listing gets the tokens and probes: the second is measured, alone.
+        list().await;
+        // Latency, so that requests sent together are in progress together.
+        sandbox.set_faults(
+            h.kind,
+            Faults {
+                latency: Duration::from_millis(30),
+                ..Faults::default()
+            },
+        );
+        sandbox.reset_request_counts();
+        let pages = list().await;
+        let directory = sandbox.listing_directory_requests(h.kind);
+        let fan_out = options.limits_for(h.kind).max_concurrency;
+        assert_eq!(
+            (
+                sandbox.request_count(h.kind) as usize,
+                sandbox.peak_concurrency(h.kind) as usize
+            ),
+            (
+                pages + directory,
+                directory.saturating_sub(1).clamp(1, fan_out)
+            ),
+            "{}: (requests, most at once) for {devices} devices, {directory} directory pages",
+            h.kind
+        );
+    }
+
     /// Reading groups by delta, applied the way a caller applies it, always gives the MDM's groups: after
     /// a first read, after changes (renamed, moved members, a new and a deleted group) and after the
     /// delta state expired. A provider with deltas answers changes only.
@@ -994,6 +1043,7 @@ macro_rules! conformance_suite {
                 hostile_token_lifetimes_never_panic,
                 changes_list_what_changed_since,
                 deferred_listing_resolves_like_the_inline_listing,
+                deferred_listing_reads_its_directory_once_and_ahead,
                 group_deltas_track_the_fleet,
                 live_tenant
             );
