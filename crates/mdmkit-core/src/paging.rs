@@ -218,6 +218,8 @@ pub struct Pager {
     largest_page: u64,
     /// The server's latest total (some servers send it on the first page only).
     total: Option<u64>,
+    /// Pages [`for_each_row`] may read at once ahead of the listing (1: none ahead).
+    fan_out: usize,
 }
 
 impl Pager {
@@ -248,7 +250,19 @@ impl Pager {
             hasher: RandomState::new(),
             largest_page: 0,
             total: None,
+            fan_out: 1,
         }
+    }
+
+    /// Lets [`for_each_row`] and [`collect_all`], once the first page has given the server's total, ask
+    /// for the pages it implies `fan_out` at a time (page-number and offset paging), then go on one page
+    /// at a time (rows added meanwhile). Pages are still recorded by this pager's rules and handed on
+    /// in order; a page read ahead of a listing the pager ends sooner, or of an offset the short page
+    /// before it moved, is dropped unused (its request is spent). A user directory of ten pages then
+    /// costs two round trips at five at a time instead of ten.
+    pub fn read_ahead(mut self, fan_out: usize) -> Self {
+        self.fan_out = fan_out.max(1);
+        self
     }
 
     /// The page to fetch next, or `None` when the listing is complete.
@@ -440,37 +454,10 @@ where
 }
 
 /// [`collect_all`] that hands each row to `each` as its page arrives instead of keeping it, so a
-/// listing read into a compact table holds one page of wire records at a time.
+/// listing read into a compact table holds one page of wire records at a time (a few with
+/// [`Pager::read_ahead`]).
 pub async fn for_each_row<T, I, F, Fut>(
     pager: Pager,
-    row_id: I,
-    mut fetch: F,
-    mut each: impl FnMut(T),
-) -> Result<()>
-where
-    I: Fn(&T) -> Option<&str>,
-    F: FnMut(PageRequest) -> Fut,
-    Fut: std::future::Future<Output = Result<Page<T>>>,
-{
-    let mut pager = pager;
-    while let Some(request) = pager.next_request().cloned() {
-        let page = fetch(request).await?;
-        pager.record(&page, &row_id)?;
-        page.items.into_iter().for_each(&mut each);
-    }
-    Ok(())
-}
-
-/// [`for_each_row`] for reads whose server counts its rows: once the first page has given the total,
-/// the pages it implies are asked for `fan_out` at a time (page-number and offset paging), then the
-/// listing goes on one page at a time (rows added meanwhile). Pages are still recorded by the
-/// [`Pager`]'s rules and reach `each` in order; a page read ahead of a listing the pager ends sooner, or
-/// of an offset the short page before it moved, is dropped unused (its request is spent).
-///
-/// A user directory of ten pages then costs two round trips at `fan_out` 5 instead of ten.
-pub async fn for_each_row_ahead<T, I, F, Fut>(
-    pager: Pager,
-    fan_out: usize,
     row_id: I,
     mut fetch: F,
     mut each: impl FnMut(T),
@@ -483,37 +470,38 @@ where
     use futures::StreamExt;
 
     let mut pager = pager;
-    let Some(first) = pager.next_request().cloned() else {
-        return Ok(());
-    };
-    let page = fetch(first).await?;
-    pager.record(&page, &row_id)?;
-    let ahead = pager.requests_implied(page.info.total);
-    page.items.into_iter().for_each(&mut each);
-    let mut pages = futures::stream::iter(ahead)
-        .map(|request| {
-            let read = fetch(request.clone());
-            async move { (request, read.await) }
-        })
-        .buffered(fan_out.max(1));
-    while let Some((request, page)) = pages.next().await {
-        if pager.next_request() != Some(&request) {
-            break;
-        }
-        let page = page?;
+    while let Some(request) = pager.next_request().cloned() {
+        let page = fetch(request).await?;
         pager.record(&page, &row_id)?;
+        let ahead = match pager.pages() {
+            1 => pager.requests_implied(page.info.total),
+            _ => Vec::new(),
+        };
         page.items.into_iter().for_each(&mut each);
+        let mut pages = futures::stream::iter(ahead)
+            .map(|request| {
+                let read = fetch(request.clone());
+                async move { (request, read.await) }
+            })
+            .buffered(pager.fan_out);
+        while let Some((request, page)) = pages.next().await {
+            if pager.next_request() != Some(&request) {
+                break;
+            }
+            let page = page?;
+            pager.record(&page, &row_id)?;
+            page.items.into_iter().for_each(&mut each);
+        }
     }
-    drop(pages);
-    for_each_row(pager, row_id, fetch, each).await
+    Ok(())
 }
 
 impl Pager {
     /// The page-number or offset requests that would read the rest of a listing of `total` rows in
-    /// full pages from the next request on, within the page ceiling; none for other styles, without a
-    /// total, or when the listing has ended.
+    /// full pages from the next request on, within the page ceiling; none without
+    /// [`Pager::read_ahead`], for other styles, without a total, or when the listing has ended.
     fn requests_implied(&self, total: Option<u64>) -> Vec<PageRequest> {
-        let (Some(total), Some(next)) = (total, &self.next) else {
+        let (Some(total), Some(next), true) = (total, &self.next, self.fan_out > 1) else {
             return Vec::new();
         };
         let left = u64::from(self.max_pages.saturating_sub(self.pages));
@@ -649,7 +637,7 @@ mod tests {
         );
     }
 
-    /// What a [`for_each_row_ahead`] test server saw: the requests, and the most at once.
+    /// What a read-ahead test server saw: the requests, and the most at once.
     #[derive(Default)]
     struct Seen {
         asked: std::cell::RefCell<Vec<PageRequest>>,
@@ -676,9 +664,8 @@ mod tests {
         let seen = Seen::default();
         let mut listed = Vec::new();
         // 23 rows, 2 a page: 12 pages, the last short.
-        for_each_row_ahead(
-            Pager::new(PagingStyle::PageNumber { first: 0, size: 2 }),
-            4,
+        for_each_row(
+            Pager::new(PagingStyle::PageNumber { first: 0, size: 2 }).read_ahead(4),
             id,
             |request| {
                 let PageRequest::PageNumber { page, .. } = request else {
@@ -713,9 +700,8 @@ mod tests {
         // read ahead after it is dropped.
         let seen = Seen::default();
         let mut listed = Vec::new();
-        for_each_row_ahead(
-            Pager::new(PagingStyle::PageNumber { first: 0, size: 2 }),
-            8,
+        for_each_row(
+            Pager::new(PagingStyle::PageNumber { first: 0, size: 2 }).read_ahead(8),
             id,
             |request| {
                 let PageRequest::PageNumber { page, .. } = request else {
@@ -735,9 +721,8 @@ mod tests {
         // at a time after the pages read ahead.
         let seen = Seen::default();
         let mut listed = Vec::new();
-        for_each_row_ahead(
-            Pager::new(PagingStyle::Offset { limit: 2 }),
-            8,
+        for_each_row(
+            Pager::new(PagingStyle::Offset { limit: 2 }).read_ahead(8),
             id,
             |request| {
                 let PageRequest::Offset { offset, .. } = request else {
@@ -758,9 +743,8 @@ mod tests {
         assert_eq!(seen.asked.borrow().len(), 4, "offsets 0, 2, 4 and then 6");
 
         // A server that ignores the page number is caught as without reading ahead.
-        let err = for_each_row_ahead(
-            Pager::new(PagingStyle::PageNumber { first: 0, size: 2 }),
-            4,
+        let err = for_each_row(
+            Pager::new(PagingStyle::PageNumber { first: 0, size: 2 }).read_ahead(4),
             id,
             |_| async { Ok(rows(0..2, info_total(10))) },
             |_| {},

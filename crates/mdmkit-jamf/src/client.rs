@@ -10,7 +10,7 @@ use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::http::{
     plain_id_segment, ClientCredentials, ClientOptions, HttpClient, OAuthBearer, TokenCache,
 };
-use mdmkit_core::paging::{collect_all, for_each_row_ahead};
+use mdmkit_core::paging::{collect_all, for_each_row};
 use mdmkit_core::{
     ChangeCursor, ChangesPage, Coverage, Error, ErrorKind, JamfConfig, MdmDevice, MdmGroup,
     NumberedPosition, Operation, Page, PageRequest, PagingStyle, ProviderKind, ProviderOperations,
@@ -427,13 +427,15 @@ impl JamfClient {
         filter: Option<&str>,
         into: &mut DirectoryBuilder,
     ) -> Result<()> {
-        let pager = self.api.pager(PagingStyle::PageNumber {
-            first: 0,
-            size: USERS_PAGE_SIZE,
-        });
-        for_each_row_ahead(
+        let pager = self
+            .api
+            .pager(PagingStyle::PageNumber {
+                first: 0,
+                size: USERS_PAGE_SIZE,
+            })
+            .read_ahead(self.api.server_limits().limits().max_concurrency);
+        for_each_row(
             pager,
-            self.api.server_limits().limits().max_concurrency,
             user_id,
             |request| async move { self.users_page(op, &request, filter).await },
             |user| into.add(&user),

@@ -10,7 +10,7 @@ use mdmkit_core::http::{
     path_segment, ClientOptions, HeaderAuth, HttpClient, RequestBuilder, ServerKey,
 };
 use mdmkit_core::http::{HeaderName, HeaderValue};
-use mdmkit_core::paging::{collect_all, for_each_row_ahead};
+use mdmkit_core::paging::{collect_all, for_each_row};
 use mdmkit_core::{
     Error, ErrorKind, JumpCloudConfig, Operation, Page, PageRequest, PagingStyle, ProviderKind,
     ProviderOperations, Result,
@@ -151,7 +151,12 @@ impl JumpCloudClient {
         operation: &'static str,
         into: &mut DirectoryBuilder,
     ) -> Result<()> {
-        let pager = self.http.pager(PagingStyle::Offset { limit: PAGE_SIZE });
+        // The first page counts the users: the rest are read at the allowed concurrency.
+        let fan_out = self.http.server_limits().limits().max_concurrency;
+        let pager = self
+            .http
+            .pager(PagingStyle::Offset { limit: PAGE_SIZE })
+            .read_ahead(fan_out);
         let read_page = |request| async move {
             let (offset, limit) = offset_in(&request, self.http.operation(operation))?;
             let list: V1List<SystemUser> = self
@@ -160,9 +165,7 @@ impl JumpCloudClient {
                 .await?;
             Ok(Page::counted(list.results, list.total_count))
         };
-        // The first page counts the users: the rest are read at the allowed concurrency.
-        let fan_out = self.http.server_limits().limits().max_concurrency;
-        for_each_row_ahead(pager, fan_out, SystemUser::user_id, read_page, |user| {
+        for_each_row(pager, SystemUser::user_id, read_page, |user| {
             into.add(&user)
         })
         .await
