@@ -657,29 +657,41 @@ mod tests {
             self.in_flight.set(self.in_flight.get() - 1);
             Ok(page)
         }
+
+        /// Every row `pager` lists from a server whose page starting at row `n` is `serve(n)`.
+        async fn list(&self, pager: Pager, serve: impl Fn(u64) -> Page<String>) -> Vec<String> {
+            let mut listed = Vec::new();
+            let start = |request: &PageRequest| match *request {
+                PageRequest::PageNumber { page, size } => page * u64::from(size),
+                PageRequest::Offset { offset, .. } => offset,
+                _ => unreachable!("read-ahead reads pages by number or offset"),
+            };
+            for_each_row(
+                pager,
+                id,
+                |request| self.answer(request.clone(), serve(start(&request))),
+                |row| listed.push(row),
+            )
+            .await
+            .unwrap();
+            listed
+        }
+    }
+
+    /// The row ids `0..n` as a listing hands them on.
+    fn ids(n: u64) -> Vec<String> {
+        (0..n).map(|i| i.to_string()).collect()
     }
 
     #[tokio::test]
     async fn pages_a_total_implies_are_read_ahead_at_the_fan_out_in_order() {
         let seen = Seen::default();
-        let mut listed = Vec::new();
         // 23 rows, 2 a page: 12 pages, the last short.
-        for_each_row(
-            Pager::new(PagingStyle::PageNumber { first: 0, size: 2 }).read_ahead(4),
-            id,
-            |request| {
-                let PageRequest::PageNumber { page, .. } = request else {
-                    unreachable!("a page-number listing asks by page")
-                };
-                let rows = rows(page * 2..(page * 2 + 2).min(23), info_total(23));
-                seen.answer(request, rows)
-            },
-            |row| listed.push(row),
-        )
-        .await
-        .unwrap();
-        let want: Vec<String> = (0..23).map(|i| i.to_string()).collect();
-        assert_eq!(listed, want);
+        let pager = Pager::new(PagingStyle::PageNumber { first: 0, size: 2 }).read_ahead(4);
+        let listed = seen
+            .list(pager, |n| rows(n..(n + 2).min(23), info_total(23)))
+            .await;
+        assert_eq!(listed, ids(23));
         let pages: Vec<u64> = seen
             .asked
             .borrow()
@@ -699,47 +711,24 @@ mod tests {
         // The total promised 10 rows but the server has 5: the empty page ends the listing and the page
         // read ahead after it is dropped.
         let seen = Seen::default();
-        let mut listed = Vec::new();
-        for_each_row(
-            Pager::new(PagingStyle::PageNumber { first: 0, size: 2 }).read_ahead(8),
-            id,
-            |request| {
-                let PageRequest::PageNumber { page, .. } = request else {
-                    unreachable!("a page-number listing asks by page")
-                };
-                let rows = rows((page * 2).min(5)..(page * 2 + 2).min(5), info_total(10));
-                seen.answer(request, rows)
-            },
-            |row| listed.push(row),
-        )
-        .await
-        .unwrap();
-        assert_eq!(listed, ["0", "1", "2", "3", "4"]);
+        let pager = Pager::new(PagingStyle::PageNumber { first: 0, size: 2 }).read_ahead(8);
+        let listed = seen
+            .list(pager, |n| rows(n.min(5)..(n + 2).min(5), info_total(10)))
+            .await;
+        assert_eq!(listed, ids(5));
         assert_eq!(seen.asked.borrow().len(), 5, "pages 0 to 4, the total's");
 
         // Offsets: the first page counted 5 rows, 7 are there by the end: the rest is read one page
         // at a time after the pages read ahead.
         let seen = Seen::default();
-        let mut listed = Vec::new();
-        for_each_row(
-            Pager::new(PagingStyle::Offset { limit: 2 }).read_ahead(8),
-            id,
-            |request| {
-                let PageRequest::Offset { offset, .. } = request else {
-                    unreachable!("an offset listing asks by offset")
-                };
-                let total = if offset == 0 { 5 } else { 7 };
-                seen.answer(
-                    request,
-                    rows(offset..(offset + 2).min(7), info_total(total)),
-                )
-            },
-            |row| listed.push(row),
-        )
-        .await
-        .unwrap();
-        let want: Vec<String> = (0..7).map(|i| i.to_string()).collect();
-        assert_eq!(listed, want);
+        let pager = Pager::new(PagingStyle::Offset { limit: 2 }).read_ahead(8);
+        let listed = seen
+            .list(pager, |n| {
+                let total = if n == 0 { 5 } else { 7 };
+                rows(n..(n + 2).min(7), info_total(total))
+            })
+            .await;
+        assert_eq!(listed, ids(7));
         assert_eq!(seen.asked.borrow().len(), 4, "offsets 0, 2, 4 and then 6");
 
         // A server that ignores the page number is caught as without reading ahead.
