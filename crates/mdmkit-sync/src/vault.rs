@@ -579,7 +579,13 @@ mod tests {
             assert!(Vault::new(&ok, &key).is_ok(), "{ok}");
         }
         // Too long, outside ASCII, or base64's own characters (which a key would bring).
-        for bad in ["a".repeat(65), "é".to_owned(), "a+b".to_owned(), "a/b".to_owned(), "a=".to_owned()] {
+        for bad in [
+            "a".repeat(65),
+            "é".to_owned(),
+            "a+b".to_owned(),
+            "a/b".to_owned(),
+            "a=".to_owned(),
+        ] {
             assert!(Vault::check_key_id(&bad).is_err(), "{bad}");
             assert!(Vault::new(&bad, &key).is_err(), "{bad}");
         }
