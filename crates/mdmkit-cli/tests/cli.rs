@@ -305,6 +305,116 @@ async fn secrets_come_from_the_environment_too() {
     );
 }
 
+/// `flags` without one flag and its value.
+fn without_flag(flags: &[String], flag: &str) -> Vec<String> {
+    let at = flags
+        .iter()
+        .position(|f| f == flag)
+        .expect("the flag is there");
+    let mut rest = flags.to_vec();
+    rest.drain(at..at + 2);
+    rest
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_secrets_come_from_the_environment() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        devices: 2,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    for kind in [ProviderKind::Jamf, ProviderKind::Intune] {
+        let config = sandbox.config(kind, Access::Full);
+        let rest = without_flag(
+            &flags(&config, sandbox.url(kind).as_str()),
+            "--client-secret",
+        );
+
+        let out = mdmkit(args(&["validate"], &rest)).await;
+        assert_eq!(out.code, 64, "{kind:?} without a secret: {}", out.stderr);
+        assert!(
+            out.stderr.contains("MDMKIT_CLIENT_SECRET"),
+            "{}",
+            out.stderr
+        );
+
+        let env = vec![("MDMKIT_CLIENT_SECRET", secret_of(&config))];
+        let out = mdmkit_with_env(args(&["validate"], &rest), env).await;
+        assert_eq!(out.code, 0, "{kind:?}: {}", out.stderr);
+    }
+}
+
+/// JumpCloud's organisation travels as `x-org-id`: the sandbox's key sees one organisation, so naming
+/// another (by flag or variable) is refused, and naming its own works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_jumpcloud_organisation_comes_from_org_id() {
+    const OWN_ORG: &str = "6523a1b0c0ffee0000000001";
+    const UNKNOWN_ORG: &str = "5f0c0f1e2d3b4a0012345678";
+    let sandbox = Sandbox::start(SandboxConfig {
+        devices: 2,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let kind = ProviderKind::JumpCloud;
+    let f = flags(
+        &sandbox.config(kind, Access::Full),
+        sandbox.url(kind).as_str(),
+    );
+
+    let own = args(&["devices", "--json", "--org-id", OWN_ORG], &f);
+    let out = mdmkit(own).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.lines().count(), 2, "{}", out.stdout);
+
+    let unknown = args(&["devices", "--json", "--org-id", UNKNOWN_ORG], &f);
+    let by_variable = mdmkit_with_env(
+        args(&["devices", "--json"], &f),
+        vec![("MDMKIT_ORG_ID", UNKNOWN_ORG.to_owned())],
+    )
+    .await;
+    for out in [mdmkit(unknown).await, by_variable] {
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(
+            first_stderr_line(&out)
+                .await
+                .starts_with("error: Not found: "),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stdout.is_empty(), "{}", out.stdout);
+    }
+}
+
+#[tokio::test]
+async fn region_is_checked_against_the_provider_and_its_regions() {
+    let fleet = [
+        "validate",
+        "--provider",
+        "fleet",
+        "--host",
+        "fleet.example.com",
+        "--api-token",
+        "t",
+    ];
+    let jumpcloud = ["validate", "--provider", "jumpcloud", "--api-token", "t"];
+    for (command, region, needle) in [
+        (
+            &fleet[..],
+            "eu",
+            "--region is for jumpcloud and intune only",
+        ),
+        (&jumpcloud[..], "mars", "expected us, eu or in"),
+    ] {
+        let mut argv: Vec<String> = command.iter().map(|s| s.to_string()).collect();
+        argv.extend(["--region".to_owned(), region.to_owned()]);
+        let out = mdmkit(argv).await;
+        assert_eq!(out.code, 64, "{region}: {}", out.stderr);
+        assert!(out.stderr.contains(needle), "{}", out.stderr);
+    }
+}
+
 #[cfg(feature = "sandbox")]
 #[test]
 fn the_sandbox_command_prints_each_providers_url() {
