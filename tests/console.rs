@@ -371,13 +371,13 @@ async fn settings_validate_save_only_what_works_and_never_show_secrets() {
     assert!(settings.contains(r#"id="disconnect""#));
     assert!(!settings.contains(&secret), "{settings}");
     assert!(!page.contains(&secret));
-    assert_eq!(
-        sync.connection_info(&workspace())
-            .await
-            .unwrap()
-            .unwrap()
-            .provider,
-        ProviderKind::Jamf
+    let saved = sync.connection_info(&workspace()).await.unwrap().unwrap();
+    assert_eq!(saved.provider, ProviderKind::Jamf);
+    // When the credentials were saved, to the second, in place of any secret.
+    let saved_at = saved.saved_at.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    assert!(
+        settings.contains(&format!("(credentials saved {saved_at}, sealed with key ")),
+        "{settings}"
     );
 
     // A host-less provider reaches the sandbox only when asked to.
