@@ -332,6 +332,13 @@ async fn connect_while_a_sync_runs_saves_nothing() {
     let now = h.now();
     h.hold_lease(&ws, "another-worker", TimeDelta::minutes(10))
         .await;
+    // Validation runs before the lease is asked for: wrong credentials get their category, not "busy".
+    let err = h
+        .sync
+        .connect(&ws, h.mdm.config_with_token("acme", "wrong"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.category(), Some(Category::Unauthorized), "{err:?}");
     let err = h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap_err();
     let Error::AlreadyRunning {
         lease_expires_at, ..
