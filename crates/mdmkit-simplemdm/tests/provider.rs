@@ -61,7 +61,8 @@ impl Api {
     }
 
     /// Mocks a `GET` of `path` carrying the expected credentials, matching `query` exactly for the given
-    /// keys and requiring the keys in `absent` to be missing.
+    /// keys and requiring the keys in `absent` to be missing. No request may ask for secret custom
+    /// attribute values: they never pass through mdmkit.
     async fn get(
         &self,
         path: &str,
@@ -85,6 +86,7 @@ impl Api {
                 for k in absent {
                     when = when.query_param_missing(k);
                 }
+                when = when.query_param_missing("include_secret_custom_attributes");
                 then.status(status)
                     .header("content-type", "application/json")
                     .body(body);
