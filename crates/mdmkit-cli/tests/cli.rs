@@ -417,11 +417,11 @@ async fn region_is_checked_against_the_provider_and_its_regions() {
 
 #[cfg(feature = "sandbox")]
 #[test]
-fn the_sandbox_command_prints_each_providers_url() {
+fn the_sandbox_command_prints_each_providers_url_and_working_credentials() {
     let mut child = Command::new(BIN)
         .args(["sandbox", "--devices", "5"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -432,8 +432,33 @@ fn the_sandbox_command_prints_each_providers_url() {
         reader.read_line(&mut line).unwrap();
         lines.push(line.trim().to_owned());
     }
+    // On stderr, one `mdmkit validate …` line per provider, up to the closing hint.
+    let mut hints = Vec::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if line.starts_with("press Ctrl-C") {
+            break;
+        }
+        if let Some(command) = line.trim().strip_prefix("mdmkit ") {
+            hints.push(command.to_owned());
+        }
+    }
+    // What the README says to do with them: run each one in another terminal.
+    let validated: Vec<(String, std::process::Output)> = hints
+        .iter()
+        .map(|hint| {
+            let out = Command::new(BIN)
+                .args(hint.split_whitespace())
+                .env_remove("MDMKIT_API_TOKEN")
+                .env_remove("MDMKIT_CLIENT_SECRET")
+                .output()
+                .unwrap();
+            (hint.clone(), out)
+        })
+        .collect();
     child.kill().unwrap();
     let _ = child.wait();
+
     let names: Vec<&str> = lines.iter().map(|l| l.split(' ').next().unwrap()).collect();
     assert_eq!(
         names,
@@ -443,7 +468,19 @@ fn the_sandbox_command_prints_each_providers_url() {
         let url = line.split(' ').nth(1).unwrap();
         assert!(url.starts_with("http://127.0.0.1:"), "{line}");
     }
-    let _ = Duration::ZERO;
+    assert_eq!(validated.len(), 6, "{hints:?}");
+    for ((hint, out), kind) in validated.iter().zip(ProviderKind::ALL) {
+        assert!(
+            hint.starts_with(&format!("validate --provider {} ", kind.id())),
+            "{hint}"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            format!("OK: {}", kind.display_name()),
+            "{hint}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 /// `devices --json` prints each page as it arrives: the first row is out while later pages are still
