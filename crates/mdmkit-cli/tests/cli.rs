@@ -305,6 +305,49 @@ async fn secrets_come_from_the_environment_too() {
     );
 }
 
+/// The `MDMKIT_…` names in `text`.
+fn variables(text: &str) -> std::collections::BTreeSet<String> {
+    text.split(|c: char| !(c.is_ascii_uppercase() || c == '_'))
+        .filter(|word| word.starts_with("MDMKIT_") && word.len() > "MDMKIT_".len())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The crate README's list of connection variables is the one `--help` shows, and flags without a
+/// variable are the ones it names as such.
+#[tokio::test]
+async fn the_readme_names_every_connection_variable_and_only_those() {
+    let readme = include_str!("../README.md");
+    let paragraph = readme
+        .split("\n\n")
+        .find(|p| p.contains("has an environment variable"))
+        .expect("the README's paragraph on variables");
+    let help = mdmkit(vec!["validate".into(), "--help".into()]).await;
+    assert_eq!(help.code, 0);
+    let shown: std::collections::BTreeSet<String> = help
+        .stdout
+        .split("[env: ")
+        .skip(1)
+        .flat_map(|rest| variables(rest.split(['=', ']']).next().unwrap_or_default()))
+        .collect();
+    assert_eq!(variables(paragraph), shown, "{}", help.stdout);
+    // The flags the README excepts have no variable.
+    for flag in ["--login-host", "--region"] {
+        assert!(paragraph.contains(flag), "{paragraph}");
+        let line = help
+            .stdout
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with(flag))
+            .take_while(|l| !l.trim_start().starts_with("--") || l.trim_start().starts_with(flag))
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            !line.is_empty() && !line.contains("[env: "),
+            "{flag}: {line}"
+        );
+    }
+}
+
 /// `flags` without one flag and its value.
 fn without_flag(flags: &[String], flag: &str) -> Vec<String> {
     let at = flags
