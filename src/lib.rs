@@ -155,6 +155,31 @@ pub mod prelude {
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+/// Each crate's own README (what crates.io shows for it), compiled the same way.
+#[cfg(doctest)]
+mod crate_readme_doctests {
+    #[doc = include_str!("../crates/mdmkit-core/README.md")]
+    struct Core;
+    #[doc = include_str!("../crates/mdmkit-jamf/README.md")]
+    struct Jamf;
+    #[doc = include_str!("../crates/mdmkit-iru/README.md")]
+    struct Iru;
+    #[doc = include_str!("../crates/mdmkit-simplemdm/README.md")]
+    struct SimpleMdm;
+    #[doc = include_str!("../crates/mdmkit-fleet/README.md")]
+    struct Fleet;
+    #[doc = include_str!("../crates/mdmkit-jumpcloud/README.md")]
+    struct JumpCloud;
+    #[doc = include_str!("../crates/mdmkit-intune/README.md")]
+    struct Intune;
+    #[doc = include_str!("../crates/mdmkit-sync/README.md")]
+    struct Sync;
+    #[doc = include_str!("../crates/mdmkit-sqlx/README.md")]
+    struct Sqlx;
+    #[doc = include_str!("../crates/mdmkit-sandbox/README.md")]
+    struct Sandbox;
+}
+
 /// Builds the provider a configuration names, ready to use as `Arc<dyn MdmProvider>`.
 ///
 /// Building does no I/O; call [`MdmProvider::validate`] for the test call. (`mdmkit-sync`'s
