@@ -79,14 +79,17 @@ impl Api {
         let absent: Vec<String> = absent.iter().map(|s| s.to_string()).collect();
         self.server
             .mock_async(move |mut when, then| {
-                when = when.method(GET).path(path).header("authorization", BASIC);
+                when = when
+                    .method(GET)
+                    .path(path)
+                    .header("authorization", BASIC)
+                    .query_param_missing("include_secret_custom_attributes");
                 for (k, v) in query {
                     when = when.query_param(k, v);
                 }
                 for k in absent {
                     when = when.query_param_missing(k);
                 }
-                when = when.query_param_missing("include_secret_custom_attributes");
                 then.status(status)
                     .header("content-type", "application/json")
                     .body(body);
