@@ -13,13 +13,18 @@ mod support;
 
 use support::{args, flags, mdmkit, mdmkit_with_env, secret_of, Output, BIN};
 
-async fn every_command_works(kind: ProviderKind) {
-    let sandbox = Sandbox::start(SandboxConfig {
-        devices: 12,
+/// A sandbox of `devices` devices, with its defaults otherwise.
+async fn start_sandbox(devices: usize) -> Sandbox {
+    Sandbox::start(SandboxConfig {
+        devices,
         ..SandboxConfig::default()
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+async fn every_command_works(kind: ProviderKind) {
+    let sandbox = start_sandbox(12).await;
     let url = sandbox.url(kind).to_string();
     let config = sandbox.config(kind, Access::Full);
     let f = flags(&config, &url);
@@ -112,12 +117,7 @@ async fn first_stderr_line(out: &Output) -> &str {
 }
 
 async fn each_error_category(kind: ProviderKind) {
-    let sandbox = Sandbox::start(SandboxConfig {
-        devices: 3,
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
+    let sandbox = start_sandbox(3).await;
     let url = sandbox.url(kind).to_string();
 
     let wrong = sandbox.config(kind, Access::WrongSecret);
@@ -235,12 +235,7 @@ async fn tls_without_the_ca_is_an_ssl_error_and_with_it_succeeds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_that_is_not_the_api_is_not_found() {
     // Jamf's paths on the Fleet simulator: every route is unknown there.
-    let sandbox = Sandbox::start(SandboxConfig {
-        devices: 2,
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
+    let sandbox = start_sandbox(2).await;
     let jamf = sandbox.config(ProviderKind::Jamf, Access::Full);
     let out = mdmkit(args(
         &["validate"],
@@ -278,12 +273,7 @@ async fn usage_errors_exit_64() {
 
 #[tokio::test]
 async fn secrets_come_from_the_environment_too() {
-    let sandbox = Sandbox::start(SandboxConfig {
-        devices: 2,
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
+    let sandbox = start_sandbox(2).await;
     let config = sandbox.config(ProviderKind::Fleet, Access::Full);
     let url = sandbox.url(ProviderKind::Fleet).to_string();
     let token = secret_of(&config);
@@ -361,12 +351,7 @@ fn without_flag(flags: &[String], flag: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_secrets_come_from_the_environment() {
-    let sandbox = Sandbox::start(SandboxConfig {
-        devices: 2,
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
+    let sandbox = start_sandbox(2).await;
     for kind in [ProviderKind::Jamf, ProviderKind::Intune] {
         let config = sandbox.config(kind, Access::Full);
         let rest = without_flag(
@@ -394,12 +379,7 @@ async fn client_secrets_come_from_the_environment() {
 async fn the_jumpcloud_organisation_comes_from_org_id() {
     const OWN_ORG: &str = "6523a1b0c0ffee0000000001";
     const UNKNOWN_ORG: &str = "5f0c0f1e2d3b4a0012345678";
-    let sandbox = Sandbox::start(SandboxConfig {
-        devices: 2,
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
+    let sandbox = start_sandbox(2).await;
     let kind = ProviderKind::JumpCloud;
     let f = flags(
         &sandbox.config(kind, Access::Full),
@@ -530,12 +510,7 @@ fn the_sandbox_command_prints_each_providers_url_and_working_credentials() {
 /// being fetched (each request takes 100 ms here, and five pages follow the first).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devices_json_streams_rows_before_the_listing_ends() {
-    let sandbox = Sandbox::start(SandboxConfig {
-        devices: 1_800,
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
+    let sandbox = start_sandbox(1_800).await;
     sandbox.set_faults(
         ProviderKind::Iru,
         Faults {
@@ -573,12 +548,7 @@ async fn devices_json_streams_rows_before_the_listing_ends() {
 /// cannot know the name, and says so in `--help`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fleet_without_scim_shows_usernames_and_help_says_so() {
-    let sandbox = Sandbox::start(SandboxConfig {
-        devices: 20,
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
+    let sandbox = start_sandbox(20).await;
     let url = sandbox.url(ProviderKind::Fleet).to_string();
     let f = flags(
         &sandbox.config(ProviderKind::Fleet, Access::LeastPrivilege),
@@ -618,12 +588,7 @@ async fn fleet_without_scim_shows_usernames_and_help_says_so() {
 /// that holds the user, and the listing and the lookup then show the user; without it, the device's name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simplemdm_users_come_from_the_user_attribute_flag_or_variable() {
-    let sandbox = Sandbox::start(SandboxConfig {
-        devices: 12,
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
+    let sandbox = start_sandbox(12).await;
     let kind = ProviderKind::SimpleMdm;
     let url = sandbox.url(kind).to_string();
     let config = sandbox.config(kind, Access::Full);
@@ -712,12 +677,7 @@ async fn simplemdm_users_come_from_the_user_attribute_flag_or_variable() {
 /// and in the text listing alike.
 #[tokio::test]
 async fn group_members_print_in_numeric_order() {
-    let sandbox = Sandbox::start(SandboxConfig {
-        devices: 40,
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
+    let sandbox = start_sandbox(40).await;
     let kind = ProviderKind::Jamf;
     let url = sandbox.url(kind).to_string();
     let f = flags(&sandbox.config(kind, Access::Full), &url);

@@ -107,8 +107,11 @@ fn table_names(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// The tables the docs name: the README's "Schema and migrations" paragraph and this crate's schema table.
-fn documented_tables() -> [(&'static str, BTreeSet<String>); 2] {
+/// Checks that the README's "Schema and migrations" paragraph and this crate's schema table name exactly
+/// the `mdmkit_…` tables a migrated store has.
+fn assert_documented(tables: Vec<String>) {
+    let tables: BTreeSet<String> = tables.into_iter().collect();
+    assert!(tables.len() >= 8, "{tables:?}");
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
         .expect("the workspace README");
     let paragraph = readme
@@ -120,31 +123,26 @@ fn documented_tables() -> [(&'static str, BTreeSet<String>); 2] {
         .filter(|l| l.starts_with("//! | `mdmkit_"))
         .collect::<Vec<_>>()
         .join("\n");
-    [
-        ("README.md", table_names(paragraph)),
-        ("the crate docs", table_names(&crate_docs)),
-    ]
+    for (source, text) in [("README.md", paragraph), ("the crate docs", &crate_docs)] {
+        assert_eq!(
+            table_names(text),
+            tables,
+            "{source} names every table, and only those"
+        );
+    }
 }
 
 #[tokio::test]
 async fn sqlite_has_exactly_the_documented_tables() {
     let db = TempSqlite::new().unwrap();
     let store = db.open().await;
-    let tables: BTreeSet<String> = sqlx::query_scalar(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'mdmkit\\_%' ESCAPE '\\'",
-    )
-    .fetch_all(store.pool())
-    .await
-    .unwrap()
-    .into_iter()
-    .collect();
-    assert!(tables.len() >= 8, "{tables:?}");
-    for (source, documented) in documented_tables() {
-        assert_eq!(
-            documented, tables,
-            "{source} names every table, and only those"
-        );
-    }
+    let sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'mdmkit\\_%' ESCAPE '\\'";
+    assert_documented(
+        sqlx::query_scalar(sql)
+            .fetch_all(store.pool())
+            .await
+            .unwrap(),
+    );
 }
 
 #[tokio::test]
@@ -153,23 +151,13 @@ async fn postgres_has_exactly_the_documented_tables() {
         return;
     };
     let store = db.open().await;
-    let tables: BTreeSet<String> = sqlx::query_scalar(
-        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 \
-         AND table_type = 'BASE TABLE' AND table_name LIKE 'mdmkit\\_%'",
-    )
-    .bind(db.schema())
-    .fetch_all(store.pool())
-    .await
-    .unwrap()
-    .into_iter()
-    .collect();
-    assert!(tables.len() >= 8, "{tables:?}");
-    for (source, documented) in documented_tables() {
-        assert_eq!(
-            documented, tables,
-            "{source} names every table, and only those"
-        );
-    }
+    let sql = "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 \
+               AND table_type = 'BASE TABLE' AND table_name LIKE 'mdmkit\\_%'";
+    let tables = sqlx::query_scalar(sql)
+        .bind(db.schema())
+        .fetch_all(store.pool())
+        .await;
+    assert_documented(tables.unwrap());
 }
 
 async fn futures_join<T>(

@@ -350,18 +350,18 @@ async fn connect_while_a_sync_runs_saves_nothing() {
     assert!(h.sync.connection_info(&ws).await.unwrap().is_none());
 }
 
-/// Disconnecting writes, so it holds the lease like every other write: while another worker runs, it is
-/// refused with the holder's expiry and the workspace stays connected, metadata and groups included.
 #[tokio::test]
-async fn disconnect_while_a_sync_runs_changes_nothing() {
+async fn disconnect_deletes_credentials_clears_metadata_and_detaches_groups() {
     let h = Harness::new();
     h.mdm.account("acme", ProviderKind::Jamf);
     h.mdm.add_device("acme", "C02AAA", "1", "Mac", None);
     h.mdm.set_groups("acme", &[("10", "Engineering", &["1"])]);
     let ws = h.workspace("w", Plan::Pro, &["C02AAA"]).await;
     h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
-    let groups = h.sync.groups(&ws).await.unwrap();
 
+    // Disconnecting writes, so it holds the lease like every other write: while another worker runs,
+    // it is refused with the holder's expiry and nothing changes.
+    let groups = h.sync.groups(&ws).await.unwrap();
     let lease = h
         .hold_lease(&ws, "another-worker", TimeDelta::minutes(10))
         .await;
@@ -373,16 +373,7 @@ async fn disconnect_while_a_sync_runs_changes_nothing() {
     assert!(h.sync.connection_info(&ws).await.unwrap().is_some());
     assert_eq!(h.device_id(&ws, "C02AAA").await.as_deref(), Some("1"));
     assert_eq!(h.sync.groups(&ws).await.unwrap(), groups);
-}
-
-#[tokio::test]
-async fn disconnect_deletes_credentials_clears_metadata_and_detaches_groups() {
-    let h = Harness::new();
-    h.mdm.account("acme", ProviderKind::Jamf);
-    h.mdm.add_device("acme", "C02AAA", "1", "Mac", None);
-    h.mdm.set_groups("acme", &[("10", "Engineering", &["1"])]);
-    let ws = h.workspace("w", Plan::Pro, &["C02AAA"]).await;
-    h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
+    assert!(h.stores.state.release_lease(&ws, &lease).await.unwrap());
 
     let report = h.sync.disconnect(&ws).await.unwrap();
     assert!(report.was_connected);
