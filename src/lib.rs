@@ -129,6 +129,11 @@ pub use mdmkit_simplemdm as simplemdm;
 /// # let provider = build_provider(config, &sandbox.client_options())?;
 /// let (devices, _took) = first_devices(&*provider, 3).await?;
 /// assert_eq!(devices.len(), 3);
+///
+/// // The whole crates, for what the prelude leaves out:
+/// let epoch: DateTime<Utc> = mdmkit::chrono::DateTime::UNIX_EPOCH;
+/// let none: Vec<MdmDevice> = mdmkit::futures::stream::empty().collect().await;
+/// assert!(none.is_empty() && epoch.timestamp() == 0);
 /// # Ok(()) }
 /// ```
 pub mod prelude {
