@@ -44,9 +44,9 @@ use mdmkit_core::{FleetConfig, ProviderConfig};
 use serde_json::{json, Value};
 use url::Url;
 
-use crate::common::{bearer, json, query_get, query_pairs, window, Ctx, ProviderSim};
-// Other simulators import it from here too.
-pub(crate) use crate::common::sorted;
+use crate::common::{
+    bearer, expected_groups, json, query_get, query_pairs, window, Ctx, ProviderSim,
+};
 use crate::model::{ids, Fleet, SimDevice, SimUser};
 use crate::{Access, ExpectedDevice, ExpectedGroup};
 
@@ -673,20 +673,7 @@ impl ProviderSim for FleetSim {
 
     fn expected_groups(&self, fleet: &Fleet) -> Vec<ExpectedGroup> {
         // Builtin labels ("All Hosts") describe platforms, not groups a person made: not synced.
-        fleet
-            .groups
-            .values()
-            .map(|g| ExpectedGroup {
-                id: (LABEL_BASE + g.index).to_string(),
-                name: g.name.clone(),
-                members: sorted(
-                    g.members
-                        .iter()
-                        .filter(|i| fleet.devices.contains_key(i))
-                        .map(|i| host_id(*i)),
-                ),
-            })
-            .collect()
+        expected_groups(fleet, |i| LABEL_BASE + i, host_id)
     }
 
     fn error(&self, status: StatusCode, message: &str) -> Response {

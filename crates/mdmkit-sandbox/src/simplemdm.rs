@@ -95,7 +95,9 @@ use mdmkit_core::{ProviderConfig, SimpleMdmConfig};
 use serde_json::{json, Value};
 use url::Url;
 
-use crate::common::{basic, device_named_by_user, json, query_get, query_pairs, Ctx, ProviderSim};
+use crate::common::{
+    basic, device_named_by_user, expected_groups, json, query_get, query_pairs, Ctx, ProviderSim,
+};
 use crate::model::{ids, Fleet, SimDevice, SimGroup};
 use crate::{Access, ExpectedDevice, ExpectedGroup};
 
@@ -599,25 +601,7 @@ impl ProviderSim for SimpleMdmSim {
     }
 
     fn expected_groups(&self, fleet: &Fleet) -> Vec<ExpectedGroup> {
-        fleet
-            .groups
-            .values()
-            .map(|g| {
-                let mut members: Vec<String> = g
-                    .members
-                    .iter()
-                    .filter(|i| fleet.devices.contains_key(i))
-                    .map(|i| device_id(*i).to_string())
-                    .collect();
-                members.sort();
-                members.dedup();
-                ExpectedGroup {
-                    id: group_id(g.index).to_string(),
-                    name: g.name.clone(),
-                    members,
-                }
-            })
-            .collect()
+        expected_groups(fleet, group_id, device_id)
     }
 
     fn error(&self, status: StatusCode, message: &str) -> Response {

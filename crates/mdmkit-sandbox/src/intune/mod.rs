@@ -151,9 +151,9 @@ use serde_json::{json, Map, Value};
 use url::Url;
 
 use crate::common::{
-    basic, device_named_by_user, header_str, json, query_pairs, Ctx, ProviderSim, TokenCheck,
+    basic, device_named_by_user, expected_groups, header_str, json, query_pairs, Ctx, ProviderSim,
+    TokenCheck,
 };
-use crate::fleet_api::sorted;
 use crate::model::{ids, Fleet, SimDevice, SimGroup, SimUser};
 use crate::{Access, ExpectedDevice, ExpectedGroup};
 use mdmkit_core::changes::parse_timestamp;
@@ -282,20 +282,7 @@ impl ProviderSim for IntuneSim {
     fn expected_groups(&self, fleet: &Fleet) -> Vec<ExpectedGroup> {
         // Security groups only (the Microsoft 365 group is not one); members joined on
         // deviceId == azureADDeviceId, so unmanaged Entra devices drop out.
-        fleet
-            .groups
-            .values()
-            .map(|g| ExpectedGroup {
-                id: group_id(g.index),
-                name: g.name.clone(),
-                members: sorted(
-                    g.members
-                        .iter()
-                        .filter(|i| fleet.devices.contains_key(i))
-                        .map(|i| managed_id(*i)),
-                ),
-            })
-            .collect()
+        expected_groups(fleet, group_id, managed_id)
     }
 
     fn error(&self, status: StatusCode, message: &str) -> Response {

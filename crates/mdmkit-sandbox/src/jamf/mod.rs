@@ -68,10 +68,9 @@ use mdmkit_core::{JamfConfig, ProviderConfig};
 use serde_json::{json, Map, Value};
 use url::Url;
 
-use crate::common::sorted;
 use crate::common::{
-    device_named_by_user, header_str, json, query_get, query_pairs, window, Ctx, ProviderSim,
-    TokenCheck,
+    device_named_by_user, expected_groups, header_str, json, member_devices, query_get,
+    query_pairs, window, Ctx, ProviderSim, TokenCheck,
 };
 use crate::model::{ids, Fleet, SimDevice, SimGroup, SimUser};
 use crate::{Access, ExpectedDevice, ExpectedGroup};
@@ -232,15 +231,7 @@ impl ProviderSim for JamfSim {
     }
 
     fn expected_groups(&self, fleet: &Fleet) -> Vec<ExpectedGroup> {
-        fleet
-            .groups
-            .values()
-            .map(|g| ExpectedGroup {
-                id: group_id(g.index),
-                name: g.name.clone(),
-                members: sorted(members(fleet, g).map(|d| computer_id(d.index))),
-            })
-            .collect()
+        expected_groups(fleet, group_id, computer_id)
     }
 
     fn error(&self, status: StatusCode, message: &str) -> Response {

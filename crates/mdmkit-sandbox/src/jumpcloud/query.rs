@@ -257,3 +257,80 @@ pub(super) fn v2_list(total: usize, rows: Vec<Value>) -> Response {
         .insert("x-total-count", HeaderValue::from(total));
     response
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Checked requests
+
+/// A collection listing's request, checked in JumpCloud's order: the key (for `route`), then `limit` and
+/// `skip`, then `filter`; `sort` keeps the fields of `sortable` and `fields` projects V1 rows.
+pub(super) struct Listing {
+    pub(super) org: Org,
+    pub(super) window: (usize, usize),
+    pub(super) filters: Vec<Filter>,
+    pub(super) sort: Vec<(&'static str, bool)>,
+    fields: Option<Vec<String>>,
+}
+
+impl Listing {
+    pub(super) fn read(
+        headers: &HeaderMap,
+        raw: Option<&str>,
+        route: Route,
+        api: Api,
+        sortable: &[&'static str],
+    ) -> Result<Self, Response> {
+        let org = authorize(headers, route)?;
+        let pairs = query_pairs(raw);
+        Ok(Listing {
+            org,
+            window: paging(&pairs, api)?,
+            filters: filters(&pairs, api)?,
+            sort: sort_keys(&pairs, sortable),
+            fields: projection(&pairs),
+        })
+    }
+
+    /// The V1 answer: `rows` projected to the requested fields, with the total.
+    pub(super) fn v1_answer(&self, total: usize, rows: impl Iterator<Item = Value>) -> Response {
+        let results = rows
+            .map(|row| project(row, self.fields.as_deref()))
+            .collect();
+        v1_list(total, results)
+    }
+}
+
+/// A V2 graph request (a system's users or groups, a user's systems, a group's members), checked in
+/// JumpCloud's order: the key must reach devices, then `limit` and `skip` must parse. Extracting it is
+/// the whole preamble of a graph handler.
+pub(super) struct GraphRequest {
+    ctx: Ctx,
+    pub(super) org: Org,
+    skip: usize,
+    limit: usize,
+}
+
+impl FromRequestParts<Ctx> for GraphRequest {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &Ctx) -> Result<Self, Response> {
+        let org = authorize(&parts.headers, Route::Devices)?;
+        let (skip, limit) = paging(&query_pairs(parts.uri.query()), Api::V2)?;
+        Ok(GraphRequest {
+            ctx: ctx.clone(),
+            org,
+            skip,
+            limit,
+        })
+    }
+}
+
+impl GraphRequest {
+    pub(super) fn fleet(&self) -> RwLockReadGuard<'_, Fleet> {
+        self.ctx.fleet()
+    }
+
+    /// The requested page of `rows`, as a V2 list with the total.
+    pub(super) fn page(&self, total: usize, rows: impl Iterator<Item = Value>) -> Response {
+        v2_list(total, rows.skip(self.skip).take(self.limit).collect())
+    }
+}

@@ -139,29 +139,26 @@ pub(super) async fn list_systems(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Response> {
-    let org = authorize(&headers, Route::Devices)?;
-    let pairs = query_pairs(raw.as_deref());
-    let window = paging(&pairs, Api::V1)?;
-    let filters = filters(&pairs, Api::V1)?;
-    let sort = sort_keys(&pairs, SYSTEM_SORT);
-    let fields = projection(&pairs);
-    if org == Org::Other {
+    let listing = Listing::read(
+        &headers,
+        raw.as_deref(),
+        Route::Devices,
+        Api::V1,
+        SYSTEM_SORT,
+    )?;
+    if listing.org == Org::Other {
         return Ok(v1_list(0, Vec::new()));
     }
     let fleet = ctx.fleet();
     let (total, page) = select(
         &fleet.devices,
         NS_SYSTEM,
-        &filters,
-        &sort,
-        window,
+        &listing.filters,
+        &listing.sort,
+        listing.window,
         |_, d, f| system_field(&fleet, d, f),
     );
-    let results = page
-        .into_iter()
-        .map(|d| project(system_json(&fleet, d), fields.as_deref()))
-        .collect();
-    Ok(v1_list(total, results))
+    Ok(listing.v1_answer(total, page.into_iter().map(|d| system_json(&fleet, d))))
 }
 
 pub(super) fn device_in<'f>(
@@ -169,11 +166,7 @@ pub(super) fn device_in<'f>(
     org: Org,
     id: &str,
 ) -> Result<&'f SimDevice, Response> {
-    (org == Org::Main)
-        .then(|| index_of(NS_SYSTEM, id))
-        .flatten()
-        .and_then(|i| fleet.devices.get(&i))
-        .ok_or_else(not_found)
+    find_in(&fleet.devices, org, NS_SYSTEM, id)
 }
 
 pub(super) async fn get_system(
