@@ -140,7 +140,8 @@ use std::ops::Bound;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::{get, post, MethodRouter};
@@ -244,7 +245,7 @@ impl ProviderSim for IntuneSim {
             )
             .route("/v1.0/groups", get(groups))
             .route("/v1.0/groups/delta", get(groups_delta))
-            .route("/v1.0/groups/{id}", GROUP_BY_ID.handler())
+            .route("/v1.0/groups/{id}", GROUPS.handler())
             .route("/v1.0/groups/{id}/members", get(members))
             .route("/v1.0/groups/{id}/transitiveMembers", get(members))
             .route("/v1.0/groups/{id}/members/{cast}", get(members_cast))
@@ -253,7 +254,7 @@ impl ProviderSim for IntuneSim {
                 get(members_cast),
             )
             .route("/v1.0/devices", get(devices))
-            .route("/v1.0/devices/{id}", DEVICE_BY_ID.handler())
+            .route("/v1.0/devices/{id}", DEVICES.handler())
             .fallback(fallback)
             .method_not_allowed_fallback(wrong_method)
     }
