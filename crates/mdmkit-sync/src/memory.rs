@@ -90,6 +90,40 @@ impl MemoryStore {
     fn step(&self, step: Step) -> StoreResult<()> {
         check_step(self.hook.as_ref(), step)
     }
+
+    /// The store, locked for a write under `fence`: refused unless that is the workspace's held lease.
+    fn lock_fenced(&self, ws: &WorkspaceId, fence: Fence) -> StoreResult<MutexGuard<'_, Inner>> {
+        let mut inner = self.lock();
+        inner.fenced(ws, fence)?;
+        Ok(inner)
+    }
+
+    /// Changes the workspace's sync state under `fence`.
+    fn write_state(
+        &self,
+        ws: &WorkspaceId,
+        fence: Fence,
+        write: impl FnOnce(&mut WorkspaceState),
+    ) -> StoreResult<()> {
+        write(self.lock_fenced(ws, fence)?.state(ws));
+        Ok(())
+    }
+
+    /// Changes the workspace's sync marks under `fence`.
+    fn write_marks(
+        &self,
+        ws: &WorkspaceId,
+        fence: Fence,
+        write: impl FnOnce(&mut SyncMarks),
+    ) -> StoreResult<()> {
+        write(
+            self.lock_fenced(ws, fence)?
+                .marks
+                .entry(ws.clone())
+                .or_default(),
+        );
+        Ok(())
+    }
 }
 
 impl Stores {
@@ -138,6 +172,12 @@ impl Inner {
 }
 
 /// The store's group ids: `g` and a number, so they sort by creation.
+/// Whether `held` is the hold `lease` names (the same owner and fence): only that holder renews or
+/// releases.
+fn same_hold(held: &Lease, lease: &Lease) -> bool {
+    held.owner == lease.owner && held.fence == lease.fence
+}
+
 fn group_id(n: u64) -> GroupId {
     GroupId::new(format!("g{n:010}"))
 }
@@ -219,8 +259,7 @@ impl CredentialStore for MemoryStore {
         record: SealedCredentials,
         change: ConnectionChange,
     ) -> StoreResult<usize> {
-        let mut inner = self.lock();
-        inner.fenced(ws, fence)?;
+        let mut inner = self.lock_fenced(ws, fence)?;
         // Every step is checked before anything is written: a failure leaves the old state whole.
         self.step(Step::ConnectionSaved)?;
         let mut cleared = 0;
@@ -243,8 +282,7 @@ impl CredentialStore for MemoryStore {
         ws: &WorkspaceId,
         fence: Fence,
     ) -> StoreResult<ConnectionRemoved> {
-        let mut inner = self.lock();
-        inner.fenced(ws, fence)?;
+        let mut inner = self.lock_fenced(ws, fence)?;
         let removed = ConnectionRemoved {
             was_connected: inner.credentials.contains_key(ws),
             devices_cleared: inner.devices(ws).count(),
@@ -355,8 +393,7 @@ impl DeviceStore for MemoryStore {
         fence: Fence,
         checks: &[DeviceCheck],
     ) -> StoreResult<usize> {
-        let mut inner = self.lock();
-        inner.fenced(ws, fence)?;
+        let mut inner = self.lock_fenced(ws, fence)?;
         if checks.len() > 1 {
             self.step(Step::ChecksPartlyWritten)?;
         }
@@ -419,8 +456,7 @@ impl GroupStore for MemoryStore {
         fence: Fence,
         changes: GroupChanges,
     ) -> StoreResult<()> {
-        let mut inner = self.lock();
-        inner.fenced(ws, fence)?;
+        let mut inner = self.lock_fenced(ws, fence)?;
         for group in &changes.update {
             check_exists(&inner, ws, group)?;
         }
@@ -493,14 +529,12 @@ impl SyncStateStore for MemoryStore {
         at: DateTime<Utc>,
         mdm_device_count: Option<u64>,
     ) -> StoreResult<()> {
-        let mut inner = self.lock();
-        inner.fenced(ws, fence)?;
-        let state = inner.state(ws);
-        state.last_refresh = Some(at);
-        if mdm_device_count.is_some() {
-            state.mdm_device_count = mdm_device_count;
-        }
-        Ok(())
+        self.write_state(ws, fence, |state| {
+            state.last_refresh = Some(at);
+            if mdm_device_count.is_some() {
+                state.mdm_device_count = mdm_device_count;
+            }
+        })
     }
 
     async fn record_group_sync_attempt(
@@ -510,15 +544,13 @@ impl SyncStateStore for MemoryStore {
         at: DateTime<Utc>,
         succeeded: bool,
     ) -> StoreResult<()> {
-        let mut inner = self.lock();
-        inner.fenced(ws, fence)?;
-        let state = inner.state(ws);
-        state.last_group_sync_attempt = Some(at);
-        if succeeded {
-            state.last_group_sync = Some(at);
-            state.group_sync_pending = false;
-        }
-        Ok(())
+        self.write_state(ws, fence, |state| {
+            state.last_group_sync_attempt = Some(at);
+            if succeeded {
+                state.last_group_sync = Some(at);
+                state.group_sync_pending = false;
+            }
+        })
     }
 
     async fn record_manual_group_sync(
@@ -527,10 +559,7 @@ impl SyncStateStore for MemoryStore {
         fence: Fence,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let mut inner = self.lock();
-        inner.fenced(ws, fence)?;
-        inner.state(ws).last_manual_group_sync = Some(at);
-        Ok(())
+        self.write_state(ws, fence, |state| state.last_manual_group_sync = Some(at))
     }
 
     async fn set_group_sync_pending(
@@ -539,10 +568,7 @@ impl SyncStateStore for MemoryStore {
         fence: Fence,
         pending: bool,
     ) -> StoreResult<()> {
-        let mut inner = self.lock();
-        inner.fenced(ws, fence)?;
-        inner.state(ws).group_sync_pending = pending;
-        Ok(())
+        self.write_state(ws, fence, |state| state.group_sync_pending = pending)
     }
 
     async fn set_refresh_pending(
@@ -551,10 +577,7 @@ impl SyncStateStore for MemoryStore {
         fence: Fence,
         pending: bool,
     ) -> StoreResult<()> {
-        let mut inner = self.lock();
-        inner.fenced(ws, fence)?;
-        inner.state(ws).set_refresh_pending(pending);
-        Ok(())
+        self.write_state(ws, fence, |state| state.set_refresh_pending(pending))
     }
 
     async fn try_acquire_lease(
@@ -592,7 +615,7 @@ impl SyncStateStore for MemoryStore {
         let now = self.clock.now();
         let mut inner = self.lock();
         match &mut inner.state(ws).lease {
-            Some(current) if current.owner == lease.owner && current.fence == lease.fence => {
+            Some(current) if same_hold(current, lease) => {
                 current.expires_at = later(now, ttl);
                 Ok(Some(current.clone()))
             }
@@ -606,7 +629,7 @@ impl SyncStateStore for MemoryStore {
         if state
             .lease
             .as_ref()
-            .is_some_and(|l| l.owner == lease.owner && l.fence == lease.fence)
+            .is_some_and(|held| same_hold(held, lease))
         {
             state.lease = None;
             return Ok(true);
@@ -628,14 +651,12 @@ impl MarkStore for MemoryStore {
         watermark: DateTime<Utc>,
         full_listing: Option<DateTime<Utc>>,
     ) -> StoreResult<()> {
-        let mut inner = self.lock();
-        inner.fenced(ws, fence)?;
-        let marks = inner.marks.entry(ws.clone()).or_default();
-        marks.device_watermark = Some(watermark);
-        if full_listing.is_some() {
-            marks.last_full_listing = full_listing;
-        }
-        Ok(())
+        self.write_marks(ws, fence, |marks| {
+            marks.device_watermark = Some(watermark);
+            if full_listing.is_some() {
+                marks.last_full_listing = full_listing;
+            }
+        })
     }
 
     async fn record_group_delta(
@@ -645,13 +666,11 @@ impl MarkStore for MemoryStore {
         token: Option<&str>,
         full_read: Option<DateTime<Utc>>,
     ) -> StoreResult<()> {
-        let mut inner = self.lock();
-        inner.fenced(ws, fence)?;
-        let marks = inner.marks.entry(ws.clone()).or_default();
-        marks.group_delta = token.map(str::to_owned);
-        if full_read.is_some() {
-            marks.last_full_group_read = full_read;
-        }
-        Ok(())
+        self.write_marks(ws, fence, |marks| {
+            marks.group_delta = token.map(str::to_owned);
+            if full_read.is_some() {
+                marks.last_full_group_read = full_read;
+            }
+        })
     }
 }
