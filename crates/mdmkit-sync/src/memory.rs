@@ -98,30 +98,17 @@ impl MemoryStore {
         Ok(inner)
     }
 
-    /// Changes the workspace's sync state under `fence`.
-    fn write_state(
+    /// Changes one record of the workspace under `fence`: `record` picks it ([`Inner::state`],
+    /// [`Inner::marks`]).
+    fn write_fenced<T>(
         &self,
         ws: &WorkspaceId,
         fence: Fence,
-        write: impl FnOnce(&mut WorkspaceState),
+        record: for<'a> fn(&'a mut Inner, &WorkspaceId) -> &'a mut T,
+        write: impl FnOnce(&mut T),
     ) -> StoreResult<()> {
-        write(self.lock_fenced(ws, fence)?.state(ws));
-        Ok(())
-    }
-
-    /// Changes the workspace's sync marks under `fence`.
-    fn write_marks(
-        &self,
-        ws: &WorkspaceId,
-        fence: Fence,
-        write: impl FnOnce(&mut SyncMarks),
-    ) -> StoreResult<()> {
-        write(
-            self.lock_fenced(ws, fence)?
-                .marks
-                .entry(ws.clone())
-                .or_default(),
-        );
+        let mut inner = self.lock_fenced(ws, fence)?;
+        write(record(&mut inner, ws));
         Ok(())
     }
 }
@@ -136,6 +123,10 @@ impl Stores {
 impl Inner {
     fn state(&mut self, ws: &WorkspaceId) -> &mut WorkspaceState {
         self.state.entry(ws.clone()).or_default()
+    }
+
+    fn marks(&mut self, ws: &WorkspaceId) -> &mut SyncMarks {
+        self.marks.entry(ws.clone()).or_default()
     }
 
     /// Refuses a write under a fence that is not the workspace's current, held lease.
@@ -529,7 +520,7 @@ impl SyncStateStore for MemoryStore {
         at: DateTime<Utc>,
         mdm_device_count: Option<u64>,
     ) -> StoreResult<()> {
-        self.write_state(ws, fence, |state| {
+        self.write_fenced(ws, fence, Inner::state, |state| {
             state.last_refresh = Some(at);
             if mdm_device_count.is_some() {
                 state.mdm_device_count = mdm_device_count;
@@ -544,7 +535,7 @@ impl SyncStateStore for MemoryStore {
         at: DateTime<Utc>,
         succeeded: bool,
     ) -> StoreResult<()> {
-        self.write_state(ws, fence, |state| {
+        self.write_fenced(ws, fence, Inner::state, |state| {
             state.last_group_sync_attempt = Some(at);
             if succeeded {
                 state.last_group_sync = Some(at);
@@ -559,7 +550,9 @@ impl SyncStateStore for MemoryStore {
         fence: Fence,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        self.write_state(ws, fence, |state| state.last_manual_group_sync = Some(at))
+        self.write_fenced(ws, fence, Inner::state, |state| {
+            state.last_manual_group_sync = Some(at)
+        })
     }
 
     async fn set_group_sync_pending(
@@ -568,7 +561,9 @@ impl SyncStateStore for MemoryStore {
         fence: Fence,
         pending: bool,
     ) -> StoreResult<()> {
-        self.write_state(ws, fence, |state| state.group_sync_pending = pending)
+        self.write_fenced(ws, fence, Inner::state, |state| {
+            state.group_sync_pending = pending
+        })
     }
 
     async fn set_refresh_pending(
@@ -577,7 +572,9 @@ impl SyncStateStore for MemoryStore {
         fence: Fence,
         pending: bool,
     ) -> StoreResult<()> {
-        self.write_state(ws, fence, |state| state.set_refresh_pending(pending))
+        self.write_fenced(ws, fence, Inner::state, |state| {
+            state.set_refresh_pending(pending)
+        })
     }
 
     async fn try_acquire_lease(
@@ -651,7 +648,7 @@ impl MarkStore for MemoryStore {
         watermark: DateTime<Utc>,
         full_listing: Option<DateTime<Utc>>,
     ) -> StoreResult<()> {
-        self.write_marks(ws, fence, |marks| {
+        self.write_fenced(ws, fence, Inner::marks, |marks| {
             marks.device_watermark = Some(watermark);
             if full_listing.is_some() {
                 marks.last_full_listing = full_listing;
@@ -666,7 +663,7 @@ impl MarkStore for MemoryStore {
         token: Option<&str>,
         full_read: Option<DateTime<Utc>>,
     ) -> StoreResult<()> {
-        self.write_marks(ws, fence, |marks| {
+        self.write_fenced(ws, fence, Inner::marks, |marks| {
             marks.group_delta = token.map(str::to_owned);
             if full_read.is_some() {
                 marks.last_full_group_read = full_read;
