@@ -128,8 +128,10 @@ pub(super) fn sync_state_not_found() -> Fault {
     )
 }
 
-pub(super) async fn groups_delta(call: GraphCall) -> Response {
-    call.answer(|ctx, headers, _, raw| read_groups_delta(ctx, headers, raw))
+pub(super) async fn groups_delta(call: Call) -> Response {
+    answer(&call, |ctx, headers, _, raw| {
+        read_groups_delta(ctx, headers, raw)
+    })
 }
 
 pub(super) fn read_groups_delta(ctx: &Ctx, headers: &HeaderMap, raw: Option<&str>) -> Answer {

@@ -261,8 +261,8 @@ fn managed_devices_caller(ctx: &Ctx, headers: &HeaderMap, path: &str) -> Result<
     Ok(caller)
 }
 
-pub(super) async fn managed_devices(call: GraphCall) -> Response {
-    call.answer(list_managed_devices)
+pub(super) async fn managed_devices(call: Call) -> Response {
+    answer(&call, list_managed_devices)
 }
 
 pub(super) fn list_managed_devices(
@@ -325,8 +325,10 @@ pub(super) fn list_managed_devices(
     }))
 }
 
-pub(super) async fn managed_device(call: GraphCall, Path(id): Path<String>) -> Response {
-    call.answer(|ctx, headers, path, raw| get_managed_device(ctx, headers, path, &id, raw))
+pub(super) async fn managed_device(call: Call, Path(id): Path<String>) -> Response {
+    answer(&call, |ctx, headers, path, raw| {
+        get_managed_device(ctx, headers, path, &id, raw)
+    })
 }
 
 pub(super) fn get_managed_device(

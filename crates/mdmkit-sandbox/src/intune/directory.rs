@@ -401,8 +401,8 @@ pub(super) fn group_not_found(id: &str) -> Fault {
     )
 }
 
-pub(super) async fn groups(call: GraphCall) -> Response {
-    call.answer(list_groups)
+pub(super) async fn groups(call: Call) -> Response {
+    answer(&call, list_groups)
 }
 
 pub(super) fn list_groups(ctx: &Ctx, headers: &HeaderMap, path: &str, raw: Option<&str>) -> Answer {
@@ -494,8 +494,10 @@ impl ListRequest {
 impl Collection {
     /// The by-id route's handler.
     pub(super) fn handler(&'static self) -> MethodRouter<Ctx> {
-        get(move |call: GraphCall, Path(id): Path<String>| async move {
-            call.answer(|ctx, headers, _, raw| self.get(ctx, headers, &id, raw))
+        get(move |call: Call, Path(id): Path<String>| async move {
+            answer(&call, |ctx, headers, _, raw| {
+                self.get(ctx, headers, &id, raw)
+            })
         })
     }
 
@@ -552,15 +554,16 @@ pub(super) enum Cast {
     Groups,
 }
 
-pub(super) async fn members(call: GraphCall, Path(id): Path<String>) -> Response {
-    call.answer(|ctx, headers, path, raw| list_members(ctx, headers, path, &id, None, raw))
+pub(super) async fn members(call: Call, Path(id): Path<String>) -> Response {
+    answer(&call, |ctx, headers, path, raw| {
+        list_members(ctx, headers, path, &id, None, raw)
+    })
 }
 
-pub(super) async fn members_cast(
-    call: GraphCall,
-    Path((id, cast)): Path<(String, String)>,
-) -> Response {
-    call.answer(|ctx, headers, path, raw| list_members(ctx, headers, path, &id, Some(&cast), raw))
+pub(super) async fn members_cast(call: Call, Path((id, cast)): Path<(String, String)>) -> Response {
+    answer(&call, |ctx, headers, path, raw| {
+        list_members(ctx, headers, path, &id, Some(&cast), raw)
+    })
 }
 
 pub(super) fn list_members(
@@ -667,8 +670,8 @@ pub(super) fn entra_devices<'a>(
     managed.chain(unmanaged)
 }
 
-pub(super) async fn devices(call: GraphCall) -> Response {
-    call.answer(list_devices)
+pub(super) async fn devices(call: Call) -> Response {
+    answer(&call, list_devices)
 }
 
 pub(super) fn list_devices(

@@ -141,37 +141,13 @@ pub(super) fn error_body(
 pub(super) type Answer = Result<Response, Fault>;
 
 /// Renders a Graph answer with `request-id` and `client-request-id` (echoed when the client sent one).
-/// A Graph request as every handler reads it: the state, the headers (the token, `client-request-id`),
-/// the path (errors and next links name it) and the raw query.
-pub(super) struct GraphCall {
-    ctx: Ctx,
-    headers: HeaderMap,
-    path: String,
-    raw: Option<String>,
-}
-
-impl FromRequestParts<Ctx> for GraphCall {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, ctx: &Ctx) -> Result<Self, Self::Rejection> {
-        Ok(GraphCall {
-            ctx: ctx.clone(),
-            headers: parts.headers.clone(),
-            path: parts.uri.path().to_owned(),
-            raw: parts.uri.query().map(str::to_owned),
-        })
-    }
-}
-
-impl GraphCall {
-    /// Runs a handler's `work` on the request and [`finish`]es its answer.
-    pub(super) fn answer(
-        &self,
-        work: impl FnOnce(&Ctx, &HeaderMap, &str, Option<&str>) -> Answer,
-    ) -> Response {
-        let answer = work(&self.ctx, &self.headers, &self.path, self.raw.as_deref());
-        finish(&self.headers, answer)
-    }
+/// Runs a Graph handler's `work` on the request and [`finish`]es its answer.
+pub(super) fn answer(
+    call: &Call,
+    work: impl FnOnce(&Ctx, &HeaderMap, &str, Option<&str>) -> Answer,
+) -> Response {
+    let answer = work(&call.ctx, &call.headers, &call.path, call.raw());
+    finish(&call.headers, answer)
 }
 
 pub(super) fn finish(headers: &HeaderMap, answer: Answer) -> Response {

@@ -140,8 +140,7 @@ use std::ops::Bound;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Path, State};
-use axum::http::request::Parts;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::{get, post, MethodRouter};
@@ -152,8 +151,8 @@ use serde_json::{json, Map, Value};
 use url::Url;
 
 use crate::common::{
-    basic, device_named_by_user, expected_groups, header_str, json, query_pairs, Ctx, ProviderSim,
-    TokenCheck,
+    basic, device_named_by_user, expected_groups, header_str, json, query_pairs, Call, Ctx,
+    ProviderSim, TokenCheck,
 };
 use crate::model::{ids, Fleet, SimDevice, SimGroup, SimUser};
 use crate::{Access, ExpectedDevice, ExpectedGroup};
