@@ -48,50 +48,21 @@ pub(super) fn group_in<'f>(fleet: &'f Fleet, org: Org, id: &str) -> Result<&'f S
     find_in(&fleet.groups, org, NS_GROUP, id)
 }
 
-pub(super) const GROUP_SORT: &[&str] = &["name", "id"];
+pub(super) const SYSTEM_GROUPS: Collection = Collection {
+    route: Route::Devices,
+    api: Api::V2,
+    sortable: &["name", "id"],
+};
 
 pub(super) async fn list_groups(
     State(ctx): State<Ctx>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Response> {
-    let listing = Listing::read(
-        &headers,
-        raw.as_deref(),
-        Route::Devices,
-        Api::V2,
-        GROUP_SORT,
-    )?;
-    if listing.org == Org::Other {
-        return Ok(v2_list(0, Vec::new()));
-    }
+    let listing = Listing::read(&headers, raw.as_deref(), &SYSTEM_GROUPS)?;
     let fleet = ctx.fleet();
-    let mut groups: Vec<&SimGroup> = fleet
-        .groups
-        .values()
-        .filter(|g| {
-            listing
-                .filters
-                .iter()
-                .all(|f| f.accepts(group_field(g, &f.field).as_deref()))
-        })
-        .collect();
-    groups.sort_by(|a, b| {
-        compare_keys(
-            &listing.sort,
-            |k| group_field(a, k),
-            |k| group_field(b, k),
-            a.index.cmp(&b.index),
-        )
-    });
-    let (skip, limit) = listing.window;
-    let rows = groups
-        .iter()
-        .skip(skip)
-        .take(limit)
-        .map(|g| group_json(g))
-        .collect();
-    Ok(v2_list(groups.len(), rows))
+    let (total, page) = listing.select(&fleet.groups, NS_GROUP, |_, g, f| group_field(g, f));
+    Ok(v2_list(total, page.into_iter().map(group_json).collect()))
 }
 
 pub(super) async fn get_group(

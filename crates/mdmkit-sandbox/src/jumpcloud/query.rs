@@ -176,7 +176,7 @@ pub(super) fn compare_keys<'v>(
         .unwrap_or(tie)
 }
 
-/// One page of a V1 collection keyed by number (`records`), with its total: filtered, sorted and
+/// One page of a collection keyed by number (`records`), with its total: filtered, sorted and
 /// windowed. `field` reads a record's field as served; `namespace` gives the `_id` order.
 pub(super) fn select<'f, T>(
     records: &'f BTreeMap<u32, T>,
@@ -261,13 +261,21 @@ pub(super) fn v2_list(total: usize, rows: Vec<Value>) -> Response {
 // ---------------------------------------------------------------------------------------------------
 // Checked requests
 
-/// A collection listing's request, checked in JumpCloud's order: the key (for `route`), then `limit` and
-/// `skip`, then `filter`; `sort` keeps the fields of `sortable` and `fields` projects V1 rows.
+/// What a collection listing checks: the reach the key needs, the API (its error form and filter
+/// syntax) and the fields `sort` takes.
+pub(super) struct Collection {
+    pub(super) route: Route,
+    pub(super) api: Api,
+    pub(super) sortable: &'static [&'static str],
+}
+
+/// A collection listing's request, checked in JumpCloud's order: the key, then `limit` and `skip`, then
+/// `filter`; `sort` keeps the collection's sortable fields and `fields` projects V1 rows.
 pub(super) struct Listing {
-    pub(super) org: Org,
-    pub(super) window: (usize, usize),
-    pub(super) filters: Vec<Filter>,
-    pub(super) sort: Vec<(&'static str, bool)>,
+    org: Org,
+    window: (usize, usize),
+    filters: Vec<Filter>,
+    sort: Vec<(&'static str, bool)>,
     fields: Option<Vec<String>>,
 }
 
@@ -275,19 +283,38 @@ impl Listing {
     pub(super) fn read(
         headers: &HeaderMap,
         raw: Option<&str>,
-        route: Route,
-        api: Api,
-        sortable: &[&'static str],
+        collection: &Collection,
     ) -> Result<Self, Response> {
-        let org = authorize(headers, route)?;
+        let org = authorize(headers, collection.route)?;
         let pairs = query_pairs(raw);
         Ok(Listing {
             org,
-            window: paging(&pairs, api)?,
-            filters: filters(&pairs, api)?,
-            sort: sort_keys(&pairs, sortable),
+            window: paging(&pairs, collection.api)?,
+            filters: filters(&pairs, collection.api)?,
+            sort: sort_keys(&pairs, collection.sortable),
             fields: projection(&pairs),
         })
+    }
+
+    /// The requested page of `records`, with the total of those the filters keep; nothing in the empty
+    /// organisation. `field` reads a record's field as served; `namespace` gives the `_id` order.
+    pub(super) fn select<'f, T>(
+        &self,
+        records: &'f BTreeMap<u32, T>,
+        namespace: u8,
+        field: impl Fn(u32, &'f T, &str) -> Option<Cow<'f, str>>,
+    ) -> (usize, Vec<&'f T>) {
+        if self.org == Org::Other {
+            return (0, Vec::new());
+        }
+        select(
+            records,
+            namespace,
+            &self.filters,
+            &self.sort,
+            self.window,
+            field,
+        )
     }
 
     /// The V1 answer: `rows` projected to the requested fields, with the total.

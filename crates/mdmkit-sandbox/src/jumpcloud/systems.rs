@@ -132,32 +132,22 @@ pub(super) fn system_json(fleet: &Fleet, d: &SimDevice) -> Value {
     })
 }
 
-pub(super) const SYSTEM_SORT: &[&str] = &["_id", "displayName", "hostname", "serialNumber"];
+pub(super) const SYSTEMS: Collection = Collection {
+    route: Route::Devices,
+    api: Api::V1,
+    sortable: &["_id", "displayName", "hostname", "serialNumber"],
+};
 
 pub(super) async fn list_systems(
     State(ctx): State<Ctx>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Response> {
-    let listing = Listing::read(
-        &headers,
-        raw.as_deref(),
-        Route::Devices,
-        Api::V1,
-        SYSTEM_SORT,
-    )?;
-    if listing.org == Org::Other {
-        return Ok(v1_list(0, Vec::new()));
-    }
+    let listing = Listing::read(&headers, raw.as_deref(), &SYSTEMS)?;
     let fleet = ctx.fleet();
-    let (total, page) = select(
-        &fleet.devices,
-        NS_SYSTEM,
-        &listing.filters,
-        &listing.sort,
-        listing.window,
-        |_, d, f| system_field(&fleet, d, f),
-    );
+    let (total, page) = listing.select(&fleet.devices, NS_SYSTEM, |_, d, f| {
+        system_field(&fleet, d, f)
+    });
     Ok(listing.v1_answer(total, page.into_iter().map(|d| system_json(&fleet, d))))
 }
 

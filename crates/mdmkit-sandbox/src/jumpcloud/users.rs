@@ -52,33 +52,27 @@ pub(super) fn user_json(u: &SimUser) -> Value {
     })
 }
 
-pub(super) const USER_SORT: &[&str] = &[
-    "_id",
-    "username",
-    "email",
-    "displayname",
-    "firstname",
-    "lastname",
-];
+pub(super) const USERS: Collection = Collection {
+    route: Route::Users,
+    api: Api::V1,
+    sortable: &[
+        "_id",
+        "username",
+        "email",
+        "displayname",
+        "firstname",
+        "lastname",
+    ],
+};
 
 pub(super) async fn list_users(
     State(ctx): State<Ctx>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Response> {
-    let listing = Listing::read(&headers, raw.as_deref(), Route::Users, Api::V1, USER_SORT)?;
-    if listing.org == Org::Other {
-        return Ok(v1_list(0, Vec::new()));
-    }
+    let listing = Listing::read(&headers, raw.as_deref(), &USERS)?;
     let fleet = ctx.fleet();
-    let (total, page) = select(
-        &fleet.users,
-        NS_USER,
-        &listing.filters,
-        &listing.sort,
-        listing.window,
-        user_field,
-    );
+    let (total, page) = listing.select(&fleet.users, NS_USER, user_field);
     Ok(listing.v1_answer(total, page.into_iter().map(user_json)))
 }
 
