@@ -129,6 +129,11 @@ pub use mdmkit_simplemdm as simplemdm;
 /// # let provider = build_provider(config, &sandbox.client_options())?;
 /// let (devices, _took) = first_devices(&*provider, 3).await?;
 /// assert_eq!(devices.len(), 3);
+///
+/// // The whole crates, for what the prelude leaves out:
+/// let epoch: DateTime<Utc> = mdmkit::chrono::DateTime::UNIX_EPOCH;
+/// let none: Vec<MdmDevice> = mdmkit::futures::stream::empty().collect().await;
+/// assert!(none.is_empty() && epoch.timestamp() == 0);
 /// # Ok(()) }
 /// ```
 pub mod prelude {
@@ -154,6 +159,31 @@ pub mod prelude {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// Each crate's own README (what crates.io shows for it), compiled the same way.
+#[cfg(doctest)]
+mod crate_readme_doctests {
+    #[doc = include_str!("../crates/mdmkit-core/README.md")]
+    struct Core;
+    #[doc = include_str!("../crates/mdmkit-jamf/README.md")]
+    struct Jamf;
+    #[doc = include_str!("../crates/mdmkit-iru/README.md")]
+    struct Iru;
+    #[doc = include_str!("../crates/mdmkit-simplemdm/README.md")]
+    struct SimpleMdm;
+    #[doc = include_str!("../crates/mdmkit-fleet/README.md")]
+    struct Fleet;
+    #[doc = include_str!("../crates/mdmkit-jumpcloud/README.md")]
+    struct JumpCloud;
+    #[doc = include_str!("../crates/mdmkit-intune/README.md")]
+    struct Intune;
+    #[doc = include_str!("../crates/mdmkit-sync/README.md")]
+    struct Sync;
+    #[doc = include_str!("../crates/mdmkit-sqlx/README.md")]
+    struct Sqlx;
+    #[doc = include_str!("../crates/mdmkit-sandbox/README.md")]
+    struct Sandbox;
+}
 
 /// Builds the provider a configuration names, ready to use as `Arc<dyn MdmProvider>`.
 ///

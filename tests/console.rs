@@ -371,13 +371,13 @@ async fn settings_validate_save_only_what_works_and_never_show_secrets() {
     assert!(settings.contains(r#"id="disconnect""#));
     assert!(!settings.contains(&secret), "{settings}");
     assert!(!page.contains(&secret));
-    assert_eq!(
-        sync.connection_info(&workspace())
-            .await
-            .unwrap()
-            .unwrap()
-            .provider,
-        ProviderKind::Jamf
+    let saved = sync.connection_info(&workspace()).await.unwrap().unwrap();
+    assert_eq!(saved.provider, ProviderKind::Jamf);
+    // When the credentials were saved, to the second, in place of any secret.
+    let saved_at = saved.saved_at.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    assert!(
+        settings.contains(&format!("(credentials saved {saved_at}, sealed with key ")),
+        "{settings}"
     );
 
     // A host-less provider reaches the sandbox only when asked to.
@@ -516,6 +516,40 @@ async fn devices_and_groups_validate_escape_and_keep_synced_groups_read_only() {
         .unwrap()
         .unwrap();
     assert_eq!(after, synced);
+    harness.stop().await;
+}
+
+/// What the MDM sends is shown as text too: a device name and a group name holding markup come back escaped
+/// on the devices and groups pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_from_the_mdm_are_escaped() {
+    const DEVICE: &str = "<b onmouseover=alert(1)>Kiosk</b>";
+    const GROUP: &str = "<script>alert(2)</script> Lab";
+    let harness = Harness::start(scheduler(Duration::from_secs(3600))).await;
+    harness.sandbox.mutate(|fleet| {
+        let device = *fleet.devices.keys().next().unwrap();
+        fleet.assign_user(device, None);
+        fleet.rename_device(device, DEVICE);
+        let group = *fleet.groups.keys().next().unwrap();
+        fleet.rename_group(group, GROUP);
+    });
+    let person = Client::new(&harness.base).await;
+    person.connect_jamf(&harness, Access::Full).await;
+    person.post("/plan", &[("plan", "Pro")]).await;
+    person.post("/groups/sync", &[]).await;
+
+    let (_, devices) = person.get("/devices").await;
+    assert!(
+        devices.contains("&lt;b onmouseover=alert(1)&gt;Kiosk&lt;/b&gt;"),
+        "{devices}"
+    );
+    assert!(!devices.contains("<b onmouseover"), "{devices}");
+    let (_, groups) = person.get("/groups").await;
+    assert!(
+        groups.contains("&lt;script&gt;alert(2)&lt;/script&gt; Lab"),
+        "{groups}"
+    );
+    assert!(!groups.contains("<script>alert(2)"), "{groups}");
     harness.stop().await;
 }
 

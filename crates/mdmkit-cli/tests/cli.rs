@@ -13,13 +13,18 @@ mod support;
 
 use support::{args, flags, mdmkit, mdmkit_with_env, secret_of, Output, BIN};
 
-async fn every_command_works(kind: ProviderKind) {
-    let sandbox = Sandbox::start(SandboxConfig {
-        devices: 12,
+/// A sandbox of `devices` devices, with its defaults otherwise.
+async fn start_sandbox(devices: usize) -> Sandbox {
+    Sandbox::start(SandboxConfig {
+        devices,
         ..SandboxConfig::default()
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+async fn every_command_works(kind: ProviderKind) {
+    let sandbox = start_sandbox(12).await;
     let url = sandbox.url(kind).to_string();
     let config = sandbox.config(kind, Access::Full);
     let f = flags(&config, &url);
@@ -112,12 +117,7 @@ async fn first_stderr_line(out: &Output) -> &str {
 }
 
 async fn each_error_category(kind: ProviderKind) {
-    let sandbox = Sandbox::start(SandboxConfig {
-        devices: 3,
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
+    let sandbox = start_sandbox(3).await;
     let url = sandbox.url(kind).to_string();
 
     let wrong = sandbox.config(kind, Access::WrongSecret);
@@ -235,12 +235,7 @@ async fn tls_without_the_ca_is_an_ssl_error_and_with_it_succeeds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_that_is_not_the_api_is_not_found() {
     // Jamf's paths on the Fleet simulator: every route is unknown there.
-    let sandbox = Sandbox::start(SandboxConfig {
-        devices: 2,
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
+    let sandbox = start_sandbox(2).await;
     let jamf = sandbox.config(ProviderKind::Jamf, Access::Full);
     let out = mdmkit(args(
         &["validate"],
@@ -278,12 +273,7 @@ async fn usage_errors_exit_64() {
 
 #[tokio::test]
 async fn secrets_come_from_the_environment_too() {
-    let sandbox = Sandbox::start(SandboxConfig {
-        devices: 2,
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
+    let sandbox = start_sandbox(2).await;
     let config = sandbox.config(ProviderKind::Fleet, Access::Full);
     let url = sandbox.url(ProviderKind::Fleet).to_string();
     let token = secret_of(&config);
@@ -305,13 +295,156 @@ async fn secrets_come_from_the_environment_too() {
     );
 }
 
+/// The `MDMKIT_…` names in `text`.
+fn variables(text: &str) -> std::collections::BTreeSet<String> {
+    text.split(|c: char| !(c.is_ascii_uppercase() || c == '_'))
+        .filter(|word| word.starts_with("MDMKIT_") && word.len() > "MDMKIT_".len())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The crate README's list of connection variables is the one `--help` shows, and flags without a
+/// variable are the ones it names as such.
+#[tokio::test]
+async fn the_readme_names_every_connection_variable_and_only_those() {
+    let readme = include_str!("../README.md");
+    let paragraph = readme
+        .split("\n\n")
+        .find(|p| p.contains("has an environment variable"))
+        .expect("the README's paragraph on variables");
+    let help = mdmkit(vec!["validate".into(), "--help".into()]).await;
+    assert_eq!(help.code, 0);
+    let shown: std::collections::BTreeSet<String> = help
+        .stdout
+        .split("[env: ")
+        .skip(1)
+        .flat_map(|rest| variables(rest.split(['=', ']']).next().unwrap_or_default()))
+        .collect();
+    assert_eq!(variables(paragraph), shown, "{}", help.stdout);
+    // The flags the README excepts have no variable.
+    for flag in ["--login-host", "--region"] {
+        assert!(paragraph.contains(flag), "{paragraph}");
+        let line = help
+            .stdout
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with(flag))
+            .take_while(|l| !l.trim_start().starts_with("--") || l.trim_start().starts_with(flag))
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            !line.is_empty() && !line.contains("[env: "),
+            "{flag}: {line}"
+        );
+    }
+}
+
+/// `flags` without one flag and its value.
+fn without_flag(flags: &[String], flag: &str) -> Vec<String> {
+    let at = flags
+        .iter()
+        .position(|f| f == flag)
+        .expect("the flag is there");
+    let mut rest = flags.to_vec();
+    rest.drain(at..at + 2);
+    rest
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_secrets_come_from_the_environment() {
+    let sandbox = start_sandbox(2).await;
+    for kind in [ProviderKind::Jamf, ProviderKind::Intune] {
+        let config = sandbox.config(kind, Access::Full);
+        let rest = without_flag(
+            &flags(&config, sandbox.url(kind).as_str()),
+            "--client-secret",
+        );
+
+        let out = mdmkit(args(&["validate"], &rest)).await;
+        assert_eq!(out.code, 64, "{kind:?} without a secret: {}", out.stderr);
+        assert!(
+            out.stderr.contains("MDMKIT_CLIENT_SECRET"),
+            "{}",
+            out.stderr
+        );
+
+        let env = vec![("MDMKIT_CLIENT_SECRET", secret_of(&config))];
+        let out = mdmkit_with_env(args(&["validate"], &rest), env).await;
+        assert_eq!(out.code, 0, "{kind:?}: {}", out.stderr);
+    }
+}
+
+/// JumpCloud's organisation travels as `x-org-id`: the sandbox's key sees one organisation, so naming
+/// another (by flag or variable) is refused, and naming its own works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_jumpcloud_organisation_comes_from_org_id() {
+    const OWN_ORG: &str = "6523a1b0c0ffee0000000001";
+    const UNKNOWN_ORG: &str = "5f0c0f1e2d3b4a0012345678";
+    let sandbox = start_sandbox(2).await;
+    let kind = ProviderKind::JumpCloud;
+    let f = flags(
+        &sandbox.config(kind, Access::Full),
+        sandbox.url(kind).as_str(),
+    );
+
+    let own = args(&["devices", "--json", "--org-id", OWN_ORG], &f);
+    let out = mdmkit(own).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.lines().count(), 2, "{}", out.stdout);
+
+    let unknown = args(&["devices", "--json", "--org-id", UNKNOWN_ORG], &f);
+    let by_variable = mdmkit_with_env(
+        args(&["devices", "--json"], &f),
+        vec![("MDMKIT_ORG_ID", UNKNOWN_ORG.to_owned())],
+    )
+    .await;
+    for out in [mdmkit(unknown).await, by_variable] {
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(
+            first_stderr_line(&out)
+                .await
+                .starts_with("error: Not found: "),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stdout.is_empty(), "{}", out.stdout);
+    }
+}
+
+#[tokio::test]
+async fn region_is_checked_against_the_provider_and_its_regions() {
+    let fleet = [
+        "validate",
+        "--provider",
+        "fleet",
+        "--host",
+        "fleet.example.com",
+        "--api-token",
+        "t",
+    ];
+    let jumpcloud = ["validate", "--provider", "jumpcloud", "--api-token", "t"];
+    for (command, region, needle) in [
+        (
+            &fleet[..],
+            "eu",
+            "--region is for jumpcloud and intune only",
+        ),
+        (&jumpcloud[..], "mars", "expected us, eu or in"),
+    ] {
+        let mut argv: Vec<String> = command.iter().map(|s| s.to_string()).collect();
+        argv.extend(["--region".to_owned(), region.to_owned()]);
+        let out = mdmkit(argv).await;
+        assert_eq!(out.code, 64, "{region}: {}", out.stderr);
+        assert!(out.stderr.contains(needle), "{}", out.stderr);
+    }
+}
+
 #[cfg(feature = "sandbox")]
 #[test]
-fn the_sandbox_command_prints_each_providers_url() {
+fn the_sandbox_command_prints_each_providers_url_and_working_credentials() {
     let mut child = Command::new(BIN)
         .args(["sandbox", "--devices", "5"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -322,8 +455,33 @@ fn the_sandbox_command_prints_each_providers_url() {
         reader.read_line(&mut line).unwrap();
         lines.push(line.trim().to_owned());
     }
+    // On stderr, one `mdmkit validate …` line per provider, up to the closing hint.
+    let mut hints = Vec::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if line.starts_with("press Ctrl-C") {
+            break;
+        }
+        if let Some(command) = line.trim().strip_prefix("mdmkit ") {
+            hints.push(command.to_owned());
+        }
+    }
+    // What the README says to do with them: run each one in another terminal.
+    let validated: Vec<(String, std::process::Output)> = hints
+        .iter()
+        .map(|hint| {
+            let out = Command::new(BIN)
+                .args(hint.split_whitespace())
+                .env_remove("MDMKIT_API_TOKEN")
+                .env_remove("MDMKIT_CLIENT_SECRET")
+                .output()
+                .unwrap();
+            (hint.clone(), out)
+        })
+        .collect();
     child.kill().unwrap();
     let _ = child.wait();
+
     let names: Vec<&str> = lines.iter().map(|l| l.split(' ').next().unwrap()).collect();
     assert_eq!(
         names,
@@ -333,19 +491,26 @@ fn the_sandbox_command_prints_each_providers_url() {
         let url = line.split(' ').nth(1).unwrap();
         assert!(url.starts_with("http://127.0.0.1:"), "{line}");
     }
-    let _ = Duration::ZERO;
+    assert_eq!(validated.len(), 6, "{hints:?}");
+    for ((hint, out), kind) in validated.iter().zip(ProviderKind::ALL) {
+        assert!(
+            hint.starts_with(&format!("validate --provider {} ", kind.id())),
+            "{hint}"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            format!("OK: {}", kind.display_name()),
+            "{hint}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 /// `devices --json` prints each page as it arrives: the first row is out while later pages are still
 /// being fetched (each request takes 100 ms here, and five pages follow the first).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devices_json_streams_rows_before_the_listing_ends() {
-    let sandbox = Sandbox::start(SandboxConfig {
-        devices: 1_800,
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
+    let sandbox = start_sandbox(1_800).await;
     sandbox.set_faults(
         ProviderKind::Iru,
         Faults {
@@ -383,12 +548,7 @@ async fn devices_json_streams_rows_before_the_listing_ends() {
 /// cannot know the name, and says so in `--help`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fleet_without_scim_shows_usernames_and_help_says_so() {
-    let sandbox = Sandbox::start(SandboxConfig {
-        devices: 20,
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
+    let sandbox = start_sandbox(20).await;
     let url = sandbox.url(ProviderKind::Fleet).to_string();
     let f = flags(
         &sandbox.config(ProviderKind::Fleet, Access::LeastPrivilege),
@@ -428,12 +588,7 @@ async fn fleet_without_scim_shows_usernames_and_help_says_so() {
 /// that holds the user, and the listing and the lookup then show the user; without it, the device's name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simplemdm_users_come_from_the_user_attribute_flag_or_variable() {
-    let sandbox = Sandbox::start(SandboxConfig {
-        devices: 12,
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
+    let sandbox = start_sandbox(12).await;
     let kind = ProviderKind::SimpleMdm;
     let url = sandbox.url(kind).to_string();
     let config = sandbox.config(kind, Access::Full);
@@ -522,12 +677,7 @@ async fn simplemdm_users_come_from_the_user_attribute_flag_or_variable() {
 /// and in the text listing alike.
 #[tokio::test]
 async fn group_members_print_in_numeric_order() {
-    let sandbox = Sandbox::start(SandboxConfig {
-        devices: 40,
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
+    let sandbox = start_sandbox(40).await;
     let kind = ProviderKind::Jamf;
     let url = sandbox.url(kind).to_string();
     let f = flags(&sandbox.config(kind, Access::Full), &url);

@@ -25,7 +25,7 @@
 //! | module | holds |
 //! |---|---|
 //! | `lib.rs` | the crate docs (a table of the requests each operation makes, the provider's quirks), the `…Provider` struct and its [`MdmProvider`] impl, the re-exported config |
-//! | `client` | the `…Client` struct over one [`http::HttpClient`]: paths, query parameters, one method per request, each reading its [`PageRequest`] with the helper of its paging style ([`PageRequest::page_number`], [`offset`](PageRequest::offset), [`cursor`](PageRequest::cursor), [`next_link`](PageRequest::next_link)); the public `PAGE_SIZE` (rows asked for per page of the device listing) |
+//! | `client` | the `…Client` struct over one [`http::HttpClient`]: paths, query parameters, one method per request, each reading its [`PageRequest`] with the helper of its paging style ([`PageRequest::page_number`], [`offset`](PageRequest::offset), [`cursor`](PageRequest::cursor), [`next_link`](PageRequest::next_link)); the public `PAGE_SIZE` (rows asked for per page of the device listing; Intune has none, as Graph sizes the pages of its managed-device listing itself) |
 //! | `wire` | serde types exactly as the API sends them, lenient where the vendor is (with the shared helpers of [`wire`]) |
 //! | `convert` | wire types to [`MdmDevice`] and [`MdmGroup`], nothing else |
 //! | `error` | `<Provider>ErrorClassifier`, a crate-private [`http::ErrorClassifier`] that turns the vendor's error bodies into an [`ErrorKind`] and a one-line message (tested through [`wire::classify_answer`]) |

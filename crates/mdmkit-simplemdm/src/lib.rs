@@ -125,9 +125,10 @@
 //! - **Rate limits:** SimpleMDM documents none but answers 429. The shared client retries a 429 after
 //!   `Retry-After`, else `X-RateLimit-Reset` (epoch seconds, or a delay when small) while
 //!   `X-RateLimit-Remaining` is 0 or absent, else backoff; a wait beyond the retry budget ends the request
-//!   at once. The SimpleMDM defaults keep 2 requests in flight and about one a second *per account*: all
-//!   accounts share SimpleMDM's host, so limits are keyed by the API key (a hash of it, never the key), and
-//!   every provider instance with the same key shares them.
+//!   at once. No fixed rate is imposed (SimpleMDM states none): the server's `429`s and `X-RateLimit-*`
+//!   headers pace the requests, and the SimpleMDM defaults keep 2 in flight *per account*: all accounts
+//!   share SimpleMDM's host, so limits and pacing are keyed by the API key (a hash of it, never the key),
+//!   and every provider instance with the same key shares them.
 //! - **Errors:** the titles (and details) of `{"errors":[{"title": …}]}` are the message; the status
 //!   decides the kind and the R8 category.
 #![deny(missing_docs)]

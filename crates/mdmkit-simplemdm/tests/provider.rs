@@ -61,7 +61,8 @@ impl Api {
     }
 
     /// Mocks a `GET` of `path` carrying the expected credentials, matching `query` exactly for the given
-    /// keys and requiring the keys in `absent` to be missing.
+    /// keys and requiring the keys in `absent` to be missing. No request may ask for secret custom
+    /// attribute values: they never pass through mdmkit.
     async fn get(
         &self,
         path: &str,
@@ -78,7 +79,11 @@ impl Api {
         let absent: Vec<String> = absent.iter().map(|s| s.to_string()).collect();
         self.server
             .mock_async(move |mut when, then| {
-                when = when.method(GET).path(path).header("authorization", BASIC);
+                when = when
+                    .method(GET)
+                    .path(path)
+                    .header("authorization", BASIC)
+                    .query_param_missing("include_secret_custom_attributes");
                 for (k, v) in query {
                     when = when.query_param(k, v);
                 }

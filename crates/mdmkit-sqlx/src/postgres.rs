@@ -335,6 +335,14 @@ sql_store!(PostgresStore, dialect);
 mod tests {
     use super::*;
 
+    /// The README promises `mdmkit` as the schema unless configured.
+    #[test]
+    fn the_default_schema_is_mdmkit_and_a_plain_identifier() {
+        let schema = PostgresConfig::default().schema;
+        assert_eq!(schema, "mdmkit");
+        assert!(plain_identifier(&schema));
+    }
+
     #[test]
     fn schema_names_are_plain_identifiers() {
         for ok in ["mdmkit", "mdmkit_test_1", "_x"] {

@@ -1,5 +1,6 @@
 //! Opening stores: URLs, replicas starting at once, durability across restarts, no secrets in text.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use mdmkit_core::SerialNumber;
@@ -91,6 +92,72 @@ async fn postgres_replicas_starting_at_once_migrate_once() {
         db.schema(),
         "migrations are recorded in the store's schema"
     );
+}
+
+/// The `mdmkit_…` table names quoted in `text`.
+fn table_names(text: &str) -> BTreeSet<String> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|quoted| {
+            quoted.starts_with("mdmkit_")
+                && quoted.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Checks that the README's "Schema and migrations" paragraph and this crate's schema table name exactly
+/// the `mdmkit_…` tables a migrated store has.
+fn assert_documented(tables: Vec<String>) {
+    let tables: BTreeSet<String> = tables.into_iter().collect();
+    assert!(tables.len() >= 8, "{tables:?}");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("the workspace README");
+    let paragraph = readme
+        .split("\n\n")
+        .find(|p| p.starts_with("**Schema and migrations.**"))
+        .expect("the README's schema paragraph");
+    let crate_docs: String = include_str!("../src/lib.rs")
+        .lines()
+        .filter(|l| l.starts_with("//! | `mdmkit_"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for (source, text) in [("README.md", paragraph), ("the crate docs", &crate_docs)] {
+        assert_eq!(
+            table_names(text),
+            tables,
+            "{source} names every table, and only those"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sqlite_has_exactly_the_documented_tables() {
+    let db = TempSqlite::new().unwrap();
+    let store = db.open().await;
+    let sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'mdmkit\\_%' ESCAPE '\\'";
+    assert_documented(
+        sqlx::query_scalar(sql)
+            .fetch_all(store.pool())
+            .await
+            .unwrap(),
+    );
+}
+
+#[tokio::test]
+async fn postgres_has_exactly_the_documented_tables() {
+    let Some(db) = TestSchema::create().await else {
+        return;
+    };
+    let store = db.open().await;
+    let sql = "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 \
+               AND table_type = 'BASE TABLE' AND table_name LIKE 'mdmkit\\_%'";
+    let tables = sqlx::query_scalar(sql)
+        .bind(db.schema())
+        .fetch_all(store.pool())
+        .await;
+    assert_documented(tables.unwrap());
 }
 
 async fn futures_join<T>(

@@ -572,6 +572,26 @@ mod tests {
     }
 
     #[test]
+    fn key_ids_are_one_to_sixty_four_characters_of_the_stated_set() {
+        let key = [7; KEY_LEN];
+        for ok in ["x".to_owned(), "a".repeat(64), "Az09-_.".to_owned()] {
+            assert!(Vault::check_key_id(&ok).is_ok(), "{ok}");
+            assert!(Vault::new(&ok, &key).is_ok(), "{ok}");
+        }
+        // Too long, outside ASCII, or base64's own characters (which a key would bring).
+        for bad in [
+            "a".repeat(65),
+            "é".to_owned(),
+            "a+b".to_owned(),
+            "a/b".to_owned(),
+            "a=".to_owned(),
+        ] {
+            assert!(Vault::check_key_id(&bad).is_err(), "{bad}");
+            assert!(Vault::new(&bad, &key).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn generated_entries_are_ready_key_list_entries() {
         let a = Vault::generate_key_entry("2026-01").unwrap();
         let b = Vault::generate_key_entry("2026-07").unwrap();

@@ -332,6 +332,13 @@ async fn connect_while_a_sync_runs_saves_nothing() {
     let now = h.now();
     h.hold_lease(&ws, "another-worker", TimeDelta::minutes(10))
         .await;
+    // Validation runs before the lease is asked for: wrong credentials get their category, not "busy".
+    let err = h
+        .sync
+        .connect(&ws, h.mdm.config_with_token("acme", "wrong"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.category(), Some(Category::Unauthorized), "{err:?}");
     let err = h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap_err();
     let Error::AlreadyRunning {
         lease_expires_at, ..
@@ -351,6 +358,22 @@ async fn disconnect_deletes_credentials_clears_metadata_and_detaches_groups() {
     h.mdm.set_groups("acme", &[("10", "Engineering", &["1"])]);
     let ws = h.workspace("w", Plan::Pro, &["C02AAA"]).await;
     h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
+
+    // Disconnecting writes, so it holds the lease like every other write: while another worker runs,
+    // it is refused with the holder's expiry and nothing changes.
+    let groups = h.sync.groups(&ws).await.unwrap();
+    let lease = h
+        .hold_lease(&ws, "another-worker", TimeDelta::minutes(10))
+        .await;
+    let err = h.sync.disconnect(&ws).await.unwrap_err();
+    assert!(
+        matches!(err, Error::AlreadyRunning { lease_expires_at, .. } if lease_expires_at == lease.expires_at),
+        "{err:?}"
+    );
+    assert!(h.sync.connection_info(&ws).await.unwrap().is_some());
+    assert_eq!(h.device_id(&ws, "C02AAA").await.as_deref(), Some("1"));
+    assert_eq!(h.sync.groups(&ws).await.unwrap(), groups);
+    assert!(h.stores.state.release_lease(&ws, &lease).await.unwrap());
 
     let report = h.sync.disconnect(&ws).await.unwrap();
     assert!(report.was_connected);

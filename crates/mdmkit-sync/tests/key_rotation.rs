@@ -65,4 +65,22 @@ async fn append_a_key_reseal_then_drop_the_old_one() {
         ),
         "{err:?}"
     );
+    // Nothing is lost: the record stays as sealed, and with the key put back it opens and reseals.
+    assert_eq!(
+        engine
+            .connection_info(&third)
+            .await
+            .unwrap()
+            .unwrap()
+            .key_id,
+        "2026-01"
+    );
+    let restored = env.engine(options.clone(), Vault::from_key_list(&both).unwrap());
+    let report = restored.refresh_due(&third).await.unwrap();
+    assert_eq!(report.errors, 0, "{report:?}");
+    assert!(restored.reseal_credentials(&third).await.unwrap());
+    assert!(
+        engine.refresh_due(&third).await.is_ok(),
+        "the new key alone opens it now"
+    );
 }

@@ -65,22 +65,25 @@ async fn the_lease_is_renewed_in_the_background_while_a_provider_call_runs_long(
     while h.mdm.waiting() == 0 {
         tokio::task::yield_now().await;
     }
-    // 24 minutes pass on the store's clock during one provider call, more than twice the 10-minute TTL.
-    for _ in 0..6 {
+    // 24 minutes pass on the store's clock during one provider call, more than twice the 10-minute TTL,
+    // in steps of 4 minutes while the renewal timer moves a third of the TTL: renewed every third of
+    // it, the lease never lapses, so another worker finds it held at every step (a renewal that only
+    // came after the lease had run out would let the other worker in).
+    for step in 1..=6 {
         h.advance(TimeDelta::minutes(4));
         tokio::time::advance(ttl / 3).await;
         settle().await;
+        let other = h
+            .stores
+            .state
+            .try_acquire_lease(&ws, "other-worker", ttl)
+            .await
+            .unwrap();
+        assert!(
+            matches!(other, LeaseOutcome::Busy { expires_at } if expires_at > h.now()),
+            "step {step}: the running refresh kept its lease: {other:?}"
+        );
     }
-    let other = h
-        .stores
-        .state
-        .try_acquire_lease(&ws, "other-worker", ttl)
-        .await
-        .unwrap();
-    assert!(
-        matches!(other, LeaseOutcome::Busy { expires_at } if expires_at > h.now()),
-        "the running refresh kept its lease: {other:?}"
-    );
     gate.add_permits(100);
     let report = run.await.unwrap().unwrap();
     assert_eq!(report.matched, 2);

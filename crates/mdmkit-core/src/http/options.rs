@@ -156,3 +156,33 @@ impl ClientOptions {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Requests a limit allows per hour, rounded down.
+    fn per_hour(limit: RateLimit) -> u64 {
+        u64::from(limit.requests.get()) * 3_600 / limit.per.as_secs().max(1)
+    }
+
+    #[test]
+    fn a_fixed_rate_is_set_only_where_the_vendor_states_one_and_stays_below_it() {
+        for kind in ProviderKind::ALL {
+            let rate = ProviderLimits::for_provider(kind).rate_limit;
+            match kind {
+                // Iru: 10,000 requests an hour per tenant.
+                ProviderKind::Iru => {
+                    let rate = rate.expect("Iru states a rate");
+                    assert!(per_hour(rate) < 10_000, "{rate:?}");
+                }
+                // Graph's Intune devices service: 2,000 requests per 20 s per app and tenant.
+                ProviderKind::Intune => {
+                    let rate = rate.expect("Intune states a rate");
+                    assert!(per_hour(rate) < 2_000 * 180, "{rate:?}");
+                }
+                _ => assert_eq!(rate, None, "{kind:?} states no rate: none is imposed"),
+            }
+        }
+    }
+}
