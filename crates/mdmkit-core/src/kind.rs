@@ -185,10 +185,13 @@ impl FromStr for ProviderKind {
     type Err = UnknownProvider;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let wanted = s.trim().to_ascii_lowercase();
-        ProviderKind::ALL
-            .into_iter()
-            .find(|kind| kind.id() == wanted || (wanted == "kandji" && *kind == ProviderKind::Iru))
+        // Iru was Kandji: the old name still names it.
+        let alias = s
+            .trim()
+            .eq_ignore_ascii_case("kandji")
+            .then_some(ProviderKind::Iru);
+        by_id(&ProviderKind::ALL, s, ProviderKind::id)
+            .or(alias)
             .ok_or_else(|| UnknownProvider(s.to_owned()))
     }
 }
@@ -240,10 +243,7 @@ impl JumpCloudRegion {
 impl FromStr for JumpCloudRegion {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let wanted = s.trim().to_ascii_lowercase();
-        JumpCloudRegion::ALL
-            .into_iter()
-            .find(|r| r.id() == wanted)
+        by_id(&JumpCloudRegion::ALL, s, JumpCloudRegion::id)
             .ok_or_else(|| format!("unknown JumpCloud region {s:?}; expected us, eu or in"))
     }
 }
@@ -318,14 +318,16 @@ impl IntuneCloud {
 impl FromStr for IntuneCloud {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let wanted = s.trim().to_ascii_lowercase();
-        IntuneCloud::ALL
-            .into_iter()
-            .find(|c| c.id() == wanted)
-            .ok_or_else(|| {
-                format!("unknown Intune cloud {s:?}; expected global, usgov, dod or china")
-            })
+        by_id(&IntuneCloud::ALL, s, IntuneCloud::id).ok_or_else(|| {
+            format!("unknown Intune cloud {s:?}; expected global, usgov, dod or china")
+        })
     }
+}
+
+/// The item of `all` whose short id is `s`, trimmed and in any case: how each of these kinds is parsed.
+fn by_id<T: Copy>(all: &[T], s: &str, id: fn(T) -> &'static str) -> Option<T> {
+    let wanted = s.trim().to_ascii_lowercase();
+    all.iter().copied().find(|item| id(*item) == wanted)
 }
 
 #[cfg(test)]

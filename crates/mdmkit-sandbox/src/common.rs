@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -13,7 +15,7 @@ use mdmkit_core::{ProviderConfig, ProviderKind};
 use url::Url;
 
 use crate::faults::{FaultPlan, Faults};
-use crate::model::{Fleet, SimDevice, SimUser};
+use crate::model::{Fleet, SimDevice, SimGroup, SimUser};
 use crate::{Access, ExpectedDevice, ExpectedGroup};
 
 /// Everything the servers share.
@@ -258,6 +260,35 @@ impl Ctx {
     }
 }
 
+/// A request as a handler that is a plain function of it reads it: the state, the headers, the path and
+/// the raw query. Route closures take it in place of four extractors.
+pub(crate) struct Call {
+    pub(crate) ctx: Ctx,
+    pub(crate) headers: HeaderMap,
+    pub(crate) path: String,
+    raw: Option<String>,
+}
+
+impl FromRequestParts<Ctx> for Call {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &Ctx) -> Result<Self, Self::Rejection> {
+        Ok(Call {
+            ctx: ctx.clone(),
+            headers: parts.headers.clone(),
+            path: parts.uri.path().to_owned(),
+            raw: parts.uri.query().map(str::to_owned),
+        })
+    }
+}
+
+impl Call {
+    /// The raw query, if the request has one.
+    pub(crate) fn raw(&self) -> Option<&str> {
+        self.raw.as_deref()
+    }
+}
+
 /// What each simulated provider implements.
 pub(crate) trait ProviderSim: Send + Sync {
     /// The routes, relative to the provider's base URL.
@@ -384,11 +415,36 @@ pub(crate) fn window<T>(items: &[T], offset: usize, limit: usize) -> &[T] {
     &items[start..end]
 }
 
-/// Ids collected and sorted, as expected group members are compared.
-pub(crate) fn sorted(ids: impl Iterator<Item = String>) -> Vec<String> {
-    let mut v: Vec<String> = ids.collect();
-    v.sort();
-    v
+/// The member devices of a group that still exist in the fleet.
+pub(crate) fn member_devices<'f>(
+    fleet: &'f Fleet,
+    group: &'f SimGroup,
+) -> impl Iterator<Item = &'f SimDevice> + 'f {
+    group.members.iter().filter_map(|i| fleet.devices.get(i))
+}
+
+/// What a correct connector reports for the groups, the same for every provider: each fleet group under
+/// the provider's `group_id`, with the `device_id`s of its members that exist, sorted as they are compared.
+pub(crate) fn expected_groups<G: ToString, D: ToString>(
+    fleet: &Fleet,
+    group_id: impl Fn(u32) -> G,
+    device_id: impl Fn(u32) -> D,
+) -> Vec<ExpectedGroup> {
+    fleet
+        .groups
+        .values()
+        .map(|g| {
+            let mut members: Vec<String> = member_devices(fleet, g)
+                .map(|d| device_id(d.index).to_string())
+                .collect();
+            members.sort();
+            ExpectedGroup {
+                id: group_id(g.index).to_string(),
+                name: g.name.clone(),
+                members,
+            }
+        })
+        .collect()
 }
 
 /// The `offset..offset+limit` window of `items` in `cmp` order, without sorting everything: what a

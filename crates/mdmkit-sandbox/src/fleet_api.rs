@@ -44,9 +44,9 @@ use mdmkit_core::{FleetConfig, ProviderConfig};
 use serde_json::{json, Value};
 use url::Url;
 
-use crate::common::{bearer, json, query_get, query_pairs, window, Ctx, ProviderSim};
-// Other simulators import it from here too.
-pub(crate) use crate::common::sorted;
+use crate::common::{
+    bearer, expected_groups, json, member_devices, query_get, query_pairs, window, Ctx, ProviderSim,
+};
 use crate::model::{ids, Fleet, SimDevice, SimUser};
 use crate::{Access, ExpectedDevice, ExpectedGroup};
 
@@ -413,13 +413,7 @@ async fn host_by_identifier(
             || format!("host-{}.local", d.index) == identifier
             || ids::uuid(31, d.index) == identifier.to_ascii_lowercase()
     });
-    match found {
-        Some(d) => json(
-            StatusCode::OK,
-            json!({"host": host_json(&fleet, d, true, false)}),
-        ),
-        None => error_body(StatusCode::NOT_FOUND, "Resource Not Found"),
-    }
+    host_answer(&fleet, found)
 }
 
 async fn host_by_id(
@@ -432,10 +426,15 @@ async fn host_by_id(
     }
     let fleet = ctx.fleet();
     let index = id.parse::<u32>().ok().and_then(|n| n.checked_sub(1));
-    match index.and_then(|i| fleet.devices.get(&i)) {
+    host_answer(&fleet, index.and_then(|i| fleet.devices.get(&i)))
+}
+
+/// One host, as both host lookups answer it, or Fleet's 404.
+fn host_answer(fleet: &Fleet, host: Option<&SimDevice>) -> Response {
+    match host {
         Some(d) => json(
             StatusCode::OK,
-            json!({"host": host_json(&fleet, d, true, false)}),
+            json!({"host": host_json(fleet, d, true, false)}),
         ),
         None => error_body(StatusCode::NOT_FOUND, "Resource Not Found"),
     }
@@ -446,13 +445,7 @@ fn label_members(fleet: &Fleet, label: u32) -> Option<Vec<&SimDevice>> {
         return Some(fleet.devices.values().collect());
     }
     let group = fleet.groups.get(&label.checked_sub(LABEL_BASE)?)?;
-    Some(
-        group
-            .members
-            .iter()
-            .filter_map(|i| fleet.devices.get(i))
-            .collect(),
-    )
+    Some(member_devices(fleet, group).collect())
 }
 
 async fn labels(State(ctx): State<Ctx>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
@@ -673,20 +666,7 @@ impl ProviderSim for FleetSim {
 
     fn expected_groups(&self, fleet: &Fleet) -> Vec<ExpectedGroup> {
         // Builtin labels ("All Hosts") describe platforms, not groups a person made: not synced.
-        fleet
-            .groups
-            .values()
-            .map(|g| ExpectedGroup {
-                id: (LABEL_BASE + g.index).to_string(),
-                name: g.name.clone(),
-                members: sorted(
-                    g.members
-                        .iter()
-                        .filter(|i| fleet.devices.contains_key(i))
-                        .map(|i| host_id(*i)),
-                ),
-            })
-            .collect()
+        expected_groups(fleet, |i| LABEL_BASE + i, host_id)
     }
 
     fn error(&self, status: StatusCode, message: &str) -> Response {

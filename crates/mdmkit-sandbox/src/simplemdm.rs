@@ -95,7 +95,9 @@ use mdmkit_core::{ProviderConfig, SimpleMdmConfig};
 use serde_json::{json, Value};
 use url::Url;
 
-use crate::common::{basic, device_named_by_user, json, query_get, query_pairs, Ctx, ProviderSim};
+use crate::common::{
+    basic, device_named_by_user, expected_groups, json, query_get, query_pairs, Ctx, ProviderSim,
+};
 use crate::model::{ids, Fleet, SimDevice, SimGroup};
 use crate::{Access, ExpectedDevice, ExpectedGroup};
 
@@ -332,6 +334,21 @@ struct Cursor {
     desc: bool,
 }
 
+/// A list request's query and cursor, checked in SimpleMDM's order: the key's `domain`, then the cursor
+/// parameters (a malformed one is a 400).
+fn list_request(
+    headers: &HeaderMap,
+    raw: Option<&str>,
+    domain: Domain,
+) -> Result<(Vec<(String, String)>, Cursor), Response> {
+    if let Some(refused) = refusal(headers, domain) {
+        return Err(refused);
+    }
+    let pairs = query_pairs(raw);
+    let cursor = cursor(&pairs).map_err(|title| error_body(StatusCode::BAD_REQUEST, title))?;
+    Ok((pairs, cursor))
+}
+
 /// The cursor parameters, or the title of the 400 a malformed one gets.
 fn cursor(pairs: &[(String, String)]) -> Result<Cursor, &'static str> {
     let limit = match query_get(pairs, "limit") {
@@ -436,13 +453,9 @@ async fn list_devices(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if let Some(refused) = refusal(&headers, Domain::Devices) {
-        return refused;
-    }
-    let pairs = query_pairs(raw.as_deref());
-    let cursor = match cursor(&pairs) {
-        Ok(c) => c,
-        Err(title) => return error_body(StatusCode::BAD_REQUEST, title),
+    let (pairs, cursor) = match list_request(&headers, raw.as_deref(), Domain::Devices) {
+        Ok(request) => request,
+        Err(refused) => return refused,
     };
     let awaiting = truthy(query_get(&pairs, "include_awaiting_enrollment"));
     let secrets = truthy(query_get(&pairs, "include_secret_custom_attributes"));
@@ -525,13 +538,9 @@ async fn list_groups(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if let Some(refused) = refusal(&headers, Domain::AssignmentGroups) {
-        return refused;
-    }
-    let pairs = query_pairs(raw.as_deref());
-    let cursor = match cursor(&pairs) {
-        Ok(c) => c,
-        Err(title) => return error_body(StatusCode::BAD_REQUEST, title),
+    let (_, cursor) = match list_request(&headers, raw.as_deref(), Domain::AssignmentGroups) {
+        Ok(request) => request,
+        Err(refused) => return refused,
     };
     let fleet = ctx.fleet();
     let (rows, has_more) = cursor_page(&fleet.groups, GROUP_ID_BASE, cursor, |_| true);
@@ -599,25 +608,7 @@ impl ProviderSim for SimpleMdmSim {
     }
 
     fn expected_groups(&self, fleet: &Fleet) -> Vec<ExpectedGroup> {
-        fleet
-            .groups
-            .values()
-            .map(|g| {
-                let mut members: Vec<String> = g
-                    .members
-                    .iter()
-                    .filter(|i| fleet.devices.contains_key(i))
-                    .map(|i| device_id(*i).to_string())
-                    .collect();
-                members.sort();
-                members.dedup();
-                ExpectedGroup {
-                    id: group_id(g.index).to_string(),
-                    name: g.name.clone(),
-                    members,
-                }
-            })
-            .collect()
+        expected_groups(fleet, group_id, device_id)
     }
 
     fn error(&self, status: StatusCode, message: &str) -> Response {

@@ -259,12 +259,11 @@ impl MdmSync {
             );
             return Err(e.into());
         }
-        let guard = self.acquire_lease(workspace).await?;
-        let result = self
-            .connect_locked(workspace, config, provider, &guard)
-            .await;
-        self.release_lease(guard).await;
-        result
+        self.under_lease(workspace, async |guard| {
+            self.connect_locked(workspace, config, provider, guard)
+                .await
+        })
+        .await
     }
 
     async fn connect_locked(
@@ -356,10 +355,10 @@ impl MdmSync {
     /// point into an MDM no longer connected) and detaches its synced groups (they become ordinary,
     /// editable groups, as when the MDM drops a group).
     pub async fn disconnect(&self, workspace: &WorkspaceId) -> Result<DisconnectReport> {
-        let guard = self.acquire_lease(workspace).await?;
-        let result = self.disconnect_locked(workspace, &guard).await;
-        self.release_lease(guard).await;
-        result
+        self.under_lease(workspace, async |guard| {
+            self.disconnect_locked(workspace, guard).await
+        })
+        .await
     }
 
     async fn disconnect_locked(
@@ -390,8 +389,7 @@ impl MdmSync {
     /// Re-encrypts the workspace's credentials under the vault's active key (after a key rotation), so the
     /// old key can be retired. `false` if they already use it or there are none.
     pub async fn reseal_credentials(&self, workspace: &WorkspaceId) -> Result<bool> {
-        let guard = self.acquire_lease(workspace).await?;
-        let result = async {
+        self.under_lease(workspace, async |guard| {
             let Some(record) = self.stores.credentials.load_credentials(workspace).await? else {
                 return Ok(false);
             };
@@ -408,10 +406,8 @@ impl MdmSync {
                 .await?;
             self.forget(workspace);
             Ok(true)
-        }
-        .await;
-        self.release_lease(guard).await;
-        result
+        })
+        .await
     }
 
     /// Every device of the workspace with its MDM metadata and console link, sorted by serial. For large
@@ -561,13 +557,18 @@ impl MdmSync {
             .remove(workspace);
     }
 
-    /// Takes the workspace's lease (renewed in the background while the guard lives) or says who has it.
-    pub(crate) async fn acquire_lease(&self, workspace: &WorkspaceId) -> Result<LeaseGuard> {
-        LeaseGuard::acquire(self.stores.state.clone(), workspace, self.config.lease_ttl).await
-    }
-
-    /// Gives the lease back.
-    pub(crate) async fn release_lease(&self, guard: LeaseGuard) {
+    /// Runs `work` under the workspace's lease (renewed in the background while it runs) and gives the
+    /// lease back whatever `work` returns; says who has the lease when it is taken.
+    pub(crate) async fn under_lease<T>(
+        &self,
+        workspace: &WorkspaceId,
+        work: impl AsyncFnOnce(&LeaseGuard) -> Result<T>,
+    ) -> Result<T> {
+        let guard =
+            LeaseGuard::acquire(self.stores.state.clone(), workspace, self.config.lease_ttl)
+                .await?;
+        let result = work(&guard).await;
         guard.release().await;
+        result
     }
 }

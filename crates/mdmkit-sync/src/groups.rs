@@ -128,8 +128,7 @@ impl MdmSync {
         if !state.plan.allows_group_sync() {
             return Err(Error::PlanExcludesGroupSync { plan: state.plan });
         }
-        let guard = self.acquire_lease(workspace).await?;
-        let result = async {
+        self.under_lease(workspace, async |guard| {
             let connection = self.connection(workspace).await?;
             // Read again under the lease: another request may have just started a sync.
             let state = self.stores.state.sync_state(workspace).await?;
@@ -144,18 +143,10 @@ impl MdmSync {
                 .state
                 .record_manual_group_sync(workspace, guard.fence(), now)
                 .await?;
-            self.group_sync_locked(
-                workspace,
-                &connection,
-                GroupSyncTrigger::Manual,
-                now,
-                &guard,
-            )
-            .await
-        }
-        .await;
-        self.release_lease(guard).await;
-        result
+            self.group_sync_locked(workspace, &connection, GroupSyncTrigger::Manual, now, guard)
+                .await
+        })
+        .await
     }
 
     /// A scheduled sync. Under the lease the decision (`still_due`) is taken again on fresh state, because
@@ -170,8 +161,7 @@ impl MdmSync {
         if !state.plan.allows_group_sync() {
             return Err(Error::PlanExcludesGroupSync { plan: state.plan });
         }
-        let guard = self.acquire_lease(workspace).await?;
-        let result = async {
+        self.under_lease(workspace, async |guard| {
             if !still_due(&self.stores.state.sync_state(workspace).await?) {
                 return Ok(None);
             }
@@ -181,14 +171,12 @@ impl MdmSync {
                 &connection,
                 GroupSyncTrigger::Scheduled,
                 now,
-                &guard,
+                guard,
             )
             .await
             .map(Some)
-        }
-        .await;
-        self.release_lease(guard).await;
-        result
+        })
+        .await
     }
 
     pub(crate) async fn group_sync_locked(

@@ -244,6 +244,17 @@ pub(crate) fn choose_strategy_cached(
     }
 }
 
+/// One resolution of a listing's unresolved rows: what it reads with, and what it gathers on the way.
+struct ResolvePass<'a> {
+    provider: &'a dyn MdmProvider,
+    workspace: &'a WorkspaceId,
+    now: DateTime<Utc>,
+    report: &'a mut RefreshReport,
+    /// New answers, stored together once both kinds are resolved.
+    fresh: Vec<LookupEntry>,
+    resolved: Resolved,
+}
+
 /// Devices of a bulk listing, with the answers a resolution could not give.
 pub(crate) struct Resolved {
     /// Devices whose follow-up read failed: no definite answer, so they are not written this run.
@@ -254,18 +265,15 @@ impl MdmSync {
     /// Forgets every cached lookup of the workspace (the next refresh reads the MDM again). Runs under the
     /// workspace's lease like any other write; returns how many entries there were.
     pub async fn clear_lookup_cache(&self, workspace: &WorkspaceId) -> Result<u64> {
-        let guard = self.acquire_lease(workspace).await?;
-        let result = async {
+        self.under_lease(workspace, async |guard| {
             guard.check()?;
             Ok(self
                 .stores
                 .lookups
                 .clear_lookups(workspace, guard.fence())
                 .await?)
-        }
-        .await;
-        self.release_lease(guard).await;
-        result
+        })
+        .await
     }
 
     /// How a bulk refresh lists: follow-up reads deferred, so only the devices the run stores are
@@ -316,46 +324,30 @@ impl MdmSync {
         devices: &mut [MdmDevice],
         report: &mut RefreshReport,
     ) -> Result<Resolved> {
-        let mut resolved = Resolved {
-            failed: HashSet::new(),
+        let mut pass = ResolvePass {
+            provider,
+            workspace,
+            now,
+            report,
+            fresh: Vec::new(),
+            resolved: Resolved {
+                failed: HashSet::new(),
+            },
         };
-        let mut fresh: Vec<LookupEntry> = Vec::new();
-        self.resolve_names(
-            provider,
-            workspace,
-            now,
-            devices,
-            report,
-            &mut fresh,
-            &mut resolved,
-        )
-        .await?;
-        self.resolve_bindings(
-            provider,
-            workspace,
-            now,
-            devices,
-            report,
-            &mut fresh,
-            &mut resolved,
-        )
-        .await?;
-        self.store_entries(workspace, guard, &fresh, report).await?;
-        Ok(resolved)
+        self.resolve_names(&mut pass, devices).await?;
+        self.resolve_bindings(&mut pass, devices).await?;
+        self.store_entries(workspace, guard, &pass.fresh, pass.report)
+            .await?;
+        Ok(pass.resolved)
     }
 
     /// Names for rows marked [`Unresolved::UserName`], by user id.
-    #[allow(clippy::too_many_arguments)]
     async fn resolve_names(
         &self,
-        provider: &dyn MdmProvider,
-        workspace: &WorkspaceId,
-        now: DateTime<Utc>,
+        pass: &mut ResolvePass<'_>,
         devices: &mut [MdmDevice],
-        report: &mut RefreshReport,
-        fresh: &mut Vec<LookupEntry>,
-        resolved: &mut Resolved,
     ) -> Result<()> {
+        let (provider, workspace, now) = (pass.provider, pass.workspace, pass.now);
         // One device per user: the vendor may read a user's name only through one of their devices.
         let mut wanted: HashMap<String, String> = HashMap::new();
         for d in devices.iter() {
@@ -374,7 +366,7 @@ impl MdmSync {
         let mut names = self
             .young_entries(workspace, LookupKind::UserName, &keys, now)
             .await?;
-        report.lookups.hits += names.len() as u64;
+        pass.report.lookups.hits += names.len() as u64;
         let missing: Vec<UserRef> = wanted
             .iter()
             .filter(|(user, _)| !names.contains_key(*user))
@@ -382,7 +374,7 @@ impl MdmSync {
             .collect();
         let mut failed_users: HashSet<String> = HashSet::new();
         for chunk in missing.chunks(WRITE_BATCH) {
-            report.lookups.reads += chunk.len() as u64;
+            pass.report.lookups.reads += chunk.len() as u64;
             match provider.resolve_user_names(chunk).await {
                 Ok(answers) => {
                     let mut answered: HashMap<String, Option<String>> =
@@ -393,12 +385,12 @@ impl MdmSync {
                         let name = answered.remove(&asked.user_id).flatten();
                         let entry = LookupEntry::user_name(asked.user_id.clone(), name, now);
                         names.insert(asked.user_id.clone(), entry.clone());
-                        fresh.push(entry);
+                        pass.fresh.push(entry);
                     }
                 }
                 Err(e) => {
                     tracing::debug!(workspace = %workspace, error = %e, "resolving user names failed");
-                    report.fail(&e, None);
+                    pass.report.fail(&e, None);
                     failed_users.extend(chunk.iter().map(|u| u.user_id.clone()));
                 }
             }
@@ -413,24 +405,19 @@ impl MdmSync {
             if let Some(entry) = names.get(&user) {
                 d.resolve_user_name(entry.user_name.clone());
             } else if failed_users.contains(&user) {
-                resolved.failed.insert(d.device_id.clone());
+                pass.resolved.failed.insert(d.device_id.clone());
             }
         }
         Ok(())
     }
 
     /// Bound users for rows marked [`Unresolved::User`], by device id.
-    #[allow(clippy::too_many_arguments)]
     async fn resolve_bindings(
         &self,
-        provider: &dyn MdmProvider,
-        workspace: &WorkspaceId,
-        now: DateTime<Utc>,
+        pass: &mut ResolvePass<'_>,
         devices: &mut [MdmDevice],
-        report: &mut RefreshReport,
-        fresh: &mut Vec<LookupEntry>,
-        resolved: &mut Resolved,
     ) -> Result<()> {
+        let (provider, workspace, now) = (pass.provider, pass.workspace, pass.now);
         let keys: Vec<String> = devices
             .iter()
             .filter(|d| d.unresolved == Some(Unresolved::User))
@@ -444,13 +431,13 @@ impl MdmSync {
         let mut bindings = self
             .young_entries(workspace, LookupKind::DeviceUser, &keys, now)
             .await?;
-        report.lookups.hits += bindings.len() as u64;
+        pass.report.lookups.hits += bindings.len() as u64;
         let missing: Vec<String> = keys
             .into_iter()
             .filter(|k| !bindings.contains_key(k))
             .collect();
         for chunk in missing.chunks(WRITE_BATCH) {
-            report.lookups.reads += chunk.len() as u64;
+            pass.report.lookups.reads += chunk.len() as u64;
             match provider.resolve_device_users(chunk).await {
                 // A device left out is one the MDM no longer has: nothing to remember; the row keeps
                 // "nobody known" for this run.
@@ -459,13 +446,13 @@ impl MdmSync {
                         let entry =
                             LookupEntry::device_user(a.device_id, a.user_id, a.user_name, now);
                         bindings.insert(entry.key.clone(), entry.clone());
-                        fresh.push(entry);
+                        pass.fresh.push(entry);
                     }
                 }
                 Err(e) => {
                     tracing::debug!(workspace = %workspace, error = %e, "resolving device users failed");
-                    report.fail(&e, None);
-                    resolved.failed.extend(chunk.iter().cloned());
+                    pass.report.fail(&e, None);
+                    pass.resolved.failed.extend(chunk.iter().cloned());
                 }
             }
         }

@@ -90,6 +90,27 @@ impl MemoryStore {
     fn step(&self, step: Step) -> StoreResult<()> {
         check_step(self.hook.as_ref(), step)
     }
+
+    /// The store, locked for a write under `fence`: refused unless that is the workspace's held lease.
+    fn lock_fenced(&self, ws: &WorkspaceId, fence: Fence) -> StoreResult<MutexGuard<'_, Inner>> {
+        let mut inner = self.lock();
+        inner.fenced(ws, fence)?;
+        Ok(inner)
+    }
+
+    /// Changes one record of the workspace under `fence`: `record` picks it ([`Inner::state`],
+    /// [`Inner::marks`]).
+    fn write_fenced<T>(
+        &self,
+        ws: &WorkspaceId,
+        fence: Fence,
+        record: for<'a> fn(&'a mut Inner, &WorkspaceId) -> &'a mut T,
+        write: impl FnOnce(&mut T),
+    ) -> StoreResult<()> {
+        let mut inner = self.lock_fenced(ws, fence)?;
+        write(record(&mut inner, ws));
+        Ok(())
+    }
 }
 
 impl Stores {
@@ -102,6 +123,10 @@ impl Stores {
 impl Inner {
     fn state(&mut self, ws: &WorkspaceId) -> &mut WorkspaceState {
         self.state.entry(ws.clone()).or_default()
+    }
+
+    fn marks(&mut self, ws: &WorkspaceId) -> &mut SyncMarks {
+        self.marks.entry(ws.clone()).or_default()
     }
 
     /// Refuses a write under a fence that is not the workspace's current, held lease.
@@ -138,6 +163,12 @@ impl Inner {
 }
 
 /// The store's group ids: `g` and a number, so they sort by creation.
+/// Whether `held` is the hold `lease` names (the same owner and fence): only that holder renews or
+/// releases.
+fn same_hold(held: &Lease, lease: &Lease) -> bool {
+    held.owner == lease.owner && held.fence == lease.fence
+}
+
 fn group_id(n: u64) -> GroupId {
     GroupId::new(format!("g{n:010}"))
 }
@@ -219,8 +250,7 @@ impl CredentialStore for MemoryStore {
         record: SealedCredentials,
         change: ConnectionChange,
     ) -> StoreResult<usize> {
-        let mut inner = self.lock();
-        inner.fenced(ws, fence)?;
+        let mut inner = self.lock_fenced(ws, fence)?;
         // Every step is checked before anything is written: a failure leaves the old state whole.
         self.step(Step::ConnectionSaved)?;
         let mut cleared = 0;
@@ -243,8 +273,7 @@ impl CredentialStore for MemoryStore {
         ws: &WorkspaceId,
         fence: Fence,
     ) -> StoreResult<ConnectionRemoved> {
-        let mut inner = self.lock();
-        inner.fenced(ws, fence)?;
+        let mut inner = self.lock_fenced(ws, fence)?;
         let removed = ConnectionRemoved {
             was_connected: inner.credentials.contains_key(ws),
             devices_cleared: inner.devices(ws).count(),
@@ -355,8 +384,7 @@ impl DeviceStore for MemoryStore {
         fence: Fence,
         checks: &[DeviceCheck],
     ) -> StoreResult<usize> {
-        let mut inner = self.lock();
-        inner.fenced(ws, fence)?;
+        let mut inner = self.lock_fenced(ws, fence)?;
         if checks.len() > 1 {
             self.step(Step::ChecksPartlyWritten)?;
         }
@@ -419,8 +447,7 @@ impl GroupStore for MemoryStore {
         fence: Fence,
         changes: GroupChanges,
     ) -> StoreResult<()> {
-        let mut inner = self.lock();
-        inner.fenced(ws, fence)?;
+        let mut inner = self.lock_fenced(ws, fence)?;
         for group in &changes.update {
             check_exists(&inner, ws, group)?;
         }
@@ -493,14 +520,12 @@ impl SyncStateStore for MemoryStore {
         at: DateTime<Utc>,
         mdm_device_count: Option<u64>,
     ) -> StoreResult<()> {
-        let mut inner = self.lock();
-        inner.fenced(ws, fence)?;
-        let state = inner.state(ws);
-        state.last_refresh = Some(at);
-        if mdm_device_count.is_some() {
-            state.mdm_device_count = mdm_device_count;
-        }
-        Ok(())
+        self.write_fenced(ws, fence, Inner::state, |state| {
+            state.last_refresh = Some(at);
+            if mdm_device_count.is_some() {
+                state.mdm_device_count = mdm_device_count;
+            }
+        })
     }
 
     async fn record_group_sync_attempt(
@@ -510,15 +535,13 @@ impl SyncStateStore for MemoryStore {
         at: DateTime<Utc>,
         succeeded: bool,
     ) -> StoreResult<()> {
-        let mut inner = self.lock();
-        inner.fenced(ws, fence)?;
-        let state = inner.state(ws);
-        state.last_group_sync_attempt = Some(at);
-        if succeeded {
-            state.last_group_sync = Some(at);
-            state.group_sync_pending = false;
-        }
-        Ok(())
+        self.write_fenced(ws, fence, Inner::state, |state| {
+            state.last_group_sync_attempt = Some(at);
+            if succeeded {
+                state.last_group_sync = Some(at);
+                state.group_sync_pending = false;
+            }
+        })
     }
 
     async fn record_manual_group_sync(
@@ -527,10 +550,9 @@ impl SyncStateStore for MemoryStore {
         fence: Fence,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let mut inner = self.lock();
-        inner.fenced(ws, fence)?;
-        inner.state(ws).last_manual_group_sync = Some(at);
-        Ok(())
+        self.write_fenced(ws, fence, Inner::state, |state| {
+            state.last_manual_group_sync = Some(at)
+        })
     }
 
     async fn set_group_sync_pending(
@@ -539,10 +561,9 @@ impl SyncStateStore for MemoryStore {
         fence: Fence,
         pending: bool,
     ) -> StoreResult<()> {
-        let mut inner = self.lock();
-        inner.fenced(ws, fence)?;
-        inner.state(ws).group_sync_pending = pending;
-        Ok(())
+        self.write_fenced(ws, fence, Inner::state, |state| {
+            state.group_sync_pending = pending
+        })
     }
 
     async fn set_refresh_pending(
@@ -551,10 +572,9 @@ impl SyncStateStore for MemoryStore {
         fence: Fence,
         pending: bool,
     ) -> StoreResult<()> {
-        let mut inner = self.lock();
-        inner.fenced(ws, fence)?;
-        inner.state(ws).set_refresh_pending(pending);
-        Ok(())
+        self.write_fenced(ws, fence, Inner::state, |state| {
+            state.set_refresh_pending(pending)
+        })
     }
 
     async fn try_acquire_lease(
@@ -592,7 +612,7 @@ impl SyncStateStore for MemoryStore {
         let now = self.clock.now();
         let mut inner = self.lock();
         match &mut inner.state(ws).lease {
-            Some(current) if current.owner == lease.owner && current.fence == lease.fence => {
+            Some(current) if same_hold(current, lease) => {
                 current.expires_at = later(now, ttl);
                 Ok(Some(current.clone()))
             }
@@ -606,7 +626,7 @@ impl SyncStateStore for MemoryStore {
         if state
             .lease
             .as_ref()
-            .is_some_and(|l| l.owner == lease.owner && l.fence == lease.fence)
+            .is_some_and(|held| same_hold(held, lease))
         {
             state.lease = None;
             return Ok(true);
@@ -628,14 +648,12 @@ impl MarkStore for MemoryStore {
         watermark: DateTime<Utc>,
         full_listing: Option<DateTime<Utc>>,
     ) -> StoreResult<()> {
-        let mut inner = self.lock();
-        inner.fenced(ws, fence)?;
-        let marks = inner.marks.entry(ws.clone()).or_default();
-        marks.device_watermark = Some(watermark);
-        if full_listing.is_some() {
-            marks.last_full_listing = full_listing;
-        }
-        Ok(())
+        self.write_fenced(ws, fence, Inner::marks, |marks| {
+            marks.device_watermark = Some(watermark);
+            if full_listing.is_some() {
+                marks.last_full_listing = full_listing;
+            }
+        })
     }
 
     async fn record_group_delta(
@@ -645,13 +663,11 @@ impl MarkStore for MemoryStore {
         token: Option<&str>,
         full_read: Option<DateTime<Utc>>,
     ) -> StoreResult<()> {
-        let mut inner = self.lock();
-        inner.fenced(ws, fence)?;
-        let marks = inner.marks.entry(ws.clone()).or_default();
-        marks.group_delta = token.map(str::to_owned);
-        if full_read.is_some() {
-            marks.last_full_group_read = full_read;
-        }
-        Ok(())
+        self.write_fenced(ws, fence, Inner::marks, |marks| {
+            marks.group_delta = token.map(str::to_owned);
+            if full_read.is_some() {
+                marks.last_full_group_read = full_read;
+            }
+        })
     }
 }

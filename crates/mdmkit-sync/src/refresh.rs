@@ -446,15 +446,12 @@ impl MdmSync {
         workspace: &WorkspaceId,
         now: DateTime<Utc>,
     ) -> Result<RefreshReport> {
-        let guard = self.acquire_lease(workspace).await?;
-        let result = async {
+        self.under_lease(workspace, async |guard| {
             let connection = self.connection(workspace).await?;
-            self.refresh_locked(workspace, &connection, now, &guard)
+            self.refresh_locked(workspace, &connection, now, guard)
                 .await
-        }
-        .await;
-        self.release_lease(guard).await;
-        result
+        })
+        .await
     }
 
     /// A refresh the scheduler decided on. Under the lease the decision is taken again on fresh state,
@@ -466,8 +463,7 @@ impl MdmSync {
         now: DateTime<Utc>,
         window_open: impl Fn(&WorkspaceState) -> bool,
     ) -> Result<Option<RefreshReport>> {
-        let guard = self.acquire_lease(workspace).await?;
-        let result = async {
+        self.under_lease(workspace, async |guard| {
             let state = self.stores.state.sync_state(workspace).await?;
             let cutoff = earlier(now, self.config.refresh_interval);
             let still_due = window_open(&state)
@@ -477,13 +473,11 @@ impl MdmSync {
                 return Ok(None);
             }
             let connection = self.connection(workspace).await?;
-            self.refresh_locked(workspace, &connection, now, &guard)
+            self.refresh_locked(workspace, &connection, now, guard)
                 .await
                 .map(Some)
-        }
-        .await;
-        self.release_lease(guard).await;
-        result
+        })
+        .await
     }
 
     pub(crate) async fn refresh_locked(

@@ -128,13 +128,10 @@ pub(super) fn sync_state_not_found() -> Fault {
     )
 }
 
-pub(super) async fn groups_delta(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let answer = read_groups_delta(&ctx, &headers, raw.as_deref());
-    finish(&headers, answer)
+pub(super) async fn groups_delta(call: Call) -> Response {
+    answer(&call, |ctx, headers, _, raw| {
+        read_groups_delta(ctx, headers, raw)
+    })
 }
 
 pub(super) fn read_groups_delta(ctx: &Ctx, headers: &HeaderMap, raw: Option<&str>) -> Answer {

@@ -252,14 +252,17 @@ impl<'a> ManagedView<'a> {
     }
 }
 
-pub(super) async fn managed_devices(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
-    uri: Uri,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let answer = list_managed_devices(&ctx, &headers, uri.path(), raw.as_deref());
-    finish(&headers, answer)
+/// The caller of a managed-device route: Intune refuses an app without the permission in its own words.
+fn managed_devices_caller(ctx: &Ctx, headers: &HeaderMap, path: &str) -> Result<Caller, Fault> {
+    let caller = authenticate(ctx, headers)?;
+    if !caller.app.has(Permission::ManagedDevices) {
+        return Err(Fault::intune_forbidden(path));
+    }
+    Ok(caller)
+}
+
+pub(super) async fn managed_devices(call: Call) -> Response {
+    answer(&call, list_managed_devices)
 }
 
 pub(super) fn list_managed_devices(
@@ -268,10 +271,7 @@ pub(super) fn list_managed_devices(
     path: &str,
     raw: Option<&str>,
 ) -> Answer {
-    let caller = authenticate(ctx, headers)?;
-    if !caller.app.has(Permission::ManagedDevices) {
-        return Err(Fault::intune_forbidden(path));
-    }
+    let caller = managed_devices_caller(ctx, headers, path)?;
     let dialect = Dialect::Intune;
     let options = parse_options(
         raw,
@@ -325,15 +325,10 @@ pub(super) fn list_managed_devices(
     }))
 }
 
-pub(super) async fn managed_device(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let answer = get_managed_device(&ctx, &headers, uri.path(), &id, raw.as_deref());
-    finish(&headers, answer)
+pub(super) async fn managed_device(call: Call, Path(id): Path<String>) -> Response {
+    answer(&call, |ctx, headers, path, raw| {
+        get_managed_device(ctx, headers, path, &id, raw)
+    })
 }
 
 pub(super) fn get_managed_device(
@@ -343,10 +338,7 @@ pub(super) fn get_managed_device(
     id: &str,
     raw: Option<&str>,
 ) -> Answer {
-    let caller = authenticate(ctx, headers)?;
-    if !caller.app.has(Permission::ManagedDevices) {
-        return Err(Fault::intune_forbidden(path));
-    }
+    let caller = managed_devices_caller(ctx, headers, path)?;
     let options = parse_options(raw, Dialect::Intune, &["$select"])?;
     let select = parse_select(
         &options,
@@ -368,14 +360,11 @@ pub(super) fn get_managed_device(
             path,
         ));
     };
-    let mut object = ManagedView::new(&fleet, d).render(&select);
-    object.as_object_mut().expect("an object").insert(
-        "@odata.context".into(),
-        json!(format!(
-            "{}/v1.0/$metadata#deviceManagement/managedDevices{}/$entity",
-            caller.origin,
-            context_select(&select)
-        )),
-    );
-    Ok(odata(object))
+    let object = ManagedView::new(&fleet, d).render(&select);
+    Ok(entity(
+        object,
+        &caller,
+        "deviceManagement/managedDevices",
+        &select,
+    ))
 }

@@ -401,76 +401,55 @@ pub(super) fn group_not_found(id: &str) -> Fault {
     )
 }
 
-pub(super) async fn groups(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
-    uri: Uri,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let answer = list_groups(&ctx, &headers, uri.path(), raw.as_deref());
-    finish(&headers, answer)
+pub(super) async fn groups(call: Call) -> Response {
+    answer(&call, list_groups)
 }
 
 pub(super) fn list_groups(ctx: &Ctx, headers: &HeaderMap, path: &str, raw: Option<&str>) -> Answer {
-    let caller = authenticate(ctx, headers)?;
-    require(&caller, Permission::GroupMembers)?;
-    let dialect = Dialect::Directory;
-    let options = parse_options(
-        raw,
-        dialect,
-        &["$select", "$filter", "$top", "$skiptoken", "$count"],
-    )?;
-    let select = parse_select(&options, GROUP_PROPS, "group", dialect)?;
-    let filter = GROUP_FILTERS.compile(options.filter.as_deref())?;
-    let size = page_size(&options, dialect)?;
-    let cursor = cursor(&options, 'g', dialect)?;
-    check_count(&options, headers)?;
+    let request = GROUPS.list_request(ctx, headers, raw)?;
     let fleet = ctx.fleet();
     let all = std::iter::once(GroupView::AllCompany)
         .chain(fleet.groups.values().map(GroupView::Fleet))
-        .filter(|g| matches(&filter, |p| g.prop(p)));
-    let count = options.count.then(|| all.clone().count());
+        .filter(|g| matches(&request.filter, |p| g.prop(p)));
+    let count = request.options.count.then(|| all.clone().count());
     let items = all
         .map(|g| (group_key(&g), g))
-        .filter(|(k, _)| cursor.after.is_none_or(|a| *k > a));
-    let listing = Listing {
-        caller: &caller,
-        path,
-        options: &options,
-        tag: 'g',
-        cursor,
-        context: format!("groups{}", context_select(&select)),
-    };
-    Ok(listing.respond(items, size, count, |g| g.render(&select)))
+        .filter(|(k, _)| request.cursor.after.is_none_or(|a| *k > a));
+    Ok(request.respond(path, items, count, |g| g.render(&request.select)))
 }
 
-/// A directory collection read one object at a time, at `/v1.0/{collection}/{id}` with `$select` only.
-pub(super) struct ById {
-    /// The collection's path segment, which the entity context names too.
-    collection: &'static str,
-    /// The object's type, as a `$select` error names it.
-    type_name: &'static str,
-    props: &'static [&'static str],
+/// A directory collection: listed at `/v1.0/{name}` with [`LIST_OPTIONS`], and read one object at a time at
+/// `/v1.0/{name}/{id}` with `$select` only.
+pub(super) struct Collection {
+    /// The collection's path segment, which the `@odata.context` names too.
+    name: &'static str,
+    /// What `$filter` may do; its properties and type name serve `$select` too.
+    rules: &'static FilterRules,
     permission: Permission,
+    /// The tag of the listing's skip tokens.
+    tag: char,
     /// The object with an id, rendered with a `$select`.
     find: fn(&Fleet, &str, &Option<Vec<&'static str>>) -> Option<Value>,
 }
 
-/// `/v1.0/groups/{id}`.
-pub(super) static GROUP_BY_ID: ById = ById {
-    collection: "groups",
-    type_name: "group",
-    props: GROUP_PROPS,
+/// The query options a directory listing accepts.
+pub(super) const LIST_OPTIONS: &[&str] = &["$select", "$filter", "$top", "$skiptoken", "$count"];
+
+/// `/v1.0/groups`.
+pub(super) static GROUPS: Collection = Collection {
+    name: "groups",
+    rules: &GROUP_FILTERS,
     permission: Permission::GroupMembers,
+    tag: 'g',
     find: |fleet, id, select| find_group(fleet, id).map(|g| g.render(select)),
 };
 
-/// `/v1.0/devices/{id}`.
-pub(super) static DEVICE_BY_ID: ById = ById {
-    collection: "devices",
-    type_name: "device",
-    props: DEVICE_PROPS,
+/// `/v1.0/devices`.
+pub(super) static DEVICES: Collection = Collection {
+    name: "devices",
+    rules: &DEVICE_FILTERS,
     permission: Permission::Devices,
+    tag: 'e',
     find: |fleet, id, select| {
         let wanted = Some(json!(id.to_ascii_lowercase()));
         entra_devices(fleet, None)
@@ -479,38 +458,90 @@ pub(super) static DEVICE_BY_ID: ById = ById {
     },
 };
 
-impl ById {
-    /// The route's handler.
+/// A listing request of a [`Collection`], checked in Graph's order: the token, the permission, the
+/// options, `$select`, `$filter`, `$top`, the skip token, then `$count`.
+pub(super) struct ListRequest {
+    collection: &'static Collection,
+    caller: Caller,
+    pub(super) options: Options,
+    pub(super) select: Option<Vec<&'static str>>,
+    pub(super) filter: Option<Expr>,
+    size: usize,
+    pub(super) cursor: Cursor,
+}
+
+impl ListRequest {
+    /// Serves one page from `items` (positioned after the cursor and filtered); see [`Listing::respond`].
+    pub(super) fn respond<T>(
+        &self,
+        path: &str,
+        items: impl Iterator<Item = (u64, T)>,
+        count: Option<usize>,
+        render: impl Fn(T) -> Value,
+    ) -> Response {
+        let listing = Listing {
+            caller: &self.caller,
+            path,
+            options: &self.options,
+            tag: self.collection.tag,
+            cursor: self.cursor,
+            context: format!("{}{}", self.collection.name, context_select(&self.select)),
+        };
+        listing.respond(items, self.size, count, render)
+    }
+}
+
+impl Collection {
+    /// The by-id route's handler.
     pub(super) fn handler(&'static self) -> MethodRouter<Ctx> {
-        get(
-            move |State(ctx): State<Ctx>,
-                  headers: HeaderMap,
-                  Path(id): Path<String>,
-                  RawQuery(raw): RawQuery| async move {
-                let answer = self.get(&ctx, &headers, &id, raw.as_deref());
-                finish(&headers, answer)
-            },
-        )
+        get(move |call: Call, Path(id): Path<String>| async move {
+            answer(&call, |ctx, headers, _, raw| {
+                self.get(ctx, headers, &id, raw)
+            })
+        })
     }
 
     fn get(&self, ctx: &Ctx, headers: &HeaderMap, id: &str, raw: Option<&str>) -> Answer {
         let caller = authenticate(ctx, headers)?;
         require(&caller, self.permission)?;
         let options = parse_options(raw, Dialect::Directory, &["$select"])?;
-        let select = parse_select(&options, self.props, self.type_name, Dialect::Directory)?;
+        let select = parse_select(
+            &options,
+            self.rules.props,
+            self.rules.type_name,
+            Dialect::Directory,
+        )?;
         let fleet = ctx.fleet();
         // Graph answers an unknown id in either collection with the same `Request_ResourceNotFound`.
-        let mut object = (self.find)(&fleet, id, &select).ok_or_else(|| group_not_found(id))?;
-        object.as_object_mut().expect("an object").insert(
-            "@odata.context".into(),
-            json!(format!(
-                "{}/v1.0/$metadata#{}{}/$entity",
-                caller.origin,
-                self.collection,
-                context_select(&select)
-            )),
-        );
-        Ok(odata(object))
+        let object = (self.find)(&fleet, id, &select).ok_or_else(|| group_not_found(id))?;
+        Ok(entity(object, &caller, self.name, &select))
+    }
+
+    /// Checks a listing request.
+    pub(super) fn list_request(
+        &'static self,
+        ctx: &Ctx,
+        headers: &HeaderMap,
+        raw: Option<&str>,
+    ) -> Result<ListRequest, Fault> {
+        let caller = authenticate(ctx, headers)?;
+        require(&caller, self.permission)?;
+        let dialect = Dialect::Directory;
+        let options = parse_options(raw, dialect, LIST_OPTIONS)?;
+        let select = parse_select(&options, self.rules.props, self.rules.type_name, dialect)?;
+        let filter = self.rules.compile(options.filter.as_deref())?;
+        let size = page_size(&options, dialect)?;
+        let cursor = cursor(&options, self.tag, dialect)?;
+        check_count(&options, headers)?;
+        Ok(ListRequest {
+            collection: self,
+            caller,
+            options,
+            select,
+            filter,
+            size,
+            cursor,
+        })
     }
 }
 
@@ -523,26 +554,16 @@ pub(super) enum Cast {
     Groups,
 }
 
-pub(super) async fn members(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let answer = list_members(&ctx, &headers, uri.path(), &id, None, raw.as_deref());
-    finish(&headers, answer)
+pub(super) async fn members(call: Call, Path(id): Path<String>) -> Response {
+    answer(&call, |ctx, headers, path, raw| {
+        list_members(ctx, headers, path, &id, None, raw)
+    })
 }
 
-pub(super) async fn members_cast(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path((id, cast)): Path<(String, String)>,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let answer = list_members(&ctx, &headers, uri.path(), &id, Some(&cast), raw.as_deref());
-    finish(&headers, answer)
+pub(super) async fn members_cast(call: Call, Path((id, cast)): Path<(String, String)>) -> Response {
+    answer(&call, |ctx, headers, path, raw| {
+        list_members(ctx, headers, path, &id, Some(&cast), raw)
+    })
 }
 
 pub(super) fn list_members(
@@ -565,11 +586,7 @@ pub(super) fn list_members(
             return Err(dialect.bad_request(format!("Resource not found for the segment '{c}'.")))
         }
     };
-    let options = parse_options(
-        raw,
-        dialect,
-        &["$select", "$filter", "$top", "$skiptoken", "$count"],
-    )?;
+    let options = parse_options(raw, dialect, LIST_OPTIONS)?;
     let (props, type_name) = match cast {
         Cast::All => (MEMBER_PROPS, "directoryObject"),
         Cast::Devices => (DEVICE_PROPS, "device"),
@@ -653,14 +670,8 @@ pub(super) fn entra_devices<'a>(
     managed.chain(unmanaged)
 }
 
-pub(super) async fn devices(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
-    uri: Uri,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    let answer = list_devices(&ctx, &headers, uri.path(), raw.as_deref());
-    finish(&headers, answer)
+pub(super) async fn devices(call: Call) -> Response {
+    answer(&call, list_devices)
 }
 
 pub(super) fn list_devices(
@@ -669,34 +680,14 @@ pub(super) fn list_devices(
     path: &str,
     raw: Option<&str>,
 ) -> Answer {
-    let caller = authenticate(ctx, headers)?;
-    require(&caller, Permission::Devices)?;
-    let dialect = Dialect::Directory;
-    let options = parse_options(
-        raw,
-        dialect,
-        &["$select", "$filter", "$top", "$skiptoken", "$count"],
-    )?;
-    let select = parse_select(&options, DEVICE_PROPS, "device", dialect)?;
-    let filter = DEVICE_FILTERS.compile(options.filter.as_deref())?;
-    let size = page_size(&options, dialect)?;
-    let cursor = cursor(&options, 'e', dialect)?;
-    check_count(&options, headers)?;
+    let request = DEVICES.list_request(ctx, headers, raw)?;
     let fleet = ctx.fleet();
-    let count = options.count.then(|| {
+    let count = request.options.count.then(|| {
         entra_devices(&fleet, None)
-            .filter(|(_, d)| matches(&filter, |p| d.prop(p)))
+            .filter(|(_, d)| matches(&request.filter, |p| d.prop(p)))
             .count()
     });
-    let items =
-        entra_devices(&fleet, cursor.after).filter(|(_, d)| matches(&filter, |p| d.prop(p)));
-    let listing = Listing {
-        caller: &caller,
-        path,
-        options: &options,
-        tag: 'e',
-        cursor,
-        context: format!("devices{}", context_select(&select)),
-    };
-    Ok(listing.respond(items, size, count, |d| render_device(d, &select)))
+    let items = entra_devices(&fleet, request.cursor.after)
+        .filter(|(_, d)| matches(&request.filter, |p| d.prop(p)));
+    Ok(request.respond(path, items, count, |d| render_device(d, &request.select)))
 }

@@ -141,6 +141,15 @@ pub(super) fn error_body(
 pub(super) type Answer = Result<Response, Fault>;
 
 /// Renders a Graph answer with `request-id` and `client-request-id` (echoed when the client sent one).
+/// Runs a Graph handler's `work` on the request and [`finish`]es its answer.
+pub(super) fn answer(
+    call: &Call,
+    work: impl FnOnce(&Ctx, &HeaderMap, &str, Option<&str>) -> Answer,
+) -> Response {
+    let answer = work(&call.ctx, &call.headers, &call.path, call.raw());
+    finish(&call.headers, answer)
+}
+
 pub(super) fn finish(headers: &HeaderMap, answer: Answer) -> Response {
     let request_id = fresh_id();
     let client_request_id = header_str(headers, "client-request-id")

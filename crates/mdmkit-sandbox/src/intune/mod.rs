@@ -140,7 +140,7 @@ use std::ops::Bound;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::{get, post, MethodRouter};
@@ -151,9 +151,9 @@ use serde_json::{json, Map, Value};
 use url::Url;
 
 use crate::common::{
-    basic, device_named_by_user, header_str, json, query_pairs, Ctx, ProviderSim, TokenCheck,
+    basic, device_named_by_user, expected_groups, header_str, json, query_pairs, Call, Ctx,
+    ProviderSim, TokenCheck,
 };
-use crate::fleet_api::sorted;
 use crate::model::{ids, Fleet, SimDevice, SimGroup, SimUser};
 use crate::{Access, ExpectedDevice, ExpectedGroup};
 use mdmkit_core::changes::parse_timestamp;
@@ -244,7 +244,7 @@ impl ProviderSim for IntuneSim {
             )
             .route("/v1.0/groups", get(groups))
             .route("/v1.0/groups/delta", get(groups_delta))
-            .route("/v1.0/groups/{id}", GROUP_BY_ID.handler())
+            .route("/v1.0/groups/{id}", GROUPS.handler())
             .route("/v1.0/groups/{id}/members", get(members))
             .route("/v1.0/groups/{id}/transitiveMembers", get(members))
             .route("/v1.0/groups/{id}/members/{cast}", get(members_cast))
@@ -253,7 +253,7 @@ impl ProviderSim for IntuneSim {
                 get(members_cast),
             )
             .route("/v1.0/devices", get(devices))
-            .route("/v1.0/devices/{id}", DEVICE_BY_ID.handler())
+            .route("/v1.0/devices/{id}", DEVICES.handler())
             .fallback(fallback)
             .method_not_allowed_fallback(wrong_method)
     }
@@ -282,20 +282,7 @@ impl ProviderSim for IntuneSim {
     fn expected_groups(&self, fleet: &Fleet) -> Vec<ExpectedGroup> {
         // Security groups only (the Microsoft 365 group is not one); members joined on
         // deviceId == azureADDeviceId, so unmanaged Entra devices drop out.
-        fleet
-            .groups
-            .values()
-            .map(|g| ExpectedGroup {
-                id: group_id(g.index),
-                name: g.name.clone(),
-                members: sorted(
-                    g.members
-                        .iter()
-                        .filter(|i| fleet.devices.contains_key(i))
-                        .map(|i| managed_id(*i)),
-                ),
-            })
-            .collect()
+        expected_groups(fleet, group_id, managed_id)
     }
 
     fn error(&self, status: StatusCode, message: &str) -> Response {

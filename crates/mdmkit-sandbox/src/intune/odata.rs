@@ -254,6 +254,24 @@ impl Listing<'_> {
     }
 }
 
+/// One object's answer: `object` with the `@odata.context` of an entity of `entity_set` under `select`.
+pub(super) fn entity(
+    mut object: Value,
+    caller: &Caller,
+    entity_set: &str,
+    select: &Option<Vec<&'static str>>,
+) -> Response {
+    object.as_object_mut().expect("an object").insert(
+        "@odata.context".into(),
+        json!(format!(
+            "{}/v1.0/$metadata#{entity_set}{}/$entity",
+            caller.origin,
+            context_select(select)
+        )),
+    );
+    odata(object)
+}
+
 /// `(name1,name2)` after an entity set in `@odata.context`, when a `$select` is in force.
 pub(super) fn context_select(select: &Option<Vec<&'static str>>) -> String {
     select

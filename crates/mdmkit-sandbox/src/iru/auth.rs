@@ -98,3 +98,16 @@ pub(super) fn refusal(headers: &HeaderMap, permission: Permission) -> Option<Res
         Some(true) => None,
     }
 }
+
+/// The checks of a read by id, in the framework's order: an id that is not a UUID matches no route (the
+/// HTML 404 page, before any auth), then the token's `permission`.
+pub(super) fn refusal_by_id(
+    headers: &HeaderMap,
+    id: &str,
+    permission: Permission,
+) -> Option<Response> {
+    if !is_uuid(id) {
+        return Some(not_found_page());
+    }
+    refusal(headers, permission)
+}

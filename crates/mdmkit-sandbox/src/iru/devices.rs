@@ -577,17 +577,9 @@ pub(super) async fn get_device(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if !is_uuid(&id) {
-        return not_found_page();
-    }
-    if let Some(e) = refusal(&headers, Permission::DeviceDetails) {
-        return e;
-    }
-    let fleet = ctx.fleet();
-    match device_by_id(&fleet, &id) {
-        Some(d) => json(StatusCode::OK, device_row(&fleet, d, tag_names(&fleet, d))),
-        None => not_found(),
-    }
+    device_answer(&ctx, &headers, &id, |fleet, d| {
+        device_row(fleet, d, tag_names(fleet, d))
+    })
 }
 
 pub(super) async fn get_device_details(
@@ -595,15 +587,22 @@ pub(super) async fn get_device_details(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if !is_uuid(&id) {
-        return not_found_page();
-    }
-    if let Some(e) = refusal(&headers, Permission::DeviceDetails) {
+    device_answer(&ctx, &headers, &id, device_details)
+}
+
+/// One device by id, as `render` shows it: the device routes differ only in the view.
+fn device_answer(
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    id: &str,
+    render: impl FnOnce(&Fleet, &SimDevice) -> Value,
+) -> Response {
+    if let Some(e) = refusal_by_id(headers, id, Permission::DeviceDetails) {
         return e;
     }
     let fleet = ctx.fleet();
-    match device_by_id(&fleet, &id) {
-        Some(d) => json(StatusCode::OK, device_details(&fleet, d)),
+    match device_by_id(&fleet, id) {
+        Some(d) => json(StatusCode::OK, render(&fleet, d)),
         None => not_found(),
     }
 }

@@ -26,11 +26,13 @@ pub(super) async fn list_tags(
         .iter()
         .map(|g| json!({"id": tag_id(g.index), "name": g.name}))
         .collect();
-    let (next, previous) =
-        limit_offset_links(&headers, "/api/v1/tags", &pairs, paging, matching.len());
-    json(
-        StatusCode::OK,
-        json!({"count": matching.len(), "next": next, "previous": previous, "results": results}),
+    limit_offset_page(
+        &headers,
+        "/api/v1/tags",
+        &pairs,
+        paging,
+        matching.len(),
+        results,
     )
 }
 
@@ -88,16 +90,13 @@ pub(super) async fn list_blueprints(
         .iter()
         .map(|n| blueprint_json(*n, counts[*n]))
         .collect();
-    let (next, previous) = limit_offset_links(
+    limit_offset_page(
         &headers,
         "/api/v1/blueprints",
         &pairs,
         paging,
         matching.len(),
-    );
-    json(
-        StatusCode::OK,
-        json!({"count": matching.len(), "next": next, "previous": previous, "results": results}),
+        results,
     )
 }
 
@@ -106,10 +105,7 @@ pub(super) async fn get_blueprint(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if !is_uuid(&id) {
-        return not_found_page();
-    }
-    if let Some(e) = refusal(&headers, Permission::Blueprints) {
+    if let Some(e) = refusal_by_id(&headers, &id, Permission::Blueprints) {
         return e;
     }
     let id = id.to_ascii_lowercase();

@@ -91,8 +91,8 @@ use serde_json::{json, Value};
 use url::Url;
 
 use crate::common::{
-    device_named_by_user, header_str, indexes_sorted_by_id, json, query_get, query_pairs,
-    sorted_window, window, Ctx, ProviderSim,
+    device_named_by_user, expected_groups, header_str, indexes_sorted_by_id, json, query_get,
+    query_pairs, sorted_window, window, Ctx, ProviderSim,
 };
 use crate::model::{ids, Fleet, SimDevice, SimGroup, SimUser};
 use crate::{Access, ExpectedDevice, ExpectedGroup};
@@ -284,24 +284,7 @@ impl ProviderSim for IruSim {
     }
 
     fn expected_groups(&self, fleet: &Fleet) -> Vec<ExpectedGroup> {
-        fleet
-            .groups
-            .values()
-            .map(|g| {
-                let mut members: Vec<String> = g
-                    .members
-                    .iter()
-                    .filter(|i| fleet.devices.contains_key(i))
-                    .map(|i| device_id(*i))
-                    .collect();
-                members.sort();
-                ExpectedGroup {
-                    id: tag_id(g.index),
-                    name: g.name.clone(),
-                    members,
-                }
-            })
-            .collect()
+        expected_groups(fleet, tag_id, device_id)
     }
 
     fn error(&self, status: StatusCode, message: &str) -> Response {

@@ -44,14 +44,15 @@ pub(super) fn link(headers: &HeaderMap, path: &str, pairs: &[(String, String)]) 
     out
 }
 
-/// The `next` and `previous` links of a limit/offset page over `count` items.
-pub(super) fn limit_offset_links(
+/// One limit/offset page of `count` items: `{"count", "next", "previous", "results"}`, the links absolute.
+pub(super) fn limit_offset_page(
     headers: &HeaderMap,
     path: &str,
     pairs: &[(String, String)],
     (limit, offset): (usize, usize),
     count: usize,
-) -> (Value, Value) {
+    results: Vec<Value>,
+) -> Response {
     let with = |offset: Option<usize>| {
         let mut q: Vec<(String, String)> = pairs
             .iter()
@@ -76,7 +77,10 @@ pub(super) fn limit_offset_links(
     } else {
         with(Some(offset - limit))
     };
-    (next, previous)
+    json(
+        StatusCode::OK,
+        json!({"count": count, "next": next, "previous": previous, "results": results}),
+    )
 }
 
 /// Whether `hay` contains `needle_lower` (already lower-cased), ignoring case.

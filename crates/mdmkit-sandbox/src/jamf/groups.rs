@@ -8,14 +8,6 @@ pub(super) fn group_id(index: u32) -> String {
     (index + 1).to_string()
 }
 
-/// A group's members that exist, in id order.
-pub(super) fn members<'f>(
-    fleet: &'f Fleet,
-    group: &'f SimGroup,
-) -> impl Iterator<Item = &'f SimDevice> {
-    group.members.iter().filter_map(|i| fleet.devices.get(i))
-}
-
 #[derive(Clone, Copy)]
 pub(super) struct GroupRow<'f> {
     pub(super) fleet: &'f Fleet,
@@ -102,7 +94,7 @@ pub(super) fn group_list(ctx: &Ctx, headers: &HeaderMap, raw: Option<&str>, smar
 /// A v3 group record: smart groups count members in `membershipCount`, static groups in `count`.
 pub(super) fn group_summary(row: GroupRow<'_>, smart: bool) -> Value {
     let g = row.group;
-    let count = members(row.fleet, g).count();
+    let count = member_devices(row.fleet, g).count();
     let mut out =
         json!({"id": group_id(g.index), "name": g.name, "description": "", "siteId": "-1"});
     out[if smart { "membershipCount" } else { "count" }] = json!(count);
@@ -147,7 +139,7 @@ pub(super) fn smart_membership(ctx: &Ctx, headers: &HeaderMap, id: &str) -> Answ
     authorize(ctx, headers, Flavor::Pro, &[Read::SmartGroups])?;
     let fleet = ctx.fleet();
     let group = find_group(&fleet, id, true)?;
-    let ids: Vec<u32> = members(&fleet, group).map(|d| d.index + 1).collect();
+    let ids: Vec<u32> = member_devices(&fleet, group).map(|d| d.index + 1).collect();
     Ok(json(StatusCode::OK, json!({"members": ids})))
 }
 
@@ -223,7 +215,7 @@ pub(super) fn classic_group(
         &[]
     };
     if wants_json(headers) {
-        let computers: Vec<Value> = members(&fleet, group)
+        let computers: Vec<Value> = member_devices(&fleet, group)
             .map(|d| {
                 json!({
                     "id": d.index + 1, "name": d.name, "mac_address": mac_address(d.index),
@@ -266,7 +258,7 @@ pub(super) fn classic_group(
             xml_escape(value)
         );
     }
-    let computers: Vec<&SimDevice> = members(&fleet, group).collect();
+    let computers: Vec<&SimDevice> = member_devices(&fleet, group).collect();
     let _ = write!(
         out,
         "</criteria><computers><size>{}</size>",

@@ -68,10 +68,9 @@ use mdmkit_core::{JamfConfig, ProviderConfig};
 use serde_json::{json, Map, Value};
 use url::Url;
 
-use crate::common::sorted;
 use crate::common::{
-    device_named_by_user, header_str, json, query_get, query_pairs, window, Ctx, ProviderSim,
-    TokenCheck,
+    device_named_by_user, expected_groups, header_str, json, member_devices, query_get,
+    query_pairs, window, Call, Ctx, ProviderSim, TokenCheck,
 };
 use crate::model::{ids, Fleet, SimDevice, SimGroup, SimUser};
 use crate::{Access, ExpectedDevice, ExpectedGroup};
@@ -127,53 +126,39 @@ impl ProviderSim for JamfSim {
             .route("/JSSResource/computergroups", get(classic_groups))
             .route(
                 "/JSSResource/computergroups/id/{id}",
-                get(
-                    |State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>| async move {
-                        let index = index_of(&id);
-                        classic_group(&ctx, &headers, |g| Some(g.index) == index)
-                    },
-                ),
+                get(|call: Call, Path(id): Path<String>| async move {
+                    let index = index_of(&id);
+                    classic_group(&call.ctx, &call.headers, |g| Some(g.index) == index)
+                }),
             )
             .route(
                 "/JSSResource/computergroups/name/{name}",
-                get(
-                    |State(ctx): State<Ctx>, headers: HeaderMap, Path(name): Path<String>| async move {
-                        classic_group(&ctx, &headers, |g| g.name == name)
-                    },
-                ),
+                get(|call: Call, Path(name): Path<String>| async move {
+                    classic_group(&call.ctx, &call.headers, |g| g.name == name)
+                }),
             );
         for (kind, smart) in [("smart", true), ("static", false)] {
             router = router
                 .route(
                     &format!("/api/v3/computer-groups/{kind}-groups"),
-                    get(
-                        move |State(ctx): State<Ctx>,
-                              headers: HeaderMap,
-                              RawQuery(raw): RawQuery| async move {
-                            group_list(&ctx, &headers, raw.as_deref(), smart)
-                        },
-                    ),
+                    get(move |call: Call| async move {
+                        group_list(&call.ctx, &call.headers, call.raw(), smart)
+                    }),
                 )
                 .route(
                     &format!("/api/v3/computer-groups/{kind}-groups/{{id}}"),
-                    get(
-                        move |State(ctx): State<Ctx>,
-                              headers: HeaderMap,
-                              Path(id): Path<String>| async move {
-                            group_one(&ctx, &headers, &id, smart)
-                        },
-                    ),
+                    get(move |call: Call, Path(id): Path<String>| async move {
+                        group_one(&call.ctx, &call.headers, &id, smart)
+                    }),
                 );
         }
         // v2 is deprecated (2026-05-28) but still served, as Jamf keeps deprecated endpoints a year.
         for version in ["v2", "v3"] {
             router = router.route(
                 &format!("/api/{version}/computer-groups/smart-group-membership/{{id}}"),
-                get(
-                    |State(ctx): State<Ctx>, headers: HeaderMap, Path(id): Path<String>| async move {
-                        smart_membership(&ctx, &headers, &id)
-                    },
-                ),
+                get(|call: Call, Path(id): Path<String>| async move {
+                    smart_membership(&call.ctx, &call.headers, &id)
+                }),
             );
         }
         for api in [Inventory::V1, Inventory::V3, Inventory::V4] {
@@ -181,35 +166,22 @@ impl ProviderSim for JamfSim {
             router = router
                 .route(
                     &format!("/api/{v}/computers-inventory"),
-                    get(
-                        move |State(ctx): State<Ctx>,
-                              headers: HeaderMap,
-                              RawQuery(raw): RawQuery| async move {
-                            inventory_list(&ctx, &headers, raw.as_deref(), api)
-                        },
-                    ),
+                    get(move |call: Call| async move {
+                        inventory_list(&call.ctx, &call.headers, call.raw(), api)
+                    }),
                 )
                 .route(
                     &format!("/api/{v}/computers-inventory/{{id}}"),
-                    get(
-                        move |State(ctx): State<Ctx>,
-                              headers: HeaderMap,
-                              Path(id): Path<String>,
-                              RawQuery(raw): RawQuery| async move {
-                            let raw = raw.unwrap_or_default();
-                            inventory_one(&ctx, &headers, Some(&raw), &id, api)
-                        },
-                    ),
+                    get(move |call: Call, Path(id): Path<String>| async move {
+                        let raw = Some(call.raw().unwrap_or_default());
+                        inventory_one(&call.ctx, &call.headers, raw, &id, api)
+                    }),
                 )
                 .route(
                     &format!("/api/{v}/computers-inventory-detail/{{id}}"),
-                    get(
-                        move |State(ctx): State<Ctx>,
-                              headers: HeaderMap,
-                              Path(id): Path<String>| async move {
-                            inventory_one(&ctx, &headers, None, &id, api)
-                        },
-                    ),
+                    get(move |call: Call, Path(id): Path<String>| async move {
+                        inventory_one(&call.ctx, &call.headers, None, &id, api)
+                    }),
                 );
         }
         router.fallback(fallback)
@@ -232,15 +204,7 @@ impl ProviderSim for JamfSim {
     }
 
     fn expected_groups(&self, fleet: &Fleet) -> Vec<ExpectedGroup> {
-        fleet
-            .groups
-            .values()
-            .map(|g| ExpectedGroup {
-                id: group_id(g.index),
-                name: g.name.clone(),
-                members: sorted(members(fleet, g).map(|d| computer_id(d.index))),
-            })
-            .collect()
+        expected_groups(fleet, group_id, computer_id)
     }
 
     fn error(&self, status: StatusCode, message: &str) -> Response {

@@ -187,26 +187,28 @@ impl Parser<'_> {
     }
 
     fn or(&mut self) -> Result<Filter, String> {
-        let mut parts = vec![self.and()?];
-        while self.eat(b',') {
-            parts.push(self.and()?);
-        }
-        Ok(if parts.len() == 1 {
-            parts.remove(0)
-        } else {
-            Filter::Any(parts)
-        })
+        self.joined(b',', Self::and, Filter::Any)
     }
 
     fn and(&mut self) -> Result<Filter, String> {
-        let mut parts = vec![self.constraint()?];
-        while self.eat(b';') {
-            parts.push(self.constraint()?);
+        self.joined(b';', Self::constraint, Filter::All)
+    }
+
+    /// `item`s separated by `separator`: a single one stands alone, several are `combine`d.
+    fn joined(
+        &mut self,
+        separator: u8,
+        item: fn(&mut Self) -> Result<Filter, String>,
+        combine: fn(Vec<Filter>) -> Filter,
+    ) -> Result<Filter, String> {
+        let mut parts = vec![item(self)?];
+        while self.eat(separator) {
+            parts.push(item(self)?);
         }
         Ok(if parts.len() == 1 {
             parts.remove(0)
         } else {
-            Filter::All(parts)
+            combine(parts)
         })
     }
 

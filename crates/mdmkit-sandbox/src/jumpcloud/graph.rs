@@ -20,6 +20,11 @@ pub(super) fn with_paths(id: &str, kind: &str, paths: Vec<Value>) -> Value {
     json!({"id": id, "type": kind, "compiledAttributes": {}, "paths": paths})
 }
 
+/// A `GraphObjectWithPaths` row reached in one hop: a direct binding or membership.
+pub(super) fn one_hop(id: &str, kind: &str) -> Value {
+    with_paths(id, kind, vec![json!([hop(id, kind)])])
+}
+
 /// The members of the Help Desk user group: the first two directory users (none with fewer than two,
 /// so the group never makes a device look assigned).
 pub(super) fn help_desk(fleet: &Fleet) -> Vec<&SimUser> {
@@ -59,21 +64,12 @@ pub(super) fn bound_users(fleet: &Fleet, d: &SimDevice) -> Vec<Value> {
 }
 
 pub(super) async fn system_users(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
+    graph: GraphRequest,
     Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
 ) -> Result<Response, Response> {
-    let org = authorize(&headers, Route::Devices)?;
-    let (skip, limit) = paging(&query_pairs(raw.as_deref()), Api::V2)?;
-    let fleet = ctx.fleet();
-    let d = device_in(&fleet, org, &id)?;
-    let rows = bound_users(&fleet, d);
-    let total = rows.len();
-    Ok(v2_list(
-        total,
-        rows.into_iter().skip(skip).take(limit).collect(),
-    ))
+    let fleet = graph.fleet();
+    let rows = bound_users(&fleet, device_in(&fleet, graph.org, &id)?);
+    Ok(graph.page(rows.len(), rows.into_iter()))
 }
 
 /// The systems bound to a user, one row per system with every path from the user, in enrolment order:
@@ -102,50 +98,28 @@ pub(super) fn bound_systems<'f>(fleet: &'f Fleet, u: &SimUser) -> Vec<(&'f SimDe
 }
 
 pub(super) async fn user_systems(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
+    graph: GraphRequest,
     Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
 ) -> Result<Response, Response> {
-    let org = authorize(&headers, Route::Devices)?;
-    let (skip, limit) = paging(&query_pairs(raw.as_deref()), Api::V2)?;
-    let fleet = ctx.fleet();
-    let user = (org == Org::Main)
-        .then(|| index_of(NS_USER, &id))
-        .flatten()
-        .and_then(|i| fleet.users.get(&i))
-        .ok_or_else(not_found)?;
+    let fleet = graph.fleet();
+    let user = find_in(&fleet.users, graph.org, NS_USER, &id)?;
     let rows = bound_systems(&fleet, user);
-    let total = rows.len();
-    Ok(v2_list(
-        total,
+    Ok(graph.page(
+        rows.len(),
         rows.into_iter()
-            .skip(skip)
-            .take(limit)
-            .map(|(d, paths)| with_paths(&system_id(d.index), "system", paths))
-            .collect(),
+            .map(|(d, paths)| with_paths(&system_id(d.index), "system", paths)),
     ))
 }
 
 pub(super) async fn system_memberof(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
+    graph: GraphRequest,
     Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
 ) -> Result<Response, Response> {
-    let org = authorize(&headers, Route::Devices)?;
-    let (skip, limit) = paging(&query_pairs(raw.as_deref()), Api::V2)?;
-    let fleet = ctx.fleet();
-    let d = device_in(&fleet, org, &id)?;
+    let fleet = graph.fleet();
+    let d = device_in(&fleet, graph.org, &id)?;
     let groups: Vec<&SimGroup> = fleet.groups_of(d.index).collect();
     let rows = groups
         .iter()
-        .skip(skip)
-        .take(limit)
-        .map(|g| {
-            let id = group_id(g.index);
-            with_paths(&id, "system_group", vec![json!([hop(&id, "system_group")])])
-        })
-        .collect();
-    Ok(v2_list(groups.len(), rows))
+        .map(|g| one_hop(&group_id(g.index), "system_group"));
+    Ok(graph.page(groups.len(), rows))
 }

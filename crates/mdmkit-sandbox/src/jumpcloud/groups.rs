@@ -45,59 +45,24 @@ pub(super) fn nesting(fleet: &Fleet) -> Option<(u32, &SimGroup)> {
 }
 
 pub(super) fn group_in<'f>(fleet: &'f Fleet, org: Org, id: &str) -> Result<&'f SimGroup, Response> {
-    (org == Org::Main)
-        .then(|| index_of(NS_GROUP, id))
-        .flatten()
-        .and_then(|i| fleet.groups.get(&i))
-        .ok_or_else(not_found)
+    find_in(&fleet.groups, org, NS_GROUP, id)
 }
 
-/// The member devices of a group that exist.
-pub(super) fn member_devices<'f>(
-    fleet: &'f Fleet,
-    g: &'f SimGroup,
-) -> impl Iterator<Item = &'f SimDevice> + 'f {
-    g.members.iter().filter_map(|i| fleet.devices.get(i))
-}
+pub(super) const SYSTEM_GROUPS: Collection = Collection {
+    route: Route::Devices,
+    api: Api::V2,
+    sortable: &["name", "id"],
+};
 
 pub(super) async fn list_groups(
     State(ctx): State<Ctx>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Response> {
-    let org = authorize(&headers, Route::Devices)?;
-    let pairs = query_pairs(raw.as_deref());
-    let (skip, limit) = paging(&pairs, Api::V2)?;
-    let filters = filters(&pairs, Api::V2)?;
-    let sort = sort_keys(&pairs, &["name", "id"]);
-    if org == Org::Other {
-        return Ok(v2_list(0, Vec::new()));
-    }
+    let listing = Listing::read(&headers, raw.as_deref(), &SYSTEM_GROUPS)?;
     let fleet = ctx.fleet();
-    let mut groups: Vec<&SimGroup> = fleet
-        .groups
-        .values()
-        .filter(|g| {
-            filters
-                .iter()
-                .all(|f| f.accepts(group_field(g, &f.field).as_deref()))
-        })
-        .collect();
-    groups.sort_by(|a, b| {
-        compare_keys(
-            &sort,
-            |k| group_field(a, k),
-            |k| group_field(b, k),
-            a.index.cmp(&b.index),
-        )
-    });
-    let rows = groups
-        .iter()
-        .skip(skip)
-        .take(limit)
-        .map(|g| group_json(g))
-        .collect();
-    Ok(v2_list(groups.len(), rows))
+    let (total, page) = listing.select(&fleet.groups, NS_GROUP, |_, g, f| group_field(g, f));
+    Ok(v2_list(total, page.into_iter().map(group_json).collect()))
 }
 
 pub(super) async fn get_group(
@@ -114,46 +79,28 @@ pub(super) async fn get_group(
 }
 
 pub(super) async fn group_members(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
+    graph: GraphRequest,
     Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
 ) -> Result<Response, Response> {
-    let org = authorize(&headers, Route::Devices)?;
-    let (skip, limit) = paging(&query_pairs(raw.as_deref()), Api::V2)?;
-    let fleet = ctx.fleet();
-    let g = group_in(&fleet, org, &id)?;
+    let fleet = graph.fleet();
+    let g = group_in(&fleet, graph.org, &id)?;
     let nested = nesting(&fleet)
         .filter(|(parent, _)| *parent == g.index)
         .map(|(_, child)| connection(&group_id(child.index), "system_group"));
     let systems = member_devices(&fleet, g).count();
     let rows = member_devices(&fleet, g)
         .map(|d| connection(&system_id(d.index), "system"))
-        .chain(nested.clone())
-        .skip(skip)
-        .take(limit)
-        .collect();
-    Ok(v2_list(systems + usize::from(nested.is_some()), rows))
+        .chain(nested.clone());
+    Ok(graph.page(systems + usize::from(nested.is_some()), rows))
 }
 
 pub(super) async fn group_membership(
-    State(ctx): State<Ctx>,
-    headers: HeaderMap,
+    graph: GraphRequest,
     Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
 ) -> Result<Response, Response> {
-    let org = authorize(&headers, Route::Devices)?;
-    let (skip, limit) = paging(&query_pairs(raw.as_deref()), Api::V2)?;
-    let fleet = ctx.fleet();
-    let g = group_in(&fleet, org, &id)?;
+    let fleet = graph.fleet();
+    let g = group_in(&fleet, graph.org, &id)?;
     let total = member_devices(&fleet, g).count();
-    let rows = member_devices(&fleet, g)
-        .skip(skip)
-        .take(limit)
-        .map(|d| {
-            let id = system_id(d.index);
-            with_paths(&id, "system", vec![json!([hop(&id, "system")])])
-        })
-        .collect();
-    Ok(v2_list(total, rows))
+    let rows = member_devices(&fleet, g).map(|d| one_hop(&system_id(d.index), "system"));
+    Ok(graph.page(total, rows))
 }

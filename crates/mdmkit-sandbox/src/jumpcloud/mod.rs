@@ -104,8 +104,10 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
+use std::sync::RwLockReadGuard;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
@@ -115,8 +117,8 @@ use serde_json::{json, Value};
 use url::Url;
 
 use crate::common::{
-    device_named_by_user, header_str, indexes_sorted_by_id, json, query_get, query_pairs,
-    sorted_window, Ctx, ProviderSim,
+    device_named_by_user, expected_groups, header_str, indexes_sorted_by_id, json, member_devices,
+    query_get, query_pairs, sorted_window, Ctx, ProviderSim,
 };
 use crate::model::{ids, Fleet, SimDevice, SimGroup, SimUser};
 use crate::{Access, ExpectedDevice, ExpectedGroup};
@@ -185,6 +187,21 @@ fn index_of(namespace: u8, id: &str) -> Option<u32> {
     (ids::object_id(namespace, index) == id).then_some(index)
 }
 
+/// The record behind an id of `namespace`, in the organisation that holds the fleet; else JumpCloud's 404
+/// (the empty organisation holds nothing).
+fn find_in<'f, T>(
+    records: &'f BTreeMap<u32, T>,
+    org: Org,
+    namespace: u8,
+    id: &str,
+) -> Result<&'f T, Response> {
+    (org == Org::Main)
+        .then(|| index_of(namespace, id))
+        .flatten()
+        .and_then(|i| records.get(&i))
+        .ok_or_else(not_found)
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Organizations
 
@@ -247,21 +264,7 @@ impl ProviderSim for JumpCloudSim {
     }
 
     fn expected_groups(&self, fleet: &Fleet) -> Vec<ExpectedGroup> {
-        fleet
-            .groups
-            .values()
-            .map(|g| {
-                let mut members: Vec<String> = member_devices(fleet, g)
-                    .map(|d| system_id(d.index))
-                    .collect();
-                members.sort();
-                ExpectedGroup {
-                    id: group_id(g.index),
-                    name: g.name.clone(),
-                    members,
-                }
-            })
-            .collect()
+        expected_groups(fleet, group_id, system_id)
     }
 
     fn error(&self, status: StatusCode, message: &str) -> Response {

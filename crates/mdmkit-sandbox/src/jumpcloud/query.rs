@@ -176,7 +176,7 @@ pub(super) fn compare_keys<'v>(
         .unwrap_or(tie)
 }
 
-/// One page of a V1 collection keyed by number (`records`), with its total: filtered, sorted and
+/// One page of a collection keyed by number (`records`), with its total: filtered, sorted and
 /// windowed. `field` reads a record's field as served; `namespace` gives the `_id` order.
 pub(super) fn select<'f, T>(
     records: &'f BTreeMap<u32, T>,
@@ -256,4 +256,108 @@ pub(super) fn v2_list(total: usize, rows: Vec<Value>) -> Response {
         .headers_mut()
         .insert("x-total-count", HeaderValue::from(total));
     response
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Checked requests
+
+/// What a collection listing checks: the reach the key needs, the API (its error form and filter
+/// syntax) and the fields `sort` takes.
+pub(super) struct Collection {
+    pub(super) route: Route,
+    pub(super) api: Api,
+    pub(super) sortable: &'static [&'static str],
+}
+
+/// A collection listing's request, checked in JumpCloud's order: the key, then `limit` and `skip`, then
+/// `filter`; `sort` keeps the collection's sortable fields and `fields` projects V1 rows.
+pub(super) struct Listing {
+    org: Org,
+    window: (usize, usize),
+    filters: Vec<Filter>,
+    sort: Vec<(&'static str, bool)>,
+    fields: Option<Vec<String>>,
+}
+
+impl Listing {
+    pub(super) fn read(
+        headers: &HeaderMap,
+        raw: Option<&str>,
+        collection: &Collection,
+    ) -> Result<Self, Response> {
+        let org = authorize(headers, collection.route)?;
+        let pairs = query_pairs(raw);
+        Ok(Listing {
+            org,
+            window: paging(&pairs, collection.api)?,
+            filters: filters(&pairs, collection.api)?,
+            sort: sort_keys(&pairs, collection.sortable),
+            fields: projection(&pairs),
+        })
+    }
+
+    /// The requested page of `records`, with the total of those the filters keep; nothing in the empty
+    /// organisation. `field` reads a record's field as served; `namespace` gives the `_id` order.
+    pub(super) fn select<'f, T>(
+        &self,
+        records: &'f BTreeMap<u32, T>,
+        namespace: u8,
+        field: impl Fn(u32, &'f T, &str) -> Option<Cow<'f, str>>,
+    ) -> (usize, Vec<&'f T>) {
+        if self.org == Org::Other {
+            return (0, Vec::new());
+        }
+        select(
+            records,
+            namespace,
+            &self.filters,
+            &self.sort,
+            self.window,
+            field,
+        )
+    }
+
+    /// The V1 answer: `rows` projected to the requested fields, with the total.
+    pub(super) fn v1_answer(&self, total: usize, rows: impl Iterator<Item = Value>) -> Response {
+        let results = rows
+            .map(|row| project(row, self.fields.as_deref()))
+            .collect();
+        v1_list(total, results)
+    }
+}
+
+/// A V2 graph request (a system's users or groups, a user's systems, a group's members), checked in
+/// JumpCloud's order: the key must reach devices, then `limit` and `skip` must parse. Extracting it is
+/// the whole preamble of a graph handler.
+pub(super) struct GraphRequest {
+    ctx: Ctx,
+    pub(super) org: Org,
+    skip: usize,
+    limit: usize,
+}
+
+impl FromRequestParts<Ctx> for GraphRequest {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &Ctx) -> Result<Self, Response> {
+        let org = authorize(&parts.headers, Route::Devices)?;
+        let (skip, limit) = paging(&query_pairs(parts.uri.query()), Api::V2)?;
+        Ok(GraphRequest {
+            ctx: ctx.clone(),
+            org,
+            skip,
+            limit,
+        })
+    }
+}
+
+impl GraphRequest {
+    pub(super) fn fleet(&self) -> RwLockReadGuard<'_, Fleet> {
+        self.ctx.fleet()
+    }
+
+    /// The requested page of `rows`, as a V2 list with the total.
+    pub(super) fn page(&self, total: usize, rows: impl Iterator<Item = Value>) -> Response {
+        v2_list(total, rows.skip(self.skip).take(self.limit).collect())
+    }
 }

@@ -132,36 +132,23 @@ pub(super) fn system_json(fleet: &Fleet, d: &SimDevice) -> Value {
     })
 }
 
-pub(super) const SYSTEM_SORT: &[&str] = &["_id", "displayName", "hostname", "serialNumber"];
+pub(super) const SYSTEMS: Collection = Collection {
+    route: Route::Devices,
+    api: Api::V1,
+    sortable: &["_id", "displayName", "hostname", "serialNumber"],
+};
 
 pub(super) async fn list_systems(
     State(ctx): State<Ctx>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Response> {
-    let org = authorize(&headers, Route::Devices)?;
-    let pairs = query_pairs(raw.as_deref());
-    let window = paging(&pairs, Api::V1)?;
-    let filters = filters(&pairs, Api::V1)?;
-    let sort = sort_keys(&pairs, SYSTEM_SORT);
-    let fields = projection(&pairs);
-    if org == Org::Other {
-        return Ok(v1_list(0, Vec::new()));
-    }
+    let listing = Listing::read(&headers, raw.as_deref(), &SYSTEMS)?;
     let fleet = ctx.fleet();
-    let (total, page) = select(
-        &fleet.devices,
-        NS_SYSTEM,
-        &filters,
-        &sort,
-        window,
-        |_, d, f| system_field(&fleet, d, f),
-    );
-    let results = page
-        .into_iter()
-        .map(|d| project(system_json(&fleet, d), fields.as_deref()))
-        .collect();
-    Ok(v1_list(total, results))
+    let (total, page) = listing.select(&fleet.devices, NS_SYSTEM, |_, d, f| {
+        system_field(&fleet, d, f)
+    });
+    Ok(listing.v1_answer(total, page.into_iter().map(|d| system_json(&fleet, d))))
 }
 
 pub(super) fn device_in<'f>(
@@ -169,11 +156,7 @@ pub(super) fn device_in<'f>(
     org: Org,
     id: &str,
 ) -> Result<&'f SimDevice, Response> {
-    (org == Org::Main)
-        .then(|| index_of(NS_SYSTEM, id))
-        .flatten()
-        .and_then(|i| fleet.devices.get(&i))
-        .ok_or_else(not_found)
+    find_in(&fleet.devices, org, NS_SYSTEM, id)
 }
 
 pub(super) async fn get_system(

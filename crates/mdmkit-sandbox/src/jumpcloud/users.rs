@@ -52,36 +52,28 @@ pub(super) fn user_json(u: &SimUser) -> Value {
     })
 }
 
-pub(super) const USER_SORT: &[&str] = &[
-    "_id",
-    "username",
-    "email",
-    "displayname",
-    "firstname",
-    "lastname",
-];
+pub(super) const USERS: Collection = Collection {
+    route: Route::Users,
+    api: Api::V1,
+    sortable: &[
+        "_id",
+        "username",
+        "email",
+        "displayname",
+        "firstname",
+        "lastname",
+    ],
+};
 
 pub(super) async fn list_users(
     State(ctx): State<Ctx>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, Response> {
-    let org = authorize(&headers, Route::Users)?;
-    let pairs = query_pairs(raw.as_deref());
-    let window = paging(&pairs, Api::V1)?;
-    let filters = filters(&pairs, Api::V1)?;
-    let sort = sort_keys(&pairs, USER_SORT);
-    let fields = projection(&pairs);
-    if org == Org::Other {
-        return Ok(v1_list(0, Vec::new()));
-    }
+    let listing = Listing::read(&headers, raw.as_deref(), &USERS)?;
     let fleet = ctx.fleet();
-    let (total, page) = select(&fleet.users, NS_USER, &filters, &sort, window, user_field);
-    let results = page
-        .into_iter()
-        .map(|u| project(user_json(u), fields.as_deref()))
-        .collect();
-    Ok(v1_list(total, results))
+    let (total, page) = listing.select(&fleet.users, NS_USER, user_field);
+    Ok(listing.v1_answer(total, page.into_iter().map(user_json)))
 }
 
 pub(super) async fn get_user(
@@ -93,11 +85,7 @@ pub(super) async fn get_user(
     let org = authorize(&headers, Route::Users)?;
     let fields = projection(&query_pairs(raw.as_deref()));
     let fleet = ctx.fleet();
-    let user = (org == Org::Main)
-        .then(|| index_of(NS_USER, &id))
-        .flatten()
-        .and_then(|i| fleet.users.get(&i))
-        .ok_or_else(not_found)?;
+    let user = find_in(&fleet.users, org, NS_USER, &id)?;
     Ok(json(
         StatusCode::OK,
         project(user_json(user), fields.as_deref()),

@@ -39,8 +39,7 @@ impl LookupCacheStore for MemoryStore {
         fence: Fence,
         entries: &[LookupEntry],
     ) -> StoreResult<usize> {
-        let mut inner = self.lock();
-        inner.fenced(ws, fence)?;
+        let mut inner = self.lock_fenced(ws, fence)?;
         let cache = inner.lookups.entry(ws.clone()).or_default();
         let mut written = std::collections::HashSet::new();
         for entry in entries {
@@ -65,8 +64,7 @@ impl LookupCacheStore for MemoryStore {
     }
 
     async fn clear_lookups(&self, ws: &WorkspaceId, fence: Fence) -> StoreResult<u64> {
-        let mut inner = self.lock();
-        inner.fenced(ws, fence)?;
+        let mut inner = self.lock_fenced(ws, fence)?;
         Ok(inner.lookups.remove(ws).map_or(0, |e| e.len() as u64))
     }
 }
