@@ -105,6 +105,6 @@ async fn with_scim_a_listing_costs_its_pages_and_the_scim_pages() {
     // 3 host pages (100 each) and the SCIM users (under 250, so at most 3 pages).
     assert_eq!(
         fleet.request_count(),
-        3 + sandbox.per_device_listing_requests(ProviderKind::Fleet) as u64
+        3 + sandbox.listing_directory_requests(ProviderKind::Fleet) as u64
     );
 }

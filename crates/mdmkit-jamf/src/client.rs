@@ -419,17 +419,21 @@ impl JamfClient {
     }
 
     /// Every user matching `filter` (all without one), page by page into `into`: a page's wire records
-    /// are dropped once added, so a directory read holds one page of them, not the directory.
+    /// are dropped once added, so a directory read holds a few pages of them, not the directory. The
+    /// first page counts the users, so the pages after it are read at the server's allowed concurrency.
     async fn users(
         &self,
         op: Operation,
         filter: Option<&str>,
         into: &mut DirectoryBuilder,
     ) -> Result<()> {
-        let pager = self.api.pager(PagingStyle::PageNumber {
-            first: 0,
-            size: USERS_PAGE_SIZE,
-        });
+        let pager = self
+            .api
+            .pager(PagingStyle::PageNumber {
+                first: 0,
+                size: USERS_PAGE_SIZE,
+            })
+            .read_ahead(self.api.server_limits().limits().max_concurrency);
         for_each_row(
             pager,
             user_id,

@@ -101,8 +101,10 @@
 //!   privilege (403) also falls back to usernames, with a warning in the log, rather than failing the
 //!   sync: validation does not ask for that privilege.
 //! - **Memory of a listing.** A listing holds one page of computers (2000 rows) and the user directory,
-//!   which it reads page by page into a compact table (no wire records): about 32 bytes plus each
-//!   user's text (username twice, id, real name), some 70 bytes a user, so 7 MB for 100,000 users.
+//!   which it reads page by page (the first page counts the users; the rest are read at the allowed
+//!   concurrency, a few pages held at once) into a compact table (no wire records): about 32 bytes
+//!   plus each user's text (username twice, id, real name), some 70 bytes a user, so 7 MB for 100,000
+//!   users.
 //!   Nothing else held grows with the fleet.
 //! - **Display name (R4).** The computer's `userAndLocation.realname`, else the user record's `realname`,
 //!   else the username, else the computer's name.

@@ -145,13 +145,18 @@ impl JumpCloudClient {
     }
 
     /// The whole user directory, `GET /api/systemusers` page by page into `into` (a page's wire records
-    /// are dropped once added).
+    /// are dropped once added, so a few pages are held at once).
     pub(crate) async fn user_directory(
         &self,
         operation: &'static str,
         into: &mut DirectoryBuilder,
     ) -> Result<()> {
-        let pager = self.http.pager(PagingStyle::Offset { limit: PAGE_SIZE });
+        // The first page counts the users: the rest are read at the allowed concurrency.
+        let fan_out = self.http.server_limits().limits().max_concurrency;
+        let pager = self
+            .http
+            .pager(PagingStyle::Offset { limit: PAGE_SIZE })
+            .read_ahead(fan_out);
         let read_page = |request| async move {
             let (offset, limit) = offset_in(&request, self.http.operation(operation))?;
             let list: V1List<SystemUser> = self

@@ -109,7 +109,8 @@
 //!   the user's name, and an address is only a fallback. A user id that the directory does not hold is
 //!   looked up once by id; if JumpCloud answers 404 the device counts as unassigned.
 //! - **The user directory** is read once per listing (when the listing asks for the page at offset 0,
-//!   and only if a device on it has a user), paged, and kept in the provider until the next listing
+//!   and only if a device on it has a user), paged (the pages after the first, which counts the users,
+//!   at the allowed concurrency), and kept in the provider until the next listing
 //!   starts. It is kept compact, ids and names only (see the `directory` module): about 16 bytes plus
 //!   the id and name, some 60 bytes a user, so 6 MB for 100,000 users. The per-user binding index,
 //!   when a listing chooses it, holds the bound users of every system it resolves. Single lookups

@@ -81,6 +81,9 @@ struct Socket {
 /// Per-provider counters, faults and issued tokens.
 pub(crate) struct ProviderState {
     requests: AtomicU64,
+    /// Requests in progress, and the most at once since the counts were last reset.
+    in_flight: AtomicU64,
+    peak_in_flight: AtomicU64,
     pub(crate) faults: Mutex<FaultPlan>,
     /// Bumped whenever the faults are replaced: the server and held requests watch it.
     changes: tokio::sync::watch::Sender<u64>,
@@ -94,6 +97,8 @@ impl ProviderState {
     pub(crate) fn new(faults: Faults) -> Self {
         ProviderState {
             requests: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            peak_in_flight: AtomicU64::new(0),
             faults: Mutex::new(FaultPlan::new(faults)),
             changes: tokio::sync::watch::Sender::new(0),
             socket: Mutex::new(Socket::default()),
@@ -101,8 +106,15 @@ impl ProviderState {
             issued: AtomicU64::new(0),
         }
     }
-    pub(crate) fn count_request(&self) {
+    /// Counts a request, which is in progress until the returned guard drops.
+    pub(crate) fn count_request(&self) -> InFlight<'_> {
         self.requests.fetch_add(1, Ordering::SeqCst);
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(self)
+    }
+    pub(crate) fn peak_in_flight(&self) -> u64 {
+        self.peak_in_flight.load(Ordering::SeqCst)
     }
     pub(crate) fn request_count(&self) -> u64 {
         self.requests.load(Ordering::SeqCst)
@@ -112,6 +124,8 @@ impl ProviderState {
     }
     pub(crate) fn reset_count(&self) {
         self.requests.store(0, Ordering::SeqCst);
+        self.peak_in_flight
+            .store(self.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
     }
     pub(crate) fn set_faults(&self, faults: Faults) {
         let reopen = !faults.refuse_connections;
@@ -176,6 +190,15 @@ impl ProviderState {
         for grant in tokens.values_mut() {
             grant.expires = past;
         }
+    }
+}
+
+/// A request in progress (see [`ProviderState::count_request`]).
+pub(crate) struct InFlight<'a>(&'a ProviderState);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -289,10 +312,14 @@ pub(crate) trait ProviderSim: Send + Sync {
     fn issues_tokens(&self) -> bool {
         false
     }
-    /// Requests a correct bulk listing needs beyond its device pages: bulk reads of what the pages only
-    /// point at (Jamf's user directory, Fleet's SCIM users), and per-device reads where the vendor
-    /// documents no bulk way (JumpCloud's system-to-user graph). Zero for most providers.
-    fn per_device_listing_requests(&self, _fleet: &Fleet) -> usize {
+    /// Pages of a user directory a correct bulk listing reads because its device pages only point at
+    /// users (Jamf's users, Fleet's SCIM users, JumpCloud's system users). Zero for most providers.
+    fn listing_directory_requests(&self, _fleet: &Fleet) -> usize {
+        0
+    }
+    /// Reads a correct bulk listing makes per device (or per user) where the vendor documents no bulk way
+    /// to learn who is bound to a device (JumpCloud's system-to-user graph). Zero for most providers.
+    fn listing_binding_requests(&self, _fleet: &Fleet) -> usize {
         0
     }
 }

@@ -211,10 +211,11 @@ struct ApiFaults {
     revocation: Revocation,
 }
 
-/// The middleware every provider's router runs: counts the request, waits, and maybe injects a fault.
+/// The middleware every provider's router runs: counts the request (in progress until its answer is
+/// built), waits, and maybe injects a fault.
 pub(crate) async fn inject(State(ctx): State<Ctx>, mut request: Request, next: Next) -> Response {
     let provider = ctx.provider();
-    provider.count_request();
+    let _in_flight = provider.count_request();
     let sim = ctx.sim();
     let is_api = !sim.is_token_endpoint(request.uri().path());
     let decision = {

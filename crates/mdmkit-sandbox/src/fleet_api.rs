@@ -678,7 +678,7 @@ impl ProviderSim for FleetSim {
         500
     }
 
-    fn per_device_listing_requests(&self, fleet: &Fleet) -> usize {
+    fn listing_directory_requests(&self, fleet: &Fleet) -> usize {
         // The host list names no users (only their e-mails): the SCIM user list is read, 100 a page.
         scim_user_count(fleet).div_ceil(100).max(1)
     }

@@ -325,12 +325,18 @@ impl Sandbox {
         self.shared.provider(kind).request_count()
     }
 
+    /// The most requests a provider has had in progress at once since the counts were last reset (the
+    /// injected latency included): how many a client ran concurrently.
+    pub fn peak_concurrency(&self, kind: ProviderKind) -> u64 {
+        self.shared.provider(kind).peak_in_flight()
+    }
+
     /// Tokens a provider's token endpoint has issued (Jamf, Entra; zero for the others).
     pub fn tokens_issued(&self, kind: ProviderKind) -> u64 {
         self.shared.provider(kind).tokens_issued()
     }
 
-    /// Resets every provider's request counter.
+    /// Resets every provider's request counter and its peak concurrency.
     pub fn reset_request_counts(&self) {
         for kind in ProviderKind::ALL {
             self.shared.provider(kind).reset_count();
@@ -409,12 +415,27 @@ impl Sandbox {
         common::sim(kind).expected_groups(&fleet)
     }
 
-    /// Requests a correct bulk listing spends beyond its device pages: Jamf's user directory pages,
-    /// Fleet's SCIM user pages, and JumpCloud's graph reads for systems without a primary user (or the
-    /// user-to-systems reads, when those are fewer); zero for the others.
-    pub fn per_device_listing_requests(&self, kind: ProviderKind) -> usize {
+    /// Requests a correct bulk listing spends beyond its device pages: the user directory's pages and
+    /// the per-device binding reads, [`Sandbox::listing_directory_requests`] plus
+    /// [`Sandbox::listing_binding_requests`].
+    pub fn listing_extra_requests(&self, kind: ProviderKind) -> usize {
+        self.listing_directory_requests(kind) + self.listing_binding_requests(kind)
+    }
+
+    /// Pages of the user directory a correct bulk listing reads, once, because its device pages only
+    /// point at users: Jamf's users (1,000 a page), Fleet's SCIM users and JumpCloud's system users
+    /// (100 a page); zero for the others.
+    pub fn listing_directory_requests(&self, kind: ProviderKind) -> usize {
         let fleet = self.shared.fleet.read().unwrap();
-        common::sim(kind).per_device_listing_requests(&fleet)
+        common::sim(kind).listing_directory_requests(&fleet)
+    }
+
+    /// Reads a correct bulk listing makes to learn who is bound to devices the vendor lists without
+    /// their user: JumpCloud's graph read per system without a primary user (or the user-to-systems
+    /// reads, when those are fewer); zero for the others.
+    pub fn listing_binding_requests(&self, kind: ProviderKind) -> usize {
+        let fleet = self.shared.fleet.read().unwrap();
+        common::sim(kind).listing_binding_requests(&fleet)
     }
 
     /// The largest page the provider's device listing serves (what a connector should ask for).

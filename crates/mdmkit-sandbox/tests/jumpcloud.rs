@@ -853,7 +853,7 @@ async fn expected_devices_agree_with_what_the_api_serves() {
         .filter(|s| s["primarySystemUser"].is_null())
         .count();
     assert_eq!(
-        sandbox.per_device_listing_requests(ProviderKind::JumpCloud),
+        sandbox.listing_binding_requests(ProviderKind::JumpCloud),
         graph_calls
     );
 

@@ -422,7 +422,7 @@ async fn fleet_with_scim_lists_in_bulk_and_changed_hosts_of_known_users_cost_no_
     assert_eq!(first.strategy, Some(Strategy::Bulk), "{first:?}");
     assert!(first.is_complete(), "{first:?}");
     let pages = n.div_ceil(100) as u64;
-    let scim_pages = env.sandbox.per_device_listing_requests(kind) as u64;
+    let scim_pages = env.sandbox.listing_directory_requests(kind) as u64;
     // `/me` for the validation, then the host pages and the SCIM users.
     assert_eq!(env.requests(kind) - before, 1 + pages + scim_pages);
     assert!(first.lookups.stored > 0, "{first:?}");

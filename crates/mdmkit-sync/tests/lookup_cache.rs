@@ -354,7 +354,7 @@ async fn jumpcloud_bindings_are_rechecked_only_after_their_window() {
         .collect();
     assert!(unbound.len() > 10 && graph_bound.len() > 10);
     let needing: BTreeSet<String> = unbound.union(&graph_bound).cloned().collect();
-    assert_eq!(needing.len(), env.sandbox.per_device_listing_requests(JC));
+    assert_eq!(needing.len(), env.sandbox.listing_binding_requests(JC));
 
     // Day 0: every system that needs the graph is read once.
     let first = connect_refreshed(&sync, &ws, env.config(JC)).await;

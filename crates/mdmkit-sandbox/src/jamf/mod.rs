@@ -227,7 +227,7 @@ impl ProviderSim for JamfSim {
 
     /// The user directory (`/api/v1/users`, [`USERS_MAX_PAGE_SIZE`] a page), read once per listing when a
     /// computer has a user: inventory carries only usernames, and the user id is the record's.
-    fn per_device_listing_requests(&self, fleet: &Fleet) -> usize {
+    fn listing_directory_requests(&self, fleet: &Fleet) -> usize {
         if fleet.devices.values().any(|d| fleet.user_of(d).is_some()) {
             fleet.users.len().div_ceil(USERS_MAX_PAGE_SIZE).max(1)
         } else {

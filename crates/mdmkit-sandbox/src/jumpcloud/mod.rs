@@ -93,7 +93,8 @@
 //! A correct listing of *D* devices costs `ceil(D/100)` system pages, the user directory's pages, and one
 //! graph request per system without a `primarySystemUser` (JumpCloud has no bulk system-to-user
 //! listing), or the user-to-systems pages of every user when the directory is smaller than that;
-//! `per_device_listing_requests` reports that last count.
+//! `Sandbox::listing_binding_requests` reports that last count, `Sandbox::listing_directory_requests`
+//! the directory's pages.
 //!
 //! On the sandbox's side nothing copies the fleet. An unfiltered page in enrolment order walks to its offset; an unfiltered
 //! page sorted by `_id` reads a process-wide index of device numbers sorted by their id (built once per
@@ -274,15 +275,26 @@ impl ProviderSim for JumpCloudSim {
         LIMIT_MAX
     }
 
+    /// The `/api/systemusers` pages, read once per listing when a system names a primary user (the
+    /// directory names them) or when more than a page of systems needs a graph read (the directory's
+    /// size decides how bindings are read).
+    fn listing_directory_requests(&self, fleet: &Fleet) -> usize {
+        let names_primary_users = fleet
+            .devices
+            .values()
+            .any(|d| has_primary_user(d) && fleet.user_of(d).is_some());
+        if names_primary_users || systems_needing_graph(fleet) > LIMIT_MAX {
+            fleet.users.len().div_ceil(LIMIT_MAX).max(1)
+        } else {
+            0
+        }
+    }
+
     /// One `/api/v2/systems/{id}/users` page for every system without a `primarySystemUser` (a system is
     /// never bound to more than a page of users), or, when the directory holds fewer users than that,
     /// the `/api/v2/users/{id}/systems` pages of every user instead.
-    fn per_device_listing_requests(&self, fleet: &Fleet) -> usize {
-        let per_system = fleet
-            .devices
-            .values()
-            .filter(|d| fleet.user_of(d).is_none() || !has_primary_user(d))
-            .count();
+    fn listing_binding_requests(&self, fleet: &Fleet) -> usize {
+        let per_system = systems_needing_graph(fleet);
         if fleet.users.len() >= per_system || per_system <= LIMIT_MAX {
             return per_system;
         }
@@ -292,6 +304,15 @@ impl ProviderSim for JumpCloudSim {
             .map(|u| bound_systems(fleet, u).len().div_ceil(LIMIT_MAX).max(1))
             .sum()
     }
+}
+
+/// Systems whose user only the graph knows: no user at all, or one without `primarySystemUser`.
+fn systems_needing_graph(fleet: &Fleet) -> usize {
+    fleet
+        .devices
+        .values()
+        .filter(|d| fleet.user_of(d).is_none() || !has_primary_user(d))
+        .count()
 }
 
 #[cfg(test)]
