@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use mdmkit::sync::{SchedulerConfig, SystemClock, Vault};
 use mdmkit::ProviderKind;
-use mdmkit_sandbox::{Access, Sandbox, SandboxConfig};
+use mdmkit_sandbox::{Sandbox, SandboxConfig};
 
 type Result<T, E = Box<dyn Error + Send + Sync>> = std::result::Result<T, E>;
 
@@ -76,7 +76,7 @@ async fn main() -> Result<()> {
     .await?;
     if let Some(sandbox) = &sandbox {
         running.console.seed_inventory(sandbox).await?;
-        print_sandbox(sandbox)?;
+        print_sandbox(sandbox);
     }
     println!("{}", app::startup_line(running.addr));
     std::io::stdout().flush()?;
@@ -85,25 +85,18 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-/// The sandbox's addresses and demo credentials (they open nothing but the sandbox).
-fn print_sandbox(sandbox: &Sandbox) -> Result<()> {
+/// The sandbox's addresses and demo credentials (they open nothing but the sandbox, so the sandbox hands
+/// them out in clear; the console itself never exposes a configuration's secrets).
+fn print_sandbox(sandbox: &Sandbox) {
     println!("sandbox MDM (demo credentials; host-less providers: tick \"Use the sandbox MDM\"):");
     for kind in ProviderKind::ALL {
-        let config = serde_json::to_value(sandbox.config(kind, Access::Full).expose_secrets())?;
-        let fields: Vec<String> = kind
-            .credential_fields()
+        let fields: Vec<String> = sandbox
+            .credentials(kind)
             .iter()
-            .map(|f| {
-                let value = match f.key {
-                    "host" => sandbox.url(kind).to_string(),
-                    key => config[key].as_str().unwrap_or_default().to_owned(),
-                };
-                format!("{}={value}", f.label)
-            })
+            .map(|c| format!("{}={}", c.field.label, c.value))
             .collect();
         println!("  {:<24} {}", kind.display_name(), fields.join("  "));
     }
-    Ok(())
 }
 
 /// The vault from `MDMKIT_KEYS`, else from `key_file`, created with a new key on the first run.
