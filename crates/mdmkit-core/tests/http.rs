@@ -399,7 +399,6 @@ async fn the_host_policy_refuses_internal_targets_unless_allowed() {
     ] {
         let http =
             HttpClient::new(ProviderKind::Jamf, Url::parse(target).unwrap(), &strict).unwrap();
-        let started = Instant::now();
         let err = http
             .get("api/v1/jamf-pro-version")
             .send()
@@ -414,10 +413,7 @@ async fn the_host_policy_refuses_internal_targets_unless_allowed() {
             err.to_string().contains("refused by the host policy"),
             "{err}"
         );
-        assert!(
-            started.elapsed() < Duration::from_millis(500),
-            "no connection is attempted"
-        );
+        assert_eq!(http.request_count(), 0, "{target}: no request is sent");
     }
     // A name is checked by the address it resolves to.
     let server = Server::start(|_, _| Reply::json(200, "{}")).await;
