@@ -54,27 +54,54 @@ pub(crate) struct Setup {
     pub(crate) sandbox_port: u16,
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
-    let mut args = std::env::args().skip(1);
-    let mut database_url = std::env::var("DATABASE_URL").ok();
+/// What the command line asked for.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Args {
+    /// Run against `database_url` (PostgreSQL), or the SQLite file when `None`.
+    Run {
+        database_url: Option<String>,
+        sandbox_port: u16,
+    },
+    /// Print the usage line.
+    Help,
+}
+
+/// Reads the arguments; `--database-url` wins over `env_database_url` (`DATABASE_URL`).
+pub(crate) fn parse_args(
+    args: impl IntoIterator<Item = String>,
+    env_database_url: Option<String>,
+) -> Result<Args> {
+    let mut args = args.into_iter();
+    let mut database_url = env_database_url;
     let mut sandbox_port = SANDBOX_PORT;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--database-url" => database_url = Some(args.next().ok_or("--database-url URL")?),
             "--sandbox-port" => sandbox_port = args.next().ok_or("--sandbox-port N")?.parse()?,
-            "-h" | "--help" => {
-                println!("usage: quickstart [--database-url URL] [--sandbox-port N]");
-                return Ok(());
-            }
+            "-h" | "--help" => return Ok(Args::Help),
             other => return Err(format!("unknown argument {other:?} (try --help)").into()),
         }
     }
-    let data_dir = std::env::temp_dir().join("mdmkit-quickstart");
-    std::fs::create_dir_all(&data_dir)?;
-    let (url, database) = match database_url {
+    Ok(Args::Run {
+        database_url,
+        sandbox_port,
+    })
+}
+
+/// The URL to open and how to name it to the person: PostgreSQL at `database_url` (its host, port and
+/// database only), else a SQLite file in `data_dir`.
+pub(crate) fn database_target(database_url: Option<String>, data_dir: &Path) -> (String, String) {
+    match database_url {
         Some(url) => {
-            let shown = url.split('@').next_back().unwrap_or("").to_owned();
+            // Where the data lives, never who opens it: no user, password or query (which may carry
+            // a password too).
+            let shown = mdmkit::Url::parse(&url).map_or_else(
+                |_| "the given URL".to_owned(),
+                |u| {
+                    let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+                    format!("{}{port}{}", u.host_str().unwrap_or_default(), u.path())
+                },
+            );
             (url, format!("PostgreSQL at {shown} (schema mdmkit)"))
         }
         None => {
@@ -84,7 +111,25 @@ async fn main() -> Result<()> {
                 format!("SQLite file {}", file.display()),
             )
         }
-    };
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let (database_url, sandbox_port) =
+        match parse_args(std::env::args().skip(1), std::env::var("DATABASE_URL").ok())? {
+            Args::Help => {
+                println!("usage: quickstart [--database-url URL] [--sandbox-port N]");
+                return Ok(());
+            }
+            Args::Run {
+                database_url,
+                sandbox_port,
+            } => (database_url, sandbox_port),
+        };
+    let data_dir = std::env::temp_dir().join("mdmkit-quickstart");
+    std::fs::create_dir_all(&data_dir)?;
+    let (url, database) = database_target(database_url, &data_dir);
     let stores = mdmkit_sqlx::open(&url).await?;
     let vault = vault(&data_dir.join("vault.key"))?;
     let requests = run(

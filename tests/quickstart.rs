@@ -92,3 +92,67 @@ async fn a_second_run_on_the_same_postgres_schema_asks_the_mdm_nothing() {
     })
     .await;
 }
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| (*a).to_owned()).collect()
+}
+
+#[test]
+fn the_database_comes_from_the_flag_then_database_url_then_a_sqlite_file() {
+    use quickstart::{parse_args, Args};
+    let env = Some("postgres://env@db.internal/test".to_owned());
+    let run = |args: &[&str], env: Option<String>| parse_args(strings(args), env).unwrap();
+    assert_eq!(
+        run(
+            &["--database-url", "postgres://flag@127.0.0.1/test"],
+            env.clone()
+        ),
+        Args::Run {
+            database_url: Some("postgres://flag@127.0.0.1/test".to_owned()),
+            sandbox_port: 47_310,
+        },
+        "the flag wins over DATABASE_URL"
+    );
+    assert_eq!(
+        run(&["--sandbox-port", "41000"], env.clone()),
+        Args::Run {
+            database_url: env,
+            sandbox_port: 41_000,
+        }
+    );
+    assert_eq!(
+        run(&[], None),
+        Args::Run {
+            database_url: None,
+            sandbox_port: 47_310,
+        }
+    );
+    assert_eq!(run(&["--help"], None), Args::Help);
+    for wrong in [
+        &["--database-url"][..],
+        &["--sandbox-port", "x"],
+        &["--what"],
+    ] {
+        assert!(parse_args(strings(wrong), None).is_err(), "{wrong:?}");
+    }
+}
+
+#[test]
+fn the_database_is_named_without_its_credentials() {
+    let dir = std::path::Path::new("/tmp/qs");
+    let (url, shown) = quickstart::database_target(
+        Some("postgres://admin:s3cret@db.internal:5433/fleet?password=other".to_owned()),
+        dir,
+    );
+    assert_eq!(
+        url,
+        "postgres://admin:s3cret@db.internal:5433/fleet?password=other"
+    );
+    assert_eq!(
+        shown,
+        "PostgreSQL at db.internal:5433/fleet (schema mdmkit)"
+    );
+    let (url, shown) = quickstart::database_target(None, dir);
+    assert_eq!(url, "sqlite:///tmp/qs/mdmkit.db");
+    assert_eq!(shown, "SQLite file /tmp/qs/mdmkit.db");
+}
