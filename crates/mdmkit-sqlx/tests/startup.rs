@@ -292,3 +292,60 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     out
 }
+
+/// Where `pg_trgm` cannot be created (here: a function of its name in the way, in both schemas the
+/// migration tries), the migration says so in a notice and goes on: no trigram indexes, and search still
+/// answers, by scanning the workspace's rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_without_pg_trgm_migrates_and_search_still_answers() {
+    use sqlx::Connection;
+    let Some(db) = TestSchema::create().await else {
+        return;
+    };
+    // A database of its own: the extension is per database, and the test database has it.
+    let name = format!(
+        "{}_notrgm",
+        db.schema().replace("mdmkit_test_", "mdmkit_test_db_")
+    );
+    let mut admin = sqlx::PgConnection::connect_with(db.options())
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let options = db.options().clone().database(&name);
+    let schema = "mdmkit_notrgm";
+    {
+        let mut conn = sqlx::PgConnection::connect_with(&options).await.unwrap();
+        for statement in [
+            "CREATE FUNCTION public.similarity(text, text) RETURNS real LANGUAGE sql AS 'SELECT 0::real'"
+                .to_owned(),
+            format!("CREATE SCHEMA {schema}"),
+            format!(
+                "CREATE FUNCTION {schema}.similarity(text, text) RETURNS real LANGUAGE sql AS 'SELECT 0::real'"
+            ),
+        ] {
+            sqlx::query(&statement).execute(&mut conn).await.unwrap();
+        }
+        conn.close().await.unwrap();
+    }
+    let store = PostgresStore::connect_with(options, PostgresConfig::with_schema(schema))
+        .await
+        .expect("the migration goes on without pg_trgm");
+    let has_index = store.has_search_index().await.unwrap();
+    let installed: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM pg_extension WHERE extname = 'pg_trgm'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    // Search, non-ASCII and all, answers as with the indexes.
+    storage_suite::devices(&store.stores()).await;
+    store.close().await;
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(installed, 0, "pg_trgm could not be created");
+    assert!(!has_index, "no trigram index without pg_trgm");
+}
