@@ -34,6 +34,18 @@ async fn two_clients_for_one_jamf_server_keep_five_requests_in_flight_between_th
     let b = HttpClient::new(ProviderKind::Jamf, url(&server), &options()).unwrap();
     assert!(Arc::ptr_eq(a.server_limits(), b.server_limits()));
     assert_eq!(a.server_limits().limits().max_concurrency, 5);
+    // A later client asking for other limits fans out at the ones in force for the server.
+    let c = HttpClient::new(
+        ProviderKind::Jamf,
+        url(&server),
+        &ClientOptions {
+            max_concurrency: Some(9),
+            ..options()
+        },
+    )
+    .unwrap();
+    assert_eq!((a.max_concurrency(), c.max_concurrency()), (5, 5));
+    drop(c);
     let calls = (0..16).map(|i| {
         let client = if i % 2 == 0 { a.clone() } else { b.clone() };
         async move { client.get("x").send().await }

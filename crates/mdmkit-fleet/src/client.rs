@@ -46,24 +46,20 @@ pub(crate) struct ScimPage {
 #[derive(Debug, Clone)]
 pub(crate) struct FleetClient {
     http: HttpClient,
-    /// Requests sent at once where reads fan out (SCIM pages, host records): the server's concurrency
-    /// limit, so a fan-out never queues behind its own requests.
-    fan_out: usize,
 }
 
 impl FleetClient {
     pub(crate) fn new(config: &FleetConfig, options: &ClientOptions) -> Result<Self> {
-        Ok(FleetClient {
-            http: HttpClient::new(ProviderKind::Fleet, config.base_url.clone(), options)?
-                .with_auth(Arc::new(BearerToken::new(config.api_token.clone())))
-                .with_classifier(Arc::new(FleetErrorClassifier)),
-            fan_out: options.limits_for(ProviderKind::Fleet).max_concurrency,
-        })
+        let http = HttpClient::new(ProviderKind::Fleet, config.base_url.clone(), options)?
+            .with_auth(Arc::new(BearerToken::new(config.api_token.clone())))
+            .with_classifier(Arc::new(FleetErrorClassifier));
+        Ok(FleetClient { http })
     }
 
-    /// How many reads a fan-out sends at once (at least 1).
+    /// How many reads a fan-out (SCIM pages, host records) sends at once: the server's concurrency
+    /// limit, so a fan-out never queues behind its own requests.
     pub(crate) fn fan_out(&self) -> usize {
-        self.fan_out
+        self.http.max_concurrency()
     }
 
     pub(crate) fn request_count(&self) -> u64 {
@@ -234,7 +230,7 @@ impl FleetClient {
             // The final page decides whether more follow (users added since the first page).
             (index, last) = stream::iter((0..pages).map(|i| known + 1 + i * SCIM_PAGE))
                 .map(|start| self.scim_users_page(start, operation))
-                .buffered(self.fan_out)
+                .buffered(self.fan_out())
                 .try_fold((index, true), |(mut index, _), page| async move {
                     index.add_page(&page.users);
                     Ok((index, page.last || (page.users.len() as u64) < SCIM_PAGE))

@@ -433,7 +433,7 @@ impl JamfClient {
                 first: 0,
                 size: USERS_PAGE_SIZE,
             })
-            .read_ahead(self.api.server_limits().limits().max_concurrency);
+            .read_ahead(self.api.max_concurrency());
         for_each_row(
             pager,
             user_id,

@@ -85,6 +85,11 @@ impl JumpCloudClient {
         self.http.request_count()
     }
 
+    /// How many reads a fan-out (graph reads, directory pages) sends at once.
+    pub(crate) fn fan_out(&self) -> usize {
+        self.http.max_concurrency()
+    }
+
     /// A GET in the configured organisation (with `x-org-id` when one is set).
     fn get(&self, path: &str, operation: impl Into<&'static str>) -> RequestBuilder<'_> {
         let request = self.http.get(path).operation(operation);
@@ -152,11 +157,10 @@ impl JumpCloudClient {
         into: &mut DirectoryBuilder,
     ) -> Result<()> {
         // The first page counts the users: the rest are read at the allowed concurrency.
-        let fan_out = self.http.server_limits().limits().max_concurrency;
         let pager = self
             .http
             .pager(PagingStyle::Offset { limit: PAGE_SIZE })
-            .read_ahead(fan_out);
+            .read_ahead(self.fan_out());
         let read_page = |request| async move {
             let (offset, limit) = offset_in(&request, self.http.operation(operation))?;
             let list: V1List<SystemUser> = self

@@ -223,8 +223,6 @@ pub struct JumpCloudProvider {
     client: JumpCloudClient,
     console: Url,
     configured_org: bool,
-    /// Graph reads run at once: the client's concurrency limit.
-    fan_out: usize,
     /// The user directory of the listing in progress (reset at offset 0).
     directory: Mutex<Option<Directory>>,
     /// When that directory was read: resolution calls reuse one read moments ago (by the listing whose
@@ -255,10 +253,6 @@ impl JumpCloudProvider {
             client,
             console,
             configured_org,
-            fan_out: options
-                .limits_for(ProviderKind::JumpCloud)
-                .max_concurrency
-                .max(1),
             directory: Mutex::new(None),
             directory_read: std::sync::Mutex::new(None),
             bindings: Mutex::new(Bindings::Undecided),
@@ -270,7 +264,7 @@ impl JumpCloudProvider {
         &self.console
     }
 
-    /// The users bound to each of `ids` by one graph read per system, `fan_out` at a time.
+    /// The users bound to each of `ids` by one graph read per system, the client's fan-out at a time.
     async fn bound_per_system(
         &self,
         operation: &'static str,
@@ -278,7 +272,7 @@ impl JumpCloudProvider {
     ) -> Result<Vec<Vec<GraphObject>>> {
         stream::iter(ids)
             .map(|id| async move { self.client.bound_users(operation, &id).await })
-            .buffered(self.fan_out)
+            .buffered(self.client.fan_out())
             .try_collect()
             .await
     }
@@ -328,7 +322,7 @@ impl JumpCloudProvider {
                 let systems = self.client.bound_systems(operation, &user).await?;
                 Ok::<_, Error>((user, systems))
             })
-            .buffered(self.fan_out)
+            .buffered(self.client.fan_out())
             .try_fold(
                 HashMap::new(),
                 |mut by_system, (user, systems)| async move {
@@ -391,7 +385,7 @@ impl JumpCloudProvider {
             .collect())
     }
 
-    /// Names for `wanted` user ids, one read each, `fan_out` at a time.
+    /// Names for `wanted` user ids, one read each, the client's fan-out at a time.
     async fn names_by_id(
         &self,
         operation: &'static str,
@@ -402,7 +396,7 @@ impl JumpCloudProvider {
                 let entry = self.user_by_id(operation, &id).await?;
                 Ok::<_, Error>((id, entry))
             })
-            .buffered(self.fan_out)
+            .buffered(self.client.fan_out())
             .try_collect()
             .await
     }
@@ -742,7 +736,7 @@ impl MdmProvider for JumpCloudProvider {
                     Err(e) => Err(e),
                 }
             })
-            .buffered(self.fan_out)
+            .buffered(self.client.fan_out())
             .try_collect()
             .await?;
         let wanted: HashSet<String> = bound

@@ -277,6 +277,13 @@ impl HttpClient {
         &self.limits
     }
 
+    /// Requests the server's limits let this client have in flight at once (at least 1): how many
+    /// reads a fan-out should send together. The limits in force for the server, which the first
+    /// client for it set, not this client's options.
+    pub fn max_concurrency(&self) -> usize {
+        self.limits.limits().max_concurrency.max(1)
+    }
+
     /// Requests sent so far by this client and its clones, retries included.
     pub fn request_count(&self) -> u64 {
         self.transport.requests.load(Ordering::Relaxed)
