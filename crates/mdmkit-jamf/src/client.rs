@@ -132,6 +132,10 @@ impl JamfClient {
         self.api.request_count()
     }
 
+    pub(crate) fn max_concurrency(&self) -> usize {
+        self.api.max_concurrency()
+    }
+
     fn state(&self) -> State {
         *self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -433,7 +437,7 @@ impl JamfClient {
                 first: 0,
                 size: USERS_PAGE_SIZE,
             })
-            .read_ahead(self.api.max_concurrency());
+            .read_ahead(self.max_concurrency());
         for_each_row(
             pager,
             user_id,

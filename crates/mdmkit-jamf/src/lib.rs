@@ -196,6 +196,12 @@ impl MdmProvider for JamfProvider {
         }
     }
 
+    /// The pages after the first are independent (the user directory is read once, behind a lock), so
+    /// a listing reads them at the client's concurrency.
+    fn device_pages_at_once(&self) -> usize {
+        self.client.max_concurrency()
+    }
+
     async fn list_devices_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {
         self.client.list_page(request).await
     }

@@ -6,7 +6,8 @@ use common::*;
 use httpmock::{Method, MockServer};
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
-    ErrorKind, JamfConfig, MdmProvider, MdmProviderExt, PageRequest, PagingStyle, SerialNumber,
+    ErrorKind, JamfConfig, MdmProvider, MdmProviderExt, PageRequest, PagingStyle, ProviderKind,
+    SerialNumber,
 };
 use mdmkit_jamf::JamfProvider;
 use serde_json::json;
@@ -268,6 +269,18 @@ async fn several_pages_with_a_short_last_page() {
     assert_eq!(ids(&devices), expected_ids(1, 4500));
     assert_eq!(pages, 3);
     assert_eq!(requests, 5);
+}
+
+/// Inventory pages after the first do not depend on each other, so a listing reads them as many at
+/// once as the client's limits allow (the conformance suite checks the sandbox sees that many).
+#[test]
+fn inventory_pages_are_read_at_the_clients_concurrency() {
+    let options = ClientOptions::for_local_testing();
+    let server = MockServer::start();
+    let jamf = JamfProvider::new(config(&server), &options).unwrap();
+    let limit = options.limits_for(ProviderKind::Jamf).max_concurrency;
+    assert!(limit > 1, "{limit}");
+    assert_eq!(jamf.device_pages_at_once(), limit);
 }
 
 #[tokio::test]

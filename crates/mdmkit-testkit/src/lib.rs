@@ -41,8 +41,8 @@ use mdmkit_core::http::{ClientOptions, LimitRegistry, RetryConfig};
 use mdmkit_core::{
     Category, ChangesRequest, Coverage, ErrorKind, FleetConfig, GroupDelta, GroupDeltaKind,
     IntuneConfig, IruConfig, JamfConfig, JumpCloudConfig, MdmDevice, MdmProvider, MdmProviderExt,
-    Pager, ProviderConfig, ProviderKind, Resolution, SerialNumber, SimpleMdmConfig, Unresolved,
-    Url, UserRef,
+    Pager, PagingStyle, ProviderConfig, ProviderKind, Resolution, SerialNumber, SimpleMdmConfig,
+    Unresolved, Url, UserRef,
 };
 pub use mdmkit_sandbox::{Access, ExpectedDevice, Faults, Sandbox, SandboxConfig};
 
@@ -849,6 +849,72 @@ pub mod checks {
         );
     }
 
+    /// A device stream reads the pages after the first [`MdmProvider::device_pages_at_once`] at a time
+    /// (never more than the client's limit allows), hands them on in order, and costs its pages alone.
+    /// No device has a user, so the pages are all a listing reads.
+    pub async fn device_pages_are_read_ahead_at_the_providers_width(h: &Harness) {
+        let pages = 4;
+        let page_size = {
+            let sandbox = h.sandbox(1).await;
+            let provider = h.provider(&sandbox, Access::Full);
+            let asked = provider.device_paging().page_size().map(|s| s as usize);
+            asked
+                .unwrap_or(usize::MAX)
+                .min(sandbox.max_page_size(h.kind))
+        };
+        let devices = (pages - 1) * page_size + 1;
+        let sandbox = h.sandbox(devices).await;
+        sandbox.mutate(|f| {
+            let all: Vec<u32> = f.devices.keys().copied().collect();
+            for d in all {
+                f.assign_user(d, None);
+            }
+        });
+        let options = sandbox.client_options();
+        let provider = h.provider_with(&sandbox, Access::Full, &options);
+        let at_once = provider.device_pages_at_once();
+        let fan_out = options.limits_for(h.kind).max_concurrency;
+        assert!(
+            (1..=fan_out).contains(&at_once),
+            "{}: {at_once} pages at once, limit {fan_out}",
+            h.kind
+        );
+        let list = || async {
+            let ids: Vec<String> =
+                mdmkit_core::device_stream_with(provider.as_ref(), 10_000, Resolution::Deferred)
+                    .map_ok(|d| d.device_id)
+                    .try_collect()
+                    .await
+                    .unwrap();
+            ids
+        };
+        // A first listing gets the tokens and probes: the second is measured, alone.
+        let first = list().await;
+        sandbox.set_faults(
+            h.kind,
+            Faults {
+                latency: Duration::from_millis(30),
+                ..Faults::default()
+            },
+        );
+        sandbox.reset_request_counts();
+        let listed = list().await;
+        assert_eq!(listed, first, "{}: the same rows in the same order", h.kind);
+        assert_eq!(listed.len(), devices, "{}", h.kind);
+        let (requests, peak) = (
+            sandbox.request_count(h.kind) as usize,
+            sandbox.peak_concurrency(h.kind) as usize,
+        );
+        // The sandbox's Graph ends with an empty page that has a next link, as Graph may.
+        let trailing = usize::from(provider.device_paging() == PagingStyle::NextLink);
+        assert_eq!(
+            (requests, peak),
+            (pages + trailing, at_once.min(pages - 1)),
+            "{}: (requests, most at once) for {devices} devices in {pages} pages",
+            h.kind
+        );
+    }
+
     /// Reading groups by delta, applied the way a caller applies it, always gives the MDM's groups: after
     /// a first read, after changes (renamed, moved members, a new and a deleted group) and after the
     /// delta state expired. A provider with deltas answers changes only.
@@ -1044,6 +1110,7 @@ macro_rules! conformance_suite {
                 changes_list_what_changed_since,
                 deferred_listing_resolves_like_the_inline_listing,
                 deferred_listing_reads_its_directory_once_and_ahead,
+                device_pages_are_read_ahead_at_the_providers_width,
                 group_deltas_track_the_fleet,
                 live_tenant
             );
