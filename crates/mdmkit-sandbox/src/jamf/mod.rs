@@ -65,11 +65,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use mdmkit_core::{JamfConfig, ProviderConfig};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use url::Url;
 
 use crate::common::{
-    device_named_by_user, expected_groups, header_str, json, member_devices, query_get,
+    device_named_by_user, expected_groups, header_str, json, json_of, member_devices, query_get,
     query_pairs, window, Call, Ctx, ProviderSim, TokenCheck,
 };
 use crate::model::{ids, Fleet, SimDevice, SimGroup, SimUser};
