@@ -477,6 +477,36 @@ where
     Ok(())
 }
 
+/// [`for_each_row`] for a listing whose first page was read already, alongside another request: `first`
+/// is taken as the answer to the pager's first request (recorded and handed on like any page, its total
+/// starting the read-ahead), and `fetch` reads the rest.
+pub async fn for_each_row_from<T, I, F, Fut>(
+    first: Page<T>,
+    pager: Pager,
+    row_id: I,
+    mut fetch: F,
+    each: impl FnMut(T),
+) -> Result<()>
+where
+    I: Fn(&T) -> Option<&str>,
+    F: FnMut(PageRequest) -> Fut,
+    Fut: Future<Output = Result<Page<T>>>,
+{
+    let mut first = Some(first);
+    let fetch = move |request| {
+        let ready = first.take();
+        let read = ready.is_none().then(|| fetch(request));
+        async move {
+            match (ready, read) {
+                (Some(page), _) => Ok(page),
+                (None, Some(read)) => read.await,
+                (None, None) => unreachable!("a request is read unless its page is ready"),
+            }
+        }
+    };
+    for_each_row(pager, row_id, fetch, each).await
+}
+
 /// The one loop that reads a listing: asks `fetch` for the pages the [`Pager`] names, records each, and
 /// with [`Pager::read_ahead`] keeps up to `fan_out` of the pages the first page's total implies in
 /// flight, handing pages on in order. A page read ahead that the listing no longer asks for (it ended
@@ -786,6 +816,38 @@ mod tests {
             .collect();
         assert_eq!(pages, (0..12).collect::<Vec<_>>(), "each page once");
         assert_eq!(seen.peak.get(), 4, "the pages after the first, 4 at a time");
+    }
+
+    #[tokio::test]
+    async fn a_first_page_read_already_is_not_asked_for_again_and_starts_the_read_ahead() {
+        let seen = Seen::default();
+        let first = rows(0..2, info_total(9));
+        let mut listed = Vec::new();
+        for_each_row_from(
+            first,
+            Pager::new(PagingStyle::PageNumber { first: 0, size: 2 }).read_ahead(4),
+            id,
+            |request| {
+                let PageRequest::PageNumber { page, .. } = request else {
+                    unreachable!("a page-number listing asks by number")
+                };
+                let n = page * 2;
+                seen.answer(request, rows(n..(n + 2).min(9), info_total(9)))
+            },
+            |row| listed.push(row),
+        )
+        .await
+        .unwrap();
+        assert_eq!(listed, ids(9));
+        let pages: Vec<_> = seen.asked.borrow().clone();
+        assert_eq!(
+            pages,
+            (1..5)
+                .map(|page| PageRequest::PageNumber { page, size: 2 })
+                .collect::<Vec<_>>(),
+            "pages 1 to 4 only"
+        );
+        assert_eq!(seen.peak.get(), 4, "read ahead on the first page's total");
     }
 
     #[tokio::test]

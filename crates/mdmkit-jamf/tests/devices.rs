@@ -250,8 +250,12 @@ fn expected_ids(first: u64, n: u64) -> Vec<String> {
 async fn an_empty_inventory_takes_one_page() {
     let (devices, requests, pages, directory, _) = listing(Vec::new(), 2000, 0).await;
     assert!(devices.is_empty());
-    assert_eq!((pages, directory), (1, 0));
-    assert_eq!(requests, 3, "token, version, one page");
+    assert_eq!(
+        (pages, directory),
+        (1, 1),
+        "the first user page is read alongside the first computers"
+    );
+    assert_eq!(requests, 4, "token, version, one page, one user page");
 }
 
 #[tokio::test]
@@ -259,8 +263,11 @@ async fn exactly_one_full_page_stops_at_the_total() {
     let (devices, requests, pages, directory, _) = listing(computers(1, 2000, None), 2000, 0).await;
     assert_eq!(ids(&devices), expected_ids(1, 2000));
     assert_eq!(pages, 1, "totalCount reached: no empty page asked for");
-    assert_eq!(directory, 0, "no assigned user: no user directory read");
-    assert_eq!(requests, 3);
+    assert_eq!(
+        directory, 1,
+        "no assigned user: only the user page read alongside the first computers"
+    );
+    assert_eq!(requests, 4);
 }
 
 #[tokio::test]
@@ -268,7 +275,7 @@ async fn several_pages_with_a_short_last_page() {
     let (devices, requests, pages, _, _) = listing(computers(1, 4500, None), 2000, 0).await;
     assert_eq!(ids(&devices), expected_ids(1, 4500));
     assert_eq!(pages, 3);
-    assert_eq!(requests, 5);
+    assert_eq!(requests, 6, "token, version, 3 pages, the first user page");
 }
 
 /// Inventory pages after the first do not depend on each other, so a listing reads them as many at
@@ -292,7 +299,7 @@ async fn a_server_capping_pages_below_2000_still_yields_every_row_once() {
         "no row lost or repeated"
     );
     assert_eq!(pages, 3, "1000 + 1000 + 500, ended by totalCount");
-    assert_eq!(requests, 5);
+    assert_eq!(requests, 6);
 }
 
 #[tokio::test]
@@ -370,7 +377,9 @@ async fn unassigned_users_in_every_documented_shape() {
         fixture("computers_inventory_unassigned_user_shapes.json"),
     )
     .await;
-    // No username anywhere: no user directory request (the catch-all would see it).
+    // No username anywhere: the user page read alongside the first computers is the only one, and
+    // none of its users is taken.
+    let directory = user_directory(&server, users(3)).await;
     let unexpected = catch_all(&server).await;
 
     let devices = provider(&server).all_devices().await.unwrap();
@@ -395,6 +404,7 @@ async fn unassigned_users_in_every_documented_shape() {
             ("206", None, Some("Front Desk")),
         ]
     );
+    directory.assert_calls_async(1).await;
     unexpected.assert_calls_async(0).await;
 }
 
@@ -562,4 +572,40 @@ fn debug_never_shows_the_secret() {
     let debug = format!("{jamf:?}");
     assert!(!debug.contains("hunter2-secret"), "{debug}");
     assert!(debug.contains("acme.jamfcloud.com"), "{debug}");
+}
+
+/// A listing's first computers and the first page of its user directory are read together: a one-page
+/// fleet with users costs the two requests at once, not one after the other.
+#[tokio::test]
+async fn the_first_user_page_is_read_alongside_the_first_computers() {
+    use mdmkit_sandbox::{Access, Faults, Sandbox, SandboxConfig};
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let kind = ProviderKind::Jamf;
+    let mdmkit_core::ProviderConfig::Jamf(config) = sandbox.config(kind, Access::Full) else {
+        unreachable!("the sandbox hands out a Jamf configuration for Jamf")
+    };
+    let jamf = JamfProvider::new(config, &sandbox.client_options()).unwrap();
+    // The first listing gets the token and the version; the second is measured, with latency so that
+    // requests sent together are in progress together.
+    let first = jamf.all_devices().await.unwrap();
+    assert!(first.iter().any(|d| d.user_id.is_some()), "users assigned");
+    sandbox.set_faults(
+        kind,
+        Faults {
+            latency: std::time::Duration::from_millis(30),
+            ..Faults::default()
+        },
+    );
+    sandbox.reset_request_counts();
+    assert_eq!(jamf.all_devices().await.unwrap(), first);
+    assert_eq!(
+        sandbox.listing_directory_requests(kind),
+        1,
+        "one page of users"
+    );
+    assert_eq!(
+        (sandbox.request_count(kind), sandbox.peak_concurrency(kind)),
+        (2, 2),
+        "(requests, most at once): one page of computers and one of users, together"
+    );
 }

@@ -148,6 +148,8 @@ async fn listing_error(
         fixture_name,
     )
     .await;
+    // The first user page is read alongside the first computers.
+    empty_user_directory(&server).await;
     let unexpected = catch_all(&server).await;
     let err = provider(&server).all_devices().await.unwrap_err();
     (
@@ -232,6 +234,7 @@ async fn an_inventory_missing_at_every_version_is_not_found_and_names_what_was_t
             .await,
         );
     }
+    empty_user_directory(&server).await;
     let unexpected = catch_all(&server).await;
 
     let err = provider(&server).all_devices().await.unwrap_err();
@@ -264,6 +267,7 @@ async fn a_body_that_is_not_json_is_an_invalid_response() {
                 .body("<html><head><title>Jamf Pro Login</title></head><body></body></html>");
         })
         .await;
+    empty_user_directory(&server).await;
     let unexpected = catch_all(&server).await;
 
     let err = provider(&server).all_devices().await.unwrap_err();
@@ -292,6 +296,7 @@ async fn an_upgraded_server_is_followed_to_its_new_inventory_version() {
         json!({"totalCount": 0, "results": []}).to_string(),
     )
     .await;
+    let _users = empty_user_directory(&server).await;
     let jamf = provider(&server);
     assert!(jamf.all_devices().await.unwrap().is_empty());
     old_version.assert_calls_async(1).await;
