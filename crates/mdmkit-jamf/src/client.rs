@@ -228,9 +228,11 @@ impl JamfClient {
                         path = api.path(),
                         "computers inventory answered 404; choosing the endpoint version again"
                     );
+                    // The server was upgraded: what was learnt from its old version goes.
                     self.update(|s| {
                         s.inventory = None;
                         s.version = None;
+                        s.users_api = None;
                     });
                 }
                 other => return other,

@@ -609,3 +609,57 @@ async fn the_first_user_page_is_read_alongside_the_first_computers() {
         "(requests, most at once): one page of computers and one of users, together"
     );
 }
+
+/// A server without `/api/v1/users` is remembered as such, until it is found upgraded (its kept
+/// inventory version answers 404): then what was learnt from the old server goes, and the user API is
+/// tried again.
+#[tokio::test]
+async fn an_upgraded_server_gets_its_user_api_tried_again() {
+    let server = MockServer::start_async().await;
+    let _token = token_mock(&server).await;
+    let old_version = version_mock(&server, "jamf_pro_version_11_29_plain.json").await;
+    let body = fixture("computers_inventory_v4_assigned_and_unassigned.json");
+    let v3_page = inventory_page_mock(&server, "v3", 0, 2000, body.clone()).await;
+    let no_users = error_mock(
+        &server,
+        Method::GET,
+        "/api/v1/users",
+        404,
+        "api_error_not_found.json",
+    )
+    .await;
+    let jamf = provider(&server);
+    for _ in 0..2 {
+        let devices = jamf.all_devices().await.unwrap();
+        assert_eq!(devices[0].user_id.as_deref(), Some("jdoe"), "the username");
+    }
+    no_users.assert_calls_async(1).await;
+
+    // The upgrade: v3 is gone, the version is newer, and the user API is there.
+    for mock in [old_version, v3_page, no_users] {
+        mock.delete_async().await;
+    }
+    let _v3_gone = error_mock(
+        &server,
+        Method::GET,
+        "/api/v3/computers-inventory",
+        404,
+        "api_error_not_found.json",
+    )
+    .await;
+    let _new_version = version_mock(&server, "jamf_pro_version_with_build_suffix.json").await;
+    let _v4_page = inventory_page_mock(&server, "v4", 0, 2000, body).await;
+    let jane = json!({"id": "1042", "username": "jdoe", "realname": "Jane Doe",
+                      "email": "jane.doe@example.com"});
+    let directory = user_directory(&server, vec![jane]).await;
+    let unexpected = catch_all(&server).await;
+
+    let devices = jamf.all_devices().await.unwrap();
+    assert_eq!(
+        devices[0].user_id.as_deref(),
+        Some("1042"),
+        "the user record"
+    );
+    directory.assert_calls_async(1).await;
+    unexpected.assert_calls_async(0).await;
+}
