@@ -40,7 +40,7 @@ pub trait MdmProvider: Debug + Send + Sync + 'static {
     fn kind(&self) -> ProviderKind;
 
     /// The test call of R8: proves that the host answers, the credentials are accepted and they may read
-    /// devices. Errors carry the R8 category through [`Error::category`].
+    /// devices. Errors carry the R8 category through [`crate::Error::category`].
     async fn validate(&self) -> Result<()>;
 
     /// Every device whose serial number is exactly `serial` once normalised (the MDM's own filter may be

@@ -421,14 +421,7 @@ async fn a_missing_user_api_falls_back_to_usernames_and_is_remembered() {
         fixture("computers_inventory_v4_assigned_and_unassigned.json"),
     )
     .await;
-    let users = error_mock(
-        &server,
-        Method::GET,
-        "/api/v1/users",
-        404,
-        "api_error_not_found.json",
-    )
-    .await;
+    let users = not_found(&server, "/api/v1/users").await;
     let unexpected = catch_all(&server).await;
 
     let jamf = provider(&server);
@@ -620,14 +613,7 @@ async fn an_upgraded_server_gets_its_user_api_tried_again() {
     let old_version = version_mock(&server, "jamf_pro_version_11_29_plain.json").await;
     let body = fixture("computers_inventory_v4_assigned_and_unassigned.json");
     let v3_page = inventory_page_mock(&server, "v3", 0, 2000, body.clone()).await;
-    let no_users = error_mock(
-        &server,
-        Method::GET,
-        "/api/v1/users",
-        404,
-        "api_error_not_found.json",
-    )
-    .await;
+    let no_users = not_found(&server, "/api/v1/users").await;
     let jamf = provider(&server);
     for _ in 0..2 {
         let devices = jamf.all_devices().await.unwrap();
@@ -639,14 +625,7 @@ async fn an_upgraded_server_gets_its_user_api_tried_again() {
     for mock in [old_version, v3_page, no_users] {
         mock.delete_async().await;
     }
-    let _v3_gone = error_mock(
-        &server,
-        Method::GET,
-        "/api/v3/computers-inventory",
-        404,
-        "api_error_not_found.json",
-    )
-    .await;
+    let _v3_gone = not_found(&server, "/api/v3/computers-inventory").await;
     let _new_version = version_mock(&server, "jamf_pro_version_with_build_suffix.json").await;
     let _v4_page = inventory_page_mock(&server, "v4", 0, 2000, body).await;
     let jane = json!({"id": "1042", "username": "jdoe", "realname": "Jane Doe",

@@ -800,6 +800,19 @@ pub mod checks {
         }
     }
 
+    /// Adds latency to `kind`'s answers, so that requests sent together are in progress together, and
+    /// starts the request counts (and the most in progress at once) afresh.
+    fn measure_with_latency(sandbox: &Sandbox, kind: ProviderKind) {
+        sandbox.set_faults(
+            kind,
+            Faults {
+                latency: Duration::from_millis(30),
+                ..Faults::default()
+            },
+        );
+        sandbox.reset_request_counts();
+    }
+
     /// A deferred listing (no per-device read) costs its device pages, one after another, and the user
     /// directory's pages once, those after the first (which counts the users) read together at the
     /// allowed concurrency; the sandbox counts the requests and sees how many were in progress at once.
@@ -823,15 +836,7 @@ pub mod checks {
         };
         // A first listing gets the tokens and probes: the second is measured, alone.
         list().await;
-        // Latency, so that requests sent together are in progress together.
-        sandbox.set_faults(
-            h.kind,
-            Faults {
-                latency: Duration::from_millis(30),
-                ..Faults::default()
-            },
-        );
-        sandbox.reset_request_counts();
+        measure_with_latency(&sandbox, h.kind);
         let pages = list().await;
         let directory = sandbox.listing_directory_requests(h.kind);
         let fan_out = options.limits_for(h.kind).max_concurrency;
@@ -890,14 +895,7 @@ pub mod checks {
         };
         // A first listing gets the tokens and probes: the second is measured, alone.
         let first = list().await;
-        sandbox.set_faults(
-            h.kind,
-            Faults {
-                latency: Duration::from_millis(30),
-                ..Faults::default()
-            },
-        );
-        sandbox.reset_request_counts();
+        measure_with_latency(&sandbox, h.kind);
         let listed = list().await;
         assert_eq!(listed, first, "{}: the same rows in the same order", h.kind);
         assert_eq!(listed.len(), devices, "{}", h.kind);

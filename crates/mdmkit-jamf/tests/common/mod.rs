@@ -284,6 +284,11 @@ pub async fn empty_user_directory(server: &MockServer) -> Mock<'_> {
         .await
 }
 
+/// `GET path` answered 404 with Jamf's `INVALID_ID` body: an endpoint this server does not have.
+pub async fn not_found<'a>(server: &'a MockServer, path: &str) -> Mock<'a> {
+    error_mock(server, Method::GET, path, 404, "api_error_not_found.json").await
+}
+
 /// An error response with a fixture body.
 pub async fn error_mock<'a>(
     server: &'a MockServer,
