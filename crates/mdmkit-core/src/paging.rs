@@ -28,8 +28,11 @@
 //! the ceiling `max_pages`.
 
 use std::collections::hash_map::RandomState;
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
+use std::future::Future;
 use std::hash::BuildHasher;
+
+use futures::stream::{FuturesOrdered, StreamExt};
 
 use crate::error::{Error, ErrorKind, Operation, Result};
 
@@ -446,7 +449,7 @@ pub async fn collect_all<T, I, F, Fut>(pager: Pager, row_id: I, fetch: F) -> Res
 where
     I: Fn(&T) -> Option<&str>,
     F: FnMut(PageRequest) -> Fut,
-    Fut: std::future::Future<Output = Result<Page<T>>>,
+    Fut: Future<Output = Result<Page<T>>>,
 {
     let mut all = Vec::new();
     for_each_row(pager, row_id, fetch, |row| all.push(row)).await?;
@@ -459,73 +462,182 @@ where
 pub async fn for_each_row<T, I, F, Fut>(
     pager: Pager,
     row_id: I,
-    mut fetch: F,
+    fetch: F,
     mut each: impl FnMut(T),
 ) -> Result<()>
 where
     I: Fn(&T) -> Option<&str>,
     F: FnMut(PageRequest) -> Fut,
-    Fut: std::future::Future<Output = Result<Page<T>>>,
+    Fut: Future<Output = Result<Page<T>>>,
 {
-    use futures::StreamExt;
-
-    let mut pager = pager;
-    while let Some(request) = pager.next_request().cloned() {
-        let page = fetch(request).await?;
-        pager.record(&page, &row_id)?;
-        let ahead = match pager.pages() {
-            1 => pager.requests_implied(page.info.total),
-            _ => Vec::new(),
-        };
+    let mut reader = PageReader::new(pager, row_id, fetch);
+    while let Some(page) = reader.next_page().await? {
         page.items.into_iter().for_each(&mut each);
-        let mut pages = futures::stream::iter(ahead)
-            .map(|request| {
-                let read = fetch(request.clone());
-                async move { (request, read.await) }
-            })
-            .buffered(pager.fan_out);
-        while let Some((request, page)) = pages.next().await {
-            if pager.next_request() != Some(&request) {
-                break;
-            }
-            let page = page?;
-            pager.record(&page, &row_id)?;
-            page.items.into_iter().for_each(&mut each);
-        }
     }
     Ok(())
+}
+
+/// [`for_each_row`] for a listing whose first page was read already, alongside another request: `first`
+/// is taken as the answer to the pager's first request (recorded and handed on like any page, its total
+/// starting the read-ahead), and `fetch` reads the rest.
+pub async fn for_each_row_from<T, I, F, Fut>(
+    first: Page<T>,
+    pager: Pager,
+    row_id: I,
+    mut fetch: F,
+    each: impl FnMut(T),
+) -> Result<()>
+where
+    I: Fn(&T) -> Option<&str>,
+    F: FnMut(PageRequest) -> Fut,
+    Fut: Future<Output = Result<Page<T>>>,
+{
+    let mut first = Some(first);
+    let fetch = move |request| {
+        let ready = first.take();
+        let read = ready.is_none().then(|| fetch(request));
+        async move {
+            match (ready, read) {
+                (Some(page), _) => Ok(page),
+                (None, Some(read)) => read.await,
+                (None, None) => unreachable!("a request is read unless its page is ready"),
+            }
+        }
+    };
+    for_each_row(pager, row_id, fetch, each).await
+}
+
+/// The one loop that reads a listing: asks `fetch` for the pages the [`Pager`] names, records each, and
+/// with [`Pager::read_ahead`] keeps up to `fan_out` of the pages the first page's total implies in
+/// flight, handing pages on in order. A page read ahead that the listing no longer asks for (it ended
+/// sooner, or a short page moved the offsets) drops every read ahead, and the listing goes on one page
+/// at a time. Reads in flight make progress only while [`PageReader::next_page`] is awaited.
+pub(crate) struct PageReader<I, F, Fut: Future> {
+    pager: Pager,
+    row_id: I,
+    fetch: F,
+    /// The implied pages not yet asked for.
+    ahead: Option<ImpliedRequests>,
+    /// The pages asked for ahead, oldest first, beside their reads.
+    sent: VecDeque<PageRequest>,
+    in_flight: FuturesOrdered<Fut>,
+}
+
+impl<T, I, F, Fut> PageReader<I, F, Fut>
+where
+    I: Fn(&T) -> Option<&str>,
+    F: FnMut(PageRequest) -> Fut,
+    Fut: Future<Output = Result<Page<T>>>,
+{
+    pub(crate) fn new(pager: Pager, row_id: I, fetch: F) -> Self {
+        PageReader {
+            pager,
+            row_id,
+            fetch,
+            ahead: None,
+            sent: VecDeque::new(),
+            in_flight: FuturesOrdered::new(),
+        }
+    }
+
+    /// The next page of the listing, recorded; `None` once the pager ends it. After an error the
+    /// listing is over.
+    pub(crate) async fn next_page(&mut self) -> Result<Option<Page<T>>> {
+        loop {
+            self.send_ahead();
+            if let Some(request) = self.sent.pop_front() {
+                let Some(read) = self.in_flight.next().await else {
+                    unreachable!("every page sent ahead has its read in flight")
+                };
+                if self.pager.next_request() != Some(&request) {
+                    self.stop_reading_ahead();
+                    continue;
+                }
+                let page = read?;
+                self.pager.record(&page, &self.row_id)?;
+                return Ok(Some(page));
+            }
+            let Some(request) = self.pager.next_request().cloned() else {
+                return Ok(None);
+            };
+            let page = (self.fetch)(request).await?;
+            self.pager.record(&page, &self.row_id)?;
+            if self.pager.pages() == 1 {
+                self.ahead = self.pager.requests_implied(page.info.total);
+            }
+            return Ok(Some(page));
+        }
+    }
+
+    /// Asks for implied pages until `fan_out` are in flight.
+    fn send_ahead(&mut self) {
+        while self.in_flight.len() < self.pager.fan_out {
+            let Some(request) = self.ahead.as_mut().and_then(Iterator::next) else {
+                return;
+            };
+            self.in_flight.push_back((self.fetch)(request.clone()));
+            self.sent.push_back(request);
+        }
+    }
+
+    fn stop_reading_ahead(&mut self) {
+        self.ahead = None;
+        self.sent.clear();
+        self.in_flight = FuturesOrdered::new();
+    }
+}
+
+/// The page-number or offset requests that read the rest of a listing in full pages, made one at a
+/// time as the reader needs them.
+#[derive(Debug)]
+pub(crate) struct ImpliedRequests {
+    next: PageRequest,
+    left: u64,
+}
+
+impl Iterator for ImpliedRequests {
+    type Item = PageRequest;
+
+    fn next(&mut self) -> Option<PageRequest> {
+        self.left = self.left.checked_sub(1)?;
+        let following = match self.next {
+            PageRequest::PageNumber { page, size } => PageRequest::PageNumber {
+                page: page.saturating_add(1),
+                size,
+            },
+            PageRequest::Offset { offset, limit } => PageRequest::Offset {
+                offset: offset.saturating_add(u64::from(limit)),
+                limit,
+            },
+            PageRequest::Cursor { .. } | PageRequest::NextLink { .. } => {
+                unreachable!("only page-number and offset requests are implied")
+            }
+        };
+        Some(std::mem::replace(&mut self.next, following))
+    }
 }
 
 impl Pager {
     /// The page-number or offset requests that would read the rest of a listing of `total` rows in
     /// full pages from the next request on, within the page ceiling; none without
     /// [`Pager::read_ahead`], for other styles, without a total, or when the listing has ended.
-    fn requests_implied(&self, total: Option<u64>) -> Vec<PageRequest> {
+    fn requests_implied(&self, total: Option<u64>) -> Option<ImpliedRequests> {
         let (Some(total), Some(next), true) = (total, &self.next, self.fan_out > 1) else {
-            return Vec::new();
+            return None;
         };
-        let left = u64::from(self.max_pages.saturating_sub(self.pages));
-        let pages_for = |size: u32| {
-            total
-                .saturating_sub(self.rows)
-                .div_ceil(u64::from(size.max(1)))
-                .min(left)
+        let size = match *next {
+            PageRequest::PageNumber { size, .. } => size,
+            PageRequest::Offset { limit, .. } => limit,
+            PageRequest::Cursor { .. } | PageRequest::NextLink { .. } => return None,
         };
-        match *next {
-            PageRequest::PageNumber { page, size } => (0..pages_for(size))
-                .map(|i| PageRequest::PageNumber {
-                    page: page.saturating_add(i),
-                    size,
-                })
-                .collect(),
-            PageRequest::Offset { offset, limit } => (0..pages_for(limit))
-                .map(|i| PageRequest::Offset {
-                    offset: offset.saturating_add(i.saturating_mul(u64::from(limit))),
-                    limit,
-                })
-                .collect(),
-            PageRequest::Cursor { .. } | PageRequest::NextLink { .. } => Vec::new(),
-        }
+        let left = total
+            .saturating_sub(self.rows)
+            .div_ceil(u64::from(size.max(1)))
+            .min(u64::from(self.max_pages.saturating_sub(self.pages)));
+        Some(ImpliedRequests {
+            next: next.clone(),
+            left,
+        })
     }
 }
 
@@ -704,6 +816,38 @@ mod tests {
             .collect();
         assert_eq!(pages, (0..12).collect::<Vec<_>>(), "each page once");
         assert_eq!(seen.peak.get(), 4, "the pages after the first, 4 at a time");
+    }
+
+    #[tokio::test]
+    async fn a_first_page_read_already_is_not_asked_for_again_and_starts_the_read_ahead() {
+        let seen = Seen::default();
+        let first = rows(0..2, info_total(9));
+        let mut listed = Vec::new();
+        for_each_row_from(
+            first,
+            Pager::new(PagingStyle::PageNumber { first: 0, size: 2 }).read_ahead(4),
+            id,
+            |request| {
+                let PageRequest::PageNumber { page, .. } = request else {
+                    unreachable!("a page-number listing asks by number")
+                };
+                let n = page * 2;
+                seen.answer(request, rows(n..(n + 2).min(9), info_total(9)))
+            },
+            |row| listed.push(row),
+        )
+        .await
+        .unwrap();
+        assert_eq!(listed, ids(9));
+        let pages: Vec<_> = seen.asked.borrow().clone();
+        assert_eq!(
+            pages,
+            (1..5)
+                .map(|page| PageRequest::PageNumber { page, size: 2 })
+                .collect::<Vec<_>>(),
+            "pages 1 to 4 only"
+        );
+        assert_eq!(seen.peak.get(), 4, "read ahead on the first page's total");
     }
 
     #[tokio::test]

@@ -13,11 +13,11 @@ use crate::changes::{
     Coverage,
 };
 use crate::device::{MdmDevice, MdmGroup, SerialNumber};
-use crate::error::{Error, ErrorKind, Operation, Result};
+use crate::error::{ErrorKind, Operation, Result};
 use crate::group_delta::{GroupDelta, GroupDeltaToken};
 use crate::kind::ProviderKind;
 use crate::links::DeviceLink;
-use crate::paging::{Page, PageRequest, Pager, PagingStyle, DEFAULT_MAX_PAGES};
+use crate::paging::{Page, PageReader, PageRequest, Pager, PagingStyle, DEFAULT_MAX_PAGES};
 use crate::resolution::{DeviceUser, Resolution, ResolvedUserName, UserRef};
 
 // The operations the default methods and conveniences name on their errors (the names providers use).
@@ -40,7 +40,7 @@ pub trait MdmProvider: Debug + Send + Sync + 'static {
     fn kind(&self) -> ProviderKind;
 
     /// The test call of R8: proves that the host answers, the credentials are accepted and they may read
-    /// devices. Errors carry the R8 category through [`Error::category`].
+    /// devices. Errors carry the R8 category through [`crate::Error::category`].
     async fn validate(&self) -> Result<()>;
 
     /// Every device whose serial number is exactly `serial` once normalised (the MDM's own filter may be
@@ -53,6 +53,15 @@ pub trait MdmProvider: Debug + Send + Sync + 'static {
     /// One page of the bulk device listing. Callers drive it with a [`Pager`] (or use
     /// [`MdmProviderExt::device_stream`]), which decides when the listing ends.
     async fn list_devices_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>>;
+
+    /// How many device pages a listing may ask for at once once the first page has given the server's
+    /// total ([`Pager::read_ahead`]; page-number and offset paging only). Default 1: one after
+    /// another. A provider whose pages after the first do not depend on each other returns its
+    /// client's [`crate::http::HttpClient::max_concurrency`]; the client's limits still hold every
+    /// request.
+    fn device_pages_at_once(&self) -> usize {
+        1
+    }
 
     /// Every device group (R11) with its members as MDM device IDs.
     async fn groups(&self) -> Result<Vec<MdmGroup>>;
@@ -230,6 +239,9 @@ macro_rules! forward_provider {
             fn device_paging(&self) -> PagingStyle {
                 (**self).device_paging()
             }
+            fn device_pages_at_once(&self) -> usize {
+                (**self).device_pages_at_once()
+            }
             async fn list_devices_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {
                 (**self).list_devices_page(request).await
             }
@@ -357,20 +369,35 @@ pub fn device_stream_with<P: MdmProvider + ?Sized>(
     max_pages: u32,
     resolution: Resolution,
 ) -> BoxStream<'_, Result<MdmDevice>> {
-    let pager = Pager::with_max_pages(provider.device_paging(), max_pages);
-    stream::try_unfold(pager, move |mut pager| async move {
-        let Some(request) = pager.next_request().cloned() else {
-            return Ok::<_, Error>(None);
-        };
-        let page = provider
-            .list_devices_page_with(&request, resolution)
-            .await?;
-        pager
-            .record(&page, MdmDevice::row_id)
-            .map_err(Operation::new(provider.kind(), OP_LIST).tagger())?;
-        Ok(Some((stream::iter(page.items.into_iter().map(Ok)), pager)))
+    device_page_stream(provider, max_pages, resolution)
+        .map_ok(|page| stream::iter(page.items.into_iter().map(Ok)))
+        .try_flatten()
+        .boxed()
+}
+
+/// The pages of [`device_stream_with`], recorded by the [`Pager`] rules and read
+/// [`MdmProvider::device_pages_at_once`] at a time once the first page gave a total. Pages read ahead
+/// progress only while the stream is polled: a consumer that pauses long between pages (a slow store)
+/// should drive the stream from a task of its own, as mdmkit-sync does.
+pub fn device_page_stream<P: MdmProvider + ?Sized>(
+    provider: &P,
+    max_pages: u32,
+    resolution: Resolution,
+) -> BoxStream<'_, Result<Page<MdmDevice>>> {
+    let pager = Pager::with_max_pages(provider.device_paging(), max_pages)
+        .read_ahead(provider.device_pages_at_once());
+    let reader = PageReader::new(
+        pager,
+        MdmDevice::row_id,
+        move |request: PageRequest| async move {
+            provider.list_devices_page_with(&request, resolution).await
+        },
+    );
+    let tag = Operation::new(provider.kind(), OP_LIST).tagger();
+    stream::try_unfold(reader, |mut reader| async move {
+        Ok(reader.next_page().await?.map(|page| (page, reader)))
     })
-    .try_flatten()
+    .map_err(tag)
     .boxed()
 }
 

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use futures::TryStreamExt;
 use mdmkit_core::{
-    async_trait, device_stream_with_limit, ErrorKind, MdmDevice, MdmGroup, MdmProvider,
-    MdmProviderExt, Page, PageInfo, PageRequest, PagingStyle, ProviderKind, Result, SerialNumber,
-    Url,
+    async_trait, device_page_stream, device_stream_with_limit, ErrorKind, MdmDevice, MdmGroup,
+    MdmProvider, MdmProviderExt, Page, PageInfo, PageRequest, PagingStyle, ProviderKind,
+    Resolution, Result, SerialNumber, Url,
 };
 
 /// An in-memory provider paged by offset, whose total can be made to lie.
@@ -16,6 +16,10 @@ struct Fake {
     devices: Vec<MdmDevice>,
     claimed_total: Option<u64>,
     requests: AtomicU64,
+    /// What [`MdmProvider::device_pages_at_once`] says.
+    at_once: usize,
+    in_flight: AtomicU64,
+    peak: AtomicU64,
 }
 
 fn device(id: usize, serial: &str) -> MdmDevice {
@@ -47,8 +51,18 @@ impl MdmProvider for Fake {
     fn device_paging(&self) -> PagingStyle {
         PagingStyle::Offset { limit: 3 }
     }
+    fn device_pages_at_once(&self) -> usize {
+        self.at_once
+    }
     async fn list_devices_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {
         self.requests.fetch_add(1, Ordering::SeqCst);
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        // A pause in which other reads may start.
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
         let PageRequest::Offset { offset, limit } = request else {
             panic!("unexpected request {request:?}")
         };
@@ -82,11 +96,54 @@ impl MdmProvider for Fake {
 }
 
 fn fake(n: usize, claimed_total: Option<u64>) -> Arc<dyn MdmProvider> {
-    Arc::new(Fake {
+    Arc::new(fake_reading(n, claimed_total, 1))
+}
+
+fn fake_reading(n: usize, claimed_total: Option<u64>, at_once: usize) -> Fake {
+    Fake {
         devices: (0..n).map(|i| device(i, &format!("SER{i}"))).collect(),
         claimed_total,
         requests: AtomicU64::new(0),
-    })
+        at_once,
+        in_flight: AtomicU64::new(0),
+        peak: AtomicU64::new(0),
+    }
+}
+
+#[tokio::test]
+async fn device_pages_after_the_first_are_read_at_the_providers_width_in_order() {
+    let ids = |n: usize| (0..n).map(|i| i.to_string()).collect::<Vec<_>>();
+    // 20 devices, 3 a page: 7 pages, the first alone, then 6 at up to 4 at once.
+    let provider = fake_reading(20, Some(20), 4);
+    let all = provider.all_devices().await.unwrap();
+    let listed: Vec<_> = all.iter().map(|d| d.device_id.clone()).collect();
+    assert_eq!(listed, ids(20));
+    assert_eq!(provider.request_count(), 7, "each page once");
+    assert_eq!(provider.peak.load(Ordering::SeqCst), 4);
+
+    // The default reads one page after another.
+    let provider = fake_reading(20, Some(20), 1);
+    assert_eq!(provider.all_devices().await.unwrap().len(), 20);
+    assert_eq!(provider.peak.load(Ordering::SeqCst), 1);
+
+    // Through `Arc<dyn MdmProvider>`, pages: the width is forwarded.
+    let provider: Arc<dyn MdmProvider> = Arc::new(fake_reading(20, Some(20), 3));
+    assert_eq!(provider.device_pages_at_once(), 3);
+    let pages: Vec<usize> = device_page_stream(&provider, 100, Resolution::Inline)
+        .map_ok(|p| p.items.len())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(pages, [3, 3, 3, 3, 3, 3, 2]);
+
+    // A total that lies: the empty page ends the listing; reads ahead past it are spent, not listed.
+    let provider = fake_reading(5, Some(1_000), 4);
+    assert_eq!(provider.all_devices().await.unwrap().len(), 5);
+    assert!(
+        provider.request_count() <= 1 + 4 + 1,
+        "{}",
+        provider.request_count()
+    );
 }
 
 #[tokio::test]
@@ -123,8 +180,7 @@ async fn a_lying_total_is_bounded_by_the_page_ceiling() {
 async fn device_by_serial_reports_duplicates_instead_of_picking_one() {
     let provider: Arc<dyn MdmProvider> = Arc::new(Fake {
         devices: vec![device(1, "DUP1"), device(2, "dup1"), device(3, "ONE")],
-        claimed_total: None,
-        requests: AtomicU64::new(0),
+        ..fake_reading(0, None, 1)
     });
     let one = SerialNumber::parse("one").unwrap();
     assert_eq!(

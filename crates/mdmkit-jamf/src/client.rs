@@ -10,7 +10,7 @@ use mdmkit_core::chrono::{DateTime, Utc};
 use mdmkit_core::http::{
     plain_id_segment, ClientCredentials, ClientOptions, HttpClient, OAuthBearer, TokenCache,
 };
-use mdmkit_core::paging::{collect_all, for_each_row};
+use mdmkit_core::paging::{collect_all, for_each_row, for_each_row_from};
 use mdmkit_core::{
     ChangeCursor, ChangesPage, Coverage, Error, ErrorKind, JamfConfig, MdmDevice, MdmGroup,
     NumberedPosition, Operation, Page, PageRequest, PagingStyle, ProviderKind, ProviderOperations,
@@ -30,6 +30,12 @@ use crate::wire::{
 pub const PAGE_SIZE: u32 = 2000;
 /// `/api/v1/users` declares (and enforces) a maximum of 1000.
 const USERS_PAGE_SIZE: u32 = 1000;
+
+/// How `/api/v1/users` is paged.
+const USERS_PAGING: PagingStyle = PagingStyle::PageNumber {
+    first: 0,
+    size: USERS_PAGE_SIZE,
+};
 /// Serial lookups expect one row; duplicates are still read in full.
 const LOOKUP_PAGE_SIZE: u32 = 100;
 /// Usernames per `username=in=(…)` filter, keeping the URL short.
@@ -132,6 +138,10 @@ impl JamfClient {
         self.api.request_count()
     }
 
+    pub(crate) fn max_concurrency(&self) -> usize {
+        self.api.max_concurrency()
+    }
+
     fn state(&self) -> State {
         *self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -218,9 +228,11 @@ impl JamfClient {
                         path = api.path(),
                         "computers inventory answered 404; choosing the endpoint version again"
                     );
+                    // The server was upgraded: what was learnt from its old version goes.
                     self.update(|s| {
                         s.inventory = None;
                         s.version = None;
+                        s.users_api = None;
                     });
                 }
                 other => return other,
@@ -285,17 +297,27 @@ impl JamfClient {
     // ----- devices -----
 
     /// One page of the bulk listing. Page 0 starts a listing, so the user directory is read afresh (once,
-    /// when the first page with an assigned user needs it).
+    /// when the first page with an assigned user needs it). Page 0 and the directory's first page are
+    /// read together: a fleet with assigned users needs both, and one without spends that one user page.
     pub(crate) async fn list_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {
-        let (page, _) = request.page_number(OPS.list_devices)?;
-        if page == 0 {
+        let op = OPS.list_devices;
+        let (page, _) = request.page_number(op)?;
+        let (computers, first_users) = if page == 0 {
             *self.directory.lock().await = Directory::Stale;
-        }
-        let computers = self
-            .inventory_page(OPS.list_devices, DEVICE_SECTIONS, request, None)
-            .await?;
+            let (computers, first_users) = futures::future::join(
+                self.inventory_page(op, DEVICE_SECTIONS, request, None),
+                self.first_users_page(op),
+            )
+            .await;
+            (computers?, first_users)
+        } else {
+            let computers = self
+                .inventory_page(op, DEVICE_SECTIONS, request, None)
+                .await?;
+            (computers, None)
+        };
         let users = if computers.items.iter().any(|c| c.username().is_some()) {
-            self.directory(OPS.list_devices).await?
+            self.directory_after(op, first_users).await?
         } else {
             UserIds::Usernames
         };
@@ -420,27 +442,42 @@ impl JamfClient {
 
     /// Every user matching `filter` (all without one), page by page into `into`: a page's wire records
     /// are dropped once added, so a directory read holds a few pages of them, not the directory. The
-    /// first page counts the users, so the pages after it are read at the server's allowed concurrency.
+    /// first page (`first`, when it was read already) counts the users, so the pages after it are read
+    /// at the server's allowed concurrency.
     async fn users(
         &self,
         op: Operation,
         filter: Option<&str>,
+        first: Option<Page<User>>,
         into: &mut DirectoryBuilder,
     ) -> Result<()> {
         let pager = self
             .api
-            .pager(PagingStyle::PageNumber {
-                first: 0,
-                size: USERS_PAGE_SIZE,
-            })
-            .read_ahead(self.api.max_concurrency());
-        for_each_row(
-            pager,
-            user_id,
-            |request| async move { self.users_page(op, &request, filter).await },
-            |user| into.add(&user),
-        )
-        .await
+            .pager(USERS_PAGING)
+            .read_ahead(self.max_concurrency());
+        let fetch =
+            |request: PageRequest| async move { self.users_page(op, &request, filter).await };
+        let each = |user: User| into.add(&user);
+        match first {
+            Some(first) => for_each_row_from(first, pager, user_id, fetch, each).await,
+            None => for_each_row(pager, user_id, fetch, each).await,
+        }
+    }
+
+    /// The directory's first page, read alongside a listing's first computers; `None` on a server
+    /// without the users API (nothing is sent).
+    async fn first_users_page(&self, op: Operation) -> Option<Result<Page<User>>> {
+        match self.users_possible(op).await {
+            Ok(false) => None,
+            Ok(true) => {
+                let first = PageRequest::PageNumber {
+                    page: 0,
+                    size: USERS_PAGE_SIZE,
+                };
+                Some(self.users_page(op, &first, None).await)
+            }
+            Err(e) => Some(Err(e)),
+        }
     }
 
     /// Turns a user read into [`UserIds`]: a server without `/api/v1/users` (404) uses usernames from now
@@ -475,14 +512,27 @@ impl JamfClient {
 
     /// The whole user directory, read once per listing (ceil(users / 1000) requests).
     async fn directory(&self, op: Operation) -> Result<UserIds> {
+        self.directory_after(op, None).await
+    }
+
+    /// [`JamfClient::directory`], with its first page already read (or refused) when `first` is given.
+    async fn directory_after(
+        &self,
+        op: Operation,
+        first: Option<Result<Page<User>>>,
+    ) -> Result<UserIds> {
         let mut cache = self.directory.lock().await;
         if let Directory::Loaded(ids) = &*cache {
             return Ok(ids.clone());
         }
         let ids = if self.users_possible(op).await? {
             let mut users = DirectoryBuilder::default();
-            let read = self.users(op, None, &mut users).await.map(|()| users);
-            self.users_outcome(read)?
+            let read = match first {
+                Some(Err(e)) => Err(e),
+                Some(Ok(first)) => self.users(op, None, Some(first), &mut users).await,
+                None => self.users(op, None, None, &mut users).await,
+            };
+            self.users_outcome(read.map(|()| users))?
         } else {
             UserIds::Usernames
         };
@@ -507,7 +557,7 @@ impl JamfClient {
                         .join(",")
                 ),
             };
-            if let Err(e) = self.users(op, Some(&filter), &mut found).await {
+            if let Err(e) = self.users(op, Some(&filter), None, &mut found).await {
                 return self.users_outcome(Err(e));
             }
         }

@@ -67,9 +67,9 @@
 //! | Token | `POST /api/v1/oauth/token` (form fields `grant_type`, `client_id`, `client_secret`), `/api/oauth/token` if that is 404; cached, renewed before `expires_in` runs out and once after a 401 |
 //! | Validate | a token, `GET /api/v1/jamf-pro-version`, then one inventory row (`page-size=1`), which needs "Read Computers" |
 //! | Serial lookup | `GET /api/vN/computers-inventory?section=GENERAL&section=HARDWARE&section=USER_AND_LOCATION&filter=hardware.serialNumber=="…"&sort=id:asc`, then an exact match here |
-//! | Bulk listing | the same collection with `page`/`page-size=2000`, ended by `totalCount` |
+//! | Bulk listing | the same collection with `page`/`page-size=2000`, ended by `totalCount`; the pages after the first read together, at the client's concurrency ([`MdmProvider::device_pages_at_once`]) |
 //! | Changed since T | the same with `filter=general.reportDate>="T"` (RSQL, `T` in RFC 3339 with milliseconds) |
-//! | Users | `GET /api/v1/users` (1000 a page) once per listing; `filter=username=="…"` for lookups |
+//! | Users | `GET /api/v1/users` (1000 a page) once per listing, its first page alongside the listing's first computers (a fleet without users spends that one request); `filter=username=="…"` for lookups |
 //! | Groups | `GET /api/v1/computer-groups`; smart members from `/api/v{3,2}/computer-groups/smart-group-membership/{id}`; static members from Classic `/JSSResource/computergroups/id/{id}` or one `GROUP_MEMBERSHIPS` inventory pass |
 //! | Link | `https://HOST/computers.html?id=ID&o=r` |
 //!
@@ -84,7 +84,8 @@
 //!   newest collection it has: computers inventory v4 from 11.30, else v3, else v1; smart-group
 //!   membership v3 from 11.28, else v2, else the Classic group record. Each candidate that answers 404
 //!   moves on to the next (so an unreadable version still works), and the one that answered is kept. A
-//!   kept inventory version that later answers 404 (the server was upgraded) is chosen again.
+//!   kept inventory version that later answers 404 (the server was upgraded) is chosen again, and
+//!   whether the server has the user API is learnt again too.
 //! - **Computers only.** Groups are computer groups (R11), so the listing is of computers; mobile devices
 //!   are not read.
 //! - **Page size.** 2000 rows, Jamf's silent cap. A listing ends when `totalCount` rows have been read (a
@@ -100,7 +101,8 @@
 //!   that API (older servers, or a 404) the username is the user ID. A client without the "Read User"
 //!   privilege (403) also falls back to usernames, with a warning in the log, rather than failing the
 //!   sync: validation does not ask for that privilege.
-//! - **Memory of a listing.** A listing holds one page of computers (2000 rows) and the user directory,
+//! - **Memory of a listing.** A listing holds the pages of computers in flight (2000 rows each; the
+//!   first alone, then as many as the client's concurrency, five by default) and the user directory,
 //!   which it reads page by page (the first page counts the users; the rest are read at the allowed
 //!   concurrency, a few pages held at once) into a compact table (no wire records): about 32 bytes
 //!   plus each user's text (username twice, id, real name), some 70 bytes a user, so 7 MB for 100,000
@@ -194,6 +196,12 @@ impl MdmProvider for JamfProvider {
             first: 0,
             size: PAGE_SIZE,
         }
+    }
+
+    /// The pages after the first are independent (the user directory is read once, behind a lock), so
+    /// a listing reads them at the client's concurrency.
+    fn device_pages_at_once(&self) -> usize {
+        self.client.max_concurrency()
     }
 
     async fn list_devices_page(&self, request: &PageRequest) -> Result<Page<MdmDevice>> {

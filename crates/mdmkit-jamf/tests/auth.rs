@@ -173,6 +173,7 @@ async fn a_listing_survives_the_token_expiring_mid_way() {
     // Page 1 takes 1.2 s, so the token has to be renewed before page 2.
     let page1 = inventory_expecting_tokens(&server, rows.clone(), 1, "tok-1", 1200).await;
     let page2 = inventory_expecting_tokens(&server, rows.clone(), 2, "tok-2", 0).await;
+    let users = empty_user_directory(&server).await;
     let unexpected = catch_all(&server).await;
 
     let jamf = provider(&server);
@@ -182,6 +183,7 @@ async fn a_listing_survives_the_token_expiring_mid_way() {
         ids(&devices),
         (1..=8).map(|i| i.to_string()).collect::<Vec<_>>()
     );
+    users.assert_calls_async(1).await;
     tokens.assert_calls_async(2).await;
     version.assert_calls_async(1).await;
     page0.assert_calls_async(1).await;
@@ -217,6 +219,7 @@ async fn a_listing_survives_one_invalid_token_401_mid_way() {
         .await;
     let page1 = inventory_expecting_tokens(&server, rows.clone(), 1, "tok-2", 0).await;
     let page2 = inventory_expecting_tokens(&server, rows.clone(), 2, "tok-2", 0).await;
+    let users = empty_user_directory(&server).await;
     let unexpected = catch_all(&server).await;
 
     let jamf = provider(&server);
@@ -227,14 +230,15 @@ async fn a_listing_survives_one_invalid_token_401_mid_way() {
         (1..=8).map(|i| i.to_string()).collect::<Vec<_>>(),
         "no row lost or read twice"
     );
+    users.assert_calls_async(1).await;
     tokens.assert_calls_async(2).await;
     refused.assert_calls_async(1).await;
     version.assert_calls_async(1).await;
     page0.assert_calls_async(1).await;
     page1.assert_calls_async(1).await;
     page2.assert_calls_async(1).await;
-    // token, version, page 0, refused page 1, token, page 1, page 2.
-    assert_eq!(jamf.request_count(), 7);
+    // token, version, page 0 and the first user page, refused page 1, token, page 1, page 2.
+    assert_eq!(jamf.request_count(), 8);
     unexpected.assert_calls_async(0).await;
 }
 
@@ -285,6 +289,7 @@ async fn one_token_serves_many_requests_and_secrets_stay_hidden() {
         json!({"totalCount": 0, "results": []}).to_string(),
     )
     .await;
+    let users = empty_user_directory(&server).await;
     let unexpected = catch_all(&server).await;
 
     let jamf = provider(&server);
@@ -296,6 +301,7 @@ async fn one_token_serves_many_requests_and_secrets_stay_hidden() {
     version.assert_calls_async(1).await;
     one_row.assert_calls_async(1).await;
     page.assert_calls_async(2).await;
+    users.assert_calls_async(2).await;
     let debug = format!("{jamf:?}");
     assert!(!debug.contains(CLIENT_SECRET), "{debug}");
     assert!(!debug.contains(TOKEN), "{debug}");

@@ -6,7 +6,8 @@ use common::*;
 use httpmock::{Method, MockServer};
 use mdmkit_core::http::ClientOptions;
 use mdmkit_core::{
-    ErrorKind, JamfConfig, MdmProvider, MdmProviderExt, PageRequest, PagingStyle, SerialNumber,
+    ErrorKind, JamfConfig, MdmProvider, MdmProviderExt, PageRequest, PagingStyle, ProviderKind,
+    SerialNumber,
 };
 use mdmkit_jamf::JamfProvider;
 use serde_json::json;
@@ -249,8 +250,12 @@ fn expected_ids(first: u64, n: u64) -> Vec<String> {
 async fn an_empty_inventory_takes_one_page() {
     let (devices, requests, pages, directory, _) = listing(Vec::new(), 2000, 0).await;
     assert!(devices.is_empty());
-    assert_eq!((pages, directory), (1, 0));
-    assert_eq!(requests, 3, "token, version, one page");
+    assert_eq!(
+        (pages, directory),
+        (1, 1),
+        "the first user page is read alongside the first computers"
+    );
+    assert_eq!(requests, 4, "token, version, one page, one user page");
 }
 
 #[tokio::test]
@@ -258,8 +263,11 @@ async fn exactly_one_full_page_stops_at_the_total() {
     let (devices, requests, pages, directory, _) = listing(computers(1, 2000, None), 2000, 0).await;
     assert_eq!(ids(&devices), expected_ids(1, 2000));
     assert_eq!(pages, 1, "totalCount reached: no empty page asked for");
-    assert_eq!(directory, 0, "no assigned user: no user directory read");
-    assert_eq!(requests, 3);
+    assert_eq!(
+        directory, 1,
+        "no assigned user: only the user page read alongside the first computers"
+    );
+    assert_eq!(requests, 4);
 }
 
 #[tokio::test]
@@ -267,7 +275,19 @@ async fn several_pages_with_a_short_last_page() {
     let (devices, requests, pages, _, _) = listing(computers(1, 4500, None), 2000, 0).await;
     assert_eq!(ids(&devices), expected_ids(1, 4500));
     assert_eq!(pages, 3);
-    assert_eq!(requests, 5);
+    assert_eq!(requests, 6, "token, version, 3 pages, the first user page");
+}
+
+/// Inventory pages after the first do not depend on each other, so a listing reads them as many at
+/// once as the client's limits allow (the conformance suite checks the sandbox sees that many).
+#[test]
+fn inventory_pages_are_read_at_the_clients_concurrency() {
+    let options = ClientOptions::for_local_testing();
+    let server = MockServer::start();
+    let jamf = JamfProvider::new(config(&server), &options).unwrap();
+    let limit = options.limits_for(ProviderKind::Jamf).max_concurrency;
+    assert!(limit > 1, "{limit}");
+    assert_eq!(jamf.device_pages_at_once(), limit);
 }
 
 #[tokio::test]
@@ -279,7 +299,7 @@ async fn a_server_capping_pages_below_2000_still_yields_every_row_once() {
         "no row lost or repeated"
     );
     assert_eq!(pages, 3, "1000 + 1000 + 500, ended by totalCount");
-    assert_eq!(requests, 5);
+    assert_eq!(requests, 6);
 }
 
 #[tokio::test]
@@ -357,7 +377,9 @@ async fn unassigned_users_in_every_documented_shape() {
         fixture("computers_inventory_unassigned_user_shapes.json"),
     )
     .await;
-    // No username anywhere: no user directory request (the catch-all would see it).
+    // No username anywhere: the user page read alongside the first computers is the only one, and
+    // none of its users is taken.
+    let directory = user_directory(&server, users(3)).await;
     let unexpected = catch_all(&server).await;
 
     let devices = provider(&server).all_devices().await.unwrap();
@@ -382,6 +404,7 @@ async fn unassigned_users_in_every_documented_shape() {
             ("206", None, Some("Front Desk")),
         ]
     );
+    directory.assert_calls_async(1).await;
     unexpected.assert_calls_async(0).await;
 }
 
@@ -398,14 +421,7 @@ async fn a_missing_user_api_falls_back_to_usernames_and_is_remembered() {
         fixture("computers_inventory_v4_assigned_and_unassigned.json"),
     )
     .await;
-    let users = error_mock(
-        &server,
-        Method::GET,
-        "/api/v1/users",
-        404,
-        "api_error_not_found.json",
-    )
-    .await;
+    let users = not_found(&server, "/api/v1/users").await;
     let unexpected = catch_all(&server).await;
 
     let jamf = provider(&server);
@@ -549,4 +565,80 @@ fn debug_never_shows_the_secret() {
     let debug = format!("{jamf:?}");
     assert!(!debug.contains("hunter2-secret"), "{debug}");
     assert!(debug.contains("acme.jamfcloud.com"), "{debug}");
+}
+
+/// A listing's first computers and the first page of its user directory are read together: a one-page
+/// fleet with users costs the two requests at once, not one after the other.
+#[tokio::test]
+async fn the_first_user_page_is_read_alongside_the_first_computers() {
+    use mdmkit_sandbox::{Access, Faults, Sandbox, SandboxConfig};
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let kind = ProviderKind::Jamf;
+    let mdmkit_core::ProviderConfig::Jamf(config) = sandbox.config(kind, Access::Full) else {
+        unreachable!("the sandbox hands out a Jamf configuration for Jamf")
+    };
+    let jamf = JamfProvider::new(config, &sandbox.client_options()).unwrap();
+    // The first listing gets the token and the version; the second is measured, with latency so that
+    // requests sent together are in progress together.
+    let first = jamf.all_devices().await.unwrap();
+    assert!(first.iter().any(|d| d.user_id.is_some()), "users assigned");
+    sandbox.set_faults(
+        kind,
+        Faults {
+            latency: std::time::Duration::from_millis(30),
+            ..Faults::default()
+        },
+    );
+    sandbox.reset_request_counts();
+    assert_eq!(jamf.all_devices().await.unwrap(), first);
+    assert_eq!(
+        sandbox.listing_directory_requests(kind),
+        1,
+        "one page of users"
+    );
+    assert_eq!(
+        (sandbox.request_count(kind), sandbox.peak_concurrency(kind)),
+        (2, 2),
+        "(requests, most at once): one page of computers and one of users, together"
+    );
+}
+
+/// A server without `/api/v1/users` is remembered as such, until it is found upgraded (its kept
+/// inventory version answers 404): then what was learnt from the old server goes, and the user API is
+/// tried again.
+#[tokio::test]
+async fn an_upgraded_server_gets_its_user_api_tried_again() {
+    let server = MockServer::start_async().await;
+    let _token = token_mock(&server).await;
+    let old_version = version_mock(&server, "jamf_pro_version_11_29_plain.json").await;
+    let body = fixture("computers_inventory_v4_assigned_and_unassigned.json");
+    let v3_page = inventory_page_mock(&server, "v3", 0, 2000, body.clone()).await;
+    let no_users = not_found(&server, "/api/v1/users").await;
+    let jamf = provider(&server);
+    for _ in 0..2 {
+        let devices = jamf.all_devices().await.unwrap();
+        assert_eq!(devices[0].user_id.as_deref(), Some("jdoe"), "the username");
+    }
+    no_users.assert_calls_async(1).await;
+
+    // The upgrade: v3 is gone, the version is newer, and the user API is there.
+    for mock in [old_version, v3_page, no_users] {
+        mock.delete_async().await;
+    }
+    let _v3_gone = not_found(&server, "/api/v3/computers-inventory").await;
+    let _new_version = version_mock(&server, "jamf_pro_version_with_build_suffix.json").await;
+    let _v4_page = inventory_page_mock(&server, "v4", 0, 2000, body).await;
+    let jane = json!({"id": "1042", "username": "jdoe", "realname": "Jane Doe",
+                      "email": "jane.doe@example.com"});
+    let directory = user_directory(&server, vec![jane]).await;
+    let unexpected = catch_all(&server).await;
+
+    let devices = jamf.all_devices().await.unwrap();
+    assert_eq!(
+        devices[0].user_id.as_deref(),
+        Some("1042"),
+        "the user record"
+    );
+    directory.assert_calls_async(1).await;
+    unexpected.assert_calls_async(0).await;
 }

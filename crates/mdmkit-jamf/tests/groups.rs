@@ -314,14 +314,7 @@ async fn a_group_deleted_while_reading_members_is_left_out() {
         r#"{"members":[1]}"#.to_owned(),
     )
     .await;
-    let gone = error_mock(
-        &server,
-        Method::GET,
-        "/api/v3/computer-groups/smart-group-membership/3",
-        404,
-        "api_error_not_found.json",
-    )
-    .await;
+    let gone = not_found(&server, "/api/v3/computer-groups/smart-group-membership/3").await;
     let unexpected = catch_all(&server).await;
 
     let groups = provider(&server).groups().await.unwrap();

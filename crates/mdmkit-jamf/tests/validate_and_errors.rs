@@ -40,14 +40,7 @@ async fn validate_finds_the_inventory_version_by_404_when_the_version_is_unreada
             then.status(200).body(r#"{"version":"production"}"#);
         })
         .await;
-    let v4 = error_mock(
-        &server,
-        Method::GET,
-        "/api/v4/computers-inventory",
-        404,
-        "api_error_not_found.json",
-    )
-    .await;
+    let v4 = not_found(&server, "/api/v4/computers-inventory").await;
     let v3 = one_row_mock(
         &server,
         "v3",
@@ -148,6 +141,8 @@ async fn listing_error(
         fixture_name,
     )
     .await;
+    // The first user page is read alongside the first computers.
+    empty_user_directory(&server).await;
     let unexpected = catch_all(&server).await;
     let err = provider(&server).all_devices().await.unwrap_err();
     (
@@ -221,17 +216,9 @@ async fn an_inventory_missing_at_every_version_is_not_found_and_names_what_was_t
     let _version = version_mock(&server, "jamf_pro_version_with_build_suffix.json").await;
     let mut missing = Vec::new();
     for v in ["v4", "v3", "v1"] {
-        missing.push(
-            error_mock(
-                &server,
-                Method::GET,
-                &format!("/api/{v}/computers-inventory"),
-                404,
-                "api_error_not_found.json",
-            )
-            .await,
-        );
+        missing.push(not_found(&server, &format!("/api/{v}/computers-inventory")).await);
     }
+    empty_user_directory(&server).await;
     let unexpected = catch_all(&server).await;
 
     let err = provider(&server).all_devices().await.unwrap_err();
@@ -264,6 +251,7 @@ async fn a_body_that_is_not_json_is_an_invalid_response() {
                 .body("<html><head><title>Jamf Pro Login</title></head><body></body></html>");
         })
         .await;
+    empty_user_directory(&server).await;
     let unexpected = catch_all(&server).await;
 
     let err = provider(&server).all_devices().await.unwrap_err();
@@ -292,6 +280,7 @@ async fn an_upgraded_server_is_followed_to_its_new_inventory_version() {
         json!({"totalCount": 0, "results": []}).to_string(),
     )
     .await;
+    let _users = empty_user_directory(&server).await;
     let jamf = provider(&server);
     assert!(jamf.all_devices().await.unwrap().is_empty());
     old_version.assert_calls_async(1).await;
@@ -300,14 +289,7 @@ async fn an_upgraded_server_is_followed_to_its_new_inventory_version() {
     old_version.delete_async().await;
     v3_page.delete_async().await;
     let new_version = version_mock(&server, "jamf_pro_version_with_build_suffix.json").await;
-    let v3_gone = error_mock(
-        &server,
-        Method::GET,
-        "/api/v3/computers-inventory",
-        404,
-        "api_error_not_found.json",
-    )
-    .await;
+    let v3_gone = not_found(&server, "/api/v3/computers-inventory").await;
     let v4_page = inventory_page_mock(
         &server,
         "v4",

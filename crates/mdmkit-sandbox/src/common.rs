@@ -405,6 +405,11 @@ pub(crate) fn query_get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<
 
 /// A JSON response.
 pub(crate) fn json(status: StatusCode, value: serde_json::Value) -> Response {
+    json_of(status, &value)
+}
+
+/// A JSON response serialised straight from `value` (no intermediate `Value` tree).
+pub(crate) fn json_of(status: StatusCode, value: &impl serde::Serialize) -> Response {
     (status, axum::Json(value)).into_response()
 }
 

@@ -403,6 +403,40 @@ async fn a_listing_that_breaks_part_way_clears_nothing() {
     assert_eq!(report.still_due(), 100);
 }
 
+/// The listing's pages are read by a task of its own; a panic there is the run's panic, never the end
+/// of a complete listing that would clear the devices after it as vanished.
+#[tokio::test]
+async fn a_listing_that_panics_part_way_clears_nothing() {
+    let h = Harness::new();
+    let ws = fleet(&h, 150).await;
+    h.mdm.set_page_size("acme", 50);
+    h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
+    let before = h.sync.devices(&ws).await.unwrap();
+    h.mdm.remove_device("acme", "150");
+    h.advance(TimeDelta::hours(24));
+    // The third page panics: two thirds of the fleet listed, enough not to look suspicious.
+    let pages = std::sync::atomic::AtomicUsize::new(0);
+    let mdm = h.mdm.clone();
+    h.mdm.on_call(move |op| {
+        if op == Op::ListPage && pages.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 2 {
+            mdm.panic_on("acme", Some(Op::ListPage));
+        }
+    });
+    let run = tokio::spawn({
+        let sync = h.sync.clone();
+        let ws = ws.clone();
+        async move { sync.refresh_due(&ws).await }
+    });
+    let panic = run.await.unwrap_err();
+    assert!(panic.is_panic(), "{panic:?}");
+    h.mdm.panic_on("acme", None);
+    let after = h.sync.devices(&ws).await.unwrap();
+    assert_eq!(after.len(), 150);
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(b.metadata, a.metadata, "{}: same metadata", a.serial_number);
+    }
+}
+
 #[tokio::test]
 async fn the_report_shows_coverage_both_ways() {
     let h = Harness::new();

@@ -41,8 +41,8 @@ use mdmkit_core::http::{ClientOptions, LimitRegistry, RetryConfig};
 use mdmkit_core::{
     Category, ChangesRequest, Coverage, ErrorKind, FleetConfig, GroupDelta, GroupDeltaKind,
     IntuneConfig, IruConfig, JamfConfig, JumpCloudConfig, MdmDevice, MdmProvider, MdmProviderExt,
-    Pager, ProviderConfig, ProviderKind, Resolution, SerialNumber, SimpleMdmConfig, Unresolved,
-    Url, UserRef,
+    Pager, PagingStyle, ProviderConfig, ProviderKind, Resolution, SerialNumber, SimpleMdmConfig,
+    Unresolved, Url, UserRef,
 };
 pub use mdmkit_sandbox::{Access, ExpectedDevice, Faults, Sandbox, SandboxConfig};
 
@@ -800,6 +800,19 @@ pub mod checks {
         }
     }
 
+    /// Adds latency to `kind`'s answers, so that requests sent together are in progress together, and
+    /// starts the request counts (and the most in progress at once) afresh.
+    fn measure_with_latency(sandbox: &Sandbox, kind: ProviderKind) {
+        sandbox.set_faults(
+            kind,
+            Faults {
+                latency: Duration::from_millis(30),
+                ..Faults::default()
+            },
+        );
+        sandbox.reset_request_counts();
+    }
+
     /// A deferred listing (no per-device read) costs its device pages, one after another, and the user
     /// directory's pages once, those after the first (which counts the users) read together at the
     /// allowed concurrency; the sandbox counts the requests and sees how many were in progress at once.
@@ -823,15 +836,7 @@ pub mod checks {
         };
         // A first listing gets the tokens and probes: the second is measured, alone.
         list().await;
-        // Latency, so that requests sent together are in progress together.
-        sandbox.set_faults(
-            h.kind,
-            Faults {
-                latency: Duration::from_millis(30),
-                ..Faults::default()
-            },
-        );
-        sandbox.reset_request_counts();
+        measure_with_latency(&sandbox, h.kind);
         let pages = list().await;
         let directory = sandbox.listing_directory_requests(h.kind);
         let fan_out = options.limits_for(h.kind).max_concurrency;
@@ -845,6 +850,67 @@ pub mod checks {
                 directory.saturating_sub(1).clamp(1, fan_out)
             ),
             "{}: (requests, most at once) for {devices} devices, {directory} directory pages",
+            h.kind
+        );
+    }
+
+    /// A device stream reads the pages after the first [`MdmProvider::device_pages_at_once`] at a time
+    /// (never more than the client's limit allows), hands them on in order, and costs its pages alone.
+    /// No device has a user, so the pages are all a listing reads (and Jamf's first user page).
+    pub async fn device_pages_are_read_ahead_at_the_providers_width(h: &Harness) {
+        let pages = 4;
+        let page_size = {
+            let sandbox = h.sandbox(1).await;
+            let provider = h.provider(&sandbox, Access::Full);
+            let asked = provider.device_paging().page_size().map(|s| s as usize);
+            asked
+                .unwrap_or(usize::MAX)
+                .min(sandbox.max_page_size(h.kind))
+        };
+        let devices = (pages - 1) * page_size + 1;
+        let sandbox = h.sandbox(devices).await;
+        sandbox.mutate(|f| {
+            let all: Vec<u32> = f.devices.keys().copied().collect();
+            for d in all {
+                f.assign_user(d, None);
+            }
+        });
+        let options = sandbox.client_options();
+        let provider = h.provider_with(&sandbox, Access::Full, &options);
+        let at_once = provider.device_pages_at_once();
+        let fan_out = options.limits_for(h.kind).max_concurrency;
+        assert!(
+            (1..=fan_out).contains(&at_once),
+            "{}: {at_once} pages at once, limit {fan_out}",
+            h.kind
+        );
+        let list = || async {
+            let ids: Vec<String> =
+                mdmkit_core::device_stream_with(provider.as_ref(), 10_000, Resolution::Deferred)
+                    .map_ok(|d| d.device_id)
+                    .try_collect()
+                    .await
+                    .unwrap();
+            ids
+        };
+        // A first listing gets the tokens and probes: the second is measured, alone.
+        let first = list().await;
+        measure_with_latency(&sandbox, h.kind);
+        let listed = list().await;
+        assert_eq!(listed, first, "{}: the same rows in the same order", h.kind);
+        assert_eq!(listed.len(), devices, "{}", h.kind);
+        let (requests, peak) = (
+            sandbox.request_count(h.kind) as usize,
+            sandbox.peak_concurrency(h.kind) as usize,
+        );
+        // The sandbox's Graph ends with an empty page that has a next link, as Graph may; Jamf reads its
+        // user directory's first page alongside its first computers, users or not.
+        let trailing = usize::from(provider.device_paging() == PagingStyle::NextLink);
+        let alongside = usize::from(h.kind == ProviderKind::Jamf);
+        assert_eq!(
+            (requests, peak),
+            (pages + trailing + alongside, at_once.min(pages - 1)),
+            "{}: (requests, most at once) for {devices} devices in {pages} pages",
             h.kind
         );
     }
@@ -1044,6 +1110,7 @@ macro_rules! conformance_suite {
                 changes_list_what_changed_since,
                 deferred_listing_resolves_like_the_inline_listing,
                 deferred_listing_reads_its_directory_once_and_ahead,
+                device_pages_are_read_ahead_at_the_providers_width,
                 group_deltas_track_the_fleet,
                 live_tenant
             );

@@ -271,6 +271,24 @@ pub async fn user_directory<'a>(server: &'a MockServer, rows: Vec<Value>) -> Moc
         .await
 }
 
+/// `GET /api/v1/users` answered with an empty directory, whatever the token: the user page a listing
+/// reads alongside its first computers, in tests whose computers have no user.
+pub async fn empty_user_directory(server: &MockServer) -> Mock<'_> {
+    server
+        .mock_async(|when, then| {
+            when.method(Method::GET).path("/api/v1/users");
+            then.status(200)
+                .header("content-type", "application/json")
+                .body(r#"{"totalCount":0,"results":[]}"#);
+        })
+        .await
+}
+
+/// `GET path` answered 404 with Jamf's `INVALID_ID` body: an endpoint this server does not have.
+pub async fn not_found<'a>(server: &'a MockServer, path: &str) -> Mock<'a> {
+    error_mock(server, Method::GET, path, 404, "api_error_not_found.json").await
+}
+
 /// An error response with a fixture body.
 pub async fn error_mock<'a>(
     server: &'a MockServer,

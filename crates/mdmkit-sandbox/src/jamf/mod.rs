@@ -65,11 +65,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use mdmkit_core::{JamfConfig, ProviderConfig};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use url::Url;
 
 use crate::common::{
-    device_named_by_user, expected_groups, header_str, json, member_devices, query_get,
+    device_named_by_user, expected_groups, header_str, json, json_of, member_devices, query_get,
     query_pairs, window, Call, Ctx, ProviderSim, TokenCheck,
 };
 use crate::model::{ids, Fleet, SimDevice, SimGroup, SimUser};
@@ -226,12 +226,13 @@ impl ProviderSim for JamfSim {
     }
 
     /// The user directory (`/api/v1/users`, [`USERS_MAX_PAGE_SIZE`] a page), read once per listing when a
-    /// computer has a user: inventory carries only usernames, and the user id is the record's.
+    /// computer has a user: inventory carries only usernames, and the user id is the record's. Its first
+    /// page is read alongside the first computers, so a fleet without users costs that one page.
     fn listing_directory_requests(&self, fleet: &Fleet) -> usize {
         if fleet.devices.values().any(|d| fleet.user_of(d).is_some()) {
             fleet.users.len().div_ceil(USERS_MAX_PAGE_SIZE).max(1)
         } else {
-            0
+            1
         }
     }
 

@@ -1,5 +1,7 @@
 //! `/api/v1/users`: the user accounts device records point at.
 
+use serde::Serialize;
+
 use super::*;
 
 // ----- users -----
@@ -49,33 +51,61 @@ pub(super) async fn users(
     let query = ListQuery::parse(&query_pairs(raw.as_deref()), &USER_LIST)?;
     let fleet = ctx.fleet();
     let (total, page) = query.run(fleet.users.values().map(UserRow), fleet.users.len());
-    let results: Vec<Value> = page
-        .into_iter()
-        .map(|UserRow(u)| {
-            json!({
-                "id": user_id(u.index),
-                "username": u.username,
-                "realname": u.full_name,
-                "email": u.email,
-                "phone": "",
-                "position": "",
-                "managedAppleId": "",
-                "ldapServerId": null,
-                "extensionAttributes": [],
-            })
-        })
-        .collect();
     let total_pages = total.div_ceil(query.size);
-    Ok(json(
+    Ok(json_of(
         StatusCode::OK,
-        json!({
-            "page": query.page,
-            "pageSize": query.size,
-            "totalCount": total,
-            "totalPages": total_pages,
-            "hasNext": query.page + 1 < total_pages,
-            "hasPrevious": query.page > 0,
-            "results": results,
-        }),
+        &UsersPage {
+            page: query.page,
+            page_size: query.size,
+            total_count: total,
+            total_pages,
+            has_next: query.page + 1 < total_pages,
+            has_previous: query.page > 0,
+            results: page.into_iter().map(|UserRow(u)| UserJson::of(u)).collect(),
+        },
     ))
+}
+
+/// A page of `/api/v1/users`, serialised as it is written.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UsersPage<'f> {
+    page: usize,
+    page_size: usize,
+    total_count: usize,
+    total_pages: usize,
+    has_next: bool,
+    has_previous: bool,
+    results: Vec<UserJson<'f>>,
+}
+
+/// One user record (schema `UserV1`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UserJson<'f> {
+    id: String,
+    username: &'f str,
+    realname: &'f str,
+    email: &'f str,
+    phone: &'static str,
+    position: &'static str,
+    managed_apple_id: &'static str,
+    ldap_server_id: Option<&'static str>,
+    extension_attributes: [(); 0],
+}
+
+impl<'f> UserJson<'f> {
+    fn of(u: &'f SimUser) -> Self {
+        UserJson {
+            id: user_id(u.index),
+            username: &u.username,
+            realname: &u.full_name,
+            email: &u.email,
+            phone: "",
+            position: "",
+            managed_apple_id: "",
+            ldap_server_id: None,
+            extension_attributes: [],
+        }
+    }
 }
