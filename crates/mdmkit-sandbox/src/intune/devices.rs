@@ -240,15 +240,30 @@ impl<'a> ManagedView<'a> {
         })
     }
 
-    pub(super) fn render(&self, select: &Option<Vec<&'static str>>) -> Value {
-        let props = select.as_deref().unwrap_or(MANAGED_DEVICE_PROPS);
-        let mut object = Map::new();
+    /// The device as a value (the single-device route adds its own annotations to it).
+    pub(super) fn render(self, select: &Option<Vec<&'static str>>) -> Value {
+        serde_json::to_value(ManagedJson { view: self, select })
+            .expect("text keys and JSON values always make a JSON object")
+    }
+}
+
+/// A managed device of a listing page, its selected properties written as they are computed.
+struct ManagedJson<'a> {
+    view: ManagedView<'a>,
+    select: &'a Option<Vec<&'static str>>,
+}
+
+impl serde::Serialize for ManagedJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let props = self.select.as_deref().unwrap_or(MANAGED_DEVICE_PROPS);
+        let mut map = serializer.serialize_map(None)?;
         for p in props {
-            if let Some(v) = self.prop(p) {
-                object.insert((*p).to_owned(), v);
+            if let Some(v) = self.view.prop(p) {
+                map.serialize_entry(p, &v)?;
             }
         }
-        Value::Object(object)
+        map.end()
     }
 }
 
@@ -320,8 +335,9 @@ pub(super) fn list_managed_devices(
         cursor,
         context: format!("deviceManagement/managedDevices{}", context_select(&select)),
     };
-    Ok(listing.respond(items, size, count, |d| {
-        ManagedView::new(&fleet, d).render(&select)
+    Ok(listing.respond(items, size, count, |d| ManagedJson {
+        view: ManagedView::new(&fleet, d),
+        select: &select,
     }))
 }
 

@@ -179,7 +179,12 @@ pub(super) fn finish(headers: &HeaderMap, answer: Answer) -> Response {
 }
 
 pub(super) fn odata(value: Value) -> Response {
-    let mut response = json(StatusCode::OK, value);
+    odata_of(&value)
+}
+
+/// An OData JSON answer serialised straight from `value`.
+pub(super) fn odata_of(value: &impl serde::Serialize) -> Response {
+    let mut response = json_of(StatusCode::OK, value);
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(ODATA_JSON));

@@ -151,8 +151,8 @@ use serde_json::{json, Map, Value};
 use url::Url;
 
 use crate::common::{
-    basic, device_named_by_user, expected_groups, header_str, json, query_pairs, Call, Ctx,
-    ProviderSim, TokenCheck,
+    basic, device_named_by_user, expected_groups, header_str, json, json_of, query_pairs, Call,
+    Ctx, ProviderSim, TokenCheck,
 };
 use crate::model::{ids, Fleet, SimDevice, SimGroup, SimUser};
 use crate::{Access, ExpectedDevice, ExpectedGroup};

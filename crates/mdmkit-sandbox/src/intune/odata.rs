@@ -1,6 +1,8 @@
 //! OData query options: `$select`, `$top`, `$count`, skip-token paging with absolute next links, and
 //! the `$filter` subset the connectors and tests use.
 
+use serde::Serialize;
+
 use super::*;
 
 // ----- query options -----
@@ -209,12 +211,12 @@ pub(super) struct Listing<'a> {
 impl Listing<'_> {
     /// Serves one page from `items` (already positioned after the cursor and filtered): applies the page
     /// size and the empty third page, and builds the body.
-    pub(super) fn respond<T>(
+    pub(super) fn respond<T, R: Serialize>(
         &self,
         items: impl Iterator<Item = (u64, T)>,
         size: usize,
         count: Option<usize>,
-        render: impl Fn(T) -> Value,
+        render: impl Fn(T) -> R,
     ) -> Response {
         let (rows, next_after) = if size == 0 {
             (Vec::new(), None)
@@ -223,18 +225,7 @@ impl Listing<'_> {
         } else {
             take_page(items, size)
         };
-        let mut body = Map::new();
-        body.insert(
-            "@odata.context".into(),
-            Value::String(format!(
-                "{}/v1.0/$metadata#{}",
-                self.caller.origin, self.context
-            )),
-        );
-        if let Some(count) = count {
-            body.insert("@odata.count".into(), json!(count));
-        }
-        if let Some(after) = next_after {
+        let next_link = next_after.map(|after| {
             let mut link = format!("{}{}?", self.caller.origin, self.path);
             for (key, value) in &self.options.keep {
                 link_encode(key, &mut link);
@@ -244,14 +235,28 @@ impl Listing<'_> {
             }
             link.push_str("$skiptoken=");
             link.push_str(&encode_cursor(self.tag, after, self.cursor.page + 1));
-            body.insert("@odata.nextLink".into(), Value::String(link));
-        }
-        body.insert(
-            "value".into(),
-            Value::Array(rows.into_iter().map(render).collect()),
-        );
-        odata(Value::Object(body))
+            link
+        });
+        odata_of(&CollectionPage {
+            context: format!("{}/v1.0/$metadata#{}", self.caller.origin, self.context),
+            count,
+            next_link,
+            value: rows.into_iter().map(render).collect(),
+        })
     }
+}
+
+/// A page of a collection, serialised as it is written (a page of a thousand rows is not first built
+/// as a tree of values).
+#[derive(Serialize)]
+struct CollectionPage<R> {
+    #[serde(rename = "@odata.context")]
+    context: String,
+    #[serde(rename = "@odata.count", skip_serializing_if = "Option::is_none")]
+    count: Option<usize>,
+    #[serde(rename = "@odata.nextLink", skip_serializing_if = "Option::is_none")]
+    next_link: Option<String>,
+    value: Vec<R>,
 }
 
 /// One object's answer: `object` with the `@odata.context` of an entity of `entity_set` under `select`.
