@@ -32,6 +32,7 @@ use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::hash::BuildHasher;
 
+use futures::future::{ready, Either};
 use futures::stream::{FuturesOrdered, StreamExt};
 
 use crate::error::{Error, ErrorKind, Operation, Result};
@@ -71,6 +72,18 @@ impl PagingStyle {
             PagingStyle::PageNumber { size, .. } => Some(size),
             PagingStyle::Offset { limit } | PagingStyle::Cursor { limit } => Some(limit),
             PagingStyle::NextLink => None,
+        }
+    }
+
+    /// The request for a listing's first page in this style.
+    pub fn first_request(self) -> PageRequest {
+        match self {
+            PagingStyle::PageNumber { first, size } => {
+                PageRequest::PageNumber { page: first, size }
+            }
+            PagingStyle::Offset { limit } => PageRequest::Offset { offset: 0, limit },
+            PagingStyle::Cursor { limit } => PageRequest::Cursor { after: None, limit },
+            PagingStyle::NextLink => PageRequest::NextLink { url: None },
         }
     }
 }
@@ -234,17 +247,9 @@ impl Pager {
     /// A pager that fails after `max_pages` pages at most (fewer when the server's total says the
     /// listing should be shorter).
     pub fn with_max_pages(style: PagingStyle, max_pages: u32) -> Self {
-        let first = match style {
-            PagingStyle::PageNumber { first, size } => {
-                PageRequest::PageNumber { page: first, size }
-            }
-            PagingStyle::Offset { limit } => PageRequest::Offset { offset: 0, limit },
-            PagingStyle::Cursor { limit } => PageRequest::Cursor { after: None, limit },
-            PagingStyle::NextLink => PageRequest::NextLink { url: None },
-        };
         Pager {
             style,
-            next: Some(first),
+            next: Some(style.first_request()),
             pages: 0,
             rows: 0,
             max_pages: max_pages.max(1),
@@ -493,16 +498,9 @@ where
     Fut: Future<Output = Result<Page<T>>>,
 {
     let mut first = Some(first);
-    let fetch = move |request| {
-        let ready = first.take();
-        let read = ready.is_none().then(|| fetch(request));
-        async move {
-            match (ready, read) {
-                (Some(page), _) => Ok(page),
-                (None, Some(read)) => read.await,
-                (None, None) => unreachable!("a request is read unless its page is ready"),
-            }
-        }
+    let fetch = move |request| match first.take() {
+        Some(page) => Either::Left(ready(Ok(page))),
+        None => Either::Right(fetch(request)),
     };
     for_each_row(pager, row_id, fetch, each).await
 }

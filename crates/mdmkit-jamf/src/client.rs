@@ -469,13 +469,10 @@ impl JamfClient {
     async fn first_users_page(&self, op: Operation) -> Option<Result<Page<User>>> {
         match self.users_possible(op).await {
             Ok(false) => None,
-            Ok(true) => {
-                let first = PageRequest::PageNumber {
-                    page: 0,
-                    size: USERS_PAGE_SIZE,
-                };
-                Some(self.users_page(op, &first, None).await)
-            }
+            Ok(true) => Some(
+                self.users_page(op, &USERS_PAGING.first_request(), None)
+                    .await,
+            ),
             Err(e) => Some(Err(e)),
         }
     }
