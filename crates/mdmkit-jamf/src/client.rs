@@ -14,7 +14,7 @@ use mdmkit_core::paging::{collect_all, for_each_row, for_each_row_from};
 use mdmkit_core::{
     ChangeCursor, ChangesPage, Coverage, Error, ErrorKind, JamfConfig, MdmDevice, MdmGroup,
     NumberedPosition, Operation, Page, PageRequest, PagingStyle, ProviderKind, ProviderOperations,
-    Result, SerialNumber,
+    Result, SerialNumber, Url,
 };
 
 use crate::convert::{self, DirectoryBuilder, UserIds};
@@ -138,6 +138,11 @@ impl JamfClient {
         self.api.request_count()
     }
 
+    /// The Jamf Pro server's URL.
+    pub(crate) fn base_url(&self) -> &Url {
+        self.api.base_url()
+    }
+
     pub(crate) fn max_concurrency(&self) -> usize {
         self.api.max_concurrency()
     }
@@ -152,7 +157,8 @@ impl JamfClient {
 
     // ----- version -----
 
-    async fn probe_version(&self, op: Operation) -> Result<Option<JamfProVersion>> {
+    /// Reads the server's version (the endpoint needs no privilege) and keeps what it says.
+    pub(crate) async fn probe_version(&self, op: Operation) -> Result<Option<JamfProVersion>> {
         let body: VersionBody = self
             .api
             .get("api/v1/jamf-pro-version")
@@ -184,13 +190,14 @@ impl JamfClient {
 
     // ----- validate -----
 
-    /// R8's test call: a token, the version probe (needs no privilege), then one inventory row (needs
-    /// "Read Computers", so a client without it fails here with Forbidden rather than at the first sync).
-    pub(crate) async fn validate(&self) -> Result<()> {
-        self.tokens.token().await?;
-        self.probe_version(OPS.validate).await?;
-        self.inventory(OPS.validate, &ONE_ROW).await?;
-        Ok(())
+    /// A token for the configured client credentials: the cached one while it is valid, else a new one.
+    pub(crate) async fn sign_in(&self) -> Result<()> {
+        self.tokens.token().await.map(drop)
+    }
+
+    /// Reads one inventory row; the count it reports is left unread.
+    pub(crate) async fn read_one_computer(&self, op: Operation) -> Result<()> {
+        self.inventory(op, &ONE_ROW).await.map(drop)
     }
 
     // ----- inventory -----
@@ -396,10 +403,7 @@ impl JamfClient {
             .await
         })
         .await?;
-        let matching: Vec<Computer> = found
-            .into_iter()
-            .filter(|c| c.serial().is_some_and(|s| serial.matches(s)))
-            .collect();
+        let matching: Vec<Computer> = serial.exact_matches(found, Computer::serial).collect();
         let mut usernames: Vec<&str> = matching.iter().filter_map(Computer::username).collect();
         usernames.sort_unstable();
         usernames.dedup();

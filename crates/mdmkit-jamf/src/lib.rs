@@ -148,8 +148,8 @@ use mdmkit_core::{
     PageRequest, PagingStyle, ProviderKind, Result, SerialNumber, Url,
 };
 
-use crate::client::JamfClient;
 pub use crate::client::PAGE_SIZE;
+use crate::client::{JamfClient, OPS};
 pub use mdmkit_core::JamfConfig;
 
 pub use crate::version::JamfProVersion;
@@ -162,7 +162,6 @@ pub use crate::version::JamfProVersion;
 #[derive(Debug)]
 pub struct JamfProvider {
     client: JamfClient,
-    base_url: Url,
 }
 
 impl JamfProvider {
@@ -172,8 +171,12 @@ impl JamfProvider {
         let config = config.validated()?;
         Ok(JamfProvider {
             client: JamfClient::new(&config, options)?,
-            base_url: config.base_url,
         })
+    }
+
+    /// The Jamf Pro server's URL, as requests and device links use it.
+    pub fn base_url(&self) -> &Url {
+        self.client.base_url()
     }
 }
 
@@ -183,8 +186,12 @@ impl MdmProvider for JamfProvider {
         ProviderKind::Jamf
     }
 
+    /// Gets a token, reads the version (needs no privilege), then one inventory row: that needs "Read
+    /// Computers", so a client without it fails here, at save time, rather than at the first refresh.
     async fn validate(&self) -> Result<()> {
-        self.client.validate().await
+        self.client.sign_in().await?;
+        self.client.probe_version(OPS.validate).await?;
+        self.client.read_one_computer(OPS.validate).await
     }
 
     async fn devices_by_serial(&self, serial: &SerialNumber) -> Result<Vec<MdmDevice>> {
@@ -213,7 +220,7 @@ impl MdmProvider for JamfProvider {
     }
 
     fn device_url(&self, device_id: &str) -> Option<Url> {
-        links::jamf_computer(&self.base_url, device_id)
+        links::jamf_computer(self.base_url(), device_id)
     }
 
     fn request_count(&self) -> u64 {

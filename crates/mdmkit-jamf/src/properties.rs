@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use mdmkit_core::http::{ErrorClassifier, HeaderMap, StatusCode};
-use mdmkit_testkit::arbitrary::{body, body_of, config, json, rows, text};
+use mdmkit_testkit::arbitrary::{body, body_of, body_or, config, json, rows, text};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -63,7 +63,7 @@ proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn inventory_pages(body in prop_oneof![body(KEYS), body_of(page())], known in users()) {
+    fn inventory_pages(body in body_or(KEYS, page()), known in users()) {
         if let Ok(page) = serde_json::from_slice::<SearchResults<Computer>>(&body) {
             let directory = UserIds::Records(Arc::new(UserDirectory::new(known)));
             for computer in &page.results {
@@ -74,7 +74,7 @@ proptest! {
     }
 
     #[test]
-    fn user_pages(body in prop_oneof![body(KEYS), body_of(page())], name in text()) {
+    fn user_pages(body in body_or(KEYS, page()), name in text()) {
         if let Ok(page) = serde_json::from_slice::<SearchResults<User>>(&body) {
             let _ = UserDirectory::new(page.results).find(&name);
         }

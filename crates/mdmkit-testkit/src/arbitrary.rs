@@ -197,6 +197,15 @@ pub fn body(keys: &'static [&'static str]) -> impl Strategy<Value = Vec<u8>> {
     body_of(json(keys))
 }
 
+/// A body that is half the time any JSON over `keys` ([`body`]) and half `shape` ([`body_of`]): the
+/// shape reaches a parser's row types often, the free JSON its every other path.
+pub fn body_or(
+    keys: &'static [&'static str],
+    shape: impl Strategy<Value = Value>,
+) -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![body(keys), body_of(shape)]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
