@@ -35,7 +35,8 @@
 //! Shared concerns stay here rather than in each crate: retries, limits and token caching ([`http`]),
 //! paging ([`paging`]), path and link encoding ([`http::path_segment`], [`http::plain_id_segment`],
 //! [`http::resolve_link`]), deep links ([`links`]), lenient decoding ([`wire`]), and naming the provider
-//! and operation on errors raised outside the HTTP client ([`Operation`], one constant per operation).
+//! and operation on errors raised outside the HTTP client ([`Operation`], one constant per operation),
+//! and the exact re-check every serial lookup ends with ([`SerialNumber::exact_matches`]).
 //! What every [`MdmProvider`] impl would write alike is a default method of the trait (e.g.
 //! [`MdmProvider::request_costs`]) or a helper beside it (e.g. [`filtered_changes_page`] for a changes
 //! listing the server filters).
