@@ -602,8 +602,47 @@ impl JamfClient {
     }
 
     /// Members of smart groups from the smart-group membership endpoint. `None` for a group that answered
-    /// 404 (deleted since the list was read).
+    /// 404 (deleted since the list was read). When the endpoint version learnt earlier answers 404 for
+    /// every group, the server's version is read again and the endpoint chosen again, once.
     async fn smart_members(
+        &self,
+        groups: &[&ComputerGroup],
+        version: Option<JamfProVersion>,
+    ) -> Result<HashMap<String, Option<Vec<String>>>> {
+        let learnt = self.state().smart_members.is_some();
+        let out = self.smart_members_from_one_source(groups, version).await?;
+        if groups.is_empty() || out.values().any(Option::is_some) {
+            return Ok(out);
+        }
+        // Every group "vanished": the endpoint is missing, not the groups. Never report that as empty
+        // groups (a sync would detach them all).
+        self.update(|s| s.smart_members = None);
+        if learnt {
+            // The endpoint learnt earlier is gone: the server was upgraded. Its version is read again
+            // and each endpoint version it may have is tried, in this same read.
+            tracing::info!(
+                "the smart-group membership endpoint answered 404 for every group; choosing again"
+            );
+            self.update(|s| s.version = None);
+            let version = self.version(OPS.groups).await?;
+            let out = self.smart_members_from_one_source(groups, version).await?;
+            if out.values().any(Option::is_some) {
+                return Ok(out);
+            }
+            self.update(|s| s.smart_members = None);
+        }
+        Err(OPS.groups.error(
+            ErrorKind::NotFound,
+            format!(
+                "no smart-group membership endpoint answered for any of the {} smart groups",
+                groups.len()
+            ),
+        ))
+    }
+
+    /// The members of `groups` from the endpoint version learnt (or the first that answers), `None` for
+    /// a group that answered 404.
+    async fn smart_members_from_one_source(
         &self,
         groups: &[&ComputerGroup],
         version: Option<JamfProVersion>,
@@ -621,18 +660,6 @@ impl JamfClient {
         }))
         .await?;
         out.extend(fetched);
-        if !groups.is_empty() && out.values().all(Option::is_none) {
-            // Every group "vanished": the endpoint is missing, not the groups. Never report that as
-            // empty groups (a sync would detach them all).
-            self.update(|s| s.smart_members = None);
-            return Err(OPS.groups.error(
-                ErrorKind::NotFound,
-                format!(
-                    "no smart-group membership endpoint answered for any of the {} smart groups",
-                    groups.len()
-                ),
-            ));
-        }
         Ok(out)
     }
 

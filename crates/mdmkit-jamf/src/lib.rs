@@ -85,7 +85,9 @@
 //!   membership v3 from 11.28, else v2, else the Classic group record. Each candidate that answers 404
 //!   moves on to the next (so an unreadable version still works), and the one that answered is kept. A
 //!   kept inventory version that later answers 404 (the server was upgraded) is chosen again, and
-//!   whether the server has the user API is learnt again too.
+//!   whether the server has the user API is learnt again too. A kept membership endpoint that answers
+//!   404 for every smart group has the version read again and is chosen again in the same read; only
+//!   when no candidate answers is the read an error (never groups emptied).
 //! - **Computers only.** Groups are computer groups (R11), so the listing is of computers; mobile devices
 //!   are not read.
 //! - **Page size.** 2000 rows, Jamf's silent cap. A listing ends when `totalCount` rows have been read (a
