@@ -107,8 +107,8 @@ pub use kind::{CredentialField, IntuneCloud, JumpCloudRegion, ProviderKind};
 pub use links::DeviceLink;
 pub use paging::{Page, PageInfo, PageRequest, Pager, PagingStyle};
 pub use provider::{
-    device_page_stream, device_stream_with, device_stream_with_limit, filtered_changes_page,
-    ChangesRequest, MdmProvider, MdmProviderExt, RequestCosts,
+    device_page_stream, device_page_stream_in_task, device_stream_with, device_stream_with_limit,
+    filtered_changes_page, ChangesRequest, MdmProvider, MdmProviderExt, RequestCosts,
 };
 pub use resolution::{DeviceUser, Resolution, ResolvedUserName, Unresolved, UserRef};
 
