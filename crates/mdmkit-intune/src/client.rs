@@ -84,7 +84,7 @@ impl GraphClient {
         self.tokens.fetch_count()
     }
 
-    /// The first page of one managed device, its id alone selected (the rest of it is not decoded).
+    /// A page of at most one managed device with its id alone selected, decoded no further.
     pub(crate) async fn one_device_id(&self, op: Operation) -> Result<Collection<IgnoredAny>> {
         self.devices
             .get(MANAGED_DEVICES)
