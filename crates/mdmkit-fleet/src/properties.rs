@@ -3,7 +3,7 @@
 //! 10,000 cases per parser.
 
 use mdmkit_core::http::{ErrorClassifier, HeaderMap, StatusCode};
-use mdmkit_testkit::arbitrary::{body_or, config, json, object, rows, text};
+use mdmkit_testkit::arbitrary::{body_or, config, list_envelope, object, rows, text};
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -62,7 +62,7 @@ proptest! {
 
     #[test]
     fn hosts_one_and_many(
-        page in body_or(KEYS, (rows(KEYS), json(KEYS)).prop_map(|(h, m)| json!({"hosts": h, "meta": m}))),
+        page in body_or(KEYS, list_envelope(KEYS, "hosts", "meta")),
         one in body_or(KEYS, object(KEYS).prop_map(|h| json!({"host": h}))),
         serial in text(),
     ) {

@@ -4,9 +4,9 @@
 
 use mdmkit_core::http::{ErrorClassifier, HeaderMap, StatusCode, TokenErrorBody, TokenErrorMapper};
 use mdmkit_core::IntuneConfig;
-use mdmkit_testkit::arbitrary::{body, body_or, config, json, object, rows};
+use mdmkit_testkit::arbitrary::{body, body_or, config, list_envelope, object};
 use proptest::prelude::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::auth::EntraTokenErrors;
 use crate::convert;
@@ -45,8 +45,7 @@ const KEYS: &[&str] = &[
 ];
 
 fn collection() -> impl Strategy<Value = Value> {
-    (rows(KEYS), json(KEYS))
-        .prop_map(|(rows, next)| json!({"value": rows, "@odata.nextLink": next}))
+    list_envelope(KEYS, "value", "@odata.nextLink")
 }
 
 proptest! {

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use mdmkit_core::http::{ErrorClassifier, HeaderMap, StatusCode};
-use mdmkit_testkit::arbitrary::{body, body_of, body_or, config, json, rows, text};
+use mdmkit_testkit::arbitrary::{body, body_of, body_or, config, list_envelope, rows, text};
 use proptest::prelude::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::convert::{self, UserDirectory, UserIds};
 use crate::error::JamfErrorClassifier;
@@ -46,9 +46,9 @@ const KEYS: &[&str] = &[
     "description",
 ];
 
-/// A `{totalCount, results}` page of arbitrary rows, so the row types are reached often.
+/// A `{totalCount, results}` page of arbitrary rows.
 fn page() -> impl Strategy<Value = Value> {
-    (json(KEYS), rows(KEYS)).prop_map(|(total, rows)| json!({"totalCount": total, "results": rows}))
+    list_envelope(KEYS, "results", "totalCount")
 }
 
 fn users() -> impl Strategy<Value = Vec<User>> {

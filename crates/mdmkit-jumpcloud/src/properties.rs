@@ -3,9 +3,9 @@
 //! 10,000 cases per parser.
 
 use mdmkit_core::http::{ErrorClassifier, HeaderMap, StatusCode};
-use mdmkit_testkit::arbitrary::{body, body_or, config, json, rows, text};
+use mdmkit_testkit::arbitrary::{body, body_or, config, list_envelope, rows, text};
 use proptest::prelude::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::convert;
 use crate::error::JumpCloudErrorClassifier;
@@ -37,7 +37,7 @@ const KEYS: &[&str] = &[
 ];
 
 fn v1() -> impl Strategy<Value = Value> {
-    (rows(KEYS), json(KEYS)).prop_map(|(r, t)| json!({"results": r, "totalCount": t}))
+    list_envelope(KEYS, "results", "totalCount")
 }
 
 fn v2() -> impl Strategy<Value = Value> {

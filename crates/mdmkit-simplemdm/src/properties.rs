@@ -3,9 +3,8 @@
 //! 10,000 cases per parser.
 
 use mdmkit_core::http::{ErrorClassifier, HeaderMap, StatusCode};
-use mdmkit_testkit::arbitrary::{body, body_or, config, json, rows, text};
+use mdmkit_testkit::arbitrary::{body, body_or, config, list_envelope, text};
 use proptest::prelude::*;
-use serde_json::json;
 
 use crate::convert;
 use crate::error::SimpleMdmErrorClassifier;
@@ -30,7 +29,7 @@ const KEYS: &[&str] = &[
 ];
 
 fn list() -> impl Strategy<Value = serde_json::Value> {
-    (rows(KEYS), json(KEYS)).prop_map(|(rows, more)| json!({"data": rows, "has_more": more}))
+    list_envelope(KEYS, "data", "has_more")
 }
 
 proptest! {
