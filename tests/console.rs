@@ -370,6 +370,22 @@ async fn settings_validate_save_only_what_works_and_never_show_secrets() {
     );
     assert!(settings.contains(r#"id="disconnect""#));
     assert!(!settings.contains(&secret), "{settings}");
+    // The saved host and client ID fill the form again; the secret field stays empty.
+    let host = harness.credential(ProviderKind::Jamf, Access::Full, "host");
+    let client_id = harness.credential(ProviderKind::Jamf, Access::Full, "client_id");
+    for (key, value) in [("host", &host), ("client_id", &client_id)] {
+        let input = format!(r#"name="{key}" id="{key}" value="{value}""#);
+        assert!(settings.contains(&input), "{input} in {settings}");
+    }
+    assert!(settings.contains(
+        r#"<input type="password" name="client_secret" id="client_secret" autocomplete="off" required>"#
+    ));
+    // Another provider's form starts empty.
+    let (_, fleet) = person.get("/settings?provider=fleet").await;
+    assert!(
+        fleet.contains(r#"name="host" id="host" value="" required"#),
+        "{fleet}"
+    );
     assert!(!page.contains(&secret));
     let saved = sync.connection_info(&workspace()).await.unwrap().unwrap();
     assert_eq!(saved.provider, ProviderKind::Jamf);

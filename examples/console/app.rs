@@ -409,9 +409,25 @@ async fn settings_page(
         .and_then(|p| p.parse().ok())
         .or(connection.as_ref().map(|c| c.provider))
         .unwrap_or(ProviderKind::Jamf);
+    // The saved host and IDs come back into the form of the connected provider, so changing a secret
+    // means typing only the secret; the secrets themselves never come back. Credentials that cannot be
+    // opened (a lost key) leave the form empty rather than the page broken.
+    let saved = match &connection {
+        Some(info) if info.provider == chosen => console
+            .sync
+            .shown_credentials(&console.workspace)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
     let form = SettingsForm {
+        values: saved
+            .into_iter()
+            .map(|(field, value)| (field.key.to_owned(), value))
+            .collect(),
         sandbox_endpoint: console.sandbox.is_some(),
-        ..SettingsForm::default()
     };
     render_settings(
         &console,

@@ -13,12 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use mdmkit::http::{ClientOptions, HostPolicy};
+use mdmkit::paging::DEFAULT_MAX_PAGES;
 use mdmkit::{
-    parse_base_url, Error, ExposeSecret, FleetConfig, IntuneCloud, IntuneConfig, IruConfig,
-    JamfConfig, JumpCloudConfig, JumpCloudRegion, MdmDevice, MdmProvider, MdmProviderExt,
-    ProviderConfig, ProviderKind, SecretString, SerialNumber, SimpleMdmConfig, Unresolved,
+    device_page_stream_in_task, parse_base_url, Error, ExposeSecret, FleetConfig, IntuneCloud,
+    IntuneConfig, IruConfig, JamfConfig, JumpCloudConfig, JumpCloudRegion, MdmDevice, MdmProvider,
+    MdmProviderExt, ProviderConfig, ProviderKind, Resolution, SecretString, SerialNumber,
+    SimpleMdmConfig, Unresolved,
 };
 use mdmkit_sync::Vault;
 
@@ -422,7 +424,14 @@ async fn run(command: Command) -> Result<(), Failure> {
                 bar.enable_steady_tick(Duration::from_millis(120));
                 bar
             });
-            let mut stream = provider.device_stream();
+            // Pages are read by a task of their own: while a slow reader of stdout (a pager) holds this
+            // one, the pages read ahead still arrive instead of waiting until their requests time out.
+            let mut pages =
+                device_page_stream_in_task(provider.clone(), DEFAULT_MAX_PAGES, Resolution::Inline)
+                    .map_ok(|page| {
+                        futures::stream::iter(page.items.into_iter().map(Ok::<_, Error>))
+                    })
+                    .try_flatten();
             let mut count = 0u64;
             if !json {
                 writeln!(
@@ -432,7 +441,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                 )
                 .map_err(io)?;
             }
-            while let Some(device) = stream.next().await {
+            while let Some(device) = pages.next().await {
                 let device = device?;
                 count += 1;
                 if let Some(bar) = &progress {

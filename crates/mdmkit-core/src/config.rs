@@ -63,7 +63,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use url::Url;
 
 use crate::error::{Error, Result};
-use crate::kind::{IntuneCloud, JumpCloudRegion, ProviderKind, SIMPLEMDM_ENDPOINT};
+use crate::kind::{
+    CredentialField, IntuneCloud, JumpCloudRegion, ProviderKind, SIMPLEMDM_ENDPOINT,
+};
 use crate::links;
 
 /// What the default `Serialize` writes in place of a secret.
@@ -821,6 +823,29 @@ impl ProviderConfig {
         }
     }
 
+    /// The credentials that are not secrets (a host, a client or tenant ID) with their values, in the
+    /// order of [`ProviderKind::credential_fields`]: what a settings page may show back, so a person
+    /// changing a secret types only the secret again. Secrets are never among them.
+    pub fn shown_credentials(&self) -> Vec<(CredentialField, String)> {
+        self.kind()
+            .credential_fields()
+            .iter()
+            .filter(|field| !field.secret)
+            .filter_map(|field| {
+                let value = match (self, field.key) {
+                    (ProviderConfig::Jamf(c), "host") => c.base_url.to_string(),
+                    (ProviderConfig::Jamf(c), "client_id") => c.client_id.clone(),
+                    (ProviderConfig::Iru(c), "host") => c.base_url.to_string(),
+                    (ProviderConfig::Fleet(c), "host") => c.base_url.to_string(),
+                    (ProviderConfig::Intune(c), "tenant_id") => c.tenant_id.clone(),
+                    (ProviderConfig::Intune(c), "client_id") => c.client_id.clone(),
+                    _ => return None,
+                };
+                Some((*field, value))
+            })
+            .collect()
+    }
+
     /// Whether two configurations talk to the same account with the same credentials. Used to decide when
     /// stored MDM metadata must be cleared (R9); compares secrets without exposing them elsewhere.
     pub fn same_connection(&self, other: &ProviderConfig) -> bool {
@@ -1001,6 +1026,49 @@ mod tests {
                 IntuneConfig::new("contoso.onmicrosoft.com", "app", SECRET).unwrap(),
             ),
         ]
+    }
+
+    #[test]
+    fn shown_credentials_are_the_non_secret_fields_and_rebuild_the_same_connection() {
+        for config in all_configs() {
+            let kind = config.kind();
+            let shown = config.shown_credentials();
+            let keys: Vec<&str> = shown.iter().map(|(f, _)| f.key).collect();
+            let expected: Vec<&str> = kind
+                .credential_fields()
+                .iter()
+                .filter(|f| !f.secret)
+                .map(|f| f.key)
+                .collect();
+            assert_eq!(keys, expected, "{kind:?}");
+            assert!(shown.iter().all(|(_, v)| !v.contains(SECRET)));
+            if shown.is_empty() {
+                continue;
+            }
+            // What a settings form posts back: the shown values and the secret typed again.
+            let mut form = serde_json::Map::new();
+            form.insert("provider".into(), kind.id().into());
+            for (field, value) in &shown {
+                form.insert(field.key.into(), value.clone().into());
+            }
+            for field in kind.credential_fields().iter().filter(|f| f.secret) {
+                form.insert(field.key.into(), SECRET.into());
+            }
+            let rebuilt: ProviderConfig =
+                serde_json::from_value(serde_json::Value::Object(form)).unwrap();
+            assert!(rebuilt.same_connection(&config), "{kind:?}: {shown:?}");
+        }
+        let jamf = &all_configs()[0];
+        assert_eq!(
+            jamf.shown_credentials()
+                .iter()
+                .map(|(f, v)| (f.label, v.as_str()))
+                .collect::<Vec<_>>(),
+            [
+                ("Host", "https://acme.jamfcloud.com/"),
+                ("API Client ID", "cid")
+            ]
+        );
     }
 
     #[test]

@@ -91,6 +91,18 @@ impl SerialNumber {
     pub fn matches(&self, reported: &str) -> bool {
         SerialNumber::parse(reported).is_ok_and(|s| s == *self)
     }
+
+    /// The rows whose reported serial [`matches`](Self::matches) this one, in their order. Every
+    /// provider's serial lookup ends here: a filter the MDM ignores or matches loosely (substrings,
+    /// other fields) must never yield another device.
+    pub fn exact_matches<'a, T: 'a>(
+        &'a self,
+        rows: impl IntoIterator<Item = T> + 'a,
+        reported: impl Fn(&T) -> Option<&str> + 'a,
+    ) -> impl Iterator<Item = T> + 'a {
+        rows.into_iter()
+            .filter(move |row| reported(row).is_some_and(|s| self.matches(s)))
+    }
 }
 
 impl TryFrom<String> for SerialNumber {
@@ -296,6 +308,23 @@ mod tests {
         assert!(!SerialNumber::parse("C02ZC2QYLVDL")
             .unwrap()
             .matches("C02ZC2QYLVDLX"));
+    }
+
+    #[test]
+    fn exact_matches_keep_only_rows_reporting_this_serial_in_order() {
+        let serial = SerialNumber::parse("C02ZC2QYLVDL").unwrap();
+        let rows = [
+            ("a", Some("c02zc2qylvdl ")),
+            ("b", Some("C02ZC2QYLVDLX")),
+            ("c", None),
+            ("d", Some("C02ZC2QYLVDL")),
+            ("e", Some("")),
+        ];
+        let kept: Vec<&str> = serial
+            .exact_matches(rows, |(_, reported)| *reported)
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(kept, ["a", "d"]);
     }
 
     #[test]

@@ -35,7 +35,8 @@
 //! Shared concerns stay here rather than in each crate: retries, limits and token caching ([`http`]),
 //! paging ([`paging`]), path and link encoding ([`http::path_segment`], [`http::plain_id_segment`],
 //! [`http::resolve_link`]), deep links ([`links`]), lenient decoding ([`wire`]), and naming the provider
-//! and operation on errors raised outside the HTTP client ([`Operation`], one constant per operation).
+//! and operation on errors raised outside the HTTP client ([`Operation`], one constant per operation),
+//! and the exact re-check every serial lookup ends with ([`SerialNumber::exact_matches`]).
 //! What every [`MdmProvider`] impl would write alike is a default method of the trait (e.g.
 //! [`MdmProvider::request_costs`]) or a helper beside it (e.g. [`filtered_changes_page`] for a changes
 //! listing the server filters).
@@ -106,8 +107,8 @@ pub use kind::{CredentialField, IntuneCloud, JumpCloudRegion, ProviderKind};
 pub use links::DeviceLink;
 pub use paging::{Page, PageInfo, PageRequest, Pager, PagingStyle};
 pub use provider::{
-    device_page_stream, device_stream_with, device_stream_with_limit, filtered_changes_page,
-    ChangesRequest, MdmProvider, MdmProviderExt, RequestCosts,
+    device_page_stream, device_page_stream_in_task, device_stream_with, device_stream_with_limit,
+    filtered_changes_page, ChangesRequest, MdmProvider, MdmProviderExt, RequestCosts,
 };
 pub use resolution::{DeviceUser, Resolution, ResolvedUserName, Unresolved, UserRef};
 

@@ -315,7 +315,8 @@ pub trait MdmProviderExt: MdmProvider {
     }
 
     /// Every device, page by page, as a stream. Ends by the [`Pager`] rules; a failing page ends the
-    /// stream with that error after the rows already read.
+    /// stream with that error after the rows already read. Pages read ahead progress only while it is
+    /// polled; a consumer that takes its time over rows takes [`device_page_stream_in_task`].
     fn device_stream(&self) -> BoxStream<'_, Result<MdmDevice>> {
         device_stream_with_limit(self, DEFAULT_MAX_PAGES)
     }
@@ -378,7 +379,7 @@ pub fn device_stream_with<P: MdmProvider + ?Sized>(
 /// The pages of [`device_stream_with`], recorded by the [`Pager`] rules and read
 /// [`MdmProvider::device_pages_at_once`] at a time once the first page gave a total. Pages read ahead
 /// progress only while the stream is polled: a consumer that pauses long between pages (a slow store)
-/// should drive the stream from a task of its own, as mdmkit-sync does.
+/// should take [`device_page_stream_in_task`] instead.
 pub fn device_page_stream<P: MdmProvider + ?Sized>(
     provider: &P,
     max_pages: u32,
@@ -399,6 +400,68 @@ pub fn device_page_stream<P: MdmProvider + ?Sized>(
     })
     .map_err(tag)
     .boxed()
+}
+
+/// [`device_page_stream`] read by a task of its own, for a consumer that takes its time over each page
+/// (writes it to a store): the pages read ahead go on arriving, and decoding on another core where the
+/// runtime has one, while it works, so none waits unpolled until its request times out. At most one
+/// finished page waits for the consumer beyond those in flight.
+///
+/// The pages come in order; a listing that fails ends with its error. A panic while reading resumes in
+/// the consumer, so it is never taken for the end of a complete listing. Dropping the stream stops the
+/// task. Call it from within a Tokio runtime (the task is spawned on the current one).
+pub fn device_page_stream_in_task<P: MdmProvider + ?Sized>(
+    provider: Arc<P>,
+    max_pages: u32,
+    resolution: Resolution,
+) -> BoxStream<'static, Result<Page<MdmDevice>>> {
+    let (sender, pages) = tokio::sync::mpsc::channel(1);
+    let op = Operation::new(provider.kind(), OP_LIST);
+    let reader = tokio::spawn(tracing::Instrument::instrument(
+        async move {
+            let mut stream = device_page_stream(&*provider, max_pages, resolution);
+            while let Some(page) = stream.next().await {
+                let failed = page.is_err();
+                if sender.send(page).await.is_err() || failed {
+                    break;
+                }
+            }
+        },
+        tracing::Span::current(),
+    ));
+    let reader = PagesInTask {
+        pages,
+        reader: Some(reader),
+    };
+    stream::unfold(reader, move |mut reader| async move {
+        let page = match reader.pages.recv().await {
+            Some(page) => page,
+            None => match reader.reader.take()?.await {
+                Ok(()) => return None,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(_) => Err(op.error(
+                    ErrorKind::ConnectionFailed,
+                    "the listing was stopped before it ended (its runtime is shutting down)",
+                )),
+            },
+        };
+        Some((page, reader))
+    })
+    .boxed()
+}
+
+/// The receiving end of [`device_page_stream_in_task`]; dropping it stops the reading task.
+struct PagesInTask {
+    pages: tokio::sync::mpsc::Receiver<Result<Page<MdmDevice>>>,
+    reader: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for PagesInTask {
+    fn drop(&mut self) {
+        if let Some(reader) = &self.reader {
+            reader.abort();
+        }
+    }
 }
 
 #[cfg(test)]

@@ -3,11 +3,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use mdmkit_core::{
-    async_trait, device_page_stream, device_stream_with_limit, ErrorKind, MdmDevice, MdmGroup,
-    MdmProvider, MdmProviderExt, Page, PageInfo, PageRequest, PagingStyle, ProviderKind,
-    Resolution, Result, SerialNumber, Url,
+    async_trait, device_page_stream, device_page_stream_in_task, device_stream_with_limit,
+    ErrorKind, MdmDevice, MdmGroup, MdmProvider, MdmProviderExt, Page, PageInfo, PageRequest,
+    PagingStyle, ProviderKind, Resolution, Result, SerialNumber, Url,
 };
 
 /// An in-memory provider paged by offset, whose total can be made to lie.
@@ -20,6 +20,10 @@ struct Fake {
     at_once: usize,
     in_flight: AtomicU64,
     peak: AtomicU64,
+    /// The page read at this offset panics.
+    panic_at_offset: Option<u64>,
+    /// The page read at this offset never answers.
+    stall_at_offset: Option<u64>,
 }
 
 fn device(id: usize, serial: &str) -> MdmDevice {
@@ -66,6 +70,12 @@ impl MdmProvider for Fake {
         let PageRequest::Offset { offset, limit } = request else {
             panic!("unexpected request {request:?}")
         };
+        if self.panic_at_offset == Some(*offset) {
+            panic!("the page at offset {offset} panicked");
+        }
+        if self.stall_at_offset == Some(*offset) {
+            std::future::pending::<()>().await;
+        }
         let rows = self
             .devices
             .iter()
@@ -107,7 +117,100 @@ fn fake_reading(n: usize, claimed_total: Option<u64>, at_once: usize) -> Fake {
         at_once,
         in_flight: AtomicU64::new(0),
         peak: AtomicU64::new(0),
+        panic_at_offset: None,
+        stall_at_offset: None,
     }
+}
+
+/// Waits (a few seconds at most) until `done` holds.
+async fn eventually(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..5_000 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    panic!("never: {what}");
+}
+
+fn page_ids(page: &Page<MdmDevice>) -> Vec<&str> {
+    page.items.iter().map(|d| d.device_id.as_str()).collect()
+}
+
+#[tokio::test]
+async fn pages_read_in_a_task_keep_arriving_while_the_consumer_works() {
+    // 12 devices, 3 a page, one page at a time.
+    let provider = Arc::new(fake_reading(12, Some(12), 1));
+    let mut pages = device_page_stream_in_task(provider.clone(), 100, Resolution::Inline);
+    let first = pages.next().await.unwrap().unwrap();
+    assert_eq!(page_ids(&first), ["0", "1", "2"]);
+    // While this page is held, the task reads the next (it waits in the channel) and the one after
+    // (it waits to be sent), and no more.
+    eventually("three pages read", || provider.request_count() == 3).await;
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        provider.request_count(),
+        3,
+        "at most one page waits beyond those read"
+    );
+    let rest: Vec<Vec<String>> = pages
+        .map_ok(|p| p.items.into_iter().map(|d| d.device_id).collect())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(rest, [["3", "4", "5"], ["6", "7", "8"], ["9", "10", "11"]]);
+
+    // The stream polled by its consumer reads nothing while the consumer works.
+    let provider = fake_reading(12, Some(12), 1);
+    let mut pages = device_page_stream(&provider, 100, Resolution::Inline);
+    pages.next().await.unwrap().unwrap();
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(provider.request_count(), 1);
+}
+
+#[tokio::test]
+async fn a_panic_while_reading_in_a_task_resumes_in_the_consumer() {
+    let provider = Arc::new(Fake {
+        panic_at_offset: Some(6),
+        ..fake_reading(12, Some(12), 1)
+    });
+    let consumer = tokio::spawn(async move {
+        let mut pages = device_page_stream_in_task(provider, 100, Resolution::Inline);
+        let mut seen = 0;
+        while let Some(page) = pages.next().await {
+            page.unwrap();
+            seen += 1;
+        }
+        seen
+    });
+    let panic = consumer
+        .await
+        .expect_err("the listing is not taken as complete")
+        .into_panic();
+    let message = panic.downcast_ref::<String>().unwrap();
+    assert_eq!(message, "the page at offset 6 panicked");
+}
+
+#[tokio::test]
+async fn dropping_a_stream_read_in_a_task_stops_the_task() {
+    // The second page never answers: only stopping the task ends its read.
+    let provider = Arc::new(Fake {
+        stall_at_offset: Some(3),
+        ..fake_reading(12, Some(12), 1)
+    });
+    let mut pages = device_page_stream_in_task(provider.clone(), 100, Resolution::Inline);
+    pages.next().await.unwrap().unwrap();
+    eventually("the second page asked for", || {
+        provider.request_count() == 2
+    })
+    .await;
+    drop(pages);
+    // The task held the other reference to the provider.
+    eventually("the task stopped", || Arc::strong_count(&provider) == 1).await;
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use mdmkit_core::http::{path_segment, BearerToken, ClientOptions, HttpClient, Re
 use mdmkit_core::paging::{collect_all, row_is_id};
 use mdmkit_core::{
     Error, ErrorKind, FleetConfig, Operation, Page, PageInfo, PageRequest, PagingStyle,
-    ProviderKind, ProviderOperations, Result,
+    ProviderKind, ProviderOperations, Result, Url,
 };
 
 use crate::error::FleetErrorClassifier;
@@ -54,6 +54,11 @@ impl FleetClient {
             .with_auth(Arc::new(BearerToken::new(config.api_token.clone())))
             .with_classifier(Arc::new(FleetErrorClassifier));
         Ok(FleetClient { http })
+    }
+
+    /// The Fleet server's base URL (ends in `/`).
+    pub(crate) fn base_url(&self) -> &Url {
+        self.http.base_url()
     }
 
     /// How many reads a fan-out (SCIM pages, host records) sends at once: the server's concurrency

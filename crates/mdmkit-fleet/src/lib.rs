@@ -199,7 +199,6 @@ enum Scim {
 #[derive(Debug, Clone)]
 pub struct FleetProvider {
     client: FleetClient,
-    base_url: Url,
     page_size: u32,
     include_builtin_labels: bool,
     /// The SCIM users of the listing in progress (reset at its first page).
@@ -216,7 +215,6 @@ impl FleetProvider {
         let config = config.validated()?;
         Ok(FleetProvider {
             client: FleetClient::new(&config, options)?,
-            base_url: config.base_url,
             page_size: PAGE_SIZE,
             include_builtin_labels: false,
             scim: Arc::new(Mutex::new(Scim::NotRead)),
@@ -238,7 +236,7 @@ impl FleetProvider {
 
     /// The Fleet server's base URL (ends in `/`).
     pub fn base_url(&self) -> &Url {
-        &self.base_url
+        self.client.base_url()
     }
 
     /// The SCIM users of the listing in progress, read on first need; `None` when Fleet refuses or lacks
@@ -414,9 +412,8 @@ impl FleetProvider {
             .client
             .search_hosts(serial.as_str(), self.page_size, OPS.device_by_serial.name())
             .await?;
-        Ok(hosts
-            .iter()
-            .filter(|h| convert::reported_serial(h).is_some_and(|s| serial.matches(s)))
+        Ok(serial
+            .exact_matches(&hosts, |h| convert::reported_serial(h))
             .map(convert::device_from_host)
             .collect())
     }
@@ -618,7 +615,7 @@ impl MdmProvider for FleetProvider {
     }
 
     fn device_url(&self, device_id: &str) -> Option<Url> {
-        links::fleet_host(&self.base_url, device_id)
+        links::fleet_host(self.base_url(), device_id)
     }
 
     fn request_count(&self) -> u64 {

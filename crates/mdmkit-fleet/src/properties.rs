@@ -3,7 +3,7 @@
 //! 10,000 cases per parser.
 
 use mdmkit_core::http::{ErrorClassifier, HeaderMap, StatusCode};
-use mdmkit_testkit::arbitrary::{body, body_of, config, json, object, rows, text};
+use mdmkit_testkit::arbitrary::{body_or, config, list_envelope, object, rows, text};
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -62,8 +62,8 @@ proptest! {
 
     #[test]
     fn hosts_one_and_many(
-        page in prop_oneof![body(KEYS), body_of((rows(KEYS), json(KEYS)).prop_map(|(h, m)| json!({"hosts": h, "meta": m})))],
-        one in prop_oneof![body(KEYS), body_of(object(KEYS).prop_map(|h| json!({"host": h})))],
+        page in body_or(KEYS, list_envelope(KEYS, "hosts", "meta")),
+        one in body_or(KEYS, object(KEYS).prop_map(|h| json!({"host": h}))),
         serial in text(),
     ) {
         let mut hosts = Vec::new();
@@ -84,7 +84,7 @@ proptest! {
     }
 
     #[test]
-    fn labels(body in prop_oneof![body(KEYS), body_of(rows(KEYS).prop_map(|l| json!({"labels": l})))], members in prop::collection::vec(text(), 0..4)) {
+    fn labels(body in body_or(KEYS, rows(KEYS).prop_map(|l| json!({"labels": l}))), members in prop::collection::vec(text(), 0..4)) {
         if let Ok(page) = serde_json::from_slice::<LabelsPage>(&body) {
             for label in page.labels.unwrap_or_default() {
                 let _ = (label.is_builtin(), label.fleet_id());
@@ -95,7 +95,7 @@ proptest! {
 
     #[test]
     fn scim_user_pages(
-        body in prop_oneof![body(KEYS), body_of(rows(KEYS).prop_map(|r| json!({"totalResults": r.len(), "Resources": r})))],
+        body in body_or(KEYS, rows(KEYS).prop_map(|r| json!({"totalResults": r.len(), "Resources": r}))),
         identity in text(),
     ) {
         if let Ok(page) = serde_json::from_slice::<ListResponse>(&body) {
@@ -110,7 +110,7 @@ proptest! {
 
     #[test]
     fn me_and_error_bodies(
-        body in prop_oneof![body(KEYS), body_of(object(KEYS).prop_map(|u| json!({"user": u})))],
+        body in body_or(KEYS, object(KEYS).prop_map(|u| json!({"user": u}))),
         status in 100u16..600,
     ) {
         if let Ok(me) = serde_json::from_slice::<MeResponse>(&body) {

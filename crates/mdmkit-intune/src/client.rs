@@ -13,7 +13,7 @@ use mdmkit_core::{
     Error, ErrorKind, IntuneConfig, Operation, Page, PageInfo, PageRequest, PagingStyle,
     ProviderKind, ProviderOperations, Result, SerialNumber,
 };
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::auth::{graph_scope, token_endpoint, EntraTokenErrors};
 use crate::error::{IntuneErrorClassifier, Needs};
@@ -84,16 +84,15 @@ impl GraphClient {
         self.tokens.fetch_count()
     }
 
-    /// The R8 test call: a token, then one managed device's id.
-    pub(crate) async fn validate(&self) -> Result<()> {
+    /// A page of at most one managed device with its id alone selected, decoded no further.
+    pub(crate) async fn one_device_id(&self, op: Operation) -> Result<Collection<IgnoredAny>> {
         self.devices
             .get(MANAGED_DEVICES)
             .query("$top", "1")
             .query("$select", "id")
-            .operation(OPS.validate)
-            .json::<Collection<serde::de::IgnoredAny>>()
+            .operation(op)
+            .json()
             .await
-            .map(drop)
     }
 
     /// Every managed device Graph returns for `serialNumber eq '<serial>'`, all pages. The caller checks

@@ -241,20 +241,17 @@ impl MdmProvider for IntuneProvider {
         ProviderKind::Intune
     }
 
+    /// A token, then one managed device's id: a registration without the device permission fails here,
+    /// at save time, rather than at the first refresh.
     async fn validate(&self) -> Result<()> {
-        self.client.validate().await
+        self.client.one_device_id(OPS.validate).await.map(drop)
     }
 
     async fn devices_by_serial(&self, serial: &SerialNumber) -> Result<Vec<MdmDevice>> {
         let rows = self.client.devices_by_serial(serial).await?;
         let returned = rows.len();
-        let exact: Vec<MdmDevice> = rows
-            .into_iter()
-            .filter(|d| {
-                d.serial_number
-                    .as_deref()
-                    .is_some_and(|s| serial.matches(s))
-            })
+        let exact: Vec<MdmDevice> = serial
+            .exact_matches(rows, |d| d.serial_number.as_deref())
             .map(convert::device)
             .collect();
         if returned > exact.len() {

@@ -4,9 +4,9 @@
 
 use mdmkit_core::http::{ErrorClassifier, HeaderMap, StatusCode, TokenErrorBody, TokenErrorMapper};
 use mdmkit_core::IntuneConfig;
-use mdmkit_testkit::arbitrary::{body, body_of, config, json, object, rows};
+use mdmkit_testkit::arbitrary::{body, body_or, config, list_envelope, object};
 use proptest::prelude::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::auth::EntraTokenErrors;
 use crate::convert;
@@ -45,8 +45,7 @@ const KEYS: &[&str] = &[
 ];
 
 fn collection() -> impl Strategy<Value = Value> {
-    (rows(KEYS), json(KEYS))
-        .prop_map(|(rows, next)| json!({"value": rows, "@odata.nextLink": next}))
+    list_envelope(KEYS, "value", "@odata.nextLink")
 }
 
 proptest! {
@@ -54,9 +53,9 @@ proptest! {
 
     #[test]
     fn managed_devices_groups_and_members(
-        devices in prop_oneof![body(KEYS), body_of(collection())],
-        groups in prop_oneof![body(KEYS), body_of(collection())],
-        members in prop_oneof![body(KEYS), body_of(collection())],
+        devices in body_or(KEYS, collection()),
+        groups in body_or(KEYS, collection()),
+        members in body_or(KEYS, collection()),
     ) {
         let devices = serde_json::from_slice::<Collection<ManagedDevice>>(&devices)
             .map(|c| c.value)
@@ -80,7 +79,7 @@ proptest! {
 
     #[test]
     fn group_delta_pages_and_tokens(
-        page in prop_oneof![body(KEYS), body_of(collection())],
+        page in body_or(KEYS, collection()),
         token in body(KEYS),
     ) {
         if let Ok(page) = serde_json::from_slice::<DeltaPage>(&page) {
@@ -108,7 +107,7 @@ proptest! {
     }
 
     #[test]
-    fn entra_token_errors(body in prop_oneof![body(KEYS), body_of(object(KEYS))], status in 100u16..600) {
+    fn entra_token_errors(body in body_or(KEYS, object(KEYS)), status in 100u16..600) {
         if let Ok(error) = serde_json::from_slice::<TokenErrorBody>(&body) {
             let config = IntuneConfig::new("contoso.onmicrosoft.com", "app", "secret").unwrap();
             let status = StatusCode::from_u16(status).unwrap();

@@ -132,6 +132,8 @@ pub(crate) struct GraphError {
 
 #[cfg(test)]
 mod tests {
+    use mdmkit_testkit::shapes::assert_rejected;
+
     use super::*;
 
     #[test]
@@ -140,19 +142,14 @@ mod tests {
             serde_json::from_str(r#"{"value": [], "@odata.nextLink": "https://g/next"}"#).unwrap();
         assert!(c.value.is_empty(), "an empty page before the next one");
         assert_eq!(c.next_link.as_deref(), Some("https://g/next"));
-        for wrong in [
+        assert_rejected::<Collection<ManagedDevice>>(&[
             r#"{"value": null}"#,
             r#"{"@odata.nextLink": "https://g/next"}"#,
             "{}",
             "[]",
             "null",
             r#"{"value": {"id": "m1"}}"#,
-        ] {
-            assert!(
-                serde_json::from_str::<Collection<ManagedDevice>>(wrong).is_err(),
-                "{wrong}"
-            );
-        }
+        ]);
     }
 
     #[test]

@@ -191,8 +191,8 @@ impl MdmProvider for IruProvider {
                 OPS.device_by_serial.name(),
             )
             .await?;
-        rows.into_iter()
-            .filter(|row| convert::reported_serial(row).is_some_and(|s| serial.matches(s)))
+        serial
+            .exact_matches(rows, convert::reported_serial)
             .map(|row| convert::device(row).map_err(OPS.device_by_serial.tagger()))
             .collect()
     }

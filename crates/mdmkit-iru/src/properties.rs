@@ -4,7 +4,7 @@
 
 use mdmkit_core::http::{ErrorClassifier, HeaderMap, StatusCode};
 use mdmkit_core::Url;
-use mdmkit_testkit::arbitrary::{body, body_of, config, json, rows, text};
+use mdmkit_testkit::arbitrary::{body, body_of, body_or, config, json, rows, text};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -35,7 +35,7 @@ proptest! {
 
     #[test]
     fn device_listings(
-        body in prop_oneof![body(KEYS), body_of(rows(KEYS).prop_map(Value::Array))],
+        body in body_or(KEYS, rows(KEYS).prop_map(Value::Array)),
         tags in body_of(rows(KEYS).prop_map(|rows| json!({"count": rows.len(), "next": null, "results": rows}))),
         tag_id in text(),
     ) {

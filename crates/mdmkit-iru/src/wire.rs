@@ -278,6 +278,8 @@ fn string_field(map: &Map<String, Value>, key: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use mdmkit_testkit::shapes::assert_rejected;
+
     use super::*;
 
     fn device(json: &str) -> WireDevice {
@@ -394,7 +396,7 @@ mod tests {
         let last: WireTagPage =
             serde_json::from_str(r#"{"count":0,"next":"","results":[]}"#).unwrap();
         assert_eq!(last.next, None);
-        for wrong in [
+        assert_rejected::<WireTagPage>(&[
             r#"{"detail":"x"}"#,
             r#"[{"id":"t1","name":"a"}]"#,
             "[]",
@@ -402,11 +404,6 @@ mod tests {
             "null",
             r#"{"count":0,"results":null}"#,
             r#"{"count":1,"results":{"id":"t1"}}"#,
-        ] {
-            assert!(
-                serde_json::from_str::<WireTagPage>(wrong).is_err(),
-                "{wrong}"
-            );
-        }
+        ]);
     }
 }

@@ -14,7 +14,7 @@ use mdmkit_core::paging::{collect_all, for_each_row, for_each_row_from};
 use mdmkit_core::{
     ChangeCursor, ChangesPage, Coverage, Error, ErrorKind, JamfConfig, MdmDevice, MdmGroup,
     NumberedPosition, Operation, Page, PageRequest, PagingStyle, ProviderKind, ProviderOperations,
-    Result, SerialNumber,
+    Result, SerialNumber, Url,
 };
 
 use crate::convert::{self, DirectoryBuilder, UserIds};
@@ -138,6 +138,11 @@ impl JamfClient {
         self.api.request_count()
     }
 
+    /// The Jamf Pro server's URL.
+    pub(crate) fn base_url(&self) -> &Url {
+        self.api.base_url()
+    }
+
     pub(crate) fn max_concurrency(&self) -> usize {
         self.api.max_concurrency()
     }
@@ -152,7 +157,8 @@ impl JamfClient {
 
     // ----- version -----
 
-    async fn probe_version(&self, op: Operation) -> Result<Option<JamfProVersion>> {
+    /// Reads the server's version (the endpoint needs no privilege) and keeps what it says.
+    pub(crate) async fn probe_version(&self, op: Operation) -> Result<Option<JamfProVersion>> {
         let body: VersionBody = self
             .api
             .get("api/v1/jamf-pro-version")
@@ -184,13 +190,14 @@ impl JamfClient {
 
     // ----- validate -----
 
-    /// R8's test call: a token, the version probe (needs no privilege), then one inventory row (needs
-    /// "Read Computers", so a client without it fails here with Forbidden rather than at the first sync).
-    pub(crate) async fn validate(&self) -> Result<()> {
-        self.tokens.token().await?;
-        self.probe_version(OPS.validate).await?;
-        self.inventory(OPS.validate, &ONE_ROW).await?;
-        Ok(())
+    /// A token for the configured client credentials: the cached one while it is valid, else a new one.
+    pub(crate) async fn sign_in(&self) -> Result<()> {
+        self.tokens.token().await.map(drop)
+    }
+
+    /// Reads one inventory row; the count it reports is left unread.
+    pub(crate) async fn read_one_computer(&self, op: Operation) -> Result<()> {
+        self.inventory(op, &ONE_ROW).await.map(drop)
     }
 
     // ----- inventory -----
@@ -396,10 +403,7 @@ impl JamfClient {
             .await
         })
         .await?;
-        let matching: Vec<Computer> = found
-            .into_iter()
-            .filter(|c| c.serial().is_some_and(|s| serial.matches(s)))
-            .collect();
+        let matching: Vec<Computer> = serial.exact_matches(found, Computer::serial).collect();
         let mut usernames: Vec<&str> = matching.iter().filter_map(Computer::username).collect();
         usernames.sort_unstable();
         usernames.dedup();
@@ -598,8 +602,47 @@ impl JamfClient {
     }
 
     /// Members of smart groups from the smart-group membership endpoint. `None` for a group that answered
-    /// 404 (deleted since the list was read).
+    /// 404 (deleted since the list was read). When the endpoint version learnt earlier answers 404 for
+    /// every group, the server's version is read again and the endpoint chosen again, once.
     async fn smart_members(
+        &self,
+        groups: &[&ComputerGroup],
+        version: Option<JamfProVersion>,
+    ) -> Result<HashMap<String, Option<Vec<String>>>> {
+        let learnt = self.state().smart_members.is_some();
+        let out = self.smart_members_from_one_source(groups, version).await?;
+        if groups.is_empty() || out.values().any(Option::is_some) {
+            return Ok(out);
+        }
+        // Every group "vanished": the endpoint is missing, not the groups. Never report that as empty
+        // groups (a sync would detach them all).
+        self.update(|s| s.smart_members = None);
+        if learnt {
+            // The endpoint learnt earlier is gone: the server was upgraded. Its version is read again
+            // and each endpoint version it may have is tried, in this same read.
+            tracing::info!(
+                "the smart-group membership endpoint answered 404 for every group; choosing again"
+            );
+            self.update(|s| s.version = None);
+            let version = self.version(OPS.groups).await?;
+            let out = self.smart_members_from_one_source(groups, version).await?;
+            if out.values().any(Option::is_some) {
+                return Ok(out);
+            }
+            self.update(|s| s.smart_members = None);
+        }
+        Err(OPS.groups.error(
+            ErrorKind::NotFound,
+            format!(
+                "no smart-group membership endpoint answered for any of the {} smart groups",
+                groups.len()
+            ),
+        ))
+    }
+
+    /// The members of `groups` from the endpoint version learnt (or the first that answers), `None` for
+    /// a group that answered 404.
+    async fn smart_members_from_one_source(
         &self,
         groups: &[&ComputerGroup],
         version: Option<JamfProVersion>,
@@ -617,18 +660,6 @@ impl JamfClient {
         }))
         .await?;
         out.extend(fetched);
-        if !groups.is_empty() && out.values().all(Option::is_none) {
-            // Every group "vanished": the endpoint is missing, not the groups. Never report that as
-            // empty groups (a sync would detach them all).
-            self.update(|s| s.smart_members = None);
-            return Err(OPS.groups.error(
-                ErrorKind::NotFound,
-                format!(
-                    "no smart-group membership endpoint answered for any of the {} smart groups",
-                    groups.len()
-                ),
-            ));
-        }
         Ok(out)
     }
 

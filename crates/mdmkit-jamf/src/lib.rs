@@ -85,7 +85,9 @@
 //!   membership v3 from 11.28, else v2, else the Classic group record. Each candidate that answers 404
 //!   moves on to the next (so an unreadable version still works), and the one that answered is kept. A
 //!   kept inventory version that later answers 404 (the server was upgraded) is chosen again, and
-//!   whether the server has the user API is learnt again too.
+//!   whether the server has the user API is learnt again too. A kept membership endpoint that answers
+//!   404 for every smart group has the version read again and is chosen again in the same read; only
+//!   when no candidate answers is the read an error (never groups emptied).
 //! - **Computers only.** Groups are computer groups (R11), so the listing is of computers; mobile devices
 //!   are not read.
 //! - **Page size.** 2000 rows, Jamf's silent cap. A listing ends when `totalCount` rows have been read (a
@@ -148,8 +150,8 @@ use mdmkit_core::{
     PageRequest, PagingStyle, ProviderKind, Result, SerialNumber, Url,
 };
 
-use crate::client::JamfClient;
 pub use crate::client::PAGE_SIZE;
+use crate::client::{JamfClient, OPS};
 pub use mdmkit_core::JamfConfig;
 
 pub use crate::version::JamfProVersion;
@@ -162,7 +164,6 @@ pub use crate::version::JamfProVersion;
 #[derive(Debug)]
 pub struct JamfProvider {
     client: JamfClient,
-    base_url: Url,
 }
 
 impl JamfProvider {
@@ -172,8 +173,12 @@ impl JamfProvider {
         let config = config.validated()?;
         Ok(JamfProvider {
             client: JamfClient::new(&config, options)?,
-            base_url: config.base_url,
         })
+    }
+
+    /// The Jamf Pro server's URL, as requests and device links use it.
+    pub fn base_url(&self) -> &Url {
+        self.client.base_url()
     }
 }
 
@@ -183,8 +188,12 @@ impl MdmProvider for JamfProvider {
         ProviderKind::Jamf
     }
 
+    /// Gets a token, reads the version (needs no privilege), then one inventory row: that needs "Read
+    /// Computers", so a client without it fails here, at save time, rather than at the first refresh.
     async fn validate(&self) -> Result<()> {
-        self.client.validate().await
+        self.client.sign_in().await?;
+        self.client.probe_version(OPS.validate).await?;
+        self.client.read_one_computer(OPS.validate).await
     }
 
     async fn devices_by_serial(&self, serial: &SerialNumber) -> Result<Vec<MdmDevice>> {
@@ -213,7 +222,7 @@ impl MdmProvider for JamfProvider {
     }
 
     fn device_url(&self, device_id: &str) -> Option<Url> {
-        links::jamf_computer(&self.base_url, device_id)
+        links::jamf_computer(self.base_url(), device_id)
     }
 
     fn request_count(&self) -> u64 {

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use mdmkit_core::http::{ErrorClassifier, HeaderMap, StatusCode};
-use mdmkit_testkit::arbitrary::{body, body_of, config, json, rows, text};
+use mdmkit_testkit::arbitrary::{body, body_of, body_or, config, list_envelope, rows, text};
 use proptest::prelude::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::convert::{self, UserDirectory, UserIds};
 use crate::error::JamfErrorClassifier;
@@ -46,9 +46,9 @@ const KEYS: &[&str] = &[
     "description",
 ];
 
-/// A `{totalCount, results}` page of arbitrary rows, so the row types are reached often.
+/// A `{totalCount, results}` page of arbitrary rows.
 fn page() -> impl Strategy<Value = Value> {
-    (json(KEYS), rows(KEYS)).prop_map(|(total, rows)| json!({"totalCount": total, "results": rows}))
+    list_envelope(KEYS, "results", "totalCount")
 }
 
 fn users() -> impl Strategy<Value = Vec<User>> {
@@ -63,7 +63,7 @@ proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn inventory_pages(body in prop_oneof![body(KEYS), body_of(page())], known in users()) {
+    fn inventory_pages(body in body_or(KEYS, page()), known in users()) {
         if let Ok(page) = serde_json::from_slice::<SearchResults<Computer>>(&body) {
             let directory = UserIds::Records(Arc::new(UserDirectory::new(known)));
             for computer in &page.results {
@@ -74,7 +74,7 @@ proptest! {
     }
 
     #[test]
-    fn user_pages(body in prop_oneof![body(KEYS), body_of(page())], name in text()) {
+    fn user_pages(body in body_or(KEYS, page()), name in text()) {
         if let Ok(page) = serde_json::from_slice::<SearchResults<User>>(&body) {
             let _ = UserDirectory::new(page.results).find(&name);
         }

@@ -195,6 +195,8 @@ pub(crate) struct ApiErrorEntry {
 
 #[cfg(test)]
 mod tests {
+    use mdmkit_testkit::shapes::assert_rejected;
+
     use super::*;
 
     #[test]
@@ -202,12 +204,12 @@ mod tests {
         let m: SmartGroupMembership = serde_json::from_str(r#"{"members":[1,"2"," 3 "]}"#).unwrap();
         let ids: Vec<_> = m.members.into_iter().map(|i| i.0).collect();
         assert_eq!(ids, ["1", "2", "3"]);
-        for wrong in [r#"{"members":null}"#, "{}", "[]", r#"{"members":{"id":1}}"#] {
-            assert!(
-                serde_json::from_str::<SmartGroupMembership>(wrong).is_err(),
-                "{wrong}"
-            );
-        }
+        assert_rejected::<SmartGroupMembership>(&[
+            r#"{"members":null}"#,
+            "{}",
+            "[]",
+            r#"{"members":{"id":1}}"#,
+        ]);
     }
 
     #[test]
@@ -235,18 +237,13 @@ mod tests {
         );
         assert!(ids(r#"{"computer_group":{"id":2,"computers":{"computer":[]}}}"#).is_empty());
         assert!(ids(r#"{"computer_group":{"id":2,"computers":{"size":0}}}"#).is_empty());
-        for wrong in [
+        assert_rejected::<ClassicGroupBody>(&[
             r#"{"computer_group":{"id":2,"computers":null}}"#,
             r#"{"computer_group":{"id":2}}"#,
             r#"{"computer_group":{"id":2,"computers":"82,106"}}"#,
             r#"{"computer_group":null}"#,
             "{}",
-        ] {
-            assert!(
-                serde_json::from_str::<ClassicGroupBody>(wrong).is_err(),
-                "{wrong}"
-            );
-        }
+        ]);
     }
 
     #[test]
@@ -265,7 +262,7 @@ mod tests {
 
     #[test]
     fn a_page_of_another_shape_is_an_error_not_an_empty_page() {
-        for wrong in [
+        assert_rejected::<SearchResults<Computer>>(&[
             "{}",
             "[]",
             "null",
@@ -274,11 +271,6 @@ mod tests {
             r#"{"totalCount":1,"results":{"id":"1"}}"#,
             r#"{"totalCount":"lots","results":[]}"#,
             r#""results""#,
-        ] {
-            assert!(
-                serde_json::from_str::<SearchResults<Computer>>(wrong).is_err(),
-                "{wrong}"
-            );
-        }
+        ]);
     }
 }

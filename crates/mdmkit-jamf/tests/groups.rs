@@ -43,6 +43,19 @@ async fn bulk_mock<'a>(server: &'a MockServer, body: String) -> Mock<'a> {
         .await
 }
 
+/// Every `GET` below `prefix` answering Jamf's 404 body.
+async fn not_found_under<'a>(server: &'a MockServer, prefix: &str) -> Mock<'a> {
+    let prefix = prefix.to_owned();
+    server
+        .mock_async(move |when, then| {
+            when.path_prefix(prefix);
+            then.status(404)
+                .header("content-type", "application/json")
+                .body(fixture("api_error_not_found.json"));
+        })
+        .await
+}
+
 fn count(n: u64) -> String {
     json!({"totalCount": n, "results": []}).to_string()
 }
@@ -257,14 +270,8 @@ async fn a_missing_v3_membership_endpoint_falls_back_once_and_is_remembered() {
             .to_owned(),
     )
     .await;
-    let v3_missing = server
-        .mock_async(|when, then| {
-            when.path_prefix("/api/v3/computer-groups/smart-group-membership/");
-            then.status(404)
-                .header("content-type", "application/json")
-                .body(fixture("api_error_not_found.json"));
-        })
-        .await;
+    let v3_missing =
+        not_found_under(&server, "/api/v3/computer-groups/smart-group-membership/").await;
     let mut v2 = Vec::new();
     for id in ["1", "3", "5"] {
         v2.push(
@@ -291,6 +298,60 @@ async fn a_missing_v3_membership_endpoint_falls_back_once_and_is_remembered() {
     // Only the first group tried v3.
     v3_missing.assert_calls_async(1).await;
     for m in &v2 {
+        m.assert_calls_async(1).await;
+    }
+    unexpected.assert_calls_async(0).await;
+}
+
+#[tokio::test]
+async fn a_membership_endpoint_gone_after_an_upgrade_is_chosen_again_in_the_same_read() {
+    let server = MockServer::start_async().await;
+    let _token = token_mock(&server).await;
+    let version = version_mock(&server, "jamf_pro_version_with_build_suffix.json").await;
+    let _list = get_json(
+        &server,
+        "/api/v1/computer-groups",
+        r#"[{"id":"1","name":"A","smartGroup":true},{"id":"3","name":"B","smartGroup":true}]"#
+            .to_owned(),
+    )
+    .await;
+    // Before the upgrade: v3 is missing, v2 answers and is learnt.
+    let v3_missing =
+        not_found_under(&server, "/api/v3/computer-groups/smart-group-membership/").await;
+    let mut v2 = Vec::new();
+    for id in ["1", "3"] {
+        let path = format!("/api/v2/computer-groups/smart-group-membership/{id}");
+        v2.push(get_json(&server, &path, format!(r#"{{"members":[{id}0]}}"#)).await);
+    }
+    let jamf = provider(&server);
+    let before = jamf.groups().await.unwrap();
+    assert_eq!(
+        summary(&before),
+        [("1", "A", vec!["10"]), ("3", "B", vec!["30"])]
+    );
+
+    // After it: v2 is gone, v3 answers.
+    v3_missing.delete_async().await;
+    for m in v2 {
+        m.delete_async().await;
+    }
+    let v2_gone = not_found_under(&server, "/api/v2/computer-groups/smart-group-membership/").await;
+    let mut v3 = Vec::new();
+    for id in ["1", "3"] {
+        let path = format!("/api/v3/computer-groups/smart-group-membership/{id}");
+        v3.push(get_json(&server, &path, format!(r#"{{"members":[{id}1]}}"#)).await);
+    }
+    let unexpected = catch_all(&server).await;
+
+    let after = jamf.groups().await.unwrap();
+    assert_eq!(
+        summary(&after),
+        [("1", "A", vec!["11"]), ("3", "B", vec!["31"])]
+    );
+    // Both groups tried the learnt v2 first; then the version was read again and v3 chosen.
+    v2_gone.assert_calls_async(2).await;
+    version.assert_calls_async(2).await;
+    for m in &v3 {
         m.assert_calls_async(1).await;
     }
     unexpected.assert_calls_async(0).await;

@@ -652,13 +652,8 @@ impl MdmProvider for JumpCloudProvider {
             .client
             .systems_by_serial(OPS.device_by_serial.name(), serial.as_str())
             .await?;
-        let exact: Vec<System> = systems
-            .into_iter()
-            .filter(|s| {
-                s.serial_number
-                    .as_deref()
-                    .is_some_and(|reported| serial.matches(reported))
-            })
+        let exact: Vec<System> = serial
+            .exact_matches(systems, |s| s.serial_number.as_deref())
             .collect();
         self.to_devices(OPS.device_by_serial, exact, Batch::Lookup)
             .await

@@ -3,9 +3,9 @@
 //! 10,000 cases per parser.
 
 use mdmkit_core::http::{ErrorClassifier, HeaderMap, StatusCode};
-use mdmkit_testkit::arbitrary::{body, body_of, config, json, rows, text};
+use mdmkit_testkit::arbitrary::{body, body_or, config, list_envelope, rows, text};
 use proptest::prelude::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::convert;
 use crate::error::JumpCloudErrorClassifier;
@@ -37,7 +37,7 @@ const KEYS: &[&str] = &[
 ];
 
 fn v1() -> impl Strategy<Value = Value> {
-    (rows(KEYS), json(KEYS)).prop_map(|(r, t)| json!({"results": r, "totalCount": t}))
+    list_envelope(KEYS, "results", "totalCount")
 }
 
 fn v2() -> impl Strategy<Value = Value> {
@@ -49,9 +49,9 @@ proptest! {
 
     #[test]
     fn systems_with_their_users(
-        systems in prop_oneof![body(KEYS), body_of(v1())],
-        users in prop_oneof![body(KEYS), body_of(v1())],
-        bound in prop_oneof![body(KEYS), body_of(v2())],
+        systems in body_or(KEYS, v1()),
+        users in body_or(KEYS, v1()),
+        bound in body_or(KEYS, v2()),
         one in body(KEYS),
     ) {
         let bound = serde_json::from_slice::<V2List<GraphObject>>(&bound)
@@ -76,8 +76,8 @@ proptest! {
 
     #[test]
     fn groups_and_memberships(
-        groups in prop_oneof![body(KEYS), body_of(v2())],
-        members in prop_oneof![body(KEYS), body_of(v2())],
+        groups in body_or(KEYS, v2()),
+        members in body_or(KEYS, v2()),
     ) {
         let rows = serde_json::from_slice::<V2List<GraphObject>>(&members)
             .map(|l| l.into_parts().0)

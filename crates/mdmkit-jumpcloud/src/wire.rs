@@ -158,6 +158,8 @@ fn primary_user_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D:
 
 #[cfg(test)]
 mod tests {
+    use mdmkit_testkit::shapes::assert_rejected;
+
     use super::*;
 
     #[test]
@@ -204,25 +206,21 @@ mod tests {
 
     #[test]
     fn lists_of_another_shape_are_errors() {
-        for wrong in [
+        assert_rejected::<V1List<System>>(&[
             r#"{"results":null}"#,
             "{}",
             "[]",
             "null",
             r#"{"totalCount":3}"#,
             r#"{"results":{"_id":"a"}}"#,
-        ] {
-            assert!(
-                serde_json::from_str::<V1List<System>>(wrong).is_err(),
-                "{wrong}"
-            );
-        }
-        for wrong in ["{}", "null", r#"{"results":null}"#, r#""systems""#, "0"] {
-            assert!(
-                serde_json::from_str::<V2List<GraphObject>>(wrong).is_err(),
-                "{wrong}"
-            );
-        }
+        ]);
+        assert_rejected::<V2List<GraphObject>>(&[
+            "{}",
+            "null",
+            r#"{"results":null}"#,
+            r#""systems""#,
+            "0",
+        ]);
         let (items, _) = serde_json::from_str::<V2List<GraphObject>>("[]")
             .unwrap()
             .into_parts();

@@ -232,14 +232,8 @@ impl MdmProvider for SimpleMdmProvider {
         .await
         .map_err(OPS.device_by_serial.tagger())?;
         // `search` is fuzzy (name, UDID, serial, IMEI, MAC, phone): keep exact serial matches only.
-        Ok(rows
-            .into_iter()
-            .filter(|row| {
-                row.attributes
-                    .serial_number
-                    .as_deref()
-                    .is_some_and(|reported| serial.matches(reported))
-            })
+        Ok(serial
+            .exact_matches(rows, |row| row.attributes.serial_number.as_deref())
             .map(|row| self.to_device(row))
             .collect())
     }

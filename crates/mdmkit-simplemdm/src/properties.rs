@@ -3,9 +3,8 @@
 //! 10,000 cases per parser.
 
 use mdmkit_core::http::{ErrorClassifier, HeaderMap, StatusCode};
-use mdmkit_testkit::arbitrary::{body, body_of, config, json, rows, text};
+use mdmkit_testkit::arbitrary::{body, body_or, config, list_envelope, text};
 use proptest::prelude::*;
-use serde_json::json;
 
 use crate::convert;
 use crate::error::SimpleMdmErrorClassifier;
@@ -30,14 +29,14 @@ const KEYS: &[&str] = &[
 ];
 
 fn list() -> impl Strategy<Value = serde_json::Value> {
-    (rows(KEYS), json(KEYS)).prop_map(|(rows, more)| json!({"data": rows, "has_more": more}))
+    list_envelope(KEYS, "data", "has_more")
 }
 
 proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn device_pages(body in prop_oneof![body(KEYS), body_of(list())], attribute in text()) {
+    fn device_pages(body in body_or(KEYS, list()), attribute in text()) {
         let attribute = convert::user_attribute_name(Some(&attribute));
         if let Ok(page) = serde_json::from_slice::<ListResponse<Device>>(&body) {
             let last = page.data.last().map(|d| d.id.clone());
@@ -49,7 +48,7 @@ proptest! {
     }
 
     #[test]
-    fn assignment_group_pages(body in prop_oneof![body(KEYS), body_of(list())]) {
+    fn assignment_group_pages(body in body_or(KEYS, list())) {
         if let Ok(page) = serde_json::from_slice::<ListResponse<AssignmentGroup>>(&body) {
             for row in page.data {
                 let _ = convert::group(row);

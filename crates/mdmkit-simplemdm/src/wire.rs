@@ -252,6 +252,8 @@ fn kind_of(value: &Value) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use mdmkit_testkit::shapes::assert_rejected;
+
     use super::*;
 
     #[test]
@@ -312,32 +314,22 @@ mod tests {
 
     #[test]
     fn lists_and_group_members_of_another_shape_are_errors() {
-        for wrong in [
+        assert_rejected::<ListResponse<Device>>(&[
             r#"{"data":null}"#,
             "{}",
             "[]",
             "null",
             r#"{"data":{"id":1}}"#,
             r#"{"has_more":false}"#,
-        ] {
-            assert!(
-                serde_json::from_str::<ListResponse<Device>>(wrong).is_err(),
-                "{wrong}"
-            );
-        }
-        for wrong in [
+        ]);
+        assert_rejected::<AssignmentGroup>(&[
             r#"{"id":7,"attributes":{"name":"g"}}"#,
             r#"{"id":7,"relationships":null}"#,
             r#"{"id":7,"relationships":{}}"#,
             r#"{"id":7,"relationships":{"devices":{}}}"#,
             r#"{"id":7,"relationships":{"devices":{"data":null}}}"#,
             r#"{"id":7,"relationships":{"devices":{"data":"1,2"}}}"#,
-        ] {
-            assert!(
-                serde_json::from_str::<AssignmentGroup>(wrong).is_err(),
-                "{wrong}"
-            );
-        }
+        ]);
         let g: AssignmentGroup =
             serde_json::from_str(r#"{"id":7,"relationships":{"devices":{"data":[]}}}"#).unwrap();
         assert!(g.relationships.devices.data.is_empty());

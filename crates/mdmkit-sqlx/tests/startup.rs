@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use futures::FutureExt;
 use mdmkit_core::SerialNumber;
 use mdmkit_sqlx::testing::{TempSqlite, TestSchema};
 use mdmkit_sqlx::{PostgresConfig, PostgresStore, SqliteStore};
@@ -315,6 +316,21 @@ async fn postgres_without_pg_trgm_migrates_and_search_still_answers() {
         .await
         .unwrap();
     let options = db.options().clone().database(&name);
+    // The database is dropped whether or not the checks panic, then a panic goes on.
+    let checked = std::panic::AssertUnwindSafe(without_pg_trgm(options))
+        .catch_unwind()
+        .await;
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    if let Err(panic) = checked {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+async fn without_pg_trgm(options: sqlx::postgres::PgConnectOptions) {
+    use sqlx::Connection;
     let schema = "mdmkit_notrgm";
     {
         let mut conn = sqlx::PgConnection::connect_with(&options).await.unwrap();
@@ -342,10 +358,6 @@ async fn postgres_without_pg_trgm_migrates_and_search_still_answers() {
     // Search, non-ASCII and all, answers as with the indexes.
     storage_suite::devices(&store.stores()).await;
     store.close().await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
     assert_eq!(installed, 0, "pg_trgm could not be created");
     assert!(!has_index, "no trigram index without pg_trgm");
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use mdmkit_core::{
-    DeviceLink, MdmProvider, MdmProviderExt, ProviderConfig, ProviderKind, SerialNumber,
+    CredentialField, DeviceLink, MdmProvider, MdmProviderExt, ProviderConfig, ProviderKind,
+    SerialNumber,
 };
 use serde::Serialize;
 
@@ -226,6 +227,20 @@ impl MdmSync {
                 key_id: r.key_id,
                 saved_at: r.sealed_at,
             }))
+    }
+
+    /// The saved credentials that are not secrets (host, client or tenant ID) with their values, for a
+    /// settings form to show back ([`ProviderConfig::shown_credentials`]); `None` when the workspace is
+    /// not connected. Opens the sealed credentials; the secrets in them stay in this call.
+    pub async fn shown_credentials(
+        &self,
+        workspace: &WorkspaceId,
+    ) -> Result<Option<Vec<(CredentialField, String)>>> {
+        let Some(record) = self.stores.credentials.load_credentials(workspace).await? else {
+            return Ok(None);
+        };
+        let config = self.vault.open_config(workspace, &record)?;
+        Ok(Some(config.shown_credentials()))
     }
 
     /// Saves MDM credentials after proving they work (R8), and reacts to a change (R9, R10).

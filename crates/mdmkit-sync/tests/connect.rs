@@ -495,3 +495,33 @@ async fn a_change_on_an_empty_workspace_or_a_free_plan_needs_no_waiting() {
     h.sync.disconnect(&free).await.unwrap();
     assert!(!h.sync.state(&free).await.unwrap().refresh_pending);
 }
+
+#[tokio::test]
+async fn saved_credentials_show_back_their_non_secret_fields_and_never_the_secret() {
+    let h = Harness::new();
+    h.mdm.account("acme", ProviderKind::Jamf);
+    let ws = h.workspace("w", Plan::Free, &[]).await;
+    assert_eq!(h.sync.shown_credentials(&ws).await.unwrap(), None);
+
+    // The fake MDM's secret for the account is `token-acme`.
+    h.sync.connect(&ws, h.mdm.config("acme")).await.unwrap();
+    let shown = h.sync.shown_credentials(&ws).await.unwrap().unwrap();
+    let labels: Vec<(&str, &str)> = shown.iter().map(|(f, v)| (f.label, v.as_str())).collect();
+    assert_eq!(
+        labels,
+        [
+            ("Host", "https://acme.mdm.test/"),
+            ("API Client ID", "client")
+        ]
+    );
+    assert!(!format!("{shown:?}").contains("token-acme"));
+
+    // Read through the vault: a store whose key is gone cannot show them.
+    let other_key = MdmSync::new(
+        h.mdm.factory(),
+        Vault::new("k-other", &[0x22; 32]).unwrap(),
+        h.stores.clone(),
+        h.clock.clone(),
+    );
+    assert!(other_key.shown_credentials(&ws).await.is_err());
+}

@@ -176,6 +176,22 @@ pub fn rows(keys: &'static [&'static str]) -> impl Strategy<Value = Vec<Value>> 
     prop::collection::vec(object(keys), 0..4)
 }
 
+/// An object with up to three [`object`] rows under `list` and any JSON over `keys` under `beside`: the
+/// envelope list endpoints answer with (`{"results": [...], "totalCount": 3}`), so the row types are
+/// reached often.
+pub fn list_envelope(
+    keys: &'static [&'static str],
+    list: &'static str,
+    beside: &'static str,
+) -> impl Strategy<Value = Value> {
+    (rows(keys), json(keys)).prop_map(move |(rows, other)| {
+        let mut envelope = Map::new();
+        envelope.insert(list.to_owned(), Value::Array(rows));
+        envelope.insert(beside.to_owned(), other);
+        Value::Object(envelope)
+    })
+}
+
 /// A body: arbitrary bytes, `value` serialised, or `value` cut anywhere (truncated JSON).
 pub fn body_of(value: impl Strategy<Value = Value>) -> impl Strategy<Value = Vec<u8>> {
     let json = (value, any::<prop::sample::Index>(), 0u8..5).prop_map(|(v, cut, mode)| {
@@ -197,11 +213,37 @@ pub fn body(keys: &'static [&'static str]) -> impl Strategy<Value = Vec<u8>> {
     body_of(json(keys))
 }
 
+/// A body that is half the time any JSON over `keys` ([`body`]) and half `shape` ([`body_of`]): the
+/// shape reaches a parser's row types often, the free JSON its every other path.
+pub fn body_or(
+    keys: &'static [&'static str],
+    shape: impl Strategy<Value = Value>,
+) -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![body(keys), body_of(shape)]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;
+
+    #[test]
+    fn list_envelopes_hold_rows_under_the_list_key_and_anything_beside() {
+        let mut runner = TestRunner::deterministic();
+        let strategy = list_envelope(&["id"], "results", "totalCount");
+        let mut rows_seen = 0;
+        for _ in 0..200 {
+            let value = strategy.new_tree(&mut runner).unwrap().current();
+            let map = value.as_object().unwrap();
+            assert_eq!(map.len(), 2, "{value}");
+            let rows = map["results"].as_array().unwrap();
+            assert!(rows.iter().all(Value::is_object), "{value}");
+            rows_seen += rows.len();
+            assert!(map.contains_key("totalCount"), "{value}");
+        }
+        assert!(rows_seen > 100, "rows are generated ({rows_seen})");
+    }
 
     #[test]
     fn generated_values_are_varied_and_use_the_keys() {

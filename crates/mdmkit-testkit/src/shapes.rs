@@ -5,6 +5,20 @@
 
 use httpmock::{Method, MockServer};
 use mdmkit_core::{Category, ErrorKind};
+use serde::de::DeserializeOwned;
+
+/// Fails, naming the body and the type, unless every one of `bodies` is refused when decoded as `T`: a
+/// wire list of another shape must be an error, never read as an empty list.
+#[track_caller]
+pub fn assert_rejected<T: DeserializeOwned>(bodies: &[&str]) {
+    for body in bodies {
+        assert!(
+            serde_json::from_str::<T>(body).is_err(),
+            "{body} decoded as {}",
+            std::any::type_name::<T>()
+        );
+    }
+}
 
 /// Answers each `GET path` with 200 and its JSON body, the first route first (httpmock serves the
 /// first-registered mock that matches, so the endpoint under test goes first and healthy answers after).
@@ -87,5 +101,15 @@ mod tests {
         let (_, truncated) = all.iter().find(|(l, _)| *l == "truncated JSON").unwrap();
         assert!(valid.starts_with(truncated.as_str()) && truncated.len() < valid.len());
         assert!(serde_json::from_str::<serde_json::Value>(truncated).is_err());
+    }
+
+    #[test]
+    fn assert_rejected_passes_refused_bodies_and_names_one_that_decodes() {
+        assert_rejected::<Vec<u32>>(&["{}", "null", r#"["a"]"#]);
+        let panic = std::panic::catch_unwind(|| assert_rejected::<Vec<u32>>(&["{}", "[1]"]))
+            .expect_err("[1] is a Vec<u32>");
+        let message = panic.downcast_ref::<String>().unwrap();
+        assert!(message.starts_with("[1] decoded as "), "{message}");
+        assert!(message.ends_with("Vec<u32>"), "{message}");
     }
 }

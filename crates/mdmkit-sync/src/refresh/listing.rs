@@ -11,18 +11,13 @@ use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::BuildHasher;
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use mdmkit_core::paging::DEFAULT_MAX_PAGES;
 use mdmkit_core::{
-    device_page_stream, ChangeListing, ChangesRequest, Coverage, ErrorKind, MdmDevice, MdmProvider,
-    ProviderOperations, Resolution, SerialNumber,
+    device_page_stream_in_task, ChangeListing, ChangesRequest, Coverage, MdmDevice, MdmProvider,
+    ProviderOperations, SerialNumber,
 };
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
-use tracing::Instrument;
 
 use super::{concerns_connection, Answer, Checks, SuspiciousListing, WRITE_BATCH};
 use crate::engine::{Connection, MdmSync};
@@ -265,10 +260,15 @@ impl MdmSync {
         match since {
             None => {
                 tally.everything = true;
-                let mut pages = PagesAhead::start(provider.clone(), self.listing_resolution());
+                // Read by a task of its own: the next pages arrive while this one's rows are written.
+                let mut pages = device_page_stream_in_task(
+                    provider.clone(),
+                    DEFAULT_MAX_PAGES,
+                    self.listing_resolution(),
+                );
                 while let Some(page) = pages.next().await {
                     let devices = match page {
-                        Ok(devices) => devices,
+                        Ok(page) => page.items,
                         Err(e) => {
                             failure = Some(e);
                             break;
@@ -494,62 +494,6 @@ impl MdmSync {
                 }
                 Ok(false)
             }
-        }
-    }
-}
-
-/// The pages of a full listing, read by a task of its own: the next pages are asked for (and decoded,
-/// on another core where the runtime has one) while this page's rows are written, and a slow store never
-/// leaves a page read ahead unpolled until its request times out. At most one page waits for the
-/// writer beyond those the reader has in flight. Dropping it stops the reading task.
-struct PagesAhead {
-    pages: mpsc::Receiver<mdmkit_core::Result<Vec<MdmDevice>>>,
-    reader: Option<JoinHandle<()>>,
-}
-
-impl PagesAhead {
-    fn start(provider: Arc<dyn MdmProvider>, resolution: Resolution) -> Self {
-        let (sender, pages) = mpsc::channel(1);
-        let reader = tokio::spawn(
-            async move {
-                let mut stream = device_page_stream(&*provider, DEFAULT_MAX_PAGES, resolution);
-                while let Some(page) = stream.next().await {
-                    let failed = page.is_err();
-                    if sender.send(page.map(|p| p.items)).await.is_err() || failed {
-                        break;
-                    }
-                }
-            }
-            .instrument(tracing::Span::current()),
-        );
-        PagesAhead {
-            pages,
-            reader: Some(reader),
-        }
-    }
-
-    /// The next page's rows, or `None` once the listing is complete. A listing that ended with an error
-    /// ends with that error; a panic in the reading task resumes here, so it is never taken for the
-    /// end of the listing.
-    async fn next(&mut self) -> Option<mdmkit_core::Result<Vec<MdmDevice>>> {
-        if let Some(page) = self.pages.recv().await {
-            return Some(page);
-        }
-        match self.reader.take()?.await {
-            Ok(()) => None,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(_) => Some(Err(mdmkit_core::Error::new(
-                ErrorKind::ConnectionFailed,
-                "the listing was stopped before it ended",
-            ))),
-        }
-    }
-}
-
-impl Drop for PagesAhead {
-    fn drop(&mut self) {
-        if let Some(reader) = &self.reader {
-            reader.abort();
         }
     }
 }
