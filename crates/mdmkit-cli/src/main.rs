@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use mdmkit::http::{ClientOptions, HostPolicy};
 use mdmkit::paging::DEFAULT_MAX_PAGES;
 use mdmkit::{
@@ -427,11 +427,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             // Pages are read by a task of their own: while a slow reader of stdout (a pager) holds this
             // one, the pages read ahead still arrive instead of waiting until their requests time out.
             let mut pages =
-                device_page_stream_in_task(provider.clone(), DEFAULT_MAX_PAGES, Resolution::Inline)
-                    .map_ok(|page| {
-                        futures::stream::iter(page.items.into_iter().map(Ok::<_, Error>))
-                    })
-                    .try_flatten();
+                device_page_stream_in_task(provider.clone(), DEFAULT_MAX_PAGES, Resolution::Inline);
             let mut count = 0u64;
             if !json {
                 writeln!(
@@ -441,31 +437,32 @@ async fn run(command: Command) -> Result<(), Failure> {
                 )
                 .map_err(io)?;
             }
-            while let Some(device) = pages.next().await {
-                let device = device?;
-                count += 1;
-                if let Some(bar) = &progress {
-                    bar.set_position(count);
-                }
-                if json {
-                    writeln!(out, "{}", device_json(provider.as_ref(), &device)).map_err(io)?;
-                } else {
-                    writeln!(
-                        out,
-                        "{:<16} {:<38} {:<32} {}",
-                        device
-                            .serial_number
-                            .as_ref()
-                            .map(SerialNumber::as_str)
-                            .unwrap_or("-"),
-                        device.device_id,
-                        shown_name(&device).unwrap_or("-"),
-                        provider
-                            .device_url(&device.device_id)
-                            .map(|u| u.to_string())
-                            .unwrap_or_default()
-                    )
-                    .map_err(io)?;
+            while let Some(page) = pages.next().await {
+                for device in page?.items {
+                    count += 1;
+                    if let Some(bar) = &progress {
+                        bar.set_position(count);
+                    }
+                    if json {
+                        writeln!(out, "{}", device_json(provider.as_ref(), &device)).map_err(io)?;
+                    } else {
+                        writeln!(
+                            out,
+                            "{:<16} {:<38} {:<32} {}",
+                            device
+                                .serial_number
+                                .as_ref()
+                                .map(SerialNumber::as_str)
+                                .unwrap_or("-"),
+                            device.device_id,
+                            shown_name(&device).unwrap_or("-"),
+                            provider
+                                .device_url(&device.device_id)
+                                .map(|u| u.to_string())
+                                .unwrap_or_default()
+                        )
+                        .map_err(io)?;
+                    }
                 }
             }
             if let Some(bar) = progress {

@@ -528,10 +528,9 @@ impl JamfClient {
         }
         let ids = if self.users_possible(op).await? {
             let mut users = DirectoryBuilder::default();
-            let read = match first {
-                Some(Err(e)) => Err(e),
-                Some(Ok(first)) => self.users(op, None, Some(first), &mut users).await,
-                None => self.users(op, None, None, &mut users).await,
+            let read = match first.transpose() {
+                Ok(first) => self.users(op, None, first, &mut users).await,
+                Err(e) => Err(e),
             };
             self.users_outcome(read.map(|()| users))?
         } else {

@@ -75,10 +75,11 @@
 //! # Memory
 //!
 //! A listing is streamed: each row that answers a due device is written as it arrives, in batches of
-//! [`WRITE_BATCH`]. A full listing's pages are read by a task of their own, at most one page ahead of the
-//! writes beyond those the provider reads at once ([`mdmkit_core::MdmProvider::device_pages_at_once`]), so
-//! the next pages arrive while this one is written; no run holds the fleet's rows (rows waiting for follow-up reads, at most [`WRITE_BATCH`],
-//! are resolved through the lookup caches and written as a batch). What a run keeps is compact: a 64-bit hash
+//! [`WRITE_BATCH`]. A full listing's pages are read by a task of their own
+//! ([`mdmkit_core::device_page_stream_in_task`]), at most one page ahead of the writes beyond those the
+//! provider reads at once ([`mdmkit_core::MdmProvider::device_pages_at_once`]), so the next pages arrive
+//! while this one is written; no run holds the fleet's rows (rows waiting for follow-up reads, at most
+//! [`WRITE_BATCH`], are resolved through the lookup caches and written as a batch). What a run keeps is compact: a 64-bit hash
 //! of each listed MDM device ID (to count distinct devices, 8 bytes plus the set's overhead per device), and
 //! per device of the workspace its serial (twice: all serials, due serials) and, for due devices the listing
 //! answered, the MDM device ID of its first row: about 150 bytes per workspace device. That map keeps the
