@@ -31,7 +31,8 @@ pub fn config() -> ProptestConfig {
 /// stored formats). The key vocabulary of that provider's property tests: it follows the fixtures, so a
 /// field added to the wire types with a fixture showing it is reached without a second list to keep.
 ///
-/// Read once per provider and kept for the process (strategies hold `'static` keys).
+/// Read once per provider and kept for the process (strategies hold `'static` keys); the extras of
+/// every call for that provider stay in its list.
 pub fn fixture_keys(kind: ProviderKind, also: &[&'static str]) -> &'static [&'static str] {
     static READ: Mutex<BTreeMap<ProviderKind, &'static [&'static str]>> =
         Mutex::new(BTreeMap::new());
