@@ -4,6 +4,7 @@
 //! at once when neither `page` nor `per_page` is sent, and 20 rows when only `page` is. No request sends a
 //! team (fleet) filter, so the old `team_id` and new `fleet_id` names are never sent together.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -42,10 +43,14 @@ pub(crate) struct ScimPage {
     pub(crate) last: bool,
 }
 
-/// Fleet's requests over one [`HttpClient`].
+/// Fleet's requests over one [`HttpClient`], and what they learnt about the server.
 #[derive(Debug, Clone)]
 pub(crate) struct FleetClient {
     http: HttpClient,
+    /// The last SCIM read ([`Self::scim_users`], [`Self::scim_first_page`], [`Self::scim_users_rest`])
+    /// failed: Fleet refuses the token SCIM (it needs write access and Premium) or lacks it. Shared by
+    /// clones.
+    scim_refused: Arc<AtomicBool>,
 }
 
 impl FleetClient {
@@ -53,7 +58,10 @@ impl FleetClient {
         let http = HttpClient::new(ProviderKind::Fleet, config.base_url.clone(), options)?
             .with_auth(Arc::new(BearerToken::new(config.api_token.clone())))
             .with_classifier(Arc::new(FleetErrorClassifier));
-        Ok(FleetClient { http })
+        Ok(FleetClient {
+            http,
+            scim_refused: Arc::new(AtomicBool::new(false)),
+        })
     }
 
     /// The Fleet server's base URL (ends in `/`).
@@ -180,16 +188,43 @@ impl FleetClient {
     /// Every SCIM user, `GET /api/v1/fleet/scim/Users` 100 at a time by `startIndex` (1-based) until
     /// `totalResults` or a short page.
     pub(crate) async fn scim_users(&self, operation: &'static str) -> Result<ScimIndex> {
-        let first = self.scim_users_page(1, operation).await?;
-        self.scim_users_rest(&first, operation).await
+        let read = match self.scim_page(1, operation).await {
+            Ok(first) => self.scim_rest(&first, operation).await,
+            Err(e) => Err(e),
+        };
+        self.learnt_scim(read)
+    }
+
+    /// The first page of SCIM users.
+    pub(crate) async fn scim_first_page(&self, operation: &'static str) -> Result<ScimPage> {
+        let read = self.scim_page(1, operation).await;
+        self.learnt_scim(read)
+    }
+
+    /// The users of `first` (the first page) and of every page after it, indexed (see
+    /// [`Self::scim_rest`]).
+    pub(crate) async fn scim_users_rest(
+        &self,
+        first: &ScimPage,
+        operation: &'static str,
+    ) -> Result<ScimIndex> {
+        let read = self.scim_rest(first, operation).await;
+        self.learnt_scim(read)
+    }
+
+    /// Whether the last SCIM read failed (so a listing names users host by host).
+    pub(crate) fn scim_refused(&self) -> bool {
+        self.scim_refused.load(Ordering::Relaxed)
+    }
+
+    /// Records whether a SCIM read failed, and passes it on.
+    fn learnt_scim<T>(&self, read: Result<T>) -> Result<T> {
+        self.scim_refused.store(read.is_err(), Ordering::Relaxed);
+        read
     }
 
     /// One page of SCIM users from `start` (1-based).
-    pub(crate) async fn scim_users_page(
-        &self,
-        start: u64,
-        operation: &'static str,
-    ) -> Result<ScimPage> {
+    async fn scim_page(&self, start: u64, operation: &'static str) -> Result<ScimPage> {
         let body: ListResponse = self
             .http
             .get(SCIM_USERS)
@@ -220,11 +255,7 @@ impl FleetClient {
     /// a total, page after page until a page says it is the last (users added meanwhile are not
     /// missed). Each page goes into the index as it arrives, so at most [`Self::fan_out`] pages of wire
     /// users are held at once.
-    pub(crate) async fn scim_users_rest(
-        &self,
-        first: &ScimPage,
-        operation: &'static str,
-    ) -> Result<ScimIndex> {
+    async fn scim_rest(&self, first: &ScimPage, operation: &'static str) -> Result<ScimIndex> {
         let mut index = ScimIndexBuilder::default();
         index.add_page(&first.users);
         let mut last = first.last;
@@ -234,7 +265,7 @@ impl FleetClient {
             let pages = pages.min(u64::from(mdmkit_core::paging::DEFAULT_MAX_PAGES));
             // The final page decides whether more follow (users added since the first page).
             (index, last) = stream::iter((0..pages).map(|i| known + 1 + i * SCIM_PAGE))
-                .map(|start| self.scim_users_page(start, operation))
+                .map(|start| self.scim_page(start, operation))
                 .buffered(self.fan_out())
                 .try_fold((index, true), |(mut index, _), page| async move {
                     index.add_page(&page.users);
@@ -246,7 +277,7 @@ impl FleetClient {
             if last {
                 return Ok(index.build());
             }
-            let page = self.scim_users_page(index.rows() + 1, operation).await?;
+            let page = self.scim_page(index.rows() + 1, operation).await?;
             last = page.last;
             index.add_page(&page.users);
         }

@@ -155,14 +155,12 @@ fn non_blank(s: Option<&str>) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn host(json: &str) -> Host {
-        serde_json::from_str(json).unwrap()
-    }
+    use mdmkit_testkit::expect::assert_device;
+    use mdmkit_testkit::shapes::decode;
 
     #[test]
     fn end_user_gives_id_and_full_name() {
-        let h = host(
+        let h = decode::<Host>(
             r#"{"id": 42, "hardware_serial": "c0124fxasd6g", "hostname": "annas-macbook-pro.local",
                 "display_name": "Anna's MacBook Pro",
                 "end_users": [{"idp_id": "f26f8649", "idp_username": "anna@acme.com",
@@ -170,23 +168,22 @@ mod tests {
                                "other_emails": [{"email": "anna@example.com", "source": "custom"}]}]}"#,
         );
         let d = device_from_host(&h);
-        assert_eq!(d.device_id, "42");
-        assert_eq!(d.serial_number.as_ref().unwrap().as_str(), "C0124FXASD6G");
-        assert_eq!(d.user_id.as_deref(), Some("anna@acme.com"));
-        assert_eq!(d.user_name.as_deref(), Some("Anna Chao"));
-        assert_eq!(d.display_name.as_deref(), Some("Anna Chao"));
-        assert_eq!(d.device_name.as_deref(), Some("Anna's MacBook Pro"));
+        assert_device(
+            &d,
+            r#"{"device_id":"42","serial_number":"C0124FXASD6G","user_id":"anna@acme.com",
+                "user_name":"Anna Chao","display_name":"Anna Chao","device_name":"Anna's MacBook Pro"}"#,
+        );
     }
 
     #[test]
     fn end_user_without_username_falls_back_to_idp_id_then_other_emails() {
-        let h = host(
+        let h = decode::<Host>(
             r#"{"id": 1, "hostname": "h", "end_users": [{"idp_id": "abc-123", "idp_username": "", "idp_full_name": "Bo"}]}"#,
         );
         let u = assigned_user(&h).unwrap();
         assert_eq!((u.id.as_str(), u.name.as_deref()), ("abc-123", Some("Bo")));
 
-        let h = host(
+        let h = decode::<Host>(
             r#"{"id": 1, "hostname": "h", "end_users": [{"idp_username": "", "idp_full_name": "",
                  "other_emails": [{"email": "bo@chrome.example", "source": "google_chrome_profiles"},
                                   {"email": "bo@custom.example", "source": "custom"}]}]}"#,
@@ -203,12 +200,12 @@ mod tests {
 
     #[test]
     fn device_mapping_sources_are_ranked_and_match_the_lookup_identity() {
-        let listed = host(
+        let listed = decode::<Host>(
             r#"{"id": 42, "hostname": "annas-macbook-pro.local", "display_name": "Anna's MacBook Pro",
                 "device_mapping": [{"email": "anna@gmail.example", "source": "google_chrome_profiles"},
                                    {"email": "anna@acme.com", "source": "mdm_idp_accounts"}]}"#,
         );
-        let looked_up = host(
+        let looked_up = decode::<Host>(
             r#"{"id": 42, "hostname": "annas-macbook-pro.local",
                 "end_users": [{"idp_username": "anna@acme.com", "idp_full_name": "Anna Chao"}]}"#,
         );
@@ -223,9 +220,9 @@ mod tests {
 
     #[test]
     fn unknown_sources_and_bare_emails_are_the_last_resort_in_order() {
-        let h = host(r#"{"id": 1, "device_mapping": ["first@x.com", "second@x.com"]}"#);
+        let h = decode::<Host>(r#"{"id": 1, "device_mapping": ["first@x.com", "second@x.com"]}"#);
         assert_eq!(assigned_user(&h).unwrap().id, "first@x.com");
-        let h = host(
+        let h = decode::<Host>(
             r#"{"id": 1, "device_mapping": [{"email": "z@x.com", "source": "something_new"}, {"email": "c@x.com", "source": "custom_override"}]}"#,
         );
         assert_eq!(assigned_user(&h).unwrap().id, "c@x.com");
@@ -241,7 +238,7 @@ mod tests {
             r#"{"id": 5, "computer_name": "Lab iMac", "device_mapping": [{"email": "", "source": "custom"}]}"#,
             r#"{"id": 5, "computer_name": "Lab iMac", "device_mapping": {"host_id": 5, "device_mapping": null}}"#,
         ] {
-            let d = device_from_host(&host(json));
+            let d = device_from_host(&decode::<Host>(json));
             assert_eq!(d.user_id, None, "{json}");
             assert_eq!(d.display_name.as_deref(), Some("Lab iMac"), "{json}");
         }
@@ -249,17 +246,17 @@ mod tests {
 
     #[test]
     fn device_name_order_and_missing_serials() {
-        let d = device_from_host(&host(
+        let d = device_from_host(&decode::<Host>(
             r#"{"id": 3, "display_name": " ", "computer_name": "", "hostname": "web-01.example.com", "hardware_serial": ""}"#,
         ));
         assert_eq!(d.device_name.as_deref(), Some("web-01.example.com"));
         assert_eq!(d.serial_number, None);
-        let d = device_from_host(&host(
+        let d = device_from_host(&decode::<Host>(
             r#"{"id": 4, "computer_name": "Büro-Mac", "hostname": "buero.local", "hardware_serial": "To Be Filled By O.E.M."}"#,
         ));
         assert_eq!(d.device_name.as_deref(), Some("Büro-Mac"));
         assert_eq!(d.serial_number, None);
-        let d = device_from_host(&host(r#"{"id": 9}"#));
+        let d = device_from_host(&decode::<Host>(r#"{"id": 9}"#));
         assert_eq!((d.device_name, d.display_name), (None, None));
     }
 

@@ -154,7 +154,6 @@ mod properties;
 mod scim;
 mod wire;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -193,6 +192,14 @@ enum Scim {
     Loaded(Arc<ScimIndex>),
 }
 
+impl Scim {
+    /// The state after a failed SCIM read, logged once in the same words wherever a listing reads.
+    fn unavailable(error: &mdmkit_core::Error) -> Scim {
+        tracing::info!(%error, "Fleet's SCIM users cannot be read (they need Fleet Premium and a role that may write SCIM users, such as maintainer); listed users keep their e-mail until their names are resolved");
+        Scim::Unavailable
+    }
+}
+
 /// The Fleet provider: Host and API Token (R1), labels as groups (R11).
 ///
 /// `Debug` shows the host but never the token.
@@ -203,22 +210,18 @@ pub struct FleetProvider {
     include_builtin_labels: bool,
     /// The SCIM users of the listing in progress (reset at its first page).
     scim: Arc<Mutex<Scim>>,
-    /// The last SCIM read was refused or failed: listings leave names to per-host reads.
-    scim_refused: Arc<AtomicBool>,
 }
 
 impl FleetProvider {
     /// A provider for the Fleet server and token in `config`. Does no I/O; call
     /// [`MdmProvider::validate`] to test the credentials.
     pub fn new(config: FleetConfig, options: &ClientOptions) -> Result<Self> {
-        // The same checks as the constructors, for a configuration changed after it was built.
-        let config = config.validated()?;
         Ok(FleetProvider {
-            client: FleetClient::new(&config, options)?,
+            // The same checks as the constructors, for a configuration changed after it was built.
+            client: FleetClient::new(&config.validated()?, options)?,
             page_size: PAGE_SIZE,
             include_builtin_labels: false,
             scim: Arc::new(Mutex::new(Scim::NotRead)),
-            scim_refused: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -248,9 +251,6 @@ impl FleetProvider {
             Scim::Sized(first) => Some(self.client.scim_users_rest(first, operation).await),
             Scim::Unavailable | Scim::Loaded(_) => None,
         };
-        if let Some(read) = &read {
-            self.scim_refused.store(read.is_err(), Ordering::Relaxed);
-        }
         if let Some(read) = read {
             *state = match read {
                 Ok(index) => {
@@ -261,10 +261,7 @@ impl FleetProvider {
                     );
                     Scim::Loaded(Arc::new(index))
                 }
-                Err(e) => {
-                    tracing::info!(error = %e, "Fleet's SCIM users cannot be read (they need Fleet Premium and a role that may write SCIM users, such as maintainer); listed users keep their e-mail until their names are resolved");
-                    Scim::Unavailable
-                }
+                Err(e) => Scim::unavailable(&e),
             };
         }
         match &*state {
@@ -338,15 +335,11 @@ impl FleetProvider {
         let first = {
             let mut state = self.scim.lock().await;
             if let Scim::NotRead = *state {
-                let read = self.client.scim_users_page(1, operation).await;
-                self.scim_refused.store(read.is_err(), Ordering::Relaxed);
+                let read = self.client.scim_first_page(operation).await;
                 *state = match read {
                     Ok(page) if page.last => Scim::Loaded(Arc::new(ScimIndex::new(&page.users))),
                     Ok(page) => Scim::Sized(Arc::new(page)),
-                    Err(e) => {
-                        tracing::info!(error = %e, "Fleet's SCIM users cannot be read; listed users keep their e-mail until their names are resolved");
-                        Scim::Unavailable
-                    }
+                    Err(e) => Scim::unavailable(&e),
                 };
             }
             match &*state {
@@ -630,7 +623,7 @@ impl MdmProvider for FleetProvider {
     fn request_costs(&self) -> mdmkit_core::RequestCosts {
         mdmkit_core::RequestCosts {
             per_lookup: 1,
-            per_listed_device: u32::from(self.scim_refused.load(Ordering::Relaxed)),
+            per_listed_device: u32::from(self.client.scim_refused()),
         }
     }
 

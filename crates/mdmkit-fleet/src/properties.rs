@@ -3,7 +3,8 @@
 //! 10,000 cases per parser.
 
 use mdmkit_core::http::{ErrorClassifier, HeaderMap, StatusCode};
-use mdmkit_testkit::arbitrary::{body_or, config, list_envelope, object, rows, text};
+use mdmkit_core::ProviderKind;
+use mdmkit_testkit::arbitrary::{body_or, config, fixture_keys, list_envelope, object, rows, text};
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -13,57 +14,18 @@ use crate::error::FleetErrorClassifier;
 use crate::scim::{ListResponse, ScimIndex};
 use crate::wire::{HostEnvelope, HostsPage, LabelsPage, MeResponse};
 
-const KEYS: &[&str] = &[
-    "hosts",
-    "host",
-    "labels",
-    "meta",
-    "has_next_results",
-    "id",
-    "hardware_serial",
-    "display_name",
-    "computer_name",
-    "hostname",
-    "team_id",
-    "team_name",
-    "fleet_id",
-    "fleet_name",
-    "end_users",
-    "idp_id",
-    "idp_username",
-    "idp_full_name",
-    "other_emails",
-    "device_mapping",
-    "email",
-    "source",
-    "name",
-    "label_type",
-    "user",
-    "global_role",
-    "api_only",
-    "teams",
-    "fleets",
-    "available_teams",
-    "available_fleets",
-    "message",
-    "errors",
-    "reason",
-    "totalResults",
-    "Resources",
-    "userName",
-    "givenName",
-    "familyName",
-    "emails",
-    "value",
-];
+/// The keys of the recorded Fleet answers, and the pagination flag newer servers send.
+fn keys() -> &'static [&'static str] {
+    fixture_keys(ProviderKind::Fleet, &["has_next_results"])
+}
 
 proptest! {
     #![proptest_config(config())]
 
     #[test]
     fn hosts_one_and_many(
-        page in body_or(KEYS, list_envelope(KEYS, "hosts", "meta")),
-        one in body_or(KEYS, object(KEYS).prop_map(|h| json!({"host": h}))),
+        page in body_or(keys(), list_envelope(keys(), "hosts", "meta")),
+        one in body_or(keys(), object(keys()).prop_map(|h| json!({"host": h}))),
         serial in text(),
     ) {
         let mut hosts = Vec::new();
@@ -84,7 +46,7 @@ proptest! {
     }
 
     #[test]
-    fn labels(body in body_or(KEYS, rows(KEYS).prop_map(|l| json!({"labels": l}))), members in prop::collection::vec(text(), 0..4)) {
+    fn labels(body in body_or(keys(), rows(keys()).prop_map(|l| json!({"labels": l}))), members in prop::collection::vec(text(), 0..4)) {
         if let Ok(page) = serde_json::from_slice::<LabelsPage>(&body) {
             for label in page.labels.unwrap_or_default() {
                 let _ = (label.is_builtin(), label.fleet_id());
@@ -95,7 +57,7 @@ proptest! {
 
     #[test]
     fn scim_user_pages(
-        body in body_or(KEYS, rows(KEYS).prop_map(|r| json!({"totalResults": r.len(), "Resources": r}))),
+        body in body_or(keys(), rows(keys()).prop_map(|r| json!({"totalResults": r.len(), "Resources": r}))),
         identity in text(),
     ) {
         if let Ok(page) = serde_json::from_slice::<ListResponse>(&body) {
@@ -110,7 +72,7 @@ proptest! {
 
     #[test]
     fn me_and_error_bodies(
-        body in body_or(KEYS, object(KEYS).prop_map(|u| json!({"user": u}))),
+        body in body_or(keys(), object(keys()).prop_map(|u| json!({"user": u}))),
         status in 100u16..600,
     ) {
         if let Ok(me) = serde_json::from_slice::<MeResponse>(&body) {

@@ -68,6 +68,11 @@ async fn every_user_shape_of_the_list_endpoint_named_through_scim() {
 
     let devices = fleet.all_devices().await.unwrap();
     assert_eq!(ids(&devices), [42, 43, 44, 45, 46, 47, 48]);
+    assert_eq!(
+        fleet.request_costs().per_listed_device,
+        0,
+        "SCIM names every listed user"
+    );
     let by_id = |id: &str| devices.iter().find(|d| d.device_id == id).unwrap();
 
     // IdP mapping beats the Chrome profile listed first; SCIM gives the user's name (R4).
@@ -151,8 +156,18 @@ async fn without_scim_access_idp_users_are_marked_and_resolved_from_their_hosts(
         .await;
     let unexpected = catch_all(&server).await;
     let fleet = provider(&server);
+    assert_eq!(
+        fleet.request_costs().per_listed_device,
+        0,
+        "SCIM is assumed until refused"
+    );
 
     let devices = fleet.all_devices().await.unwrap();
+    assert_eq!(
+        fleet.request_costs().per_listed_device,
+        1,
+        "once SCIM is refused, naming a listed user costs its host's record"
+    );
     let by_id = |id: &str| devices.iter().find(|d| d.device_id == id).unwrap();
     let marked: Vec<&str> = devices
         .iter()

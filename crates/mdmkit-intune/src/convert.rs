@@ -103,10 +103,8 @@ pub(crate) fn group(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn managed(json: &str) -> ManagedDevice {
-        serde_json::from_str(json).unwrap()
-    }
+    use mdmkit_testkit::expect::assert_device;
+    use mdmkit_testkit::shapes::decode;
 
     fn member(device_id: Option<&str>) -> DeviceMember {
         DeviceMember {
@@ -125,18 +123,15 @@ mod tests {
 
     #[test]
     fn assigned_user_gives_user_id_and_display_name() {
-        let d = device(managed(
+        let d = device(decode::<ManagedDevice>(
             r#"{"id":"m1","deviceName":"DESKTOP-01","serialNumber":" pf3abcde ",
                 "userId":"3e9c57b9-808d-4aa0-9500-4b2d369279e7","userDisplayName":"Anna Chao"}"#,
         ));
-        assert_eq!(d.device_id, "m1");
-        assert_eq!(d.serial_number.as_ref().unwrap().as_str(), "PF3ABCDE");
-        assert_eq!(
-            d.user_id.as_deref(),
-            Some("3e9c57b9-808d-4aa0-9500-4b2d369279e7")
+        assert_device(
+            &d,
+            r#"{"device_id":"m1","serial_number":"PF3ABCDE","user_id":"3e9c57b9-808d-4aa0-9500-4b2d369279e7",
+                "user_name":"Anna Chao","display_name":"Anna Chao","device_name":"DESKTOP-01"}"#,
         );
-        assert_eq!(d.display_name.as_deref(), Some("Anna Chao"));
-        assert_eq!(d.device_name.as_deref(), Some("DESKTOP-01"));
     }
 
     #[test]
@@ -147,7 +142,7 @@ mod tests {
             r#"{"id":"m","deviceName":"KIOSK-7"}"#,
             r#"{"id":"m","deviceName":"KIOSK-7","userId":"00000000-0000-0000-0000-000000000000","userDisplayName":" "}"#,
         ] {
-            let d = device(managed(json));
+            let d = device(decode::<ManagedDevice>(json));
             assert_eq!(d.user_id, None, "{json}");
             assert_eq!(d.display_name.as_deref(), Some("KIOSK-7"), "{json}");
         }
@@ -161,18 +156,28 @@ mod tests {
             r#"{"id":"m","serialNumber":null}"#,
             r#"{"id":"m"}"#,
         ] {
-            assert_eq!(device(managed(json)).serial_number, None, "{json}");
+            assert_eq!(
+                device(decode::<ManagedDevice>(json)).serial_number,
+                None,
+                "{json}"
+            );
         }
     }
 
     #[test]
     fn the_join_is_case_insensitive_and_skips_unregistered_devices() {
         let devices = [
-            managed(r#"{"id":"m1","azureADDeviceId":"C3998D6E-2E37-4C56-87B5-7B444EE1CB26"}"#),
-            managed(r#"{"id":"m2","azureADDeviceId":"00000000-0000-0000-0000-000000000000"}"#),
-            managed(r#"{"id":"m3","azureADDeviceId":""}"#),
+            decode::<ManagedDevice>(
+                r#"{"id":"m1","azureADDeviceId":"C3998D6E-2E37-4C56-87B5-7B444EE1CB26"}"#,
+            ),
+            decode::<ManagedDevice>(
+                r#"{"id":"m2","azureADDeviceId":"00000000-0000-0000-0000-000000000000"}"#,
+            ),
+            decode::<ManagedDevice>(r#"{"id":"m3","azureADDeviceId":""}"#),
             // A stale record of the same Entra device: both are members.
-            managed(r#"{"id":"m4","azureADDeviceId":"c3998d6e-2e37-4c56-87b5-7b444ee1cb26"}"#),
+            decode::<ManagedDevice>(
+                r#"{"id":"m4","azureADDeviceId":"c3998d6e-2e37-4c56-87b5-7b444ee1cb26"}"#,
+            ),
         ];
         let index = entra_index(&devices);
         assert_eq!(index.len(), 1);

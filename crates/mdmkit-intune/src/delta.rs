@@ -47,15 +47,6 @@ impl DeltaToken {
     }
 }
 
-/// A round's entries merged per group (long member lists come in several entries).
-#[derive(Debug, Default)]
-pub(crate) struct Round {
-    /// Groups named by the round (changed or new), with their merged entry.
-    pub(crate) changed: BTreeMap<String, Merged>,
-    /// Groups deleted.
-    pub(crate) removed: BTreeSet<String>,
-}
-
 /// One group's entries in a round, merged.
 #[derive(Debug, Default)]
 pub(crate) struct Merged {
@@ -65,6 +56,15 @@ pub(crate) struct Merged {
     pub(crate) child_groups_added: BTreeSet<String>,
     /// Group-type members removed.
     pub(crate) child_groups_removed: BTreeSet<String>,
+}
+
+/// A round's entries merged per group (long member lists come in several entries).
+#[derive(Debug, Default)]
+pub(crate) struct Round {
+    /// Groups named by the round (changed or new), with their merged entry.
+    pub(crate) changed: BTreeMap<String, Merged>,
+    /// Groups deleted.
+    pub(crate) removed: BTreeSet<String>,
 }
 
 fn is_group(odata_type: Option<&str>) -> bool {
@@ -200,14 +200,11 @@ pub(crate) fn in_order<T: Clone>(ids: &[String], found: &HashMap<String, T>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn entries(json: &str) -> Vec<DeltaGroup> {
-        serde_json::from_str(json).unwrap()
-    }
+    use mdmkit_testkit::shapes::decode;
 
     #[test]
     fn continuations_merge_and_nesting_follows_group_members() {
-        let round = Round::new(entries(
+        let round = Round::new(decode::<Vec<DeltaGroup>>(
             r##"[
               {"id": "p", "displayName": "Parent", "securityEnabled": true,
                "members@delta": [{"@odata.type": "#microsoft.graph.group", "id": "c"},
@@ -229,14 +226,14 @@ mod tests {
         // A later round naming only the child also reads its parent (and the grandparent).
         let mut parents = parents;
         parents.entry("p".into()).or_default().insert("gp".into());
-        let later = Round::new(entries(
+        let later = Round::new(decode::<Vec<DeltaGroup>>(
             r##"[{"id": "c", "members@delta": [{"@odata.type": "#microsoft.graph.device", "id": "d9", "@removed": {"reason": "deleted"}}]}]"##,
         ));
         let affected: Vec<String> = later.affected(&parents).into_iter().collect();
         assert_eq!(affected, ["c", "gp", "p"]);
 
         // Removing a nested group unlinks it.
-        let unnest = Round::new(entries(
+        let unnest = Round::new(decode::<Vec<DeltaGroup>>(
             r##"[{"id": "p", "members@delta": [{"@odata.type": "#microsoft.graph.group", "id": "c", "@removed": {"reason": "deleted"}}]}]"##,
         ));
         unnest.update_nesting(&mut parents);

@@ -216,6 +216,8 @@ impl IntuneErrorClassifier {
 
 #[cfg(test)]
 mod tests {
+    use mdmkit_testkit::expect::classified;
+
     use super::*;
 
     fn classify(needs: Needs, status: u16, body: &str) -> ErrorDetail {
@@ -227,8 +229,7 @@ mod tests {
     #[test]
     fn the_json_string_form_is_unwrapped_and_names_the_permission() {
         let d = classify(Needs::ManagedDevices, 403, FORBIDDEN_STRING_FORM);
-        assert_eq!(d.kind, Some(ErrorKind::Forbidden));
-        let m = d.message.unwrap();
+        let m = classified(&d, ErrorKind::Forbidden);
         assert!(
             m.starts_with("Forbidden: Application is not authorized"),
             "{m}"
@@ -247,8 +248,7 @@ mod tests {
         let body =
             serde_json::json!({"error": {"code": "UnknownError", "message": middle.to_string()}});
         let d = classify(Needs::ManagedDevices, 401, &body.to_string());
-        assert_eq!(d.kind, Some(ErrorKind::Forbidden));
-        let m = d.message.unwrap();
+        let m = classified(&d, ErrorKind::Forbidden);
         assert!(
             m.starts_with("UnknownError/Forbidden: An error has occurred"),
             "{m}"
@@ -273,8 +273,7 @@ mod tests {
             403,
             r#"{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation."}}"#,
         );
-        assert_eq!(d.kind, Some(ErrorKind::Forbidden));
-        let m = d.message.unwrap();
+        let m = classified(&d, ErrorKind::Forbidden);
         assert!(
             m.starts_with("Authorization_RequestDenied: Insufficient privileges"),
             "{m}"
@@ -323,8 +322,7 @@ mod tests {
             403,
             "<html><title>Denied</title></html>",
         );
-        assert_eq!(d.kind, Some(ErrorKind::Forbidden));
-        let m = d.message.unwrap();
+        let m = classified(&d, ErrorKind::Forbidden);
         assert!(m.contains("HTML page (\"Denied\")"), "{m}");
         assert!(m.contains("DeviceManagementManagedDevices.Read.All"), "{m}");
     }

@@ -3,8 +3,8 @@
 //! panics. 10,000 cases per parser.
 
 use mdmkit_core::http::{ErrorClassifier, HeaderMap, StatusCode, TokenErrorBody, TokenErrorMapper};
-use mdmkit_core::IntuneConfig;
-use mdmkit_testkit::arbitrary::{body, body_or, config, list_envelope, object};
+use mdmkit_core::{IntuneConfig, ProviderKind};
+use mdmkit_testkit::arbitrary::{body, body_or, config, fixture_keys, list_envelope, object};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -14,38 +14,13 @@ use crate::delta::{nesting_of, DeltaToken, Round};
 use crate::error::{Fault, IntuneErrorClassifier, Needs};
 use crate::wire::{Collection, DeltaPage, DeviceMember, GraphErrorBody, Group, ManagedDevice};
 
-const KEYS: &[&str] = &[
-    "value",
-    "@odata.nextLink",
-    "@odata.count",
-    "@odata.type",
-    "@odata.context",
-    "id",
-    "deviceName",
-    "serialNumber",
-    "userId",
-    "userDisplayName",
-    "azureADDeviceId",
-    "displayName",
-    "securityEnabled",
-    "deviceId",
-    "error",
-    "code",
-    "message",
-    "innerError",
-    "error_description",
-    "error_codes",
-    "error_uri",
-    "@odata.deltaLink",
-    "members@delta",
-    "@removed",
-    "reason",
-    "link",
-    "parents",
-];
+/// The keys of the recorded Intune answers, and the keys of this crate's own group-delta token.
+fn keys() -> &'static [&'static str] {
+    fixture_keys(ProviderKind::Intune, &["link", "parents"])
+}
 
 fn collection() -> impl Strategy<Value = Value> {
-    list_envelope(KEYS, "value", "@odata.nextLink")
+    list_envelope(keys(), "value", "@odata.nextLink")
 }
 
 proptest! {
@@ -53,9 +28,7 @@ proptest! {
 
     #[test]
     fn managed_devices_groups_and_members(
-        devices in body_or(KEYS, collection()),
-        groups in body_or(KEYS, collection()),
-        members in body_or(KEYS, collection()),
+        [devices, groups, members] in prop::array::uniform3(body_or(keys(), collection())),
     ) {
         let devices = serde_json::from_slice::<Collection<ManagedDevice>>(&devices)
             .map(|c| c.value)
@@ -79,8 +52,8 @@ proptest! {
 
     #[test]
     fn group_delta_pages_and_tokens(
-        page in body_or(KEYS, collection()),
-        token in body(KEYS),
+        page in body_or(keys(), collection()),
+        token in body(keys()),
     ) {
         if let Ok(page) = serde_json::from_slice::<DeltaPage>(&page) {
             let round = Round::new(page.value);
@@ -95,7 +68,7 @@ proptest! {
     }
 
     #[test]
-    fn graph_error_bodies(body in body(KEYS), status in 100u16..600) {
+    fn graph_error_bodies(body in body(keys()), status in 100u16..600) {
         let _ = serde_json::from_slice::<GraphErrorBody>(&body);
         if let Some(fault) = Fault::parse(&body) {
             let _ = fault.is_permission_refusal();
@@ -107,7 +80,7 @@ proptest! {
     }
 
     #[test]
-    fn entra_token_errors(body in body_or(KEYS, object(KEYS)), status in 100u16..600) {
+    fn entra_token_errors(body in body_or(keys(), object(keys())), status in 100u16..600) {
         if let Ok(error) = serde_json::from_slice::<TokenErrorBody>(&body) {
             let config = IntuneConfig::new("contoso.onmicrosoft.com", "app", "secret").unwrap();
             let status = StatusCode::from_u16(status).unwrap();

@@ -132,7 +132,7 @@ pub(crate) struct GraphError {
 
 #[cfg(test)]
 mod tests {
-    use mdmkit_testkit::shapes::assert_rejected;
+    use mdmkit_testkit::shapes::assert_envelope_rejected;
 
     use super::*;
 
@@ -142,14 +142,13 @@ mod tests {
             serde_json::from_str(r#"{"value": [], "@odata.nextLink": "https://g/next"}"#).unwrap();
         assert!(c.value.is_empty(), "an empty page before the next one");
         assert_eq!(c.next_link.as_deref(), Some("https://g/next"));
-        assert_rejected::<Collection<ManagedDevice>>(&[
-            r#"{"value": null}"#,
-            r#"{"@odata.nextLink": "https://g/next"}"#,
-            "{}",
-            "[]",
-            "null",
-            r#"{"value": {"id": "m1"}}"#,
-        ]);
+        assert_envelope_rejected::<Collection<ManagedDevice>>(
+            "value",
+            &[
+                r#"{"@odata.nextLink": "https://g/next"}"#,
+                r#"{"value": {"id": "m1"}}"#,
+            ],
+        );
     }
 
     #[test]

@@ -12,11 +12,7 @@ const DEVICES: &str = "/v1.0/deviceManagement/managedDevices";
 const GROUP: &str = "33333333-cccc-4ccc-8ccc-333333333333";
 
 fn fixture(name: &str) -> String {
-    let path = format!(
-        "{}/../../fixtures/intune/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    mdmkit_testkit::fixtures::read(mdmkit_core::ProviderKind::Intune, name)
 }
 
 fn members_path() -> String {

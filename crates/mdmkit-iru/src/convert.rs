@@ -180,10 +180,8 @@ impl Membership {
 mod tests {
     use super::*;
     use crate::wire::WireId;
-
-    fn row(json: &str) -> WireDevice {
-        serde_json::from_str(json).unwrap()
-    }
+    use mdmkit_testkit::expect::assert_device;
+    use mdmkit_testkit::shapes::decode;
 
     fn tag(id: &str, name: &str) -> WireTag {
         WireTag {
@@ -194,15 +192,14 @@ mod tests {
 
     #[test]
     fn a_row_with_a_user_gets_the_users_id_and_name() {
-        let d = device(row(r#"{"device_id":"03f8","device_name":"accuhive's MacBook Air","serial_number":"fvhhfkf7q6l4",
+        let d = device(decode::<WireDevice>(r#"{"device_id":"03f8","device_name":"accuhive's MacBook Air","serial_number":"fvhhfkf7q6l4",
             "user":{"email":"a@kandji.io","name":"acchuive admin","id":"5344","is_archived":false}}"#))
         .unwrap();
-        assert_eq!(d.device_id, "03f8");
-        assert_eq!(d.serial_number.unwrap().as_str(), "FVHHFKF7Q6L4");
-        assert_eq!(d.user_id.as_deref(), Some("5344"));
-        assert_eq!(d.user_name.as_deref(), Some("acchuive admin"));
-        assert_eq!(d.display_name.as_deref(), Some("acchuive admin"));
-        assert_eq!(d.device_name.as_deref(), Some("accuhive's MacBook Air"));
+        assert_device(
+            &d,
+            r#"{"device_id":"03f8","serial_number":"FVHHFKF7Q6L4","user_id":"5344","user_name":"acchuive admin",
+                "display_name":"acchuive admin","device_name":"accuhive's MacBook Air"}"#,
+        );
     }
 
     #[test]
@@ -214,20 +211,23 @@ mod tests {
             r#""user":{"id":"","name":"  "}"#,
             r#""assigned_user":"""#,
         ] {
-            let d = device(row(&format!(
+            let d = device(decode::<WireDevice>(&format!(
                 r#"{{"device_id":"4820","device_name":"iPad",{user}}}"#
             )))
             .unwrap();
             assert_eq!(d.user_id, None, "{user}");
             assert_eq!(d.display_name.as_deref(), Some("iPad"), "{user}");
         }
-        let d = device(row(r#"{"device_id":"4820","device_name":"iPad"}"#)).unwrap();
+        let d = device(decode::<WireDevice>(
+            r#"{"device_id":"4820","device_name":"iPad"}"#,
+        ))
+        .unwrap();
         assert_eq!((d.user_id, d.display_name.as_deref()), (None, Some("iPad")));
     }
 
     #[test]
     fn a_user_without_a_name_keeps_the_id_and_shows_the_device_name() {
-        let d = device(row(
+        let d = device(decode::<WireDevice>(
             r#"{"device_id":"1","device_name":"Mac","user":{"id":"u9","name":null}}"#,
         ))
         .unwrap();
@@ -237,14 +237,14 @@ mod tests {
 
     #[test]
     fn assigned_user_is_read_when_user_names_nobody() {
-        let d = device(row(
+        let d = device(decode::<WireDevice>(
             r#"{"device_id":"1","device_name":"Mac","user":"","assigned_user":{"id":"u2","name":"Grace"}}"#,
         ))
         .unwrap();
         assert_eq!(d.user_id.as_deref(), Some("u2"));
         assert_eq!(d.display_name.as_deref(), Some("Grace"));
         // `user` wins when both name someone.
-        let d = device(row(
+        let d = device(decode::<WireDevice>(
             r#"{"device_id":"1","user":{"id":"u1","name":"Ada"},"assigned_user":{"id":"u2","name":"Grace"}}"#,
         ))
         .unwrap();
@@ -258,7 +258,10 @@ mod tests {
             r#""serial_number":null"#,
             r#""x":1"#,
         ] {
-            let d = device(row(&format!(r#"{{"device_id":"1",{serial}}}"#))).unwrap();
+            let d = device(decode::<WireDevice>(&format!(
+                r#"{{"device_id":"1",{serial}}}"#
+            )))
+            .unwrap();
             assert_eq!(d.serial_number, None, "{serial}");
         }
     }
@@ -269,7 +272,7 @@ mod tests {
             r#"{"serial_number":"ABC","device_name":"Mac"}"#,
             r#"{"device_id":" ","serial_number":"ABC"}"#,
         ] {
-            let err = device(row(json)).unwrap_err();
+            let err = device(decode::<WireDevice>(json)).unwrap_err();
             assert_eq!(err.kind(), mdmkit_core::ErrorKind::InvalidResponse);
             assert!(err.to_string().contains("no device_id"), "{err}");
             assert!(err.to_string().contains("ABC"), "{err}");
@@ -284,16 +287,16 @@ mod tests {
             tag("t3", "empty"),
         ]);
         let mut m = Membership::new(index);
-        m.add_row(&row(
+        m.add_row(&decode::<WireDevice>(
             r#"{"device_id":"d1","tags":["accuhive_02","accuhive_01"]}"#,
         ));
-        m.add_row(&row(
+        m.add_row(&decode::<WireDevice>(
             r#"{"device_id":"d2","tags":["accuhive_02","Accuhive_01","gone"]}"#,
         ));
-        m.add_row(&row(
+        m.add_row(&decode::<WireDevice>(
             r#"{"device_id":"d3","tags":[{"id":"t1","name":"renamed"}]}"#,
         ));
-        m.add_row(&row(r#"{"device_id":"d4","tags":[]}"#));
+        m.add_row(&decode::<WireDevice>(r#"{"device_id":"d4","tags":[]}"#));
         assert_eq!(m.unresolved(), 2, "case differs, and an unknown tag");
         let groups = m.into_groups();
         assert_eq!(
@@ -316,9 +319,11 @@ mod tests {
         ]);
         assert_eq!(index.ambiguous_ids(), ["t1", "t2"]);
         let mut m = Membership::new(index);
-        m.add_row(&row(r#"{"device_id":"d1","tags":["laptops","desks"]}"#));
-        m.add_member("t2", &row(r#"{"device_id":"d1"}"#));
-        m.add_member("nope", &row(r#"{"device_id":"d9"}"#));
+        m.add_row(&decode::<WireDevice>(
+            r#"{"device_id":"d1","tags":["laptops","desks"]}"#,
+        ));
+        m.add_member("t2", &decode::<WireDevice>(r#"{"device_id":"d1"}"#));
+        m.add_member("nope", &decode::<WireDevice>(r#"{"device_id":"d9"}"#));
         let groups = m.into_groups();
         assert_eq!(groups.len(), 3, "the repeated id is kept once");
         assert!(groups[0].member_device_ids.is_empty());

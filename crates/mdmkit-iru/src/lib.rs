@@ -158,10 +158,7 @@ impl IruProvider {
     /// A provider for the tenant in `config`. No request is sent until a method is called.
     pub fn new(config: IruConfig, options: &ClientOptions) -> Result<Self> {
         // The same checks as the constructors, for a configuration changed after it was built.
-        let config = config.validated()?;
-        Ok(IruProvider {
-            client: IruClient::new(&config, options)?,
-        })
+        IruClient::new(&config.validated()?, options).map(|client| IruProvider { client })
     }
 
     /// The tenant's API base URL.

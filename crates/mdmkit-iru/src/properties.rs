@@ -3,8 +3,9 @@
 //! does resolving a server's next link. 10,000 cases per parser.
 
 use mdmkit_core::http::{ErrorClassifier, HeaderMap, StatusCode};
+use mdmkit_core::ProviderKind;
 use mdmkit_core::Url;
-use mdmkit_testkit::arbitrary::{body, body_of, body_or, config, json, rows, text};
+use mdmkit_testkit::arbitrary::{body, body_of, body_or, config, fixture_keys, json, rows, text};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -13,30 +14,18 @@ use crate::error::IruErrorClassifier;
 use crate::wire::{WireDeviceList, WireTagPage};
 use mdmkit_core::http::resolve_link as next_link;
 
-const KEYS: &[&str] = &[
-    "device_id",
-    "device_name",
-    "serial_number",
-    "user",
-    "assigned_user",
-    "id",
-    "name",
-    "email",
-    "tags",
-    "count",
-    "next",
-    "previous",
-    "results",
-    "detail",
-];
+/// The keys of the recorded Iru answers.
+fn keys() -> &'static [&'static str] {
+    fixture_keys(ProviderKind::Iru, &[])
+}
 
 proptest! {
     #![proptest_config(config())]
 
     #[test]
     fn device_listings(
-        body in body_or(KEYS, rows(KEYS).prop_map(Value::Array)),
-        tags in body_of(rows(KEYS).prop_map(|rows| json!({"count": rows.len(), "next": null, "results": rows}))),
+        body in body_or(keys(), rows(keys()).prop_map(Value::Array)),
+        tags in body_of(rows(keys()).prop_map(|rows| json!({"count": rows.len(), "next": null, "results": rows}))),
         tag_id in text(),
     ) {
         let index = serde_json::from_slice::<WireTagPage>(&tags)
@@ -57,7 +46,7 @@ proptest! {
     }
 
     #[test]
-    fn tag_pages_and_their_next_links(body in body(KEYS), link in text(), base in json(KEYS)) {
+    fn tag_pages_and_their_next_links(body in body(keys()), link in text(), base in json(keys())) {
         let base_url = match base {
             Value::String(s) => Url::parse(&s).ok(),
             _ => None,
@@ -74,7 +63,7 @@ proptest! {
     }
 
     #[test]
-    fn error_bodies(body in body(KEYS), status in 100u16..600) {
+    fn error_bodies(body in body(keys()), status in 100u16..600) {
         let status = StatusCode::from_u16(status).unwrap();
         let _ = IruErrorClassifier.classify(status, &HeaderMap::new(), &body);
     }

@@ -278,17 +278,13 @@ fn string_field(map: &Map<String, Value>, key: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use mdmkit_testkit::shapes::assert_rejected;
+    use mdmkit_testkit::shapes::{assert_envelope_rejected, decode};
 
     use super::*;
 
-    fn device(json: &str) -> WireDevice {
-        serde_json::from_str(json).unwrap()
-    }
-
     #[test]
     fn user_is_an_object_or_unassigned_in_every_shape() {
-        let d = device(
+        let d = decode::<WireDevice>(
             r#"{"device_id":"d1","user":{"id":"u1","name":"Ada","email":"a@x","is_archived":false}}"#,
         );
         assert_eq!(
@@ -304,9 +300,15 @@ mod tests {
             r#"{"device_id":"d1"}"#,
             r#"{"device_id":"d1","user":[]}"#,
         ] {
-            assert_eq!(device(shape).user, WireUser::Unassigned, "{shape}");
+            assert_eq!(
+                decode::<WireDevice>(shape).user,
+                WireUser::Unassigned,
+                "{shape}"
+            );
         }
-        let d = device(r#"{"device_id":"d1","user":"","assigned_user":{"id":7,"name":null}}"#);
+        let d = decode::<WireDevice>(
+            r#"{"device_id":"d1","user":"","assigned_user":{"id":7,"name":null}}"#,
+        );
         assert_eq!(
             d.assigned_user,
             WireUser::Assigned(WireUserObject {
@@ -326,7 +328,9 @@ mod tests {
 
     #[test]
     fn tags_are_names_objects_or_nothing() {
-        let d = device(r#"{"device_id":"d1","tags":["a",{"id":"t2","name":"b"},{"name":"c"}]}"#);
+        let d = decode::<WireDevice>(
+            r#"{"device_id":"d1","tags":["a",{"id":"t2","name":"b"},{"name":"c"}]}"#,
+        );
         assert_eq!(
             d.tags.0,
             [
@@ -341,11 +345,14 @@ mod tests {
                 },
             ]
         );
-        assert!(device(r#"{"device_id":"d1","tags":null}"#)
+        assert!(decode::<WireDevice>(r#"{"device_id":"d1","tags":null}"#)
             .tags
             .0
             .is_empty());
-        assert!(device(r#"{"device_id":"d1"}"#).tags.0.is_empty());
+        assert!(decode::<WireDevice>(r#"{"device_id":"d1"}"#)
+            .tags
+            .0
+            .is_empty());
         let err = serde_json::from_str::<WireDevice>(r#"{"device_id":"d1","tags":"a,b"}"#)
             .unwrap_err()
             .to_string();
@@ -396,14 +403,14 @@ mod tests {
         let last: WireTagPage =
             serde_json::from_str(r#"{"count":0,"next":"","results":[]}"#).unwrap();
         assert_eq!(last.next, None);
-        assert_rejected::<WireTagPage>(&[
-            r#"{"detail":"x"}"#,
-            r#"[{"id":"t1","name":"a"}]"#,
-            "[]",
-            "{}",
-            "null",
-            r#"{"count":0,"results":null}"#,
-            r#"{"count":1,"results":{"id":"t1"}}"#,
-        ]);
+        assert_envelope_rejected::<WireTagPage>(
+            "results",
+            &[
+                r#"{"detail":"x"}"#,
+                r#"[{"id":"t1","name":"a"}]"#,
+                r#"{"count":0,"results":null}"#,
+                r#"{"count":1,"results":{"id":"t1"}}"#,
+            ],
+        );
     }
 }

@@ -178,10 +178,8 @@ pub(crate) fn group(group: &ComputerGroup, members: Vec<String>) -> MdmGroup {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn computer(json: &str) -> Computer {
-        serde_json::from_str(json).unwrap()
-    }
+    use mdmkit_testkit::expect::assert_device;
+    use mdmkit_testkit::shapes::decode;
 
     fn user(id: &str, username: &str, realname: &str) -> User {
         serde_json::from_value(
@@ -192,32 +190,26 @@ mod tests {
 
     const ASSIGNED: &str = r#"{"id":"117","general":{"name":"LT-JDOE-MBP"},"hardware":{"serialNumber":"c02zc2qylvdl"},
         "userAndLocation":{"username":"jdoe","realname":"Jane Doe","email":"jane.doe@example.com"}}"#;
+    /// `ASSIGNED` normalised: its user name is the computer's realname, before the user record's.
+    const ASSIGNED_DEVICE: &str = r#"{"device_id":"117","serial_number":"C02ZC2QYLVDL","user_id":"42",
+        "user_name":"Jane Doe","display_name":"Jane Doe","device_name":"LT-JDOE-MBP"}"#;
 
     #[test]
     fn assigned_user_with_record_ids() {
         let dir = Arc::new(UserDirectory::new([user("42", "jdoe", "Jane Q. Doe")]));
-        let d = device(&computer(ASSIGNED), &UserIds::Records(dir));
-        assert_eq!(d.device_id, "117");
-        assert_eq!(d.serial_number.as_ref().unwrap().as_str(), "C02ZC2QYLVDL");
-        assert_eq!(d.user_id.as_deref(), Some("42"));
-        assert_eq!(
-            d.user_name.as_deref(),
-            Some("Jane Doe"),
-            "the computer's realname first"
-        );
-        assert_eq!(d.display_name.as_deref(), Some("Jane Doe"));
-        assert_eq!(d.device_name.as_deref(), Some("LT-JDOE-MBP"));
+        let d = device(&decode::<Computer>(ASSIGNED), &UserIds::Records(dir));
+        assert_device(&d, ASSIGNED_DEVICE);
     }
 
     #[test]
     fn usernames_are_ids_without_a_user_api() {
-        let d = device(&computer(ASSIGNED), &UserIds::Usernames);
+        let d = device(&decode::<Computer>(ASSIGNED), &UserIds::Usernames);
         assert_eq!(d.user_id.as_deref(), Some("jdoe"));
     }
 
     #[test]
     fn display_name_falls_back_to_record_realname_then_username_then_computer() {
-        let c = computer(
+        let c = decode::<Computer>(
             r#"{"id":"1","general":{"name":"Mac-1"},"userAndLocation":{"username":"ada","realname":" "}}"#,
         );
         let dir = Arc::new(UserDirectory::new([user("7", "ada", "Ada Lovelace")]));
@@ -227,7 +219,7 @@ mod tests {
         let d = device(&c, &UserIds::Usernames);
         assert_eq!(d.display_name.as_deref(), Some("ada"));
 
-        let c = computer(
+        let c = decode::<Computer>(
             r#"{"id":"2","general":{"name":"Mac-2"},"userAndLocation":{"username":"","realname":""}}"#,
         );
         let d = device(&c, &UserIds::Usernames);
@@ -239,7 +231,7 @@ mod tests {
     #[test]
     fn a_username_without_a_record_has_no_record_id() {
         let dir = Arc::new(UserDirectory::new([user("7", "someone-else", "")]));
-        let d = device(&computer(ASSIGNED), &UserIds::Records(dir));
+        let d = device(&decode::<Computer>(ASSIGNED), &UserIds::Records(dir));
         assert_eq!(d.user_id, None);
         assert_eq!(d.display_name.as_deref(), Some("Jane Doe"));
     }
@@ -292,7 +284,7 @@ mod tests {
 
     #[test]
     fn placeholder_serials_and_missing_sections() {
-        let c = computer(
+        let c = decode::<Computer>(
             r#"{"id":"9","general":null,"hardware":{"serialNumber":"Not Available"},"userAndLocation":null}"#,
         );
         let d = device(&c, &UserIds::Usernames);

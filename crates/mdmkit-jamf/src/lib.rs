@@ -170,10 +170,7 @@ impl JamfProvider {
     /// A provider for the server and API client in `config`. Makes no request.
     pub fn new(config: JamfConfig, options: &ClientOptions) -> Result<Self> {
         // The same checks as the constructors, for a configuration changed after it was built.
-        let config = config.validated()?;
-        Ok(JamfProvider {
-            client: JamfClient::new(&config, options)?,
-        })
+        JamfClient::new(&config.validated()?, options).map(|client| JamfProvider { client })
     }
 
     /// The Jamf Pro server's URL, as requests and device links use it.

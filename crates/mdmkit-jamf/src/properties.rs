@@ -5,7 +5,10 @@
 use std::sync::Arc;
 
 use mdmkit_core::http::{ErrorClassifier, HeaderMap, StatusCode};
-use mdmkit_testkit::arbitrary::{body, body_of, body_or, config, list_envelope, rows, text};
+use mdmkit_core::ProviderKind;
+use mdmkit_testkit::arbitrary::{
+    body, body_of, body_or, config, fixture_keys, list_envelope, rows, text,
+};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -17,42 +20,18 @@ use crate::wire::{
 };
 use crate::JamfProVersion;
 
-const KEYS: &[&str] = &[
-    "totalCount",
-    "results",
-    "id",
-    "general",
-    "name",
-    "hardware",
-    "serialNumber",
-    "userAndLocation",
-    "username",
-    "realname",
-    "realName",
-    "groupMemberships",
-    "groupId",
-    "smartGroup",
-    "isSmart",
-    "members",
-    "computer_group",
-    "computers",
-    "computer",
-    "size",
-    "version",
-    "httpStatus",
-    "errors",
-    "code",
-    "field",
-    "description",
-];
+/// The keys of the recorded Jamf answers, and the aliases the wire types also read.
+fn keys() -> &'static [&'static str] {
+    fixture_keys(ProviderKind::Jamf, &["realName", "isSmart"])
+}
 
 /// A `{totalCount, results}` page of arbitrary rows.
 fn page() -> impl Strategy<Value = Value> {
-    list_envelope(KEYS, "results", "totalCount")
+    list_envelope(keys(), "results", "totalCount")
 }
 
 fn users() -> impl Strategy<Value = Vec<User>> {
-    rows(KEYS).prop_map(|rows| {
+    rows(keys()).prop_map(|rows| {
         rows.into_iter()
             .filter_map(|row| serde_json::from_value(row).ok())
             .collect()
@@ -63,7 +42,7 @@ proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn inventory_pages(body in body_or(KEYS, page()), known in users()) {
+    fn inventory_pages(body in body_or(keys(), page()), known in users()) {
         if let Ok(page) = serde_json::from_slice::<SearchResults<Computer>>(&body) {
             let directory = UserIds::Records(Arc::new(UserDirectory::new(known)));
             for computer in &page.results {
@@ -74,7 +53,7 @@ proptest! {
     }
 
     #[test]
-    fn user_pages(body in body_or(KEYS, page()), name in text()) {
+    fn user_pages(body in body_or(keys(), page()), name in text()) {
         if let Ok(page) = serde_json::from_slice::<SearchResults<User>>(&body) {
             let _ = UserDirectory::new(page.results).find(&name);
         }
@@ -82,9 +61,9 @@ proptest! {
 
     #[test]
     fn group_lists_and_members(
-        list in body_of(rows(KEYS).prop_map(Value::Array)),
-        members in body(KEYS),
-        classic in body(KEYS),
+        list in body_of(rows(keys()).prop_map(Value::Array)),
+        members in body(keys()),
+        classic in body(keys()),
     ) {
         let mut ids = Vec::new();
         if let Ok(m) = serde_json::from_slice::<SmartGroupMembership>(&members) {
@@ -101,7 +80,7 @@ proptest! {
     }
 
     #[test]
-    fn versions_and_error_bodies(body in body(KEYS), version in text(), status in 100u16..600) {
+    fn versions_and_error_bodies(body in body(keys()), version in text(), status in 100u16..600) {
         if let Ok(v) = serde_json::from_slice::<VersionBody>(&body) {
             let _ = v.version.as_deref().and_then(JamfProVersion::parse);
         }

@@ -22,6 +22,23 @@ pub(crate) struct VersionBody {
     pub(crate) version: Option<String>,
 }
 
+/// The Jamf Pro API error body (schema `ApiError`).
+/// Its `httpStatus` repeats the status line and is not read; a `null` list of errors (some Jamf versions)
+/// reads as none.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ApiError {
+    #[serde(default, deserialize_with = "wire::null_as_default")]
+    pub(crate) errors: Vec<ApiErrorEntry>,
+}
+
+/// One entry of `ApiError.errors`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ApiErrorEntry {
+    pub(crate) code: Option<String>,
+    pub(crate) field: Option<String>,
+    pub(crate) description: Option<String>,
+}
+
 /// A `{totalCount, results}` page (computers inventory, users). `results` carries the rows and is
 /// required; a missing or `null` `totalCount` only means the total is unknown (the pager then ends on a
 /// short page), so it is tolerated.
@@ -176,26 +193,9 @@ pub(crate) struct User {
     pub(crate) realname: Option<String>,
 }
 
-/// The Jamf Pro API error body (schema `ApiError`).
-/// Its `httpStatus` repeats the status line and is not read; a `null` list of errors (some Jamf versions)
-/// reads as none.
-#[derive(Debug, Deserialize)]
-pub(crate) struct ApiError {
-    #[serde(default, deserialize_with = "wire::null_as_default")]
-    pub(crate) errors: Vec<ApiErrorEntry>,
-}
-
-/// One entry of `ApiError.errors`.
-#[derive(Debug, Deserialize)]
-pub(crate) struct ApiErrorEntry {
-    pub(crate) code: Option<String>,
-    pub(crate) field: Option<String>,
-    pub(crate) description: Option<String>,
-}
-
 #[cfg(test)]
 mod tests {
-    use mdmkit_testkit::shapes::assert_rejected;
+    use mdmkit_testkit::shapes::{assert_envelope_rejected, assert_rejected};
 
     use super::*;
 
@@ -204,12 +204,7 @@ mod tests {
         let m: SmartGroupMembership = serde_json::from_str(r#"{"members":[1,"2"," 3 "]}"#).unwrap();
         let ids: Vec<_> = m.members.into_iter().map(|i| i.0).collect();
         assert_eq!(ids, ["1", "2", "3"]);
-        assert_rejected::<SmartGroupMembership>(&[
-            r#"{"members":null}"#,
-            "{}",
-            "[]",
-            r#"{"members":{"id":1}}"#,
-        ]);
+        assert_envelope_rejected::<SmartGroupMembership>("members", &[r#"{"members":{"id":1}}"#]);
     }
 
     #[test]
@@ -262,15 +257,14 @@ mod tests {
 
     #[test]
     fn a_page_of_another_shape_is_an_error_not_an_empty_page() {
-        assert_rejected::<SearchResults<Computer>>(&[
-            "{}",
-            "[]",
-            "null",
-            r#"{"totalCount":0,"results":null}"#,
-            r#"{"totalCount":1}"#,
-            r#"{"totalCount":1,"results":{"id":"1"}}"#,
-            r#"{"totalCount":"lots","results":[]}"#,
-            r#""results""#,
-        ]);
+        assert_envelope_rejected::<SearchResults<Computer>>(
+            "results",
+            &[
+                r#"{"totalCount":0,"results":null}"#,
+                r#"{"totalCount":1}"#,
+                r#"{"totalCount":1,"results":{"id":"1"}}"#,
+                r#"{"totalCount":"lots","results":[]}"#,
+            ],
+        );
     }
 }

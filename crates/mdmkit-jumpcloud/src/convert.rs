@@ -120,6 +120,7 @@ pub(crate) fn group(id: String, name: String, rows: &[GraphObject]) -> MdmGroup 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mdmkit_testkit::expect::assert_device;
     use serde_json::json;
 
     fn graph(v: serde_json::Value) -> Vec<GraphObject> {
@@ -138,10 +139,11 @@ mod tests {
         }))
         .unwrap();
         let d = device(&s, Some("u1".into()), Some("Anna Chao".into())).unwrap();
-        assert_eq!(d.device_id, "s1");
-        assert_eq!(d.serial_number.as_ref().unwrap().as_str(), "C02XK0AAJG5J");
-        assert_eq!(d.display_name.as_deref(), Some("Anna Chao"));
-        assert_eq!(d.device_name.as_deref(), Some("Anna-MBP"));
+        assert_device(
+            &d,
+            r#"{"device_id":"s1","serial_number":"C02XK0AAJG5J","user_id":"u1","user_name":"Anna Chao",
+                "display_name":"Anna Chao","device_name":"Anna-MBP"}"#,
+        );
 
         let d = device(&s, None, None).unwrap();
         assert_eq!(d.display_name.as_deref(), Some("Anna-MBP"));

@@ -201,6 +201,8 @@ impl ErrorClassifier for JumpCloudErrorClassifier {
 
 #[cfg(test)]
 mod tests {
+    use mdmkit_testkit::expect::classified;
+
     use super::*;
 
     fn classify(org: Option<&str>, status: u16, body: &str) -> ErrorDetail {
@@ -246,8 +248,7 @@ mod tests {
             401,
             r#"{"message":"Unauthorized: no organization selected"}"#,
         );
-        assert_eq!(d.kind, Some(ErrorKind::Unauthorized));
-        let m = d.message.unwrap();
+        let m = classified(&d, ErrorKind::Unauthorized);
         assert!(
             m.starts_with("Unauthorized: no organization selected ("),
             "{m}"
@@ -255,10 +256,7 @@ mod tests {
         assert!(m.contains("set the organisation ID"), "{m}");
 
         let d = classify(Some("5f0c"), 400, r#"{"message":"Malformed ID"}"#);
-        assert_eq!(d.kind, Some(ErrorKind::InvalidConfiguration));
-        assert!(d
-            .message
-            .unwrap()
+        assert!(classified(&d, ErrorKind::InvalidConfiguration)
             .contains(r#"organisation ID "5f0c" is not a valid"#));
 
         let d = classify(
@@ -266,18 +264,13 @@ mod tests {
             404,
             r#"{"message":"Organization ID Not Found"}"#,
         );
-        assert_eq!(d.kind, Some(ErrorKind::NotFound));
-        assert!(d
-            .message
-            .unwrap()
+        assert!(classified(&d, ErrorKind::NotFound)
             .contains("does not exist or this API key cannot see it"));
 
         let d = classify(Some("5f0c"), 403, "ID included on unsupported route");
-        assert_eq!(d.kind, Some(ErrorKind::Forbidden));
-        assert!(d
-            .message
-            .unwrap()
-            .starts_with("ID included on unsupported route ("));
+        assert!(
+            classified(&d, ErrorKind::Forbidden).starts_with("ID included on unsupported route (")
+        );
 
         let d = classify(
             Some("5f0c"),

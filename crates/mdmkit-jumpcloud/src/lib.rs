@@ -195,6 +195,16 @@ enum Bindings {
     Index(Arc<HashMap<String, Vec<GraphObject>>>),
 }
 
+impl Bindings {
+    /// The inverted index, when the listing reads its bindings that way.
+    fn into_index(self) -> Option<Arc<HashMap<String, Vec<GraphObject>>>> {
+        match self {
+            Bindings::Index(index) => Some(index),
+            Bindings::Undecided | Bindings::PerSystem => None,
+        }
+    }
+}
+
 /// How a batch of systems is turned into devices.
 #[derive(Debug, Clone, Copy)]
 enum Batch {
@@ -448,39 +458,29 @@ impl JumpCloudProvider {
                 ..
             } => needing.iter().for_each(|i| deferred[*i] = true),
             _ if needing.is_empty() => {}
-            Batch::Lookup => {
-                let bound = self
-                    .bound_per_system(
-                        operation.name(),
-                        needing.iter().map(|i| ids[*i].clone()).collect(),
-                    )
-                    .await?;
-                for (i, bound) in needing.iter().zip(bound) {
-                    user_ids[*i] = convert::assigned_user(&bound);
-                }
-            }
-            Batch::Listing { total, .. } => {
-                match self
-                    .bindings_for(operation.name(), needing.len(), systems.len(), total)
-                    .await?
-                {
-                    Bindings::Index(index) => {
-                        for i in &needing {
-                            user_ids[*i] = index
-                                .get(&ids[*i])
-                                .and_then(|bound| convert::assigned_user(bound));
-                        }
+            _ => {
+                let index = match batch {
+                    Batch::Listing { total, .. } => self
+                        .bindings_for(operation.name(), needing.len(), systems.len(), total)
+                        .await?
+                        .into_index(),
+                    _ => None,
+                };
+                if let Some(index) = index {
+                    for i in &needing {
+                        user_ids[*i] = index
+                            .get(&ids[*i])
+                            .and_then(|bound| convert::assigned_user(bound));
                     }
-                    _ => {
-                        let bound = self
-                            .bound_per_system(
-                                operation.name(),
-                                needing.iter().map(|i| ids[*i].clone()).collect(),
-                            )
-                            .await?;
-                        for (i, bound) in needing.iter().zip(bound) {
-                            user_ids[*i] = convert::assigned_user(&bound);
-                        }
+                } else {
+                    let bound = self
+                        .bound_per_system(
+                            operation.name(),
+                            needing.iter().map(|i| ids[*i].clone()).collect(),
+                        )
+                        .await?;
+                    for (i, bound) in needing.iter().zip(bound) {
+                        user_ids[*i] = convert::assigned_user(&bound);
                     }
                 }
             }

@@ -3,7 +3,8 @@
 //! 10,000 cases per parser.
 
 use mdmkit_core::http::{ErrorClassifier, HeaderMap, StatusCode};
-use mdmkit_testkit::arbitrary::{body, body_or, config, list_envelope, rows, text};
+use mdmkit_core::ProviderKind;
+use mdmkit_testkit::arbitrary::{body, body_or, config, fixture_keys, list_envelope, rows, text};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -11,37 +12,17 @@ use crate::convert;
 use crate::error::JumpCloudErrorClassifier;
 use crate::wire::{GraphObject, System, SystemGroup, SystemUser, V1List, V2List};
 
-const KEYS: &[&str] = &[
-    "results",
-    "totalCount",
-    "_id",
-    "id",
-    "displayName",
-    "hostname",
-    "serialNumber",
-    "primarySystemUser",
-    "username",
-    "email",
-    "displayname",
-    "firstname",
-    "lastname",
-    "type",
-    "paths",
-    "to",
-    "attributes",
-    "name",
-    "code",
-    "message",
-    "status",
-    "details",
-];
+/// The keys of the recorded JumpCloud answers.
+fn keys() -> &'static [&'static str] {
+    fixture_keys(ProviderKind::JumpCloud, &[])
+}
 
 fn v1() -> impl Strategy<Value = Value> {
-    list_envelope(KEYS, "results", "totalCount")
+    list_envelope(keys(), "results", "totalCount")
 }
 
 fn v2() -> impl Strategy<Value = Value> {
-    prop_oneof![rows(KEYS).prop_map(Value::Array), v1()]
+    prop_oneof![rows(keys()).prop_map(Value::Array), v1()]
 }
 
 proptest! {
@@ -49,10 +30,9 @@ proptest! {
 
     #[test]
     fn systems_with_their_users(
-        systems in body_or(KEYS, v1()),
-        users in body_or(KEYS, v1()),
-        bound in body_or(KEYS, v2()),
-        one in body(KEYS),
+        [systems, users] in prop::array::uniform2(body_or(keys(), v1())),
+        bound in body_or(keys(), v2()),
+        one in body(keys()),
     ) {
         let bound = serde_json::from_slice::<V2List<GraphObject>>(&bound)
             .map(|l| l.into_parts().0)
@@ -76,8 +56,7 @@ proptest! {
 
     #[test]
     fn groups_and_memberships(
-        groups in body_or(KEYS, v2()),
-        members in body_or(KEYS, v2()),
+        [groups, members] in prop::array::uniform2(body_or(keys(), v2())),
     ) {
         let rows = serde_json::from_slice::<V2List<GraphObject>>(&members)
             .map(|l| l.into_parts().0)
@@ -96,7 +75,7 @@ proptest! {
     }
 
     #[test]
-    fn error_bodies(body in body(KEYS), status in 100u16..600, org in proptest::option::of(text())) {
+    fn error_bodies(body in body(keys()), status in 100u16..600, org in proptest::option::of(text())) {
         let status = StatusCode::from_u16(status).unwrap();
         let _ = JumpCloudErrorClassifier::new(org).classify(status, &HeaderMap::new(), &body);
     }

@@ -68,11 +68,7 @@ pub(crate) struct System {
 impl System {
     /// `_id`, else `id` (blank counts as missing).
     pub(crate) fn device_id(&self) -> Option<&str> {
-        [&self.underscore_id, &self.id]
-            .into_iter()
-            .filter_map(|v| v.as_deref())
-            .map(str::trim)
-            .find(|v| !v.is_empty())
+        underscore_id_else_id(&self.underscore_id, &self.id)
     }
 }
 
@@ -91,14 +87,22 @@ pub(crate) struct SystemUser {
 }
 
 impl SystemUser {
-    /// `_id`, else `id`.
+    /// `_id`, else `id` (blank counts as missing).
     pub(crate) fn user_id(&self) -> Option<&str> {
-        [&self.underscore_id, &self.id]
-            .into_iter()
-            .filter_map(|v| v.as_deref())
-            .map(str::trim)
-            .find(|v| !v.is_empty())
+        underscore_id_else_id(&self.underscore_id, &self.id)
     }
+}
+
+/// The V1 record id: `_id`, else `id`, trimmed; a blank one counts as missing.
+fn underscore_id_else_id<'a>(
+    underscore_id: &'a Option<String>,
+    id: &'a Option<String>,
+) -> Option<&'a str> {
+    [underscore_id, id]
+        .into_iter()
+        .filter_map(|v| v.as_deref())
+        .map(str::trim)
+        .find(|v| !v.is_empty())
 }
 
 /// A V2 graph row (`GraphObjectWithPaths`): a user bound to a system, or a system in a group's
@@ -158,7 +162,7 @@ fn primary_user_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D:
 
 #[cfg(test)]
 mod tests {
-    use mdmkit_testkit::shapes::assert_rejected;
+    use mdmkit_testkit::shapes::{assert_envelope_rejected, assert_rejected};
 
     use super::*;
 
@@ -206,21 +210,12 @@ mod tests {
 
     #[test]
     fn lists_of_another_shape_are_errors() {
-        assert_rejected::<V1List<System>>(&[
-            r#"{"results":null}"#,
-            "{}",
-            "[]",
-            "null",
-            r#"{"totalCount":3}"#,
-            r#"{"results":{"_id":"a"}}"#,
-        ]);
-        assert_rejected::<V2List<GraphObject>>(&[
-            "{}",
-            "null",
-            r#"{"results":null}"#,
-            r#""systems""#,
-            "0",
-        ]);
+        assert_envelope_rejected::<V1List<System>>(
+            "results",
+            &[r#"{"totalCount":3}"#, r#"{"results":{"_id":"a"}}"#],
+        );
+        // V2's empty list may also come bare (`[]`, read below), so only its other wrong shapes.
+        assert_rejected::<V2List<GraphObject>>(&["{}", r#"{"results":null}"#]);
         let (items, _) = serde_json::from_str::<V2List<GraphObject>>("[]")
             .unwrap()
             .into_parts();

@@ -93,10 +93,8 @@ fn first_non_blank<const N: usize>(candidates: [Option<String>; N]) -> Option<St
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn row(json: &str) -> wire::Device {
-        serde_json::from_str(json).unwrap()
-    }
+    use mdmkit_testkit::expect::assert_device;
+    use mdmkit_testkit::shapes::decode;
 
     const WITH_ATTRIBUTES: &str = r#"{
         "type":"device","id":121,
@@ -110,35 +108,36 @@ mod tests {
 
     #[test]
     fn without_a_user_attribute_the_display_name_is_the_device_name() {
-        let d = device(row(WITH_ATTRIBUTES), None);
-        assert_eq!(d.device_id, "121");
-        assert_eq!(d.serial_number.as_ref().unwrap().as_str(), "DNFJE9DNG5MG");
-        assert_eq!(d.device_name.as_deref(), Some("Mike's iPhone"));
-        assert_eq!(d.user_id, None);
-        assert_eq!(d.user_name, None);
-        assert_eq!(d.display_name.as_deref(), Some("Mike's iPhone"));
+        let d = device(decode::<wire::Device>(WITH_ATTRIBUTES), None);
+        assert_device(
+            &d,
+            r#"{"device_id":"121","serial_number":"DNFJE9DNG5MG","user_id":null,"user_name":null,
+                "display_name":"Mike's iPhone","device_name":"Mike's iPhone"}"#,
+        );
     }
 
     #[test]
     fn the_user_attribute_gives_user_id_and_name_case_insensitively() {
-        let d = device(row(WITH_ATTRIBUTES), Some("owner_name"));
+        let d = device(decode::<wire::Device>(WITH_ATTRIBUTES), Some("owner_name"));
         assert_eq!(d.user_id.as_deref(), Some("Mike Rivera"));
         assert_eq!(d.user_name.as_deref(), Some("Mike Rivera"));
         assert_eq!(d.display_name.as_deref(), Some("Mike Rivera"));
-        let d = device(row(WITH_ATTRIBUTES), Some("email"));
+        let d = device(decode::<wire::Device>(WITH_ATTRIBUTES), Some("email"));
         assert_eq!(d.display_name.as_deref(), Some("mike@example.com"));
     }
 
     #[test]
     fn blank_or_missing_attribute_values_mean_no_user() {
         for attribute in ["asset_tag", "department"] {
-            let d = device(row(WITH_ATTRIBUTES), Some(attribute));
+            let d = device(decode::<wire::Device>(WITH_ATTRIBUTES), Some(attribute));
             assert_eq!(d.user_id, None, "{attribute}");
             assert_eq!(d.display_name.as_deref(), Some("Mike's iPhone"));
         }
-        let bare = row(r#"{"id":5,"attributes":{"name":"Lab Mac","serial_number":"C02X"}}"#);
+        let bare = decode::<wire::Device>(
+            r#"{"id":5,"attributes":{"name":"Lab Mac","serial_number":"C02X"}}"#,
+        );
         assert_eq!(device(bare, Some("email")).user_id, None);
-        let null_value = row(
+        let null_value = decode::<wire::Device>(
             r#"{"id":6,"attributes":{"name":"M"},"relationships":{"custom_attribute_values":
                {"data":[{"id":"email","attributes":{"value":null}}]}}}"#,
         );
@@ -148,7 +147,7 @@ mod tests {
     #[test]
     fn device_name_falls_back_to_the_reported_name_and_serial_may_be_missing() {
         let d = device(
-            row(
+            decode::<wire::Device>(
                 r#"{"id":9,"attributes":{"name":"  ","device_name":"Ada's MacBook Air","serial_number":null,"status":"awaiting enrollment"}}"#,
             ),
             None,
@@ -156,7 +155,7 @@ mod tests {
         assert_eq!(d.device_name.as_deref(), Some("Ada's MacBook Air"));
         assert_eq!(d.serial_number, None);
         let d = device(
-            row(r#"{"id":10,"attributes":{"serial_number":"Not Available"}}"#),
+            decode::<wire::Device>(r#"{"id":10,"attributes":{"serial_number":"Not Available"}}"#),
             None,
         );
         assert_eq!(d.serial_number, None, "placeholder serials are dropped");

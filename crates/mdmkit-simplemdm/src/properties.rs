@@ -3,40 +3,28 @@
 //! 10,000 cases per parser.
 
 use mdmkit_core::http::{ErrorClassifier, HeaderMap, StatusCode};
-use mdmkit_testkit::arbitrary::{body, body_or, config, list_envelope, text};
+use mdmkit_core::ProviderKind;
+use mdmkit_testkit::arbitrary::{body, body_or, config, fixture_keys, list_envelope, text};
 use proptest::prelude::*;
 
 use crate::convert;
 use crate::error::SimpleMdmErrorClassifier;
 use crate::wire::{AccountResponse, AssignmentGroup, Device, ListResponse};
 
-const KEYS: &[&str] = &[
-    "data",
-    "has_more",
-    "type",
-    "id",
-    "attributes",
-    "relationships",
-    "name",
-    "device_name",
-    "serial_number",
-    "custom_attribute_values",
-    "value",
-    "devices",
-    "group_type",
-    "errors",
-    "title",
-];
+/// The keys of the recorded SimpleMDM answers.
+fn keys() -> &'static [&'static str] {
+    fixture_keys(ProviderKind::SimpleMdm, &[])
+}
 
 fn list() -> impl Strategy<Value = serde_json::Value> {
-    list_envelope(KEYS, "data", "has_more")
+    list_envelope(keys(), "data", "has_more")
 }
 
 proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn device_pages(body in body_or(KEYS, list()), attribute in text()) {
+    fn device_pages(body in body_or(keys(), list()), attribute in text()) {
         let attribute = convert::user_attribute_name(Some(&attribute));
         if let Ok(page) = serde_json::from_slice::<ListResponse<Device>>(&body) {
             let last = page.data.last().map(|d| d.id.clone());
@@ -48,7 +36,7 @@ proptest! {
     }
 
     #[test]
-    fn assignment_group_pages(body in body_or(KEYS, list())) {
+    fn assignment_group_pages(body in body_or(keys(), list())) {
         if let Ok(page) = serde_json::from_slice::<ListResponse<AssignmentGroup>>(&body) {
             for row in page.data {
                 let _ = convert::group(row);
@@ -57,7 +45,7 @@ proptest! {
     }
 
     #[test]
-    fn accounts_and_error_bodies(body in body(KEYS), status in 100u16..600) {
+    fn accounts_and_error_bodies(body in body(keys()), status in 100u16..600) {
         if let Ok(account) = serde_json::from_slice::<AccountResponse>(&body) {
             let _ = account.name();
         }

@@ -22,11 +22,7 @@ const KEY: &str = "smdm-test-4f1c9a7e2b";
 const BASIC: &str = "Basic c21kbS10ZXN0LTRmMWM5YTdlMmI6";
 
 fn fixture(name: &str) -> String {
-    let path = format!(
-        "{}/../../fixtures/simplemdm/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    mdmkit_testkit::fixtures::read(mdmkit_core::ProviderKind::SimpleMdm, name)
 }
 
 /// A mock SimpleMDM.

@@ -8,11 +8,7 @@ use mdmkit_simplemdm::{SimpleMdmConfig, SimpleMdmProvider};
 use mdmkit_testkit::shapes::{assert_invalid_response, mount_json, wrong_shapes};
 
 fn fixture(name: &str) -> String {
-    let path = format!(
-        "{}/../../fixtures/simplemdm/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    mdmkit_testkit::fixtures::read(mdmkit_core::ProviderKind::SimpleMdm, name)
 }
 
 /// `path` answers `body`; the account and the other list answer with valid fixtures.

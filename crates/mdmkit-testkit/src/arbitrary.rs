@@ -7,6 +7,10 @@
 //! a length, a key, a character). That keeps 10,000 cases to seconds in a debug build, and shrinking the
 //! tape (fewer, smaller numbers) shrinks the value, down to `null`.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use mdmkit_core::ProviderKind;
 use proptest::prelude::*;
 use serde_json::{Map, Number, Value};
 
@@ -19,6 +23,51 @@ pub fn config() -> ProptestConfig {
         cases: CASES,
         failure_persistence: None,
         ..ProptestConfig::default()
+    }
+}
+
+/// Every object key in the provider's recorded answers (`fixtures/<provider>/*.json`, the documented
+/// shapes), with `also` (keys its parsers accept that no recorded answer shows: aliases, the crate's own
+/// stored formats). The key vocabulary of that provider's property tests: it follows the fixtures, so a
+/// field added to the wire types with a fixture showing it is reached without a second list to keep.
+///
+/// Read once per provider and kept for the process (strategies hold `'static` keys); the extras of
+/// every call for that provider stay in its list.
+pub fn fixture_keys(kind: ProviderKind, also: &[&'static str]) -> &'static [&'static str] {
+    static READ: Mutex<BTreeMap<ProviderKind, &'static [&'static str]>> =
+        Mutex::new(BTreeMap::new());
+    let mut read = READ.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let keys = read.entry(kind).or_insert_with(|| {
+        let mut keys = BTreeSet::new();
+        for body in crate::fixtures::json_bodies(kind) {
+            collect_keys(&body, &mut keys);
+        }
+        assert!(!keys.is_empty(), "no keys in the {kind} fixtures");
+        let keys: Vec<&'static str> = keys
+            .into_iter()
+            .map(|key| &*Box::leak(key.into_boxed_str()))
+            .collect();
+        Vec::leak(keys)
+    });
+    if also.iter().all(|key| keys.contains(key)) {
+        return keys;
+    }
+    let mut with_also: Vec<&'static str> = keys.to_vec();
+    with_also.extend(also.iter().filter(|key| !keys.contains(key)));
+    *keys = Vec::leak(with_also);
+    keys
+}
+
+fn collect_keys(value: &Value, keys: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, value) in map {
+                keys.insert(key.clone());
+                collect_keys(value, keys);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_keys(item, keys)),
+        _ => {}
     }
 }
 
@@ -226,6 +275,31 @@ pub fn body_or(
 mod tests {
     use super::*;
     use proptest::strategy::ValueTree;
+
+    #[test]
+    fn fixture_keys_hold_every_nested_key_of_the_recorded_answers_and_the_extras() {
+        let keys = fixture_keys(ProviderKind::Jamf, &["isSmart"]);
+        // `{"totalCount", "results": [{"general": {"name"}}]}` and an error body's `errors[].code`.
+        for key in [
+            "totalCount",
+            "results",
+            "general",
+            "name",
+            "errors",
+            "code",
+            "isSmart",
+        ] {
+            assert!(keys.contains(&key), "{key} missing from {keys:?}");
+        }
+        assert_eq!(
+            keys.iter().filter(|key| **key == "name").count(),
+            1,
+            "each key once"
+        );
+        let again = fixture_keys(ProviderKind::Jamf, &["isSmart"]);
+        assert!(std::ptr::eq(keys, again), "read once and kept");
+        assert!(!fixture_keys(ProviderKind::Intune, &[]).contains(&"totalCount"));
+    }
     use proptest::test_runner::TestRunner;
 
     #[test]

@@ -24,12 +24,15 @@
 //! [`live_config`]); with none set the live check says it is skipping and passes, and with some set but
 //! not all, or values that are no valid configuration, it fails.
 //!
-//! Two helpers serve the provider crates' own tests: [`shapes`] (200 answers of the wrong shape, which
-//! must be invalid responses, never empty results) and [`arbitrary`] (proptest strategies for the
-//! wire-parser property tests).
+//! Helpers serve the provider crates' own tests: [`shapes`] (decoding, and 200 answers of the wrong
+//! shape, which must be invalid responses, never empty results), [`arbitrary`] (proptest strategies for
+//! the wire-parser property tests), [`fixtures`] (the recorded answers) and [`expect`] (what a
+//! normalised device or a classified error must be).
 #![deny(missing_docs)]
 
 pub mod arbitrary;
+pub mod expect;
+pub mod fixtures;
 pub mod shapes;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -7,17 +7,44 @@ use httpmock::{Method, MockServer};
 use mdmkit_core::{Category, ErrorKind};
 use serde::de::DeserializeOwned;
 
-/// Fails, naming the body and the type, unless every one of `bodies` is refused when decoded as `T`: a
-/// wire list of another shape must be an error, never read as an empty list.
+/// `body` decoded as `T`; a body that does not decode fails naming the type, serde's reason and the body
+/// (a fixture that stopped decoding says why).
+#[track_caller]
+pub fn decode<T: DeserializeOwned>(body: &str) -> T {
+    serde_json::from_str(body)
+        .unwrap_or_else(|e| panic!("not a {} ({e}): {body}", std::any::type_name::<T>()))
+}
+
+/// Documents no wire type of ours is: a JSON `null`, a number, a boolean, a string.
+const NO_DOCUMENT: &[&str] = &["null", "0", "true", r#""devices""#];
+
+/// Fails, naming the body and the type, unless every one of `bodies`, and each of `null`, a number, a
+/// boolean and a string, is refused when decoded as `T`: a wire list of another shape must be an error,
+/// never read as an empty list.
 #[track_caller]
 pub fn assert_rejected<T: DeserializeOwned>(bodies: &[&str]) {
-    for body in bodies {
+    for body in NO_DOCUMENT.iter().chain(bodies) {
         assert!(
             serde_json::from_str::<T>(body).is_err(),
             "{body} decoded as {}",
             std::any::type_name::<T>()
         );
     }
+}
+
+/// [`assert_rejected`] for a list envelope `T` keeping its rows under `list` (`{"results": [...]}`):
+/// refused are also an empty object, a bare array, and the envelope with `null`, an object or a string
+/// where its list belongs, besides `more` (the type's own wrong shapes).
+#[track_caller]
+pub fn assert_envelope_rejected<T: DeserializeOwned>(list: &str, more: &[&str]) {
+    let wrong_lists = ["null", r#"{"id":"1"}"#, r#""1,2""#].map(|wrong| {
+        serde_json::json!({ list: serde_json::from_str::<serde_json::Value>(wrong).unwrap() })
+            .to_string()
+    });
+    let mut bodies = vec!["{}", "[]"];
+    bodies.extend(wrong_lists.iter().map(String::as_str));
+    bodies.extend(more);
+    assert_rejected::<T>(&bodies);
 }
 
 /// Answers each `GET path` with 200 and its JSON body, the first route first (httpmock serves the
@@ -105,11 +132,63 @@ mod tests {
 
     #[test]
     fn assert_rejected_passes_refused_bodies_and_names_one_that_decodes() {
-        assert_rejected::<Vec<u32>>(&["{}", "null", r#"["a"]"#]);
+        assert_rejected::<Vec<u32>>(&["{}", r#"["a"]"#]);
+        let panic = std::panic::catch_unwind(|| assert_rejected::<Option<Vec<u32>>>(&[]))
+            .expect_err("null is an Option");
+        let message = panic.downcast_ref::<String>().unwrap();
+        assert!(message.starts_with("null decoded as "), "{message}");
         let panic = std::panic::catch_unwind(|| assert_rejected::<Vec<u32>>(&["{}", "[1]"]))
             .expect_err("[1] is a Vec<u32>");
         let message = panic.downcast_ref::<String>().unwrap();
         assert!(message.starts_with("[1] decoded as "), "{message}");
         assert!(message.ends_with("Vec<u32>"), "{message}");
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Envelope {
+        #[allow(dead_code)]
+        results: Vec<u32>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Lenient {
+        #[serde(default)]
+        #[allow(dead_code)]
+        results: Option<Vec<u32>>,
+    }
+
+    #[test]
+    fn envelopes_must_refuse_every_misplaced_list() {
+        assert_envelope_rejected::<Envelope>("results", &[r#"{"results":["a"]}"#]);
+        for (more, wrong) in [
+            (&[][..], "{}"),
+            (&[r#"{"results":[1]}"#][..], "{\"results\":[1]}"),
+        ] {
+            let panic = std::panic::catch_unwind(|| {
+                if more.is_empty() {
+                    assert_envelope_rejected::<Lenient>("results", more)
+                } else {
+                    assert_envelope_rejected::<Envelope>("results", more)
+                }
+            })
+            .expect_err("a body that decodes");
+            let message = panic.downcast_ref::<String>().unwrap();
+            assert!(
+                message.starts_with(&format!("{wrong} decoded as ")),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn decode_names_the_type_and_the_body_it_refused() {
+        assert_eq!(decode::<Vec<u32>>("[1,2]"), [1, 2]);
+        let panic = std::panic::catch_unwind(|| decode::<Vec<u32>>(r#"{"a":1}"#)).unwrap_err();
+        let message = panic.downcast_ref::<String>().unwrap();
+        assert!(
+            message.starts_with("not a alloc::vec::Vec<u32> ("),
+            "{message}"
+        );
+        assert!(message.ends_with(r#"): {"a":1}"#), "{message}");
     }
 }

@@ -17,8 +17,7 @@ pub(crate) const TOKEN: &str = "fleet-tok-3f9c-SECRET-do-not-print";
 
 /// A fixture from `fixtures/fleet/`.
 pub(crate) fn fixture(name: &str) -> String {
-    let path = format!("{}/../../fixtures/fleet/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    mdmkit_testkit::fixtures::read(mdmkit_core::ProviderKind::Fleet, name)
 }
 
 /// A fixture parsed as JSON.

@@ -6,8 +6,6 @@
 //! see requests nothing else matched, and [`Sealed::verify`] asserts they saw none.
 #![allow(dead_code, unreachable_pub)]
 
-use std::path::PathBuf;
-
 use httpmock::prelude::*;
 use httpmock::{HttpMockRequest, Mock};
 use mdmkit_core::http::ClientOptions;
@@ -110,12 +108,6 @@ impl Sealed<'_> {
     }
 }
 
-fn fixture_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/intune")
-        .join(name)
-}
-
 impl Env {
     pub async fn start() -> Env {
         Env {
@@ -131,9 +123,8 @@ impl Env {
 
     /// A fixture with `{{GRAPH}}` replaced by the mock Graph root, so next links stay on its origin.
     pub fn fixture(&self, name: &str) -> String {
-        let raw = std::fs::read_to_string(fixture_path(name))
-            .unwrap_or_else(|e| panic!("fixture {name}: {e}"));
-        raw.replace("{{GRAPH}}", &self.graph_root())
+        mdmkit_testkit::fixtures::read(mdmkit_core::ProviderKind::Intune, name)
+            .replace("{{GRAPH}}", &self.graph_root())
     }
 
     pub fn fixture_json(&self, name: &str) -> serde_json::Value {

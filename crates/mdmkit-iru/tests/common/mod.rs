@@ -12,8 +12,7 @@ pub(crate) const TOKEN: &str = "4d7c0a3e-test-token-do-not-print";
 
 /// A fixture from `fixtures/iru/`.
 pub(crate) fn fixture(name: &str) -> String {
-    let path = format!("{}/../../fixtures/iru/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    mdmkit_testkit::fixtures::read(mdmkit_core::ProviderKind::Iru, name)
 }
 
 /// A fixture with `{{BASE}}` replaced by the server's base URL (ending in `/`).

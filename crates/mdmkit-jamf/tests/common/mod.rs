@@ -21,8 +21,7 @@ pub const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.fixture-token-1";
 pub const DEVICE_SECTIONS: [&str; 3] = ["GENERAL", "HARDWARE", "USER_AND_LOCATION"];
 
 pub fn fixture(name: &str) -> String {
-    let path = format!("{}/../../fixtures/jamf/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {path}: {e}"))
+    mdmkit_testkit::fixtures::read(mdmkit_core::ProviderKind::Jamf, name)
 }
 
 pub fn fixture_json(name: &str) -> Value {

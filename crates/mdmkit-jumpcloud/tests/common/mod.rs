@@ -2,8 +2,6 @@
 //! catch-all mock.
 #![allow(dead_code, unreachable_pub)]
 
-use std::path::Path;
-
 use httpmock::prelude::*;
 use httpmock::{Mock, When};
 use mdmkit_core::http::ClientOptions;
@@ -18,10 +16,7 @@ pub const ORG: &str = "5f0c0f1e2d3b4a0012345678";
 
 /// A fixture from `fixtures/jumpcloud/`.
 pub fn fixture(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/jumpcloud")
-        .join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    mdmkit_testkit::fixtures::read(mdmkit_core::ProviderKind::JumpCloud, name)
 }
 
 /// A provider for `server`, with `org` as its organisation id.
