@@ -188,11 +188,11 @@ impl FleetClient {
     /// Every SCIM user, `GET /api/v1/fleet/scim/Users` 100 at a time by `startIndex` (1-based) until
     /// `totalResults` or a short page.
     pub(crate) async fn scim_users(&self, operation: &'static str) -> Result<ScimIndex> {
-        let read = match self.scim_page(1, operation).await {
-            Ok(first) => self.scim_rest(&first, operation).await,
-            Err(e) => Err(e),
+        let read = async {
+            let first = self.scim_page(1, operation).await?;
+            self.scim_rest(&first, operation).await
         };
-        self.learnt_scim(read)
+        self.learnt_scim(read.await)
     }
 
     /// The first page of SCIM users.

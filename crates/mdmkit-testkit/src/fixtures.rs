@@ -24,18 +24,18 @@ pub fn read(kind: ProviderKind, name: &str) -> String {
 /// Every `.json` fixture of `kind`, parsed, in file-name order; panics naming a file that is not JSON.
 pub fn json_bodies(kind: ProviderKind) -> Vec<Value> {
     let dir = dir(kind);
-    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.expect("a readable fixtures folder").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .map(|entry| entry.expect("a readable fixtures folder").file_name())
+        .filter_map(|name| name.into_string().ok())
+        .filter(|name| name.ends_with(".json"))
         .collect();
     names.sort();
     names
         .iter()
-        .map(|path| {
-            let text =
-                std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .map(|name| {
+            serde_json::from_str(&read(kind, name))
+                .unwrap_or_else(|e| panic!("{}: {e}", dir.join(name).display()))
         })
         .collect()
 }

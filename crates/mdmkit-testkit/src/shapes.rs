@@ -37,10 +37,12 @@ pub fn assert_rejected<T: DeserializeOwned>(bodies: &[&str]) {
 /// where its list belongs, besides `more` (the type's own wrong shapes).
 #[track_caller]
 pub fn assert_envelope_rejected<T: DeserializeOwned>(list: &str, more: &[&str]) {
-    let wrong_lists = ["null", r#"{"id":"1"}"#, r#""1,2""#].map(|wrong| {
-        serde_json::json!({ list: serde_json::from_str::<serde_json::Value>(wrong).unwrap() })
-            .to_string()
-    });
+    let wrong_lists = [
+        serde_json::Value::Null,
+        serde_json::json!({"id": "1"}),
+        serde_json::json!("1,2"),
+    ]
+    .map(|wrong| serde_json::json!({ list: wrong }).to_string());
     let mut bodies = vec!["{}", "[]"];
     bodies.extend(wrong_lists.iter().map(String::as_str));
     bodies.extend(more);
@@ -160,24 +162,20 @@ mod tests {
     #[test]
     fn envelopes_must_refuse_every_misplaced_list() {
         assert_envelope_rejected::<Envelope>("results", &[r#"{"results":["a"]}"#]);
-        for (more, wrong) in [
-            (&[][..], "{}"),
-            (&[r#"{"results":[1]}"#][..], "{\"results\":[1]}"),
-        ] {
-            let panic = std::panic::catch_unwind(|| {
-                if more.is_empty() {
-                    assert_envelope_rejected::<Lenient>("results", more)
-                } else {
-                    assert_envelope_rejected::<Envelope>("results", more)
-                }
-            })
-            .expect_err("a body that decodes");
-            let message = panic.downcast_ref::<String>().unwrap();
-            assert!(
-                message.starts_with(&format!("{wrong} decoded as ")),
-                "{message}"
-            );
-        }
+        let panic =
+            std::panic::catch_unwind(|| assert_envelope_rejected::<Lenient>("results", &[]))
+                .expect_err("a lenient envelope reads {} as no list");
+        let message = panic.downcast_ref::<String>().unwrap();
+        assert!(message.starts_with("{} decoded as "), "{message}");
+        let panic = std::panic::catch_unwind(|| {
+            assert_envelope_rejected::<Envelope>("results", &[r#"{"results":[1]}"#])
+        })
+        .expect_err("a valid page among `more`");
+        let message = panic.downcast_ref::<String>().unwrap();
+        assert!(
+            message.starts_with(r#"{"results":[1]} decoded as "#),
+            "{message}"
+        );
     }
 
     #[test]
